@@ -1,0 +1,213 @@
+/* hecate.h — public API of the hecate_edge C99 runtime.
+ *
+ * The runtime never allocates: the caller asks for sizes and hands in memory.
+ * Model weights are read in place from a caller buffer (an mmap'd file, a
+ * browser ArrayBuffer, microcontroller flash).  Every call returns a status;
+ * hecate_status_str() explains it.  The math is in docs/MATH.md, the file and
+ * state layouts in docs/FORMAT.md.
+ *
+ * This header is also the source of the Python binding (hecate_edge/_cdef.py
+ * feeds it to cffi after dropping preprocessor lines), so it keeps to plain
+ * declarations: no function-like macros, no inline code.
+ *
+ * Threads: distinct sessions may run concurrently on one model.  One session
+ * must not be used from two threads at once.
+ */
+#ifndef HECATE_H
+#define HECATE_H
+
+#ifndef HECATE_CDEF
+#include <stddef.h>
+#include <stdint.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Scalar type of the build: float (default) or double (-DHECATE_REAL=double,
+ * used for gradient checking).  Model tensors must be stored in this type. */
+#ifndef HECATE_REAL
+#define HECATE_REAL float
+#endif
+typedef HECATE_REAL hecate_real;
+
+/* Status codes.  0 is success.  1xx: caller arguments; 2xx: model file;
+ * 3xx: session state blob; 4xx: numerical trouble at run time. */
+typedef enum hecate_status {
+    HECATE_OK = 0,
+
+    HECATE_E_NULL_ARG = 101,         /* a required pointer is NULL */
+    HECATE_E_BAD_ARG = 102,          /* an argument is out of its documented range */
+    HECATE_E_BUFFER_TOO_SMALL = 103, /* caller memory smaller than the size query said */
+    HECATE_E_BUFFER_ALIGN = 104,     /* caller memory not aligned as documented */
+    HECATE_E_TOKEN_RANGE = 105,      /* an input token id >= vocab */
+    HECATE_E_CHUNK_TOO_LONG = 106,   /* training chunk longer than max_train_tokens */
+    HECATE_E_NOT_TRAINABLE = 107,    /* session created with max_train_tokens = 0 */
+
+    HECATE_E_FILE_TRUNCATED = 201,     /* fewer bytes than the header or a tensor needs */
+    HECATE_E_FILE_MAGIC = 202,         /* not a hecate model file */
+    HECATE_E_FILE_VERSION = 203,       /* format version this runtime does not read */
+    HECATE_E_FILE_ENDIAN = 204,        /* endianness marker does not match */
+    HECATE_E_FILE_SIZE = 205,          /* recorded file size differs from the buffer */
+    HECATE_E_FILE_CRC = 206,           /* CRC32 mismatch: the file is corrupt */
+    HECATE_E_FILE_RESERVED = 207,      /* a reserved header field is not zero */
+    HECATE_E_FILE_CONFIG = 208,        /* a config value is out of range or inconsistent */
+    HECATE_E_FILE_RULE = 209,          /* unknown memory rule id */
+    HECATE_E_FILE_COMPOSITION = 210,   /* unknown composition id */
+    HECATE_E_FILE_TENSOR_COUNT = 211,  /* tensor count differs from what the config needs */
+    HECATE_E_FILE_TENSOR_NAME = 212,   /* tensor name unexpected, misplaced or not NUL-padded */
+    HECATE_E_FILE_TENSOR_DTYPE = 213,  /* unknown dtype, or not this build's real type */
+    HECATE_E_FILE_TENSOR_SHAPE = 214,  /* rank or shape differs from the config */
+    HECATE_E_FILE_TENSOR_RANGE = 215,  /* offset/size overflows or leaves the file */
+    HECATE_E_FILE_TENSOR_ALIGN = 216,  /* tensor offset not 64-byte aligned */
+    HECATE_E_FILE_TENSOR_OVERLAP = 217,/* tensor overlaps the header, directory or another tensor */
+    HECATE_E_FILE_NONFINITE = 218,     /* a weight is NaN or Inf */
+    HECATE_E_FILE_TENSOR_SIZE = 219,   /* byte size differs from shape x dtype size */
+
+    HECATE_E_STATE_TRUNCATED = 301,  /* blob shorter than its header or payload */
+    HECATE_E_STATE_MAGIC = 302,      /* not a hecate state blob */
+    HECATE_E_STATE_VERSION = 303,    /* state version this runtime does not read */
+    HECATE_E_STATE_ENDIAN = 304,     /* endianness marker does not match */
+    HECATE_E_STATE_MODEL = 305,      /* blob belongs to another model or another build type */
+    HECATE_E_STATE_SIZE = 306,       /* recorded sizes differ from this session's */
+    HECATE_E_STATE_CRC = 307,        /* CRC32 mismatch: the blob is corrupt */
+    HECATE_E_STATE_NONFINITE = 308,  /* the blob holds NaN or Inf */
+    HECATE_E_STATE_RESERVED = 309,   /* a reserved field is not zero */
+
+    HECATE_E_NONFINITE = 401         /* a computation produced NaN/Inf; the session is unchanged */
+} hecate_status;
+
+/* Human-readable text for a status (never NULL; static storage). */
+const char *hecate_status_str(hecate_status status);
+
+/* Opaque handles.  Both live in caller memory. */
+typedef struct hecate_model hecate_model;
+typedef struct hecate_session hecate_session;
+
+/* Model configuration as read from the file header (docs/FORMAT.md). */
+typedef struct hecate_model_info {
+    uint32_t format_version;
+    uint32_t vocab;        /* V: byte-level models use 256 */
+    uint32_t d_model;      /* d */
+    uint32_t n_heads;      /* attention heads H; head dim d/H */
+    uint32_t window;       /* sliding attention window w (tokens, current included) */
+    uint32_t composition;  /* 0 = MAG */
+    uint32_t rule;         /* memory rule id, 0 = delta */
+    uint32_t n_levels;     /* memory levels k */
+    uint32_t flags;        /* bit 0: L2-normalize memory q and k */
+    uint32_t n_tensors;
+    uint32_t real_bytes;   /* 4 or 8: the scalar type the tensors are stored in */
+    uint32_t file_crc32;   /* CRC32 recorded in (and checked against) the file */
+    uint64_t n_params;     /* scalar parameter count = length of a gradient buffer */
+} hecate_model_info;
+
+/* One parameter tensor, in file (and gradient buffer) order. */
+typedef struct hecate_tensor_info {
+    char name[40];             /* NUL-terminated, e.g. "blk0.mem0.wk" */
+    uint32_t ndim;             /* 1..4 */
+    uint32_t shape[4];         /* unused dims are 1 */
+    uint64_t n_elems;
+    uint64_t grad_offset;      /* element offset of this tensor in a gradient buffer */
+    uint64_t file_offset;      /* byte offset of the data in the model file */
+} hecate_tensor_info;
+
+/* Bytes of caller memory a model handle needs (a constant of the build).
+ * Any alignment of 16 bytes or more is fine. */
+size_t hecate_model_bytes(void);
+
+/* Validate a model file held in `file` (file_bytes long) and build a model
+ * handle in `mem`.  The file buffer must stay alive and unmoved while the
+ * model or any of its sessions is in use: weights are read from it in place.
+ * The caller may overwrite weight values in place between calls (outer
+ * training does); the recorded CRC then describes the file as opened.
+ * `file` must be 8-byte aligned.  On error *out is left NULL and nothing is
+ * kept.  Every check of docs/FORMAT.md is made here, once. */
+hecate_status hecate_model_open(void *mem, size_t mem_bytes,
+                                const void *file, size_t file_bytes,
+                                hecate_model **out);
+
+hecate_status hecate_model_get_info(const hecate_model *model, hecate_model_info *out);
+
+/* Describe tensor `index` (0 <= index < n_tensors). */
+hecate_status hecate_model_tensor(const hecate_model *model, uint32_t index,
+                                  hecate_tensor_info *out);
+
+/* Session options.  max_chunk: tokens per internal block of hecate_process
+ * (0 means 16); any length is accepted by hecate_process, larger blocks use
+ * more arena and batch projections better.  max_train_tokens: longest chunk
+ * hecate_train_chunk accepts (0: the session cannot train, and is smaller).
+ * flags: HECATE_SESSION_FREEZE_MEMORY reads memory but never writes it
+ * (an ablation of test-time learning). */
+typedef struct hecate_session_opts {
+    uint32_t max_chunk;
+    uint32_t max_train_tokens;
+    uint32_t flags;
+} hecate_session_opts;
+
+enum { HECATE_SESSION_FREEZE_MEMORY = 1 };
+
+/* Bytes of arena a session needs for this model and options (opts may be
+ * NULL for defaults). */
+hecate_status hecate_session_bytes(const hecate_model *model,
+                                   const hecate_session_opts *opts, size_t *bytes);
+
+/* Build a session in `mem` (16-byte aligned, at least the queried size) and
+ * reset it.  The session refers to `model`, which must outlive it. */
+hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_model *model,
+                                  const hecate_session_opts *opts, hecate_session **out);
+
+/* Back to the initial state: every memory level at its rule's init state,
+ * empty attention window, position 0. */
+hecate_status hecate_session_reset(hecate_session *session);
+
+/* Tokens consumed since the last reset. */
+hecate_status hecate_session_position(const hecate_session *session, uint64_t *position);
+
+/* Read-only view of memory level `level`'s state (rule-defined layout,
+ * docs/MATH.md); valid until the next call that changes the session. */
+hecate_status hecate_session_memory(const hecate_session *session, uint32_t level,
+                                    const hecate_real **state, size_t *n_elems);
+
+/* Feed one token; write its next-token logits (vocab values) to `logits`
+ * unless it is NULL.  On error the session is unchanged. */
+hecate_status hecate_step(hecate_session *session, uint32_t token, hecate_real *logits);
+
+/* Feed n tokens; logits (n x vocab, row-major) unless NULL.  Results and the
+ * state afterwards are bit-identical to n calls of hecate_step (MATH A6).
+ * All tokens are checked before any is consumed.  Tokens are consumed in
+ * blocks of max_chunk: on HECATE_E_NONFINITE the earlier blocks stay consumed
+ * (hecate_session_position tells how many tokens) and the failing block is
+ * not; logits of the failing block are unspecified. */
+hecate_status hecate_process(hecate_session *session, const uint32_t *tokens, size_t n,
+                             hecate_real *logits);
+
+/* Profile 2 (on-device outer learning).  Runs the forward over n tokens from
+ * the current state exactly as hecate_process does (the session advances),
+ * and writes the mean cross-entropy of predicting targets[t] after
+ * tokens[0..t] to *loss (targets >= vocab are ignored; 0 if none is valid)
+ * and d loss / d parameter for every parameter into `grads` (n_params
+ * values, laid out as hecate_tensor_info.grad_offset says; overwritten, not
+ * accumulated).  The incoming state is a constant (truncated BPTT at the
+ * chunk start, MATH A4).  1 <= n <= max_train_tokens. */
+hecate_status hecate_train_chunk(hecate_session *session, const uint32_t *tokens,
+                                 const uint32_t *targets, size_t n,
+                                 hecate_real *grads, hecate_real *loss);
+
+/* Size of a saved state blob for this session. */
+hecate_status hecate_state_bytes(const hecate_session *session, size_t *bytes);
+
+/* Write the whole session state (position, attention window, every memory
+ * level) as a versioned blob with CRC (docs/FORMAT.md) into buf. */
+hecate_status hecate_state_save(const hecate_session *session, void *buf, size_t buf_bytes,
+                                size_t *written);
+
+/* Restore a blob written by hecate_state_save for the same model file and
+ * build type.  Everything is validated first: on any error the session is
+ * left exactly as it was. */
+hecate_status hecate_state_load(hecate_session *session, const void *buf, size_t buf_bytes);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HECATE_H */

@@ -1,0 +1,104 @@
+/* block.c — the forward of a block of tokens (MATH §1-§4) shared by step,
+ * process and train, the layout of its arrays in the session scratch, and
+ * the commit that makes its results the session state (MATH §6). */
+#include "block.h"
+#include "mathfn.h"
+
+typedef struct carver { unsigned char *base; uint64_t used; } carver;
+
+static real *take(carver *c, uint64_t n) {
+    uint64_t off = (c->used + (HCT_ALIGN - 1)) & ~(uint64_t)(HCT_ALIGN - 1);
+    c->used = off + n * sizeof(real);
+    return c->base ? (real *)(void *)(c->base + off) : NULL;
+}
+
+size_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsigned char *base,
+                        hct_block *b) {
+    const hct_config *c = &m->cfg;
+    uint64_t d = c->d, G = m->rule->n_gates, Td = (uint64_t)T * d;
+    carver cv = {base, 0};
+    hct_block z = {0};
+    *b = z;
+    b->T = T;
+    b->x = take(&cv, Td);
+    b->q = take(&cv, Td);
+    b->k = take(&cv, Td);
+    b->v = take(&cv, Td);
+    b->a = take(&cv, Td);
+    b->scores = take(&cv, c->window);
+    b->km = take(&cv, Td);
+    b->vm = take(&cv, Td);
+    b->qm = take(&cv, Td);
+    b->knorm = take(&cv, T);
+    b->qnorm = take(&cv, T);
+    b->gate_pre = take(&cv, (uint64_t)T * G);
+    b->gates = take(&cv, (uint64_t)T * G);
+    b->y = take(&cv, Td);
+    b->gy = take(&cv, Td);
+    b->o = take(&cv, Td);
+    b->p = take(&cv, Td);
+    if (training) {
+        b->probs = take(&cv, (uint64_t)T * c->n_heads * c->window);
+        b->logits = take(&cv, (uint64_t)T * c->vocab);
+        b->rule_tape = take(&cv, m->rule->tape_len(c->d, T));
+        b->rule_work = take(&cv, m->rule->work_len(c->d));
+        b->dx = take(&cv, Td);
+        b->dq = take(&cv, Td);
+        b->dk = take(&cv, Td);
+        b->dv = take(&cv, Td);
+        b->da = take(&cv, Td);
+        b->dkm = take(&cv, Td);
+        b->dvm = take(&cv, Td);
+        b->dqm = take(&cv, Td);
+        b->dy = take(&cv, Td);
+        b->do_ = take(&cv, Td);
+        b->dp = take(&cv, Td);
+        b->dgates = take(&cv, (uint64_t)T * G);
+    }
+    if (cv.used > (uint64_t)SIZE_MAX) return SIZE_MAX;
+    return (size_t)cv.used;
+}
+
+hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, bool training) {
+    const hecate_model *m = s->model;
+    const hct_config *c = &m->cfg;
+    uint32_t d = c->d, T = b->T;
+    bool need_out = training || logits != NULL;
+    for (uint32_t t = 0; t < T; t++) hct_copy(b->x + (size_t)t * d, m->w.emb + (size_t)b->tokens[t] * d, d);
+    /* keys and values always (they are state); queries and attention only for outputs */
+    hct_linear(m->w.wk, b->x, T, d, d, b->k);
+    hct_linear(m->w.wv, b->x, T, d, d, b->v);
+    if (need_out) {
+        hct_linear(m->w.wq, b->x, T, d, d, b->q);
+        for (uint32_t t = 0; t < T; t++) hct_swa_forward(s, b, t);
+    }
+    size_t len = s->mem_len[0];
+    b->state = s->mem_spare[0];
+    hct_copy(b->state, s->mem_state[0], len);
+    hct_level_forward(s, b, training);
+    if (!hct_all_finite(b->state, len)) return HECATE_E_NONFINITE;
+    if (!need_out) return HECATE_OK;
+    /* MAG (MATH §4): o = a * sigmoid(y), p = Wo o, logits = head p */
+    for (size_t i = 0; i < (size_t)T * d; i++) {
+        b->gy[i] = hct_sigmoid(b->y[i]);
+        b->o[i] = b->a[i] * b->gy[i];
+    }
+    hct_linear(m->w.wo, b->o, T, d, d, b->p);
+    real *out = training ? b->logits : logits;
+    hct_linear(m->w.head, b->p, T, d, c->vocab, out);
+    if (!hct_all_finite(out, (size_t)T * c->vocab)) return HECATE_E_NONFINITE;
+    return HECATE_OK;
+}
+
+void hct_block_commit(hecate_session *s, const hct_block *b) {
+    uint32_t d = s->model->cfg.d, w = s->model->cfg.window, T = b->T;
+    real *tmp = s->mem_state[0];
+    s->mem_state[0] = s->mem_spare[0];
+    s->mem_spare[0] = tmp;
+    for (uint32_t t = T > w ? T - w : 0; t < T; t++) {
+        size_t slot = (size_t)((b->p0 + t) % w) * d;
+        hct_copy(s->ring_k + slot, b->k + (size_t)t * d, d);
+        hct_copy(s->ring_v + slot, b->v + (size_t)t * d, d);
+    }
+    s->position += T;
+}

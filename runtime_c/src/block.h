@@ -1,0 +1,57 @@
+/* block.h — the per-block working set: every intermediate of MATH §1-§5 for T
+ * tokens, carved from the session scratch by one layout function, and the
+ * block forward shared by step, process and train (so they cannot differ). */
+#ifndef HECATE_BLOCK_H
+#define HECATE_BLOCK_H
+#include "internal.h"
+#include "rules/rule.h"
+
+typedef struct hct_block {
+    uint32_t T;
+    uint64_t p0;              /* global position of token 0 */
+    const uint32_t *tokens;
+    real *x;                  /* (T, d) embeddings, MATH §1 */
+    real *q, *k, *v;          /* (T, d) attention projections, MATH §2 */
+    real *a;                  /* (T, d) attention output */
+    real *probs;              /* (T, H, w) attention weights; training only */
+    real *scores;             /* (w) scratch for one softmax row */
+    real *km, *vm, *qm;       /* (T, d) memory key/value/query after normalization, MATH §3.1 */
+    real *knorm, *qnorm;      /* (T) norms before normalization */
+    real *gate_pre, *gates;   /* (T, G) */
+    real *y;                  /* (T, d) memory read */
+    real *gy;                 /* (T, d) sigmoid(y), MATH §4 */
+    real *o, *p;              /* (T, d) */
+    real *logits;             /* (T, V) training only (else the caller's buffer) */
+    real *state;              /* working copy of the memory state */
+    real *rule_tape;          /* training only */
+    hct_rule_io rule_io;      /* the rule call of this block, kept for backward */
+    /* gradients, training only */
+    real *dx, *dq, *dk, *dv, *da, *dkm, *dvm, *dqm, *dy, *do_, *dp, *dgates, *rule_work;
+} hct_block;
+
+/* Carve the arrays of a block of T tokens from `base` (NULL: only measure);
+ * returns the bytes used. */
+size_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsigned char *base,
+                        hct_block *b);
+
+/* Forward over b->T tokens from the session's current state (MATH §1-§4).
+ * Writes logits (T, V) to `logits` when non-NULL (or to b->logits when
+ * training).  Does not change the session: hct_block_commit does. */
+hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, bool training);
+
+/* Make the block's results the session state: memory, window cache, position. */
+void hct_block_commit(hecate_session *s, const hct_block *b);
+
+/* Attention for token t of the block (MATH §2).  Keys before the block come
+ * from the session window cache, the block's own from b->k / b->v. */
+void hct_swa_forward(const hecate_session *s, hct_block *b, uint32_t t);
+
+/* Backward of hct_swa_forward for token t: accumulates into b->dq[t] and
+ * b->dk, b->dv of block positions (earlier positions are constants). */
+void hct_swa_backward(const hecate_session *s, hct_block *b, uint32_t t);
+
+/* Memory level front end (MATH §3.1) and rule call, forward and backward. */
+void hct_level_forward(const hecate_session *s, hct_block *b, bool training);
+void hct_level_backward(const hecate_session *s, hct_block *b, hct_weights *grad);
+
+#endif

@@ -1,0 +1,204 @@
+/* format.c — reads and fully validates a model file (docs/FORMAT.md, v1)
+ * and builds the model handle whose weight pointers point into the file. */
+#include "internal.h"
+#include "rules/rule.h"
+#include <stddef.h>
+
+#define FORMAT_VERSION 1u
+#define ENDIAN_MARK 0x01020304u
+
+static uint32_t rd32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t rd64(const unsigned char *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+static float rdf32(const unsigned char *p) {
+    union { uint32_t u; float f; } v;
+    v.u = rd32(p);
+    return v.f;
+}
+
+static bool host_is_little_endian(void) {
+    union { uint32_t u; unsigned char c[4]; } v;
+    v.u = 1;
+    return v.c[0] == 1;
+}
+
+size_t hecate_model_bytes(void) { return sizeof(hecate_model); }
+
+/* ---- the tensors a config needs (FORMAT.md "Tensors and their order") ---- */
+
+typedef struct expect { const char *name; uint32_t ndim, shape[2]; size_t field; } expect;
+
+static uint32_t expected_tensors(const hct_config *c, const hct_rule *r, expect *e) {
+    uint32_t d = c->d, V = c->vocab, G = r->n_gates, n = 0;
+    expect list[] = {
+        {"emb", 2, {V, d}, offsetof(hct_weights, emb)},
+        {"blk0.attn.wq", 2, {d, d}, offsetof(hct_weights, wq)},
+        {"blk0.attn.wk", 2, {d, d}, offsetof(hct_weights, wk)},
+        {"blk0.attn.wv", 2, {d, d}, offsetof(hct_weights, wv)},
+        {"blk0.attn.wo", 2, {d, d}, offsetof(hct_weights, wo)},
+        {"blk0.mem0.wk", 2, {d, d}, offsetof(hct_weights, level[0].wk)},
+        {"blk0.mem0.wv", 2, {d, d}, offsetof(hct_weights, level[0].wv)},
+        {"blk0.mem0.wq", 2, {d, d}, offsetof(hct_weights, level[0].wq)},
+        {"blk0.mem0.gate_w", 2, {G, 2 * d}, offsetof(hct_weights, level[0].gate_w)},
+        {"blk0.mem0.gate_b", 1, {G, 1}, offsetof(hct_weights, level[0].gate_b)},
+        {"head", 2, {V, d}, offsetof(hct_weights, head)},
+    };
+    for (; n < sizeof(list) / sizeof(list[0]); n++) e[n] = list[n];
+    return n;
+}
+
+/* ---- header and config ---- */
+
+static hecate_status read_config(const unsigned char *p, hct_config *c) {
+    c->vocab = rd32(p + 32);
+    c->d = rd32(p + 36);
+    c->n_heads = rd32(p + 40);
+    c->window = rd32(p + 44);
+    c->composition = rd32(p + 48);
+    c->rule = rd32(p + 52);
+    c->n_levels = rd32(p + 56);
+    c->flags = rd32(p + 60);
+    c->n_layers = rd32(p + 64);
+    c->retention = rd32(p + 68);
+    for (int i = 0; i < 8; i++) c->periods[i] = rd32(p + 72 + 4 * i);
+    for (int i = 0; i < 8; i++) c->rule_params[i] = rdf32(p + 104 + 4 * i);
+    if (c->vocab < 2 || c->vocab > 65536 || c->d < 1 || c->d > 4096) return HECATE_E_FILE_CONFIG;
+    if (c->n_heads < 1 || c->d % c->n_heads != 0) return HECATE_E_FILE_CONFIG;
+    if (c->window < 1 || c->window > 4096) return HECATE_E_FILE_CONFIG;
+    if (c->composition != 0) return HECATE_E_FILE_COMPOSITION;
+    if (!hct_rule_by_id(c->rule)) return HECATE_E_FILE_RULE;
+    if (c->n_levels != 1 || c->n_layers != 1 || c->retention != 0) return HECATE_E_FILE_CONFIG;
+    if (c->flags & ~(uint32_t)HCT_FLAG_QK_NORM) return HECATE_E_FILE_CONFIG;
+    if (c->periods[0] != 1) return HECATE_E_FILE_CONFIG;
+    for (int i = 1; i < 8; i++) if (c->periods[i] != 0) return HECATE_E_FILE_CONFIG;
+    for (int i = 0; i < 8; i++) {
+        float v = c->rule_params[i];
+        if (!(v == v) || v > FLT_MAX || v < -FLT_MAX) return HECATE_E_FILE_CONFIG;
+    }
+    return hct_rule_by_id(c->rule)->check_params(c);
+}
+
+static hecate_status check_header(const unsigned char *p, size_t n) {
+    static const char magic[8] = {'H', 'C', 'T', 'M', 'O', 'D', 'E', 'L'};
+    if (n < 16) return HECATE_E_FILE_TRUNCATED;
+    for (int i = 0; i < 8; i++) if (p[i] != (unsigned char)magic[i]) return HECATE_E_FILE_MAGIC;
+    if (rd32(p + 8) != FORMAT_VERSION) return HECATE_E_FILE_VERSION;
+    if (rd32(p + 12) != ENDIAN_MARK || !host_is_little_endian()) return HECATE_E_FILE_ENDIAN;
+    if (n < HCT_HEADER_BYTES) return HECATE_E_FILE_TRUNCATED;
+    uint64_t recorded = rd64(p + 16);
+    if (recorded > (uint64_t)n) return HECATE_E_FILE_TRUNCATED;
+    if (recorded < (uint64_t)n) return HECATE_E_FILE_SIZE;
+    if (hct_crc32(p + 28, n - 28) != rd32(p + 24)) return HECATE_E_FILE_CRC;
+    for (size_t i = 136; i < HCT_HEADER_BYTES; i++) if (p[i]) return HECATE_E_FILE_RESERVED;
+    return HECATE_OK;
+}
+
+/* ---- tensor directory ---- */
+
+static bool name_matches(const unsigned char *field, const char *want) {
+    size_t i = 0;
+    for (; want[i]; i++) if (field[i] != (unsigned char)want[i]) return false;
+    for (; i < 40; i++) if (field[i] != 0) return false; /* NUL-padded to the end */
+    return true;
+}
+
+static hecate_status check_entry(const unsigned char *e, const expect *x, size_t n, uint64_t dir_end,
+                                 hecate_tensor_info *info) {
+    if (!name_matches(e, x->name)) return HECATE_E_FILE_TENSOR_NAME;
+    uint32_t dtype = rd32(e + 40), ndim = rd32(e + 44);
+    if (dtype > 1 || (dtype == 0 ? 4u : 8u) != sizeof(real)) return HECATE_E_FILE_TENSOR_DTYPE;
+    if (ndim != x->ndim) return HECATE_E_FILE_TENSOR_SHAPE;
+    uint64_t elems = 1;
+    for (uint32_t i = 0; i < 4; i++) {
+        uint32_t dim = rd32(e + 48 + 4 * i);
+        uint32_t want = i < x->ndim ? x->shape[i] : 1u;
+        if (dim != want) return HECATE_E_FILE_TENSOR_SHAPE;
+        info->shape[i] = dim;
+        elems *= dim;
+    }
+    uint64_t off = rd64(e + 64), bytes = rd64(e + 72);
+    if (bytes != elems * sizeof(real)) return HECATE_E_FILE_TENSOR_SIZE;
+    if (off > (uint64_t)n || bytes > (uint64_t)n - off) return HECATE_E_FILE_TENSOR_RANGE;
+    if (off % HCT_ALIGN) return HECATE_E_FILE_TENSOR_ALIGN;
+    if (off < dir_end) return HECATE_E_FILE_TENSOR_OVERLAP;
+    for (size_t i = 0; x->name[i]; i++) info->name[i] = x->name[i];
+    info->ndim = ndim;
+    info->n_elems = elems;
+    info->file_offset = off;
+    return HECATE_OK;
+}
+
+hecate_status hecate_model_open(void *mem, size_t mem_bytes, const void *file, size_t file_bytes,
+                                hecate_model **out) {
+    if (!out) return HECATE_E_NULL_ARG;
+    *out = NULL;
+    if (!mem || !file) return HECATE_E_NULL_ARG;
+    if (mem_bytes < sizeof(hecate_model)) return HECATE_E_BUFFER_TOO_SMALL;
+    if ((uintptr_t)mem % 16u || (uintptr_t)file % 8u) return HECATE_E_BUFFER_ALIGN;
+    const unsigned char *p = (const unsigned char *)file;
+    hecate_status st = check_header(p, file_bytes);
+    if (st != HECATE_OK) return st;
+    hecate_model *m = (hecate_model *)mem;
+    hct_bytes_zero(m, sizeof *m);
+    if ((st = read_config(p, &m->cfg)) != HECATE_OK) return st;
+    m->rule = hct_rule_by_id(m->cfg.rule);
+    expect want[HCT_MAX_TENSORS];
+    uint32_t n_want = expected_tensors(&m->cfg, m->rule, want);
+    uint32_t n_t = rd32(p + 28);
+    if (n_t != n_want) return HECATE_E_FILE_TENSOR_COUNT;
+    uint64_t dir_end = HCT_HEADER_BYTES + (uint64_t)n_t * HCT_DIR_ENTRY_BYTES;
+    if (dir_end > (uint64_t)file_bytes) return HECATE_E_FILE_TRUNCATED;
+    uint64_t grad_at = 0;
+    for (uint32_t i = 0; i < n_t; i++) {
+        hct_tensor *t = &m->tensors[i];
+        st = check_entry(p + HCT_HEADER_BYTES + (size_t)i * HCT_DIR_ENTRY_BYTES, &want[i], file_bytes,
+                         dir_end, &t->info);
+        if (st != HECATE_OK) return st;
+        t->info.grad_offset = grad_at;
+        t->field = want[i].field;
+        grad_at += t->info.n_elems;
+    }
+    for (uint32_t i = 0; i < n_t; i++) /* pairwise: at most a few dozen tensors */
+        for (uint32_t j = i + 1; j < n_t; j++) {
+            const hecate_tensor_info *a = &m->tensors[i].info, *b = &m->tensors[j].info;
+            uint64_t a_end = a->file_offset + a->n_elems * sizeof(real);
+            uint64_t b_end = b->file_offset + b->n_elems * sizeof(real);
+            if (a->file_offset < b_end && b->file_offset < a_end) return HECATE_E_FILE_TENSOR_OVERLAP;
+        }
+    for (uint32_t i = 0; i < n_t; i++) {
+        const hecate_tensor_info *a = &m->tensors[i].info;
+        const real *data = (const real *)(const void *)(p + a->file_offset);
+        if (!hct_all_finite(data, (size_t)a->n_elems)) return HECATE_E_FILE_NONFINITE;
+        *(real **)(void *)((unsigned char *)&m->w + m->tensors[i].field) = (real *)(uintptr_t)data;
+    }
+    m->n_tensors = n_t;
+    m->n_params = grad_at;
+    m->file_crc = rd32(p + 24);
+    m->magic = HCT_MODEL_MAGIC;
+    *out = m;
+    return HECATE_OK;
+}
+
+void hct_bind_weights(const hecate_model *m, real *base, hct_weights *out) {
+    hct_bytes_zero(out, sizeof *out);
+    for (uint32_t i = 0; i < m->n_tensors; i++)
+        *(real **)(void *)((unsigned char *)out + m->tensors[i].field) = base + m->tensors[i].info.grad_offset;
+}
+
+hecate_status hecate_model_get_info(const hecate_model *m, hecate_model_info *out) {
+    if (!m || !out || m->magic != HCT_MODEL_MAGIC) return HECATE_E_NULL_ARG;
+    const hct_config *c = &m->cfg;
+    hecate_model_info i = {FORMAT_VERSION, c->vocab, c->d, c->n_heads, c->window, c->composition,
+                           c->rule, c->n_levels, c->flags, m->n_tensors, (uint32_t)sizeof(real),
+                           m->file_crc, m->n_params};
+    *out = i;
+    return HECATE_OK;
+}
+
+hecate_status hecate_model_tensor(const hecate_model *m, uint32_t index, hecate_tensor_info *out) {
+    if (!m || !out || m->magic != HCT_MODEL_MAGIC) return HECATE_E_NULL_ARG;
+    if (index >= m->n_tensors) return HECATE_E_BAD_ARG;
+    *out = m->tensors[index].info;
+    return HECATE_OK;
+}

@@ -1,0 +1,99 @@
+/* internal.h — types shared by the runtime's source files (never installed).
+ * Owns the model handle, the weight view (one pointer per parameter tensor,
+ * used for weights and for gradients alike) and the session layout. */
+#ifndef HECATE_INTERNAL_H
+#define HECATE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include "hecate.h"
+
+typedef hecate_real real;
+
+#include <float.h>
+/* Largest finite value of the build's scalar type. */
+#define HCT_REAL_MAX ((real)(sizeof(real) == 8 ? DBL_MAX : FLT_MAX))
+
+#define HCT_MAX_TENSORS 32
+#define HCT_MAX_LEVELS 1
+#define HCT_MAX_GATES 4
+#define HCT_HEADER_BYTES 256u
+#define HCT_DIR_ENTRY_BYTES 80u
+#define HCT_ALIGN 64u
+
+struct hct_rule; /* rules/rule.h */
+
+/* Configuration read from the model file header (docs/FORMAT.md). */
+typedef struct hct_config {
+    uint32_t vocab, d, n_heads, window, composition, rule, n_levels, flags;
+    uint32_t n_layers, retention;
+    uint32_t periods[8];
+    float rule_params[8];
+} hct_config;
+
+enum { HCT_FLAG_QK_NORM = 1u };
+
+/* Parameters of one memory level (MATH §3.1). */
+typedef struct hct_level_w {
+    real *wk, *wv, *wq; /* (d, d) */
+    real *gate_w;       /* (G, 2d) */
+    real *gate_b;       /* (G) */
+} hct_level_w;
+
+/* Every parameter tensor of the model.  The same struct points either at
+ * the weights (inside the caller's file buffer) or into a gradient buffer. */
+typedef struct hct_weights {
+    real *emb;                   /* (V, d)  MATH §1 */
+    real *wq, *wk, *wv, *wo;     /* (d, d)  MATH §2, §4 */
+    hct_level_w level[HCT_MAX_LEVELS];
+    real *head;                  /* (V, d)  MATH §4 */
+} hct_weights;
+
+typedef struct hct_tensor {
+    hecate_tensor_info info;
+    size_t field;                /* byte offset of its pointer inside hct_weights */
+} hct_tensor;
+
+struct hecate_model {
+    uint32_t magic;              /* HCT_MODEL_MAGIC while valid */
+    hct_config cfg;
+    uint32_t file_crc;
+    uint32_t n_tensors;
+    uint64_t n_params;
+    hct_tensor tensors[HCT_MAX_TENSORS];
+    hct_weights w;               /* pointers into the file buffer */
+    const struct hct_rule *rule;
+};
+
+#define HCT_MODEL_MAGIC 0x4d544348u   /* "HCTM" */
+#define HCT_SESSION_MAGIC 0x53544348u /* "HCTS" */
+
+/* Session: a header followed by arena regions carved at init. */
+struct hecate_session {
+    uint32_t magic;
+    const hecate_model *model;
+    hecate_session_opts opts;
+    uint32_t block;              /* tokens per internal block of process */
+    uint64_t position;
+    real *mem_state[HCT_MAX_LEVELS]; /* current state of each level */
+    real *mem_spare[HCT_MAX_LEVELS]; /* same size: a block writes here, commit swaps */
+    size_t mem_len[HCT_MAX_LEVELS];
+    real *ring_k, *ring_v;       /* (window, d) attention window cache, slot = pos mod w */
+    /* scratch, sized for max(block, max_train_tokens) tokens */
+    unsigned char *scratch;
+    size_t scratch_bytes;
+};
+
+/* Bind a weights view: base + tensor offsets (grad_offset elements). */
+void hct_bind_weights(const hecate_model *m, real *base, hct_weights *out);
+
+/* Library-wide small helpers. */
+void hct_zero(real *x, size_t n);
+void hct_copy(real *dst, const real *src, size_t n);
+void hct_bytes_copy(void *dst, const void *src, size_t n);
+void hct_bytes_zero(void *dst, size_t n);
+uint32_t hct_crc32(const void *data, size_t n);
+bool hct_all_finite(const real *x, size_t n);
+
+#endif

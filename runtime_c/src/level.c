@@ -1,0 +1,83 @@
+/* level.c — one memory level: the front end shared by every rule (MATH §3.1:
+ * projections, q/k L2 normalization, scalar gates from concat(k, v)) around
+ * the rule's recurrence, and its backward (MATH §7). */
+#include "block.h"
+#include "mathfn.h"
+
+static real gate_act(uint8_t kind, real pre) {
+    return kind == HCT_GATE_SOFTPLUS ? hct_softplus(pre) : hct_sigmoid(pre);
+}
+
+/* d gate / d pre-activation */
+static real gate_act_grad(uint8_t kind, real pre, real value) {
+    return kind == HCT_GATE_SOFTPLUS ? hct_sigmoid(pre) : value * ((real)1 - value);
+}
+
+void hct_level_forward(const hecate_session *s, hct_block *b, bool training) {
+    const hecate_model *m = s->model;
+    const hct_level_w *L = &m->w.level[0];
+    const hct_rule *rule = m->rule;
+    uint32_t d = m->cfg.d, T = b->T, G = rule->n_gates;
+    hct_linear(L->wk, b->x, T, d, d, b->km);
+    hct_linear(L->wv, b->x, T, d, d, b->vm);
+    hct_linear(L->wq, b->x, T, d, d, b->qm);
+    for (uint32_t t = 0; t < T; t++) {
+        real *km = b->km + (size_t)t * d, *vm = b->vm + (size_t)t * d;
+        if (m->cfg.flags & HCT_FLAG_QK_NORM) {
+            b->knorm[t] = hct_l2_normalize(km, d);
+            b->qnorm[t] = hct_l2_normalize(b->qm + (size_t)t * d, d);
+        }
+        for (uint32_t g = 0; g < G; g++) {
+            const real *gw = L->gate_w + (size_t)g * 2 * d;
+            real pre = hct_dot(gw, km, d) + hct_dot(gw + d, vm, d) + L->gate_b[g];
+            b->gate_pre[(size_t)t * G + g] = pre;
+            b->gates[(size_t)t * G + g] = gate_act(rule->gate_kind[g], pre);
+        }
+    }
+    hct_rule_io *io = &b->rule_io;
+    io->cfg = &m->cfg;
+    io->d = d;
+    io->T = T;
+    io->k = b->km;
+    io->v = b->vm;
+    io->q = b->qm;
+    io->gates = b->gates;
+    io->state = b->state;
+    io->y = b->y;
+    io->tape = training ? b->rule_tape : NULL;
+    io->frozen = (s->opts.flags & HECATE_SESSION_FREEZE_MEMORY) != 0;
+    rule->forward(io);
+}
+
+void hct_level_backward(const hecate_session *s, hct_block *b, hct_weights *grad) {
+    const hecate_model *m = s->model;
+    const hct_level_w *L = &m->w.level[0];
+    hct_level_w *dL = &grad->level[0];
+    const hct_rule *rule = m->rule;
+    uint32_t d = m->cfg.d, T = b->T, G = rule->n_gates;
+    hct_rule_grad rg = {&b->rule_io, b->dy, b->dkm, b->dvm, b->dqm, b->dgates, b->rule_work};
+    rule->backward(&rg);
+    for (uint32_t t = 0; t < T; t++) {
+        const real *km = b->km + (size_t)t * d, *vm = b->vm + (size_t)t * d;
+        real *dkm = b->dkm + (size_t)t * d, *dvm = b->dvm + (size_t)t * d;
+        for (uint32_t g = 0; g < G; g++) {
+            size_t i = (size_t)t * G + g;
+            real dpre = b->dgates[i] * gate_act_grad(rule->gate_kind[g], b->gate_pre[i], b->gates[i]);
+            if (dpre == 0) continue;
+            const real *gw = L->gate_w + (size_t)g * 2 * d;
+            real *dgw = dL->gate_w + (size_t)g * 2 * d;
+            hct_axpy(dgw, dpre, km, d);
+            hct_axpy(dgw + d, dpre, vm, d);
+            dL->gate_b[g] += dpre;
+            hct_axpy(dkm, dpre, gw, d);
+            hct_axpy(dvm, dpre, gw + d, d);
+        }
+        if (m->cfg.flags & HCT_FLAG_QK_NORM) {
+            hct_l2_normalize_backward(km, b->knorm[t], dkm, d);
+            hct_l2_normalize_backward(b->qm + (size_t)t * d, b->qnorm[t], b->dqm + (size_t)t * d, d);
+        }
+    }
+    hct_linear_backward(L->wk, b->x, b->dkm, T, d, d, dL->wk, b->dx);
+    hct_linear_backward(L->wv, b->x, b->dvm, T, d, d, dL->wv, b->dx);
+    hct_linear_backward(L->wq, b->x, b->dqm, T, d, d, dL->wq, b->dx);
+}

@@ -1,0 +1,150 @@
+/* mathfn.c — exp/log/log1p/sqrt/sigmoid/softplus for float and double builds
+ * without libm (MATH §9), and the batched linear map with its backward. */
+#include "mathfn.h"
+
+#define HCT_IS_DOUBLE (sizeof(real) == 8)
+
+static const double LN2_HI = 6.93147180369123816490e-01; /* upper bits of ln 2 */
+static const double LN2_LO = 1.90821492927058770002e-10; /* ln 2 - LN2_HI */
+static const double INV_LN2 = 1.44269504088896338700e+00;
+
+/* 2^k as a real, for k in the normal exponent range of the build. */
+static real pow2i(int k) {
+    if (HCT_IS_DOUBLE) {
+        union { double f; uint64_t u; } v;
+        v.u = (uint64_t)(k + 1023) << 52;
+        return (real)v.f;
+    } else {
+        union { float f; uint32_t u; } v;
+        v.u = (uint32_t)(k + 127) << 23;
+        return (real)v.f;
+    }
+}
+
+/* exp: x = k ln2 + r with |r| <= ln2/2, Taylor polynomial for e^r, scale by 2^k. */
+real hct_exp(real x) {
+    const real hi = HCT_IS_DOUBLE ? (real)709.78 : (real)88.72;
+    const real lo = HCT_IS_DOUBLE ? (real)-745.2 : (real)-103.98;
+    if (!(x == x)) return x;
+    if (x > hi) return HCT_REAL_MAX * (real)2; /* overflow to +Inf */
+    if (x < lo) return 0;
+    real kf = x * (real)INV_LN2;
+    int k = (int)(kf < 0 ? kf - (real)0.5 : kf + (real)0.5);
+    real r = (x - (real)k * (real)LN2_HI) - (real)k * (real)LN2_LO;
+    /* Horner over 1/n!: degree 13 (double) or 7 (float) leaves < 1e-17 / 5e-9 */
+    static const double inv_fact[14] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120,
+        1.0 / 720, 1.0 / 5040, 1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800,
+        1.0 / 479001600, 1.0 / 6227020800.0};
+    int deg = HCT_IS_DOUBLE ? 13 : 7;
+    real p = (real)inv_fact[deg];
+    for (int n = deg - 1; n >= 0; n--) p = p * r + (real)inv_fact[n];
+    /* split the scale so subnormal results and k at the range edge stay exact */
+    int emin = HCT_IS_DOUBLE ? -1022 : -126;
+    int emax = HCT_IS_DOUBLE ? 1023 : 127;
+    if (k < emin) return p * pow2i(k + 64) * pow2i(-64);
+    if (k > emax) return p * pow2i(k - 1) * (real)2;
+    return p * pow2i(k);
+}
+
+/* log: x = m 2^e with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m-1)/(m+1). */
+real hct_log(real x) {
+    if (!(x == x) || x < 0) return (x - x) / (x - x); /* NaN */
+    if (x == 0) return -HCT_REAL_MAX * (real)2;
+    if (x > HCT_REAL_MAX) return x;
+    int e = 0;
+    real m;
+    if (HCT_IS_DOUBLE) {
+        union { double f; uint64_t u; } v;
+        v.f = (double)x;
+        if ((v.u >> 52) == 0) { v.f *= 18014398509481984.0; e = -54; } /* subnormal: scale by 2^54 */
+        e += (int)((v.u >> 52) & 0x7FF) - 1023;
+        v.u = (v.u & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
+        m = (real)v.f;
+    } else {
+        union { float f; uint32_t u; } v;
+        v.f = (float)x;
+        if ((v.u >> 23) == 0) { v.f *= 16777216.0f; e = -24; }
+        e += (int)((v.u >> 23) & 0xFF) - 127;
+        v.u = (v.u & 0x007FFFFFu) | 0x3F800000u;
+        m = (real)v.f;
+    }
+    if (m > (real)1.4142135623730951) { m *= (real)0.5; e += 1; }
+    real s = (m - 1) / (m + 1);
+    real s2 = s * s;
+    int terms = HCT_IS_DOUBLE ? 11 : 5;
+    real p = (real)1 / (real)(2 * terms + 1);
+    for (int n = terms - 1; n >= 0; n--) p = p * s2 + (real)1 / (real)(2 * n + 1);
+    return (real)e * (real)LN2_HI + ((real)2 * s * p + (real)e * (real)LN2_LO);
+}
+
+/* log1p with the correction that recovers the bits lost forming 1 + y. */
+real hct_log1p(real y) {
+    real u = (real)1 + y;
+    if (u == (real)1) return y;
+    return hct_log(u) * (y / (u - (real)1));
+}
+
+/* The builtin is one instruction only when errno is off (-fno-math-errno, as
+ * our builds set); otherwise it may call libm, so fall back to Newton. */
+real hct_sqrt(real x) {
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__NO_MATH_ERRNO__)
+    return HCT_IS_DOUBLE ? (real)__builtin_sqrt((double)x) : (real)__builtin_sqrtf((float)x);
+#else
+    if (!(x > 0)) return x == 0 ? x : (x - x) / (x - x);
+    real g = x > 1 ? x : (real)1;
+    for (int i = 0; i < 64; i++) {
+        real n = (real)0.5 * (g + x / g);
+        if (n >= g) break;
+        g = n;
+    }
+    return g;
+#endif
+}
+
+real hct_sigmoid(real x) {
+    if (x >= 0) return (real)1 / ((real)1 + hct_exp(-x));
+    real e = hct_exp(x);
+    return e / ((real)1 + e);
+}
+
+real hct_softplus(real x) {
+    real ax = x < 0 ? -x : x;
+    return (x > 0 ? x : (real)0) + hct_log1p(hct_exp(-ax));
+}
+
+void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y) {
+    for (uint32_t o = 0; o < dout; o++) {
+        const real *w = W + (size_t)o * din;
+        for (uint32_t t = 0; t < T; t++) Y[(size_t)t * dout + o] = hct_dot(w, X + (size_t)t * din, din);
+    }
+}
+
+void hct_linear_backward(const real *W, const real *X, const real *dY, uint32_t T,
+                         uint32_t din, uint32_t dout, real *dW, real *dX) {
+    for (uint32_t t = 0; t < T; t++) {
+        const real *dy = dY + (size_t)t * dout;
+        const real *x = X + (size_t)t * din;
+        for (uint32_t o = 0; o < dout; o++) {
+            if (dy[o] == 0) continue;
+            hct_axpy(dW + (size_t)o * din, dy[o], x, din);
+            if (dX) hct_axpy(dX + (size_t)t * din, dy[o], W + (size_t)o * din, din);
+        }
+    }
+}
+
+real hct_l2_normalize(real *x, uint32_t n) {
+    real norm = hct_sqrt(hct_dot(x, x, n));
+    real inv = (real)1 / (norm > (real)1e-8 ? norm : (real)1e-8);
+    for (uint32_t i = 0; i < n; i++) x[i] *= inv;
+    return norm;
+}
+
+void hct_l2_normalize_backward(const real *x_hat, real norm, real *dx, uint32_t n) {
+    if (norm < (real)1e-8) {
+        for (uint32_t i = 0; i < n; i++) dx[i] *= (real)1e8;
+        return;
+    }
+    real proj = hct_dot(dx, x_hat, n);
+    real inv = (real)1 / norm;
+    for (uint32_t i = 0; i < n; i++) dx[i] = (dx[i] - x_hat[i] * proj) * inv;
+}

@@ -1,0 +1,46 @@
+/* mathfn.h — scalar functions without libm (MATH §9) and the one dot product
+ * every matrix-vector operation of the runtime goes through.  The dot has a
+ * fixed summation order (8 lanes, then a fixed tree), which is what makes
+ * chunked and token-by-token runs bit-identical (MATH §6). */
+#ifndef HECATE_MATHFN_H
+#define HECATE_MATHFN_H
+#include "internal.h"
+
+real hct_exp(real x);
+real hct_log(real x);
+real hct_log1p(real y);   /* for y > -1 */
+real hct_sqrt(real x);
+real hct_sigmoid(real x);
+real hct_softplus(real x);
+
+static inline real hct_dot(const real *a, const real *b, uint32_t n) {
+    real acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (uint32_t j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
+    real s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* y += s * x */
+static inline void hct_axpy(real *y, real s, const real *x, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) y[i] += s * x[i];
+}
+
+/* Y[t, o] = W[o, :] . X[t, :] for t < T: a linear map applied to T rows.
+ * W (dout, din), X (T, din), Y (T, dout). */
+void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y);
+
+/* Backward of hct_linear: dX[t] += W^T dY[t] (if dX) and dW += dY^T X. */
+void hct_linear_backward(const real *W, const real *X, const real *dY, uint32_t T,
+                         uint32_t din, uint32_t dout, real *dW, real *dX);
+
+/* x_hat = x / max(||x||, 1e-8) in place; returns ||x||.  MATH §3.1 */
+real hct_l2_normalize(real *x, uint32_t n);
+
+/* Backward of hct_l2_normalize given x_hat and the norm it returned:
+ * dx = (dxh - xh <dxh, xh>) / n, or dxh / 1e-8 below the floor.  In place. */
+void hct_l2_normalize_backward(const real *x_hat, real norm, real *dx, uint32_t n);
+
+#endif

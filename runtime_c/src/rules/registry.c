@@ -1,0 +1,14 @@
+/* rules/registry.c — the one list of memory rules the runtime knows. */
+#include "rule.h"
+
+extern const hct_rule hct_rule_delta;
+
+static const hct_rule *const RULES[] = {
+    &hct_rule_delta,
+};
+
+const hct_rule *hct_rule_by_id(uint32_t id) {
+    for (size_t i = 0; i < sizeof(RULES) / sizeof(RULES[0]); i++)
+        if (RULES[i]->id == id) return RULES[i];
+    return NULL;
+}

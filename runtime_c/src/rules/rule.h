@@ -1,0 +1,49 @@
+/* rules/rule.h — the memory-rule vtable.  A rule owns only its recurrence
+ * (MATH §3.2 ff.): the shared front end (projections, q/k normalization,
+ * gates; MATH §3.1) lives in level.c.  Adding a rule = one file in rules/
+ * plus one line in rules/registry.c. */
+#ifndef HECATE_RULE_H
+#define HECATE_RULE_H
+#include "../internal.h"
+
+enum { HCT_GATE_SIGMOID = 0, HCT_GATE_SOFTPLUS = 1 };
+
+/* Inputs of a rule over T tokens; all arrays (T, d) row-major except gates (T, G). */
+typedef struct hct_rule_io {
+    const hct_config *cfg;
+    uint32_t d, T;
+    const real *k, *v, *q;  /* memory key (normalized if the flag is set), value, query */
+    const real *gates;      /* post-activation, in the rule's gate order */
+    real *state;            /* in: state before token 0; out: state after token T-1 */
+    real *y;                /* out: (T, d) memory read per token */
+    real *tape;             /* NULL for inference, else tape_len() scalars for backward */
+    bool frozen;            /* read only, never write (MATH §3.2 frozen) */
+} hct_rule_io;
+
+typedef struct hct_rule_grad {
+    const hct_rule_io *fwd; /* the forward's inputs; tape as filled by forward */
+    const real *dy;         /* (T, d) */
+    real *dk, *dv, *dq;     /* out (T, d), overwritten */
+    real *dgates;           /* out (T, G): d loss / d gate value, overwritten */
+    real *work;             /* work_len() scalars */
+} hct_rule_grad;
+
+typedef struct hct_rule {
+    uint32_t id;
+    const char *name;
+    uint32_t n_gates;
+    uint8_t gate_kind[HCT_MAX_GATES];
+    size_t (*state_len)(uint32_t d);
+    void (*state_init)(real *state, uint32_t d);
+    /* validate the rule hyper-parameters of the file: HECATE_OK or HECATE_E_FILE_CONFIG */
+    hecate_status (*check_params)(const hct_config *cfg);
+    void (*forward)(const hct_rule_io *io);
+    size_t (*tape_len)(uint32_t d, uint32_t T);
+    size_t (*work_len)(uint32_t d);
+    void (*backward)(const hct_rule_grad *g);
+} hct_rule;
+
+/* NULL if the id is unknown. */
+const hct_rule *hct_rule_by_id(uint32_t id);
+
+#endif

@@ -1,0 +1,130 @@
+/* session.c — sessions in caller memory: size query, arena carving, reset,
+ * step/process (MATH §6: both run the same block forward) and accessors. */
+#include "block.h"
+
+#define DEFAULT_BLOCK 16u
+#define MAX_BLOCK 65536u
+#define MAX_TRAIN 1048576u
+
+static uint64_t align_up(uint64_t x) { return (x + (HCT_ALIGN - 1)) & ~(uint64_t)(HCT_ALIGN - 1); }
+
+static hecate_status resolve_opts(const hecate_session_opts *in, hecate_session_opts *out) {
+    hecate_session_opts o = {0, 0, 0};
+    if (in) o = *in;
+    if (o.max_chunk == 0) o.max_chunk = DEFAULT_BLOCK;
+    if (o.max_chunk > MAX_BLOCK || o.max_train_tokens > MAX_TRAIN) return HECATE_E_BAD_ARG;
+    if (o.flags & ~(uint32_t)HECATE_SESSION_FREEZE_MEMORY) return HECATE_E_BAD_ARG;
+    *out = o;
+    return HECATE_OK;
+}
+
+/* Offsets of the session regions; returns total bytes (UINT64_MAX on overflow). */
+typedef struct layout { uint64_t mem[2], ring_k, ring_v, scratch, scratch_bytes, total; } layout;
+
+static void plan(const hecate_model *m, const hecate_session_opts *o, layout *L) {
+    uint64_t d = m->cfg.d, state = m->rule->state_len(m->cfg.d) * sizeof(real);
+    uint64_t at = align_up(sizeof(hecate_session));
+    L->mem[0] = at; at = align_up(at + state);
+    L->mem[1] = at; at = align_up(at + state);
+    L->ring_k = at; at = align_up(at + (uint64_t)m->cfg.window * d * sizeof(real));
+    L->ring_v = at; at = align_up(at + (uint64_t)m->cfg.window * d * sizeof(real));
+    hct_block b;
+    uint64_t inf = hct_block_layout(m, o->max_chunk, false, NULL, &b);
+    uint64_t trn = o->max_train_tokens ? hct_block_layout(m, o->max_train_tokens, true, NULL, &b) : 0;
+    L->scratch = at;
+    L->scratch_bytes = inf > trn ? inf : trn;
+    L->total = at + L->scratch_bytes;
+}
+
+static bool valid_model(const hecate_model *m) { return m && m->magic == HCT_MODEL_MAGIC; }
+static bool valid_session(const hecate_session *s) { return s && s->magic == HCT_SESSION_MAGIC; }
+
+hecate_status hecate_session_bytes(const hecate_model *model, const hecate_session_opts *opts, size_t *bytes) {
+    if (!valid_model(model) || !bytes) return HECATE_E_NULL_ARG;
+    hecate_session_opts o;
+    hecate_status st = resolve_opts(opts, &o);
+    if (st != HECATE_OK) return st;
+    layout L;
+    plan(model, &o, &L);
+    if (L.total > (uint64_t)SIZE_MAX) return HECATE_E_BAD_ARG;
+    *bytes = (size_t)L.total;
+    return HECATE_OK;
+}
+
+hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_model *model,
+                                  const hecate_session_opts *opts, hecate_session **out) {
+    if (!out) return HECATE_E_NULL_ARG;
+    *out = NULL;
+    if (!mem || !valid_model(model)) return HECATE_E_NULL_ARG;
+    if ((uintptr_t)mem % 16u) return HECATE_E_BUFFER_ALIGN;
+    hecate_session_opts o;
+    hecate_status st = resolve_opts(opts, &o);
+    if (st != HECATE_OK) return st;
+    layout L;
+    plan(model, &o, &L);
+    if (L.total > (uint64_t)mem_bytes) return HECATE_E_BUFFER_TOO_SMALL;
+    unsigned char *base = (unsigned char *)mem;
+    hecate_session *s = (hecate_session *)mem;
+    hct_bytes_zero(s, sizeof *s);
+    s->model = model;
+    s->opts = o;
+    s->block = o.max_chunk;
+    s->mem_len[0] = model->rule->state_len(model->cfg.d);
+    s->mem_state[0] = (real *)(void *)(base + L.mem[0]);
+    s->mem_spare[0] = (real *)(void *)(base + L.mem[1]);
+    s->ring_k = (real *)(void *)(base + L.ring_k);
+    s->ring_v = (real *)(void *)(base + L.ring_v);
+    s->scratch = base + L.scratch;
+    s->scratch_bytes = (size_t)L.scratch_bytes;
+    s->magic = HCT_SESSION_MAGIC;
+    hecate_session_reset(s);
+    *out = s;
+    return HECATE_OK;
+}
+
+hecate_status hecate_session_reset(hecate_session *s) {
+    if (!valid_session(s)) return HECATE_E_NULL_ARG;
+    const hecate_model *m = s->model;
+    m->rule->state_init(s->mem_state[0], m->cfg.d);
+    size_t ring = (size_t)m->cfg.window * m->cfg.d;
+    hct_zero(s->ring_k, ring);
+    hct_zero(s->ring_v, ring);
+    s->position = 0;
+    return HECATE_OK;
+}
+
+hecate_status hecate_session_position(const hecate_session *s, uint64_t *position) {
+    if (!valid_session(s) || !position) return HECATE_E_NULL_ARG;
+    *position = s->position;
+    return HECATE_OK;
+}
+
+hecate_status hecate_session_memory(const hecate_session *s, uint32_t level, const hecate_real **state,
+                                    size_t *n_elems) {
+    if (!valid_session(s) || !state || !n_elems) return HECATE_E_NULL_ARG;
+    if (level >= s->model->cfg.n_levels) return HECATE_E_BAD_ARG;
+    *state = s->mem_state[level];
+    *n_elems = s->mem_len[level];
+    return HECATE_OK;
+}
+
+hecate_status hecate_process(hecate_session *s, const uint32_t *tokens, size_t n, hecate_real *logits) {
+    if (!valid_session(s) || (n && !tokens)) return HECATE_E_NULL_ARG;
+    const hecate_model *m = s->model;
+    for (size_t i = 0; i < n; i++) if (tokens[i] >= m->cfg.vocab) return HECATE_E_TOKEN_RANGE;
+    for (size_t off = 0; off < n; off += s->block) {
+        uint32_t T = (uint32_t)(n - off < s->block ? n - off : s->block);
+        hct_block b;
+        hct_block_layout(m, T, false, s->scratch, &b);
+        b.tokens = tokens + off;
+        b.p0 = s->position;
+        hecate_status st = hct_block_forward(s, &b, logits ? logits + off * m->cfg.vocab : NULL, false);
+        if (st != HECATE_OK) return st;
+        hct_block_commit(s, &b);
+    }
+    return HECATE_OK;
+}
+
+hecate_status hecate_step(hecate_session *s, uint32_t token, hecate_real *logits) {
+    return hecate_process(s, &token, 1, logits);
+}

@@ -1,0 +1,101 @@
+/* state.c — session state blob v1 (docs/FORMAT.md): save, and a load that
+ * validates everything before it touches the session (MATH §6, A5). */
+#include "internal.h"
+
+#define STATE_VERSION 1u
+#define ENDIAN_MARK 0x01020304u
+#define STATE_HEADER 56u
+
+static const char STATE_MAGIC[8] = {'H', 'C', 'T', 'S', 'T', 'A', 'T', 'E'};
+
+static void wr32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void wr64(unsigned char *p, uint64_t v) { wr32(p, (uint32_t)v); wr32(p + 4, (uint32_t)(v >> 32)); }
+static uint32_t rd32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t rd64(const unsigned char *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+static size_t payload_len(const hecate_session *s) {
+    size_t n = 0;
+    for (uint32_t l = 0; l < s->model->cfg.n_levels; l++) n += s->mem_len[l];
+    return n + 2 * (size_t)s->model->cfg.window * s->model->cfg.d;
+}
+
+static bool valid_session(const hecate_session *s) { return s && s->magic == HCT_SESSION_MAGIC; }
+
+hecate_status hecate_state_bytes(const hecate_session *s, size_t *bytes) {
+    if (!valid_session(s) || !bytes) return HECATE_E_NULL_ARG;
+    *bytes = STATE_HEADER + payload_len(s) * sizeof(real);
+    return HECATE_OK;
+}
+
+hecate_status hecate_state_save(const hecate_session *s, void *buf, size_t buf_bytes, size_t *written) {
+    if (!valid_session(s) || !buf || !written) return HECATE_E_NULL_ARG;
+    size_t total;
+    hecate_state_bytes(s, &total);
+    if (buf_bytes < total) return HECATE_E_BUFFER_TOO_SMALL;
+    unsigned char *p = (unsigned char *)buf;
+    hct_bytes_zero(p, STATE_HEADER);
+    hct_bytes_copy(p, STATE_MAGIC, 8);
+    wr32(p + 8, STATE_VERSION);
+    wr32(p + 12, ENDIAN_MARK);
+    wr64(p + 16, total);
+    wr32(p + 28, (uint32_t)sizeof(real));
+    wr32(p + 32, s->model->file_crc);
+    wr64(p + 40, s->position);
+    wr64(p + 48, payload_len(s));
+    unsigned char *at = p + STATE_HEADER;
+    size_t ring = (size_t)s->model->cfg.window * s->model->cfg.d * sizeof(real);
+    for (uint32_t l = 0; l < s->model->cfg.n_levels; l++) {
+        hct_bytes_copy(at, s->mem_state[l], s->mem_len[l] * sizeof(real));
+        at += s->mem_len[l] * sizeof(real);
+    }
+    hct_bytes_copy(at, s->ring_k, ring);
+    hct_bytes_copy(at + ring, s->ring_v, ring);
+    wr32(p + 24, hct_crc32(p + 28, total - 28));
+    *written = total;
+    return HECATE_OK;
+}
+
+/* Finite check on unaligned bytes: copy one scalar at a time. */
+static bool bytes_finite(const unsigned char *p, size_t n_reals) {
+    for (size_t i = 0; i < n_reals; i++) {
+        real v;
+        hct_bytes_copy(&v, p + i * sizeof(real), sizeof(real));
+        if (!hct_all_finite(&v, 1)) return false;
+    }
+    return true;
+}
+
+hecate_status hecate_state_load(hecate_session *s, const void *buf, size_t n) {
+    if (!valid_session(s) || !buf) return HECATE_E_NULL_ARG;
+    const unsigned char *p = (const unsigned char *)buf;
+    size_t total;
+    hecate_state_bytes(s, &total);
+    if (n < 16) return HECATE_E_STATE_TRUNCATED;
+    for (int i = 0; i < 8; i++) if (p[i] != (unsigned char)STATE_MAGIC[i]) return HECATE_E_STATE_MAGIC;
+    if (rd32(p + 8) != STATE_VERSION) return HECATE_E_STATE_VERSION;
+    if (rd32(p + 12) != ENDIAN_MARK) return HECATE_E_STATE_ENDIAN;
+    if (n < STATE_HEADER) return HECATE_E_STATE_TRUNCATED;
+    uint64_t recorded = rd64(p + 16);
+    if (recorded > (uint64_t)n) return HECATE_E_STATE_TRUNCATED;
+    if (recorded != (uint64_t)total || n != total) return HECATE_E_STATE_SIZE;
+    if (hct_crc32(p + 28, total - 28) != rd32(p + 24)) return HECATE_E_STATE_CRC;
+    if (rd32(p + 28) != sizeof(real) || rd32(p + 32) != s->model->file_crc) return HECATE_E_STATE_MODEL;
+    if (rd32(p + 36) != 0) return HECATE_E_STATE_RESERVED;
+    if (rd64(p + 48) != (uint64_t)payload_len(s)) return HECATE_E_STATE_SIZE;
+    const unsigned char *at = p + STATE_HEADER;
+    if (!bytes_finite(at, payload_len(s))) return HECATE_E_STATE_NONFINITE;
+    /* all checks passed: now, and only now, change the session */
+    s->position = rd64(p + 40);
+    size_t ring = (size_t)s->model->cfg.window * s->model->cfg.d * sizeof(real);
+    for (uint32_t l = 0; l < s->model->cfg.n_levels; l++) {
+        hct_bytes_copy(s->mem_state[l], at, s->mem_len[l] * sizeof(real));
+        at += s->mem_len[l] * sizeof(real);
+    }
+    hct_bytes_copy(s->ring_k, at, ring);
+    hct_bytes_copy(s->ring_v, at + ring, ring);
+    return HECATE_OK;
+}

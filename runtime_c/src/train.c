@@ -1,0 +1,77 @@
+/* train.c — profile 2: loss (MATH §5) and exact gradients of every parameter
+ * over a chunk (MATH §7): head, MAG, memory level (via the rule's BPTT),
+ * attention, embedding.  The incoming state is a constant. */
+#include "block.h"
+#include "mathfn.h"
+
+/* Mean cross-entropy over valid targets; turns b->logits into d loss / d logits. */
+static real loss_and_dlogits(const hct_block *b, const uint32_t *targets, uint32_t V) {
+    uint32_t n_valid = 0;
+    for (uint32_t t = 0; t < b->T; t++) n_valid += targets[t] < V;
+    real total = 0;
+    for (uint32_t t = 0; t < b->T; t++) {
+        real *row = b->logits + (size_t)t * V;
+        if (targets[t] >= V) { hct_zero(row, V); continue; }
+        real mx = row[0];
+        for (uint32_t i = 1; i < V; i++) if (row[i] > mx) mx = row[i];
+        real sum = 0;
+        for (uint32_t i = 0; i < V; i++) { row[i] = hct_exp(row[i] - mx); sum += row[i]; }
+        real picked = row[targets[t]];
+        total += hct_log(sum) - hct_log(picked); /* -log softmax[target] */
+        real inv = (real)1 / (sum * (real)n_valid);
+        for (uint32_t i = 0; i < V; i++) row[i] *= inv;
+        row[targets[t]] -= (real)1 / (real)n_valid;
+    }
+    return n_valid ? total / (real)n_valid : (real)0;
+}
+
+static void backward(hecate_session *s, hct_block *b, hct_weights *g) {
+    const hecate_model *m = s->model;
+    uint32_t d = m->cfg.d, T = b->T;
+    size_t Td = (size_t)T * d;
+    /* head and output projection (MATH §4) */
+    hct_zero(b->dp, Td);
+    hct_linear_backward(m->w.head, b->p, b->logits, T, d, m->cfg.vocab, g->head, b->dp);
+    hct_zero(b->do_, Td);
+    hct_linear_backward(m->w.wo, b->o, b->dp, T, d, d, g->wo, b->do_);
+    /* MAG gate: o = a * s, s = sigmoid(y) */
+    for (size_t i = 0; i < Td; i++) {
+        b->da[i] = b->do_[i] * b->gy[i];
+        b->dy[i] = b->do_[i] * b->a[i] * b->gy[i] * ((real)1 - b->gy[i]);
+    }
+    hct_zero(b->dx, Td);
+    hct_level_backward(s, b, g);
+    hct_zero(b->dq, Td);
+    hct_zero(b->dk, Td);
+    hct_zero(b->dv, Td);
+    for (uint32_t t = 0; t < T; t++) hct_swa_backward(s, b, t);
+    hct_linear_backward(m->w.wq, b->x, b->dq, T, d, d, g->wq, b->dx);
+    hct_linear_backward(m->w.wk, b->x, b->dk, T, d, d, g->wk, b->dx);
+    hct_linear_backward(m->w.wv, b->x, b->dv, T, d, d, g->wv, b->dx);
+    for (uint32_t t = 0; t < T; t++) hct_axpy(g->emb + (size_t)b->tokens[t] * d, 1, b->dx + (size_t)t * d, d);
+}
+
+hecate_status hecate_train_chunk(hecate_session *s, const uint32_t *tokens, const uint32_t *targets,
+                                 size_t n, hecate_real *grads, hecate_real *loss) {
+    if (!s || !tokens || !targets || !grads || !loss || s->magic != HCT_SESSION_MAGIC) return HECATE_E_NULL_ARG;
+    if (s->opts.max_train_tokens == 0) return HECATE_E_NOT_TRAINABLE;
+    if (n == 0) return HECATE_E_BAD_ARG;
+    if (n > s->opts.max_train_tokens) return HECATE_E_CHUNK_TOO_LONG;
+    const hecate_model *m = s->model;
+    for (size_t t = 0; t < n; t++) if (tokens[t] >= m->cfg.vocab) return HECATE_E_TOKEN_RANGE;
+    hct_block b;
+    hct_block_layout(m, (uint32_t)n, true, s->scratch, &b);
+    b.tokens = tokens;
+    b.p0 = s->position;
+    hecate_status st = hct_block_forward(s, &b, NULL, true);
+    if (st != HECATE_OK) return st;
+    real l = loss_and_dlogits(&b, targets, m->cfg.vocab);
+    hct_zero(grads, (size_t)m->n_params);
+    hct_weights g;
+    hct_bind_weights(m, grads, &g);
+    backward(s, &b, &g);
+    if (!hct_all_finite(grads, (size_t)m->n_params) || !(l == l)) return HECATE_E_NONFINITE;
+    *loss = l;
+    hct_block_commit(s, &b);
+    return HECATE_OK;
+}

@@ -1,0 +1,45 @@
+/* util.c — byte/array helpers and CRC32 (IEEE, as zlib.crc32) used across
+ * the runtime; no libc. */
+#include "internal.h"
+
+void hct_zero(real *x, size_t n) { for (size_t i = 0; i < n; i++) x[i] = 0; }
+
+void hct_copy(real *dst, const real *src, size_t n) { for (size_t i = 0; i < n; i++) dst[i] = src[i]; }
+
+void hct_bytes_copy(void *dst, const void *src, size_t n) {
+    unsigned char *d = (unsigned char *)dst;
+    const unsigned char *s = (const unsigned char *)src;
+    for (size_t i = 0; i < n; i++) d[i] = s[i];
+}
+
+void hct_bytes_zero(void *dst, size_t n) {
+    unsigned char *d = (unsigned char *)dst;
+    for (size_t i = 0; i < n; i++) d[i] = 0;
+}
+
+/* Finite test without libm: NaN fails x == x, +-Inf fails the bound test. */
+bool hct_all_finite(const real *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        real v = x[i];
+        if (!(v == v) || v > HCT_REAL_MAX || v < -HCT_REAL_MAX) return false;
+    }
+    return true;
+}
+
+/* CRC32, reflected polynomial 0xEDB88320, four bits at a time from a
+ * constant 16-entry table (small enough for flash, no init race). */
+static const uint32_t crc_nibble[16] = {
+    0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
+    0x4DB26158u, 0x5005713Cu, 0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
+    0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
+
+uint32_t hct_crc32(const void *data, size_t n) {
+    const unsigned char *p = (const unsigned char *)data;
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        c = crc_nibble[c & 0xFu] ^ (c >> 4);
+        c = crc_nibble[c & 0xFu] ^ (c >> 4);
+    }
+    return c ^ 0xFFFFFFFFu;
+}
