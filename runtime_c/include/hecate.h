@@ -174,7 +174,7 @@ hecate_status hecate_session_memory(const hecate_session *session, uint32_t leve
 hecate_status hecate_step(hecate_session *session, uint32_t token, hecate_real *logits);
 
 /* Feed n tokens; logits (n x vocab, row-major) unless NULL.  Results and the
- * state afterwards are bit-identical to n calls of hecate_step (MATH A6).
+ * state afterwards are bit-identical to n calls of hecate_step (MATH §6).
  * All tokens are checked before any is consumed.  Tokens are consumed in
  * blocks of max_chunk: on HECATE_E_NONFINITE the earlier blocks stay consumed
  * (hecate_session_position tells how many tokens) and the failing block is
@@ -189,7 +189,7 @@ hecate_status hecate_process(hecate_session *session, const uint32_t *tokens, si
  * and d loss / d parameter for every parameter into `grads` (n_params
  * values, laid out as hecate_tensor_info.grad_offset says; overwritten, not
  * accumulated).  The incoming state is a constant (truncated BPTT at the
- * chunk start, MATH A4).  1 <= n <= max_train_tokens. */
+ * chunk start, MATH §7).  1 <= n <= max_train_tokens. */
 hecate_status hecate_train_chunk(hecate_session *session, const uint32_t *tokens,
                                  const uint32_t *targets, size_t n,
                                  hecate_real *grads, hecate_real *loss);

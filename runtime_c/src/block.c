@@ -17,8 +17,7 @@ size_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsign
     const hct_config *c = &m->cfg;
     uint64_t d = c->d, G = m->rule->n_gates, Td = (uint64_t)T * d;
     carver cv = {base, 0};
-    hct_block z = {0};
-    *b = z;
+    hct_bytes_zero(b, sizeof *b);
     b->T = T;
     b->x = take(&cv, Td);
     b->q = take(&cv, Td);

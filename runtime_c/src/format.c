@@ -199,6 +199,6 @@ hecate_status hecate_model_get_info(const hecate_model *m, hecate_model_info *ou
 hecate_status hecate_model_tensor(const hecate_model *m, uint32_t index, hecate_tensor_info *out) {
     if (!m || !out || m->magic != HCT_MODEL_MAGIC) return HECATE_E_NULL_ARG;
     if (index >= m->n_tensors) return HECATE_E_BAD_ARG;
-    *out = m->tensors[index].info;
+    hct_bytes_copy(out, &m->tensors[index].info, sizeof *out);
     return HECATE_OK;
 }

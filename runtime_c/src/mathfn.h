@@ -14,7 +14,8 @@ real hct_sigmoid(real x);
 real hct_softplus(real x);
 
 static inline real hct_dot(const real *a, const real *b, uint32_t n) {
-    real acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    real acc[8]; /* zeroed by a loop: an initializer may become a libc memset call */
+    for (uint32_t j = 0; j < 8; j++) acc[j] = 0;
     uint32_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (uint32_t j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];

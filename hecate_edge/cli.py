@@ -1,0 +1,285 @@
+"""The ``hecate-edge`` command line: train, export, inspect, run, demo.
+
+Owns argument parsing, byte sampling for generation and turning library errors
+into one-line messages (exit status 2). Math lives elsewhere (MATH §1-§7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+EXIT_ERROR = 2
+
+
+class UsageError(Exception):
+    """Arguments that parse but make no sense together (reported as one line)."""
+
+
+def sample_token(logits: np.ndarray, rng: np.random.Generator, temperature: float, top_k: int) -> int:
+    """Pick the next byte from ``logits`` (V,): argmax when ``temperature <= 0``,
+    else softmax(logits / temperature) restricted to the ``top_k`` largest
+    logits (``top_k <= 0``: all)."""
+    logits = np.asarray(logits, np.float64)
+    if temperature <= 0:
+        return int(np.argmax(logits))
+    scaled = logits / temperature
+    if 0 < top_k < scaled.size:
+        cutoff = np.partition(scaled, -top_k)[-top_k]
+        scaled = np.where(scaled >= cutoff, scaled, -np.inf)
+    probs = np.exp(scaled - scaled.max())
+    probs /= probs.sum()
+    return int(rng.choice(scaled.size, p=probs))
+
+
+def generate(
+    session,
+    prompt: bytes,
+    max_tokens: int,
+    temperature: float = 0.8,
+    top_k: int = 0,
+    seed: int = 0,
+    on_token=None,
+) -> bytes:
+    """Feed ``prompt`` with ``Session.process`` then sample ``max_tokens`` bytes
+    one ``Session.step`` at a time; ``on_token(byte)`` is called for each as
+    it comes. An empty prompt starts from a newline byte."""
+    rng = np.random.default_rng(seed)
+    prompt = prompt or b"\n"
+    logits = session.process(np.frombuffer(prompt, np.uint8).astype(np.uint32))[-1]
+    out = bytearray()
+    for _ in range(max_tokens):
+        token = sample_token(logits, rng, temperature, top_k)
+        out.append(token)
+        if on_token is not None:
+            on_token(token)
+        logits = session.step(token)
+    return bytes(out)
+
+
+def file_precision(data: bytes) -> str:
+    """The runtime precision a model file needs, "f32" or "f64": the dtype of
+    its first tensor (FORMAT.md directory entry at offset 256, dtype at +40);
+    "f32" when unreadable, so the runtime reports the real problem."""
+    if len(data) >= 300 and int.from_bytes(data[296:300], "little") == 1:
+        return "f64"
+    return "f32"
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from hecate_edge import data, train
+    from hecate_edge.config import ModelConfig
+
+    if args.steps < 1 or args.chunk < 1 or args.burn_in < 0:
+        raise UsageError("--steps and --chunk must be >= 1 and --burn-in >= 0")
+    try:
+        cfg = ModelConfig(d_model=args.d_model, n_heads=args.heads, window=args.window)
+    except ValueError as exc:
+        raise UsageError(f"bad model shape: {exc}") from None
+    kinds = ["text", "recall"] if args.data == "mix" else [args.data]
+    corpora = [data.load_corpus(kind, "train", seed=args.seed) for kind in kinds]
+    model = train.new_model(cfg, seed=args.seed)
+    config = train.TrainConfig(
+        steps=args.steps, chunk=args.chunk, lr=args.lr, weight_decay=args.weight_decay,
+        clip_norm=args.clip if args.clip > 0 else None, seed=args.seed, burn_in=args.burn_in,
+    )
+    records = train.train(model, corpora, config, log_path=args.log, show_progress=not args.quiet)
+    Path(args.out).write_bytes(model.to_bytes())
+    if args.checkpoint:
+        train.save_checkpoint(args.checkpoint, cfg, model.weights())
+    tail = records[-min(len(records), 50):]
+    print(f"trained {len(records)} steps x {args.chunk} tokens, "
+          f"last {len(tail)} steps mean loss {np.mean([r['bpb'] for r in tail]):.3f} bits/byte")
+    for kind in kinds:
+        result = train.evaluate(model, data.load_corpus(kind, "heldout", seed=args.seed))
+        line = f"held-out {kind}: {result.bits_per_byte:.3f} bits/byte"
+        if result.recall_accuracy is not None:
+            line += f", recall {result.recall_bits_per_byte:.3f} bits/byte, accuracy {result.recall_accuracy:.1%}"
+        print(line)
+    print(f"wrote {args.out}" + (f" and {args.checkpoint}" if args.checkpoint else ""))
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    from hecate_edge import format as fmt
+    from hecate_edge import train
+
+    source = Path(args.input)
+    if source.suffix == ".npz":
+        cfg, params = train.load_checkpoint(source)
+    else:
+        cfg, params, _ = fmt.read_model(source.read_bytes())
+    Path(args.out).write_bytes(train.model_bytes(cfg, params, args.dtype))
+    print(f"wrote {args.out} ({args.dtype})")
+
+
+def _cmd_inspect(args: argparse.Namespace) -> None:
+    from hecate_edge import format as fmt
+
+    raw = Path(args.file).read_bytes()
+    summary = fmt.describe(raw)
+    print(format_description(args.file, len(raw), summary))
+    crc = summary["crc"]
+    if not crc["ok"]:
+        raise fmt.FormatError("HECATE_E_FILE_CRC", f"{args.file} is corrupt: CRC32 {crc['computed']:#010x} "
+                                                   f"differs from the recorded {crc['recorded']:#010x}")
+    if summary["problem"]:
+        raise fmt.FormatError(summary["problem"]["name"], f"{args.file}: {summary['problem']['message']}")
+
+
+def format_description(name: str, size: int, summary: dict) -> str:
+    """The ``inspect`` report for a ``format.describe`` summary."""
+    h, crc = summary["header"], summary["crc"]
+    lines = [
+        f"file      {name} ({size:,} bytes)",
+        f"format    version {h['format_version']}, {h['n_tensors']} tensors, recorded size {h['file_size']:,}",
+        f"crc32     recorded {crc['recorded']:#010x}, computed {crc['computed']:#010x}: "
+        + ("ok" if crc["ok"] else "MISMATCH (corrupt file)"),
+    ]
+    cfg = summary["config"]
+    if cfg is not None:
+        lines.append("config    " + " ".join(f"{k}={v}" for k, v in cfg.items()))
+    rows = summary["tensors"]
+    if rows:
+        n_params = sum(int(np.prod(r["shape"])) for r in rows)
+        lines.append(f"tensors   {len(rows)} listed, {n_params:,} scalars")
+        width = max(len(r["name"]) for r in rows)
+        lines.append(f"  {'name':<{width}}  dtype  {'shape':<12}{'offset':>10}{'bytes':>10}")
+        for r in rows:
+            shape = "x".join(str(n) for n in r["shape"])
+            lines.append(f"  {r['name']:<{width}}  {r['dtype']:<5}  {shape:<12}{r['offset']:>10}{r['bytes']:>10}")
+    if summary["problem"]:
+        lines.append(f"problem   {summary['problem']['name']}: {summary['problem']['message']}")
+    return "\n".join(lines)
+
+
+def _cmd_run(args: argparse.Namespace) -> None:
+    from hecate_edge import runtime
+
+    raw = Path(args.file).read_bytes()
+    model = runtime.Model(raw, precision=file_precision(raw))
+    out = sys.stdout.buffer
+
+    def emit(token: int) -> None:
+        out.write(bytes((token,)))
+        out.flush()
+
+    generate(model.session(), args.prompt.encode("utf-8"), args.max_tokens,
+             args.temperature, args.top_k, args.seed, on_token=emit)
+    out.write(b"\n")
+    out.flush()
+
+
+def _cmd_demo(args: argparse.Namespace) -> None:
+    from hecate_edge import demo
+
+    if (args.steps is not None and args.steps < 1) or (args.chunk is not None and args.chunk < 1):
+        raise UsageError("--steps and --chunk must be >= 1")
+    demo.run_demo(steps=args.steps, chunk=args.chunk, out=args.out, seed=args.seed,
+                  show_progress=not args.quiet)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of ``hecate-edge``."""
+    parser = argparse.ArgumentParser(
+        prog="hecate-edge", description="Test-time-learning sequence models on a dependency-free C runtime.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a byte-level model on built-in data")
+    p.add_argument("--out", default="model.hct", help="model file to write (default model.hct)")
+    p.add_argument("--d-model", type=int, default=64)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--window", type=int, default=16, help="attention window in tokens")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--chunk", type=int, default=64, help="tokens per training chunk")
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW decay on matrices")
+    p.add_argument("--clip", type=float, default=1.0, help="global grad-norm clip (0: off)")
+    p.add_argument("--burn-in", type=int, default=0, help="tokens fed before each chunk without gradient")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", choices=("text", "recall", "mix"), default="text")
+    p.add_argument("--log", help="per-step loss log (.jsonl, or .csv)")
+    p.add_argument("--checkpoint", help="also write a float64 .npz checkpoint (params + config)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("export", help="write a model file from a checkpoint (.npz) or another model file")
+    p.add_argument("input", help="checkpoint .npz from 'train --checkpoint', or a model file")
+    p.add_argument("--out", required=True)
+    p.add_argument("--dtype", choices=("f32", "f64"), default="f32")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("inspect", help="show a model file's header, config, tensors and CRC status")
+    p.add_argument("file")
+    p.set_defaults(func=_cmd_inspect)
+
+    p = sub.add_parser("run", help="generate bytes from a prompt")
+    p.add_argument("file")
+    p.add_argument("--prompt", default="")
+    p.add_argument("--max-tokens", type=int, default=200)
+    p.add_argument("--temperature", type=float, default=0.8, help="0: greedy")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest bytes (0: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("demo", help="train a micro model for about a minute and show what memory buys")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: about a minute)")
+    p.add_argument("--chunk", type=int, default=None)
+    p.add_argument("--out", help="keep the trained model file here (default: a temporary folder)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exception types reported as one line: file, format and runtime errors."""
+    errors: list[type[BaseException]] = [UsageError, OSError, ImportError]
+    try:
+        from hecate_edge.format import FormatError
+
+        errors.append(FormatError)
+    except ImportError:
+        pass
+    try:
+        from hecate_edge.runtime import HecateError
+
+        errors.append(HecateError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``hecate-edge``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        print("hecate-edge: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which exited
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except _user_errors() as exc:
+        message = _one_line(exc)
+        source = getattr(args, "file", None) or getattr(args, "input", None)
+        if source and source not in message:
+            message = f"{source}: {message}"
+        print(f"hecate-edge {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one readable line (file errors name the file)."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Model configuration: the ModelConfig dataclass, its ranges, and the tensor list it implies.
+
+Ranges and ids follow the model file header of docs/FORMAT.md; the tensor
+names and shapes follow its "Tensors and their order" table (MATH §1-§4).
+"""
+import math
+from dataclasses import asdict, dataclass, fields
+
+from hecate_edge.reference.rules import RULES, rule_by_name
+
+COMPOSITIONS: dict[str, int] = {"mag": 0}
+
+VOCAB_RANGE = (2, 65536)
+D_MODEL_RANGE = (1, 4096)
+WINDOW_RANGE = (1, 4096)
+MAX_LEVELS = 8          # slots for level periods in the file header
+MAX_RULE_PARAMS = 8     # slots for rule hyper-parameters in the file header
+SUPPORTED_LEVELS = 1    # levels > 1 come with CMS
+SUPPORTED_LAYERS = 1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything the model file header records (docs/FORMAT.md); validated on creation."""
+
+    vocab: int = 256
+    d_model: int = 64
+    n_heads: int = 4
+    window: int = 16
+    composition: str = "mag"
+    rule: str = "delta"
+    n_levels: int = 1
+    qk_norm: bool = True
+    n_layers: int = 1
+    retention: int = 0
+    periods: tuple[int, ...] = (1,)
+    rule_params: tuple[float, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "periods", tuple(int(p) for p in self.periods))
+        object.__setattr__(self, "rule_params", tuple(float(p) for p in self.rule_params))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first field outside its FORMAT.md range."""
+        _check_int_range("vocab", self.vocab, VOCAB_RANGE)
+        _check_int_range("d_model", self.d_model, D_MODEL_RANGE)
+        _check_int_range("n_heads", self.n_heads, (1, self.d_model))
+        if self.d_model % self.n_heads:
+            raise ValueError(f"n_heads={self.n_heads} does not divide d_model={self.d_model}")
+        _check_int_range("window", self.window, WINDOW_RANGE)
+        if self.composition not in COMPOSITIONS:
+            raise ValueError(f"unknown composition {self.composition!r} "
+                             f"(known: {sorted(COMPOSITIONS)})")
+        rule = rule_by_name(self.rule)
+        _check_int_range("n_levels", self.n_levels, (1, SUPPORTED_LEVELS))
+        if not isinstance(self.qk_norm, bool):
+            raise ValueError(f"qk_norm must be a bool, got {self.qk_norm!r}")
+        _check_int_range("n_layers", self.n_layers, (1, SUPPORTED_LAYERS))
+        _check_int_range("retention", self.retention, (0, 0))
+        if len(self.periods) != self.n_levels:
+            raise ValueError(f"periods has {len(self.periods)} entries, n_levels={self.n_levels}")
+        if self.periods[0] != 1:
+            raise ValueError(f"periods[0] must be 1, got {self.periods[0]}")
+        if any(p < 1 for p in self.periods):
+            raise ValueError(f"periods must be >= 1, got {self.periods}")
+        if len(self.rule_params) > len(rule.PARAM_NAMES):
+            raise ValueError(f"rule {self.rule!r} takes {len(rule.PARAM_NAMES)} hyper-parameters "
+                             f"{rule.PARAM_NAMES}, got {len(self.rule_params)}")
+        if not all(math.isfinite(p) for p in self.rule_params):
+            raise ValueError(f"rule_params must be finite, got {self.rule_params}")
+
+    @property
+    def head_dim(self) -> int:
+        """h = d / H (MATH notation)."""
+        return self.d_model // self.n_heads
+
+    @property
+    def rule_id(self) -> int:
+        """File id of the memory rule."""
+        return RULES[self.rule].RULE_ID
+
+    @property
+    def composition_id(self) -> int:
+        """File id of the composition."""
+        return COMPOSITIONS[self.composition]
+
+    @property
+    def n_gates(self) -> int:
+        """G: number of scalar gates per token and level of the rule (MATH §3.1)."""
+        return len(RULES[self.rule].GATES)
+
+    @property
+    def flags(self) -> int:
+        """Header flags word: bit 0 = L2-normalize memory q, k."""
+        return 1 if self.qk_norm else 0
+
+    def to_dict(self) -> dict:
+        """Plain JSON-friendly dict (tuples become lists)."""
+        out = asdict(self)
+        out["periods"] = list(self.periods)
+        out["rule_params"] = list(self.rule_params)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        """Inverse of to_dict; missing keys take defaults, unknown keys are a ValueError."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown ModelConfig keys: {unknown}")
+        return cls(**values)
+
+
+def _check_int_range(name: str, value, bounds: tuple[int, int]) -> None:
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an int, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name}={value} outside {low}..{high}")
+
+
+def tensor_specs(cfg: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
+    """(name, shape) of every parameter tensor, in file and gradient-buffer order."""
+    v, d, g = cfg.vocab, cfg.d_model, cfg.n_gates
+    specs = [("emb", (v, d))]
+    specs += [(f"blk0.attn.{w}", (d, d)) for w in ("wq", "wk", "wv", "wo")]
+    for level in range(cfg.n_levels):
+        prefix = f"blk0.mem{level}"
+        specs += [(f"{prefix}.{w}", (d, d)) for w in ("wk", "wv", "wq")]
+        specs += [(f"{prefix}.gate_w", (g, 2 * d)), (f"{prefix}.gate_b", (g,))]
+    specs.append(("head", (v, d)))
+    return specs
+
+
+def param_count(cfg: ModelConfig) -> int:
+    """Scalar parameter count: the length of a gradient buffer."""
+    return sum(math.prod(shape) for _, shape in tensor_specs(cfg))

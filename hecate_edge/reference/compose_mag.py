@@ -1,0 +1,22 @@
+"""MAG composition and LM head (MATH §4): memory output gates attention, then Wo and head.
+
+No residual path, no layer norm, no MLP (the "micro" model).
+"""
+import numpy as np
+
+from hecate_edge.reference.mathfn import sigmoid
+
+
+def gate_attention(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """MATH §4: o_n = a_n * sigmoid(y_n), elementwise."""
+    return a * sigmoid(y)
+
+
+def output_projection(wo: np.ndarray, o: np.ndarray) -> np.ndarray:
+    """MATH §4: p_n = Wo o_n."""
+    return wo @ o
+
+
+def lm_head(head: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """MATH §4: logits_n = head p_n."""
+    return head @ p

@@ -1,0 +1,35 @@
+"""Parameter initialization (MATH §8): seeded uniform draws in tensor-file order.
+
+emb, attention and head use s = sqrt(1/d); memory projections and gate_w use
+s = sqrt(1/(2d)); gate_b takes the rule's default biases for its level (MATH §3.1).
+"""
+import re
+
+import numpy as np
+
+from hecate_edge.config import ModelConfig, tensor_specs
+from hecate_edge.reference.rules import rule_by_name
+
+_GATE_BIAS = re.compile(r"blk\d+\.mem(\d+)\.gate_b")
+
+
+def init_scale(name: str, d: int) -> float:
+    """MATH §8: half-width s of U(-s, s) for a drawn tensor."""
+    if ".mem" in name:
+        return float(np.sqrt(1.0 / (2 * d)))
+    return float(np.sqrt(1.0 / d))
+
+
+def init_params(cfg: ModelConfig, seed: int) -> dict[str, np.ndarray]:
+    """MATH §8: float64 parameters from np.random.default_rng(seed), drawn in tensor_specs order."""
+    rng = np.random.default_rng(seed)
+    rule = rule_by_name(cfg.rule)
+    params = {}
+    for name, shape in tensor_specs(cfg):
+        bias = _GATE_BIAS.fullmatch(name)
+        if bias:
+            params[name] = np.array(rule.DEFAULT_GATE_BIAS[int(bias.group(1))], dtype=np.float64)
+        else:
+            s = init_scale(name, cfg.d_model)
+            params[name] = rng.uniform(-s, s, size=shape)
+    return params

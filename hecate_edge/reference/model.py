@@ -1,0 +1,109 @@
+"""ReferenceSession: the whole per-token model of MATH §1-§4 with its state (§6), and the loss (§5).
+
+process() is literally a loop of step(), so any chunking gives the same logits
+and state by construction; the C runtime is held to this session's numbers.
+"""
+import numpy as np
+
+from hecate_edge.config import ModelConfig, tensor_specs
+from hecate_edge.reference import frontend
+from hecate_edge.reference.attention import WindowCache, attend
+from hecate_edge.reference.compose_mag import gate_attention, lm_head, output_projection
+from hecate_edge.reference.mathfn import log_softmax
+from hecate_edge.reference.rules import rule_by_name
+
+
+def check_params(cfg: ModelConfig, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """float64 copies of exactly the tensors tensor_specs(cfg) lists; ValueError otherwise."""
+    specs = dict(tensor_specs(cfg))
+    if set(params) != set(specs):
+        raise ValueError(f"parameter names differ from the config's: missing "
+                         f"{sorted(set(specs) - set(params))}, extra {sorted(set(params) - set(specs))}")
+    out = {}
+    for name, shape in specs.items():
+        array = np.array(params[name], dtype=np.float64)
+        if array.shape != shape:
+            raise ValueError(f"{name}: shape {array.shape}, config needs {shape}")
+        out[name] = array
+    return out
+
+
+class ReferenceSession:
+    """One stream of tokens through the reference model (float64).
+
+    freeze_memory (MATH §3.2 ablation) reads memory without writing it; it is a
+    plain attribute and may be changed between steps.
+    """
+
+    def __init__(self, cfg: ModelConfig, params: dict[str, np.ndarray], freeze_memory: bool = False):
+        self.cfg = cfg
+        self.params = check_params(cfg, params)
+        self.rule = rule_by_name(cfg.rule)
+        self.freeze_memory = freeze_memory
+        self._levels = [self._level_params(level) for level in range(cfg.n_levels)]
+        self._cache = WindowCache(cfg.window)
+        self.reset()
+
+    def _level_params(self, level: int) -> dict[str, np.ndarray]:
+        prefix = f"blk0.mem{level}."
+        return {name[len(prefix):]: value for name, value in self.params.items()
+                if name.startswith(prefix)}
+
+    def reset(self) -> None:
+        """MATH §6: position 0, empty attention window, every memory at its rule's init state."""
+        self.position = 0
+        self._cache.clear()
+        self._memory = [self.rule.init_state(self.cfg.d_model) for _ in range(self.cfg.n_levels)]
+
+    def memory(self, level: int = 0) -> np.ndarray:
+        """Copy of memory level `level`'s state (delta: M, d x d)."""
+        return self._memory[level].copy()
+
+    def attention_cache(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the cached (keys, values), each (m, d) oldest first, m <= window."""
+        return self._cache.keys(), self._cache.values()
+
+    def step(self, token: int) -> np.ndarray:
+        """Feed one token (MATH §1-§4); returns its next-token logits (V,)."""
+        if not 0 <= int(token) < self.cfg.vocab:
+            raise ValueError(f"token {token} outside 0..{self.cfg.vocab - 1}")
+        p = self.params
+        x = p["emb"][int(token)]                                    # MATH §1
+        q, k, v = p["blk0.attn.wq"] @ x, p["blk0.attn.wk"] @ x, p["blk0.attn.wv"] @ x
+        self._cache.push(k, v)                                      # MATH §2, current token included
+        a = attend(q, self._cache.keys(), self._cache.values(), self.cfg.n_heads)
+        y = self._memory_step(0, x)                                 # MATH §3
+        o = gate_attention(a, y)                                    # MATH §4
+        logits = lm_head(p["head"], output_projection(p["blk0.attn.wo"], o))
+        self.position += 1
+        return logits
+
+    def _memory_step(self, level: int, x: np.ndarray) -> np.ndarray:
+        """MATH §3.1 front end then the rule's write-and-read (or read only when frozen)."""
+        params = self._levels[level]
+        km, vm, qm = frontend.project(params, x, self.cfg.qk_norm)
+        if self.freeze_memory:
+            return self.rule.read(self._memory[level], qm)
+        gate_values = frontend.gates(params, km, vm, self.rule.GATES)
+        self._memory[level], y = self.rule.write_read(self._memory[level], km, vm, qm, gate_values)
+        return y
+
+    def process(self, tokens) -> np.ndarray:
+        """Feed many tokens (MATH §6: a loop of step); returns logits (T, V)."""
+        rows = [self.step(token) for token in tokens]
+        return np.array(rows).reshape(len(rows), self.cfg.vocab)
+
+
+def cross_entropy(logits: np.ndarray, targets) -> float:
+    """MATH §5: mean of -log softmax(logits_n)[target_n] over targets < V (0 if none)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.int64)
+    if targets.shape != logits.shape[:1]:
+        raise ValueError(f"targets shape {targets.shape} does not match logits {logits.shape}")
+    if np.any(targets < 0):
+        raise ValueError("targets must be >= 0")
+    valid = targets < logits.shape[1]
+    if not np.any(valid):
+        return 0.0
+    logp = log_softmax(logits[valid])
+    return float(-np.mean(logp[np.arange(logp.shape[0]), targets[valid]]))

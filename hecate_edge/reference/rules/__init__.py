@@ -1,0 +1,26 @@
+"""Registry of memory rules: the single place on the Python side where a rule is named.
+
+Each rule module defines RULE_ID, NAME, GATES ((gate name, activation) pairs,
+MATH §3.1), DEFAULT_GATE_BIAS (one tuple per level), PARAM_NAMES (its
+hyper-parameters in the model header), init_state(d), write_read(...), read(...).
+"""
+from types import ModuleType
+
+from hecate_edge.reference.rules import delta
+
+RULES: dict[str, ModuleType] = {delta.NAME: delta}
+RULES_BY_ID: dict[int, ModuleType] = {rule.RULE_ID: rule for rule in RULES.values()}
+
+
+def rule_by_name(name: str) -> ModuleType:
+    """The rule module called `name`; ValueError if there is none."""
+    if name not in RULES:
+        raise ValueError(f"unknown memory rule {name!r} (known: {sorted(RULES)})")
+    return RULES[name]
+
+
+def rule_by_id(rule_id: int) -> ModuleType:
+    """The rule module with file id `rule_id`; ValueError if there is none."""
+    if rule_id not in RULES_BY_ID:
+        raise ValueError(f"unknown memory rule id {rule_id} (known: {sorted(RULES_BY_ID)})")
+    return RULES_BY_ID[rule_id]

@@ -1,0 +1,411 @@
+"""Python binding of the C runtime (cffi ABI mode over libhecate / libhecate_f64).
+
+Owns Model (a validated model file kept in a 64-byte aligned buffer, weights
+readable and writable in place), Session (step / process / train_chunk / state
+blobs over a numpy arena) and HecateError.  The math is the C runtime's:
+MATH §1-§5 forward, §6 chunking and state, §7 gradients; formats in FORMAT.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import os
+import struct
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from ._cdef import read_cdef
+
+LIB_DIR_ENV = "HECATE_EDGE_LIB_DIR"
+_LIB_STEMS = {"f32": "hecate", "f64": "hecate_f64"}
+_DTYPES = {"f32": np.dtype(np.float32), "f64": np.dtype(np.float64)}
+_FILE_ALIGN = 64    # tensors sit at 64-byte multiples of the file (FORMAT.md)
+_ARENA_ALIGN = 64   # hecate.h asks 16 for handles and arenas; 64 suits SIMD too
+_UINT32_MAX = 0xFFFFFFFF
+
+
+class HecateError(RuntimeError):
+    """A C runtime call returned a non-zero hecate_status.
+
+    Attributes: status (int code), name (enum name, e.g. "HECATE_E_FILE_CRC"),
+    message (text from hecate_status_str).
+    """
+
+    def __init__(self, status: int, name: str, message: str):
+        super().__init__(message if message.startswith(name) else f"{name}: {message}")
+        self.status = status
+        self.name = name
+        self.message = message
+
+    def __reduce__(self):
+        return (HecateError, (self.status, self.name, self.message))
+
+
+class TensorInfo(NamedTuple):
+    """One parameter tensor, in file and gradient-buffer order (hecate_tensor_info)."""
+
+    name: str
+    shape: tuple[int, ...]
+    n_elems: int
+    grad_offset: int
+    file_offset: int
+
+
+class _Binding(NamedTuple):
+    ffi: object
+    lib: object
+    status_names: dict
+    dtype: np.dtype
+    precision: str
+
+
+def lib_dir() -> Path:
+    """Folder holding the shared libraries and hecate.h: $HECATE_EDGE_LIB_DIR
+    if set (development builds), else hecate_edge/lib next to this file, else
+    the installed distribution's hecate_edge/lib."""
+    override = os.environ.get(LIB_DIR_ENV)
+    if override:
+        return Path(override)
+    own = Path(__file__).resolve().parent / "lib"
+    if own.is_dir():
+        return own
+    return _installed_lib_dir() or own
+
+
+def _installed_lib_dir() -> Path | None:
+    """hecate_edge/lib of the pip-installed distribution.  Used when the
+    package is imported from a source checkout without built libraries
+    (`python -m pytest` in the repo root puts the checkout first on sys.path)."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("hecate-edge")
+    except metadata.PackageNotFoundError:
+        return None
+    path = Path(dist.locate_file("hecate_edge/lib"))
+    return path if path.is_dir() else None
+
+
+def _library_filename(stem: str) -> str:
+    if sys.platform == "darwin":
+        return f"lib{stem}.dylib"
+    if sys.platform == "win32":
+        return f"{stem}.dll"
+    return f"lib{stem}.so"
+
+
+@functools.cache
+def load_library(precision: str = "f32") -> _Binding:
+    """Load the runtime build for `precision` ("f32" or "f64") once and
+    return its (ffi, lib, status_names, dtype, precision) binding."""
+    import cffi
+
+    if precision not in _LIB_STEMS:
+        raise ValueError(f"precision must be 'f32' or 'f64', not {precision!r}")
+    folder = lib_dir()
+    header = folder / "hecate.h"
+    path = folder / _library_filename(_LIB_STEMS[precision])
+    for needed in (header, path):
+        if not needed.is_file():
+            raise ImportError(
+                f"hecate_edge runtime file missing: {needed} "
+                f"(install with 'pip install .' or point {LIB_DIR_ENV} at a CMake build folder)")
+    cdef, names = read_cdef(header, precision)
+    ffi = cffi.FFI()
+    ffi.cdef(cdef)
+    lib = ffi.dlopen(str(path))
+    return _Binding(ffi, lib, names, _DTYPES[precision], precision)
+
+
+def _check(binding: _Binding, status: int) -> None:
+    """Raise HecateError for a non-zero status."""
+    if status != 0:
+        name = binding.status_names.get(status, f"HECATE_STATUS_{status}")
+        text = binding.ffi.string(binding.lib.hecate_status_str(status)).decode("utf-8", "replace")
+        raise HecateError(status, name, text)
+
+
+def _aligned_bytes(n: int, align: int) -> np.ndarray:
+    """A zeroed writable uint8 array of n bytes whose data pointer is a multiple of align."""
+    raw = np.zeros(n + align, dtype=np.uint8)
+    start = (-raw.ctypes.data) % align
+    return raw[start:start + n]
+
+
+def _as_token(token) -> int:
+    """One token id as a uint32-range Python int (ValueError otherwise)."""
+    if isinstance(token, (bool, np.bool_)):
+        raise ValueError("a token must be an integer, not a bool")
+    try:
+        value = operator.index(token)
+    except TypeError:
+        raise ValueError(f"a token must be an integer, not {type(token).__name__}") from None
+    if value < 0 or value > _UINT32_MAX:
+        raise ValueError(f"token {value} is outside 0..{_UINT32_MAX}")
+    return value
+
+
+def _as_tokens(values, what: str) -> np.ndarray:
+    """A 1-D integer sequence as a contiguous uint32 array (ValueError for a
+    wrong shape, a non-integer dtype, negative or >32-bit values)."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be 1-D, got shape {arr.shape}")
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.uint32)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{what} must hold integers, got dtype {arr.dtype}")
+    if arr.min() < 0:
+        raise ValueError(f"{what} holds a negative value ({arr.min()})")
+    if arr.max() > _UINT32_MAX:
+        raise ValueError(f"{what} holds a value above {_UINT32_MAX}")
+    return np.ascontiguousarray(arr, dtype=np.uint32)
+
+
+def _read_source(data) -> np.ndarray:
+    """Model file contents from a path or a bytes-like object, as uint8."""
+    if isinstance(data, (str, os.PathLike)):
+        return np.fromfile(os.fspath(data), dtype=np.uint8)
+    return np.frombuffer(data, dtype=np.uint8)
+
+
+class Model:
+    """A model file validated by hecate_model_open, with weights read in place.
+
+    data: bytes-like file contents or a path.  precision: "f32" uses
+    libhecate (float32 files), "f64" uses libhecate_f64 (float64 files).
+    The file is copied into a private 64-byte aligned buffer; weights() views
+    that buffer, so in-place updates reach every session of this model.
+    """
+
+    def __init__(self, data, precision: str = "f32"):
+        self._bind = load_library(precision)
+        ffi, lib = self._bind.ffi, self._bind.lib
+        self.precision = precision
+        self.dtype = self._bind.dtype
+        source = _read_source(data)
+        self._file = _aligned_bytes(source.size, _FILE_ALIGN)
+        self._file[:] = source
+        self._handle_mem = _aligned_bytes(lib.hecate_model_bytes(), _ARENA_ALIGN)
+        out = ffi.new("hecate_model **")
+        _check(self._bind, lib.hecate_model_open(
+            ffi.from_buffer(self._handle_mem), self._handle_mem.size,
+            ffi.from_buffer(self._file), self._file.size, out))
+        self._handle = out[0]
+        info = ffi.new("hecate_model_info *")
+        _check(self._bind, lib.hecate_model_get_info(self._handle, info))
+        self.info = {field: int(getattr(info, field))
+                     for field, _ in ffi.typeof("hecate_model_info").fields}
+        self.tensors = [self._tensor_info(i) for i in range(self.info["n_tensors"])]
+        self._config = None
+
+    def _tensor_info(self, index: int) -> TensorInfo:
+        ffi = self._bind.ffi
+        t = ffi.new("hecate_tensor_info *")
+        _check(self._bind, self._bind.lib.hecate_model_tensor(self._handle, index, t))
+        return TensorInfo(
+            name=ffi.string(t.name).decode("ascii"),
+            shape=tuple(int(t.shape[k]) for k in range(t.ndim)),
+            n_elems=int(t.n_elems),
+            grad_offset=int(t.grad_offset),
+            file_offset=int(t.file_offset))
+
+    @property
+    def n_params(self) -> int:
+        """Scalar parameter count (= length of a gradient vector)."""
+        return self.info["n_params"]
+
+    @property
+    def config(self):
+        """The file's configuration as a hecate_edge.config.ModelConfig."""
+        if self._config is None:
+            self._config = self._build_config()
+        return self._config
+
+    def _build_config(self):
+        from .config import COMPOSITIONS, ModelConfig
+        from .reference.rules import rule_by_id
+
+        info = self.info
+        composition = {cid: name for name, cid in COMPOSITIONS.items()}[info["composition"]]
+        rule = rule_by_id(info["rule"])
+        # Header fields hecate_model_info does not carry (FORMAT.md offsets 64..136).
+        fields = struct.unpack_from("<II8I8f", self._file, 64)
+        n_layers, retention = fields[0], fields[1]
+        periods = fields[2:10][:info["n_levels"]]
+        rule_params = fields[10:18][:len(rule.PARAM_NAMES)]
+        return ModelConfig(
+            vocab=info["vocab"], d_model=info["d_model"], n_heads=info["n_heads"],
+            window=info["window"], composition=composition, rule=rule.NAME,
+            n_levels=info["n_levels"], qk_norm=bool(info["flags"] & 1),
+            n_layers=n_layers, retention=retention, periods=periods, rule_params=rule_params)
+
+    @functools.cached_property
+    def memory_shape(self) -> tuple[int, ...]:
+        """Shape of one memory level's state, as the rule's reference defines
+        it (MATH §3; delta: (d, d))."""
+        from .reference.rules import rule_by_id
+
+        return rule_by_id(self.info["rule"]).init_state(self.info["d_model"]).shape
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """{tensor name: writable array view into the model buffer}.  Writes
+        change what every session of this model computes from its next call."""
+        views = {}
+        for t in self.tensors:
+            nbytes = t.n_elems * self.dtype.itemsize
+            raw = self._file[t.file_offset:t.file_offset + nbytes]
+            views[t.name] = raw.view(self.dtype).reshape(t.shape)
+        return views
+
+    def split_grads(self, flat) -> dict[str, np.ndarray]:
+        """Views of a flat gradient vector (n_params,) per tensor, shaped like the weights."""
+        flat = np.asarray(flat)
+        if flat.shape != (self.n_params,):
+            raise ValueError(f"gradient vector must have shape ({self.n_params},), got {flat.shape}")
+        return {t.name: flat[t.grad_offset:t.grad_offset + t.n_elems].reshape(t.shape)
+                for t in self.tensors}
+
+    def session(self, max_chunk: int = 16, max_train_tokens: int = 0,
+                freeze_memory: bool = False) -> "Session":
+        """A new session on this model (see Session)."""
+        return Session(self, max_chunk=max_chunk, max_train_tokens=max_train_tokens,
+                       freeze_memory=freeze_memory)
+
+    def to_bytes(self) -> bytes:
+        """The model file with the current weights (CRC recomputed)."""
+        from .format import write_model
+
+        return write_model(self.config, self.weights(), dtype=self.precision)
+
+    def __repr__(self) -> str:
+        i = self.info
+        return (f"Model(precision={self.precision!r}, vocab={i['vocab']}, d_model={i['d_model']}, "
+                f"n_heads={i['n_heads']}, window={i['window']}, n_params={i['n_params']})")
+
+
+class Session:
+    """Streaming state over one Model: attention window cache, memory levels, position.
+
+    max_chunk: tokens per internal block of process (0 means 16).
+    max_train_tokens: longest train_chunk accepted (0: cannot train).
+    freeze_memory: read memory but never write it (ablation, MATH §3.2).
+    """
+
+    def __init__(self, model: Model, max_chunk: int = 16, max_train_tokens: int = 0,
+                 freeze_memory: bool = False):
+        for label, value in (("max_chunk", max_chunk), ("max_train_tokens", max_train_tokens)):
+            if operator.index(value) < 0 or value > _UINT32_MAX:
+                raise ValueError(f"{label} must be in 0..{_UINT32_MAX}, got {value}")
+        self.model = model
+        self._bind = model._bind
+        ffi, lib = self._bind.ffi, self._bind.lib
+        flags = lib.HECATE_SESSION_FREEZE_MEMORY if freeze_memory else 0
+        self._opts = ffi.new("hecate_session_opts *", {
+            "max_chunk": max_chunk, "max_train_tokens": max_train_tokens, "flags": flags})
+        size = ffi.new("size_t *")
+        _check(self._bind, lib.hecate_session_bytes(model._handle, self._opts, size))
+        self._arena = _aligned_bytes(size[0], _ARENA_ALIGN)
+        out = ffi.new("hecate_session **")
+        _check(self._bind, lib.hecate_session_init(
+            ffi.from_buffer(self._arena), self._arena.size, model._handle, self._opts, out))
+        self._handle = out[0]
+        self.vocab = model.info["vocab"]
+        self.max_train_tokens = max_train_tokens
+
+    def _real_ptr(self, arr: np.ndarray):
+        return self._bind.ffi.from_buffer("hecate_real[]", arr, require_writable=True)
+
+    def _u32_ptr(self, arr: np.ndarray):
+        return self._bind.ffi.from_buffer("uint32_t[]", arr)
+
+    def step(self, token) -> np.ndarray:
+        """Feed one token; return its next-token logits, shape (vocab,)."""
+        logits = np.empty(self.vocab, dtype=self._bind.dtype)
+        _check(self._bind, self._bind.lib.hecate_step(
+            self._handle, _as_token(token), self._real_ptr(logits)))
+        return logits
+
+    def process(self, tokens, want_logits: bool = True):
+        """Feed tokens (1-D ints); return logits (T, vocab), or None if not wanted.
+        Bit-identical to calling step per token (MATH §6)."""
+        toks = _as_tokens(tokens, "tokens")
+        ffi = self._bind.ffi
+        logits = np.empty((toks.size, self.vocab), dtype=self._bind.dtype) if want_logits else None
+        _check(self._bind, self._bind.lib.hecate_process(
+            self._handle, self._u32_ptr(toks), toks.size,
+            self._real_ptr(logits) if want_logits else ffi.NULL))
+        return logits
+
+    def train_chunk(self, tokens, targets) -> tuple[float, np.ndarray]:
+        """Forward over tokens (the session advances) and exact gradients of the
+        mean cross-entropy against targets (MATH §5, §7).  Targets >= vocab are
+        ignored.  Returns (loss, grads of shape (n_params,))."""
+        toks = _as_tokens(tokens, "tokens")
+        tgts = _as_tokens(targets, "targets")
+        if toks.size != tgts.size:
+            raise ValueError(f"tokens ({toks.size}) and targets ({tgts.size}) differ in length")
+        grads = np.empty(self.model.n_params, dtype=self._bind.dtype)
+        loss = self._bind.ffi.new("hecate_real *")
+        _check(self._bind, self._bind.lib.hecate_train_chunk(
+            self._handle, self._u32_ptr(toks), self._u32_ptr(tgts), toks.size,
+            self._real_ptr(grads), loss))
+        return float(loss[0]), grads
+
+    def reset(self) -> None:
+        """Back to the initial state (empty window, init memory, position 0)."""
+        _check(self._bind, self._bind.lib.hecate_session_reset(self._handle))
+
+    @property
+    def position(self) -> int:
+        """Tokens consumed since the last reset."""
+        pos = self._bind.ffi.new("uint64_t *")
+        _check(self._bind, self._bind.lib.hecate_session_position(self._handle, pos))
+        return int(pos[0])
+
+    def memory(self, level: int = 0) -> np.ndarray:
+        """A copy of memory level `level`'s state, shaped as Model.memory_shape."""
+        level = operator.index(level)
+        if level < 0 or level > _UINT32_MAX:
+            raise ValueError(f"level must be non-negative, got {level}")
+        ffi = self._bind.ffi
+        state = ffi.new("const hecate_real **")
+        count = ffi.new("size_t *")
+        _check(self._bind, self._bind.lib.hecate_session_memory(self._handle, level, state, count))
+        n = int(count[0])
+        flat = np.frombuffer(ffi.buffer(state[0], n * self._bind.dtype.itemsize),
+                             dtype=self._bind.dtype).copy()
+        shape = self.model.memory_shape
+        return flat.reshape(shape) if flat.size == np.prod(shape) else flat
+
+    @property
+    def state_bytes(self) -> int:
+        """Size in bytes of a save_state() blob for this session."""
+        size = self._bind.ffi.new("size_t *")
+        _check(self._bind, self._bind.lib.hecate_state_bytes(self._handle, size))
+        return int(size[0])
+
+    def save_state(self) -> bytes:
+        """The whole session state as a versioned, CRC-checked blob (FORMAT.md)."""
+        ffi = self._bind.ffi
+        buf = _aligned_bytes(self.state_bytes, _ARENA_ALIGN)
+        written = ffi.new("size_t *")
+        _check(self._bind, self._bind.lib.hecate_state_save(
+            self._handle, ffi.from_buffer(buf), buf.size, written))
+        return buf[:written[0]].tobytes()
+
+    def load_state(self, blob) -> None:
+        """Restore a save_state() blob of the same model and precision; on any
+        error (HecateError) the session is left unchanged."""
+        source = np.frombuffer(blob, dtype=np.uint8)
+        buf = _aligned_bytes(source.size, _ARENA_ALIGN)
+        buf[:] = source
+        _check(self._bind, self._bind.lib.hecate_state_load(
+            self._handle, self._bind.ffi.from_buffer(buf), buf.size))
+
+    def __repr__(self) -> str:
+        return f"Session(position={self.position}, max_train_tokens={self.max_train_tokens})"

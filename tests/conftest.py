@@ -1,0 +1,36 @@
+"""Shared fixtures: build a model for a config in either build (f32 / f64), with
+its parameters as the reference sees them (the same rounded values)."""
+import numpy as np
+import pytest
+
+from hecate_edge.config import ModelConfig
+from hecate_edge.format import write_model
+from hecate_edge.reference.init import init_params
+from hecate_edge.runtime import Model
+
+DTYPES = {"f32": np.float32, "f64": np.float64}
+
+
+def lively_params(cfg: ModelConfig, seed: int) -> dict:
+    """init_params with gate biases moved so the memory forgets and writes a lot
+    (alpha ~ 0.27, theta ~ 0.7): parity must exercise the memory path, which
+    the default init (alpha ~ 0.05, theta ~ 0.01) barely moves."""
+    params = init_params(cfg, seed)
+    rng = np.random.default_rng(seed + 1)
+    for name in params:
+        if name.endswith("gate_b"):
+            params[name] = np.array([-1.0, 0.0]) + rng.uniform(-0.3, 0.3, 2)
+        if ".mem0.w" in name or name.endswith("gate_w"):
+            params[name] = params[name] * 3.0
+    return params
+
+
+def build_model(cfg: ModelConfig, params: dict, precision: str = "f32"):
+    """(C Model, float64 params exactly as stored in the file)."""
+    stored = {k: np.asarray(v, DTYPES[precision]).astype(np.float64) for k, v in params.items()}
+    return Model(write_model(cfg, params, dtype=precision), precision=precision), stored
+
+
+@pytest.fixture
+def make_model():
+    return build_model

@@ -1,0 +1,211 @@
+"""Corrupt model files, one FORMAT.md check each, shared by the Python and C reader tests.
+
+CASES is a list of (case_name, expected_code_name, build) where build(dtype="f32")
+returns the corrupt bytes, made from a valid small model of that dtype.  Cases
+aimed past the CRC check rewrite the CRC so that only the intended fault remains.
+"""
+import functools
+import math
+import struct
+
+from hecate_edge.config import ModelConfig
+from hecate_edge.format import (CRC_START, ENTRY_BYTES, HEADER_BYTES, crc32, read_model,
+                                write_model)
+from hecate_edge.reference.init import init_params
+
+SMALL = ModelConfig(vocab=16, d_model=8, n_heads=2, window=4)
+
+# header field offsets (docs/FORMAT.md)
+CRC, COUNT, VOCAB, D_MODEL, N_HEADS, WINDOW = 24, 28, 32, 36, 40, 44
+COMPOSITION, RULE, LEVELS, FLAGS, LAYERS, RETENTION, PERIODS, RULE_PARAMS = (
+    48, 52, 56, 60, 64, 68, 72, 104)
+# directory entry field offsets
+E_DTYPE, E_RANK, E_SHAPE, E_OFFSET, E_BYTES = 40, 44, 48, 64, 72
+
+
+@functools.lru_cache(maxsize=None)
+def valid_model(dtype: str = "f32") -> bytes:
+    """A valid model file of SMALL with seed-0 weights."""
+    return write_model(SMALL, init_params(SMALL, seed=0), dtype)
+
+
+def entry_at(data: bytes, name: str) -> int:
+    """Byte offset of the directory entry named `name` in a valid file."""
+    _, _, header = read_model(data)
+    index = [row["name"] for row in header["tensors"]].index(name)
+    return HEADER_BYTES + ENTRY_BYTES * index
+
+
+def fix_crc(buf: bytearray) -> bytes:
+    """Rewrite the CRC field so the buffer passes the CRC check."""
+    struct.pack_into("<I", buf, CRC, crc32(buf[CRC_START:]))
+    return bytes(buf)
+
+
+def _header_u32(offset: int, value: int):
+    def build(dtype="f32"):
+        buf = bytearray(valid_model(dtype))
+        struct.pack_into("<I", buf, offset, value)
+        return fix_crc(buf) if offset >= CRC_START else bytes(buf)
+    return build
+
+
+def _rule_param(value: float):
+    def build(dtype="f32"):
+        buf = bytearray(valid_model(dtype))
+        struct.pack_into("<f", buf, RULE_PARAMS, value)
+        return fix_crc(buf)
+    return build
+
+
+def _entry_field(name: str, field: int, fmt: str, value):
+    """Overwrite one directory field of tensor `name`; value may be a function of (buf, old)."""
+    def build(dtype="f32"):
+        buf = bytearray(valid_model(dtype))
+        at = entry_at(buf, name) + field
+        old = struct.unpack_from(fmt, buf, at)[0]
+        struct.pack_into(fmt, buf, at, value(buf, old) if callable(value) else value)
+        return fix_crc(buf)
+    return build
+
+
+def _entry_name(name: str, raw: bytes):
+    def build(dtype="f32"):
+        buf = bytearray(valid_model(dtype))
+        at = entry_at(buf, name)
+        buf[at:at + 40] = raw
+        return fix_crc(buf)
+    return build
+
+
+def _tensor_value(name: str, value: float):
+    """Store `value` as the first element of tensor `name`."""
+    def build(dtype="f32"):
+        buf = bytearray(valid_model(dtype))
+        offset = struct.unpack_from("<Q", buf, entry_at(buf, name) + E_OFFSET)[0]
+        struct.pack_into("<f" if dtype == "f32" else "<d", buf, offset, value)
+        return fix_crc(buf)
+    return build
+
+
+def _truncated(length: int):
+    def build(dtype="f32"):
+        return valid_model(dtype)[:length]
+    return build
+
+
+def _truncated_directory(dtype="f32"):
+    """Header and part of the directory, with size and CRC consistent."""
+    buf = bytearray(valid_model(dtype)[:HEADER_BYTES + 3 * ENTRY_BYTES])
+    struct.pack_into("<Q", buf, 16, len(buf))
+    return fix_crc(buf)
+
+
+def _recorded_size_plus_one(dtype="f32"):
+    buf = bytearray(valid_model(dtype))
+    struct.pack_into("<Q", buf, 16, len(buf) + 1)
+    return bytes(buf)
+
+
+def _flip_data_byte(dtype="f32"):
+    buf = bytearray(valid_model(dtype))
+    buf[-3] ^= 0x40
+    return bytes(buf)
+
+
+def _bad_crc_field(dtype="f32"):
+    buf = bytearray(valid_model(dtype))
+    struct.pack_into("<I", buf, CRC, (crc32(buf[CRC_START:]) + 1) & 0xFFFFFFFF)
+    return bytes(buf)
+
+
+def _patch(offset: int, raw: bytes, recompute_crc: bool):
+    def build(dtype="f32"):
+        buf = bytearray(valid_model(dtype))
+        buf[offset:offset + len(raw)] = raw
+        return fix_crc(buf) if recompute_crc else bytes(buf)
+    return build
+
+
+def _other_dtype(_buf, old):
+    return 1 - old
+
+
+def _past_end(buf, _old):
+    return (len(buf) + 63) // 64 * 64
+
+
+def _same_offset_as(name: str):
+    def value(buf, _old):
+        return struct.unpack_from("<Q", buf, entry_at(buf, name) + E_OFFSET)[0]
+    return value
+
+
+CASES = [
+    ("truncated_identity", "HECATE_E_FILE_TRUNCATED", _truncated(10)),
+    ("truncated_header", "HECATE_E_FILE_TRUNCATED", _truncated(200)),
+    ("truncated_directory", "HECATE_E_FILE_TRUNCATED", _truncated_directory),
+    ("magic", "HECATE_E_FILE_MAGIC", _patch(0, b"HCTMODEX", recompute_crc=False)),
+    ("version", "HECATE_E_FILE_VERSION", _header_u32(8, 2)),
+    ("endian_swapped", "HECATE_E_FILE_ENDIAN", _patch(12, bytes([1, 2, 3, 4]), recompute_crc=False)),
+    ("size_recorded_larger", "HECATE_E_FILE_TRUNCATED", _recorded_size_plus_one),
+    ("size_buffer_cut", "HECATE_E_FILE_TRUNCATED", lambda dtype="f32": valid_model(dtype)[:-8]),
+    ("size_trailing_bytes", "HECATE_E_FILE_SIZE", lambda dtype="f32": valid_model(dtype) + bytes(64)),
+    ("crc_data_flipped", "HECATE_E_FILE_CRC", _flip_data_byte),
+    ("crc_field", "HECATE_E_FILE_CRC", _bad_crc_field),
+    ("reserved_first", "HECATE_E_FILE_RESERVED", _patch(136, b"\x01", recompute_crc=True)),
+    ("reserved_last", "HECATE_E_FILE_RESERVED", _patch(255, b"\x80", recompute_crc=True)),
+    ("config_vocab_1", "HECATE_E_FILE_CONFIG", _header_u32(VOCAB, 1)),
+    ("config_vocab_65537", "HECATE_E_FILE_CONFIG", _header_u32(VOCAB, 65537)),
+    ("config_d_0", "HECATE_E_FILE_CONFIG", _header_u32(D_MODEL, 0)),
+    ("config_d_4097", "HECATE_E_FILE_CONFIG", _header_u32(D_MODEL, 4097)),
+    ("config_heads_0", "HECATE_E_FILE_CONFIG", _header_u32(N_HEADS, 0)),
+    ("config_heads_not_dividing", "HECATE_E_FILE_CONFIG", _header_u32(N_HEADS, 3)),
+    ("config_heads_above_d", "HECATE_E_FILE_CONFIG", _header_u32(N_HEADS, 16)),
+    ("config_window_0", "HECATE_E_FILE_CONFIG", _header_u32(WINDOW, 0)),
+    ("config_window_4097", "HECATE_E_FILE_CONFIG", _header_u32(WINDOW, 4097)),
+    ("config_levels_0", "HECATE_E_FILE_CONFIG", _header_u32(LEVELS, 0)),
+    ("config_levels_2", "HECATE_E_FILE_CONFIG", _header_u32(LEVELS, 2)),
+    ("config_flags_bit1", "HECATE_E_FILE_CONFIG", _header_u32(FLAGS, 3)),
+    ("config_layers_2", "HECATE_E_FILE_CONFIG", _header_u32(LAYERS, 2)),
+    ("config_retention_1", "HECATE_E_FILE_CONFIG", _header_u32(RETENTION, 1)),
+    ("config_period0_2", "HECATE_E_FILE_CONFIG", _header_u32(PERIODS, 2)),
+    ("config_period_unused_set", "HECATE_E_FILE_CONFIG", _header_u32(PERIODS + 4, 1)),
+    ("config_rule_param_nan", "HECATE_E_FILE_CONFIG", _rule_param(math.nan)),
+    ("config_rule_param_inf", "HECATE_E_FILE_CONFIG", _rule_param(math.inf)),
+    ("config_rule_param_unused_set", "HECATE_E_FILE_CONFIG", _rule_param(1.0)),
+    ("composition", "HECATE_E_FILE_COMPOSITION", _header_u32(COMPOSITION, 3)),
+    ("rule", "HECATE_E_FILE_RULE", _header_u32(RULE, 7)),
+    ("tensor_count_less", "HECATE_E_FILE_TENSOR_COUNT", _header_u32(COUNT, 10)),
+    ("tensor_count_more", "HECATE_E_FILE_TENSOR_COUNT", _header_u32(COUNT, 12)),
+    ("tensor_count_huge", "HECATE_E_FILE_TENSOR_COUNT", _header_u32(COUNT, 0xFFFFFFFF)),
+    ("tensor_name_wrong", "HECATE_E_FILE_TENSOR_NAME", _entry_name("emb", b"emx".ljust(40, b"\0"))),
+    ("tensor_name_misplaced", "HECATE_E_FILE_TENSOR_NAME",
+     _entry_name("blk0.attn.wq", b"blk0.attn.wk".ljust(40, b"\0"))),
+    ("tensor_name_no_nul", "HECATE_E_FILE_TENSOR_NAME", _entry_name("head", b"h" * 40)),
+    ("tensor_name_junk_after_nul", "HECATE_E_FILE_TENSOR_NAME",
+     _entry_name("head", b"head\0x".ljust(40, b"\0"))),
+    ("tensor_dtype_unknown", "HECATE_E_FILE_TENSOR_DTYPE", _entry_field("emb", E_DTYPE, "<I", 7)),
+    ("tensor_dtype_mixed", "HECATE_E_FILE_TENSOR_DTYPE",
+     _entry_field("blk0.attn.wk", E_DTYPE, "<I", _other_dtype)),
+    ("tensor_rank_0", "HECATE_E_FILE_TENSOR_SHAPE", _entry_field("emb", E_RANK, "<I", 0)),
+    ("tensor_rank_5", "HECATE_E_FILE_TENSOR_SHAPE", _entry_field("emb", E_RANK, "<I", 5)),
+    ("tensor_rank_3", "HECATE_E_FILE_TENSOR_SHAPE", _entry_field("emb", E_RANK, "<I", 3)),
+    ("tensor_shape_wrong_dim", "HECATE_E_FILE_TENSOR_SHAPE",
+     _entry_field("blk0.mem0.gate_w", E_SHAPE, "<I", 16)),
+    ("tensor_unused_dim_not_1", "HECATE_E_FILE_TENSOR_SHAPE",
+     _entry_field("blk0.mem0.gate_b", E_SHAPE + 4, "<I", 2)),
+    ("tensor_size", "HECATE_E_FILE_TENSOR_SIZE",
+     _entry_field("blk0.attn.wv", E_BYTES, "<Q", lambda buf, old: old - 4)),
+    ("tensor_range_past_end", "HECATE_E_FILE_TENSOR_RANGE", _entry_field("head", E_OFFSET, "<Q", _past_end)),
+    ("tensor_range_overflow", "HECATE_E_FILE_TENSOR_RANGE",
+     _entry_field("head", E_OFFSET, "<Q", 2**64 - 64)),
+    ("tensor_align", "HECATE_E_FILE_TENSOR_ALIGN", _entry_field("emb", E_OFFSET, "<Q", lambda buf, old: old - 4)),
+    ("tensor_overlap_header", "HECATE_E_FILE_TENSOR_OVERLAP", _entry_field("emb", E_OFFSET, "<Q", 0)),
+    ("tensor_overlap_directory", "HECATE_E_FILE_TENSOR_OVERLAP",
+     _entry_field("emb", E_OFFSET, "<Q", HEADER_BYTES + 64)),
+    ("tensor_overlap_tensor", "HECATE_E_FILE_TENSOR_OVERLAP",
+     _entry_field("blk0.attn.wk", E_OFFSET, "<Q", _same_offset_as("blk0.attn.wq"))),
+    ("nonfinite_nan", "HECATE_E_FILE_NONFINITE", _tensor_value("head", math.nan)),
+    ("nonfinite_inf", "HECATE_E_FILE_NONFINITE", _tensor_value("blk0.mem0.gate_b", -math.inf)),
+]

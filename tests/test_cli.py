@@ -1,0 +1,142 @@
+"""Smoke tests of every ``hecate-edge`` subcommand (train, export, inspect, run,
+demo) on tiny models, and of the one-line error reporting (exit status 2)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hecate_edge import cli
+
+runtime = pytest.importorskip("hecate_edge.runtime")
+try:
+    runtime.load_library("f32")
+except ImportError as exc:  # library not built in this checkout
+    pytest.skip(f"C runtime not available: {exc}", allow_module_level=True)
+
+TINY = ["--d-model", "16", "--heads", "2", "--window", "4", "--chunk", "16", "--quiet"]
+
+
+def _cli(*args, stdin=None):
+    """Run hecate-edge in a subprocess (real stdout/stderr streams)."""
+    return subprocess.run([sys.executable, "-m", "hecate_edge.cli", *args], capture_output=True,
+                          input=stdin, env=os.environ.copy(), timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model trained for 4 steps: (folder, model file, checkpoint)."""
+    folder = tmp_path_factory.mktemp("cli")
+    model, ckpt, log = folder / "tiny.hct", folder / "tiny.npz", folder / "loss.jsonl"
+    status = cli.main(["train", "--out", str(model), "--steps", "4", "--data", "mix",
+                       "--checkpoint", str(ckpt), "--log", str(log), *TINY])
+    assert status == 0
+    return folder, model, ckpt
+
+
+def test_train_writes_model_checkpoint_and_log(trained, capsys):
+    folder, model, ckpt = trained
+    assert model.stat().st_size > 256 and ckpt.exists()
+    records = [json.loads(line) for line in (folder / "loss.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert all(np.isfinite(r["loss"]) for r in records)
+    loaded = runtime.Model(model)
+    assert loaded.config.d_model == 16 and loaded.config.window == 4
+
+
+def test_export_checkpoint_to_f32_and_f64(trained, capsys):
+    folder, model, ckpt = trained
+    f32, f64 = folder / "exp32.hct", folder / "exp64.hct"
+    assert cli.main(["export", str(ckpt), "--out", str(f32)]) == 0
+    assert cli.main(["export", str(ckpt), "--out", str(f64), "--dtype", "f64"]) == 0
+    a = runtime.Model(f32).weights()
+    b = runtime.Model(model).weights()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name])
+    assert cli.file_precision(f64.read_bytes()) == "f64"
+    assert cli.main(["export", str(f64), "--out", str(folder / "back32.hct")]) == 0
+    c = runtime.Model(folder / "back32.hct").weights()
+    for name in a:
+        np.testing.assert_array_equal(a[name], c[name])
+
+
+def test_inspect_good_file(trained, capsys):
+    _, model, _ = trained
+    assert cli.main(["inspect", str(model)]) == 0
+    out = capsys.readouterr().out
+    for word in ("blk0.mem0.wk", "head", "emb"):
+        assert word in out
+
+
+def test_inspect_broken_file_fails_with_one_line(trained, tmp_path):
+    _, model, _ = trained
+    broken = tmp_path / "broken.hct"
+    data = bytearray(model.read_bytes())
+    data[-5] ^= 0xFF  # inside tensor data: CRC mismatch
+    broken.write_bytes(bytes(data))
+    proc = _cli("inspect", str(broken))
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert "CRC" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("args", [["inspect", "no/such/file.hct"], ["run", "no/such/file.hct"],
+                                  ["export", "no/such/ckpt.npz", "--out", "x.hct"]])
+def test_missing_file_is_a_clear_error(args):
+    proc = _cli(*args)
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert "no/such" in err and "Traceback" not in err
+
+
+def test_run_on_corrupt_file_is_a_clear_error(trained, tmp_path):
+    _, model, _ = trained
+    broken = tmp_path / "short.hct"
+    broken.write_bytes(model.read_bytes()[:100])
+    proc = _cli("run", str(broken), "--max-tokens", "3")
+    assert proc.returncode == 2
+    assert b"HECATE_E_FILE" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+def test_run_streams_bytes_and_is_seeded(trained):
+    _, model, _ = trained
+    args = ["run", str(model), "--prompt", "def ", "--max-tokens", "20", "--temperature", "0.9",
+            "--top-k", "5", "--seed", "3"]
+    first, second = _cli(*args), _cli(*args)
+    assert first.returncode == 0, first.stderr
+    assert len(first.stdout) == 21 and first.stdout.endswith(b"\n")
+    assert first.stdout == second.stdout
+    greedy = _cli("run", str(model), "--prompt", "x", "--max-tokens", "5", "--temperature", "0")
+    assert greedy.returncode == 0 and len(greedy.stdout) == 6
+
+
+def test_run_f64_model(trained):
+    folder, _, ckpt = trained
+    try:
+        runtime.load_library("f64")
+    except ImportError:
+        pytest.skip("double build not available")
+    f64 = folder / "run64.hct"
+    assert cli.main(["export", str(ckpt), "--out", str(f64), "--dtype", "f64"]) == 0
+    proc = _cli("run", str(f64), "--prompt", "a", "--max-tokens", "4")
+    assert proc.returncode == 0 and len(proc.stdout) == 5
+
+
+def test_sample_token_top_k_and_greedy():
+    rng = np.random.default_rng(0)
+    logits = np.array([0.0, 5.0, 4.0, -1.0])
+    assert cli.sample_token(logits, rng, 0.0, 0) == 1
+    picks = {cli.sample_token(logits, rng, 1.0, 2) for _ in range(200)}
+    assert picks == {1, 2}
+
+
+def test_demo_with_few_steps(tmp_path, capsys):
+    out = tmp_path / "demo.hct"
+    assert cli.main(["demo", "--steps", "3", "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    for word in ("untrained", "switched off", "tok/s", "sample"):
+        assert word in text
+    assert runtime.Model(out).config.d_model == 64

@@ -1,0 +1,193 @@
+"""Tests of hecate_edge.train that need no C runtime: AdamW numerics against
+hand-computed steps, weight decay on matrices only, the learning-rate
+schedule, chunk sampling, and the training/evaluation loops on a fake model."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from hecate_edge import train
+from hecate_edge.data import Corpus
+
+
+def test_adamw_first_step_by_hand():
+    w = np.array([[0.5, -1.0]], np.float32)
+    b = np.array([2.0], np.float32)
+    opt = train.AdamW({"w": w, "b": b}, lr=0.1, weight_decay=0.2)
+    opt.step({"w": np.array([[0.3, -0.4]]), "b": np.array([1.0])})
+    # t = 1: m_hat = g, v_hat = g^2, so the Adam step is lr * g / (|g| + eps).
+    eps = 1e-8
+    w_exp = [0.5 - 0.1 * 0.2 * 0.5 - 0.1 * 0.3 / (0.3 + eps),
+             -1.0 - 0.1 * 0.2 * -1.0 - 0.1 * -0.4 / (0.4 + eps)]
+    b_exp = 2.0 - 0.1 * 1.0 / (1.0 + eps)  # vector: no decay
+    np.testing.assert_allclose(w[0], w_exp, rtol=1e-6)
+    np.testing.assert_allclose(b, [b_exp], rtol=1e-6)
+    assert w.dtype == np.float32 and b.dtype == np.float32
+
+
+def test_adamw_second_step_by_hand():
+    p = np.array([[1.0]], np.float64)
+    opt = train.AdamW({"p": p}, lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)
+    g1, g2 = 0.5, -2.0
+    opt.step({"p": np.array([[g1]])})
+    opt.step({"p": np.array([[g2]])})
+    value = 1.0
+    m = v = 0.0
+    for t, g in enumerate((g1, g2), start=1):
+        value -= 0.01 * 0.1 * value
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        value -= 0.01 * (m / (1 - 0.9**t)) / (math.sqrt(v / (1 - 0.999**t)) + 1e-8)
+    assert p[0, 0] == pytest.approx(value, rel=1e-12)
+    assert opt.t == 2
+
+
+def test_weight_decay_only_on_matrices():
+    mat = np.full((2, 3), 2.0, np.float32)
+    vec = np.full(3, 2.0, np.float32)
+    opt = train.AdamW({"mat": mat, "vec": vec}, lr=0.5, weight_decay=0.1)
+    opt.step({"mat": np.zeros((2, 3)), "vec": np.zeros(3)})  # zero gradient: decay only
+    np.testing.assert_allclose(mat, 2.0 * (1 - 0.5 * 0.1), rtol=1e-7)
+    np.testing.assert_array_equal(vec, 2.0)
+
+
+def test_global_norm_clip_scales_gradients_and_reports_norm():
+    a = np.zeros(2)
+    b = np.zeros((1, 1))
+    opt = train.AdamW({"a": a, "b": b}, lr=1e-3, clip_norm=1.0)
+    norm = opt.step({"a": np.array([3.0, 0.0]), "b": np.array([[4.0]])})
+    assert norm == pytest.approx(5.0)
+    # First moment holds (1 - beta1) * clipped gradient = 0.1 * g / 5.
+    np.testing.assert_allclose(opt.m["a"], [0.06, 0.0])
+    np.testing.assert_allclose(opt.m["b"], [[0.08]])
+    opt2 = train.AdamW({"a": np.zeros(2)}, clip_norm=10.0)
+    opt2.step({"a": np.array([3.0, 4.0])})
+    np.testing.assert_allclose(opt2.m["a"], [0.3, 0.4])
+
+
+def test_lr_schedule_warmup_then_cosine_to_floor():
+    assert train.lr_at(0, 100, 1.0, warmup=10) == pytest.approx(0.1)
+    assert train.lr_at(9, 100, 1.0, warmup=10) == pytest.approx(1.0)
+    assert train.lr_at(10, 100, 1.0, warmup=10) == pytest.approx(1.0)
+    assert train.lr_at(99, 100, 1.0, warmup=10) == pytest.approx(0.1)
+    values = [train.lr_at(s, 100, 1.0, warmup=10) for s in range(10, 100)]
+    assert all(x >= y for x, y in zip(values, values[1:]))
+
+
+def test_sample_start_respects_bounds_and_episode_starts():
+    rng = np.random.default_rng(0)
+    corpus = Corpus("x", np.arange(100, dtype=np.uint32))
+    for _ in range(200):
+        s = train._sample_start(rng, corpus, chunk=10, burn_in=5)
+        assert 5 <= s and s + 11 <= 100
+    episodes = Corpus("r", np.arange(100, dtype=np.uint32), starts=np.array([0, 30, 60, 95]))
+    seen = {train._sample_start(rng, episodes, chunk=10, burn_in=0) for _ in range(100)}
+    assert seen == {0, 30, 60}
+    with pytest.raises(ValueError):
+        train._sample_start(rng, corpus, chunk=99, burn_in=1)
+
+
+class _FakeSession:
+    """Quadratic loss 0.5 * ||w - 1||^2 with the runtime Session's interface."""
+
+    def __init__(self, model):
+        self.model = model
+        self.calls = []
+        self.position = 0
+
+    def reset(self):
+        self.calls.append("reset")
+        self.position = 0
+
+    def process(self, tokens, want_logits=True):
+        self.calls.append(("process", len(tokens)))
+        self.position += len(tokens)
+        return np.zeros((len(tokens), 256), np.float32) if want_logits else None
+
+    def train_chunk(self, tokens, targets):
+        assert self.position == 0 or self.calls[-1][0] == "process"
+        self.calls.append(("train", np.array(tokens), np.array(targets)))
+        w = self.model.w
+        return 0.5 * float(((w - 1.0) ** 2).sum()), (w - 1.0).astype(np.float32).ravel()
+
+
+class _FakeModel:
+    def __init__(self):
+        self.w = np.zeros((2, 2), np.float32)
+        self.sessions = []
+
+    def weights(self):
+        return {"w": self.w}
+
+    def split_grads(self, flat):
+        return {"w": flat.reshape(2, 2)}
+
+    def session(self, max_chunk=16, max_train_tokens=0, freeze_memory=False):
+        s = _FakeSession(self)
+        self.sessions.append((s, max_train_tokens, freeze_memory))
+        return s
+
+
+def test_train_loop_resets_each_chunk_updates_in_place_and_logs(tmp_path):
+    model = _FakeModel()
+    corpus = Corpus("t", np.arange(500, dtype=np.uint32) % 256)
+    log = tmp_path / "loss.jsonl"
+    cfg = train.TrainConfig(steps=60, chunk=8, lr=0.05, weight_decay=0.0, seed=1)
+    records = train.train(model, corpus, cfg, log_path=log, show_progress=False)
+    session, max_train, _ = model.sessions[0]
+    assert max_train == 8
+    assert session.calls[0::2] == ["reset"] * 60
+    for call in session.calls[1::2]:
+        _, x, y = call
+        assert len(x) == 8 and np.array_equal(y, (x + 1) % 256)
+    assert records[-1]["loss"] < records[0]["loss"] * 0.1
+    assert model.w.dtype == np.float32 and np.all(model.w > 0.5)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["step"] for r in lines] == list(range(1, 61))
+    assert lines[0]["loss"] == pytest.approx(2.0)
+
+
+def test_train_loop_burn_in_and_csv_log_and_determinism(tmp_path):
+    corpus = Corpus("t", np.arange(300, dtype=np.uint32))
+    cfg = train.TrainConfig(steps=5, chunk=4, burn_in=6, seed=3)
+    runs = []
+    for name in ("a.csv", "b.csv"):
+        model = _FakeModel()
+        train.train(model, corpus, cfg, log_path=tmp_path / name, show_progress=False)
+        session = model.sessions[0][0]
+        assert session.calls[1] == ("process", 6)
+        runs.append([c[1][0] for c in session.calls if c[0] == "train"])
+    assert runs[0] == runs[1]
+    header = (tmp_path / "a.csv").read_text().splitlines()[0]
+    assert header.startswith("step,loss,bpb,lr")
+
+
+def test_evaluate_uniform_logits_is_eight_bits_and_scores_mask():
+    model = _FakeModel()
+    tokens = np.arange(1000, dtype=np.uint32) % 256
+    mask = np.zeros(1000, bool)
+    mask[[5, 256, 512]] = True  # targets 5, 0, 0: argmax of all-zero logits is byte 0
+    result = train.evaluate(model, tokens, mask=mask, block=100, freeze_memory=True)
+    assert result.bits_per_byte == pytest.approx(8.0)
+    assert result.n_predicted == 999
+    assert result.recall_bits_per_byte == pytest.approx(8.0)
+    assert result.n_recall == 3 and result.recall_accuracy == pytest.approx(2 / 3)
+    assert model.sessions[0][2] is True
+    assert train.evaluate(model, Corpus("c", tokens)).recall_accuracy is None
+
+
+def test_checkpoint_round_trip_is_float64(tmp_path):
+    from hecate_edge.config import ModelConfig
+
+    cfg = ModelConfig(d_model=8, n_heads=2, window=4)
+    params = {"emb": np.arange(6, dtype=np.float32).reshape(2, 3) / 7, "gate_b": np.array([-3.0, -4.6])}
+    path = tmp_path / "ckpt.npz"
+    train.save_checkpoint(path, cfg, params)
+    cfg2, params2 = train.load_checkpoint(path)
+    assert cfg2 == cfg
+    assert set(params2) == set(params)
+    for name, value in params.items():
+        assert params2[name].dtype == np.float64
+        np.testing.assert_array_equal(params2[name], value.astype(np.float64))

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# install_and_test.sh — the one command that installs hecate_edge and runs every
+# test on a fresh Debian/Ubuntu machine: system packages (when root), the Python
+# package with its test extra, the cross-compile checks, then pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the checks need; later checks append here
+# (e.g. qemu-system-arm, chromium, nodejs).
+APT_PACKAGES=(clang lld gcc-arm-none-eabi libnewlib-arm-none-eabi)
+PYTHON=${PYTHON:-python3}
+
+SECTION=""
+banner() { SECTION=$*; printf '\n==================== %s ====================\n' "$*"; }
+trap 'echo "FAIL in section: $SECTION" >&2' ERR
+
+banner "system packages"
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+"$PYTHON" -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "all present: ${APT_PACKAGES[*]}"
+elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "WARNING: missing ${missing[*]} and not root (or no apt-get): install them by hand" >&2
+fi
+
+banner "python package: $PYTHON -m pip install '.[test]'"
+# Debian's own python3 refuses pip installs (PEP 668); a throwaway CI machine
+# running as root may override that.
+if [ "$(id -u)" -eq 0 ] && "$PYTHON" -c 'import sys, sysconfig, os; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
+  echo "externally managed interpreter, running as root: setting PIP_BREAK_SYSTEM_PACKAGES=1"
+  export PIP_BREAK_SYSTEM_PACKAGES=1
+fi
+"$PYTHON" -m pip install '.[test]'
+
+banner "cross-compile checks (wasm32, Cortex-M4F)"
+bash tools/cross_compile.sh
+
+banner "pytest"
+status=0
+"$PYTHON" -m pytest tests || status=$?
+if [ "$status" -ne 0 ]; then
+  [ "$status" -eq 5 ] && echo "pytest collected no tests" >&2
+  echo "FAIL in section: $SECTION (pytest exit status $status)" >&2
+  exit 1
+fi
+
+banner "all checks passed"
