@@ -1,0 +1,64 @@
+"""The C test programs of runtime_c/tests, built here with AddressSanitizer and
+UBSan and run on the committed golden model (float and double builds), and
+every malformed-file case pushed through the C reader under the sanitizers."""
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hecate_edge.format import read_model, write_model
+from malformed_cases import CASES
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "data" / "golden.hct"
+CC = shutil.which("gcc") or shutil.which("cc")
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+
+pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler on PATH")
+
+
+def build(program: str, precision: str, out_dir: Path) -> Path:
+    """Compile runtime_c/tests/<program>.c with the core, host layer and sanitizers."""
+    exe = out_dir / f"{program}_{precision}"
+    real = "double" if precision == "f64" else "float"
+    sources = sorted(str(p) for p in (ROOT / "runtime_c" / "src").rglob("*.c"))
+    cmd = [CC, "-std=c99", "-D_POSIX_C_SOURCE=200112L", "-O1", "-g", *SANITIZE,
+           "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra", "-Werror",
+           f"-DHECATE_REAL={real}", f"-I{ROOT / 'runtime_c' / 'include'}", *sources,
+           str(ROOT / "runtime_c" / "host" / "hecate_host.c"),
+           str(ROOT / "runtime_c" / "tests" / f"{program}.c"), "-o", str(exe)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return exe
+
+
+def run(cmd) -> subprocess.CompletedProcess:
+    env = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0", "UBSAN_OPTIONS": "print_stacktrace=1"}
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.parametrize("precision", ["f32", "f64"])
+def test_c_unit_tests_pass_under_sanitizers(tmp_path, precision):
+    model = GOLDEN
+    if precision == "f64":
+        cfg, tensors, _ = read_model(GOLDEN.read_bytes())
+        model = tmp_path / "golden_f64.hct"
+        model.write_bytes(write_model(cfg, tensors, dtype="f64"))
+    result = run([build("test_runtime", precision, tmp_path), model])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "~~~ALL TESTS PASSED~~~" in result.stdout
+    assert "runtime error" not in result.stderr  # UBSan
+
+
+def test_malformed_files_under_sanitizers(tmp_path):
+    files, expected = [], {}
+    for name, code, make in CASES:
+        path = tmp_path / f"{name}.hct"
+        path.write_bytes(make("f32"))
+        files.append(path)
+        expected[str(path)] = code
+    result = run([build("open_files", "f32", tmp_path), *files])
+    assert result.returncode == 0, result.stderr
+    assert "runtime error" not in result.stderr and "AddressSanitizer" not in result.stderr
+    seen = dict(reversed(line.split(" ", 1)) for line in result.stdout.splitlines())
+    assert seen == expected
