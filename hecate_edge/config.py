@@ -129,7 +129,7 @@ def tensor_specs(cfg: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
         prefix = f"blk0.mem{level}"
         specs += [(f"{prefix}.{w}", (d, d)) for w in ("wk", "wv", "wq")]
         specs += [(f"{prefix}.gate_w", (g, 2 * d)), (f"{prefix}.gate_b", (g,))]
-    specs.append(("head", (v, d)))
+    specs.append(("head", (d, v)))
     return specs
 
 

@@ -161,8 +161,8 @@ def test_session_window_one_attention_is_value_of_current_token():
     frozen = ReferenceSession(cfg, params, freeze_memory=True)  # memory stays 0, so y = 0
     for token in [3, 9, 9, 1]:
         logits = frozen.step(token)
-        a = params["blk0.attn.wv"] @ params["emb"][token]
-        expected = params["head"] @ (params["blk0.attn.wo"] @ (a * 0.5))
+        a = params["emb"][token] @ params["blk0.attn.wv"]
+        expected = ((a * 0.5) @ params["blk0.attn.wo"]) @ params["head"]
         assert np.allclose(logits, expected, rtol=1e-13, atol=1e-15)
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench_table.py — turn a pytest-benchmark JSON (--benchmark-json) of the
 benchmarks/ throughput sweep into a markdown table: per group and implementation,
-mean us/call, tok/s, and ratios against the numpy reference and the NL_Hecate figures.
+mean and median us/call, tok/s, and ratios against the numpy reference and the NL_Hecate figures.
 
 usage: python tools/bench_table.py RESULTS.json [--title TEXT]
 """
@@ -30,7 +30,8 @@ def _d_model(bench: dict) -> int:
 
 
 def rows_from_json(data: dict) -> list[dict]:
-    """One row per benchmark: group, d, implementation, kind, mean_us, tok_s."""
+    """One row per benchmark: group, d, implementation, kind, mean_us, median_us, tok_s
+    (tok/s = tokens per call / mean time per call)."""
     rows = []
     for bench in data["benchmarks"]:
         extra = bench.get("extra_info", {})
@@ -42,6 +43,7 @@ def rows_from_json(data: dict) -> list[dict]:
             "impl": extra.get("implementation", bench["name"]),
             "kind": extra.get("kind", "forward"),
             "mean_us": mean_s * 1e6,
+            "median_us": bench["stats"]["median"] * 1e6,
             "tok_s": tokens / mean_s,
         })
     rows.sort(key=lambda r: (r["d"], r["group"], r["impl"]))
@@ -57,12 +59,12 @@ def markdown_table(rows: list[dict]) -> str:
     (>1 means faster).  NL_Hecate baseline: forward figure for forward rows,
     forward+backward figure for train rows."""
     reference = {r["group"]: r["tok_s"] for r in rows if r["impl"] == REFERENCE_IMPL}
-    lines = ["| group | implementation | kind | mean us/call | tok/s | vs numpy reference | vs NL_Hecate |",
-             "|---|---|---|---:|---:|---:|---:|"]
+    lines = ["| group | implementation | kind | mean us/call | median us/call | tok/s | vs numpy reference | vs NL_Hecate |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         nl_hecate = NL_HECATE_TOK_PER_S.get(r["kind"], {}).get(r["d"])
         vs_ref = "-" if r["impl"] == REFERENCE_IMPL else _ratio(r["tok_s"], reference.get(r["group"]))
-        lines.append(f"| {r['group']} | {r['impl']} | {r['kind']} | {r['mean_us']:,.1f} | "
+        lines.append(f"| {r['group']} | {r['impl']} | {r['kind']} | {r['mean_us']:,.1f} | {r['median_us']:,.1f} | "
                      f"{r['tok_s']:,.0f} | {vs_ref} | {_ratio(r['tok_s'], nl_hecate)} |")
     return "\n".join(lines)
 

@@ -14,9 +14,9 @@ def gate_attention(a: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def output_projection(wo: np.ndarray, o: np.ndarray) -> np.ndarray:
     """MATH §4: p_n = Wo o_n."""
-    return wo @ o
+    return o @ wo
 
 
 def lm_head(head: np.ndarray, p: np.ndarray) -> np.ndarray:
     """MATH §4: logits_n = head p_n."""
-    return head @ p
+    return p @ head

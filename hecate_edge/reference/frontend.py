@@ -13,7 +13,7 @@ GATE_ACTIVATIONS = {"sigmoid": sigmoid, "softplus": softplus}
 
 def project(level: dict[str, np.ndarray], x: np.ndarray, qk_norm: bool):
     """MATH §3.1: km = WKm x, vm = WVm x, qm = WQm x; km, qm L2-normalized if qk_norm."""
-    km, vm, qm = level["wk"] @ x, level["wv"] @ x, level["wq"] @ x
+    km, vm, qm = x @ level["wk"], x @ level["wv"], x @ level["wq"]
     if qk_norm:
         km, qm = l2_normalize(km), l2_normalize(qm)
     return km, vm, qm

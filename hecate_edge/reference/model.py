@@ -69,7 +69,7 @@ class ReferenceSession:
             raise ValueError(f"token {token} outside 0..{self.cfg.vocab - 1}")
         p = self.params
         x = p["emb"][int(token)]                                    # MATH §1
-        q, k, v = p["blk0.attn.wq"] @ x, p["blk0.attn.wk"] @ x, p["blk0.attn.wv"] @ x
+        q, k, v = x @ p["blk0.attn.wq"], x @ p["blk0.attn.wk"], x @ p["blk0.attn.wv"]
         self._cache.push(k, v)                                      # MATH §2, current token included
         a = attend(q, self._cache.keys(), self._cache.values(), self.cfg.n_heads)
         y = self._memory_step(0, x)                                 # MATH §3

@@ -77,7 +77,7 @@ hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, b
     hct_level_forward(s, b, training);
     if (!hct_all_finite(b->state, len)) return HECATE_E_NONFINITE;
     if (!need_out) return HECATE_OK;
-    /* MAG (MATH §4): o = a * sigmoid(y), p = Wo o, logits = head p */
+    /* MAG (MATH §4): o = a * sigmoid(y), p = o Wo, logits = p head */
     for (size_t i = 0; i < (size_t)T * d; i++) {
         b->gy[i] = hct_sigmoid(b->y[i]);
         b->o[i] = b->a[i] * b->gy[i];

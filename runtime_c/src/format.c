@@ -42,7 +42,7 @@ static uint32_t expected_tensors(const hct_config *c, const hct_rule *r, expect 
         {"blk0.mem0.wq", 2, {d, d}, offsetof(hct_weights, level[0].wq)},
         {"blk0.mem0.gate_w", 2, {G, 2 * d}, offsetof(hct_weights, level[0].gate_w)},
         {"blk0.mem0.gate_b", 1, {G, 1}, offsetof(hct_weights, level[0].gate_b)},
-        {"head", 2, {V, d}, offsetof(hct_weights, head)},
+        {"head", 2, {d, V}, offsetof(hct_weights, head)},
     };
     for (; n < sizeof(list) / sizeof(list[0]); n++) e[n] = list[n];
     return n;

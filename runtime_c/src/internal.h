@@ -34,6 +34,8 @@ typedef struct hct_config {
 
 enum { HCT_FLAG_QK_NORM = 1u };
 
+/* Projections are stored input-major, (d_in, d_out): y = x W (MATH notation). */
+
 /* Parameters of one memory level (MATH §3.1). */
 typedef struct hct_level_w {
     real *wk, *wv, *wq; /* (d, d) */
@@ -47,7 +49,7 @@ typedef struct hct_weights {
     real *emb;                   /* (V, d)  MATH §1 */
     real *wq, *wk, *wv, *wo;     /* (d, d)  MATH §2, §4 */
     hct_level_w level[HCT_MAX_LEVELS];
-    real *head;                  /* (V, d)  MATH §4 */
+    real *head;                  /* (d, V)  MATH §4 */
 } hct_weights;
 
 typedef struct hct_tensor {

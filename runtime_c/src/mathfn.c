@@ -112,43 +112,39 @@ real hct_softplus(real x) {
     return (x > 0 ? x : (real)0) + hct_log1p(hct_exp(-ax));
 }
 
-/* Four dot products against one x, each in exactly hct_dot's order (8 lanes,
- * the same tree, the same tail), so results do not depend on how rows are
- * grouped; grouping only lets x be loaded once per four rows. */
-static void dot4(const real *w0, const real *w1, const real *w2, const real *w3, const real *x,
-                 uint32_t n, real *out) {
-    real a0[8], a1[8], a2[8], a3[8];
-    for (uint32_t j = 0; j < 8; j++) a0[j] = a1[j] = a2[j] = a3[j] = 0;
-    uint32_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (uint32_t j = 0; j < 8; j++) {
-            real xv = x[i + j];
-            a0[j] += w0[i + j] * xv;
-            a1[j] += w1[i + j] * xv;
-            a2[j] += w2[i + j] * xv;
-            a3[j] += w3[i + j] * xv;
+/* Output columns per register block of hct_linear: 32 floats are four AVX
+ * registers (eight for doubles), kept in registers across the whole sum. */
+#define LIN_BLOCK 32u
+
+/* y[o0 .. o0+nb) = sum over i = 0, 1, .. din-1 (in that order) of x[i] W[i, o].
+ * The order depends on nothing but din, so any batching of tokens gives the
+ * same bits (MATH §6); the constant-width path lets the compiler unroll. */
+static void linear_cols(const real *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
+                        uint32_t nb, real *y) {
+    real acc[LIN_BLOCK];
+    if (nb == LIN_BLOCK) {
+        for (uint32_t o = 0; o < LIN_BLOCK; o++) acc[o] = 0;
+        for (uint32_t i = 0; i < din; i++) {
+            const real *w = W + (size_t)i * dout + o0;
+            real xi = x[i];
+            for (uint32_t o = 0; o < LIN_BLOCK; o++) acc[o] += xi * w[o];
         }
-    real *acc[4] = {a0, a1, a2, a3};
-    const real *w[4] = {w0, w1, w2, w3};
-    for (int r = 0; r < 4; r++) {
-        real *a = acc[r];
-        real s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-        for (uint32_t k = i; k < n; k++) s += w[r][k] * x[k];
-        out[r] = s;
+    } else {
+        for (uint32_t o = 0; o < nb; o++) acc[o] = 0;
+        for (uint32_t i = 0; i < din; i++) {
+            const real *w = W + (size_t)i * dout + o0;
+            real xi = x[i];
+            for (uint32_t o = 0; o < nb; o++) acc[o] += xi * w[o];
+        }
     }
+    for (uint32_t o = 0; o < nb; o++) y[o0 + o] = acc[o];
 }
 
 void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y) {
-    for (uint32_t t = 0; t < T; t++) {
-        const real *x = X + (size_t)t * din;
-        real *y = Y + (size_t)t * dout;
-        uint32_t o = 0;
-        for (; o + 4 <= dout; o += 4) {
-            const real *w = W + (size_t)o * din;
-            dot4(w, w + din, w + 2 * (size_t)din, w + 3 * (size_t)din, x, din, y + o);
-        }
-        for (; o < dout; o++) y[o] = hct_dot(W + (size_t)o * din, x, din);
-    }
+    for (uint32_t t = 0; t < T; t++)
+        for (uint32_t o0 = 0; o0 < dout; o0 += LIN_BLOCK)
+            linear_cols(W, X + (size_t)t * din, din, dout, o0,
+                        dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK, Y + (size_t)t * dout);
 }
 
 void hct_linear_backward(const real *W, const real *X, const real *dY, uint32_t T,
@@ -156,10 +152,9 @@ void hct_linear_backward(const real *W, const real *X, const real *dY, uint32_t 
     for (uint32_t t = 0; t < T; t++) {
         const real *dy = dY + (size_t)t * dout;
         const real *x = X + (size_t)t * din;
-        for (uint32_t o = 0; o < dout; o++) {
-            if (dy[o] == 0) continue;
-            hct_axpy(dW + (size_t)o * din, dy[o], x, din);
-            if (dX) hct_axpy(dX + (size_t)t * din, dy[o], W + (size_t)o * din, din);
+        for (uint32_t i = 0; i < din; i++) {
+            hct_axpy(dW + (size_t)i * dout, x[i], dy, dout);           /* dW[i, :] += x[i] dy */
+            if (dX) dX[(size_t)t * din + i] += hct_dot(W + (size_t)i * dout, dy, dout); /* dx = W dy */
         }
     }
 }

@@ -29,11 +29,11 @@ static inline void hct_axpy(real *y, real s, const real *x, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) y[i] += s * x[i];
 }
 
-/* Y[t, o] = W[o, :] . X[t, :] for t < T: a linear map applied to T rows.
- * W (dout, din), X (T, din), Y (T, dout). */
+/* Y[t, :] = X[t, :] W for t < T: a linear map applied to T rows.
+ * W (din, dout), X (T, din), Y (T, dout). */
 void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y);
 
-/* Backward of hct_linear: dX[t] += W^T dY[t] (if dX) and dW += dY^T X. */
+/* Backward of hct_linear: dX[t] += W dY[t] (if dX) and dW += X^T dY. */
 void hct_linear_backward(const real *W, const real *X, const real *dY, uint32_t T,
                          uint32_t din, uint32_t dout, real *dW, real *dX);
 
