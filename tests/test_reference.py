@@ -79,6 +79,7 @@ def test_cross_entropy_matches_hand_value_and_ignores_targets_out_of_vocab():
 
 
 def test_delta_rule_hand_computed_2x2_step():
+    # written with M (column vectors) and checked on S = M^T, the stored state
     m = np.array([[1.0, 2.0], [0.0, -1.0]])
     km, vm, qm = np.array([1.0, 0.0]), np.array([0.5, 1.0]), np.array([0.0, 2.0])
     gates = {"alpha": 0.5, "theta": 0.25}
@@ -86,11 +87,12 @@ def test_delta_rule_hand_computed_2x2_step():
     # M' = 0.5 M - 0.25 e km^T = [[0.5, 1], [0, -0.5]] - [[0.125, 0], [-0.25, 0]]
     expected_m = np.array([[0.375, 1.0], [0.25, -0.5]])
     expected_y = np.array([2.0, -1.0])  # M' [0, 2]
-    new_m, y = delta.write_read(m, km, vm, qm, gates)
-    assert np.array_equal(new_m, expected_m)
+    s = m.T.copy()
+    new_s, y = delta.write_read(s, km, vm, qm, gates)
+    assert np.array_equal(new_s, expected_m.T)
     assert np.array_equal(y, expected_y)
-    assert np.array_equal(delta.read(m, qm), np.array([4.0, -2.0]))
-    assert np.array_equal(m, [[1.0, 2.0], [0.0, -1.0]])  # input state untouched
+    assert np.array_equal(delta.read(s, qm), np.array([4.0, -2.0]))
+    assert np.array_equal(s, [[1.0, 0.0], [2.0, -1.0]])  # input state untouched
 
 
 def test_rule_registry_and_delta_defaults():

@@ -36,6 +36,7 @@ size_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsign
     b->gy = take(&cv, Td);
     b->o = take(&cv, Td);
     b->p = take(&cv, Td);
+    b->rule_scratch = take(&cv, d);
     if (training) {
         b->probs = take(&cv, (uint64_t)T * c->n_heads * c->window);
         b->logits = take(&cv, (uint64_t)T * c->vocab);

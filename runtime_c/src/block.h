@@ -23,6 +23,7 @@ typedef struct hct_block {
     real *o, *p;              /* (T, d) */
     real *logits;             /* (T, V) training only (else the caller's buffer) */
     real *state;              /* working copy of the memory state */
+    real *rule_scratch;       /* (d) the rule's per-token temporaries */
     real *rule_tape;          /* training only */
     hct_rule_io rule_io;      /* the rule call of this block, kept for backward */
     /* gradients, training only */

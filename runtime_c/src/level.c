@@ -44,6 +44,7 @@ void hct_level_forward(const hecate_session *s, hct_block *b, bool training) {
     io->gates = b->gates;
     io->state = b->state;
     io->y = b->y;
+    io->scratch = b->rule_scratch;
     io->tape = training ? b->rule_tape : NULL;
     io->frozen = (s->opts.flags & HECATE_SESSION_FREEZE_MEMORY) != 0;
     rule->forward(io);

@@ -112,39 +112,30 @@ real hct_softplus(real x) {
     return (x > 0 ? x : (real)0) + hct_log1p(hct_exp(-ax));
 }
 
-/* Output columns per register block of hct_linear: 32 floats are four AVX
- * registers (eight for doubles), kept in registers across the whole sum. */
-#define LIN_BLOCK 32u
-
 /* y[o0 .. o0+nb) = sum over i = 0, 1, .. din-1 (in that order) of x[i] W[i, o].
  * The order depends on nothing but din, so any batching of tokens gives the
- * same bits (MATH §6); the constant-width path lets the compiler unroll. */
-static void linear_cols(const real *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
-                        uint32_t nb, real *y) {
+ * same bits (MATH §6).  Called with nb = LIN_BLOCK as a constant, the inlined
+ * copy keeps acc in registers. */
+static inline void linear_cols(const real *W, const real *x, uint32_t din, uint32_t dout,
+                               uint32_t o0, uint32_t nb, real *y) {
     real acc[LIN_BLOCK];
-    if (nb == LIN_BLOCK) {
-        for (uint32_t o = 0; o < LIN_BLOCK; o++) acc[o] = 0;
-        for (uint32_t i = 0; i < din; i++) {
-            const real *w = W + (size_t)i * dout + o0;
-            real xi = x[i];
-            for (uint32_t o = 0; o < LIN_BLOCK; o++) acc[o] += xi * w[o];
-        }
-    } else {
-        for (uint32_t o = 0; o < nb; o++) acc[o] = 0;
-        for (uint32_t i = 0; i < din; i++) {
-            const real *w = W + (size_t)i * dout + o0;
-            real xi = x[i];
-            for (uint32_t o = 0; o < nb; o++) acc[o] += xi * w[o];
-        }
+    for (uint32_t o = 0; o < nb; o++) acc[o] = 0;
+    for (uint32_t i = 0; i < din; i++) {
+        const real *w = W + (size_t)i * dout + o0;
+        real xi = x[i];
+        for (uint32_t o = 0; o < nb; o++) acc[o] += xi * w[o];
     }
     for (uint32_t o = 0; o < nb; o++) y[o0 + o] = acc[o];
 }
 
 void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y) {
-    for (uint32_t t = 0; t < T; t++)
-        for (uint32_t o0 = 0; o0 < dout; o0 += LIN_BLOCK)
-            linear_cols(W, X + (size_t)t * din, din, dout, o0,
-                        dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK, Y + (size_t)t * dout);
+    for (uint32_t t = 0; t < T; t++) {
+        const real *x = X + (size_t)t * din;
+        real *y = Y + (size_t)t * dout;
+        uint32_t o0 = 0;
+        for (; o0 + LIN_BLOCK <= dout; o0 += LIN_BLOCK) linear_cols(W, x, din, dout, o0, LIN_BLOCK, y);
+        if (o0 < dout) linear_cols(W, x, din, dout, o0, dout - o0, y);
+    }
 }
 
 void hct_linear_backward(const real *W, const real *X, const real *dY, uint32_t T,

@@ -29,6 +29,10 @@ static inline void hct_axpy(real *y, real s, const real *x, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) y[i] += s * x[i];
 }
 
+/* Output columns per register block of the row-streaming kernels: 32 floats
+ * are four AVX registers (eight for doubles), kept in registers across a sum. */
+#define LIN_BLOCK 32u
+
 /* Y[t, :] = X[t, :] W for t < T: a linear map applied to T rows.
  * W (din, dout), X (T, din), Y (T, dout). */
 void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y);

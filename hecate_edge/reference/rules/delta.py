@@ -1,7 +1,7 @@
-"""Delta-rule memory (rule id 0): one inner gradient step on ||M k - v||^2 / 2 per token.
+"""Delta-rule memory (rule id 0): one inner gradient step on ||k S - v||^2 / 2 per token.
 
-Implements MATH §3.2; the forget gate alpha and step size theta come from the
-front end (MATH §3.1).  State: M, a d x d matrix, row-major.
+Implements MATH §3.2 in row-vector form (read y = q S); the forget gate alpha and
+step size theta come from the front end (MATH §3.1).  State: S, d x d, row-major.
 """
 import numpy as np
 
@@ -16,28 +16,28 @@ PARAM_NAMES = ()
 
 
 def init_state(d: int) -> np.ndarray:
-    """MATH §3.2: M_0 = 0 (d x d)."""
+    """MATH §3.2: S_0 = 0 (d x d)."""
     return np.zeros((d, d), dtype=np.float64)
 
 
-def prediction_error(m: np.ndarray, km: np.ndarray, vm: np.ndarray) -> np.ndarray:
-    """MATH §3.2: e_n = M_n km_n - vm_n."""
-    return m @ km - vm
+def prediction_error(s: np.ndarray, km: np.ndarray, vm: np.ndarray) -> np.ndarray:
+    """MATH §3.2: e_n = km_n S_n - vm_n."""
+    return km @ s - vm
 
 
-def write(m: np.ndarray, km: np.ndarray, vm: np.ndarray, gates: dict[str, float]) -> np.ndarray:
-    """MATH §3.2: M_{n+1} = (1 - alpha_n) M_n - theta_n e_n km_n^T."""
-    e = prediction_error(m, km, vm)
-    return (1.0 - gates["alpha"]) * m - gates["theta"] * np.outer(e, km)
+def write(s: np.ndarray, km: np.ndarray, vm: np.ndarray, gates: dict[str, float]) -> np.ndarray:
+    """MATH §3.2: S_{n+1} = (1 - alpha_n) S_n - theta_n km_n^T e_n."""
+    e = prediction_error(s, km, vm)
+    return (1.0 - gates["alpha"]) * s - gates["theta"] * np.outer(km, e)
 
 
-def read(m: np.ndarray, qm: np.ndarray) -> np.ndarray:
-    """MATH §3.2: y = M qm (after the write, or M_n when the memory is frozen)."""
-    return m @ qm
+def read(s: np.ndarray, qm: np.ndarray) -> np.ndarray:
+    """MATH §3.2: y = qm S (after the write, or S_n when the memory is frozen)."""
+    return qm @ s
 
 
-def write_read(m: np.ndarray, km: np.ndarray, vm: np.ndarray, qm: np.ndarray,
+def write_read(s: np.ndarray, km: np.ndarray, vm: np.ndarray, qm: np.ndarray,
                gates: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """MATH §3.2: returns (M_{n+1}, y_n = M_{n+1} qm_n)."""
-    m_next = write(m, km, vm, gates)
-    return m_next, read(m_next, qm)
+    """MATH §3.2: returns (S_{n+1}, y_n = qm_n S_{n+1})."""
+    s_next = write(s, km, vm, gates)
+    return s_next, read(s_next, qm)

@@ -1,6 +1,7 @@
-/* rules/delta.c — the delta rule (MATH §3.2): M <- (1-alpha) M - theta (M k - v) k^T,
- * read y = M q after the write; exact BPTT through the recurrence (MATH §7).
- * State: M (d, d) row-major, initial 0.  Gates: alpha (sigmoid), theta (softplus). */
+/* rules/delta.c — the delta rule (MATH §3.2): S <- (1-alpha) S - theta k^T (k S - v),
+ * read y = q S after the write; exact BPTT through the recurrence (MATH §7).
+ * State: S (d, d) row-major, initial 0.  Gates: alpha (sigmoid), theta (softplus).
+ * Every pass streams rows of S, so the loops vectorize without reductions. */
 #include "rule.h"
 #include "../mathfn.h"
 
@@ -16,26 +17,39 @@ static hecate_status delta_check_params(const hct_config *cfg) {
     return HECATE_OK;
 }
 
-/* Tape: M_0 .. M_T ((T+1) d^2), then e_t (T d). */
+/* Tape: S_0 .. S_T ((T+1) d^2), then e_t (T d). */
 static size_t delta_tape_len(uint32_t d, uint32_t T) {
     return (size_t)(T + 1) * d * d + (size_t)T * d;
 }
 
 static size_t delta_work_len(uint32_t d) { return (size_t)d * d + 2 * (size_t)d; }
 
-/* One token, one pass over the rows of M: e_i = M_i.k - v_i, then the row
- * update M_i <- (1-alpha) M_i - (theta e_i) k, then y_i = M_i.q. */
-static void delta_token(real *M, uint32_t d, const real *k, const real *v, const real *q,
-                        real alpha, real theta, real *y, real *e_out) {
-    real keep = (real)1 - alpha;
-    for (uint32_t i = 0; i < d; i++) {
-        real *m = M + (size_t)i * d;
-        real e = hct_dot(m, k, d) - v[i];
-        real c = theta * e;
-        for (uint32_t j = 0; j < d; j++) m[j] = keep * m[j] - c * k[j];
-        y[i] = hct_dot(m, q, d);
-        if (e_out) e_out[i] = e;
+/* Columns o0 .. o0+nb of the fused write and read of one token:
+ * S[j] <- keep S[j] - (theta k[j]) e, then y += q[j] S[j], rows j in order. */
+static inline void update_read_cols(real *S, uint32_t d, const real *k, const real *e, const real *q,
+                                    real keep, real theta, uint32_t o0, uint32_t nb, real *y) {
+    real acc[LIN_BLOCK];
+    for (uint32_t o = 0; o < nb; o++) acc[o] = 0;
+    for (uint32_t j = 0; j < d; j++) {
+        real *row = S + (size_t)j * d + o0;
+        real c = theta * k[j], qj = q[j];
+        for (uint32_t o = 0; o < nb; o++) {
+            row[o] = keep * row[o] - c * e[o0 + o];
+            acc[o] += qj * row[o];
+        }
     }
+    for (uint32_t o = 0; o < nb; o++) y[o0 + o] = acc[o];
+}
+
+/* One token: e = k S - v (a row-streaming linear map), then the fused update and read. */
+static void delta_token(real *S, uint32_t d, const real *k, const real *v, const real *q,
+                        real alpha, real theta, real *y, real *e) {
+    hct_linear(S, k, 1, d, d, e);
+    for (uint32_t i = 0; i < d; i++) e[i] -= v[i];
+    real keep = (real)1 - alpha;
+    uint32_t o0 = 0;
+    for (; o0 + LIN_BLOCK <= d; o0 += LIN_BLOCK) update_read_cols(S, d, k, e, q, keep, theta, o0, LIN_BLOCK, y);
+    if (o0 < d) update_read_cols(S, d, k, e, q, keep, theta, o0, d - o0, y);
 }
 
 static void delta_forward(const hct_rule_io *io) {
@@ -46,76 +60,70 @@ static void delta_forward(const hct_rule_io *io) {
         const real *q = io->q + (size_t)t * d;
         real *y = io->y + (size_t)t * d;
         if (io->frozen) {
-            for (uint32_t i = 0; i < d; i++) y[i] = hct_dot(io->state + (size_t)i * d, q, d);
+            hct_linear(io->state, q, 1, d, d, y);
             continue;
         }
-        real *e_out = NULL;
+        real *e = io->scratch;
         if (io->tape) {
             hct_copy(io->tape + (size_t)t * dd, io->state, dd);
-            e_out = io->tape + (size_t)(io->T + 1) * dd + (size_t)t * d;
+            e = io->tape + (size_t)(io->T + 1) * dd + (size_t)t * d;
         }
         const real *g = io->gates + (size_t)t * N_GATES;
-        delta_token(io->state, d, k, v, q, g[G_ALPHA], g[G_THETA], y, e_out);
+        delta_token(io->state, d, k, v, q, g[G_ALPHA], g[G_THETA], y, e);
     }
     if (io->tape && !io->frozen) hct_copy(io->tape + (size_t)io->T * dd, io->state, dd);
 }
 
-/* Reverse pass of MATH §7 (delta rule BPTT). */
+/* Reverse pass of MATH §7 (delta rule BPTT), row by row of S. */
 static void delta_backward(const hct_rule_grad *g) {
     const hct_rule_io *io = g->fwd;
     uint32_t d = io->d, T = io->T;
     size_t dd = (size_t)d * d;
-    real *dM = g->work, *u = g->work + dd, *de = u + d;
-    hct_zero(dM, dd);
+    real *dS = g->work, *u = g->work + dd, *de = u + d;
+    hct_zero(dS, dd);
     for (uint32_t tt = T; tt-- > 0;) {
         const real *k = io->k + (size_t)tt * d, *q = io->q + (size_t)tt * d;
         const real *dy = g->dy + (size_t)tt * d;
         const real *gt = io->gates + (size_t)tt * N_GATES;
         real *dk = g->dk + (size_t)tt * d, *dv = g->dv + (size_t)tt * d, *dq = g->dq + (size_t)tt * d;
         real *dgt = g->dgates + (size_t)tt * N_GATES;
-        if (io->frozen) { /* y = M q with the constant incoming M */
-            hct_zero(dq, d);
-            for (uint32_t i = 0; i < d; i++) hct_axpy(dq, dy[i], io->state + (size_t)i * d, d);
+        if (io->frozen) { /* y = q S with the constant incoming S: dq = S dy */
+            for (uint32_t j = 0; j < d; j++) dq[j] = hct_dot(io->state + (size_t)j * d, dy, d);
             hct_zero(dk, d);
             hct_zero(dv, d);
             dgt[G_ALPHA] = dgt[G_THETA] = 0;
             continue;
         }
-        const real *M0 = io->tape + (size_t)tt * dd, *M1 = M0 + dd;
+        const real *S0 = io->tape + (size_t)tt * dd, *S1 = S0 + dd;
         const real *e = io->tape + (size_t)(T + 1) * dd + (size_t)tt * d;
         real alpha = gt[G_ALPHA], theta = gt[G_THETA];
-        /* dM += dy q^T ; dq = M_{t+1}^T dy */
-        hct_zero(dq, d);
-        for (uint32_t i = 0; i < d; i++) {
-            hct_axpy(dM + (size_t)i * d, dy[i], q, d);
-            hct_axpy(dq, dy[i], M1 + (size_t)i * d, d);
+        /* dS += q^T dy ; dq = S_{t+1} dy ; u = k dS ; dalpha = -<dS, S_t> */
+        real dalpha = 0;
+        hct_zero(u, d);
+        for (uint32_t j = 0; j < d; j++) {
+            real *ds = dS + (size_t)j * d;
+            hct_axpy(ds, q[j], dy, d);
+            dq[j] = hct_dot(S1 + (size_t)j * d, dy, d);
+            hct_axpy(u, k[j], ds, d);
+            dalpha -= hct_dot(ds, S0 + (size_t)j * d, d);
         }
-        /* dalpha = -<dM, M_t> ; u = dM k ; dtheta = -<u, e> ; de = -theta u */
-        real dalpha = 0, dtheta = 0;
+        real dtheta = -hct_dot(u, e, d);
         for (uint32_t i = 0; i < d; i++) {
-            const real *dm = dM + (size_t)i * d;
-            dalpha -= hct_dot(dm, M0 + (size_t)i * d, d);
-            u[i] = hct_dot(dm, k, d);
-            dtheta -= u[i] * e[i];
             de[i] = -theta * u[i];
+            dv[i] = -de[i];
         }
         dgt[G_ALPHA] = dalpha;
         dgt[G_THETA] = dtheta;
-        /* dk = -theta dM^T e + M_t^T de ; dv = -de */
-        hct_zero(dk, d);
-        for (uint32_t i = 0; i < d; i++) {
-            hct_axpy(dk, -theta * e[i], dM + (size_t)i * d, d);
-            hct_axpy(dk, de[i], M0 + (size_t)i * d, d);
-            dv[i] = -de[i];
-        }
-        /* dM <- (1 - alpha) dM + de k^T */
+        /* dk = -theta dS e + S_t de ; then dS <- (1 - alpha) dS + k^T de */
         real keep = (real)1 - alpha;
-        for (uint32_t i = 0; i < d; i++) {
-            real *dm = dM + (size_t)i * d;
-            for (uint32_t j = 0; j < d; j++) dm[j] = keep * dm[j] + de[i] * k[j];
+        for (uint32_t j = 0; j < d; j++) {
+            real *ds = dS + (size_t)j * d;
+            dk[j] = -theta * hct_dot(ds, e, d) + hct_dot(S0 + (size_t)j * d, de, d);
+            for (uint32_t i = 0; i < d; i++) ds[i] = keep * ds[i] + k[j] * de[i];
         }
     }
 }
+
 
 const hct_rule hct_rule_delta = {
     0, "delta", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0},

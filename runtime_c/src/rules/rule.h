@@ -17,6 +17,7 @@ typedef struct hct_rule_io {
     real *state;            /* in: state before token 0; out: state after token T-1 */
     real *y;                /* out: (T, d) memory read per token */
     real *tape;             /* NULL for inference, else tape_len() scalars for backward */
+    real *scratch;          /* (d) for the rule's per-token temporaries */
     bool frozen;            /* read only, never write (MATH §3.2 frozen) */
 } hct_rule_io;
 
