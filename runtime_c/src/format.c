@@ -27,22 +27,22 @@ size_t hecate_model_bytes(void) { return sizeof(hecate_model); }
 
 /* ---- the tensors a config needs (FORMAT.md "Tensors and their order") ---- */
 
-typedef struct expect { const char *name; uint32_t ndim, shape[2]; size_t field; } expect;
+typedef struct expect { const char *name; uint32_t ndim, shape[4]; size_t field; } expect;
 
 static uint32_t expected_tensors(const hct_config *c, const hct_rule *r, expect *e) {
     uint32_t d = c->d, V = c->vocab, G = r->n_gates, n = 0;
     expect list[] = {
-        {"emb", 2, {V, d}, offsetof(hct_weights, emb)},
-        {"blk0.attn.wq", 2, {d, d}, offsetof(hct_weights, wq)},
-        {"blk0.attn.wk", 2, {d, d}, offsetof(hct_weights, wk)},
-        {"blk0.attn.wv", 2, {d, d}, offsetof(hct_weights, wv)},
-        {"blk0.attn.wo", 2, {d, d}, offsetof(hct_weights, wo)},
-        {"blk0.mem0.wk", 2, {d, d}, offsetof(hct_weights, level[0].wk)},
-        {"blk0.mem0.wv", 2, {d, d}, offsetof(hct_weights, level[0].wv)},
-        {"blk0.mem0.wq", 2, {d, d}, offsetof(hct_weights, level[0].wq)},
-        {"blk0.mem0.gate_w", 2, {G, 2 * d}, offsetof(hct_weights, level[0].gate_w)},
-        {"blk0.mem0.gate_b", 1, {G, 1}, offsetof(hct_weights, level[0].gate_b)},
-        {"head", 2, {d, V}, offsetof(hct_weights, head)},
+        {"emb", 2, {V, d, 1, 1}, offsetof(hct_weights, emb)},
+        {"blk0.attn.wq", 2, {d, d, 1, 1}, offsetof(hct_weights, wq)},
+        {"blk0.attn.wk", 2, {d, d, 1, 1}, offsetof(hct_weights, wk)},
+        {"blk0.attn.wv", 2, {d, d, 1, 1}, offsetof(hct_weights, wv)},
+        {"blk0.attn.wo", 2, {d, d, 1, 1}, offsetof(hct_weights, wo)},
+        {"blk0.mem0.wk", 2, {d, d, 1, 1}, offsetof(hct_weights, level[0].wk)},
+        {"blk0.mem0.wv", 2, {d, d, 1, 1}, offsetof(hct_weights, level[0].wv)},
+        {"blk0.mem0.wq", 2, {d, d, 1, 1}, offsetof(hct_weights, level[0].wq)},
+        {"blk0.mem0.gate_w", 2, {G, 2 * d, 1, 1}, offsetof(hct_weights, level[0].gate_w)},
+        {"blk0.mem0.gate_b", 1, {G, 1, 1, 1}, offsetof(hct_weights, level[0].gate_b)},
+        {"head", 2, {d, V, 1, 1}, offsetof(hct_weights, head)},
     };
     for (; n < sizeof(list) / sizeof(list[0]); n++) e[n] = list[n];
     return n;
@@ -112,7 +112,7 @@ static hecate_status check_entry(const unsigned char *e, const expect *x, size_t
     uint64_t elems = 1;
     for (uint32_t i = 0; i < 4; i++) {
         uint32_t dim = rd32(e + 48 + 4 * i);
-        uint32_t want = i < x->ndim ? x->shape[i] : 1u;
+        uint32_t want = x->shape[i]; /* unused dims are 1 */
         if (dim != want) return HECATE_E_FILE_TENSOR_SHAPE;
         info->shape[i] = dim;
         elems *= dim;
