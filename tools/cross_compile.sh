@@ -63,12 +63,14 @@ check_api wasm32 "$WASM_EXPORTS"
 echo "== Cortex-M4F (arm-none-eabi-gcc, hard float) =="
 ARM_CC=$(find_tool arm-none-eabi-gcc) || { echo "arm-none-eabi-gcc not found" >&2; exit 1; }
 ARM_FLAGS=(-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
-           # GCC would turn byte loops into memset/memcpy calls, which a
-           # libc-free image does not have.
+           # keep GCC from turning byte loops into memset/memcpy calls
            -fno-tree-loop-distribute-patterns)
+# GCC may still call memset/memcpy (it requires them even freestanding, e.g.
+# to zero vector arrays on a core without SIMD): a libc-free image links the
+# runtime's own port/freestanding_mem.c, nothing else.
 OBJS=()
-for src in "${SOURCES[@]}"; do
-  obj="$OUT/m4f_$(echo "${src#"$SRC_DIR"/}" | tr '/' '_' | sed 's/\.c$/.o/')"
+for src in "${SOURCES[@]}" runtime_c/port/freestanding_mem.c; do
+  obj="$OUT/m4f_$(basename "$(dirname "$src")")_$(basename "${src%.c}").o"
   "$ARM_CC" "${COMMON_FLAGS[@]}" "${ARM_FLAGS[@]}" -c "$src" -o "$obj"
   OBJS+=("$obj")
 done

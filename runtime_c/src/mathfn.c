@@ -114,27 +114,35 @@ real hct_softplus(real x) {
 
 /* y[o0 .. o0+nb) = sum over i = 0, 1, .. din-1 (in that order) of x[i] W[i, o].
  * The order depends on nothing but din, so any batching of tokens gives the
- * same bits (MATH §6).  Called with nb = LIN_BLOCK as a constant, the inlined
- * copy keeps acc in registers. */
-static inline void linear_cols(const real *W, const real *x, uint32_t din, uint32_t dout,
-                               uint32_t o0, uint32_t nb, real *y) {
-    real acc[LIN_BLOCK];
-    for (uint32_t o = 0; o < nb; o++) acc[o] = 0;
-    for (uint32_t i = 0; i < din; i++) {
-        const real *w = W + (size_t)i * dout + o0;
-        real xi = x[i];
-        for (uint32_t o = 0; o < nb; o++) acc[o] += xi * w[o];
+ * same bits (MATH §6).  Full blocks run on lane vectors held in registers;
+ * the narrower tail does the same operations one column at a time. */
+static void linear_cols(const real *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
+                        uint32_t nb, real *y) {
+    if (nb == LIN_BLOCK) {
+        hct_vec acc[LIN_VECS];
+        for (uint32_t v = 0; v < LIN_VECS; v++) acc[v] = HCT_VSPLAT((real)0);
+        for (uint32_t i = 0; i < din; i++) {
+            const real *w = W + (size_t)i * dout + o0;
+            hct_vec xi = HCT_VSPLAT(x[i]);
+            for (uint32_t v = 0; v < LIN_VECS; v++)
+                acc[v] = HCT_VADD(acc[v], HCT_VMUL(xi, HCT_VLOAD(w + v * HCT_LANES)));
+        }
+        for (uint32_t v = 0; v < LIN_VECS; v++) HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
+        return;
     }
-    for (uint32_t o = 0; o < nb; o++) y[o0 + o] = acc[o];
+    for (uint32_t o = 0; o < nb; o++) {
+        real acc = 0;
+        for (uint32_t i = 0; i < din; i++) acc += x[i] * W[(size_t)i * dout + o0 + o];
+        y[o0 + o] = acc;
+    }
 }
 
 void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y) {
     for (uint32_t t = 0; t < T; t++) {
         const real *x = X + (size_t)t * din;
         real *y = Y + (size_t)t * dout;
-        uint32_t o0 = 0;
-        for (; o0 + LIN_BLOCK <= dout; o0 += LIN_BLOCK) linear_cols(W, x, din, dout, o0, LIN_BLOCK, y);
-        if (o0 < dout) linear_cols(W, x, din, dout, o0, dout - o0, y);
+        for (uint32_t o0 = 0; o0 < dout; o0 += LIN_BLOCK)
+            linear_cols(W, x, din, dout, o0, dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK, y);
     }
 }
 

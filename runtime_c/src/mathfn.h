@@ -29,9 +29,41 @@ static inline void hct_axpy(real *y, real s, const real *x, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) y[i] += s * x[i];
 }
 
-/* Output columns per register block of the row-streaming kernels: 32 floats
- * are four AVX registers (eight for doubles), kept in registers across a sum. */
-#define LIN_BLOCK 32u
+/* Eight lanes of `real` with elementwise arithmetic only.  With GCC/Clang
+ * vector extensions it maps to SIMD registers (SSE/AVX, wasm SIMD128, or
+ * scalar code where there is none); elsewhere it is a struct of eight.  Both
+ * give the same bits: every lane does exactly the scalar operations.  Lane
+ * loads and stores need no alignment beyond that of `real`. */
+#define HCT_LANES 8u
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(HECATE_NO_VECTOR_EXT)
+typedef real hct_vec __attribute__((vector_size(HCT_LANES * sizeof(real)), aligned(sizeof(real))));
+/* Macros, not functions: vectors never cross a call boundary (no vector ABI). */
+#define HCT_VLOAD(p) (*(const hct_vec *)(const void *)(p))
+#define HCT_VSTORE(p, v) (*(hct_vec *)(void *)(p) = (v))
+#define HCT_VADD(a, b) ((a) + (b))
+#define HCT_VSUB(a, b) ((a) - (b))
+#define HCT_VMUL(a, b) ((a) * (b))
+#define HCT_VSPLAT(x) ((hct_vec){(x), (x), (x), (x), (x), (x), (x), (x)})
+#else
+typedef struct hct_vec { real v[HCT_LANES]; } hct_vec;
+static inline hct_vec hct_vload_(const real *p) { hct_vec r; for (unsigned i = 0; i < HCT_LANES; i++) r.v[i] = p[i]; return r; }
+static inline void hct_vstore_(real *p, hct_vec a) { for (unsigned i = 0; i < HCT_LANES; i++) p[i] = a.v[i]; }
+static inline hct_vec hct_vadd_(hct_vec a, hct_vec b) { for (unsigned i = 0; i < HCT_LANES; i++) a.v[i] += b.v[i]; return a; }
+static inline hct_vec hct_vsub_(hct_vec a, hct_vec b) { for (unsigned i = 0; i < HCT_LANES; i++) a.v[i] -= b.v[i]; return a; }
+static inline hct_vec hct_vmul_(hct_vec a, hct_vec b) { for (unsigned i = 0; i < HCT_LANES; i++) a.v[i] *= b.v[i]; return a; }
+static inline hct_vec hct_vsplat_(real x) { hct_vec r; for (unsigned i = 0; i < HCT_LANES; i++) r.v[i] = x; return r; }
+#define HCT_VLOAD(p) hct_vload_(p)
+#define HCT_VSTORE(p, v) hct_vstore_((p), (v))
+#define HCT_VADD(a, b) hct_vadd_((a), (b))
+#define HCT_VSUB(a, b) hct_vsub_((a), (b))
+#define HCT_VMUL(a, b) hct_vmul_((a), (b))
+#define HCT_VSPLAT(x) hct_vsplat_(x)
+#endif
+
+/* Output columns per register block of the row-streaming kernels: four
+ * lane vectors, kept in registers across a whole sum. */
+#define LIN_VECS 4u
+#define LIN_BLOCK (LIN_VECS * HCT_LANES)
 
 /* Y[t, :] = X[t, :] W for t < T: a linear map applied to T rows.
  * W (din, dout), X (T, din), Y (T, dout). */

@@ -25,20 +25,38 @@ static size_t delta_tape_len(uint32_t d, uint32_t T) {
 static size_t delta_work_len(uint32_t d) { return (size_t)d * d + 2 * (size_t)d; }
 
 /* Columns o0 .. o0+nb of the fused write and read of one token:
- * S[j] <- keep S[j] - (theta k[j]) e, then y += q[j] S[j], rows j in order. */
-static inline void update_read_cols(real *S, uint32_t d, const real *k, const real *e, const real *q,
-                                    real keep, real theta, uint32_t o0, uint32_t nb, real *y) {
-    real acc[LIN_BLOCK];
-    for (uint32_t o = 0; o < nb; o++) acc[o] = 0;
-    for (uint32_t j = 0; j < d; j++) {
-        real *row = S + (size_t)j * d + o0;
-        real c = theta * k[j], qj = q[j];
-        for (uint32_t o = 0; o < nb; o++) {
-            row[o] = keep * row[o] - c * e[o0 + o];
-            acc[o] += qj * row[o];
+ * S[j] <- keep S[j] - (theta k[j]) e, then y += q[j] S[j], rows j in order.
+ * Full blocks on lane vectors, the tail column by column, same operations. */
+static void update_read_cols(real *S, uint32_t d, const real *k, const real *e, const real *q,
+                             real keep, real theta, uint32_t o0, uint32_t nb, real *y) {
+    if (nb == LIN_BLOCK) {
+        hct_vec acc[LIN_VECS], ev[LIN_VECS], kv = HCT_VSPLAT(keep);
+        for (uint32_t v = 0; v < LIN_VECS; v++) {
+            acc[v] = HCT_VSPLAT((real)0);
+            ev[v] = HCT_VLOAD(e + o0 + v * HCT_LANES);
         }
+        for (uint32_t j = 0; j < d; j++) {
+            real *row = S + (size_t)j * d + o0;
+            real cj = theta * k[j];
+            hct_vec c = HCT_VSPLAT(cj), qj = HCT_VSPLAT(q[j]);
+            for (uint32_t v = 0; v < LIN_VECS; v++) {
+                hct_vec r = HCT_VSUB(HCT_VMUL(kv, HCT_VLOAD(row + v * HCT_LANES)), HCT_VMUL(c, ev[v]));
+                HCT_VSTORE(row + v * HCT_LANES, r);
+                acc[v] = HCT_VADD(acc[v], HCT_VMUL(qj, r));
+            }
+        }
+        for (uint32_t v = 0; v < LIN_VECS; v++) HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
+        return;
     }
-    for (uint32_t o = 0; o < nb; o++) y[o0 + o] = acc[o];
+    for (uint32_t o = o0; o < o0 + nb; o++) {
+        real acc = 0;
+        for (uint32_t j = 0; j < d; j++) {
+            real *r = S + (size_t)j * d + o;
+            *r = keep * *r - (theta * k[j]) * e[o];
+            acc += q[j] * *r;
+        }
+        y[o] = acc;
+    }
 }
 
 /* One token: e = k S - v (a row-streaming linear map), then the fused update and read. */
@@ -47,9 +65,8 @@ static void delta_token(real *S, uint32_t d, const real *k, const real *v, const
     hct_linear(S, k, 1, d, d, e);
     for (uint32_t i = 0; i < d; i++) e[i] -= v[i];
     real keep = (real)1 - alpha;
-    uint32_t o0 = 0;
-    for (; o0 + LIN_BLOCK <= d; o0 += LIN_BLOCK) update_read_cols(S, d, k, e, q, keep, theta, o0, LIN_BLOCK, y);
-    if (o0 < d) update_read_cols(S, d, k, e, q, keep, theta, o0, d - o0, y);
+    for (uint32_t o0 = 0; o0 < d; o0 += LIN_BLOCK)
+        update_read_cols(S, d, k, e, q, keep, theta, o0, d - o0 < LIN_BLOCK ? d - o0 : LIN_BLOCK, y);
 }
 
 static void delta_forward(const hct_rule_io *io) {
