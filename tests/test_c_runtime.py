@@ -18,14 +18,14 @@ SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-o
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler on PATH")
 
 
-def build(program: str, precision: str, out_dir: Path) -> Path:
+def build(program: str, precision: str, out_dir: Path, extra=()) -> Path:
     """Compile runtime_c/tests/<program>.c with the core, host layer and sanitizers."""
-    exe = out_dir / f"{program}_{precision}"
+    exe = out_dir / f"{program}_{precision}{'_'.join(('',) + tuple(x.strip('-') for x in extra))}"
     real = "double" if precision == "f64" else "float"
     sources = sorted(str(p) for p in (ROOT / "runtime_c" / "src").rglob("*.c"))
     cmd = [CC, "-std=c99", "-D_POSIX_C_SOURCE=200112L", "-O1", "-g", *SANITIZE,
            "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra", "-Werror",
-           f"-DHECATE_REAL={real}", f"-I{ROOT / 'runtime_c' / 'include'}", *sources,
+           f"-DHECATE_REAL={real}", *extra, f"-I{ROOT / 'runtime_c' / 'include'}", *sources,
            str(ROOT / "runtime_c" / "host" / "hecate_host.c"),
            str(ROOT / "runtime_c" / "tests" / f"{program}.c"), "-o", str(exe)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -62,3 +62,12 @@ def test_malformed_files_under_sanitizers(tmp_path):
     assert "runtime error" not in result.stderr and "AddressSanitizer" not in result.stderr
     seen = dict(reversed(line.split(" ", 1)) for line in result.stdout.splitlines())
     assert seen == expected
+
+
+def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path):
+    """The lane-vector kernels and their plain-C fallback do the same arithmetic."""
+    text = "hecate_edge: the same bits with or without SIMD."
+    outputs = [run([build("dump_logits", "f32", tmp_path, extra), GOLDEN, text]).stdout
+               for extra in ((), ("-DHECATE_NO_VECTOR_EXT",))]
+    assert outputs[0] and outputs[0].count("\n") == len(text)
+    assert outputs[0] == outputs[1]
