@@ -54,6 +54,7 @@ size_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsign
         b->do_ = take(&cv, Td);
         b->dp = take(&cv, Td);
         b->dgates = take(&cv, (uint64_t)T * G);
+        b->lin_work = take(&cv, (uint64_t)T * (d + (c->vocab > d ? c->vocab : d)));
     }
     if (cv.used > (uint64_t)SIZE_MAX) return SIZE_MAX;
     return (size_t)cv.used;

@@ -28,6 +28,7 @@ typedef struct hct_block {
     hct_rule_io rule_io;      /* the rule call of this block, kept for backward */
     /* gradients, training only */
     real *dx, *dq, *dk, *dv, *da, *dkm, *dvm, *dqm, *dy, *do_, *dp, *dgates, *rule_work;
+    real *lin_work;           /* (T (d + V)) hct_linear_backward's transposes */
 } hct_block;
 
 /* Carve the arrays of a block of T tokens from `base` (NULL: only measure);

@@ -78,7 +78,7 @@ void hct_level_backward(const hecate_session *s, hct_block *b, hct_weights *grad
             hct_l2_normalize_backward(b->qm + (size_t)t * d, b->qnorm[t], b->dqm + (size_t)t * d, d);
         }
     }
-    hct_linear_backward(L->wk, b->x, b->dkm, T, d, d, dL->wk, b->dx);
-    hct_linear_backward(L->wv, b->x, b->dvm, T, d, d, dL->wv, b->dx);
-    hct_linear_backward(L->wq, b->x, b->dqm, T, d, d, dL->wq, b->dx);
+    hct_linear_backward(L->wk, b->x, b->dkm, T, d, d, dL->wk, b->dx, b->lin_work);
+    hct_linear_backward(L->wv, b->x, b->dvm, T, d, d, dL->wv, b->dx, b->lin_work);
+    hct_linear_backward(L->wq, b->x, b->dqm, T, d, d, dL->wq, b->dx, b->lin_work);
 }

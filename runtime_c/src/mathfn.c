@@ -114,12 +114,14 @@ real hct_softplus(real x) {
 
 /* y[o0 .. o0+nb) = sum over i = 0, 1, .. din-1 (in that order) of x[i] W[i, o].
  * The order depends on nothing but din, so any batching of tokens gives the
- * same bits (MATH §6).  Full blocks run on lane vectors held in registers;
- * the narrower tail does the same operations one column at a time. */
+ * same bits (MATH §6).  Whole lane vectors are held in registers (a full
+ * block of LIN_VECS, or fewer at the edge); leftover columns run one at a
+ * time with the same operations. */
 static void linear_cols(const real *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
                         uint32_t nb, real *y) {
-    if (nb == LIN_BLOCK) {
-        hct_vec acc[LIN_VECS];
+    uint32_t nv = nb / HCT_LANES;
+    hct_vec acc[LIN_VECS];
+    if (nv == LIN_VECS) { /* constant trip counts: the common case, fully in registers */
         for (uint32_t v = 0; v < LIN_VECS; v++) acc[v] = HCT_VSPLAT((real)0);
         for (uint32_t i = 0; i < din; i++) {
             const real *w = W + (size_t)i * dout + o0;
@@ -127,13 +129,20 @@ static void linear_cols(const real *W, const real *x, uint32_t din, uint32_t dou
             for (uint32_t v = 0; v < LIN_VECS; v++)
                 acc[v] = HCT_VADD(acc[v], HCT_VMUL(xi, HCT_VLOAD(w + v * HCT_LANES)));
         }
-        for (uint32_t v = 0; v < LIN_VECS; v++) HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
-        return;
+    } else if (nv > 0) {
+        for (uint32_t v = 0; v < nv; v++) acc[v] = HCT_VSPLAT((real)0);
+        for (uint32_t i = 0; i < din; i++) {
+            const real *w = W + (size_t)i * dout + o0;
+            hct_vec xi = HCT_VSPLAT(x[i]);
+            for (uint32_t v = 0; v < nv; v++)
+                acc[v] = HCT_VADD(acc[v], HCT_VMUL(xi, HCT_VLOAD(w + v * HCT_LANES)));
+        }
     }
-    for (uint32_t o = 0; o < nb; o++) {
-        real acc = 0;
-        for (uint32_t i = 0; i < din; i++) acc += x[i] * W[(size_t)i * dout + o0 + o];
-        y[o0 + o] = acc;
+    for (uint32_t v = 0; v < nv; v++) HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
+    for (uint32_t o = o0 + nv * HCT_LANES; o < o0 + nb; o++) {
+        real a = 0;
+        for (uint32_t i = 0; i < din; i++) a += x[i] * W[(size_t)i * dout + o];
+        y[o] = a;
     }
 }
 
@@ -146,16 +155,44 @@ void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t
     }
 }
 
-void hct_linear_backward(const real *W, const real *X, const real *dY, uint32_t T,
-                         uint32_t din, uint32_t dout, real *dW, real *dX) {
-    for (uint32_t t = 0; t < T; t++) {
-        const real *dy = dY + (size_t)t * dout;
-        const real *x = X + (size_t)t * din;
-        for (uint32_t i = 0; i < din; i++) {
-            hct_axpy(dW + (size_t)i * dout, x[i], dy, dout);           /* dW[i, :] += x[i] dy */
-            if (dX) dX[(size_t)t * din + i] += hct_dot(W + (size_t)i * dout, dy, dout); /* dx = W dy */
+/* dW[i, o0..o0+nb) += sum over t of X[t, i] dY[t, o0..o0+nb). */
+static void weight_grad_cols(const real *X, const real *dY, uint32_t T, uint32_t din, uint32_t dout,
+                             uint32_t i, uint32_t o0, uint32_t nb, real *dW) {
+    real *g = dW + (size_t)i * dout + o0;
+    if (nb == LIN_BLOCK) {
+        hct_vec acc[LIN_VECS];
+        for (uint32_t v = 0; v < LIN_VECS; v++) acc[v] = HCT_VLOAD(g + v * HCT_LANES);
+        for (uint32_t t = 0; t < T; t++) {
+            hct_vec xt = HCT_VSPLAT(X[(size_t)t * din + i]);
+            const real *dy = dY + (size_t)t * dout + o0;
+            for (uint32_t v = 0; v < LIN_VECS; v++)
+                acc[v] = HCT_VADD(acc[v], HCT_VMUL(xt, HCT_VLOAD(dy + v * HCT_LANES)));
         }
+        for (uint32_t v = 0; v < LIN_VECS; v++) HCT_VSTORE(g + v * HCT_LANES, acc[v]);
+        return;
     }
+    for (uint32_t t = 0; t < T; t++) hct_axpy(g, X[(size_t)t * din + i], dY + (size_t)t * dout + o0, nb);
+}
+
+/* (rows, cols) -> (cols, rows) */
+static void transpose(const real *A, uint32_t rows, uint32_t cols, real *out) {
+    for (uint32_t r = 0; r < rows; r++)
+        for (uint32_t c = 0; c < cols; c++) out[(size_t)c * rows + r] = A[(size_t)r * cols + c];
+}
+
+void hct_linear_backward(const real *W, const real *X, const real *dY, uint32_t T,
+                         uint32_t din, uint32_t dout, real *dW, real *dX, real *work) {
+    for (uint32_t i = 0; i < din; i++)
+        for (uint32_t o0 = 0; o0 < dout; o0 += LIN_BLOCK)
+            weight_grad_cols(X, dY, T, din, dout, i, o0, dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK, dW);
+    if (!dX) return;
+    /* dX^T = W dY^T: row i of the result is a linear map of row i of W, so the
+     * same lane kernel serves, over tokens instead of columns */
+    real *dYT = work, *dXT = work + (size_t)dout * T;
+    transpose(dY, T, dout, dYT);
+    hct_linear(dYT, W, din, dout, T, dXT);
+    for (uint32_t t = 0; t < T; t++)
+        for (uint32_t i = 0; i < din; i++) dX[(size_t)t * din + i] += dXT[(size_t)i * T + t];
 }
 
 real hct_l2_normalize(real *x, uint32_t n) {

@@ -1,7 +1,8 @@
-/* mathfn.h — scalar functions without libm (MATH §9) and the one dot product
- * every matrix-vector operation of the runtime goes through.  The dot has a
- * fixed summation order (8 lanes, then a fixed tree), which is what makes
- * chunked and token-by-token runs bit-identical (MATH §6). */
+/* mathfn.h — scalar functions without libm (MATH §9), the lane vectors, and
+ * the vector kernels every matrix operation goes through.  Each output has
+ * one fixed summation order whatever the batching (the dot: 8 lanes, then a
+ * fixed tree; the linear map: rows in order), which is what makes chunked
+ * and token-by-token runs bit-identical (MATH §6). */
 #ifndef HECATE_MATHFN_H
 #define HECATE_MATHFN_H
 #include "internal.h"
@@ -12,17 +13,6 @@ real hct_log1p(real y);   /* for y > -1 */
 real hct_sqrt(real x);
 real hct_sigmoid(real x);
 real hct_softplus(real x);
-
-static inline real hct_dot(const real *a, const real *b, uint32_t n) {
-    real acc[8]; /* zeroed by a loop: an initializer may become a libc memset call */
-    for (uint32_t j = 0; j < 8; j++) acc[j] = 0;
-    uint32_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (uint32_t j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
-    real s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
 
 /* y += s * x */
 static inline void hct_axpy(real *y, real s, const real *x, uint32_t n) {
@@ -65,13 +55,28 @@ static inline hct_vec hct_vsplat_(real x) { hct_vec r; for (unsigned i = 0; i < 
 #define LIN_VECS 4u
 #define LIN_BLOCK (LIN_VECS * HCT_LANES)
 
+/* <a, b>: lane sums over blocks of 8, then the tree ((0+1)+(2+3))+((4+5)+(6+7)),
+ * then the tail in order. */
+static inline real hct_dot(const real *a, const real *b, uint32_t n) {
+    hct_vec acc = HCT_VSPLAT((real)0);
+    uint32_t i = 0;
+    for (; i + HCT_LANES <= n; i += HCT_LANES) acc = HCT_VADD(acc, HCT_VMUL(HCT_VLOAD(a + i), HCT_VLOAD(b + i)));
+    real lane[HCT_LANES];
+    HCT_VSTORE(lane, acc);
+    real s = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+
 /* Y[t, :] = X[t, :] W for t < T: a linear map applied to T rows.
  * W (din, dout), X (T, din), Y (T, dout). */
 void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y);
 
-/* Backward of hct_linear: dX[t] += W dY[t] (if dX) and dW += X^T dY. */
+/* Backward of hct_linear: dX[t] += W dY[t] (if dX) and dW += X^T dY.
+ * work: (din + dout) * T scalars. */
 void hct_linear_backward(const real *W, const real *X, const real *dY, uint32_t T,
-                         uint32_t din, uint32_t dout, real *dW, real *dX);
+                         uint32_t din, uint32_t dout, real *dW, real *dX, real *work);
 
 /* x_hat = x / max(||x||, 1e-8) in place; returns ||x||.  MATH §3.1 */
 real hct_l2_normalize(real *x, uint32_t n);
