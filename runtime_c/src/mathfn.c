@@ -112,33 +112,34 @@ real hct_softplus(real x) {
     return (x > 0 ? x : (real)0) + hct_log1p(hct_exp(-ax));
 }
 
-/* y[o0 .. o0+nb) = sum over i = 0, 1, .. din-1 (in that order) of x[i] W[i, o].
- * The order depends on nothing but din, so any batching of tokens gives the
- * same bits (MATH §6).  Whole lane vectors are held in registers (a full
- * block of LIN_VECS, or fewer at the edge); leftover columns run one at a
- * time with the same operations. */
+/* y[o0 .. o0 + nv lanes) = sum over i = 0, 1, .. din-1 (in that order) of
+ * x[i] W[i, o], with the nv accumulating vectors held in registers.  Always
+ * inlined with a constant nv (see linear_cols), so the loops unroll. */
+static inline void linear_vecs(const real *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
+                               uint32_t nv, real *y) {
+    hct_vec acc[LIN_VECS];
+    for (uint32_t v = 0; v < nv; v++) acc[v] = HCT_VSPLAT((real)0);
+    for (uint32_t i = 0; i < din; i++) {
+        const real *w = W + (size_t)i * dout + o0;
+        hct_vec xi = HCT_VSPLAT(x[i]);
+        for (uint32_t v = 0; v < nv; v++) acc[v] = HCT_VADD(acc[v], HCT_VMUL(xi, HCT_VLOAD(w + v * HCT_LANES)));
+    }
+    for (uint32_t v = 0; v < nv; v++) HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
+}
+
+/* Columns o0 .. o0+nb of x W.  The order of the sum depends on nothing but
+ * din, so any batching of tokens gives the same bits (MATH §6); whole lane
+ * vectors run in registers, leftover columns one at a time, same operations. */
 static void linear_cols(const real *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
                         uint32_t nb, real *y) {
     uint32_t nv = nb / HCT_LANES;
-    hct_vec acc[LIN_VECS];
-    if (nv == LIN_VECS) { /* constant trip counts: the common case, fully in registers */
-        for (uint32_t v = 0; v < LIN_VECS; v++) acc[v] = HCT_VSPLAT((real)0);
-        for (uint32_t i = 0; i < din; i++) {
-            const real *w = W + (size_t)i * dout + o0;
-            hct_vec xi = HCT_VSPLAT(x[i]);
-            for (uint32_t v = 0; v < LIN_VECS; v++)
-                acc[v] = HCT_VADD(acc[v], HCT_VMUL(xi, HCT_VLOAD(w + v * HCT_LANES)));
-        }
-    } else if (nv > 0) {
-        for (uint32_t v = 0; v < nv; v++) acc[v] = HCT_VSPLAT((real)0);
-        for (uint32_t i = 0; i < din; i++) {
-            const real *w = W + (size_t)i * dout + o0;
-            hct_vec xi = HCT_VSPLAT(x[i]);
-            for (uint32_t v = 0; v < nv; v++)
-                acc[v] = HCT_VADD(acc[v], HCT_VMUL(xi, HCT_VLOAD(w + v * HCT_LANES)));
-        }
+    switch (nv) { /* one case per vector count up to LIN_VECS (4) */
+    case 4: linear_vecs(W, x, din, dout, o0, 4, y); break;
+    case 3: linear_vecs(W, x, din, dout, o0, 3, y); break;
+    case 2: linear_vecs(W, x, din, dout, o0, 2, y); break;
+    case 1: linear_vecs(W, x, din, dout, o0, 1, y); break;
+    default: break;
     }
-    for (uint32_t v = 0; v < nv; v++) HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
     for (uint32_t o = o0 + nv * HCT_LANES; o < o0 + nb; o++) {
         real a = 0;
         for (uint32_t i = 0; i < din; i++) a += x[i] * W[(size_t)i * dout + o];
