@@ -73,11 +73,9 @@ hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, b
         hct_linear(m->w.wq, b->x, T, d, d, b->q);
         for (uint32_t t = 0; t < T; t++) hct_swa_forward(s, b, t);
     }
-    size_t len = s->mem_len[0];
     b->state = s->mem_spare[0];
-    hct_copy(b->state, s->mem_state[0], len);
     hct_level_forward(s, b, training);
-    if (!hct_all_finite(b->state, len)) return HECATE_E_NONFINITE;
+    if (!b->rule_io.frozen && !hct_all_finite(b->state, s->mem_len[0])) return HECATE_E_NONFINITE;
     if (!need_out) return HECATE_OK;
     /* MAG (MATH §4): o = a * sigmoid(y), p = o Wo, logits = p head */
     for (size_t i = 0; i < (size_t)T * d; i++) {
@@ -93,9 +91,11 @@ hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, b
 
 void hct_block_commit(hecate_session *s, const hct_block *b) {
     uint32_t d = s->model->cfg.d, w = s->model->cfg.window, T = b->T;
-    real *tmp = s->mem_state[0];
-    s->mem_state[0] = s->mem_spare[0];
-    s->mem_spare[0] = tmp;
+    if (!b->rule_io.frozen) { /* the block wrote the spare state: it becomes current */
+        real *tmp = s->mem_state[0];
+        s->mem_state[0] = s->mem_spare[0];
+        s->mem_spare[0] = tmp;
+    }
     for (uint32_t t = T > w ? T - w : 0; t < T; t++) {
         size_t slot = (size_t)((b->p0 + t) % w) * d;
         hct_copy(s->ring_k + slot, b->k + (size_t)t * d, d);

@@ -22,7 +22,7 @@ typedef struct hct_block {
     real *gy;                 /* (T, d) sigmoid(y), MATH §4 */
     real *o, *p;              /* (T, d) */
     real *logits;             /* (T, V) training only (else the caller's buffer) */
-    real *state;              /* working copy of the memory state */
+    real *state;              /* the memory state after the block (the session's spare) */
     real *rule_scratch;       /* (d) the rule's per-token temporaries */
     real *rule_tape;          /* training only */
     hct_rule_io rule_io;      /* the rule call of this block, kept for backward */

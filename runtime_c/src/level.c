@@ -42,6 +42,7 @@ void hct_level_forward(const hecate_session *s, hct_block *b, bool training) {
     io->v = b->vm;
     io->q = b->qm;
     io->gates = b->gates;
+    io->state_in = s->mem_state[0];
     io->state = b->state;
     io->y = b->y;
     io->scratch = b->rule_scratch;

@@ -25,10 +25,11 @@ static size_t delta_tape_len(uint32_t d, uint32_t T) {
 static size_t delta_work_len(uint32_t d) { return (size_t)d * d + 2 * (size_t)d; }
 
 /* Columns o0 .. o0+nb of the fused write and read of one token:
- * S[j] <- keep S[j] - (theta k[j]) e, then y += q[j] S[j], rows j in order.
- * Full blocks on lane vectors, the tail column by column, same operations. */
-static void update_read_cols(real *S, uint32_t d, const real *k, const real *e, const real *q,
-                             real keep, real theta, uint32_t o0, uint32_t nb, real *y) {
+ * out[j] = keep in[j] - (theta k[j]) e, then y += q[j] out[j], rows j in order
+ * (in and out may be the same state).  Full blocks on lane vectors, the tail
+ * column by column, same operations. */
+static void update_read_cols(const real *in, real *out, uint32_t d, const real *k, const real *e,
+                             const real *q, real keep, real theta, uint32_t o0, uint32_t nb, real *y) {
     if (nb == LIN_BLOCK) {
         hct_vec acc[LIN_VECS], ev[LIN_VECS], kv = HCT_VSPLAT(keep);
         for (uint32_t v = 0; v < LIN_VECS; v++) {
@@ -36,12 +37,13 @@ static void update_read_cols(real *S, uint32_t d, const real *k, const real *e, 
             ev[v] = HCT_VLOAD(e + o0 + v * HCT_LANES);
         }
         for (uint32_t j = 0; j < d; j++) {
-            real *row = S + (size_t)j * d + o0;
+            const real *src = in + (size_t)j * d + o0;
+            real *dst = out + (size_t)j * d + o0;
             real cj = theta * k[j];
             hct_vec c = HCT_VSPLAT(cj), qj = HCT_VSPLAT(q[j]);
             for (uint32_t v = 0; v < LIN_VECS; v++) {
-                hct_vec r = HCT_VSUB(HCT_VMUL(kv, HCT_VLOAD(row + v * HCT_LANES)), HCT_VMUL(c, ev[v]));
-                HCT_VSTORE(row + v * HCT_LANES, r);
+                hct_vec r = HCT_VSUB(HCT_VMUL(kv, HCT_VLOAD(src + v * HCT_LANES)), HCT_VMUL(c, ev[v]));
+                HCT_VSTORE(dst + v * HCT_LANES, r);
                 acc[v] = HCT_VADD(acc[v], HCT_VMUL(qj, r));
             }
         }
@@ -51,44 +53,46 @@ static void update_read_cols(real *S, uint32_t d, const real *k, const real *e, 
     for (uint32_t o = o0; o < o0 + nb; o++) {
         real acc = 0;
         for (uint32_t j = 0; j < d; j++) {
-            real *r = S + (size_t)j * d + o;
-            *r = keep * *r - (theta * k[j]) * e[o];
-            acc += q[j] * *r;
+            size_t at = (size_t)j * d + o;
+            out[at] = keep * in[at] - (theta * k[j]) * e[o];
+            acc += q[j] * out[at];
         }
         y[o] = acc;
     }
 }
 
-/* One token: e = k S - v (a row-streaming linear map), then the fused update and read. */
-static void delta_token(real *S, uint32_t d, const real *k, const real *v, const real *q,
-                        real alpha, real theta, real *y, real *e) {
-    hct_linear(S, k, 1, d, d, e);
+/* One token from state `in` to state `out`: e = k S - v (a row-streaming
+ * linear map), then the fused update and read. */
+static void delta_token(const real *in, real *out, uint32_t d, const real *k, const real *v,
+                        const real *q, real alpha, real theta, real *y, real *e) {
+    hct_linear(in, k, 1, d, d, e);
     for (uint32_t i = 0; i < d; i++) e[i] -= v[i];
     real keep = (real)1 - alpha;
     for (uint32_t o0 = 0; o0 < d; o0 += LIN_BLOCK)
-        update_read_cols(S, d, k, e, q, keep, theta, o0, d - o0 < LIN_BLOCK ? d - o0 : LIN_BLOCK, y);
+        update_read_cols(in, out, d, k, e, q, keep, theta, o0, d - o0 < LIN_BLOCK ? d - o0 : LIN_BLOCK, y);
 }
 
+/* Inference writes token by token into io->state; training writes S_{t+1}
+ * straight into the tape (S_0 is a copy of the incoming state), then copies
+ * the last one out. */
 static void delta_forward(const hct_rule_io *io) {
     uint32_t d = io->d;
     size_t dd = (size_t)d * d;
-    for (uint32_t t = 0; t < io->T; t++) {
-        const real *k = io->k + (size_t)t * d, *v = io->v + (size_t)t * d;
-        const real *q = io->q + (size_t)t * d;
-        real *y = io->y + (size_t)t * d;
-        if (io->frozen) {
-            hct_linear(io->state, q, 1, d, d, y);
-            continue;
-        }
-        real *e = io->scratch;
-        if (io->tape) {
-            hct_copy(io->tape + (size_t)t * dd, io->state, dd);
-            e = io->tape + (size_t)(io->T + 1) * dd + (size_t)t * d;
-        }
-        const real *g = io->gates + (size_t)t * N_GATES;
-        delta_token(io->state, d, k, v, q, g[G_ALPHA], g[G_THETA], y, e);
+    if (io->frozen) {
+        hct_linear(io->state_in, io->q, io->T, d, d, io->y);
+        return;
     }
-    if (io->tape && !io->frozen) hct_copy(io->tape + (size_t)io->T * dd, io->state, dd);
+    const real *src = io->state_in;
+    if (io->tape) hct_copy(io->tape, io->state_in, dd);
+    for (uint32_t t = 0; t < io->T; t++) {
+        real *dst = io->tape ? io->tape + (size_t)(t + 1) * dd : io->state;
+        real *e = io->tape ? io->tape + (size_t)(io->T + 1) * dd + (size_t)t * d : io->scratch;
+        const real *g = io->gates + (size_t)t * N_GATES;
+        delta_token(src, dst, d, io->k + (size_t)t * d, io->v + (size_t)t * d, io->q + (size_t)t * d,
+                    g[G_ALPHA], g[G_THETA], io->y + (size_t)t * d, e);
+        src = dst;
+    }
+    if (io->tape) hct_copy(io->state, src, dd);
 }
 
 /* Reverse pass of MATH §7 (delta rule BPTT), row by row of S. */
@@ -105,7 +109,7 @@ static void delta_backward(const hct_rule_grad *g) {
         real *dk = g->dk + (size_t)tt * d, *dv = g->dv + (size_t)tt * d, *dq = g->dq + (size_t)tt * d;
         real *dgt = g->dgates + (size_t)tt * N_GATES;
         if (io->frozen) { /* y = q S with the constant incoming S: dq = S dy */
-            for (uint32_t j = 0; j < d; j++) dq[j] = hct_dot(io->state + (size_t)j * d, dy, d);
+            for (uint32_t j = 0; j < d; j++) dq[j] = hct_dot(io->state_in + (size_t)j * d, dy, d);
             hct_zero(dk, d);
             hct_zero(dv, d);
             dgt[G_ALPHA] = dgt[G_THETA] = 0;

@@ -14,7 +14,8 @@ typedef struct hct_rule_io {
     uint32_t d, T;
     const real *k, *v, *q;  /* memory key (normalized if the flag is set), value, query */
     const real *gates;      /* post-activation, in the rule's gate order */
-    real *state;            /* in: state before token 0; out: state after token T-1 */
+    const real *state_in;   /* state before token 0 (left unchanged) */
+    real *state;            /* out: state after token T-1, unless frozen (then untouched) */
     real *y;                /* out: (T, d) memory read per token */
     real *tape;             /* NULL for inference, else tape_len() scalars for backward */
     real *scratch;          /* (d) for the rule's per-token temporaries */
