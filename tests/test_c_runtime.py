@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler on PATH")
 
 def build(program: str, precision: str, out_dir: Path, extra=()) -> Path:
     """Compile runtime_c/tests/<program>.c with the core, host layer and sanitizers."""
-    exe = out_dir / f"{program}_{precision}{'_'.join(('',) + tuple(x.strip('-') for x in extra))}"
+    exe = out_dir / "_".join((program, precision) + tuple(x.strip("-").replace("=", "-") for x in extra))
     real = "double" if precision == "f64" else "float"
     sources = sorted(str(p) for p in (ROOT / "runtime_c" / "src").rglob("*.c"))
     cmd = [CC, "-std=c99", "-D_POSIX_C_SOURCE=200112L", "-O1", "-g", *SANITIZE,
@@ -64,10 +64,12 @@ def test_malformed_files_under_sanitizers(tmp_path):
     assert seen == expected
 
 
-def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path):
-    """The lane-vector kernels and their plain-C fallback do the same arithmetic."""
+@pytest.mark.parametrize("arch", [(), ("-march=native",)], ids=["baseline", "native"])
+def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path, arch):
+    """The lane-vector kernels and their plain-C fallback do the same arithmetic
+    (for the baseline vector width and for the build machine's own)."""
     text = "hecate_edge: the same bits with or without SIMD."
-    outputs = [run([build("dump_logits", "f32", tmp_path, extra), GOLDEN, text]).stdout
+    outputs = [run([build("dump_logits", "f32", tmp_path, arch + extra), GOLDEN, text]).stdout
                for extra in ((), ("-DHECATE_NO_VECTOR_EXT",))]
     assert outputs[0] and outputs[0].count("\n") == len(text)
     assert outputs[0] == outputs[1]

@@ -19,29 +19,37 @@ static inline void hct_axpy(real *y, real s, const real *x, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) y[i] += s * x[i];
 }
 
-/* Eight lanes of `real` with elementwise arithmetic only.  With GCC/Clang
- * vector extensions it maps to SIMD registers (SSE/AVX, wasm SIMD128, or
- * scalar code where there is none); elsewhere it is a struct of eight.  Both
- * give the same bits: every lane does exactly the scalar operations.  Lane
- * loads and stores need no alignment beyond that of `real`. */
-#define HCT_LANES 8u
+/* A lane vector of `real` as wide as the target's SIMD registers (32 bytes
+ * with AVX, else 16: SSE, NEON, wasm SIMD128), with elementwise arithmetic
+ * only.  With GCC/Clang vector extensions it maps to those registers (or to
+ * scalar code on a core without SIMD); elsewhere, or with
+ * HECATE_NO_VECTOR_EXT, it is a plain struct.  Both give the same bits:
+ * every lane does exactly the scalar operations.  Loads and stores need no
+ * alignment beyond that of `real`. */
+#if defined(__AVX__)
+#define HCT_VEC_BYTES 32u
+#else
+#define HCT_VEC_BYTES 16u
+#endif
+#define HCT_LANES ((uint32_t)(HCT_VEC_BYTES / sizeof(real)))
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(HECATE_NO_VECTOR_EXT)
-typedef real hct_vec __attribute__((vector_size(HCT_LANES * sizeof(real)), aligned(sizeof(real))));
+typedef real hct_vec __attribute__((vector_size(HCT_VEC_BYTES), aligned(sizeof(real))));
 /* Macros, not functions: vectors never cross a call boundary (no vector ABI). */
 #define HCT_VLOAD(p) (*(const hct_vec *)(const void *)(p))
 #define HCT_VSTORE(p, v) (*(hct_vec *)(void *)(p) = (v))
 #define HCT_VADD(a, b) ((a) + (b))
 #define HCT_VSUB(a, b) ((a) - (b))
 #define HCT_VMUL(a, b) ((a) * (b))
-#define HCT_VSPLAT(x) ((hct_vec){(x), (x), (x), (x), (x), (x), (x), (x)})
+/* -0.0 + x == x for every x (signed zeros and NaN included): an exact broadcast */
+#define HCT_VSPLAT(x) ((-(hct_vec){0}) + (real)(x))
 #else
-typedef struct hct_vec { real v[HCT_LANES]; } hct_vec;
-static inline hct_vec hct_vload_(const real *p) { hct_vec r; for (unsigned i = 0; i < HCT_LANES; i++) r.v[i] = p[i]; return r; }
-static inline void hct_vstore_(real *p, hct_vec a) { for (unsigned i = 0; i < HCT_LANES; i++) p[i] = a.v[i]; }
-static inline hct_vec hct_vadd_(hct_vec a, hct_vec b) { for (unsigned i = 0; i < HCT_LANES; i++) a.v[i] += b.v[i]; return a; }
-static inline hct_vec hct_vsub_(hct_vec a, hct_vec b) { for (unsigned i = 0; i < HCT_LANES; i++) a.v[i] -= b.v[i]; return a; }
-static inline hct_vec hct_vmul_(hct_vec a, hct_vec b) { for (unsigned i = 0; i < HCT_LANES; i++) a.v[i] *= b.v[i]; return a; }
-static inline hct_vec hct_vsplat_(real x) { hct_vec r; for (unsigned i = 0; i < HCT_LANES; i++) r.v[i] = x; return r; }
+typedef struct hct_vec { real v[HCT_VEC_BYTES / sizeof(real)]; } hct_vec;
+static inline hct_vec hct_vload_(const real *p) { hct_vec r; for (uint32_t i = 0; i < HCT_LANES; i++) r.v[i] = p[i]; return r; }
+static inline void hct_vstore_(real *p, hct_vec a) { for (uint32_t i = 0; i < HCT_LANES; i++) p[i] = a.v[i]; }
+static inline hct_vec hct_vadd_(hct_vec a, hct_vec b) { for (uint32_t i = 0; i < HCT_LANES; i++) a.v[i] += b.v[i]; return a; }
+static inline hct_vec hct_vsub_(hct_vec a, hct_vec b) { for (uint32_t i = 0; i < HCT_LANES; i++) a.v[i] -= b.v[i]; return a; }
+static inline hct_vec hct_vmul_(hct_vec a, hct_vec b) { for (uint32_t i = 0; i < HCT_LANES; i++) a.v[i] *= b.v[i]; return a; }
+static inline hct_vec hct_vsplat_(real x) { hct_vec r; for (uint32_t i = 0; i < HCT_LANES; i++) r.v[i] = x; return r; }
 #define HCT_VLOAD(p) hct_vload_(p)
 #define HCT_VSTORE(p, v) hct_vstore_((p), (v))
 #define HCT_VADD(a, b) hct_vadd_((a), (b))
@@ -55,19 +63,20 @@ static inline hct_vec hct_vsplat_(real x) { hct_vec r; for (unsigned i = 0; i < 
 #define LIN_VECS 4u
 #define LIN_BLOCK (LIN_VECS * HCT_LANES)
 
-/* <a, b>: lane sums over blocks of 8, then the tree ((0+1)+(2+3))+((4+5)+(6+7)),
- * then the tail in order. */
+/* <a, b>: lane sums over whole vectors, the lanes added in a fixed pairwise
+ * tree ((0+1)+(2+3))+..., then the tail in order. */
 static inline real hct_dot(const real *a, const real *b, uint32_t n) {
     hct_vec acc = HCT_VSPLAT((real)0);
     uint32_t i = 0;
     for (; i + HCT_LANES <= n; i += HCT_LANES) acc = HCT_VADD(acc, HCT_VMUL(HCT_VLOAD(a + i), HCT_VLOAD(b + i)));
-    real lane[HCT_LANES];
+    real lane[HCT_VEC_BYTES / sizeof(real)];
     HCT_VSTORE(lane, acc);
-    real s = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    for (uint32_t w = 1; w < HCT_LANES; w *= 2)
+        for (uint32_t l = 0; l + w < HCT_LANES; l += 2 * w) lane[l] += lane[l + w];
+    real s = lane[0];
     for (; i < n; i++) s += a[i] * b[i];
     return s;
 }
-
 
 /* Y[t, :] = X[t, :] W for t < T: a linear map applied to T rows.
  * W (din, dout), X (T, din), Y (T, dout). */
