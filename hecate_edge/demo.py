@@ -104,9 +104,12 @@ def run_demo(
         say(f"  {label:<38}{text[key]:>10.3f}{r.recall_bits_per_byte:>10.3f}{r.recall_accuracy:>10.1%}")
     gain = text["frozen"] - text["trained"]
     say(f"  test-time memory updates save {gain:.3f} bits/byte on text "
-        f"({gain / text['frozen']:.1%}); recall chance accuracy is 10%")
+        f"({gain / text['frozen']:.1%})")
     say(f"  ({text_held.tokens.size:,} held-out text bytes; {recall['trained'].n_recall} recalled "
         f"bytes in {len(recall_held.starts)} episodes)")
+    say("  recall: chance accuracy is 10%. The micro model's memory reads one token at a time")
+    say("  (key, value and query of the same byte), so it cannot bind a key to the value that")
+    say("  follows it; see docs/DECISIONS.md, 'Known limits of the micro model'.")
     say()
     say(f"sample (prompt {PROMPT!r}, temperature 0.7, top-k 20):")
     for line in (PROMPT.encode() + sample).decode("utf-8", "replace").splitlines():

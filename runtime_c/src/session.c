@@ -36,17 +36,24 @@ static void plan(const hecate_model *m, const hecate_session_opts *o, layout *L)
     L->total = at + L->scratch_bytes;
 }
 
+/* Options with defaults filled in, and the layout they give. */
+static hecate_status resolve(const hecate_model *m, const hecate_session_opts *opts,
+                             hecate_session_opts *o, layout *L) {
+    hecate_status st = resolve_opts(opts, o);
+    if (st != HECATE_OK) return st;
+    plan(m, o, L);
+    return L->total > (uint64_t)SIZE_MAX ? HECATE_E_BAD_ARG : HECATE_OK;
+}
+
 static bool valid_model(const hecate_model *m) { return m && m->magic == HCT_MODEL_MAGIC; }
 static bool valid_session(const hecate_session *s) { return s && s->magic == HCT_SESSION_MAGIC; }
 
 hecate_status hecate_session_bytes(const hecate_model *model, const hecate_session_opts *opts, size_t *bytes) {
     if (!valid_model(model) || !bytes) return HECATE_E_NULL_ARG;
     hecate_session_opts o;
-    hecate_status st = resolve_opts(opts, &o);
-    if (st != HECATE_OK) return st;
     layout L;
-    plan(model, &o, &L);
-    if (L.total > (uint64_t)SIZE_MAX) return HECATE_E_BAD_ARG;
+    hecate_status st = resolve(model, opts, &o, &L);
+    if (st != HECATE_OK) return st;
     *bytes = (size_t)L.total;
     return HECATE_OK;
 }
@@ -58,10 +65,9 @@ hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_mode
     if (!mem || !valid_model(model)) return HECATE_E_NULL_ARG;
     if ((uintptr_t)mem % 16u) return HECATE_E_BUFFER_ALIGN;
     hecate_session_opts o;
-    hecate_status st = resolve_opts(opts, &o);
-    if (st != HECATE_OK) return st;
     layout L;
-    plan(model, &o, &L);
+    hecate_status st = resolve(model, opts, &o, &L);
+    if (st != HECATE_OK) return st;
     if (L.total > (uint64_t)mem_bytes) return HECATE_E_BUFFER_TOO_SMALL;
     unsigned char *base = (unsigned char *)mem;
     hecate_session *s = (hecate_session *)mem;

@@ -11,14 +11,29 @@ static const real *key_row(const hecate_session *s, const hct_block *b, uint64_t
     return (value ? s->ring_v : s->ring_k) + (size_t)(j % w) * d;
 }
 
-static uint64_t window_start(uint64_t pos, uint32_t w) { return pos + 1 > w ? pos + 1 - w : 0; }
+/* Geometry of token t's attention: its window [j0, j0 + n) of global
+ * positions, head width and score scale 1/sqrt(h) (MATH §2). */
+typedef struct window { uint32_t d, H, hd, w, n; uint64_t j0; real scale; } window;
+
+static window window_of(const hecate_session *s, const hct_block *b, uint32_t t) {
+    const hct_config *c = &s->model->cfg;
+    window g;
+    uint64_t pos = b->p0 + t;
+    g.d = c->d;
+    g.H = c->n_heads;
+    g.hd = c->d / c->n_heads;
+    g.w = c->window;
+    g.j0 = pos + 1 > g.w ? pos + 1 - g.w : 0;
+    g.n = (uint32_t)(pos - g.j0 + 1);
+    g.scale = (real)1 / hct_sqrt((real)g.hd);
+    return g;
+}
 
 void hct_swa_forward(const hecate_session *s, hct_block *b, uint32_t t) {
-    const hct_config *c = &s->model->cfg;
-    uint32_t d = c->d, H = c->n_heads, hd = d / H, w = c->window;
-    uint64_t pos = b->p0 + t, j0 = window_start(pos, w);
-    uint32_t n = (uint32_t)(pos - j0 + 1);
-    real scale = (real)1 / hct_sqrt((real)hd);
+    window g = window_of(s, b, t);
+    uint32_t d = g.d, H = g.H, hd = g.hd, w = g.w, n = g.n;
+    uint64_t j0 = g.j0;
+    real scale = g.scale;
     const real *q = b->q + (size_t)t * d;
     real *a = b->a + (size_t)t * d;
     hct_zero(a, d);
@@ -40,11 +55,10 @@ void hct_swa_forward(const hecate_session *s, hct_block *b, uint32_t t) {
 }
 
 void hct_swa_backward(const hecate_session *s, hct_block *b, uint32_t t) {
-    const hct_config *c = &s->model->cfg;
-    uint32_t d = c->d, H = c->n_heads, hd = d / H, w = c->window;
-    uint64_t pos = b->p0 + t, j0 = window_start(pos, w);
-    uint32_t n = (uint32_t)(pos - j0 + 1);
-    real scale = (real)1 / hct_sqrt((real)hd);
+    window g = window_of(s, b, t);
+    uint32_t d = g.d, H = g.H, hd = g.hd, w = g.w, n = g.n;
+    uint64_t j0 = g.j0;
+    real scale = g.scale;
     const real *q = b->q + (size_t)t * d, *da = b->da + (size_t)t * d;
     real *dq = b->dq + (size_t)t * d, *ds = b->scores;
     for (uint32_t h = 0; h < H; h++) {
