@@ -7,6 +7,7 @@ into one-line messages (exit status 2). Math lives elsewhere (MATH §1-§7).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -122,12 +123,16 @@ def _cmd_inspect(args: argparse.Namespace) -> None:
     raw = Path(args.file).read_bytes()
     summary = fmt.describe(raw)
     print(format_description(args.file, len(raw), summary))
-    crc = summary["crc"]
+    # Report the first failing check in FORMAT.md order, as `run` and the C
+    # reader do: size checks come before the CRC, everything else after it.
+    problem, crc = summary["problem"], summary["crc"]
+    if problem and problem["name"] in ("HECATE_E_FILE_TRUNCATED", "HECATE_E_FILE_SIZE"):
+        raise fmt.FormatError(problem["name"], f"{args.file}: {problem['message']}")
     if not crc["ok"]:
         raise fmt.FormatError("HECATE_E_FILE_CRC", f"{args.file} is corrupt: CRC32 {crc['computed']:#010x} "
                                                    f"differs from the recorded {crc['recorded']:#010x}")
-    if summary["problem"]:
-        raise fmt.FormatError(summary["problem"]["name"], f"{args.file}: {summary['problem']['message']}")
+    if problem:
+        raise fmt.FormatError(problem["name"], f"{args.file}: {problem['message']}")
 
 
 def format_description(name: str, size: int, summary: dict) -> str:
@@ -159,6 +164,10 @@ def format_description(name: str, size: int, summary: dict) -> str:
 def _cmd_run(args: argparse.Namespace) -> None:
     from hecate_edge import runtime
 
+    if args.max_tokens < 0:
+        raise UsageError("--max-tokens must be >= 0")
+    if not math.isfinite(args.temperature) or args.temperature < 0:
+        raise UsageError("--temperature must be a finite number >= 0")
     raw = Path(args.file).read_bytes()
     model = runtime.Model(raw, precision=file_precision(raw))
     out = sys.stdout.buffer
@@ -236,8 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exception types reported as one line: file, format and runtime errors."""
-    errors: list[type[BaseException]] = [UsageError, OSError, ImportError]
+    """Exception types reported as one line: file, format, value and runtime
+    errors (ValueError covers bad checkpoints and configs)."""
+    errors: list[type[BaseException]] = [UsageError, OSError, ImportError, ValueError]
     try:
         from hecate_edge.format import FormatError
 

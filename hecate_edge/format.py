@@ -216,7 +216,8 @@ def _entry_name(raw_name: bytes):
 
 
 def _check_directory(data, cfg: ModelConfig, header: dict, want_dtype) -> list[dict]:
-    """FORMAT.md check 10: tensor count, directory fits, then each entry in file order."""
+    """FORMAT.md check 10: tensor count, directory fits, each entry in file order,
+    then tensors overlapping each other."""
     specs = tensor_specs(cfg)
     if header["n_tensors"] != len(specs):
         raise FormatError("HECATE_E_FILE_TENSOR_COUNT",
@@ -228,14 +229,17 @@ def _check_directory(data, cfg: ModelConfig, header: dict, want_dtype) -> list[d
     rows: list[dict] = []
     for index, (name, shape) in enumerate(specs):
         file_dtype = want_dtype or (rows[0]["dtype"] if rows else None)
-        rows.append(_check_entry(data, index, name, shape, file_dtype, directory_end, rows))
+        rows.append(_check_entry(data, index, name, shape, file_dtype, directory_end))
+    for i, row in enumerate(rows):
+        for other in rows[i + 1:]:
+            if row["offset"] < other["offset"] + other["bytes"] and other["offset"] < row["offset"] + row["bytes"]:
+                raise FormatError("HECATE_E_FILE_TENSOR_OVERLAP", f"{other['name']}: overlaps {row['name']}")
     return rows
 
 
-def _check_entry(data, index: int, name: str, shape: tuple, file_dtype, directory_end: int,
-                 earlier: list[dict]) -> dict:
+def _check_entry(data, index: int, name: str, shape: tuple, file_dtype, directory_end: int) -> dict:
     """One directory entry, checks in order: name, dtype, rank/shape, byte size, range,
-    alignment, overlap (with header + directory, then with earlier tensors)."""
+    alignment, overlap with the header and directory."""
     e = _unpack_entry(data, index)
     if _entry_name(e["raw_name"]) != name:
         raise FormatError("HECATE_E_FILE_TENSOR_NAME",
@@ -262,9 +266,6 @@ def _check_entry(data, index: int, name: str, shape: tuple, file_dtype, director
     if start < directory_end:
         raise FormatError("HECATE_E_FILE_TENSOR_OVERLAP",
                           f"{name}: offset {start} inside the header and directory (end {directory_end})")
-    for other in earlier:
-        if start < other["offset"] + other["bytes"] and other["offset"] < start + nbytes:
-            raise FormatError("HECATE_E_FILE_TENSOR_OVERLAP", f"{name}: overlaps {other['name']}")
     return {"name": name, "dtype": label, "shape": shape, "offset": start, "bytes": nbytes}
 
 

@@ -379,8 +379,7 @@ class Session:
         n = int(count[0])
         flat = np.frombuffer(ffi.buffer(state[0], n * self._bind.dtype.itemsize),
                              dtype=self._bind.dtype).copy()
-        shape = self.model.memory_shape
-        return flat.reshape(shape) if flat.size == np.prod(shape) else flat
+        return flat.reshape(self.model.memory_shape)  # a size mismatch is a bug: let it raise
 
     @property
     def state_bytes(self) -> int:

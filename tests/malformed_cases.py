@@ -88,6 +88,15 @@ def _tensor_value(name: str, value: float):
     return build
 
 
+def _overlap_then_bad_name(dtype="f32"):
+    """Two faults: wk overlaps wq (an overlap between tensors, checked after all
+    entries) and head's name is wrong (an entry check): the name is reported."""
+    buf = bytearray(_entry_field("blk0.attn.wk", E_OFFSET, "<Q", _same_offset_as("blk0.attn.wq"))(dtype))
+    at = entry_at(valid_model(dtype), "head")
+    buf[at:at + 40] = b"hexd".ljust(40, b"\0")
+    return fix_crc(buf)
+
+
 def _truncated(length: int):
     def build(dtype="f32"):
         return valid_model(dtype)[:length]
@@ -206,6 +215,7 @@ CASES = [
      _entry_field("emb", E_OFFSET, "<Q", HEADER_BYTES + 64)),
     ("tensor_overlap_tensor", "HECATE_E_FILE_TENSOR_OVERLAP",
      _entry_field("blk0.attn.wk", E_OFFSET, "<Q", _same_offset_as("blk0.attn.wq"))),
+    ("two_faults_overlap_and_name", "HECATE_E_FILE_TENSOR_NAME", _overlap_then_bad_name),
     ("nonfinite_nan", "HECATE_E_FILE_NONFINITE", _tensor_value("head", math.nan)),
     ("nonfinite_inf", "HECATE_E_FILE_NONFINITE", _tensor_value("blk0.mem0.gate_b", -math.inf)),
 ]

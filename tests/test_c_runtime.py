@@ -1,8 +1,10 @@
 """The C test programs of runtime_c/tests, built here with AddressSanitizer and
 UBSan and run on the committed golden model (float and double builds), and
 every malformed-file case pushed through the C reader under the sanitizers."""
+import platform
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,12 +20,12 @@ SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-o
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler on PATH")
 
 
-def build(program: str, precision: str, out_dir: Path, extra=()) -> Path:
-    """Compile runtime_c/tests/<program>.c with the core, host layer and sanitizers."""
+def build(program: str, precision: str, out_dir: Path, extra=(), sanitize: bool = True) -> Path:
+    """Compile runtime_c/tests/<program>.c with the core, host layer and (by default) sanitizers."""
     exe = out_dir / "_".join((program, precision) + tuple(x.strip("-").replace("=", "-") for x in extra))
     real = "double" if precision == "f64" else "float"
     sources = sorted(str(p) for p in (ROOT / "runtime_c" / "src").rglob("*.c"))
-    cmd = [CC, "-std=c99", "-D_POSIX_C_SOURCE=200112L", "-O1", "-g", *SANITIZE,
+    cmd = [CC, "-std=c99", "-D_POSIX_C_SOURCE=200112L", "-O1", "-g", *(SANITIZE if sanitize else ()),
            "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra", "-Werror",
            f"-DHECATE_REAL={real}", *extra, f"-I{ROOT / 'runtime_c' / 'include'}", *sources,
            str(ROOT / "runtime_c" / "host" / "hecate_host.c"),
@@ -69,7 +71,27 @@ def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path, arch):
     """The lane-vector kernels and their plain-C fallback do the same arithmetic
     (for the baseline vector width and for the build machine's own)."""
     text = "hecate_edge: the same bits with or without SIMD."
-    outputs = [run([build("dump_logits", "f32", tmp_path, arch + extra), GOLDEN, text]).stdout
+    outputs = [run([build("dump_logits", "f32", tmp_path, arch + extra, sanitize=False), GOLDEN, text]).stdout
                for extra in ((), ("-DHECATE_NO_VECTOR_EXT",))]
     assert outputs[0] and outputs[0].count("\n") == len(text)
     assert outputs[0] == outputs[1]
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64" or sys.platform != "linux",
+                    reason="the 32-bit build check uses gcc -m32 on x86-64 Linux")
+def test_32bit_build_refuses_arena_larger_than_size_t(tmp_path):
+    """A d=1024 model with a 4095-token training arena needs ~17 GB: a 32-bit
+    size_t cannot count it, so the query must say BAD_ARG instead of wrapping
+    (and training then writing past a too-small arena)."""
+    from hecate_edge.config import ModelConfig
+    from hecate_edge.reference.init import init_params
+    cfg = ModelConfig(d_model=1024, n_heads=16)
+    model = tmp_path / "d1024.hct"
+    model.write_bytes(write_model(cfg, init_params(cfg, 0)))
+    exe32 = build("session_limits", "f32", tmp_path, ("-m32", "-msse2", "-mfpmath=sse"), sanitize=False)
+    exe64 = build("session_limits", "f32", tmp_path, (), sanitize=False)
+    assert run([exe32, model, 4095]).stdout.split()[0] == "HECATE_E_BAD_ARG"
+    name, size = run([exe64, model, 4095]).stdout.split()
+    assert name == "HECATE_OK" and int(size) > 2**34
+    name, size = run([exe32, model, 16]).stdout.split()
+    assert name == "HECATE_OK" and 0 < int(size) < 2**32

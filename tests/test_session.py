@@ -143,9 +143,41 @@ def test_nonfinite_results_are_reported_and_not_committed():
     params["blk0.mem0.gate_b"] = np.array([-5.0, 30.0])  # theta ~ 30: the delta rule diverges
     model, _ = build_model(CFG, params, "f32")
     s = model.session()
+    good = s.save_state()
     with pytest.raises(HecateError) as err:
         for t in tokens(200):
             s.step(t)
             good = s.save_state()
     assert err.value.name == "HECATE_E_NONFINITE"
+    assert s.position > 0, "the memory should blow up after a few tokens, not at once"
     assert s.save_state() == good
+
+
+def test_blob_of_another_build_or_config_is_foreign_not_short():
+    """A real blob from the other build type, or from a model of another width,
+    is HECATE_E_STATE_MODEL whatever its size."""
+    params = lively_params(CFG, 0)
+    f32, f64 = build_model(CFG, params, "f32")[0], build_model(CFG, params, "f64")[0]
+    small_cfg = ModelConfig(vocab=64, d_model=8, n_heads=2, window=5)
+    small = build_model(small_cfg, lively_params(small_cfg, 0), "f32")[0]
+    for source, target in ((f32, f64), (f64, f32), (small, f32)):
+        blob = source.session().save_state()
+        with pytest.raises(HecateError) as err:
+            target.session().load_state(blob)
+        assert err.value.name == "HECATE_E_STATE_MODEL"
+
+
+def test_loss_stays_finite_when_softmax_underflows():
+    """Huge logits: the target's probability underflows to 0 in float, but the
+    loss is computed as log-sum-exp minus the logit, so it stays finite and exact."""
+    from hecate_edge.reference.model import ReferenceSession, cross_entropy
+    params = lively_params(CFG, 4)
+    params["head"] = params["head"] * 1e4
+    model, stored = build_model(CFG, params, "f32")
+    toks = tokens(8, seed=3)
+    targets = (toks + 1) % CFG.vocab
+    loss, grads = model.session(max_train_tokens=8).train_chunk(toks, targets)
+    want = cross_entropy(ReferenceSession(CFG, stored).process(toks), targets)
+    assert np.isfinite(loss) and np.isfinite(grads).all()
+    assert want > 50  # the regime where exp underflows in float
+    assert abs(loss - want) <= 1e-5 * want

@@ -56,7 +56,7 @@ class ReferenceSession:
         self._memory = [self.rule.init_state(self.cfg.d_model) for _ in range(self.cfg.n_levels)]
 
     def memory(self, level: int = 0) -> np.ndarray:
-        """Copy of memory level `level`'s state (delta: M, d x d)."""
+        """Copy of memory level `level`'s state (delta: S = M^T, d x d; MATH §3.2)."""
         return self._memory[level].copy()
 
     def attention_cache(self) -> tuple[np.ndarray, np.ndarray]:

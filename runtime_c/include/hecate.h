@@ -37,7 +37,7 @@ typedef HECATE_REAL hecate_real;
 typedef enum hecate_status {
     HECATE_OK = 0,
 
-    HECATE_E_NULL_ARG = 101,         /* a required pointer is NULL */
+    HECATE_E_NULL_ARG = 101,         /* a required pointer is NULL, or a handle is not valid */
     HECATE_E_BAD_ARG = 102,          /* an argument is out of its documented range */
     HECATE_E_BUFFER_TOO_SMALL = 103, /* caller memory smaller than the size query said */
     HECATE_E_BUFFER_ALIGN = 104,     /* caller memory not aligned as documented */
@@ -75,7 +75,7 @@ typedef enum hecate_status {
     HECATE_E_STATE_NONFINITE = 308,  /* the blob holds NaN or Inf */
     HECATE_E_STATE_RESERVED = 309,   /* a reserved field is not zero */
 
-    HECATE_E_NONFINITE = 401         /* a computation produced NaN/Inf; the session is unchanged */
+    HECATE_E_NONFINITE = 401         /* a computation produced NaN/Inf; the failing block was not committed */
 } hecate_status;
 
 /* Human-readable text for a status (never NULL; static storage). */
@@ -112,8 +112,9 @@ typedef struct hecate_tensor_info {
     uint64_t file_offset;      /* byte offset of the data in the model file */
 } hecate_tensor_info;
 
-/* Bytes of caller memory a model handle needs (a constant of the build).
- * Any alignment of 16 bytes or more is fine. */
+/* Bytes of caller memory a model handle needs (a constant of the build;
+ * the one query that returns a size instead of a status).  The memory must
+ * be 16-byte aligned. */
 size_t hecate_model_bytes(void);
 
 /* Validate a model file held in `file` (file_bytes long) and build a model
@@ -134,9 +135,12 @@ hecate_status hecate_model_tensor(const hecate_model *model, uint32_t index,
                                   hecate_tensor_info *out);
 
 /* Session options.  max_chunk: tokens per internal block of hecate_process
- * (0 means 16); any length is accepted by hecate_process, larger blocks use
- * more arena and batch projections better.  max_train_tokens: longest chunk
- * hecate_train_chunk accepts (0: the session cannot train, and is smaller).
+ * (0 means 16, at most HECATE_MAX_CHUNK); hecate_process accepts any number
+ * of tokens, larger blocks use more arena and batch projections better.
+ * max_train_tokens: longest chunk hecate_train_chunk accepts (at most
+ * HECATE_MAX_TRAIN_TOKENS; 0: the session cannot train, and is smaller).
+ * Values out of range give HECATE_E_BAD_ARG, as does an arena larger than
+ * size_t can count (on 32-bit targets).
  * flags: HECATE_SESSION_FREEZE_MEMORY reads memory but never writes it
  * (an ablation of test-time learning). */
 typedef struct hecate_session_opts {
@@ -146,6 +150,7 @@ typedef struct hecate_session_opts {
 } hecate_session_opts;
 
 enum { HECATE_SESSION_FREEZE_MEMORY = 1 };
+enum { HECATE_MAX_CHUNK = 65536, HECATE_MAX_TRAIN_TOKENS = 1048576 };
 
 /* Bytes of arena a session needs for this model and options (opts may be
  * NULL for defaults). */

@@ -12,8 +12,8 @@ static real *take(carver *c, uint64_t n) {
     return c->base ? (real *)(void *)(c->base + off) : NULL;
 }
 
-size_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsigned char *base,
-                        hct_block *b) {
+uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsigned char *base,
+                          hct_block *b) {
     const hct_config *c = &m->cfg;
     uint64_t d = c->d, G = m->rule->n_gates, Td = (uint64_t)T * d;
     carver cv = {base, 0};
@@ -56,8 +56,7 @@ size_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsign
         b->dgates = take(&cv, (uint64_t)T * G);
         b->lin_work = take(&cv, (uint64_t)T * (d + (c->vocab > d ? c->vocab : d)));
     }
-    if (cv.used > (uint64_t)SIZE_MAX) return SIZE_MAX;
-    return (size_t)cv.used;
+    return cv.used;
 }
 
 hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, bool training) {

@@ -32,9 +32,9 @@ typedef struct hct_block {
 } hct_block;
 
 /* Carve the arrays of a block of T tokens from `base` (NULL: only measure);
- * returns the bytes used. */
-size_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsigned char *base,
-                        hct_block *b);
+ * returns the bytes used (64-bit: callers check it against SIZE_MAX). */
+uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsigned char *base,
+                          hct_block *b);
 
 /* Forward over b->T tokens from the session's current state (MATH §1-§4).
  * Writes logits (T, V) to `logits` when non-NULL (or to b->logits when

@@ -3,8 +3,6 @@
 #include "block.h"
 
 #define DEFAULT_BLOCK 16u
-#define MAX_BLOCK 65536u
-#define MAX_TRAIN 1048576u
 
 static uint64_t align_up(uint64_t x) { return (x + (HCT_ALIGN - 1)) & ~(uint64_t)(HCT_ALIGN - 1); }
 
@@ -12,7 +10,7 @@ static hecate_status resolve_opts(const hecate_session_opts *in, hecate_session_
     hecate_session_opts o = {0, 0, 0};
     if (in) o = *in;
     if (o.max_chunk == 0) o.max_chunk = DEFAULT_BLOCK;
-    if (o.max_chunk > MAX_BLOCK || o.max_train_tokens > MAX_TRAIN) return HECATE_E_BAD_ARG;
+    if (o.max_chunk > HECATE_MAX_CHUNK || o.max_train_tokens > HECATE_MAX_TRAIN_TOKENS) return HECATE_E_BAD_ARG;
     if (o.flags & ~(uint32_t)HECATE_SESSION_FREEZE_MEMORY) return HECATE_E_BAD_ARG;
     *out = o;
     return HECATE_OK;
@@ -75,7 +73,7 @@ hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_mode
     s->model = model;
     s->opts = o;
     s->block = o.max_chunk;
-    s->mem_len[0] = model->rule->state_len(model->cfg.d);
+    s->mem_len[0] = (size_t)model->rule->state_len(model->cfg.d); /* fits: plan() checked the total */
     s->mem_state[0] = (real *)(void *)(base + L.mem[0]);
     s->mem_spare[0] = (real *)(void *)(base + L.mem[1]);
     s->ring_k = (real *)(void *)(base + L.ring_k);

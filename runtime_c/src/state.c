@@ -1,5 +1,6 @@
 /* state.c — session state blob v1 (docs/FORMAT.md): save, and a load that
- * validates everything before it touches the session (MATH §6, A5). */
+ * validates everything before it touches the session.  The blob holds all
+ * session state (MATH §6): position, attention window, every memory level. */
 #include "internal.h"
 
 #define STATE_VERSION 1u
@@ -81,10 +82,12 @@ hecate_status hecate_state_load(hecate_session *s, const void *buf, size_t n) {
     if (n < STATE_HEADER) return HECATE_E_STATE_TRUNCATED;
     uint64_t recorded = rd64(p + 16);
     if (recorded > (uint64_t)n) return HECATE_E_STATE_TRUNCATED;
-    if (recorded != (uint64_t)total || n != total) return HECATE_E_STATE_SIZE;
-    if (hct_crc32(p + 28, total - 28) != rd32(p + 24)) return HECATE_E_STATE_CRC;
+    if (recorded < STATE_HEADER) return HECATE_E_STATE_SIZE;
+    if (hct_crc32(p + 28, (size_t)recorded - 28) != rd32(p + 24)) return HECATE_E_STATE_CRC;
+    /* whose blob it is comes before its size: another model's blob is foreign, not short */
     if (rd32(p + 28) != sizeof(real) || rd32(p + 32) != s->model->file_crc) return HECATE_E_STATE_MODEL;
     if (rd32(p + 36) != 0) return HECATE_E_STATE_RESERVED;
+    if (recorded != (uint64_t)total || n != total) return HECATE_E_STATE_SIZE;
     if (rd64(p + 48) != (uint64_t)payload_len(s)) return HECATE_E_STATE_SIZE;
     const unsigned char *at = p + STATE_HEADER;
     if (!bytes_finite(at, payload_len(s))) return HECATE_E_STATE_NONFINITE;

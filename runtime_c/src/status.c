@@ -5,7 +5,7 @@ typedef struct status_text { hecate_status code; const char *text; } status_text
 
 static const status_text TEXTS[] = {
     {HECATE_OK, "HECATE_OK: success"},
-    {HECATE_E_NULL_ARG, "HECATE_E_NULL_ARG: a required pointer is NULL"},
+    {HECATE_E_NULL_ARG, "HECATE_E_NULL_ARG: a required pointer is NULL, or a handle is not valid"},
     {HECATE_E_BAD_ARG, "HECATE_E_BAD_ARG: an argument is out of its documented range"},
     {HECATE_E_BUFFER_TOO_SMALL, "HECATE_E_BUFFER_TOO_SMALL: caller memory smaller than the size query said"},
     {HECATE_E_BUFFER_ALIGN, "HECATE_E_BUFFER_ALIGN: caller memory not aligned as documented"},
@@ -40,7 +40,7 @@ static const status_text TEXTS[] = {
     {HECATE_E_STATE_CRC, "HECATE_E_STATE_CRC: CRC32 mismatch: the blob is corrupt"},
     {HECATE_E_STATE_NONFINITE, "HECATE_E_STATE_NONFINITE: the blob holds NaN or Inf"},
     {HECATE_E_STATE_RESERVED, "HECATE_E_STATE_RESERVED: a reserved field is not zero"},
-    {HECATE_E_NONFINITE, "HECATE_E_NONFINITE: a computation produced NaN/Inf; the session is unchanged"},
+    {HECATE_E_NONFINITE, "HECATE_E_NONFINITE: a computation produced NaN/Inf; the failing block was not committed"},
 };
 
 const char *hecate_status_str(hecate_status status) {

@@ -12,12 +12,11 @@ static real loss_and_dlogits(const hct_block *b, const uint32_t *targets, uint32
     for (uint32_t t = 0; t < b->T; t++) {
         real *row = b->logits + (size_t)t * V;
         if (targets[t] >= V) { hct_zero(row, V); continue; }
-        real mx = row[0];
+        real mx = row[0], logits_target = row[targets[t]];
         for (uint32_t i = 1; i < V; i++) if (row[i] > mx) mx = row[i];
         real sum = 0;
         for (uint32_t i = 0; i < V; i++) { row[i] = hct_exp(row[i] - mx); sum += row[i]; }
-        real picked = row[targets[t]];
-        total += hct_log(sum) - hct_log(picked); /* -log softmax[target] */
+        total += hct_log(sum) - (logits_target - mx); /* -log softmax[target], no log of an underflow */
         real inv = (real)1 / (sum * (real)n_valid);
         for (uint32_t i = 0; i < V; i++) row[i] *= inv;
         row[targets[t]] -= (real)1 / (real)n_valid;
@@ -70,7 +69,7 @@ hecate_status hecate_train_chunk(hecate_session *s, const uint32_t *tokens, cons
     hct_weights g;
     hct_bind_weights(m, grads, &g);
     backward(s, &b, &g);
-    if (!hct_all_finite(grads, (size_t)m->n_params) || !(l == l)) return HECATE_E_NONFINITE;
+    if (!hct_all_finite(grads, (size_t)m->n_params) || !hct_all_finite(&l, 1)) return HECATE_E_NONFINITE;
     *loss = l;
     hct_block_commit(s, &b);
     return HECATE_OK;

@@ -34,6 +34,52 @@ static int blobs_equal(hecate_session *a, hecate_session *b) {
     return eq;
 }
 
+/* Every public function rejects NULL, a non-handle, short and misaligned
+ * memory with its documented status, and writes nothing it should not. */
+static void check_bad_arguments(const hecate_host_model *hm) {
+    static unsigned char junk[8192] __attribute__((aligned(64)));
+    hecate_model *fake_model = (hecate_model *)(void *)junk;    /* zeros: not a handle */
+    hecate_session *fake_session = (hecate_session *)(void *)junk;
+    hecate_model *m = NULL;
+    hecate_session *s = NULL;
+    size_t n = 0;
+    hecate_real x = 0;
+    uint64_t pos = 0;
+    uint32_t tok = 0;
+    CHECK(hecate_model_open(junk, sizeof junk, NULL, hm->file_bytes, &m) == HECATE_E_NULL_ARG, "open NULL file");
+    CHECK(hecate_model_open(NULL, sizeof junk, hm->file, hm->file_bytes, &m) == HECATE_E_NULL_ARG, "open NULL mem");
+    CHECK(hecate_model_open(junk, sizeof junk, hm->file, hm->file_bytes, NULL) == HECATE_E_NULL_ARG, "open NULL out");
+    CHECK(hecate_model_open(junk, 8, hm->file, hm->file_bytes, &m) == HECATE_E_BUFFER_TOO_SMALL, "open small mem");
+    CHECK(hecate_model_open(junk + 4, sizeof junk - 4, hm->file, hm->file_bytes, &m) == HECATE_E_BUFFER_ALIGN,
+          "open misaligned mem");
+    CHECK(hecate_model_open(junk, sizeof junk, (const unsigned char *)hm->file + 4, hm->file_bytes - 4, &m) ==
+              HECATE_E_BUFFER_ALIGN, "open misaligned file");
+    CHECK(m == NULL, "no handle after failed opens");
+    hecate_model_info info;
+    hecate_tensor_info ti;
+    CHECK(hecate_model_get_info(fake_model, &info) == HECATE_E_NULL_ARG, "info on a non-handle");
+    CHECK(hecate_model_get_info(hm->model, NULL) == HECATE_E_NULL_ARG, "info NULL out");
+    CHECK(hecate_model_tensor(hm->model, 9999, &ti) == HECATE_E_BAD_ARG, "tensor index out of range");
+    CHECK(hecate_model_tensor(NULL, 0, &ti) == HECATE_E_NULL_ARG, "tensor NULL model");
+    hecate_session_opts too_big = {HECATE_MAX_CHUNK + 1, 0, 0}, bad_flag = {16, 0, 0x80};
+    CHECK(hecate_session_bytes(hm->model, &too_big, &n) == HECATE_E_BAD_ARG, "max_chunk above the limit");
+    CHECK(hecate_session_bytes(hm->model, &bad_flag, &n) == HECATE_E_BAD_ARG, "unknown session flag");
+    CHECK(hecate_session_bytes(fake_model, NULL, &n) == HECATE_E_NULL_ARG, "session bytes on a non-handle");
+    CHECK(hecate_session_bytes(hm->model, NULL, &n) == HECATE_OK, "session bytes");
+    CHECK(hecate_session_init(junk, 16, hm->model, NULL, &s) == HECATE_E_BUFFER_TOO_SMALL, "small arena");
+    CHECK(hecate_session_init(junk + 8, n, hm->model, NULL, &s) == HECATE_E_BUFFER_ALIGN, "misaligned arena");
+    CHECK(s == NULL, "no session after failed inits");
+    CHECK(hecate_step(fake_session, 0, NULL) == HECATE_E_NULL_ARG, "step on a non-handle");
+    CHECK(hecate_process(fake_session, &tok, 1, NULL) == HECATE_E_NULL_ARG, "process on a non-handle");
+    CHECK(hecate_train_chunk(fake_session, &tok, &tok, 1, &x, &x) == HECATE_E_NULL_ARG, "train on a non-handle");
+    CHECK(hecate_session_reset(NULL) == HECATE_E_NULL_ARG, "reset NULL");
+    CHECK(hecate_session_position(fake_session, &pos) == HECATE_E_NULL_ARG, "position on a non-handle");
+    CHECK(hecate_state_bytes(fake_session, &n) == HECATE_E_NULL_ARG, "state bytes on a non-handle");
+    CHECK(hecate_state_save(fake_session, junk, sizeof junk, &n) == HECATE_E_NULL_ARG, "save on a non-handle");
+    CHECK(hecate_state_load(fake_session, junk, sizeof junk) == HECATE_E_NULL_ARG, "load on a non-handle");
+    CHECK(hecate_status_str((hecate_status)12345) != NULL, "status text for an unknown code");
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) { fprintf(stderr, "usage: %s MODEL_FILE\n", argv[0]); return 2; }
     hecate_host_model hm;
@@ -46,6 +92,8 @@ int main(int argc, char **argv) {
     uint32_t tok[N];
     uint32_t seed = 12345u;
     for (int i = 0; i < N; i++) { seed = seed * 1664525u + 1013904223u; tok[i] = (seed >> 8) % V; }
+
+    check_bad_arguments(&hm);
 
     /* chunking invariance: step-by-step vs process in uneven chunks with a small block */
     hecate_session *a, *b;
@@ -77,6 +125,11 @@ int main(int argc, char **argv) {
     CHECK(memcmp(la, lb, sizeof(hecate_real) * V) == 0, "resumed session continues identically");
 
     /* a corrupt blob is rejected and changes nothing */
+    size_t w = 0;
+    CHECK(hecate_state_save(c, saved, 10, &w) == HECATE_E_BUFFER_TOO_SMALL, "save into a short buffer");
+    CHECK(hecate_process(c, NULL, 3, NULL) == HECATE_E_NULL_ARG, "process NULL tokens");
+    uint32_t one = 1;
+    CHECK(hecate_train_chunk(c, &one, &one, 1, la, la) == HECATE_E_NOT_TRAINABLE, "train without training arena");
     hecate_session_reset(c);
     saved[n_saved / 2] ^= 0x40;
     CHECK(hecate_state_load(c, saved, n_saved) == HECATE_E_STATE_CRC, "corrupt blob -> STATE_CRC");

@@ -7,7 +7,7 @@
 
 enum { G_ALPHA = 0, G_THETA = 1, N_GATES = 2 };
 
-static size_t delta_state_len(uint32_t d) { return (size_t)d * d; }
+static uint64_t delta_state_len(uint32_t d) { return (uint64_t)d * d; }
 
 static void delta_state_init(real *state, uint32_t d) { hct_zero(state, (size_t)d * d); }
 
@@ -18,11 +18,11 @@ static hecate_status delta_check_params(const hct_config *cfg) {
 }
 
 /* Tape: S_0 .. S_T ((T+1) d^2), then e_t (T d). */
-static size_t delta_tape_len(uint32_t d, uint32_t T) {
-    return (size_t)(T + 1) * d * d + (size_t)T * d;
+static uint64_t delta_tape_len(uint32_t d, uint32_t T) {
+    return ((uint64_t)T + 1) * d * d + (uint64_t)T * d;
 }
 
-static size_t delta_work_len(uint32_t d) { return (size_t)d * d + 2 * (size_t)d; }
+static uint64_t delta_work_len(uint32_t d) { return (uint64_t)d * d + 2 * (uint64_t)d; }
 
 /* Columns o0 .. o0+nb of the fused write and read of one token:
  * out[j] = keep in[j] - (theta k[j]) e, then y += q[j] out[j], rows j in order

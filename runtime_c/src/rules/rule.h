@@ -35,13 +35,14 @@ typedef struct hct_rule {
     const char *name;
     uint32_t n_gates;
     uint8_t gate_kind[HCT_MAX_GATES];
-    size_t (*state_len)(uint32_t d);
+    uint64_t (*state_len)(uint32_t d);           /* sizes in scalars, 64-bit so that a
+                                                    32-bit size_t cannot wrap */
     void (*state_init)(real *state, uint32_t d);
     /* validate the rule hyper-parameters of the file: HECATE_OK or HECATE_E_FILE_CONFIG */
     hecate_status (*check_params)(const hct_config *cfg);
     void (*forward)(const hct_rule_io *io);
-    size_t (*tape_len)(uint32_t d, uint32_t T);
-    size_t (*work_len)(uint32_t d);
+    uint64_t (*tape_len)(uint32_t d, uint32_t T);
+    uint64_t (*work_len)(uint32_t d);
     void (*backward)(const hct_rule_grad *g);
 } hct_rule;
 
