@@ -95,3 +95,25 @@ def test_32bit_build_refuses_arena_larger_than_size_t(tmp_path):
     assert name == "HECATE_OK" and int(size) > 2**34
     name, size = run([exe32, model, 16]).stdout.split()
     assert name == "HECATE_OK" and 0 < int(size) < 2**32
+
+
+def test_readme_c_example_is_the_shipped_example_and_runs(tmp_path):
+    """README's C block is runtime_c/examples/quickstart.c, which builds with
+    the sanitizers and predicts the golden prompt's next byte as the golden
+    logits do."""
+    import re
+    import numpy as np
+    example = ROOT / "runtime_c" / "examples" / "quickstart.c"
+    readme = (ROOT / "README.md").read_text()
+    assert example.read_text() in re.findall(r"```c\n(.*?)```", readme, flags=re.S)
+    exe = tmp_path / "quickstart"
+    sources = sorted(str(p) for p in (ROOT / "runtime_c" / "src").rglob("*.c"))
+    subprocess.run([CC, "-std=c99", "-O1", "-g", *SANITIZE, "-ffp-contract=off", "-fno-math-errno", "-Wall",
+                    "-Wextra", "-Werror", f"-I{ROOT / 'runtime_c' / 'include'}", *sources, str(example),
+                    "-o", str(exe)], check=True, capture_output=True, text=True)
+    from test_golden import PROMPT
+    prompt = PROMPT.decode()
+    result = run([exe, GOLDEN, prompt])
+    assert result.returncode == 0, result.stderr
+    want = int(np.load(ROOT / "tests" / "data" / "golden_logits.npy")[-1].argmax())
+    assert result.stdout.strip() == f"next byte after {len(prompt)} tokens: {want}"
