@@ -63,12 +63,12 @@ def generate(
 
 
 def file_precision(data: bytes) -> str:
-    """The runtime precision a model file needs, "f32" or "f64": the dtype of
-    its first tensor (FORMAT.md directory entry at offset 256, dtype at +40);
-    "f32" when unreadable, so the runtime reports the real problem."""
-    if len(data) >= 300 and int.from_bytes(data[296:300], "little") == 1:
-        return "f64"
-    return "f32"
+    """The runtime precision a model file needs, "f32" or "f64" (the dtype of
+    its first tensor); "f32" when unreadable, so the runtime reports the real
+    problem."""
+    from hecate_edge.format import file_dtype
+
+    return file_dtype(data) or "f32"
 
 
 def _cmd_train(args: argparse.Namespace) -> None:

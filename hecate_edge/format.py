@@ -204,6 +204,24 @@ def _config_from_header(h: dict) -> ModelConfig:
         raise bad(str(err)) from err
 
 
+def header_config(data) -> ModelConfig:
+    """The configuration recorded in a model file's header (FORMAT.md checks
+    up to the config; the directory and tensors are not looked at)."""
+    _check_identity(data)
+    if len(data) < HEADER_BYTES:
+        raise FormatError("HECATE_E_FILE_TRUNCATED", f"{len(data)} bytes, the header needs {HEADER_BYTES}")
+    return _config_from_header(_unpack_header(data))
+
+
+def file_dtype(data) -> str | None:
+    """"f32" or "f64": the dtype of a model file's first tensor, or None when
+    there is no readable directory entry (the readers then say why)."""
+    if len(data) < HEADER_BYTES + ENTRY_BYTES:
+        return None
+    dtype = DTYPES.get(_unpack_entry(data, 0)["dtype_id"])
+    return dtype[0] if dtype else None
+
+
 def _entry_name(raw_name: bytes):
     """The NUL-padded ASCII name, or None if there is no NUL or bytes follow the first NUL."""
     end = raw_name.find(b"\0")

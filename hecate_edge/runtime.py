@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import operator
 import os
-import struct
 import sys
 from pathlib import Path
 from typing import NamedTuple
@@ -201,7 +200,6 @@ class Model:
         self.info = {field: int(getattr(info, field))
                      for field, _ in ffi.typeof("hecate_model_info").fields}
         self.tensors = [self._tensor_info(i) for i in range(self.info["n_tensors"])]
-        self._config = None
 
     def _tensor_info(self, index: int) -> TensorInfo:
         ffi = self._bind.ffi
@@ -219,30 +217,13 @@ class Model:
         """Scalar parameter count (= length of a gradient vector)."""
         return self.info["n_params"]
 
-    @property
+    @functools.cached_property
     def config(self):
-        """The file's configuration as a hecate_edge.config.ModelConfig."""
-        if self._config is None:
-            self._config = self._build_config()
-        return self._config
+        """The file's configuration as a hecate_edge.config.ModelConfig (read
+        from the header by the one Python format reader)."""
+        from .format import header_config
 
-    def _build_config(self):
-        from .config import COMPOSITIONS, ModelConfig
-        from .reference.rules import rule_by_id
-
-        info = self.info
-        composition = {cid: name for name, cid in COMPOSITIONS.items()}[info["composition"]]
-        rule = rule_by_id(info["rule"])
-        # Header fields hecate_model_info does not carry (FORMAT.md offsets 64..136).
-        fields = struct.unpack_from("<II8I8f", self._file, 64)
-        n_layers, retention = fields[0], fields[1]
-        periods = fields[2:10][:info["n_levels"]]
-        rule_params = fields[10:18][:len(rule.PARAM_NAMES)]
-        return ModelConfig(
-            vocab=info["vocab"], d_model=info["d_model"], n_heads=info["n_heads"],
-            window=info["window"], composition=composition, rule=rule.NAME,
-            n_levels=info["n_levels"], qk_norm=bool(info["flags"] & 1),
-            n_layers=n_layers, retention=retention, periods=periods, rule_params=rule_params)
+        return header_config(self._file)
 
     @functools.cached_property
     def memory_shape(self) -> tuple[int, ...]:

@@ -20,6 +20,7 @@ import numpy as np
 
 from hecate_edge.data import Corpus
 from hecate_edge.progress import Progress
+from hecate_edge.reference.mathfn import log_softmax
 
 _CONFIG_KEY = "__config__"
 
@@ -255,9 +256,7 @@ def evaluate(
         for lo in range(0, len(inputs), block):
             hi = min(lo + block, len(inputs))
             logits = np.asarray(session.process(inputs[lo:hi]), np.float64)
-            top = logits.max(axis=1, keepdims=True)
-            lse = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
-            nll = lse - logits[np.arange(hi - lo), targets[lo:hi]]
+            nll = -log_softmax(logits)[np.arange(hi - lo), targets[lo:hi]]
             total += float(nll.sum())
             if target_mask is not None:
                 sel = target_mask[lo:hi]

@@ -14,9 +14,9 @@ typedef struct hecate_host_model {
     hecate_model *model;
 } hecate_host_model;
 
-/* Read `path` and open it.  Returns HECATE_E_NULL_ARG if the file cannot be
- * read (message in errno) and the model's own status otherwise.  On error
- * nothing stays allocated. */
+/* Read `path` and open it.  Returns HECATE_E_IO if the file cannot be read
+ * or memory cannot be allocated (details in errno), and the model's own
+ * status otherwise.  On error nothing stays allocated. */
 hecate_status hecate_host_load(const char *path, hecate_host_model *out);
 
 /* Allocate and init a session for a loaded model; free with hecate_host_free. */

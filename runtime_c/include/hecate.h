@@ -44,6 +44,7 @@ typedef enum hecate_status {
     HECATE_E_TOKEN_RANGE = 105,      /* an input token id >= vocab */
     HECATE_E_CHUNK_TOO_LONG = 106,   /* training chunk longer than max_train_tokens */
     HECATE_E_NOT_TRAINABLE = 107,    /* session created with max_train_tokens = 0 */
+    HECATE_E_IO = 108,               /* the optional host layer could not read a file or allocate */
 
     HECATE_E_FILE_TRUNCATED = 201,     /* fewer bytes than the header or a tensor needs */
     HECATE_E_FILE_MAGIC = 202,         /* not a hecate model file */

@@ -12,6 +12,7 @@ static const status_text TEXTS[] = {
     {HECATE_E_TOKEN_RANGE, "HECATE_E_TOKEN_RANGE: an input token id >= vocab"},
     {HECATE_E_CHUNK_TOO_LONG, "HECATE_E_CHUNK_TOO_LONG: training chunk longer than max_train_tokens"},
     {HECATE_E_NOT_TRAINABLE, "HECATE_E_NOT_TRAINABLE: session created with max_train_tokens = 0"},
+    {HECATE_E_IO, "HECATE_E_IO: the optional host layer could not read a file or allocate"},
     {HECATE_E_FILE_TRUNCATED, "HECATE_E_FILE_TRUNCATED: fewer bytes than the header or a tensor needs"},
     {HECATE_E_FILE_MAGIC, "HECATE_E_FILE_MAGIC: not a hecate model file"},
     {HECATE_E_FILE_VERSION, "HECATE_E_FILE_VERSION: format version this runtime does not read"},
