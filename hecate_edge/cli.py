@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hecate_edge.reference.rules import RULES
+
 EXIT_ERROR = 2
 
 
@@ -78,7 +80,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if args.steps < 1 or args.chunk < 1 or args.burn_in < 0:
         raise UsageError("--steps and --chunk must be >= 1 and --burn-in >= 0")
     try:
-        cfg = ModelConfig(d_model=args.d_model, n_heads=args.heads, window=args.window)
+        cfg = ModelConfig(d_model=args.d_model, n_heads=args.heads, window=args.window, rule=args.rule)
     except ValueError as exc:
         raise UsageError(f"bad model shape: {exc}") from None
     kinds = ["text", "recall"] if args.data == "mix" else [args.data]
@@ -202,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--window", type=int, default=16, help="attention window in tokens")
+    p.add_argument("--rule", default="delta", choices=sorted(RULES), help="memory rule (docs/MATH.md §3)")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--chunk", type=int, default=64, help="tokens per training chunk")
     p.add_argument("--lr", type=float, default=3e-3)

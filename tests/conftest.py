@@ -6,20 +6,26 @@ import pytest
 from hecate_edge.config import ModelConfig
 from hecate_edge.format import write_model
 from hecate_edge.reference.init import init_params
+from hecate_edge.reference.rules import RULES, rule_by_name
 from hecate_edge.runtime import Model
 
 DTYPES = {"f32": np.float32, "f64": np.float64}
 
 
+# Gate biases that make the memory forget and write a lot: alpha ~ 0.27, theta ~ 0.7.
+LIVELY_BIAS = {"sigmoid": -1.0, "softplus": 0.0}
+
+
 def lively_params(cfg: ModelConfig, seed: int) -> dict:
-    """init_params with gate biases moved so the memory forgets and writes a lot
-    (alpha ~ 0.27, theta ~ 0.7): parity must exercise the memory path, which
-    the default init (alpha ~ 0.05, theta ~ 0.01) barely moves."""
+    """init_params with gate biases moved so the memory forgets and writes a lot:
+    parity must exercise the memory path, which the default init (alpha ~ 0.05,
+    theta ~ 0.01) barely moves."""
     params = init_params(cfg, seed)
     rng = np.random.default_rng(seed + 1)
+    kinds = [kind for _, kind in rule_by_name(cfg.rule).GATES]
     for name in params:
         if name.endswith("gate_b"):
-            params[name] = np.array([-1.0, 0.0]) + rng.uniform(-0.3, 0.3, 2)
+            params[name] = np.array([LIVELY_BIAS[k] for k in kinds]) + rng.uniform(-0.3, 0.3, len(kinds))
         if ".mem0.w" in name or name.endswith("gate_w"):
             params[name] = params[name] * 3.0
     return params
@@ -29,6 +35,9 @@ def build_model(cfg: ModelConfig, params: dict, precision: str = "f32"):
     """(C Model, float64 params exactly as stored in the file)."""
     stored = {k: np.asarray(v, DTYPES[precision]).astype(np.float64) for k, v in params.items()}
     return Model(write_model(cfg, params, dtype=precision), precision=precision), stored
+
+
+ALL_RULES = sorted(RULES)  # every test parametrized over rules covers a new rule by itself
 
 
 @pytest.fixture

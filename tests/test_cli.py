@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from hecate_edge import cli
+from hecate_edge.reference.rules import RULES
 
 runtime = pytest.importorskip("hecate_edge.runtime")
 try:
@@ -140,3 +141,11 @@ def test_demo_with_few_steps(tmp_path, capsys):
     for word in ("untrained", "switched off", "tok/s", "sample"):
         assert word in text
     assert runtime.Model(out).config.d_model == 64
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_train_any_rule_and_inspect_names_it(tmp_path, capsys, rule):
+    model = tmp_path / f"{rule}.hct"
+    assert cli.main(["train", "--out", str(model), "--steps", "2", "--rule", rule, *TINY]) == 0
+    assert cli.main(["inspect", str(model)]) == 0
+    assert rule in capsys.readouterr().out

@@ -1,13 +1,15 @@
 """C runtime forward vs the numpy float64 reference (MATH §1-§5): logits and the
 final memory state, many seeds and shapes, sequences up to 512 tokens, in the
 float build (~1e-5) and the double build (~1e-12)."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from hecate_edge.config import ModelConfig
 from hecate_edge.reference.model import ReferenceSession
 from parity import assert_close
-from conftest import build_model, lively_params
+from conftest import ALL_RULES, build_model, lively_params
 
 TOL = {"f32": 1e-5, "f64": 1e-12}
 
@@ -22,7 +24,9 @@ CONFIGS = [
 @pytest.mark.parametrize("precision", ["f32", "f64"])
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"d{c.d_model}h{c.n_heads}w{c.window}n{int(c.qk_norm)}")
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_forward_matches_reference(cfg, seed, precision):
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_forward_matches_reference(cfg, seed, precision, rule):
+    cfg = replace(cfg, rule=rule)
     model, params = build_model(cfg, lively_params(cfg, seed), precision)
     tokens = np.random.default_rng(100 + seed).integers(0, cfg.vocab, 96)
     ref = ReferenceSession(cfg, params)
@@ -35,8 +39,9 @@ def test_forward_matches_reference(cfg, seed, precision):
 
 
 @pytest.mark.parametrize("precision", ["f32", "f64"])
-def test_long_sequence_512(precision):
-    cfg = ModelConfig(vocab=256, d_model=32, n_heads=4, window=16)
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_long_sequence_512(precision, rule):
+    cfg = ModelConfig(vocab=256, d_model=32, n_heads=4, window=16, rule=rule)
     model, params = build_model(cfg, lively_params(cfg, 7), precision)
     tokens = np.random.default_rng(5).integers(0, 256, 512)
     ref = ReferenceSession(cfg, params)
@@ -47,10 +52,11 @@ def test_long_sequence_512(precision):
 
 
 @pytest.mark.parametrize("precision", ["f32", "f64"])
-def test_default_init_matches_reference(precision):
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_default_init_matches_reference(precision, rule):
     """The shipped init (small gates) too, from a state carried over calls."""
     from hecate_edge.reference.init import init_params
-    cfg = ModelConfig()
+    cfg = ModelConfig(rule=rule)
     model, params = build_model(cfg, init_params(cfg, 42), precision)
     ref = ReferenceSession(cfg, params)
     sess = model.session()
@@ -60,8 +66,9 @@ def test_default_init_matches_reference(precision):
 
 
 @pytest.mark.parametrize("precision", ["f32", "f64"])
-def test_frozen_memory_matches_reference(precision):
-    cfg = ModelConfig(vocab=64, d_model=16, n_heads=2, window=4)
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_frozen_memory_matches_reference(precision, rule):
+    cfg = ModelConfig(vocab=64, d_model=16, n_heads=2, window=4, rule=rule)
     model, params = build_model(cfg, lively_params(cfg, 3), precision)
     tokens = np.arange(30) % 64
     live = model.session()

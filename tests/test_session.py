@@ -2,6 +2,7 @@
 bit-identical), state blobs that resume exactly, and bad input that is
 rejected with a named error while the session loses nothing."""
 import struct
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,14 +10,16 @@ import pytest
 from hecate_edge.config import ModelConfig
 from hecate_edge.format import crc32
 from hecate_edge.runtime import HecateError
-from conftest import build_model, lively_params
+from conftest import ALL_RULES, build_model, lively_params
 
 CFG = ModelConfig(vocab=64, d_model=16, n_heads=2, window=5)
 
 
-@pytest.fixture(params=["f32", "f64"])
+@pytest.fixture(params=[(p, r) for p in ("f32", "f64") for r in ALL_RULES], ids=lambda pr: "-".join(pr))
 def model(request):
-    return build_model(CFG, lively_params(CFG, 0), request.param)[0]
+    precision, rule = request.param
+    cfg = replace(CFG, rule=rule)
+    return build_model(cfg, lively_params(cfg, 0), precision)[0]
 
 
 def tokens(n, seed=0):

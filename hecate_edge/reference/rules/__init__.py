@@ -6,9 +6,9 @@ hyper-parameters in the model header), init_state(d), write_read(...), read(...)
 """
 from types import ModuleType
 
-from hecate_edge.reference.rules import delta
+from hecate_edge.reference.rules import delta, hebbian
 
-RULES: dict[str, ModuleType] = {delta.NAME: delta}
+RULES: dict[str, ModuleType] = {rule.NAME: rule for rule in (delta, hebbian)}
 RULES_BY_ID: dict[int, ModuleType] = {rule.RULE_ID: rule for rule in RULES.values()}
 
 

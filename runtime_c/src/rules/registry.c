@@ -2,9 +2,11 @@
 #include "rule.h"
 
 extern const hct_rule hct_rule_delta;
+extern const hct_rule hct_rule_hebbian;
 
 static const hct_rule *const RULES[] = {
     &hct_rule_delta,
+    &hct_rule_hebbian,
 };
 
 const hct_rule *hct_rule_by_id(uint32_t id) {

@@ -1,0 +1,58 @@
+/* rules/hebbian.c — the Hebbian rule: S <- (1-alpha) S + k^T v (no error
+ * term, no step size), read y = q S after the write; exact BPTT (MATH §3.3).
+ * State: S (d, d) row-major, initial 0.  One gate: alpha (sigmoid). */
+#include "matrix.h"
+#include "../mathfn.h"
+
+enum { G_ALPHA = 0, N_GATES = 1 };
+
+static uint64_t hebbian_work_len(uint32_t d) { return (uint64_t)d * d; }
+
+/* The shared write with e = v and step -1: keep S[j] - (-k[j]) v = keep S[j] + k[j] v. */
+static void hebbian_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *e) {
+    uint32_t d = io->d;
+    (void)e;
+    hct_matrix_update_read(in, out, d, io->k + (size_t)t * d, io->v + (size_t)t * d, io->q + (size_t)t * d,
+                           (real)1 - io->gates[(size_t)t * N_GATES + G_ALPHA], (real)-1, y);
+}
+
+static void hebbian_forward(const hct_rule_io *io) { hct_matrix_forward(io, hebbian_token); }
+
+/* Reverse pass (MATH §3.3): dS += q^T dy; dq = S_{t+1} dy; dalpha = -<dS, S_t>;
+ * dk[j] = <dS[j], v>; dv = k dS; dS <- (1 - alpha) dS. */
+static void hebbian_backward(const hct_rule_grad *g) {
+    const hct_rule_io *io = g->fwd;
+    uint32_t d = io->d, T = io->T;
+    size_t dd = (size_t)d * d;
+    real *dS = g->work;
+    hct_zero(dS, dd);
+    for (uint32_t tt = T; tt-- > 0;) {
+        if (io->frozen) {
+            hct_matrix_frozen_backward(g, tt, N_GATES);
+            continue;
+        }
+        const real *k = io->k + (size_t)tt * d, *v = io->v + (size_t)tt * d, *q = io->q + (size_t)tt * d;
+        const real *dy = g->dy + (size_t)tt * d;
+        real *dk = g->dk + (size_t)tt * d, *dv = g->dv + (size_t)tt * d, *dq = g->dq + (size_t)tt * d;
+        const real *S0 = hct_matrix_tape_state(io, tt), *S1 = S0 + dd;
+        real keep = (real)1 - io->gates[(size_t)tt * N_GATES + G_ALPHA];
+        real dalpha = 0;
+        hct_zero(dv, d);
+        for (uint32_t j = 0; j < d; j++) {
+            real *ds = dS + (size_t)j * d;
+            hct_axpy(ds, q[j], dy, d);
+            dq[j] = hct_dot(S1 + (size_t)j * d, dy, d);
+            dalpha -= hct_dot(ds, S0 + (size_t)j * d, d);
+            dk[j] = hct_dot(ds, v, d);
+            hct_axpy(dv, k[j], ds, d);
+            for (uint32_t i = 0; i < d; i++) ds[i] *= keep;
+        }
+        g->dgates[(size_t)tt * N_GATES + G_ALPHA] = dalpha;
+    }
+}
+
+const hct_rule hct_rule_hebbian = {
+    2, "hebbian", N_GATES, {HCT_GATE_SIGMOID, 0, 0, 0},
+    hct_matrix_state_len, hct_matrix_state_init, hct_rule_params_none,
+    hebbian_forward, hct_matrix_tape_len, hebbian_work_len, hebbian_backward,
+};

@@ -1,0 +1,98 @@
+/* rules/matrix.c — shared machinery of the matrix-memory rules (see matrix.h). */
+#include "matrix.h"
+#include "../mathfn.h"
+
+/* Columns o0 .. o0+nb of hct_matrix_update_read.  Full blocks on lane
+ * vectors held in registers, the tail column by column, same operations. */
+static void update_read_cols(const real *in, real *out, uint32_t d, const real *k, const real *e,
+                             const real *q, real keep, real step, uint32_t o0, uint32_t nb, real *y) {
+    if (nb == LIN_BLOCK) {
+        hct_vec acc[LIN_VECS], ev[LIN_VECS], kv = HCT_VSPLAT(keep);
+        for (uint32_t v = 0; v < LIN_VECS; v++) {
+            acc[v] = HCT_VSPLAT((real)0);
+            ev[v] = HCT_VLOAD(e + o0 + v * HCT_LANES);
+        }
+        for (uint32_t j = 0; j < d; j++) {
+            const real *src = in + (size_t)j * d + o0;
+            real *dst = out + (size_t)j * d + o0;
+            real cj = step * k[j];
+            hct_vec c = HCT_VSPLAT(cj), qj = HCT_VSPLAT(q[j]);
+            for (uint32_t v = 0; v < LIN_VECS; v++) {
+                hct_vec r = HCT_VSUB(HCT_VMUL(kv, HCT_VLOAD(src + v * HCT_LANES)), HCT_VMUL(c, ev[v]));
+                HCT_VSTORE(dst + v * HCT_LANES, r);
+                acc[v] = HCT_VADD(acc[v], HCT_VMUL(qj, r));
+            }
+        }
+        for (uint32_t v = 0; v < LIN_VECS; v++) HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
+        return;
+    }
+    for (uint32_t o = o0; o < o0 + nb; o++) {
+        real acc = 0;
+        for (uint32_t j = 0; j < d; j++) {
+            size_t at = (size_t)j * d + o;
+            out[at] = keep * in[at] - (step * k[j]) * e[o];
+            acc += q[j] * out[at];
+        }
+        y[o] = acc;
+    }
+}
+
+void hct_matrix_update_read(const real *in, real *out, uint32_t d, const real *k, const real *e,
+                            const real *q, real keep, real step, real *y) {
+    for (uint32_t o0 = 0; o0 < d; o0 += LIN_BLOCK)
+        update_read_cols(in, out, d, k, e, q, keep, step, o0, d - o0 < LIN_BLOCK ? d - o0 : LIN_BLOCK, y);
+}
+
+uint64_t hct_matrix_tape_len(uint32_t d, uint32_t T) {
+    return ((uint64_t)T + 1) * d * d + (uint64_t)T * d;
+}
+
+uint64_t hct_matrix_state_len(uint32_t d) { return (uint64_t)d * d; }
+
+void hct_matrix_state_init(real *state, uint32_t d) { hct_zero(state, (size_t)d * d); }
+
+const real *hct_matrix_tape_state(const hct_rule_io *io, uint32_t t) {
+    return io->tape + (size_t)t * io->d * io->d;
+}
+
+const real *hct_matrix_tape_e(const hct_rule_io *io, uint32_t t) {
+    return io->tape + (size_t)(io->T + 1) * io->d * io->d + (size_t)t * io->d;
+}
+
+/* Inference writes token by token into io->state; training writes S_{t+1}
+ * straight into the tape (S_0 is a copy of the incoming state), then copies
+ * the last one out. */
+void hct_matrix_forward(const hct_rule_io *io, hct_matrix_token_fn token) {
+    uint32_t d = io->d;
+    size_t dd = (size_t)d * d;
+    if (io->frozen) {
+        hct_linear(io->state_in, io->q, io->T, d, d, io->y);
+        return;
+    }
+    const real *src = io->state_in;
+    if (io->tape) hct_copy(io->tape, io->state_in, dd);
+    for (uint32_t t = 0; t < io->T; t++) {
+        real *dst = io->tape ? io->tape + (size_t)(t + 1) * dd : io->state;
+        real *e = io->tape ? (real *)(uintptr_t)hct_matrix_tape_e(io, t) : io->scratch;
+        token(io, t, src, dst, io->y + (size_t)t * d, e);
+        src = dst;
+    }
+    if (io->tape) hct_copy(io->state, src, dd);
+}
+
+void hct_matrix_frozen_backward(const hct_rule_grad *g, uint32_t t, uint32_t n_gates) {
+    const hct_rule_io *io = g->fwd;
+    uint32_t d = io->d;
+    const real *dy = g->dy + (size_t)t * d;
+    real *dq = g->dq + (size_t)t * d;
+    for (uint32_t j = 0; j < d; j++) dq[j] = hct_dot(io->state_in + (size_t)j * d, dy, d);
+    hct_zero(g->dk + (size_t)t * d, d);
+    hct_zero(g->dv + (size_t)t * d, d);
+    hct_zero(g->dgates + (size_t)t * n_gates, n_gates);
+}
+
+hecate_status hct_rule_params_none(const hct_config *cfg) {
+    for (int i = 0; i < 8; i++)
+        if (cfg->rule_params[i] != 0.0f) return HECATE_E_FILE_CONFIG;
+    return HECATE_OK;
+}

@@ -1,0 +1,39 @@
+/* rules/matrix.h — what the matrix-memory rules (state S, d x d, read y = q S;
+ * MATH §3.2 ff.) share: the fused row-streaming write + read, the forward
+ * loop (in place for inference, out of place into the tape for training),
+ * the tape layout, and the backward of a frozen read. */
+#ifndef HECATE_RULES_MATRIX_H
+#define HECATE_RULES_MATRIX_H
+#include "rule.h"
+
+/* out[j] = keep in[j] - (step k[j]) e for every row j, then y = q out
+ * (in and out may be the same state).  One pass over the state. */
+void hct_matrix_update_read(const real *in, real *out, uint32_t d, const real *k, const real *e,
+                            const real *q, real keep, real step, real *y);
+
+/* One token of a rule from state `in` to `out`: writes y (d) and may use
+ * `e` (d scalars, kept in the tape for the backward when training). */
+typedef void (*hct_matrix_token_fn)(const hct_rule_io *io, uint32_t t, const real *in, real *out,
+                                    real *y, real *e);
+
+/* The forward over io->T tokens: frozen reads y = q S_in; otherwise calls
+ * `token` per token, in place on io->state (inference) or into the tape. */
+void hct_matrix_forward(const hct_rule_io *io, hct_matrix_token_fn token);
+
+/* Tape: S_0 .. S_T ((T+1) d^2), then one d-vector e per token. */
+uint64_t hct_matrix_tape_len(uint32_t d, uint32_t T);
+uint64_t hct_matrix_state_len(uint32_t d);
+void hct_matrix_state_init(real *state, uint32_t d);
+
+/* Tape views for token t. */
+const real *hct_matrix_tape_state(const hct_rule_io *io, uint32_t t);
+const real *hct_matrix_tape_e(const hct_rule_io *io, uint32_t t);
+
+/* Backward of a frozen read y = q S_in for token t: dq = S_in dy; dk, dv
+ * and the rule's gate gradients are 0. */
+void hct_matrix_frozen_backward(const hct_rule_grad *g, uint32_t t, uint32_t n_gates);
+
+/* The rule hyper-parameter check of rules that take none: all must be 0. */
+hecate_status hct_rule_params_none(const hct_config *cfg);
+
+#endif
