@@ -13,7 +13,7 @@ DTYPES = {"f32": np.float32, "f64": np.float64}
 
 
 # Gate biases that make the memory forget and write a lot: alpha ~ 0.27, theta ~ 0.7.
-LIVELY_BIAS = {"sigmoid": -1.0, "softplus": 0.0}
+LIVELY_BIAS = {"alpha": -1.0, "theta": 0.0, "eta": 0.0}  # eta ~ 0.5
 
 
 def lively_params(cfg: ModelConfig, seed: int) -> dict:
@@ -22,10 +22,10 @@ def lively_params(cfg: ModelConfig, seed: int) -> dict:
     theta ~ 0.01) barely moves."""
     params = init_params(cfg, seed)
     rng = np.random.default_rng(seed + 1)
-    kinds = [kind for _, kind in rule_by_name(cfg.rule).GATES]
+    gates = [gate for gate, _ in rule_by_name(cfg.rule).GATES]
     for name in params:
         if name.endswith("gate_b"):
-            params[name] = np.array([LIVELY_BIAS[k] for k in kinds]) + rng.uniform(-0.3, 0.3, len(kinds))
+            params[name] = np.array([LIVELY_BIAS[g] for g in gates]) + rng.uniform(-0.3, 0.3, len(gates))
         if ".mem0.w" in name or name.endswith("gate_w"):
             params[name] = params[name] * 3.0
     return params

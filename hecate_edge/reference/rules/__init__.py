@@ -6,9 +6,9 @@ hyper-parameters in the model header), init_state(d), write_read(...), read(...)
 """
 from types import ModuleType
 
-from hecate_edge.reference.rules import delta, hebbian
+from hecate_edge.reference.rules import delta, hebbian, titans
 
-RULES: dict[str, ModuleType] = {rule.NAME: rule for rule in (delta, hebbian)}
+RULES: dict[str, ModuleType] = {rule.NAME: rule for rule in (delta, titans, hebbian)}
 RULES_BY_ID: dict[int, ModuleType] = {rule.RULE_ID: rule for rule in RULES.values()}
 
 

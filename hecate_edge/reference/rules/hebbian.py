@@ -1,6 +1,6 @@
 """Hebbian memory (rule id 2): S <- (1 - alpha) S + k^T v, no error term, no step size.
 
-Implements MATH §3.3 in row-vector form (read y = q S after the write); the
+Implements MATH §3.4 in row-vector form (read y = q S after the write); the
 forget gate alpha comes from the front end (MATH §3.1).  State: S, d x d.
 """
 import numpy as np
@@ -15,22 +15,22 @@ PARAM_NAMES = ()
 
 
 def init_state(d: int) -> np.ndarray:
-    """MATH §3.3: S_0 = 0 (d x d)."""
+    """MATH §3.4: S_0 = 0 (d x d)."""
     return np.zeros((d, d), dtype=np.float64)
 
 
 def write(s: np.ndarray, km: np.ndarray, vm: np.ndarray, gates: dict[str, float]) -> np.ndarray:
-    """MATH §3.3: S_{n+1} = (1 - alpha_n) S_n + km_n^T vm_n."""
+    """MATH §3.4: S_{n+1} = (1 - alpha_n) S_n + km_n^T vm_n."""
     return (1.0 - gates["alpha"]) * s + np.outer(km, vm)
 
 
 def read(s: np.ndarray, qm: np.ndarray) -> np.ndarray:
-    """MATH §3.3: y = qm S (after the write, or S_n when the memory is frozen)."""
+    """MATH §3.4: y = qm S (after the write, or S_n when the memory is frozen)."""
     return qm @ s
 
 
 def write_read(s: np.ndarray, km: np.ndarray, vm: np.ndarray, qm: np.ndarray,
                gates: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """MATH §3.3: returns (S_{n+1}, y_n = qm_n S_{n+1})."""
+    """MATH §3.4: returns (S_{n+1}, y_n = qm_n S_{n+1})."""
     s_next = write(s, km, vm, gates)
     return s_next, read(s_next, qm)

@@ -1,5 +1,5 @@
 /* rules/hebbian.c — the Hebbian rule: S <- (1-alpha) S + k^T v (no error
- * term, no step size), read y = q S after the write; exact BPTT (MATH §3.3).
+ * term, no step size), read y = q S after the write; exact BPTT (MATH §3.4).
  * State: S (d, d) row-major, initial 0.  One gate: alpha (sigmoid). */
 #include "matrix.h"
 #include "../mathfn.h"
@@ -18,7 +18,7 @@ static void hebbian_token(const hct_rule_io *io, uint32_t t, const real *in, rea
 
 static void hebbian_forward(const hct_rule_io *io) { hct_matrix_forward(io, hebbian_token); }
 
-/* Reverse pass (MATH §3.3): dS += q^T dy; dq = S_{t+1} dy; dalpha = -<dS, S_t>;
+/* Reverse pass (MATH §3.4): dS += q^T dy; dq = S_{t+1} dy; dalpha = -<dS, S_t>;
  * dk[j] = <dS[j], v>; dv = k dS; dS <- (1 - alpha) dS. */
 static void hebbian_backward(const hct_rule_grad *g) {
     const hct_rule_io *io = g->fwd;

@@ -3,10 +3,12 @@
 
 extern const hct_rule hct_rule_delta;
 extern const hct_rule hct_rule_hebbian;
+extern const hct_rule hct_rule_titans;
 
 static const hct_rule *const RULES[] = {
     &hct_rule_delta,
     &hct_rule_hebbian,
+    &hct_rule_titans,
 };
 
 const hct_rule *hct_rule_by_id(uint32_t id) {

@@ -1,0 +1,39 @@
+"""Titans long-term memory (rule id 1): gradient descent with momentum on ||k M - v||^2 / 2.
+
+Implements MATH §3.3 in row-vector form (read y = q M after the write); gates
+alpha (forget), theta (step size) and eta (momentum decay) come from the front
+end (MATH §3.1).  State: stack (M, Z) of two d x d matrices; momentum persists.
+"""
+import numpy as np
+
+RULE_ID = 1
+NAME = "titans"
+GATES = (("alpha", "sigmoid"), ("theta", "softplus"), ("eta", "sigmoid"))
+# MATH §3.1: per level, biases of (alpha, theta, eta): keep ~95%, theta ~ 0.01, eta ~ 0.82.
+DEFAULT_GATE_BIAS = ((-3.0, -4.6, 1.5),)
+PARAM_NAMES = ()
+
+
+def init_state(d: int) -> np.ndarray:
+    """MATH §3.3: (M_0, Z_0) = (0, 0)."""
+    return np.zeros((2, d, d), dtype=np.float64)
+
+
+def write(state: np.ndarray, km: np.ndarray, vm: np.ndarray, gates: dict[str, float]) -> np.ndarray:
+    """MATH §3.3: Z' = eta Z - theta km^T (km M - vm);  M' = (1 - alpha) M + Z'."""
+    m, z = state
+    e = km @ m - vm
+    z_next = gates["eta"] * z - gates["theta"] * np.outer(km, e)
+    return np.stack([(1.0 - gates["alpha"]) * m + z_next, z_next])
+
+
+def read(state: np.ndarray, qm: np.ndarray) -> np.ndarray:
+    """MATH §3.3: y = qm M."""
+    return qm @ state[0]
+
+
+def write_read(state: np.ndarray, km: np.ndarray, vm: np.ndarray, qm: np.ndarray,
+               gates: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """MATH §3.3: returns ((M_{n+1}, Z_{n+1}), y_n = qm_n M_{n+1})."""
+    s_next = write(state, km, vm, gates)
+    return s_next, read(s_next, qm)

@@ -1,0 +1,120 @@
+/* rules/titans.c — Titans' long-term memory (MATH §3.3): gradient descent with
+ * momentum on ||k M - v||^2 / 2.  Z <- eta Z - theta k^T (k M - v),
+ * M <- (1-alpha) M + Z, read y = q M after the write; exact BPTT.
+ * State: M then Z, each (d, d) row-major, initial 0; momentum persists across
+ * calls.  Gates: alpha (sigmoid), theta (softplus), eta (sigmoid). */
+#include "matrix.h"
+#include "../mathfn.h"
+
+enum { G_ALPHA = 0, G_THETA = 1, G_ETA = 2, N_GATES = 3 };
+
+static uint64_t titans_state_len(uint32_t d) { return 2 * (uint64_t)d * d; }
+
+static void titans_state_init(real *state, uint32_t d) { hct_zero(state, 2 * (size_t)d * d); }
+
+/* Tape: (M_t, Z_t) for t = 0 .. T (2 d^2 each), then e_t (d each). */
+static uint64_t titans_tape_len(uint32_t d, uint32_t T) {
+    return ((uint64_t)T + 1) * 2 * d * d + (uint64_t)T * d;
+}
+
+static uint64_t titans_work_len(uint32_t d) { return 2 * (uint64_t)d * d + 2 * (uint64_t)d; }
+
+/* One token from (M, Z) `in` to `out`, rows in order:
+ * z_j <- eta z_j - (theta k_j) e ; m_j <- keep m_j + z_j ; y += q_j m_j. */
+static void titans_token(const real *in, real *out, uint32_t d, const real *k, const real *v,
+                         const real *q, const real *g, real *y, real *e) {
+    size_t dd = (size_t)d * d;
+    const real *M = in, *Z = in + dd;
+    real *Mo = out, *Zo = out + dd;
+    real keep = (real)1 - g[G_ALPHA], theta = g[G_THETA], eta = g[G_ETA];
+    hct_linear(M, k, 1, d, d, e);
+    for (uint32_t i = 0; i < d; i++) e[i] -= v[i];
+    hct_zero(y, d);
+    for (uint32_t j = 0; j < d; j++) {
+        const real *m = M + (size_t)j * d, *z = Z + (size_t)j * d;
+        real *mo = Mo + (size_t)j * d, *zo = Zo + (size_t)j * d;
+        real c = theta * k[j], qj = q[j];
+        for (uint32_t i = 0; i < d; i++) {
+            zo[i] = eta * z[i] - c * e[i];
+            mo[i] = keep * m[i] + zo[i];
+            y[i] += qj * mo[i];
+        }
+    }
+}
+
+static void titans_forward(const hct_rule_io *io) {
+    uint32_t d = io->d;
+    size_t ss = 2 * (size_t)d * d;
+    if (io->frozen) { /* read the memory M (the first half of the state) */
+        hct_linear(io->state_in, io->q, io->T, d, d, io->y);
+        return;
+    }
+    const real *src = io->state_in;
+    if (io->tape) hct_copy(io->tape, io->state_in, ss);
+    for (uint32_t t = 0; t < io->T; t++) {
+        real *dst = io->tape ? io->tape + (size_t)(t + 1) * ss : io->state;
+        real *e = io->tape ? io->tape + (size_t)(io->T + 1) * ss + (size_t)t * d : io->scratch;
+        titans_token(src, dst, d, io->k + (size_t)t * d, io->v + (size_t)t * d, io->q + (size_t)t * d,
+                     io->gates + (size_t)t * N_GATES, io->y + (size_t)t * d, e);
+        src = dst;
+    }
+    if (io->tape) hct_copy(io->state, src, ss);
+}
+
+/* Reverse pass (MATH §3.3): dM and dZ are the gradients of M_{t+1}, Z_{t+1}. */
+static void titans_backward(const hct_rule_grad *g) {
+    const hct_rule_io *io = g->fwd;
+    uint32_t d = io->d, T = io->T;
+    size_t dd = (size_t)d * d, ss = 2 * dd;
+    real *dM = g->work, *dZ = dM + dd, *u = dZ + dd, *de = u + d;
+    hct_zero(dM, ss);
+    for (uint32_t tt = T; tt-- > 0;) {
+        if (io->frozen) {
+            hct_matrix_frozen_backward(g, tt, N_GATES);
+            continue;
+        }
+        const real *k = io->k + (size_t)tt * d, *q = io->q + (size_t)tt * d;
+        const real *dy = g->dy + (size_t)tt * d, *gt = io->gates + (size_t)tt * N_GATES;
+        real *dk = g->dk + (size_t)tt * d, *dv = g->dv + (size_t)tt * d, *dq = g->dq + (size_t)tt * d;
+        real *dgt = g->dgates + (size_t)tt * N_GATES;
+        const real *M0 = io->tape + (size_t)tt * ss, *Z0 = M0 + dd, *M1 = M0 + ss;
+        const real *e = io->tape + (size_t)(T + 1) * ss + (size_t)tt * d;
+        real keep = (real)1 - gt[G_ALPHA], theta = gt[G_THETA], eta = gt[G_ETA];
+        /* dM += q^T dy ; dq = M_{t+1} dy ; dZ += dM ; dalpha = -<dM, M_t> ;
+         * deta = <dZ, Z_t> ; u = k dZ */
+        real dalpha = 0, deta = 0;
+        hct_zero(u, d);
+        for (uint32_t j = 0; j < d; j++) {
+            real *dm = dM + (size_t)j * d, *dz = dZ + (size_t)j * d;
+            hct_axpy(dm, q[j], dy, d);
+            dq[j] = hct_dot(M1 + (size_t)j * d, dy, d);
+            hct_axpy(dz, 1, dm, d);
+            dalpha -= hct_dot(dm, M0 + (size_t)j * d, d);
+            deta += hct_dot(dz, Z0 + (size_t)j * d, d);
+            hct_axpy(u, k[j], dz, d);
+        }
+        real dtheta = -hct_dot(u, e, d);
+        for (uint32_t i = 0; i < d; i++) {
+            de[i] = -theta * u[i];
+            dv[i] = -de[i];
+        }
+        dgt[G_ALPHA] = dalpha;
+        dgt[G_THETA] = dtheta;
+        dgt[G_ETA] = deta;
+        /* dk = -theta dZ e + M_t de ; dM <- keep dM + k^T de ; dZ <- eta dZ */
+        for (uint32_t j = 0; j < d; j++) {
+            real *dm = dM + (size_t)j * d, *dz = dZ + (size_t)j * d;
+            dk[j] = -theta * hct_dot(dz, e, d) + hct_dot(M0 + (size_t)j * d, de, d);
+            for (uint32_t i = 0; i < d; i++) {
+                dm[i] = keep * dm[i] + k[j] * de[i];
+                dz[i] *= eta;
+            }
+        }
+    }
+}
+
+const hct_rule hct_rule_titans = {
+    1, "titans", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, HCT_GATE_SIGMOID, 0},
+    titans_state_len, titans_state_init, hct_rule_params_none,
+    titans_forward, titans_tape_len, titans_work_len, titans_backward,
+};
