@@ -5,6 +5,8 @@ step size theta come from the front end (MATH §3.1).  State: S, d x d, row-majo
 """
 import numpy as np
 
+from hecate_edge.reference.rules import matrix
+
 RULE_ID = 0
 NAME = "delta"
 # MATH §3.1: gate name and activation, in gate_w / gate_b row order.
@@ -31,13 +33,5 @@ def write(s: np.ndarray, km: np.ndarray, vm: np.ndarray, gates: dict[str, float]
     return (1.0 - gates["alpha"]) * s - gates["theta"] * np.outer(km, e)
 
 
-def read(s: np.ndarray, qm: np.ndarray) -> np.ndarray:
-    """MATH §3.2: y = qm S (after the write, or S_n when the memory is frozen)."""
-    return qm @ s
-
-
-def write_read(s: np.ndarray, km: np.ndarray, vm: np.ndarray, qm: np.ndarray,
-               gates: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """MATH §3.2: returns (S_{n+1}, y_n = qm_n S_{n+1})."""
-    s_next = write(s, km, vm, gates)
-    return s_next, read(s_next, qm)
+read = matrix.read
+write_read = matrix.write_then_read(write)

@@ -5,6 +5,8 @@ forget gate alpha comes from the front end (MATH §3.1).  State: S, d x d.
 """
 import numpy as np
 
+from hecate_edge.reference.rules import matrix
+
 RULE_ID = 2
 NAME = "hebbian"
 # MATH §3.1: one gate, the forget rate.
@@ -24,13 +26,5 @@ def write(s: np.ndarray, km: np.ndarray, vm: np.ndarray, gates: dict[str, float]
     return (1.0 - gates["alpha"]) * s + np.outer(km, vm)
 
 
-def read(s: np.ndarray, qm: np.ndarray) -> np.ndarray:
-    """MATH §3.4: y = qm S (after the write, or S_n when the memory is frozen)."""
-    return qm @ s
-
-
-def write_read(s: np.ndarray, km: np.ndarray, vm: np.ndarray, qm: np.ndarray,
-               gates: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """MATH §3.4: returns (S_{n+1}, y_n = qm_n S_{n+1})."""
-    s_next = write(s, km, vm, gates)
-    return s_next, read(s_next, qm)
+read = matrix.read
+write_read = matrix.write_then_read(write)

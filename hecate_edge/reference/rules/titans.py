@@ -6,6 +6,8 @@ end (MATH §3.1).  State: stack (M, Z) of two d x d matrices; momentum persists.
 """
 import numpy as np
 
+from hecate_edge.reference.rules import matrix
+
 RULE_ID = 1
 NAME = "titans"
 GATES = (("alpha", "sigmoid"), ("theta", "softplus"), ("eta", "sigmoid"))
@@ -32,8 +34,4 @@ def read(state: np.ndarray, qm: np.ndarray) -> np.ndarray:
     return qm @ state[0]
 
 
-def write_read(state: np.ndarray, km: np.ndarray, vm: np.ndarray, qm: np.ndarray,
-               gates: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """MATH §3.3: returns ((M_{n+1}, Z_{n+1}), y_n = qm_n M_{n+1})."""
-    s_next = write(state, km, vm, gates)
-    return s_next, read(s_next, qm)
+write_read = matrix.write_then_read(write, read)
