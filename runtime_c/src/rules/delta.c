@@ -18,7 +18,7 @@ static void delta_token(const hct_rule_io *io, uint32_t t, const real *in, real 
     hct_matrix_update_read(in, out, d, k, e, io->q + (size_t)t * d, (real)1 - g[G_ALPHA], g[G_THETA], y);
 }
 
-static void delta_forward(const hct_rule_io *io) { hct_matrix_forward(io, delta_token); }
+static void delta_forward(const hct_rule_io *io) { hct_matrix_forward(io, delta_token, 1); }
 
 /* Reverse pass of MATH §7 (delta rule BPTT), row by row of S. */
 static void delta_backward(const hct_rule_grad *g) {
@@ -37,7 +37,7 @@ static void delta_backward(const hct_rule_grad *g) {
         const real *gt = io->gates + (size_t)tt * N_GATES;
         real *dk = g->dk + (size_t)tt * d, *dv = g->dv + (size_t)tt * d, *dq = g->dq + (size_t)tt * d;
         real *dgt = g->dgates + (size_t)tt * N_GATES;
-        const real *S0 = hct_matrix_tape_state(io, tt), *S1 = S0 + dd, *e = hct_matrix_tape_e(io, tt);
+        const real *S0 = hct_matrix_tape_state(io, tt, 1), *S1 = S0 + dd, *e = hct_matrix_tape_e(io, tt, 1);
         real alpha = gt[G_ALPHA], theta = gt[G_THETA];
         /* dS += q^T dy ; dq = S_{t+1} dy ; u = k dS ; dalpha = -<dS, S_t> */
         real dalpha = 0;

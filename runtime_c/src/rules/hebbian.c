@@ -16,7 +16,7 @@ static void hebbian_token(const hct_rule_io *io, uint32_t t, const real *in, rea
                            (real)1 - io->gates[(size_t)t * N_GATES + G_ALPHA], (real)-1, y);
 }
 
-static void hebbian_forward(const hct_rule_io *io) { hct_matrix_forward(io, hebbian_token); }
+static void hebbian_forward(const hct_rule_io *io) { hct_matrix_forward(io, hebbian_token, 1); }
 
 /* Reverse pass (MATH §3.4): dS += q^T dy; dq = S_{t+1} dy; dalpha = -<dS, S_t>;
  * dk[j] = <dS[j], v>; dv = k dS; dS <- (1 - alpha) dS. */
@@ -34,7 +34,7 @@ static void hebbian_backward(const hct_rule_grad *g) {
         const real *k = io->k + (size_t)tt * d, *v = io->v + (size_t)tt * d, *q = io->q + (size_t)tt * d;
         const real *dy = g->dy + (size_t)tt * d;
         real *dk = g->dk + (size_t)tt * d, *dv = g->dv + (size_t)tt * d, *dq = g->dq + (size_t)tt * d;
-        const real *S0 = hct_matrix_tape_state(io, tt), *S1 = S0 + dd;
+        const real *S0 = hct_matrix_tape_state(io, tt, 1), *S1 = S0 + dd;
         real keep = (real)1 - io->gates[(size_t)tt * N_GATES + G_ALPHA];
         real dalpha = 0;
         hct_zero(dv, d);

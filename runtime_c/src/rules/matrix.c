@@ -43,28 +43,30 @@ void hct_matrix_update_read(const real *in, real *out, uint32_t d, const real *k
         update_read_cols(in, out, d, k, e, q, keep, step, o0, d - o0 < LIN_BLOCK ? d - o0 : LIN_BLOCK, y);
 }
 
-uint64_t hct_matrix_tape_len(uint32_t d, uint32_t T) {
-    return ((uint64_t)T + 1) * d * d + (uint64_t)T * d;
+uint64_t hct_matrix_tape_len_n(uint32_t d, uint32_t T, uint32_t n_mats) {
+    return ((uint64_t)T + 1) * n_mats * d * d + (uint64_t)T * d;
 }
+
+uint64_t hct_matrix_tape_len(uint32_t d, uint32_t T) { return hct_matrix_tape_len_n(d, T, 1); }
 
 uint64_t hct_matrix_state_len(uint32_t d) { return (uint64_t)d * d; }
 
 void hct_matrix_state_init(real *state, uint32_t d) { hct_zero(state, (size_t)d * d); }
 
-const real *hct_matrix_tape_state(const hct_rule_io *io, uint32_t t) {
-    return io->tape + (size_t)t * io->d * io->d;
+const real *hct_matrix_tape_state(const hct_rule_io *io, uint32_t t, uint32_t n_mats) {
+    return io->tape + (size_t)t * n_mats * io->d * io->d;
 }
 
-const real *hct_matrix_tape_e(const hct_rule_io *io, uint32_t t) {
-    return io->tape + (size_t)(io->T + 1) * io->d * io->d + (size_t)t * io->d;
+const real *hct_matrix_tape_e(const hct_rule_io *io, uint32_t t, uint32_t n_mats) {
+    return io->tape + (size_t)(io->T + 1) * n_mats * io->d * io->d + (size_t)t * io->d;
 }
 
 /* Inference writes token by token into io->state; training writes S_{t+1}
  * straight into the tape (S_0 is a copy of the incoming state), then copies
  * the last one out. */
-void hct_matrix_forward(const hct_rule_io *io, hct_matrix_token_fn token) {
+void hct_matrix_forward(const hct_rule_io *io, hct_matrix_token_fn token, uint32_t n_mats) {
     uint32_t d = io->d;
-    size_t dd = (size_t)d * d;
+    size_t dd = (size_t)n_mats * d * d;
     if (io->frozen) {
         hct_linear(io->state_in, io->q, io->T, d, d, io->y);
         return;
@@ -73,7 +75,7 @@ void hct_matrix_forward(const hct_rule_io *io, hct_matrix_token_fn token) {
     if (io->tape) hct_copy(io->tape, io->state_in, dd);
     for (uint32_t t = 0; t < io->T; t++) {
         real *dst = io->tape ? io->tape + (size_t)(t + 1) * dd : io->state;
-        real *e = io->tape ? (real *)(uintptr_t)hct_matrix_tape_e(io, t) : io->scratch;
+        real *e = io->tape ? (real *)(uintptr_t)hct_matrix_tape_e(io, t, n_mats) : io->scratch;
         token(io, t, src, dst, io->y + (size_t)t * d, e);
         src = dst;
     }

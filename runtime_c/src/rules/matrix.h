@@ -16,18 +16,20 @@ void hct_matrix_update_read(const real *in, real *out, uint32_t d, const real *k
 typedef void (*hct_matrix_token_fn)(const hct_rule_io *io, uint32_t t, const real *in, real *out,
                                     real *y, real *e);
 
-/* The forward over io->T tokens: frozen reads y = q S_in; otherwise calls
- * `token` per token, in place on io->state (inference) or into the tape. */
-void hct_matrix_forward(const hct_rule_io *io, hct_matrix_token_fn token);
+/* The forward over io->T tokens of a state of n_mats d x d matrices (the
+ * first is the one read): frozen reads y = q S_in; otherwise calls `token`
+ * per token, in place on io->state (inference) or into the tape. */
+void hct_matrix_forward(const hct_rule_io *io, hct_matrix_token_fn token, uint32_t n_mats);
 
-/* Tape: S_0 .. S_T ((T+1) d^2), then one d-vector e per token. */
-uint64_t hct_matrix_tape_len(uint32_t d, uint32_t T);
+/* Tape: states 0 .. T (n_mats d^2 each), then one d-vector e per token. */
+uint64_t hct_matrix_tape_len_n(uint32_t d, uint32_t T, uint32_t n_mats);
+uint64_t hct_matrix_tape_len(uint32_t d, uint32_t T); /* n_mats = 1 */
 uint64_t hct_matrix_state_len(uint32_t d);
 void hct_matrix_state_init(real *state, uint32_t d);
 
-/* Tape views for token t. */
-const real *hct_matrix_tape_state(const hct_rule_io *io, uint32_t t);
-const real *hct_matrix_tape_e(const hct_rule_io *io, uint32_t t);
+/* Tape views for token t: the state before it, and its e. */
+const real *hct_matrix_tape_state(const hct_rule_io *io, uint32_t t, uint32_t n_mats);
+const real *hct_matrix_tape_e(const hct_rule_io *io, uint32_t t, uint32_t n_mats);
 
 /* Backward of a frozen read y = q S_in for token t: dq = S_in dy; dk, dv
  * and the rule's gate gradients are 0. */

@@ -12,18 +12,18 @@ static uint64_t titans_state_len(uint32_t d) { return 2 * (uint64_t)d * d; }
 
 static void titans_state_init(real *state, uint32_t d) { hct_zero(state, 2 * (size_t)d * d); }
 
-/* Tape: (M_t, Z_t) for t = 0 .. T (2 d^2 each), then e_t (d each). */
-static uint64_t titans_tape_len(uint32_t d, uint32_t T) {
-    return ((uint64_t)T + 1) * 2 * d * d + (uint64_t)T * d;
-}
+/* Tape: (M_t, Z_t) for t = 0 .. T, then e_t (matrix.h layout with two matrices). */
+static uint64_t titans_tape_len(uint32_t d, uint32_t T) { return hct_matrix_tape_len_n(d, T, 2); }
 
 static uint64_t titans_work_len(uint32_t d) { return 2 * (uint64_t)d * d + 2 * (uint64_t)d; }
 
 /* One token from (M, Z) `in` to `out`, rows in order:
  * z_j <- eta z_j - (theta k_j) e ; m_j <- keep m_j + z_j ; y += q_j m_j. */
-static void titans_token(const real *in, real *out, uint32_t d, const real *k, const real *v,
-                         const real *q, const real *g, real *y, real *e) {
+static void titans_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *e) {
+    uint32_t d = io->d;
     size_t dd = (size_t)d * d;
+    const real *k = io->k + (size_t)t * d, *v = io->v + (size_t)t * d, *q = io->q + (size_t)t * d;
+    const real *g = io->gates + (size_t)t * N_GATES;
     const real *M = in, *Z = in + dd;
     real *Mo = out, *Zo = out + dd;
     real keep = (real)1 - g[G_ALPHA], theta = g[G_THETA], eta = g[G_ETA];
@@ -42,24 +42,7 @@ static void titans_token(const real *in, real *out, uint32_t d, const real *k, c
     }
 }
 
-static void titans_forward(const hct_rule_io *io) {
-    uint32_t d = io->d;
-    size_t ss = 2 * (size_t)d * d;
-    if (io->frozen) { /* read the memory M (the first half of the state) */
-        hct_linear(io->state_in, io->q, io->T, d, d, io->y);
-        return;
-    }
-    const real *src = io->state_in;
-    if (io->tape) hct_copy(io->tape, io->state_in, ss);
-    for (uint32_t t = 0; t < io->T; t++) {
-        real *dst = io->tape ? io->tape + (size_t)(t + 1) * ss : io->state;
-        real *e = io->tape ? io->tape + (size_t)(io->T + 1) * ss + (size_t)t * d : io->scratch;
-        titans_token(src, dst, d, io->k + (size_t)t * d, io->v + (size_t)t * d, io->q + (size_t)t * d,
-                     io->gates + (size_t)t * N_GATES, io->y + (size_t)t * d, e);
-        src = dst;
-    }
-    if (io->tape) hct_copy(io->state, src, ss);
-}
+static void titans_forward(const hct_rule_io *io) { hct_matrix_forward(io, titans_token, 2); }
 
 /* Reverse pass (MATH §3.3): dM and dZ are the gradients of M_{t+1}, Z_{t+1}. */
 static void titans_backward(const hct_rule_grad *g) {
@@ -77,8 +60,8 @@ static void titans_backward(const hct_rule_grad *g) {
         const real *dy = g->dy + (size_t)tt * d, *gt = io->gates + (size_t)tt * N_GATES;
         real *dk = g->dk + (size_t)tt * d, *dv = g->dv + (size_t)tt * d, *dq = g->dq + (size_t)tt * d;
         real *dgt = g->dgates + (size_t)tt * N_GATES;
-        const real *M0 = io->tape + (size_t)tt * ss, *Z0 = M0 + dd, *M1 = M0 + ss;
-        const real *e = io->tape + (size_t)(T + 1) * ss + (size_t)tt * d;
+        const real *M0 = hct_matrix_tape_state(io, tt, 2), *Z0 = M0 + dd, *M1 = M0 + ss;
+        const real *e = hct_matrix_tape_e(io, tt, 2);
         real keep = (real)1 - gt[G_ALPHA], theta = gt[G_THETA], eta = gt[G_ETA];
         /* dM += q^T dy ; dq = M_{t+1} dy ; dZ += dM ; dalpha = -<dM, M_t> ;
          * deta = <dZ, Z_t> ; u = k dZ */
