@@ -17,3 +17,10 @@ def test_readme_python_block_runs(index, capsys):
 
 def test_readme_has_python_examples():
     assert BLOCKS, "README.md lost its Python example"
+
+
+def test_ops_doc_example_runs():
+    """docs/OPS.md's example runs as written."""
+    ops_doc = README.parent / "docs" / "OPS.md"
+    for block in re.findall(r"```python\n(.*?)```", ops_doc.read_text(), flags=re.S):
+        exec(compile(block, "docs/OPS.md python block", "exec"), {})

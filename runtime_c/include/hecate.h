@@ -213,6 +213,29 @@ hecate_status hecate_state_save(const hecate_session *session, void *buf, size_t
  * left exactly as it was. */
 hecate_status hecate_state_load(hecate_session *session, const void *buf, size_t buf_bytes);
 
+/* ---- Low-level ops: one memory rule's recurrence on raw arrays ----------
+ * For using the runtime as an op library (hecate_edge.ops, docs/OPS.md):
+ * no model, no projections, no normalization: the caller passes the
+ * memory's keys, values and queries as they enter the rule (MATH §3.2 ff.)
+ * and the rule's gate values after their activations. */
+
+/* Gates of `rule` (0 = delta, 1 = titans, 2 = hebbian) in *n_gates and the
+ * scalar count of its state for width d in *state_len; HECATE_E_BAD_ARG for
+ * an unknown rule or d outside 1..4096. */
+hecate_status hecate_rule_shape(uint32_t rule, uint32_t d, uint32_t *n_gates, size_t *state_len);
+
+/* The rule's initial state (MATH §3) into state (state_len scalars). */
+hecate_status hecate_rule_init(uint32_t rule, uint32_t d, hecate_real *state);
+
+/* Run T tokens: k, v, q are (T, d) row-major, gates (T, n_gates) in the
+ * rule's gate order; state (state_len) is read as the state before token 0
+ * and overwritten with the state after token T-1; y (T, d) receives the
+ * memory read of every token.  scratch: d scalars.  Bit-identical to the
+ * same tokens inside a session. */
+hecate_status hecate_rule_forward(uint32_t rule, uint32_t d, uint32_t T, const hecate_real *k,
+                                  const hecate_real *v, const hecate_real *q, const hecate_real *gates,
+                                  hecate_real *state, hecate_real *y, hecate_real *scratch);
+
 #ifdef __cplusplus
 }
 #endif

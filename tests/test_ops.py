@@ -1,0 +1,85 @@
+"""hecate_edge.ops: every registered rule as an op on (B, H, T, D) arrays,
+against the numpy reference rule applied token by token (docs/OPS.md)."""
+import numpy as np
+import pytest
+
+from hecate_edge import ops
+from hecate_edge.reference.rules import RULES
+from conftest import ALL_RULES
+from parity import assert_close
+
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+def inputs(rule, B=2, H=3, T=20, D=8, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    q, k, v = (rng.normal(size=(B, H, T, D)) for _ in range(3))
+    k /= np.linalg.norm(k, axis=-1, keepdims=True)  # the convention: callers normalize
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    gates = {name: (rng.uniform(0.05, 0.5, (B, H, T)) if kind == "sigmoid" else rng.uniform(0.1, 0.9, (B, H, T)))
+             for name, kind in RULES[rule].GATES}
+    cast = lambda a: np.asarray(a, dtype)
+    return cast(q), cast(k), cast(v), {n: cast(g) for n, g in gates.items()}
+
+
+def reference(rule, q, k, v, gates, initial_state):
+    module = RULES[rule]
+    B, H, T, D = q.shape
+    out = np.zeros((B, H, T, D))
+    final = np.zeros((B, H, *module.init_state(D).shape))
+    for b in range(B):
+        for h in range(H):
+            s = initial_state[b, h].astype(np.float64)
+            for t in range(T):
+                g = {name: float(gates[name][b, h, t]) for name in gates}
+                s, out[b, h, t] = module.write_read(s, k[b, h, t], v[b, h, t], q[b, h, t], g)
+            final[b, h] = s
+    return out, final
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_op_matches_reference(rule, dtype):
+    q, k, v, gates = inputs(rule, dtype=dtype)
+    rng = np.random.default_rng(1)
+    init = (0.1 * rng.normal(size=(2, 3, *RULES[rule].init_state(8).shape))).astype(dtype)
+    o, final = getattr(ops, rule)(q, k, v, initial_state=init, **gates)
+    want_o, want_final = reference(rule, *(a.astype(np.float64) for a in (q, k, v)),
+                                   {n: g.astype(np.float64) for n, g in gates.items()}, init)
+    assert o.dtype == dtype and final.dtype == dtype
+    assert_close(o, want_o, TOL[dtype], f"{rule} outputs")
+    assert_close(final, want_final, TOL[dtype], f"{rule} final state")
+
+
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_split_time_equals_one_call(rule):
+    """Chunking over time with the state handed on gives the same bits (MATH §6)."""
+    q, k, v, gates = inputs(rule, T=24)
+    whole, final = ops.run(rule, q, k, v, gates)
+    first, mid = ops.run(rule, q[:, :, :10], k[:, :, :10], v[:, :, :10], {n: g[:, :, :10] for n, g in gates.items()})
+    second, end = ops.run(rule, q[:, :, 10:], k[:, :, 10:], v[:, :, 10:],
+                          {n: g[:, :, 10:] for n, g in gates.items()}, initial_state=mid)
+    assert np.array_equal(np.concatenate([first, second], axis=2), whole)
+    assert np.array_equal(end, final)
+
+
+def test_default_initial_state_and_no_final_state():
+    q, k, v, gates = inputs("delta")
+    o, final = ops.delta(q, k, v, output_final_state=False, **gates)
+    assert final is None and o.shape == q.shape
+    zero = np.zeros((2, 3, 8, 8))
+    assert np.array_equal(o, ops.delta(q, k, v, initial_state=zero, **gates)[0])
+
+
+def test_bad_arguments_raise_clear_errors():
+    q, k, v, gates = inputs("delta")
+    with pytest.raises(ValueError, match="gates"):
+        ops.delta(q, k, v, alpha=gates["alpha"])
+    with pytest.raises(ValueError, match="shape"):
+        ops.delta(q, k[:, :, :5], v, **gates)
+    with pytest.raises(ValueError, match="float32 or float64"):
+        ops.delta(q.astype(np.int64), k.astype(np.int64), v.astype(np.int64), **gates)
+    with pytest.raises(ValueError, match="unknown memory rule"):
+        ops.run("nope", q, k, v, gates)
+    with pytest.raises(ValueError, match="initial_state"):
+        ops.delta(q, k, v, initial_state=np.zeros((1, 1, 8, 8)), **gates)
