@@ -72,7 +72,7 @@ def bench_throughput(benchmark, workload, impl, chunk):
     call()  # fill the attention window before timing
     benchmark.group = workload.group
     benchmark.extra_info.update(implementation=impl.name, kind=impl.kind,
-                                d_model=workload.d_model, tokens_per_call=CHUNK)
+                                d_model=workload.d_model, rule=workload.rule, tokens_per_call=CHUNK)
     benchmark(call)
     if benchmark.stats is not None:  # None under --benchmark-disable
         benchmark.extra_info["tok_per_s"] = CHUNK / benchmark.stats.stats.mean

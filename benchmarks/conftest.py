@@ -18,6 +18,7 @@ import pytest  # noqa: E402
 from hecate_edge.config import ModelConfig  # noqa: E402
 from hecate_edge.format import write_model  # noqa: E402
 from hecate_edge.reference.init import init_params  # noqa: E402
+from hecate_edge.reference.rules import RULES  # noqa: E402
 
 CHUNK = 16          # tokens per call: the NL_Hecate edge workload
 WINDOW = 16
@@ -29,19 +30,22 @@ _SEQUENCE = np.frombuffer(b"hecate edge: tok", dtype=np.uint8).tolist() + [ord("
 
 @dataclass(frozen=True)
 class Workload:
-    """One row of the sweep: a model width (heads = d/16, MAG, delta rule)."""
+    """One row of the sweep: a model width and memory rule (heads = d/16, MAG)."""
     d_model: int
+    rule: str = "delta"
 
     @property
     def group(self) -> str:
-        return f"d={self.d_model}"
+        return f"d={self.d_model}" + ("" if self.rule == "delta" else f" {self.rule}")
 
     def config(self) -> ModelConfig:
         return ModelConfig(vocab=VOCAB, d_model=self.d_model, n_heads=self.d_model // 16,
-                           window=WINDOW, composition="mag", rule="delta")
+                           window=WINDOW, composition="mag", rule=self.rule)
 
 
-WORKLOADS = [Workload(64), Workload(128), Workload(256)]
+# The edge workload (delta rule) at three widths, then every other rule at d = 64 and 128.
+WORKLOADS = [Workload(64), Workload(128), Workload(256)] + [
+    Workload(d, rule) for rule in sorted(RULES) if rule != "delta" for d in (64, 128)]
 
 
 @functools.cache
