@@ -22,3 +22,17 @@ def test_ten_thousand_tokens_finite_and_bounded(rule):
     assert norms[0] > 0, "the memory never wrote"
     # bounded: no quarter of the run ends more than 50% above the first quarter
     assert max(norms[1:]) < 1.5 * norms[0], norms
+
+
+def test_stability_sweep_tool_writes_its_table(tmp_path):
+    """tools/stability_sweep.py (the 100k-token sweep behind docs/STABILITY.md) runs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    out = tmp_path / "STABILITY.md"
+    tool = Path(__file__).resolve().parent.parent / "tools" / "stability_sweep.py"
+    result = subprocess.run([sys.executable, str(tool), "--tokens", "1000", "--out", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    table = out.read_text()
+    assert all(f"| {rule} |" in table for rule in ALL_RULES) and "| NO |" not in table
