@@ -190,7 +190,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     if (args.steps is not None and args.steps < 1) or (args.chunk is not None and args.chunk < 1):
         raise UsageError("--steps and --chunk must be >= 1")
     demo.run_demo(steps=args.steps, chunk=args.chunk, out=args.out, seed=args.seed,
-                  show_progress=not args.quiet)
+                  show_progress=not args.quiet, rule=args.rule)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk", type=int, default=None)
     p.add_argument("--out", help="keep the trained model file here (default: a temporary folder)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rule", default="delta", choices=sorted(RULES), help="memory rule (docs/MATH.md §3)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)
     return parser

@@ -34,11 +34,12 @@ def run_demo(
     seed: int = 0,
     show_progress: bool = True,
     stream: TextIO | None = None,
+    rule: str = "delta",
 ) -> dict:
     """Train, export, reload and report; returns the numbers it prints.
 
-    Model: d=64, 4 heads, window 16, delta rule, MAG (the default
-    ModelConfig). Training mixes pydoc text (75% of chunks) and key-value
+    Model: d=64, 4 heads, window 16, MAG, memory rule ``rule`` (the default
+    ModelConfig uses the delta rule). Training mixes pydoc text (75% of chunks) and key-value
     recall episodes (25%), AdamW at lr ``DEFAULT_LR`` otherwise as TrainConfig.
     ``out`` keeps the model file; otherwise it lives in a temporary folder
     for the run. The returned dict has keys ``trained``, ``frozen``,
@@ -53,7 +54,7 @@ def run_demo(
     stream = stream if stream is not None else sys.stdout
     steps = DEFAULT_STEPS if steps is None else steps
     chunk = DEFAULT_CHUNK if chunk is None else chunk
-    cfg = ModelConfig()
+    cfg = ModelConfig(rule=rule)
     say = lambda text="": print(text, file=stream, flush=True)  # noqa: E731
 
     text_train = data.load_corpus("text", "train")

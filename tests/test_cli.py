@@ -134,13 +134,15 @@ def test_sample_token_top_k_and_greedy():
     assert picks == {1, 2}
 
 
-def test_demo_with_few_steps(tmp_path, capsys):
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_demo_with_few_steps(tmp_path, capsys, rule):
     out = tmp_path / "demo.hct"
-    assert cli.main(["demo", "--steps", "3", "--out", str(out), "--quiet"]) == 0
+    assert cli.main(["demo", "--steps", "3", "--out", str(out), "--quiet", "--rule", rule]) == 0
     text = capsys.readouterr().out
-    for word in ("untrained", "switched off", "tok/s", "sample"):
+    for word in ("untrained", "switched off", "tok/s", "sample", f"{rule} rule"):
         assert word in text
-    assert runtime.Model(out).config.d_model == 64
+    config = runtime.Model(out).config
+    assert config.d_model == 64 and config.rule == rule
 
 
 @pytest.mark.parametrize("rule", sorted(RULES))
