@@ -32,36 +32,23 @@ static void delta_backward(const hct_rule_grad *g) {
             hct_matrix_frozen_backward(g, tt, N_GATES);
             continue;
         }
-        const real *k = io->k + (size_t)tt * d, *q = io->q + (size_t)tt * d;
-        const real *dy = g->dy + (size_t)tt * d;
-        const real *gt = io->gates + (size_t)tt * N_GATES;
-        real *dk = g->dk + (size_t)tt * d, *dv = g->dv + (size_t)tt * d, *dq = g->dq + (size_t)tt * d;
-        real *dgt = g->dgates + (size_t)tt * N_GATES;
+        hct_token_grad x = hct_matrix_token_grad(g, tt, N_GATES);
         const real *S0 = hct_matrix_tape_state(io, tt, 1), *S1 = S0 + dd, *e = hct_matrix_tape_e(io, tt, 1);
-        real alpha = gt[G_ALPHA], theta = gt[G_THETA];
-        /* dS += q^T dy ; dq = S_{t+1} dy ; u = k dS ; dalpha = -<dS, S_t> */
+        /* dS += q^T dy ; dq = S_{t+1} dy ; dalpha = -<dS, S_t> */
         real dalpha = 0;
-        hct_zero(u, d);
         for (uint32_t j = 0; j < d; j++) {
             real *ds = dS + (size_t)j * d;
-            hct_axpy(ds, q[j], dy, d);
-            dq[j] = hct_dot(S1 + (size_t)j * d, dy, d);
-            hct_axpy(u, k[j], ds, d);
+            hct_axpy(ds, x.q[j], x.dy, d);
+            x.dq[j] = hct_dot(S1 + (size_t)j * d, x.dy, d);
             dalpha -= hct_dot(ds, S0 + (size_t)j * d, d);
         }
-        real dtheta = -hct_dot(u, e, d);
-        for (uint32_t i = 0; i < d; i++) {
-            de[i] = -theta * u[i];
-            dv[i] = -de[i];
-        }
-        dgt[G_ALPHA] = dalpha;
-        dgt[G_THETA] = dtheta;
-        /* dk = -theta dS e + S_t de ; then dS <- (1 - alpha) dS + k^T de */
-        real keep = (real)1 - alpha;
+        x.dgates[G_ALPHA] = dalpha;
+        x.dgates[G_THETA] = hct_matrix_error_step_backward(dS, S0, x.k, e, x.gates[G_THETA], d, u, de, x.dk, x.dv);
+        /* dS <- (1 - alpha) dS + k^T de */
+        real keep = (real)1 - x.gates[G_ALPHA];
         for (uint32_t j = 0; j < d; j++) {
             real *ds = dS + (size_t)j * d;
-            dk[j] = -theta * hct_dot(ds, e, d) + hct_dot(S0 + (size_t)j * d, de, d);
-            for (uint32_t i = 0; i < d; i++) ds[i] = keep * ds[i] + k[j] * de[i];
+            for (uint32_t i = 0; i < d; i++) ds[i] = keep * ds[i] + x.k[j] * de[i];
         }
     }
 }

@@ -31,23 +31,21 @@ static void hebbian_backward(const hct_rule_grad *g) {
             hct_matrix_frozen_backward(g, tt, N_GATES);
             continue;
         }
-        const real *k = io->k + (size_t)tt * d, *v = io->v + (size_t)tt * d, *q = io->q + (size_t)tt * d;
-        const real *dy = g->dy + (size_t)tt * d;
-        real *dk = g->dk + (size_t)tt * d, *dv = g->dv + (size_t)tt * d, *dq = g->dq + (size_t)tt * d;
+        hct_token_grad x = hct_matrix_token_grad(g, tt, N_GATES);
         const real *S0 = hct_matrix_tape_state(io, tt, 1), *S1 = S0 + dd;
-        real keep = (real)1 - io->gates[(size_t)tt * N_GATES + G_ALPHA];
+        real keep = (real)1 - x.gates[G_ALPHA];
         real dalpha = 0;
-        hct_zero(dv, d);
+        hct_zero(x.dv, d);
         for (uint32_t j = 0; j < d; j++) {
             real *ds = dS + (size_t)j * d;
-            hct_axpy(ds, q[j], dy, d);
-            dq[j] = hct_dot(S1 + (size_t)j * d, dy, d);
+            hct_axpy(ds, x.q[j], x.dy, d);
+            x.dq[j] = hct_dot(S1 + (size_t)j * d, x.dy, d);
             dalpha -= hct_dot(ds, S0 + (size_t)j * d, d);
-            dk[j] = hct_dot(ds, v, d);
-            hct_axpy(dv, k[j], ds, d);
+            x.dk[j] = hct_dot(ds, x.v, d);
+            hct_axpy(x.dv, x.k[j], ds, d);
             for (uint32_t i = 0; i < d; i++) ds[i] *= keep;
         }
-        g->dgates[(size_t)tt * N_GATES + G_ALPHA] = dalpha;
+        x.dgates[G_ALPHA] = dalpha;
     }
 }
 

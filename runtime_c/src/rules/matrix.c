@@ -82,6 +82,28 @@ void hct_matrix_forward(const hct_rule_io *io, hct_matrix_token_fn token, uint32
     if (io->tape) hct_copy(io->state, src, dd);
 }
 
+hct_token_grad hct_matrix_token_grad(const hct_rule_grad *g, uint32_t t, uint32_t n_gates) {
+    const hct_rule_io *io = g->fwd;
+    size_t at = (size_t)t * io->d, gat = (size_t)t * n_gates;
+    hct_token_grad v = {io->k + at, io->v + at, io->q + at, io->gates + gat, g->dy + at,
+                        g->dk + at, g->dv + at, g->dq + at, g->dgates + gat};
+    return v;
+}
+
+real hct_matrix_error_step_backward(const real *dX, const real *M, const real *k, const real *e, real theta,
+                                    uint32_t d, real *u, real *de, real *dk, real *dv) {
+    hct_zero(u, d);
+    for (uint32_t j = 0; j < d; j++) hct_axpy(u, k[j], dX + (size_t)j * d, d);
+    for (uint32_t i = 0; i < d; i++) {
+        de[i] = -theta * u[i];
+        dv[i] = -de[i];
+    }
+    /* dk = -theta dX e + M de (e = k M - v, and the step's own factor k) */
+    for (uint32_t j = 0; j < d; j++)
+        dk[j] = -theta * hct_dot(dX + (size_t)j * d, e, d) + hct_dot(M + (size_t)j * d, de, d);
+    return -hct_dot(u, e, d);
+}
+
 void hct_matrix_frozen_backward(const hct_rule_grad *g, uint32_t t, uint32_t n_gates) {
     const hct_rule_io *io = g->fwd;
     uint32_t d = io->d;

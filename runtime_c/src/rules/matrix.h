@@ -31,6 +31,22 @@ void hct_matrix_state_init(real *state, uint32_t d);
 const real *hct_matrix_tape_state(const hct_rule_io *io, uint32_t t, uint32_t n_mats);
 const real *hct_matrix_tape_e(const hct_rule_io *io, uint32_t t, uint32_t n_mats);
 
+/* Token t's slices of the backward's inputs and outputs. */
+typedef struct hct_token_grad {
+    const real *k, *v, *q, *gates, *dy;
+    real *dk, *dv, *dq, *dgates;
+} hct_token_grad;
+
+hct_token_grad hct_matrix_token_grad(const hct_rule_grad *g, uint32_t t, uint32_t n_gates);
+
+/* Backward of the inner gradient step X <- ... - theta k^T e with e = k M - v
+ * (the delta state's update, Titans' momentum), for one token.  dX: the
+ * gradient reaching that term (rows d x d); M: the state e was computed on.
+ * Writes u = k dX and de = -theta u (d each), overwrites dk and dv, and returns
+ * dtheta = -<u, e>.  The caller adds k^T de to the gradient of M itself. */
+real hct_matrix_error_step_backward(const real *dX, const real *M, const real *k, const real *e, real theta,
+                                    uint32_t d, real *u, real *de, real *dk, real *dv);
+
 /* Backward of a frozen read y = q S_in for token t: dq = S_in dy; dk, dv
  * and the rule's gate gradients are 0. */
 void hct_matrix_frozen_backward(const hct_rule_grad *g, uint32_t t, uint32_t n_gates);

@@ -56,40 +56,28 @@ static void titans_backward(const hct_rule_grad *g) {
             hct_matrix_frozen_backward(g, tt, N_GATES);
             continue;
         }
-        const real *k = io->k + (size_t)tt * d, *q = io->q + (size_t)tt * d;
-        const real *dy = g->dy + (size_t)tt * d, *gt = io->gates + (size_t)tt * N_GATES;
-        real *dk = g->dk + (size_t)tt * d, *dv = g->dv + (size_t)tt * d, *dq = g->dq + (size_t)tt * d;
-        real *dgt = g->dgates + (size_t)tt * N_GATES;
+        hct_token_grad x = hct_matrix_token_grad(g, tt, N_GATES);
         const real *M0 = hct_matrix_tape_state(io, tt, 2), *Z0 = M0 + dd, *M1 = M0 + ss;
         const real *e = hct_matrix_tape_e(io, tt, 2);
-        real keep = (real)1 - gt[G_ALPHA], theta = gt[G_THETA], eta = gt[G_ETA];
-        /* dM += q^T dy ; dq = M_{t+1} dy ; dZ += dM ; dalpha = -<dM, M_t> ;
-         * deta = <dZ, Z_t> ; u = k dZ */
+        /* dM += q^T dy ; dq = M_{t+1} dy ; dZ += dM ; dalpha = -<dM, M_t> ; deta = <dZ, Z_t> */
         real dalpha = 0, deta = 0;
-        hct_zero(u, d);
         for (uint32_t j = 0; j < d; j++) {
             real *dm = dM + (size_t)j * d, *dz = dZ + (size_t)j * d;
-            hct_axpy(dm, q[j], dy, d);
-            dq[j] = hct_dot(M1 + (size_t)j * d, dy, d);
+            hct_axpy(dm, x.q[j], x.dy, d);
+            x.dq[j] = hct_dot(M1 + (size_t)j * d, x.dy, d);
             hct_axpy(dz, 1, dm, d);
             dalpha -= hct_dot(dm, M0 + (size_t)j * d, d);
             deta += hct_dot(dz, Z0 + (size_t)j * d, d);
-            hct_axpy(u, k[j], dz, d);
         }
-        real dtheta = -hct_dot(u, e, d);
-        for (uint32_t i = 0; i < d; i++) {
-            de[i] = -theta * u[i];
-            dv[i] = -de[i];
-        }
-        dgt[G_ALPHA] = dalpha;
-        dgt[G_THETA] = dtheta;
-        dgt[G_ETA] = deta;
-        /* dk = -theta dZ e + M_t de ; dM <- keep dM + k^T de ; dZ <- eta dZ */
+        x.dgates[G_ALPHA] = dalpha;
+        x.dgates[G_ETA] = deta;
+        x.dgates[G_THETA] = hct_matrix_error_step_backward(dZ, M0, x.k, e, x.gates[G_THETA], d, u, de, x.dk, x.dv);
+        /* dM <- keep dM + k^T de ; dZ <- eta dZ */
+        real keep = (real)1 - x.gates[G_ALPHA], eta = x.gates[G_ETA];
         for (uint32_t j = 0; j < d; j++) {
             real *dm = dM + (size_t)j * d, *dz = dZ + (size_t)j * d;
-            dk[j] = -theta * hct_dot(dz, e, d) + hct_dot(M0 + (size_t)j * d, de, d);
             for (uint32_t i = 0; i < d; i++) {
-                dm[i] = keep * dm[i] + k[j] * de[i];
+                dm[i] = keep * dm[i] + x.k[j] * de[i];
                 dz[i] *= eta;
             }
         }
