@@ -6,6 +6,8 @@ names and shapes follow its "Tensors and their order" table (MATH §1-§4).
 import math
 from dataclasses import asdict, dataclass, fields
 
+import numpy as np
+
 from hecate_edge.reference.rules import RULES, rule_by_name
 
 COMPOSITIONS: dict[str, int] = {"mag": 0}
@@ -40,6 +42,16 @@ class ModelConfig:
         object.__setattr__(self, "periods", tuple(int(p) for p in self.periods))
         object.__setattr__(self, "rule_params", tuple(float(p) for p in self.rule_params))
         self.validate()
+        # hyper-parameters not given take the rule's defaults for this width
+        # (stored as float32 in the file header, so rounded to float32 here: the
+        # reference then computes with exactly the values the runtime reads)
+        defaults = rule_by_name(self.rule).default_params(self.d_model)
+        params = self.rule_params + tuple(defaults[len(self.rule_params):])
+        params = tuple(float(np.float32(p)) for p in params)
+        if not all(math.isfinite(p) for p in params):
+            raise ValueError(f"rule_params {params} do not fit float32")
+        object.__setattr__(self, "rule_params", params)
+        rule_by_name(self.rule).check_params(self.d_model, self.rule_params)
 
     def validate(self) -> None:
         """Raise ValueError naming the first field outside its FORMAT.md range."""
@@ -69,6 +81,11 @@ class ModelConfig:
                              f"{rule.PARAM_NAMES}, got {len(self.rule_params)}")
         if not all(math.isfinite(p) for p in self.rule_params):
             raise ValueError(f"rule_params must be finite, got {self.rule_params}")
+
+    @property
+    def rule_hp(self) -> dict[str, float]:
+        """{name: value} of the rule's hyper-parameters (FORMAT.md header rule_params)."""
+        return dict(zip(RULES[self.rule].PARAM_NAMES, self.rule_params))
 
     @property
     def head_dim(self) -> int:

@@ -195,6 +195,10 @@ def _config_from_header(h: dict) -> ModelConfig:
     if any(params[n_params:]):
         raise bad(f"rule {rule.NAME!r} takes {n_params} hyper-parameters, unused entries must be 0")
     try:
+        rule.check_params(h["d_model"], params[:n_params])
+    except ValueError as err:
+        raise bad(f"rule {rule.NAME!r}: {err}") from err
+    try:
         return ModelConfig(vocab=h["vocab"], d_model=h["d_model"], n_heads=h["n_heads"],
                            window=h["window"], composition=composition, rule=rule.NAME,
                            n_levels=h["n_levels"], qk_norm=bool(h["flags"] & FLAG_QK_NORM),

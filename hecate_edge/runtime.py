@@ -229,9 +229,10 @@ class Model:
     def memory_shape(self) -> tuple[int, ...]:
         """Shape of one memory level's state, as the rule's reference defines
         it (MATH §3; delta: (d, d))."""
-        from .reference.rules import rule_by_id
+        from .reference.rules import rule_by_name
 
-        return rule_by_id(self.info["rule"]).init_state(self.info["d_model"]).shape
+        cfg = self.config
+        return rule_by_name(cfg.rule).init_state(cfg.d_model, cfg.rule_hp).shape
 
     def weights(self) -> dict[str, np.ndarray]:
         """{tensor name: writable array view into the model buffer}.  Writes

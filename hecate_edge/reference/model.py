@@ -53,7 +53,7 @@ class ReferenceSession:
         """MATH §6: position 0, empty attention window, every memory at its rule's init state."""
         self.position = 0
         self._cache.clear()
-        self._memory = [self.rule.init_state(self.cfg.d_model) for _ in range(self.cfg.n_levels)]
+        self._memory = [self.rule.init_state(self.cfg.d_model, self.cfg.rule_hp) for _ in range(self.cfg.n_levels)]
 
     def memory(self, level: int = 0) -> np.ndarray:
         """Copy of memory level `level`'s state (delta: S = M^T, d x d; MATH §3.2)."""
@@ -83,9 +83,10 @@ class ReferenceSession:
         params = self._levels[level]
         km, vm, qm = frontend.project(params, x, self.cfg.qk_norm)
         if self.freeze_memory:
-            return self.rule.read(self._memory[level], qm)
+            return self.rule.read(self._memory[level], qm, self.cfg.rule_hp)
         gate_values = frontend.gates(params, km, vm, self.rule.GATES)
-        self._memory[level], y = self.rule.write_read(self._memory[level], km, vm, qm, gate_values)
+        self._memory[level], y = self.rule.write_read(self._memory[level], km, vm, qm, gate_values,
+                                                     self.cfg.rule_hp)
         return y
 
     def process(self, tokens) -> np.ndarray:

@@ -219,20 +219,33 @@ hecate_status hecate_state_load(hecate_session *session, const void *buf, size_t
  * memory's keys, values and queries as they enter the rule (MATH §3.2 ff.)
  * and the rule's gate values after their activations. */
 
-/* Gates of `rule` (0 = delta, 1 = titans, 2 = hebbian) in *n_gates and the
- * scalar count of its state for width d in *state_len; HECATE_E_BAD_ARG for
- * an unknown rule or d outside 1..4096. */
-hecate_status hecate_rule_shape(uint32_t rule, uint32_t d, uint32_t *n_gates, size_t *state_len);
+/* Which rule, at which width, with which hyper-parameters: the same values
+ * a model file header holds (docs/FORMAT.md: rule id, d, rule_params;
+ * unused parameter slots 0).  hecate_edge.ops fills in each rule's defaults. */
+enum { HECATE_RULE_PARAMS = 8 };
+typedef struct hecate_rule_spec {
+    uint32_t rule;                       /* rule id, docs/FORMAT.md */
+    uint32_t d;                          /* width of k, v, q: 1 .. 4096 */
+    float params[HECATE_RULE_PARAMS];    /* the rule's hyper-parameters */
+} hecate_rule_spec;
+
+/* Gates of the rule in *n_gates, and the scalar counts of its state and of
+ * the scratch hecate_rule_forward needs in *state_len and *scratch_len.
+ * HECATE_E_BAD_ARG for an unknown rule, d outside 1..4096 or invalid
+ * hyper-parameters. */
+hecate_status hecate_rule_shape(const hecate_rule_spec *spec, uint32_t *n_gates, size_t *state_len,
+                                size_t *scratch_len);
 
 /* The rule's initial state (MATH §3) into state (state_len scalars). */
-hecate_status hecate_rule_init(uint32_t rule, uint32_t d, hecate_real *state);
+hecate_status hecate_rule_init(const hecate_rule_spec *spec, hecate_real *state);
 
 /* Run T tokens: k, v, q are (T, d) row-major, gates (T, n_gates) in the
  * rule's gate order; state (state_len) is read as the state before token 0
  * and overwritten with the state after token T-1; y (T, d) receives the
- * memory read of every token.  scratch: d scalars.  Bit-identical to the
- * same tokens inside a session. */
-hecate_status hecate_rule_forward(uint32_t rule, uint32_t d, uint32_t T, const hecate_real *k,
+ * memory read of every token.  scratch: scratch_len scalars.  Bit-identical
+ * to the same tokens inside a session.  HECATE_E_NONFINITE (state left as
+ * it was) when the incoming state is not finite. */
+hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, const hecate_real *k,
                                   const hecate_real *v, const hecate_real *q, const hecate_real *gates,
                                   hecate_real *state, hecate_real *y, hecate_real *scratch);
 

@@ -36,12 +36,12 @@ uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsi
     b->gy = take(&cv, Td);
     b->o = take(&cv, Td);
     b->p = take(&cv, Td);
-    b->rule_scratch = take(&cv, d);
+    b->rule_scratch = take(&cv, m->rule->scratch_len(c));
     if (training) {
         b->probs = take(&cv, (uint64_t)T * c->n_heads * c->window);
         b->logits = take(&cv, (uint64_t)T * c->vocab);
-        b->rule_tape = take(&cv, m->rule->tape_len(c->d, T));
-        b->rule_work = take(&cv, m->rule->work_len(c->d));
+        b->rule_tape = take(&cv, m->rule->tape_len(c, T));
+        b->rule_work = take(&cv, m->rule->work_len(c));
         b->dx = take(&cv, Td);
         b->dq = take(&cv, Td);
         b->dk = take(&cv, Td);

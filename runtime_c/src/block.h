@@ -23,7 +23,7 @@ typedef struct hct_block {
     real *o, *p;              /* (T, d) */
     real *logits;             /* (T, V) training only (else the caller's buffer) */
     real *state;              /* the memory state after the block (the session's spare) */
-    real *rule_scratch;       /* (d) the rule's per-token temporaries */
+    real *rule_scratch;       /* (scratch_len) the rule's per-token temporaries */
     real *rule_tape;          /* training only */
     hct_rule_io rule_io;      /* the rule call of this block, kept for backward */
     /* gradients, training only */

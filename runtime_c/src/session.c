@@ -20,7 +20,7 @@ static hecate_status resolve_opts(const hecate_session_opts *in, hecate_session_
 typedef struct layout { uint64_t mem[2], ring_k, ring_v, scratch, scratch_bytes, total; } layout;
 
 static void plan(const hecate_model *m, const hecate_session_opts *o, layout *L) {
-    uint64_t d = m->cfg.d, state = m->rule->state_len(m->cfg.d) * sizeof(real);
+    uint64_t d = m->cfg.d, state = m->rule->state_len(&m->cfg) * sizeof(real);
     uint64_t at = align_up(sizeof(hecate_session));
     L->mem[0] = at; at = align_up(at + state);
     L->mem[1] = at; at = align_up(at + state);
@@ -73,7 +73,7 @@ hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_mode
     s->model = model;
     s->opts = o;
     s->block = o.max_chunk;
-    s->mem_len[0] = (size_t)model->rule->state_len(model->cfg.d); /* fits: plan() checked the total */
+    s->mem_len[0] = (size_t)model->rule->state_len(&model->cfg); /* fits: plan() checked the total */
     s->mem_state[0] = (real *)(void *)(base + L.mem[0]);
     s->mem_spare[0] = (real *)(void *)(base + L.mem[1]);
     s->ring_k = (real *)(void *)(base + L.ring_k);
@@ -89,7 +89,7 @@ hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_mode
 hecate_status hecate_session_reset(hecate_session *s) {
     if (!valid_session(s)) return HECATE_E_NULL_ARG;
     const hecate_model *m = s->model;
-    m->rule->state_init(s->mem_state[0], m->cfg.d);
+    m->rule->state_init(s->mem_state[0], &m->cfg);
     size_t ring = (size_t)m->cfg.window * m->cfg.d;
     hct_zero(s->ring_k, ring);
     hct_zero(s->ring_v, ring);

@@ -79,13 +79,18 @@ static void check_bad_arguments(const hecate_host_model *hm) {
     CHECK(hecate_state_load(fake_session, junk, sizeof junk) == HECATE_E_NULL_ARG, "load on a non-handle");
     CHECK(hecate_status_str((hecate_status)12345) != NULL, "status text for an unknown code");
     uint32_t g = 0;
-    CHECK(hecate_rule_shape(9999, 8, &g, &n) == HECATE_E_BAD_ARG, "unknown rule id");
-    CHECK(hecate_rule_shape(0, 0, &g, &n) == HECATE_E_BAD_ARG, "rule width 0");
-    CHECK(hecate_rule_shape(0, 8, NULL, &n) == HECATE_E_NULL_ARG, "rule shape NULL out");
-    CHECK(hecate_rule_shape(0, 8, &g, &n) == HECATE_OK && g == 2 && n == 64, "delta: 2 gates, d*d state");
-    CHECK(hecate_rule_forward(0, 8, 1, NULL, NULL, NULL, NULL, &x, &x, &x) == HECATE_E_NULL_ARG,
+    size_t sn = 0;
+    hecate_rule_spec bad_id = {9999, 8, {0}}, width0 = {0, 0, {0}}, delta = {0, 8, {0}}, odd = {0, 8, {1.0f}};
+    CHECK(hecate_rule_shape(&bad_id, &g, &n, &sn) == HECATE_E_BAD_ARG, "unknown rule id");
+    CHECK(hecate_rule_shape(&width0, &g, &n, &sn) == HECATE_E_BAD_ARG, "rule width 0");
+    CHECK(hecate_rule_shape(&odd, &g, &n, &sn) == HECATE_E_BAD_ARG, "delta takes no hyper-parameters");
+    CHECK(hecate_rule_shape(&delta, NULL, &n, &sn) == HECATE_E_NULL_ARG, "rule shape NULL out");
+    CHECK(hecate_rule_shape(NULL, &g, &n, &sn) == HECATE_E_NULL_ARG, "rule shape NULL spec");
+    CHECK(hecate_rule_shape(&delta, &g, &n, &sn) == HECATE_OK && g == 2 && n == 64 && sn == 8,
+          "delta: 2 gates, d*d state, d scratch");
+    CHECK(hecate_rule_forward(&delta, 1, NULL, NULL, NULL, NULL, &x, &x, &x) == HECATE_E_NULL_ARG,
           "rule forward NULL inputs");
-    CHECK(hecate_rule_init(0, 8, NULL) == HECATE_E_NULL_ARG, "rule init NULL state");
+    CHECK(hecate_rule_init(&delta, NULL) == HECATE_E_NULL_ARG, "rule init NULL state");
 }
 
 int main(int argc, char **argv) {

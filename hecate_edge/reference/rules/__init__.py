@@ -2,7 +2,10 @@
 
 Each rule module defines RULE_ID, NAME, GATES ((gate name, activation) pairs,
 MATH §3.1), DEFAULT_GATE_BIAS (one tuple per level), PARAM_NAMES (its
-hyper-parameters in the model header), init_state(d), write_read(...), read(...).
+hyper-parameters in the model header), default_params(d) and check_params(d,
+params) (ValueError with the reason, the same verdict as the C reader), and
+init_state(d, hp), write_read(state, km, vm, qm, gates, hp), read(state, qm, hp)
+where hp = {name: value} of its hyper-parameters.
 """
 from types import ModuleType
 

@@ -3,6 +3,8 @@
 Implements MATH §3.2 in row-vector form (read y = q S); the forget gate alpha and
 step size theta come from the front end (MATH §3.1).  State: S, d x d, row-major.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from hecate_edge.reference.rules import matrix
@@ -15,9 +17,11 @@ GATES = (("alpha", "sigmoid"), ("theta", "softplus"))
 DEFAULT_GATE_BIAS = ((-3.0, -4.6),)
 # FORMAT.md header rule hyper-parameters: the delta rule takes none.
 PARAM_NAMES = ()
+default_params = matrix.default_params
+check_params = matrix.check_params
 
 
-def init_state(d: int) -> np.ndarray:
+def init_state(d: int, hp: dict | None = None) -> np.ndarray:
     """MATH §3.2: S_0 = 0 (d x d)."""
     return np.zeros((d, d), dtype=np.float64)
 

@@ -3,6 +3,8 @@
 Implements MATH §3.4 in row-vector form (read y = q S after the write); the
 forget gate alpha comes from the front end (MATH §3.1).  State: S, d x d.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from hecate_edge.reference.rules import matrix
@@ -14,9 +16,11 @@ GATES = (("alpha", "sigmoid"),)
 # MATH §3.1: per level, the alpha bias (level 0 keeps ~95% per token).
 DEFAULT_GATE_BIAS = ((-3.0,),)
 PARAM_NAMES = ()
+default_params = matrix.default_params
+check_params = matrix.check_params
 
 
-def init_state(d: int) -> np.ndarray:
+def init_state(d: int, hp: dict | None = None) -> np.ndarray:
     """MATH §3.4: S_0 = 0 (d x d)."""
     return np.zeros((d, d), dtype=np.float64)
 

@@ -4,6 +4,8 @@ Implements MATH §3.3 in row-vector form (read y = q M after the write); gates
 alpha (forget), theta (step size) and eta (momentum decay) come from the front
 end (MATH §3.1).  State: stack (M, Z) of two d x d matrices; momentum persists.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from hecate_edge.reference.rules import matrix
@@ -14,9 +16,11 @@ GATES = (("alpha", "sigmoid"), ("theta", "softplus"), ("eta", "sigmoid"))
 # MATH §3.1: per level, biases of (alpha, theta, eta): keep ~95%, theta ~ 0.01, eta ~ 0.82.
 DEFAULT_GATE_BIAS = ((-3.0, -4.6, 1.5),)
 PARAM_NAMES = ()
+default_params = matrix.default_params
+check_params = matrix.check_params
 
 
-def init_state(d: int) -> np.ndarray:
+def init_state(d: int, hp: dict | None = None) -> np.ndarray:
     """MATH §3.3: (M_0, Z_0) = (0, 0)."""
     return np.zeros((2, d, d), dtype=np.float64)
 
@@ -29,7 +33,7 @@ def write(state: np.ndarray, km: np.ndarray, vm: np.ndarray, gates: dict[str, fl
     return np.stack([(1.0 - gates["alpha"]) * m + z_next, z_next])
 
 
-def read(state: np.ndarray, qm: np.ndarray) -> np.ndarray:
+def read(state: np.ndarray, qm: np.ndarray, hp: dict | None = None) -> np.ndarray:
     """MATH §3.3: y = qm M."""
     return qm @ state[0]
 

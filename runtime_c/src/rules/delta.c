@@ -7,7 +7,7 @@
 
 enum { G_ALPHA = 0, G_THETA = 1, N_GATES = 2 };
 
-static uint64_t delta_work_len(uint32_t d) { return (uint64_t)d * d + 2 * (uint64_t)d; }
+static uint64_t delta_work_len(const hct_config *cfg) { return (uint64_t)cfg->d * cfg->d + 2 * (uint64_t)cfg->d; }
 
 /* One token: e = k S - v (a row-streaming linear map), then the fused update and read. */
 static void delta_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *e) {
@@ -32,7 +32,7 @@ static void delta_backward(const hct_rule_grad *g) {
             hct_matrix_frozen_backward(g, tt, N_GATES);
             continue;
         }
-        hct_token_grad x = hct_matrix_token_grad(g, tt, N_GATES);
+        hct_token_grad x = hct_token_slices(g, tt, N_GATES);
         const real *S0 = hct_matrix_tape_state(io, tt, 1), *S1 = S0 + dd, *e = hct_matrix_tape_e(io, tt, 1);
         /* dS += q^T dy ; dq = S_{t+1} dy ; dalpha = -<dS, S_t> */
         real dalpha = 0;
@@ -55,6 +55,6 @@ static void delta_backward(const hct_rule_grad *g) {
 
 const hct_rule hct_rule_delta = {
     0, "delta", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0},
-    hct_matrix_state_len, hct_matrix_state_init, hct_rule_params_none,
+    hct_rule_params_none, hct_matrix_state_len, hct_matrix_state_init, hct_matrix_scratch_len,
     delta_forward, hct_matrix_tape_len, delta_work_len, delta_backward,
 };

@@ -6,7 +6,7 @@
 
 enum { G_ALPHA = 0, N_GATES = 1 };
 
-static uint64_t hebbian_work_len(uint32_t d) { return (uint64_t)d * d; }
+static uint64_t hebbian_work_len(const hct_config *cfg) { return (uint64_t)cfg->d * cfg->d; }
 
 /* The shared write with e = v and step -1: keep S[j] - (-k[j]) v = keep S[j] + k[j] v. */
 static void hebbian_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *e) {
@@ -31,7 +31,7 @@ static void hebbian_backward(const hct_rule_grad *g) {
             hct_matrix_frozen_backward(g, tt, N_GATES);
             continue;
         }
-        hct_token_grad x = hct_matrix_token_grad(g, tt, N_GATES);
+        hct_token_grad x = hct_token_slices(g, tt, N_GATES);
         const real *S0 = hct_matrix_tape_state(io, tt, 1), *S1 = S0 + dd;
         real keep = (real)1 - x.gates[G_ALPHA];
         real dalpha = 0;
@@ -51,6 +51,6 @@ static void hebbian_backward(const hct_rule_grad *g) {
 
 const hct_rule hct_rule_hebbian = {
     2, "hebbian", N_GATES, {HCT_GATE_SIGMOID, 0, 0, 0},
-    hct_matrix_state_len, hct_matrix_state_init, hct_rule_params_none,
+    hct_rule_params_none, hct_matrix_state_len, hct_matrix_state_init, hct_matrix_scratch_len,
     hebbian_forward, hct_matrix_tape_len, hebbian_work_len, hebbian_backward,
 };

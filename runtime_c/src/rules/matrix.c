@@ -43,51 +43,32 @@ void hct_matrix_update_read(const real *in, real *out, uint32_t d, const real *k
         update_read_cols(in, out, d, k, e, q, keep, step, o0, d - o0 < LIN_BLOCK ? d - o0 : LIN_BLOCK, y);
 }
 
-uint64_t hct_matrix_tape_len_n(uint32_t d, uint32_t T, uint32_t n_mats) {
-    return ((uint64_t)T + 1) * n_mats * d * d + (uint64_t)T * d;
+uint64_t hct_matrix_state_len(const hct_config *cfg) { return (uint64_t)cfg->d * cfg->d; }
+
+void hct_matrix_state_init(real *state, const hct_config *cfg) { hct_zero(state, (size_t)cfg->d * cfg->d); }
+
+uint64_t hct_matrix_scratch_len(const hct_config *cfg) { return cfg->d; }
+
+uint64_t hct_matrix_tape_len_n(const hct_config *cfg, uint32_t T, uint32_t n_mats) {
+    return hct_tape_len((uint64_t)n_mats * cfg->d * cfg->d, cfg->d, T);
 }
 
-uint64_t hct_matrix_tape_len(uint32_t d, uint32_t T) { return hct_matrix_tape_len_n(d, T, 1); }
-
-uint64_t hct_matrix_state_len(uint32_t d) { return (uint64_t)d * d; }
-
-void hct_matrix_state_init(real *state, uint32_t d) { hct_zero(state, (size_t)d * d); }
+uint64_t hct_matrix_tape_len(const hct_config *cfg, uint32_t T) { return hct_matrix_tape_len_n(cfg, T, 1); }
 
 const real *hct_matrix_tape_state(const hct_rule_io *io, uint32_t t, uint32_t n_mats) {
-    return io->tape + (size_t)t * n_mats * io->d * io->d;
+    return hct_tape_state(io, t, (uint64_t)n_mats * io->d * io->d);
 }
 
 const real *hct_matrix_tape_e(const hct_rule_io *io, uint32_t t, uint32_t n_mats) {
-    return io->tape + (size_t)(io->T + 1) * n_mats * io->d * io->d + (size_t)t * io->d;
+    return hct_tape_extra(io, t, (uint64_t)n_mats * io->d * io->d, io->d);
 }
 
-/* Inference writes token by token into io->state; training writes S_{t+1}
- * straight into the tape (S_0 is a copy of the incoming state), then copies
- * the last one out. */
-void hct_matrix_forward(const hct_rule_io *io, hct_matrix_token_fn token, uint32_t n_mats) {
-    uint32_t d = io->d;
-    size_t dd = (size_t)n_mats * d * d;
+void hct_matrix_forward(const hct_rule_io *io, hct_token_fn token, uint32_t n_mats) {
     if (io->frozen) {
-        hct_linear(io->state_in, io->q, io->T, d, d, io->y);
+        hct_linear(io->state_in, io->q, io->T, io->d, io->d, io->y);
         return;
     }
-    const real *src = io->state_in;
-    if (io->tape) hct_copy(io->tape, io->state_in, dd);
-    for (uint32_t t = 0; t < io->T; t++) {
-        real *dst = io->tape ? io->tape + (size_t)(t + 1) * dd : io->state;
-        real *e = io->tape ? (real *)(uintptr_t)hct_matrix_tape_e(io, t, n_mats) : io->scratch;
-        token(io, t, src, dst, io->y + (size_t)t * d, e);
-        src = dst;
-    }
-    if (io->tape) hct_copy(io->state, src, dd);
-}
-
-hct_token_grad hct_matrix_token_grad(const hct_rule_grad *g, uint32_t t, uint32_t n_gates) {
-    const hct_rule_io *io = g->fwd;
-    size_t at = (size_t)t * io->d, gat = (size_t)t * n_gates;
-    hct_token_grad v = {io->k + at, io->v + at, io->q + at, io->gates + gat, g->dy + at,
-                        g->dk + at, g->dv + at, g->dq + at, g->dgates + gat};
-    return v;
+    hct_rule_loop(io, token, (uint64_t)n_mats * io->d * io->d, io->d);
 }
 
 real hct_matrix_error_step_backward(const real *dX, const real *M, const real *k, const real *e, real theta,

@@ -1,43 +1,31 @@
 /* rules/matrix.h — what the matrix-memory rules (state S, d x d, read y = q S;
  * MATH §3.2 ff.) share: the fused row-streaming write + read, the forward
- * loop (in place for inference, out of place into the tape for training),
- * the tape layout, and the backward of a frozen read. */
+ * over the shared token loop, the tape views, the backward of the inner
+ * gradient step and of a frozen read. */
 #ifndef HECATE_RULES_MATRIX_H
 #define HECATE_RULES_MATRIX_H
-#include "rule.h"
+#include "loop.h"
 
 /* out[j] = keep in[j] - (step k[j]) e for every row j, then y = q out
  * (in and out may be the same state).  One pass over the state. */
 void hct_matrix_update_read(const real *in, real *out, uint32_t d, const real *k, const real *e,
                             const real *q, real keep, real step, real *y);
 
-/* One token of a rule from state `in` to `out`: writes y (d) and may use
- * `e` (d scalars, kept in the tape for the backward when training). */
-typedef void (*hct_matrix_token_fn)(const hct_rule_io *io, uint32_t t, const real *in, real *out,
-                                    real *y, real *e);
-
 /* The forward over io->T tokens of a state of n_mats d x d matrices (the
- * first is the one read): frozen reads y = q S_in; otherwise calls `token`
- * per token, in place on io->state (inference) or into the tape. */
-void hct_matrix_forward(const hct_rule_io *io, hct_matrix_token_fn token, uint32_t n_mats);
+ * first is the one read): frozen reads y = q S_in; otherwise the shared
+ * token loop (loop.h) with e (d scalars) as each token's extra. */
+void hct_matrix_forward(const hct_rule_io *io, hct_token_fn token, uint32_t n_mats);
 
-/* Tape: states 0 .. T (n_mats d^2 each), then one d-vector e per token. */
-uint64_t hct_matrix_tape_len_n(uint32_t d, uint32_t T, uint32_t n_mats);
-uint64_t hct_matrix_tape_len(uint32_t d, uint32_t T); /* n_mats = 1 */
-uint64_t hct_matrix_state_len(uint32_t d);
-void hct_matrix_state_init(real *state, uint32_t d);
+/* Sizes and init of a state of one d x d matrix starting at 0 (delta, Hebbian). */
+uint64_t hct_matrix_state_len(const hct_config *cfg);
+void hct_matrix_state_init(real *state, const hct_config *cfg);
+uint64_t hct_matrix_scratch_len(const hct_config *cfg); /* d: the e of a token */
+uint64_t hct_matrix_tape_len_n(const hct_config *cfg, uint32_t T, uint32_t n_mats);
+uint64_t hct_matrix_tape_len(const hct_config *cfg, uint32_t T); /* n_mats = 1 */
 
 /* Tape views for token t: the state before it, and its e. */
 const real *hct_matrix_tape_state(const hct_rule_io *io, uint32_t t, uint32_t n_mats);
 const real *hct_matrix_tape_e(const hct_rule_io *io, uint32_t t, uint32_t n_mats);
-
-/* Token t's slices of the backward's inputs and outputs. */
-typedef struct hct_token_grad {
-    const real *k, *v, *q, *gates, *dy;
-    real *dk, *dv, *dq, *dgates;
-} hct_token_grad;
-
-hct_token_grad hct_matrix_token_grad(const hct_rule_grad *g, uint32_t t, uint32_t n_gates);
 
 /* Backward of the inner gradient step X <- ... - theta k^T e with e = k M - v
  * (the delta state's update, Titans' momentum), for one token.  dX: the

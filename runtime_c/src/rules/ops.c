@@ -2,48 +2,64 @@
  * caller arrays, through the same vtable the model uses (no copy of the math). */
 #include "rule.h"
 
-static hecate_status lookup(uint32_t rule_id, uint32_t d, const hct_rule **out) {
-    *out = hct_rule_by_id(rule_id);
-    return (*out && d >= 1 && d <= 4096) ? HECATE_OK : HECATE_E_BAD_ARG;
+/* The rule of a spec and a config holding its d and hyper-parameters. */
+static hecate_status lookup(const hecate_rule_spec *spec, const hct_rule **out, hct_config *cfg) {
+    hct_bytes_zero(cfg, sizeof *cfg);
+    *out = hct_rule_by_id(spec->rule);
+    if (!*out || spec->d < 1 || spec->d > 4096) return HECATE_E_BAD_ARG;
+    cfg->d = spec->d;
+    cfg->rule = spec->rule;
+    for (int i = 0; i < HECATE_RULE_PARAMS; i++) {
+        float v = spec->params[i];
+        if (!(v == v) || v > FLT_MAX || v < -FLT_MAX) return HECATE_E_BAD_ARG;
+        cfg->rule_params[i] = v;
+    }
+    return (*out)->check_params(cfg) == HECATE_OK ? HECATE_OK : HECATE_E_BAD_ARG;
 }
 
-hecate_status hecate_rule_shape(uint32_t rule_id, uint32_t d, uint32_t *n_gates, size_t *state_len) {
+hecate_status hecate_rule_shape(const hecate_rule_spec *spec, uint32_t *n_gates, size_t *state_len,
+                                size_t *scratch_len) {
     const hct_rule *rule;
-    if (!n_gates || !state_len) return HECATE_E_NULL_ARG;
-    hecate_status st = lookup(rule_id, d, &rule);
+    hct_config cfg;
+    if (!spec || !n_gates || !state_len || !scratch_len) return HECATE_E_NULL_ARG;
+    hecate_status st = lookup(spec, &rule, &cfg);
     if (st != HECATE_OK) return st;
     *n_gates = rule->n_gates;
-    *state_len = (size_t)rule->state_len(d);
+    *state_len = (size_t)rule->state_len(&cfg);
+    *scratch_len = (size_t)rule->scratch_len(&cfg);
     return HECATE_OK;
 }
 
-hecate_status hecate_rule_init(uint32_t rule_id, uint32_t d, hecate_real *state) {
+hecate_status hecate_rule_init(const hecate_rule_spec *spec, hecate_real *state) {
     const hct_rule *rule;
-    if (!state) return HECATE_E_NULL_ARG;
-    hecate_status st = lookup(rule_id, d, &rule);
+    hct_config cfg;
+    if (!spec || !state) return HECATE_E_NULL_ARG;
+    hecate_status st = lookup(spec, &rule, &cfg);
     if (st != HECATE_OK) return st;
-    rule->state_init(state, d);
+    rule->state_init(state, &cfg);
     return HECATE_OK;
 }
 
-hecate_status hecate_rule_forward(uint32_t rule_id, uint32_t d, uint32_t T, const hecate_real *k,
+hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, const hecate_real *k,
                                   const hecate_real *v, const hecate_real *q, const hecate_real *gates,
                                   hecate_real *state, hecate_real *y, hecate_real *scratch) {
     const hct_rule *rule;
+    hct_config cfg;
     if (T > 0 && (!k || !v || !q || !gates || !y)) return HECATE_E_NULL_ARG;
-    if (!state || !scratch) return HECATE_E_NULL_ARG;
-    hecate_status st = lookup(rule_id, d, &rule);
+    if (!spec || !state || !scratch) return HECATE_E_NULL_ARG;
+    hecate_status st = lookup(spec, &rule, &cfg);
     if (st != HECATE_OK) return st;
-    if (!hct_all_finite(state, (size_t)rule->state_len(d))) return HECATE_E_NONFINITE;
+    if (!hct_all_finite(state, (size_t)rule->state_len(&cfg))) return HECATE_E_NONFINITE;
     hct_rule_io io;
     hct_bytes_zero(&io, sizeof io);
-    io.d = d;
+    io.cfg = &cfg;
+    io.d = spec->d;
     io.T = T;
     io.k = k;
     io.v = v;
     io.q = q;
     io.gates = gates;
-    io.state_in = state; /* the matrix rules read each element before writing it: in place is safe */
+    io.state_in = state; /* every rule supports running in place (rule.h) */
     io.state = state;
     io.y = y;
     io.scratch = scratch;

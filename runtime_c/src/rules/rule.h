@@ -18,7 +18,7 @@ typedef struct hct_rule_io {
     real *state;            /* out: state after token T-1, unless frozen (then untouched) */
     real *y;                /* out: (T, d) memory read per token */
     real *tape;             /* NULL for inference, else tape_len() scalars for backward */
-    real *scratch;          /* (d) for the rule's per-token temporaries */
+    real *scratch;          /* scratch_len() scalars for the rule's per-token temporaries */
     bool frozen;            /* read only, never write (MATH §3.2 frozen) */
 } hct_rule_io;
 
@@ -35,14 +35,17 @@ typedef struct hct_rule {
     const char *name;
     uint32_t n_gates;
     uint8_t gate_kind[HCT_MAX_GATES];
-    uint64_t (*state_len)(uint32_t d);           /* sizes in scalars, 64-bit so that a
-                                                    32-bit size_t cannot wrap */
-    void (*state_init)(real *state, uint32_t d);
-    /* validate the rule hyper-parameters of the file: HECATE_OK or HECATE_E_FILE_CONFIG */
+    /* validate the rule hyper-parameters (cfg->rule_params) and d: HECATE_OK
+     * or HECATE_E_FILE_CONFIG.  Every size below may assume they passed. */
     hecate_status (*check_params)(const hct_config *cfg);
+    /* sizes in scalars, 64-bit so that a 32-bit size_t cannot wrap */
+    uint64_t (*state_len)(const hct_config *cfg);
+    void (*state_init)(real *state, const hct_config *cfg);
+    uint64_t (*scratch_len)(const hct_config *cfg);
+    /* state_in and state may be the same buffer (the ops API runs in place) */
     void (*forward)(const hct_rule_io *io);
-    uint64_t (*tape_len)(uint32_t d, uint32_t T);
-    uint64_t (*work_len)(uint32_t d);
+    uint64_t (*tape_len)(const hct_config *cfg, uint32_t T);
+    uint64_t (*work_len)(const hct_config *cfg);
     void (*backward)(const hct_rule_grad *g);
 } hct_rule;
 

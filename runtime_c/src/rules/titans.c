@@ -8,14 +8,14 @@
 
 enum { G_ALPHA = 0, G_THETA = 1, G_ETA = 2, N_GATES = 3 };
 
-static uint64_t titans_state_len(uint32_t d) { return 2 * (uint64_t)d * d; }
+static uint64_t titans_state_len(const hct_config *cfg) { return 2 * (uint64_t)cfg->d * cfg->d; }
 
-static void titans_state_init(real *state, uint32_t d) { hct_zero(state, 2 * (size_t)d * d); }
+static void titans_state_init(real *state, const hct_config *cfg) { hct_zero(state, 2 * (size_t)cfg->d * cfg->d); }
 
 /* Tape: (M_t, Z_t) for t = 0 .. T, then e_t (matrix.h layout with two matrices). */
-static uint64_t titans_tape_len(uint32_t d, uint32_t T) { return hct_matrix_tape_len_n(d, T, 2); }
+static uint64_t titans_tape_len(const hct_config *cfg, uint32_t T) { return hct_matrix_tape_len_n(cfg, T, 2); }
 
-static uint64_t titans_work_len(uint32_t d) { return 2 * (uint64_t)d * d + 2 * (uint64_t)d; }
+static uint64_t titans_work_len(const hct_config *cfg) { return 2 * (uint64_t)cfg->d * cfg->d + 2 * (uint64_t)cfg->d; }
 
 /* One token from (M, Z) `in` to `out`, rows in order:
  * z_j <- eta z_j - (theta k_j) e ; m_j <- keep m_j + z_j ; y += q_j m_j. */
@@ -56,7 +56,7 @@ static void titans_backward(const hct_rule_grad *g) {
             hct_matrix_frozen_backward(g, tt, N_GATES);
             continue;
         }
-        hct_token_grad x = hct_matrix_token_grad(g, tt, N_GATES);
+        hct_token_grad x = hct_token_slices(g, tt, N_GATES);
         const real *M0 = hct_matrix_tape_state(io, tt, 2), *Z0 = M0 + dd, *M1 = M0 + ss;
         const real *e = hct_matrix_tape_e(io, tt, 2);
         /* dM += q^T dy ; dq = M_{t+1} dy ; dZ += dM ; dalpha = -<dM, M_t> ; deta = <dZ, Z_t> */
@@ -86,6 +86,6 @@ static void titans_backward(const hct_rule_grad *g) {
 
 const hct_rule hct_rule_titans = {
     1, "titans", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, HCT_GATE_SIGMOID, 0},
-    titans_state_len, titans_state_init, hct_rule_params_none,
+    hct_rule_params_none, titans_state_len, titans_state_init, hct_matrix_scratch_len,
     titans_forward, titans_tape_len, titans_work_len, titans_backward,
 };
