@@ -3,6 +3,8 @@
 Ranges and ids follow the model file header of docs/FORMAT.md; the tensor
 names and shapes follow its "Tensors and their order" table (MATH §1-§4).
 """
+from __future__ import annotations
+
 import math
 from dataclasses import asdict, dataclass, fields
 
@@ -32,7 +34,7 @@ class ModelConfig:
     composition: str = "mag"
     rule: str = "delta"
     n_levels: int = 1
-    qk_norm: bool = True
+    qk_norm: bool | None = None   # None: the rule's default (MATH §3.1)
     n_layers: int = 1
     retention: int = 0
     periods: tuple[int, ...] = (1,)
@@ -41,6 +43,8 @@ class ModelConfig:
     def __post_init__(self):
         object.__setattr__(self, "periods", tuple(int(p) for p in self.periods))
         object.__setattr__(self, "rule_params", tuple(float(p) for p in self.rule_params))
+        if self.qk_norm is None and self.rule in RULES:
+            object.__setattr__(self, "qk_norm", RULES[self.rule].QK_NORM)
         self.validate()
         # hyper-parameters not given take the rule's defaults for this width
         # (stored as float32 in the file header, so rounded to float32 here: the

@@ -7,6 +7,7 @@ aimed past the CRC check rewrite the CRC so that only the intended fault remains
 import functools
 import math
 import struct
+from dataclasses import replace
 
 from hecate_edge.config import ModelConfig
 from hecate_edge.format import (CRC_START, ENTRY_BYTES, HEADER_BYTES, crc32, read_model,
@@ -24,9 +25,10 @@ E_DTYPE, E_RANK, E_SHAPE, E_OFFSET, E_BYTES = 40, 44, 48, 64, 72
 
 
 @functools.lru_cache(maxsize=None)
-def valid_model(dtype: str = "f32") -> bytes:
-    """A valid model file of SMALL with seed-0 weights."""
-    return write_model(SMALL, init_params(SMALL, seed=0), dtype)
+def valid_model(dtype: str = "f32", rule: str = "delta") -> bytes:
+    """A valid model file of SMALL (with `rule`) with seed-0 weights."""
+    cfg = replace(SMALL, rule=rule, qk_norm=None, rule_params=())
+    return write_model(cfg, init_params(cfg, seed=0), dtype)
 
 
 def entry_at(data: bytes, name: str) -> int:
@@ -50,10 +52,10 @@ def _header_u32(offset: int, value: int):
     return build
 
 
-def _rule_param(value: float):
+def _rule_param(value: float, rule: str = "delta", index: int = 0):
     def build(dtype="f32"):
-        buf = bytearray(valid_model(dtype))
-        struct.pack_into("<f", buf, RULE_PARAMS, value)
+        buf = bytearray(valid_model(dtype, rule))
+        struct.pack_into("<f", buf, RULE_PARAMS + 4 * index, value)
         return fix_crc(buf)
     return build
 
@@ -183,8 +185,15 @@ CASES = [
     ("config_rule_param_nan", "HECATE_E_FILE_CONFIG", _rule_param(math.nan)),
     ("config_rule_param_inf", "HECATE_E_FILE_CONFIG", _rule_param(math.inf)),
     ("config_rule_param_unused_set", "HECATE_E_FILE_CONFIG", _rule_param(1.0)),
+    ("config_mlp_hidden_0", "HECATE_E_FILE_CONFIG", _rule_param(0.0, "moneta", 0)),
+    ("config_mlp_hidden_fraction", "HECATE_E_FILE_CONFIG", _rule_param(2.5, "yaad", 0)),
+    ("config_mlp_hidden_4097", "HECATE_E_FILE_CONFIG", _rule_param(4097.0, "memora", 0)),
+    ("config_moneta_p_below_1", "HECATE_E_FILE_CONFIG", _rule_param(0.5, "moneta", 1)),
+    ("config_moneta_lambda_negative", "HECATE_E_FILE_CONFIG", _rule_param(-0.1, "moneta", 2)),
+    ("config_yaad_delta_0", "HECATE_E_FILE_CONFIG", _rule_param(0.0, "yaad", 1)),
+    ("config_memora_unused_param_set", "HECATE_E_FILE_CONFIG", _rule_param(1.0, "memora", 1)),
     ("composition", "HECATE_E_FILE_COMPOSITION", _header_u32(COMPOSITION, 3)),
-    ("rule", "HECATE_E_FILE_RULE", _header_u32(RULE, 7)),
+    ("rule", "HECATE_E_FILE_RULE", _header_u32(RULE, 99)),
     ("tensor_count_less", "HECATE_E_FILE_TENSOR_COUNT", _header_u32(COUNT, 10)),
     ("tensor_count_more", "HECATE_E_FILE_TENSOR_COUNT", _header_u32(COUNT, 12)),
     ("tensor_count_huge", "HECATE_E_FILE_TENSOR_COUNT", _header_u32(COUNT, 0xFFFFFFFF)),

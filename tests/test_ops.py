@@ -16,23 +16,36 @@ def inputs(rule, B=2, H=3, T=20, D=8, seed=0, dtype=np.float64):
     q, k, v = (rng.normal(size=(B, H, T, D)) for _ in range(3))
     k /= np.linalg.norm(k, axis=-1, keepdims=True)  # the convention: callers normalize
     q /= np.linalg.norm(q, axis=-1, keepdims=True)
-    gates = {name: (rng.uniform(0.05, 0.5, (B, H, T)) if kind == "sigmoid" else rng.uniform(0.1, 0.9, (B, H, T)))
+    gates = {name: (rng.uniform(0.05, 0.5, (B, H, T)) if kind == "sigmoid" else rng.uniform(0.05, 0.5, (B, H, T)))
              for name, kind in RULES[rule].GATES}
     cast = lambda a: np.asarray(a, dtype)
     return cast(q), cast(k), cast(v), {n: cast(g) for n, g in gates.items()}
 
 
+def default_hp(rule, D):
+    module = RULES[rule]
+    return dict(zip(module.PARAM_NAMES, ops.rule_spec(module, D)))
+
+
+def perturbed_init(rule, B, H, D, rng, dtype):
+    """The rule's init state plus noise (kept positive: MEMORA's state lives on the simplex)."""
+    init = RULES[rule].init_state(D, default_hp(rule, D))
+    noise = 0.1 * rng.normal(size=(B, H, *init.shape))
+    return np.abs(init + noise).astype(dtype)
+
+
 def reference(rule, q, k, v, gates, initial_state):
     module = RULES[rule]
     B, H, T, D = q.shape
+    hp = default_hp(rule, D)
     out = np.zeros((B, H, T, D))
-    final = np.zeros((B, H, *module.init_state(D).shape))
+    final = np.zeros((B, H, *module.init_state(D, hp).shape))
     for b in range(B):
         for h in range(H):
             s = initial_state[b, h].astype(np.float64)
             for t in range(T):
                 g = {name: float(gates[name][b, h, t]) for name in gates}
-                s, out[b, h, t] = module.write_read(s, k[b, h, t], v[b, h, t], q[b, h, t], g)
+                s, out[b, h, t] = module.write_read(s, k[b, h, t], v[b, h, t], q[b, h, t], g, hp)
             final[b, h] = s
     return out, final
 
@@ -42,7 +55,7 @@ def reference(rule, q, k, v, gates, initial_state):
 def test_op_matches_reference(rule, dtype):
     q, k, v, gates = inputs(rule, dtype=dtype)
     rng = np.random.default_rng(1)
-    init = (0.1 * rng.normal(size=(2, 3, *RULES[rule].init_state(8).shape))).astype(dtype)
+    init = perturbed_init(rule, 2, 3, 8, rng, dtype)
     o, final = getattr(ops, rule)(q, k, v, initial_state=init, **gates)
     want_o, want_final = reference(rule, *(a.astype(np.float64) for a in (q, k, v)),
                                    {n: g.astype(np.float64) for n, g in gates.items()}, init)

@@ -2,16 +2,17 @@
 
 Each rule module defines RULE_ID, NAME, GATES ((gate name, activation) pairs,
 MATH §3.1), DEFAULT_GATE_BIAS (one tuple per level), PARAM_NAMES (its
-hyper-parameters in the model header), default_params(d) and check_params(d,
+hyper-parameters in the model header), QK_NORM (whether q, k are L2-normalized
+by default), default_params(d) and check_params(d,
 params) (ValueError with the reason, the same verdict as the C reader), and
 init_state(d, hp), write_read(state, km, vm, qm, gates, hp), read(state, qm, hp)
 where hp = {name: value} of its hyper-parameters.
 """
 from types import ModuleType
 
-from hecate_edge.reference.rules import delta, hebbian, titans
+from hecate_edge.reference.rules import delta, hebbian, memora, moneta, titans, yaad
 
-RULES: dict[str, ModuleType] = {rule.NAME: rule for rule in (delta, titans, hebbian)}
+RULES: dict[str, ModuleType] = {rule.NAME: rule for rule in (delta, titans, hebbian, moneta, yaad, memora)}
 RULES_BY_ID: dict[int, ModuleType] = {rule.RULE_ID: rule for rule in RULES.values()}
 
 

@@ -17,6 +17,8 @@ GATES = (("alpha", "sigmoid"), ("theta", "softplus"))
 DEFAULT_GATE_BIAS = ((-3.0, -4.6),)
 # FORMAT.md header rule hyper-parameters: the delta rule takes none.
 PARAM_NAMES = ()
+# MATH §3.1 (A3): the matrix rules L2-normalize q and k by default.
+QK_NORM = True
 default_params = matrix.default_params
 check_params = matrix.check_params
 

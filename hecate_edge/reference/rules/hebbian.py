@@ -16,6 +16,8 @@ GATES = (("alpha", "sigmoid"),)
 # MATH §3.1: per level, the alpha bias (level 0 keeps ~95% per token).
 DEFAULT_GATE_BIAS = ((-3.0,),)
 PARAM_NAMES = ()
+# MATH §3.1 (A3): the matrix rules L2-normalize q and k by default.
+QK_NORM = True
 default_params = matrix.default_params
 check_params = matrix.check_params
 

@@ -16,6 +16,8 @@ GATES = (("alpha", "sigmoid"), ("theta", "softplus"), ("eta", "sigmoid"))
 # MATH §3.1: per level, biases of (alpha, theta, eta): keep ~95%, theta ~ 0.01, eta ~ 0.82.
 DEFAULT_GATE_BIAS = ((-3.0, -4.6, 1.5),)
 PARAM_NAMES = ()
+# MATH §3.1 (A3): the matrix rules L2-normalize q and k by default.
+QK_NORM = True
 default_params = matrix.default_params
 check_params = matrix.check_params
 

@@ -4,11 +4,17 @@
 extern const hct_rule hct_rule_delta;
 extern const hct_rule hct_rule_hebbian;
 extern const hct_rule hct_rule_titans;
+extern const hct_rule hct_rule_moneta;
+extern const hct_rule hct_rule_yaad;
+extern const hct_rule hct_rule_memora;
 
 static const hct_rule *const RULES[] = {
     &hct_rule_delta,
     &hct_rule_hebbian,
     &hct_rule_titans,
+    &hct_rule_moneta,
+    &hct_rule_yaad,
+    &hct_rule_memora,
 };
 
 const hct_rule *hct_rule_by_id(uint32_t id) {

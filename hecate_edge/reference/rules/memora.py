@@ -1,0 +1,47 @@
+"""MEMORA (rule id 5): 2-layer MLP memory on the probability simplex, KL retention (MATH §3.7).
+
+Every row of W1 and every row of W2 is a probability vector; one step per
+token w' = softmax((1 - alpha) log w + alpha log w0 - theta g) of the L2 bias
+gradient, w0 the init state (the prior forgetting returns to); read after
+write (docs/DECISIONS.md).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from hecate_edge.reference.mathfn import softmax
+from hecate_edge.reference.rules import mlp
+
+RULE_ID = 5
+NAME = "memora"
+GATES = (("alpha", "sigmoid"), ("theta", "softplus"))
+DEFAULT_GATE_BIAS = ((-3.0, -4.6),)
+# MATH §3.1 (A3): MLP memories take q and k unnormalized by default.
+QK_NORM = False
+PARAM_NAMES = ("d_hidden",)
+
+
+def default_params(d: int) -> tuple[float, ...]:
+    """d_hidden = d."""
+    return (float(d),)
+
+
+def check_params(d: int, params: tuple[float, ...]) -> None:
+    mlp.check_hidden(d, params)
+
+
+def init_state(d: int, hp: dict) -> np.ndarray:
+    """MATH §3.7: rows of W1 = softmax(0.1 (hash(i d + j) - 0.5)), W2 = 1/d_hidden everywhere."""
+    h = mlp.hidden(hp)
+    w1 = softmax(0.1 * (mlp.unit_hash(h * d).reshape(h, d) - 0.5))
+    return np.stack([w1, np.full((h, d), 1.0 / h)])
+
+
+def write_read(state, km, vm, qm, gates, hp):
+    """KL step on the L2 bias gradient (g = e), then y = M'(q)."""
+    grad = mlp.inner_grad(state, km, vm, lambda e: e)
+    new = mlp.kl_step(state, grad, gates, init_state(len(km), hp))
+    return new, mlp.apply(new, qm)
+
+
+read = mlp.read

@@ -1,0 +1,96 @@
+"""What the MLP-memory rules share (MATH §3.5-§3.7): a 2-layer SiLU MLP memory
+M(x) = silu(x W1^T) W2 held as the stack (W1, W2^T), both (d_hidden, d): row i
+is hidden unit i's input weights and output weights.  One inner gradient step
+per token on the attentional bias of the error e = M(k) - v, then the read
+y = M(q) of the new state.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from hecate_edge.reference.mathfn import sigmoid
+
+HASH_MULT = 2654435761
+# MATH §3.5: KL retention works on log max(W, 1e-8).
+LOG_FLOOR = 1e-8
+
+
+def silu(z):
+    """silu(z) = z sigmoid(z)."""
+    return z * sigmoid(z)
+
+
+def silu_grad(z):
+    """silu'(z) = s (1 + z (1 - s)), s = sigmoid(z)."""
+    s = sigmoid(z)
+    return s * (1.0 + z * (1.0 - s))
+
+
+def unit_hash(n: int) -> np.ndarray:
+    """MATH §3.5: hash(i) = (i * 2654435761 mod 2^32) / (2^32 - 1) for i = 0 .. n-1."""
+    i = np.arange(n, dtype=np.uint64)
+    return ((i * HASH_MULT) % (1 << 32)).astype(np.float64) / float((1 << 32) - 1)
+
+
+def check_hidden(d: int, params: tuple[float, ...]) -> None:
+    """d_hidden (the first hyper-parameter) is an integer in 1..4096."""
+    h = params[0]
+    if not (h == int(h) and 1 <= h <= 4096):
+        raise ValueError(f"d_hidden must be an integer in 1..4096, got {h}")
+
+
+def hidden(hp: dict) -> int:
+    return int(hp["d_hidden"])
+
+
+def hash_init(d: int, hp: dict) -> np.ndarray:
+    """MATH §3.5 (MONETA, YAAD): W1[i, j] = 0.1 sqrt(2/(d+h)) (hash(i d + j) - 0.5), W2 = 0."""
+    h = hidden(hp)
+    w1 = 0.1 * np.sqrt(2.0 / (d + h)) * (unit_hash(h * d).reshape(h, d) - 0.5)
+    return np.stack([w1, np.zeros((h, d))])
+
+
+def apply(state: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """M(x) = silu(W1 x) W2."""
+    return silu(state[0] @ x) @ state[1]
+
+
+def inner_grad(state: np.ndarray, km: np.ndarray, vm: np.ndarray, bias) -> np.ndarray:
+    """The gradient (G1, G2^T) of the attentional bias at k, stacked like the state.
+
+    z = W1 k, h = silu(z), e = h W2 - v, g = bias(e);
+    G2^T[i] = h_i g ;  G1[i] = (W2^T[i] . g) silu'(z_i) k."""
+    w1, w2t = state
+    z = w1 @ km
+    h = silu(z)
+    g = bias(h @ w2t - vm)
+    r = (w2t @ g) * silu_grad(z)
+    return np.stack([np.outer(r, km), np.outer(h, g)])
+
+
+def l2_step(state, grad, gates, lambda_2: float, prior: np.ndarray) -> np.ndarray:
+    """MATH §3.5 L2 retention of an MLP memory: forgetting pulls W back to the
+    rule's init state W0 (its prior; never the zero fixed point), lambda_2 to 0:
+    W' = W0 + (1 - alpha)(W - W0) - theta (G + 2 lambda_2 W)."""
+    keep = 1.0 - gates["alpha"] - 2.0 * gates["theta"] * lambda_2
+    return keep * state + gates["alpha"] * prior - gates["theta"] * grad
+
+
+def log_floor(w: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(w, LOG_FLOOR))
+
+
+def kl_step(state, grad, gates, prior: np.ndarray) -> np.ndarray:
+    """MATH §3.7 KL retention toward the prior W0: each simplex vector
+    w' = softmax((1 - alpha) log w + alpha log w0 - theta g) (logs of max(., 1e-8)).
+    The simplex vectors are the rows of W1 and the rows of W2 (columns of the stored W2^T)."""
+    alpha = gates["alpha"]
+    pre = (1.0 - alpha) * log_floor(state) + alpha * log_floor(prior) - gates["theta"] * grad
+    w1 = np.exp(pre[0] - pre[0].max(axis=1, keepdims=True))
+    w2t = np.exp(pre[1] - pre[1].max(axis=0, keepdims=True))
+    return np.stack([w1 / w1.sum(axis=1, keepdims=True), w2t / w2t.sum(axis=0, keepdims=True)])
+
+
+def read(state: np.ndarray, qm: np.ndarray, hp: dict | None = None) -> np.ndarray:
+    """y = M(q) (after the write, or of the current state when frozen)."""
+    return apply(state, qm)

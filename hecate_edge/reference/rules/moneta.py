@@ -1,0 +1,55 @@
+"""MONETA (rule id 3): 2-layer MLP memory, l_p attentional bias, L2 retention (MATH §3.5).
+
+One inner gradient step per token on the l_p bias of e = M(k) - v, with the
+forget rate alpha, step theta and global L2 penalty lambda_2; read after write.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from hecate_edge.reference.rules import mlp
+
+RULE_ID = 3
+NAME = "moneta"
+GATES = (("alpha", "sigmoid"), ("theta", "softplus"))
+DEFAULT_GATE_BIAS = ((-3.0, -4.6),)
+# MATH §3.1 (A3): MLP memories take q and k unnormalized by default.
+QK_NORM = False
+PARAM_NAMES = ("d_hidden", "p", "lambda_2")
+# MATH §3.5: the sign of e is smoothed as tanh(a e), |e|^(p-1) as (e^2 + eps)^((p-1)/2).
+SHARPNESS = 10.0
+LP_EPS = 1e-6
+
+
+def default_params(d: int) -> tuple[float, ...]:
+    """d_hidden = d, p = 3 (the MIRAS choice), lambda_2 = 0.01."""
+    return (float(d), 3.0, 0.01)
+
+
+def check_params(d: int, params: tuple[float, ...]) -> None:
+    mlp.check_hidden(d, params)
+    if not 1.0 <= params[1] <= 8.0:
+        raise ValueError(f"p must be in [1, 8], got {params[1]}")
+    if params[2] < 0:
+        raise ValueError(f"lambda_2 must be >= 0, got {params[2]}")
+
+
+def lp_bias(e: np.ndarray, p: float) -> np.ndarray:
+    """MATH §3.5: d/de of |e|^p: 2 e for p = 2, else p tanh(a e) (e^2 + eps)^((p-1)/2)."""
+    if p == 2.0:
+        return 2.0 * e
+    return p * np.tanh(SHARPNESS * e) * (e * e + LP_EPS) ** ((p - 1.0) / 2.0)
+
+
+def init_state(d: int, hp: dict) -> np.ndarray:
+    return mlp.hash_init(d, hp)
+
+
+def write_read(state, km, vm, qm, gates, hp):
+    """W' = W0 + (1 - alpha)(W - W0) - theta (G + 2 lambda_2 W) with G the l_p bias gradient; y = M'(q)."""
+    grad = mlp.inner_grad(state, km, vm, lambda e: lp_bias(e, hp["p"]))
+    new = mlp.l2_step(state, grad, gates, hp["lambda_2"], init_state(len(km), hp))
+    return new, mlp.apply(new, qm)
+
+
+read = mlp.read

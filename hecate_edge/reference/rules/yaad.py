@@ -1,0 +1,51 @@
+"""YAAD (rule id 4): 2-layer MLP memory, Huber attentional bias, L2 retention (MATH §3.6).
+
+Like MONETA with the Huber bias g = e inside |e| < delta, delta sign(e)
+outside.  Local retention is the step size theta, global retention the forget
+rate alpha plus lambda_2 (docs/DECISIONS.md: no call-boundary snapshot).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from hecate_edge.reference.rules import mlp
+
+RULE_ID = 4
+NAME = "yaad"
+GATES = (("alpha", "sigmoid"), ("theta", "softplus"))
+DEFAULT_GATE_BIAS = ((-3.0, -4.6),)
+# MATH §3.1 (A3): MLP memories take q and k unnormalized by default.
+QK_NORM = False
+PARAM_NAMES = ("d_hidden", "delta", "lambda_2")
+
+
+def default_params(d: int) -> tuple[float, ...]:
+    """d_hidden = d, delta = 1, lambda_2 = 0.01."""
+    return (float(d), 1.0, 0.01)
+
+
+def check_params(d: int, params: tuple[float, ...]) -> None:
+    mlp.check_hidden(d, params)
+    if not params[1] > 0:
+        raise ValueError(f"delta must be > 0, got {params[1]}")
+    if params[2] < 0:
+        raise ValueError(f"lambda_2 must be >= 0, got {params[2]}")
+
+
+def huber_bias(e: np.ndarray, delta: float) -> np.ndarray:
+    """MATH §3.6: e where |e| < delta, else delta sign(e)."""
+    return np.where(np.abs(e) < delta, e, delta * np.sign(e))
+
+
+def init_state(d: int, hp: dict) -> np.ndarray:
+    return mlp.hash_init(d, hp)
+
+
+def write_read(state, km, vm, qm, gates, hp):
+    """W' = W0 + (1 - alpha)(W - W0) - theta (G + 2 lambda_2 W) with G the Huber bias gradient; y = M'(q)."""
+    grad = mlp.inner_grad(state, km, vm, lambda e: huber_bias(e, hp["delta"]))
+    new = mlp.l2_step(state, grad, gates, hp["lambda_2"], init_state(len(km), hp))
+    return new, mlp.apply(new, qm)
+
+
+read = mlp.read

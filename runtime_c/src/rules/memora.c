@@ -1,0 +1,52 @@
+/* rules/memora.c — MEMORA (MATH §3.7): 2-layer MLP memory whose rows of W1
+ * and W2 are probability vectors, L2 bias g = e, KL retention
+ * w' = softmax((1-alpha) log w - theta g).  Params: d_hidden. */
+#include "mlp.h"
+#include "../mathfn.h"
+
+static void identity_bias(const hct_config *cfg, const real *e, real *g, uint32_t d) {
+    (void)cfg;
+    hct_copy(g, e, d);
+}
+
+static void identity_bias_grad(const hct_config *cfg, const real *e, real *gp, uint32_t d) {
+    (void)cfg;
+    (void)e;
+    for (uint32_t j = 0; j < d; j++) gp[j] = 1;
+}
+
+static hecate_status memora_check(const hct_config *cfg) {
+    if (hct_mlp_check_hidden(cfg) != HECATE_OK) return HECATE_E_FILE_CONFIG;
+    for (int i = 1; i < 8; i++) if (cfg->rule_params[i] != 0.0f) return HECATE_E_FILE_CONFIG;
+    return HECATE_OK;
+}
+
+/* MATH §3.7: rows of W1 = softmax(0.1 (hash(i d + j) - 0.5)), W2 = 1/h everywhere. */
+static void memora_init(real *state, const hct_config *cfg) {
+    uint32_t d = cfg->d, h = hct_mlp_hidden(cfg);
+    size_t n = (size_t)h * d;
+    for (uint32_t i = 0; i < h; i++) {
+        real *row = state + (size_t)i * d, sum = 0, mx = -HCT_REAL_MAX;
+        for (uint32_t j = 0; j < d; j++) {
+            row[j] = (real)0.1 * (hct_mlp_unit_hash((size_t)i * d + j) - (real)0.5);
+            if (row[j] > mx) mx = row[j];
+        }
+        for (uint32_t j = 0; j < d; j++) sum += (row[j] = hct_exp(row[j] - mx));
+        for (uint32_t j = 0; j < d; j++) row[j] /= sum;
+    }
+    for (size_t i = 0; i < n; i++) state[n + i] = (real)1 / (real)h;
+}
+
+static const hct_mlp_kind MEMORA = {identity_bias, identity_bias_grad, memora_init, true, -1};
+
+static void memora_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *extra) {
+    hct_mlp_token(&MEMORA, io, t, in, out, y, extra);
+}
+static void memora_forward(const hct_rule_io *io) { hct_mlp_forward(&MEMORA, io, memora_token); }
+static void memora_backward(const hct_rule_grad *g) { hct_mlp_backward(&MEMORA, g); }
+
+const hct_rule hct_rule_memora = {
+    5, "memora", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0},
+    memora_check, hct_mlp_state_len, memora_init, hct_mlp_scratch_len,
+    memora_forward, hct_mlp_tape_len, hct_mlp_work_len, memora_backward,
+};

@@ -1,0 +1,54 @@
+/* rules/moneta.c — MONETA (MATH §3.5): 2-layer MLP memory, l_p attentional
+ * bias g = p tanh(a e) (e^2 + eps)^((p-1)/2) (2 e for p = 2), L2 retention
+ * with lambda_2.  Params: d_hidden, p in [1, 8], lambda_2 >= 0. */
+#include "mlp.h"
+#include "../mathfn.h"
+
+#define SHARPNESS ((real)10)  /* a: tanh(a e) smooths sign(e) */
+#define LP_EPS ((real)1e-6)
+
+enum { P_HIDDEN = 0, P_P = 1, P_LAMBDA = 2 };
+
+static real tanh_(real x) {
+    real t = hct_exp(-2 * (x < 0 ? -x : x)), r = ((real)1 - t) / ((real)1 + t);
+    return x < 0 ? -r : r;
+}
+
+static void lp_bias(const hct_config *cfg, const real *e, real *g, uint32_t d) {
+    real p = (real)cfg->rule_params[P_P];
+    for (uint32_t j = 0; j < d; j++)
+        g[j] = p == 2 ? 2 * e[j]
+                      : p * tanh_(SHARPNESS * e[j]) * hct_exp((p - 1) / 2 * hct_log(e[j] * e[j] + LP_EPS));
+}
+
+/* d/de: p (a sech^2(a e) m + tanh(a e) (p-1) e m / (e^2+eps)), m = (e^2+eps)^((p-1)/2) */
+static void lp_bias_grad(const hct_config *cfg, const real *e, real *gp, uint32_t d) {
+    real p = (real)cfg->rule_params[P_P];
+    for (uint32_t j = 0; j < d; j++) {
+        if (p == 2) { gp[j] = 2; continue; }
+        real s = e[j] * e[j] + LP_EPS, m = hct_exp((p - 1) / 2 * hct_log(s)), th = tanh_(SHARPNESS * e[j]);
+        gp[j] = p * (SHARPNESS * ((real)1 - th * th) * m + th * (p - 1) * e[j] * m / s);
+    }
+}
+
+static const hct_mlp_kind MONETA = {lp_bias, lp_bias_grad, hct_mlp_hash_init, false, P_LAMBDA};
+
+static hecate_status moneta_check(const hct_config *cfg) {
+    const float *p = cfg->rule_params;
+    if (hct_mlp_check_hidden(cfg) != HECATE_OK || !(p[P_P] >= 1.0f && p[P_P] <= 8.0f) || !(p[P_LAMBDA] >= 0.0f))
+        return HECATE_E_FILE_CONFIG;
+    for (int i = 3; i < 8; i++) if (p[i] != 0.0f) return HECATE_E_FILE_CONFIG;
+    return HECATE_OK;
+}
+
+static void moneta_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *extra) {
+    hct_mlp_token(&MONETA, io, t, in, out, y, extra);
+}
+static void moneta_forward(const hct_rule_io *io) { hct_mlp_forward(&MONETA, io, moneta_token); }
+static void moneta_backward(const hct_rule_grad *g) { hct_mlp_backward(&MONETA, g); }
+
+const hct_rule hct_rule_moneta = {
+    3, "moneta", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0},
+    moneta_check, hct_mlp_state_len, hct_mlp_hash_init, hct_mlp_scratch_len,
+    moneta_forward, hct_mlp_tape_len, hct_mlp_work_len, moneta_backward,
+};

@@ -1,0 +1,64 @@
+/* rules/retention.c — the retention functions of MATH §4 (retention.h). */
+#include "retention.h"
+#include "../mathfn.h"
+
+#define KL_FLOOR ((real)1e-8) /* MATH §4: KL works on log max(w, 1e-8) */
+
+void hct_retain_l2(const real *W, const real *W0, const real *G, real *out, size_t n, real keep, real pull,
+                   real theta) {
+    for (size_t i = 0; i < n; i++) out[i] = keep * W[i] + (W0 ? pull * W0[i] : 0) - theta * G[i];
+}
+
+hct_retain_grad hct_retain_l2_backward(const real *W, const real *W0, size_t n, real keep, real *D, real *P) {
+    hct_retain_grad r = {0, 0};
+    for (size_t i = 0; i < n; i++) {
+        P[i] = D[i];
+        r.dkeep += D[i] * W[i];
+        if (W0) r.dpull += D[i] * W0[i];
+        D[i] *= keep;
+    }
+    return r;
+}
+
+static real log_floor(real w) { return hct_log(w > KL_FLOOR ? w : KL_FLOOR); }
+
+void hct_log_floor(const real *w, real *out, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = log_floor(w[i]);
+}
+
+void hct_retain_kl(const hct_groups *gr, const real *W, const real *L0, const real *G, real *out, real keep,
+                   real pull, real theta) {
+    for (uint32_t i = 0; i < gr->rows; i++) {
+        size_t base = (size_t)i * gr->rs;
+        real mx = -HCT_REAL_MAX, sum = 0;
+        for (uint32_t j = 0; j < gr->cols; j++) {
+            size_t at = base + (size_t)j * gr->cs;
+            out[at] = keep * log_floor(W[at]) + pull * L0[at] - theta * G[at];
+            if (out[at] > mx) mx = out[at];
+        }
+        for (uint32_t j = 0; j < gr->cols; j++) {
+            size_t at = base + (size_t)j * gr->cs;
+            out[at] = hct_exp(out[at] - mx);
+            sum += out[at];
+        }
+        for (uint32_t j = 0; j < gr->cols; j++) out[base + (size_t)j * gr->cs] /= sum;
+    }
+}
+
+hct_retain_grad hct_retain_kl_backward(const hct_groups *gr, const real *W, const real *L0, const real *Wn,
+                                       real keep, real *D, real *P) {
+    hct_retain_grad r = {0, 0};
+    for (uint32_t i = 0; i < gr->rows; i++) {
+        size_t base = (size_t)i * gr->rs;
+        real s = 0;
+        for (uint32_t j = 0; j < gr->cols; j++) s += D[base + (size_t)j * gr->cs] * Wn[base + (size_t)j * gr->cs];
+        for (uint32_t j = 0; j < gr->cols; j++) {
+            size_t at = base + (size_t)j * gr->cs;
+            P[at] = Wn[at] * (D[at] - s); /* softmax backward */
+            r.dkeep += P[at] * log_floor(W[at]);
+            r.dpull += P[at] * L0[at];
+            D[at] = W[at] > KL_FLOOR ? keep * P[at] / W[at] : 0;
+        }
+    }
+    return r;
+}
