@@ -13,7 +13,7 @@ DTYPES = {"f32": np.float32, "f64": np.float64}
 
 
 # Gate biases that make the memory forget and write a lot: alpha ~ 0.27, theta ~ 0.7.
-LIVELY_BIAS = {"alpha": -1.0, "theta": 0.0, "eta": 0.0}  # eta ~ 0.5
+LIVELY_BIAS = {"alpha": -1.0, "theta": 0.0, "eta": 0.0, "beta": 0.0}  # eta, beta ~ 0.5
 
 
 def lively_params(cfg: ModelConfig, seed: int) -> dict:

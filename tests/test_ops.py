@@ -96,3 +96,29 @@ def test_bad_arguments_raise_clear_errors():
         ops.run("nope", q, k, v, gates)
     with pytest.raises(ValueError, match="initial_state"):
         ops.delta(q, k, v, initial_state=np.zeros((1, 1, 8, 8)), **gates)
+
+
+def test_atlas_with_a_one_token_window_is_titans():
+    """MATH §3.6: the Omega rule over the last c = 1 token is Titans' update."""
+    q, k, v, gates = inputs("titans")
+    o_titans, s_titans = ops.titans(q, k, v, **gates)
+    o_atlas, s_atlas = ops.atlas(q, k, v, params={"window": 1}, **gates)
+    D = q.shape[-1]
+    assert_close(o_atlas, o_titans, 1e-12, "outputs")
+    assert_close(s_atlas[..., :2 * D * D].reshape(s_titans.shape), s_titans, 1e-12, "M, Z")
+
+
+def test_lattice_slots_stay_on_the_sphere():
+    q, k, v, gates = inputs("lattice", T=50)
+    _, slots = ops.lattice(q, k, v, **gates)
+    assert np.allclose(np.linalg.norm(slots, axis=-1), 1.0, atol=1e-12)
+
+
+def test_rule_hyper_parameters_are_checked():
+    q, k, v, gates = inputs("moneta")
+    with pytest.raises(ValueError, match="no hyper-parameters"):
+        ops.moneta(q, k, v, params={"window": 3}, **gates)
+    with pytest.raises(ValueError, match="d_hidden"):
+        ops.moneta(q, k, v, params={"d_hidden": 2.5}, **gates)
+    o, state = ops.moneta(q, k, v, params={"d_hidden": 3}, **gates)
+    assert state.shape == (2, 3, 2, 3, 8)

@@ -10,9 +10,9 @@ where hp = {name: value} of its hyper-parameters.
 """
 from types import ModuleType
 
-from hecate_edge.reference.rules import delta, hebbian, memora, moneta, titans, yaad
+from hecate_edge.reference.rules import atlas, delta, hebbian, lattice, memora, moneta, titans, yaad
 
-RULES: dict[str, ModuleType] = {rule.NAME: rule for rule in (delta, titans, hebbian, moneta, yaad, memora)}
+RULES: dict[str, ModuleType] = {rule.NAME: rule for rule in (delta, titans, hebbian, moneta, yaad, memora, lattice, atlas)}
 RULES_BY_ID: dict[int, ModuleType] = {rule.RULE_ID: rule for rule in RULES.values()}
 
 

@@ -7,6 +7,8 @@ extern const hct_rule hct_rule_titans;
 extern const hct_rule hct_rule_moneta;
 extern const hct_rule hct_rule_yaad;
 extern const hct_rule hct_rule_memora;
+extern const hct_rule hct_rule_lattice;
+extern const hct_rule hct_rule_atlas;
 
 static const hct_rule *const RULES[] = {
     &hct_rule_delta,
@@ -15,6 +17,8 @@ static const hct_rule *const RULES[] = {
     &hct_rule_moneta,
     &hct_rule_yaad,
     &hct_rule_memora,
+    &hct_rule_lattice,
+    &hct_rule_atlas,
 };
 
 const hct_rule *hct_rule_by_id(uint32_t id) {

@@ -1,0 +1,61 @@
+"""Atlas' Omega rule (rule id 8): Titans' momentum on the inner loss over a sliding window (MATH §3.6).
+
+The inner loss at token t is sum over the last c tokens (t included) of
+||k_i M - v_i||^2 / 2, taken at the state before token t; momentum Z and the
+forget rate alpha as in Titans.  State: M, Z (d x d) and the window of keys
+and values (c x d each, oldest first, zero rows until filled), flattened.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from hecate_edge.reference.rules import matrix
+
+RULE_ID = 8
+NAME = "atlas"
+GATES = (("alpha", "sigmoid"), ("theta", "softplus"), ("eta", "sigmoid"))
+DEFAULT_GATE_BIAS = ((-3.0, -4.6, 1.5),)
+# MATH §3.1 (A3): Atlas is a matrix rule, q and k L2-normalized by default.
+QK_NORM = True
+PARAM_NAMES = ("window",)
+MAX_WINDOW = 64
+
+
+def default_params(d: int) -> tuple[float, ...]:
+    """A window of c = 4 tokens."""
+    return (4.0,)
+
+
+def check_params(d: int, params: tuple[float, ...]) -> None:
+    c = params[0]
+    if not (c == int(c) and 1 <= c <= MAX_WINDOW):
+        raise ValueError(f"window must be an integer in 1..{MAX_WINDOW}, got {c}")
+
+
+def _split(state: np.ndarray, d: int, c: int):
+    dd = d * d
+    return (state[:dd].reshape(d, d), state[dd:2 * dd].reshape(d, d),
+            state[2 * dd:2 * dd + c * d].reshape(c, d), state[2 * dd + c * d:].reshape(c, d))
+
+
+def init_state(d: int, hp: dict) -> np.ndarray:
+    """M = Z = 0, empty window: 2 d^2 + 2 c d zeros."""
+    return np.zeros(2 * d * d + 2 * int(hp["window"]) * d)
+
+
+def write_read(state, km, vm, qm, gates, hp):
+    """Window <- last c (k, v); Z' = eta Z - theta K^T (K M - V); M' = (1 - alpha) M + Z'; y = q M'."""
+    d, c = len(km), int(hp["window"])
+    m, z, keys, values = _split(state, d, c)
+    keys = np.vstack([keys[1:], km])
+    values = np.vstack([values[1:], vm])
+    z_next = gates["eta"] * z - gates["theta"] * keys.T @ (keys @ m - values)
+    m_next = (1.0 - gates["alpha"]) * m + z_next
+    new = np.concatenate([m_next.ravel(), z_next.ravel(), keys.ravel(), values.ravel()])
+    return new, qm @ m_next
+
+
+def read(state: np.ndarray, qm: np.ndarray, hp: dict) -> np.ndarray:
+    """y = q M of the current state (frozen)."""
+    d = len(qm)
+    return matrix.read(state[:d * d].reshape(d, d), qm)
