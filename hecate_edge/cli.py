@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hecate_edge.reference.rules import RULES
+from hecate_edge.reference.rules import RULES, resolve_params
 
 EXIT_ERROR = 2
 
@@ -73,6 +73,20 @@ def file_precision(data: bytes) -> str:
     return file_dtype(data) or "f32"
 
 
+def _parse_rule_params(pairs: list[str]) -> dict[str, float]:
+    """{name: value} from NAME=VALUE strings; ValueError naming a malformed one."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ValueError(f"--rule-param wants NAME=NUMBER, got {pair!r}")
+    return out
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
     from hecate_edge import data, train
     from hecate_edge.config import ModelConfig
@@ -80,7 +94,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if args.steps < 1 or args.chunk < 1 or args.burn_in < 0:
         raise UsageError("--steps and --chunk must be >= 1 and --burn-in >= 0")
     try:
-        cfg = ModelConfig(d_model=args.d_model, n_heads=args.heads, window=args.window, rule=args.rule)
+        params = resolve_params(RULES[args.rule], args.d_model, _parse_rule_params(args.rule_param))
+        cfg = ModelConfig(d_model=args.d_model, n_heads=args.heads, window=args.window, rule=args.rule,
+                          rule_params=params)
     except ValueError as exc:
         raise UsageError(f"bad model shape: {exc}") from None
     kinds = ["text", "recall"] if args.data == "mix" else [args.data]
@@ -205,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--window", type=int, default=16, help="attention window in tokens")
     p.add_argument("--rule", default="delta", choices=sorted(RULES), help="memory rule (docs/MATH.md §3)")
+    p.add_argument("--rule-param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a rule hyper-parameter, e.g. d_hidden=32 (repeatable; docs/FORMAT.md lists them)")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--chunk", type=int, default=64, help="tokens per training chunk")
     p.add_argument("--lr", type=float, default=3e-3)

@@ -18,23 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from hecate_edge.reference.rules import RULES
+from hecate_edge.reference.rules import RULES, resolve_params
 from hecate_edge.runtime import _check, load_library
 
 _PRECISION = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
-
-
-def rule_spec(module, d: int, params: dict | None = None) -> tuple[float, ...]:
-    """The rule's full hyper-parameter tuple for width d: defaults updated by `params`."""
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(module.PARAM_NAMES))
-    if unknown:
-        raise ValueError(f"rule {module.NAME!r} has no hyper-parameters {unknown} "
-                         f"(it takes {list(module.PARAM_NAMES)})")
-    values = tuple(float(np.float32(params.get(name, default)))
-                   for name, default in zip(module.PARAM_NAMES, module.default_params(d)))
-    module.check_params(d, values)
-    return values
 
 
 def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state: bool = True,
@@ -56,7 +43,7 @@ def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state:
     gate_values = np.stack([np.asarray(gates[name], dtype) for name in names], axis=-1)
     if gate_values.shape != (B, H, T, len(names)):
         raise ValueError(f"each gate must have shape {(B, H, T)}")
-    values = rule_spec(module, D, params)
+    values = resolve_params(module, D, params)
     state_shape = module.init_state(D, dict(zip(module.PARAM_NAMES, values))).shape
     binding = load_library(_PRECISION[dtype])
     ffi, lib = binding.ffi, binding.lib

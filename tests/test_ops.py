@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hecate_edge import ops
-from hecate_edge.reference.rules import RULES
+from hecate_edge.reference.rules import RULES, resolve_params
 from conftest import ALL_RULES
 from parity import assert_close
 
@@ -24,7 +24,7 @@ def inputs(rule, B=2, H=3, T=20, D=8, seed=0, dtype=np.float64):
 
 def default_hp(rule, D):
     module = RULES[rule]
-    return dict(zip(module.PARAM_NAMES, ops.rule_spec(module, D)))
+    return dict(zip(module.PARAM_NAMES, resolve_params(module, D)))
 
 
 def perturbed_init(rule, B, H, D, rng, dtype):

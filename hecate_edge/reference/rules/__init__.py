@@ -10,6 +10,8 @@ where hp = {name: value} of its hyper-parameters.
 """
 from types import ModuleType
 
+import numpy as np
+
 from hecate_edge.reference.rules import atlas, delta, hebbian, lattice, memora, moneta, titans, yaad
 
 RULES: dict[str, ModuleType] = {rule.NAME: rule for rule in (delta, titans, hebbian, moneta, yaad, memora, lattice, atlas)}
@@ -28,3 +30,17 @@ def rule_by_id(rule_id: int) -> ModuleType:
     if rule_id not in RULES_BY_ID:
         raise ValueError(f"unknown memory rule id {rule_id} (known: {sorted(RULES_BY_ID)})")
     return RULES_BY_ID[rule_id]
+
+
+def resolve_params(rule: ModuleType, d: int, overrides: dict | None = None) -> tuple[float, ...]:
+    """The rule's full hyper-parameter tuple for width d: its defaults updated by
+    `overrides` ({name: value}), rounded to float32 as the file stores them, checked."""
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(rule.PARAM_NAMES))
+    if unknown:
+        raise ValueError(f"rule {rule.NAME!r} has no hyper-parameters {unknown} "
+                         f"(it takes {list(rule.PARAM_NAMES)})")
+    values = tuple(float(np.float32(overrides.get(name, default)))
+                   for name, default in zip(rule.PARAM_NAMES, rule.default_params(d)))
+    rule.check_params(d, values)
+    return values
