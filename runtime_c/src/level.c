@@ -35,6 +35,7 @@ void hct_level_forward(const hecate_session *s, hct_block *b, bool training) {
         }
     }
     hct_rule_io *io = &b->rule_io;
+    io->rule = rule;
     io->cfg = &m->cfg;
     io->d = d;
     io->T = T;

@@ -94,3 +94,13 @@ def kl_step(state, grad, gates, prior: np.ndarray) -> np.ndarray:
 def read(state: np.ndarray, qm: np.ndarray, hp: dict | None = None) -> np.ndarray:
     """y = M(q) (after the write, or of the current state when frozen)."""
     return apply(state, qm)
+
+
+def l2_write_read(init_state, bias):
+    """write_read(state, km, vm, qm, gates, hp) of an L2-retention MLP rule with
+    attentional bias bias(e, hp): W' = W0 + (1 - alpha)(W - W0) - theta (G + 2 lambda_2 W), y = M'(q)."""
+    def write_read(state, km, vm, qm, gates, hp):
+        grad = inner_grad(state, km, vm, lambda e: bias(e, hp))
+        new = l2_step(state, grad, gates, hp["lambda_2"], init_state(len(km), hp))
+        return new, apply(new, qm)
+    return write_read

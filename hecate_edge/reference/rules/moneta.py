@@ -45,11 +45,8 @@ def init_state(d: int, hp: dict) -> np.ndarray:
     return mlp.hash_init(d, hp)
 
 
-def write_read(state, km, vm, qm, gates, hp):
-    """W' = W0 + (1 - alpha)(W - W0) - theta (G + 2 lambda_2 W) with G the l_p bias gradient; y = M'(q)."""
-    grad = mlp.inner_grad(state, km, vm, lambda e: lp_bias(e, hp["p"]))
-    new = mlp.l2_step(state, grad, gates, hp["lambda_2"], init_state(len(km), hp))
-    return new, mlp.apply(new, qm)
+# W' = W0 + (1 - alpha)(W - W0) - theta (G + 2 lambda_2 W) with G from this bias; y = M'(q)
+write_read = mlp.l2_write_read(init_state, lambda e, hp: lp_bias(e, hp["p"]))
 
 
 read = mlp.read

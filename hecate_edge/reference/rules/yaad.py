@@ -41,11 +41,8 @@ def init_state(d: int, hp: dict) -> np.ndarray:
     return mlp.hash_init(d, hp)
 
 
-def write_read(state, km, vm, qm, gates, hp):
-    """W' = W0 + (1 - alpha)(W - W0) - theta (G + 2 lambda_2 W) with G the Huber bias gradient; y = M'(q)."""
-    grad = mlp.inner_grad(state, km, vm, lambda e: huber_bias(e, hp["delta"]))
-    new = mlp.l2_step(state, grad, gates, hp["lambda_2"], init_state(len(km), hp))
-    return new, mlp.apply(new, qm)
+# W' = W0 + (1 - alpha)(W - W0) - theta (G + 2 lambda_2 W) with G from this bias; y = M'(q)
+write_read = mlp.l2_write_read(init_state, lambda e, hp: huber_bias(e, hp["delta"]))
 
 
 read = mlp.read

@@ -15,8 +15,7 @@ static uint32_t window(const hct_config *cfg) { return (uint32_t)cfg->rule_param
 static hecate_status atlas_check(const hct_config *cfg) {
     float c = cfg->rule_params[P_WINDOW];
     if (!(c >= 1.0f && c <= (float)MAX_WINDOW && c == (float)(uint32_t)c)) return HECATE_E_FILE_CONFIG;
-    for (int i = 1; i < 8; i++) if (cfg->rule_params[i] != 0.0f) return HECATE_E_FILE_CONFIG;
-    return HECATE_OK;
+    return hct_params_unused(cfg, 1);
 }
 
 static uint64_t atlas_state_len(const hct_config *cfg) {
@@ -148,5 +147,5 @@ static void atlas_backward(const hct_rule_grad *g) {
 const hct_rule hct_rule_atlas = {
     8, "atlas", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, HCT_GATE_SIGMOID, 0},
     atlas_check, atlas_state_len, atlas_state_init, atlas_scratch_len,
-    atlas_forward, atlas_tape_len, atlas_work_len, atlas_backward,
+    atlas_forward, atlas_tape_len, atlas_work_len, atlas_backward, NULL,
 };

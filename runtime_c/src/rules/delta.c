@@ -56,5 +56,5 @@ static void delta_backward(const hct_rule_grad *g) {
 const hct_rule hct_rule_delta = {
     0, "delta", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0},
     hct_rule_params_none, hct_matrix_state_len, hct_matrix_state_init, hct_matrix_scratch_len,
-    delta_forward, hct_matrix_tape_len, delta_work_len, delta_backward,
+    delta_forward, hct_matrix_tape_len, delta_work_len, delta_backward, NULL,
 };

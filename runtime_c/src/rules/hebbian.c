@@ -52,5 +52,5 @@ static void hebbian_backward(const hct_rule_grad *g) {
 const hct_rule hct_rule_hebbian = {
     2, "hebbian", N_GATES, {HCT_GATE_SIGMOID, 0, 0, 0},
     hct_rule_params_none, hct_matrix_state_len, hct_matrix_state_init, hct_matrix_scratch_len,
-    hebbian_forward, hct_matrix_tape_len, hebbian_work_len, hebbian_backward,
+    hebbian_forward, hct_matrix_tape_len, hebbian_work_len, hebbian_backward, NULL,
 };

@@ -18,8 +18,7 @@ static real unit_hash(size_t i) { return (real)((uint32_t)i * 2654435761u) / (re
 static hecate_status lattice_check(const hct_config *cfg) {
     float m = cfg->rule_params[P_SLOTS];
     if (!(m >= 1.0f && m <= 4096.0f && m == (float)(uint32_t)m)) return HECATE_E_FILE_CONFIG;
-    for (int i = 1; i < 8; i++) if (cfg->rule_params[i] != 0.0f) return HECATE_E_FILE_CONFIG;
-    return HECATE_OK;
+    return hct_params_unused(cfg, 1);
 }
 
 static uint64_t lattice_state_len(const hct_config *cfg) { return (uint64_t)slots(cfg) * cfg->d; }
@@ -167,5 +166,5 @@ static void lattice_backward(const hct_rule_grad *gr) {
 const hct_rule hct_rule_lattice = {
     6, "lattice", N_GATES, {HCT_GATE_SIGMOID, 0, 0, 0},
     lattice_check, lattice_state_len, lattice_state_init, lattice_scratch_len,
-    lattice_forward, lattice_tape_len, lattice_work_len, lattice_backward,
+    lattice_forward, lattice_tape_len, lattice_work_len, lattice_backward, NULL,
 };

@@ -36,3 +36,9 @@ hct_token_grad hct_token_slices(const hct_rule_grad *g, uint32_t t, uint32_t n_g
                         g->dk + at, g->dv + at, g->dq + at, g->dgates + gat};
     return v;
 }
+
+hecate_status hct_params_unused(const hct_config *cfg, int first) {
+    for (int i = first; i < 8; i++)
+        if (cfg->rule_params[i] != 0.0f) return HECATE_E_FILE_CONFIG;
+    return HECATE_OK;
+}

@@ -30,4 +30,8 @@ typedef struct hct_token_grad {
 
 hct_token_grad hct_token_slices(const hct_rule_grad *g, uint32_t t, uint32_t n_gates);
 
+/* HECATE_OK if the rule's hyper-parameter slots from `first` on are all 0
+ * (unused), else HECATE_E_FILE_CONFIG. */
+hecate_status hct_params_unused(const hct_config *cfg, int first);
+
 #endif

@@ -96,8 +96,4 @@ void hct_matrix_frozen_backward(const hct_rule_grad *g, uint32_t t, uint32_t n_g
     hct_zero(g->dgates + (size_t)t * n_gates, n_gates);
 }
 
-hecate_status hct_rule_params_none(const hct_config *cfg) {
-    for (int i = 0; i < 8; i++)
-        if (cfg->rule_params[i] != 0.0f) return HECATE_E_FILE_CONFIG;
-    return HECATE_OK;
-}
+hecate_status hct_rule_params_none(const hct_config *cfg) { return hct_params_unused(cfg, 0); }

@@ -17,8 +17,7 @@ static void identity_bias_grad(const hct_config *cfg, const real *e, real *gp, u
 
 static hecate_status memora_check(const hct_config *cfg) {
     if (hct_mlp_check_hidden(cfg) != HECATE_OK) return HECATE_E_FILE_CONFIG;
-    for (int i = 1; i < 8; i++) if (cfg->rule_params[i] != 0.0f) return HECATE_E_FILE_CONFIG;
-    return HECATE_OK;
+    return hct_params_unused(cfg, 1);
 }
 
 /* MATH §3.7: rows of W1 = softmax(0.1 (hash(i d + j) - 0.5)), W2 = 1/h everywhere. */
@@ -39,14 +38,8 @@ static void memora_init(real *state, const hct_config *cfg) {
 
 static const hct_mlp_kind MEMORA = {identity_bias, identity_bias_grad, memora_init, true, -1};
 
-static void memora_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *extra) {
-    hct_mlp_token(&MEMORA, io, t, in, out, y, extra);
-}
-static void memora_forward(const hct_rule_io *io) { hct_mlp_forward(&MEMORA, io, memora_token); }
-static void memora_backward(const hct_rule_grad *g) { hct_mlp_backward(&MEMORA, g); }
-
 const hct_rule hct_rule_memora = {
     5, "memora", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0},
     memora_check, hct_mlp_state_len, memora_init, hct_mlp_scratch_len,
-    memora_forward, hct_mlp_tape_len, hct_mlp_work_len, memora_backward,
+    hct_mlp_forward, hct_mlp_tape_len, hct_mlp_work_len, hct_mlp_backward, &MEMORA,
 };

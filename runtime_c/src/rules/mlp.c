@@ -95,8 +95,10 @@ static void retain(const hct_mlp_kind *kind, const hct_config *cfg, const real *
     }
 }
 
-void hct_mlp_token(const hct_mlp_kind *kind, const hct_rule_io *io, uint32_t t, const real *in, real *out,
-                   real *y, real *extra) {
+static const hct_mlp_kind *kind_of(const hct_rule_io *io) { return (const hct_mlp_kind *)io->rule->impl; }
+
+static void mlp_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *extra) {
+    const hct_mlp_kind *kind = kind_of(io);
     const hct_config *cfg = io->cfg;
     uint32_t d = io->d, h = hct_mlp_hidden(cfg);
     size_t n = (size_t)h * d;
@@ -120,7 +122,7 @@ void hct_mlp_token(const hct_mlp_kind *kind, const hct_rule_io *io, uint32_t t, 
     mlp_apply(out, out + n, d, h, q, zq, hq, y);
 }
 
-void hct_mlp_forward(const hct_mlp_kind *kind, const hct_rule_io *io, hct_token_fn token) {
+void hct_mlp_forward(const hct_rule_io *io) {
     const hct_config *cfg = io->cfg;
     uint32_t d = io->d, h = hct_mlp_hidden(cfg);
     if (io->frozen) {
@@ -130,8 +132,8 @@ void hct_mlp_forward(const hct_mlp_kind *kind, const hct_rule_io *io, hct_token_
                       io->y + (size_t)t * d);
         return;
     }
-    make_prior(kind, cfg, io->scratch + extra_len(cfg) + 2 * (size_t)h * d);
-    hct_rule_loop(io, token, hct_mlp_state_len(cfg), extra_len(cfg));
+    make_prior(kind_of(io), cfg, io->scratch + extra_len(cfg) + 2 * (size_t)h * d);
+    hct_rule_loop(io, mlp_token, hct_mlp_state_len(cfg), extra_len(cfg));
 }
 
 /* Backward of the read y = M(x) at state (w1, w2t) with z = W1 x: adds the
@@ -161,8 +163,9 @@ static void frozen_backward(const hct_rule_grad *g, uint32_t h) {
     }
 }
 
-void hct_mlp_backward(const hct_mlp_kind *kind, const hct_rule_grad *g) {
+void hct_mlp_backward(const hct_rule_grad *g) {
     const hct_rule_io *io = g->fwd;
+    const hct_mlp_kind *kind = kind_of(io);
     const hct_config *cfg = io->cfg;
     uint32_t d = io->d, h = hct_mlp_hidden(cfg), T = io->T;
     size_t n = (size_t)h * d;

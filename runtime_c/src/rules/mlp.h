@@ -33,12 +33,9 @@ real hct_mlp_unit_hash(size_t i);
 /* MATH §3.5 init: W1[i][j] = 0.1 sqrt(2/(d+h)) (hash(i d + j) - 0.5), W2 = 0. */
 void hct_mlp_hash_init(real *state, const hct_config *cfg);
 
-/* One token of the kind's rule (an hct_token_fn once bound to a kind). */
-void hct_mlp_token(const hct_mlp_kind *kind, const hct_rule_io *io, uint32_t t, const real *in, real *out,
-                   real *y, real *extra);
-
-/* Forward over io->T tokens (frozen: reads only) and its exact backward. */
-void hct_mlp_forward(const hct_mlp_kind *kind, const hct_rule_io *io, hct_token_fn token);
-void hct_mlp_backward(const hct_mlp_kind *kind, const hct_rule_grad *g);
+/* Forward over io->T tokens (frozen: reads only) and its exact backward, for
+ * a rule whose vtable impl is its hct_mlp_kind. */
+void hct_mlp_forward(const hct_rule_io *io);
+void hct_mlp_backward(const hct_rule_grad *g);
 
 #endif

@@ -37,18 +37,11 @@ static hecate_status moneta_check(const hct_config *cfg) {
     const float *p = cfg->rule_params;
     if (hct_mlp_check_hidden(cfg) != HECATE_OK || !(p[P_P] >= 1.0f && p[P_P] <= 8.0f) || !(p[P_LAMBDA] >= 0.0f))
         return HECATE_E_FILE_CONFIG;
-    for (int i = 3; i < 8; i++) if (p[i] != 0.0f) return HECATE_E_FILE_CONFIG;
-    return HECATE_OK;
+    return hct_params_unused(cfg, 3);
 }
-
-static void moneta_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *extra) {
-    hct_mlp_token(&MONETA, io, t, in, out, y, extra);
-}
-static void moneta_forward(const hct_rule_io *io) { hct_mlp_forward(&MONETA, io, moneta_token); }
-static void moneta_backward(const hct_rule_grad *g) { hct_mlp_backward(&MONETA, g); }
 
 const hct_rule hct_rule_moneta = {
     3, "moneta", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0},
     moneta_check, hct_mlp_state_len, hct_mlp_hash_init, hct_mlp_scratch_len,
-    moneta_forward, hct_mlp_tape_len, hct_mlp_work_len, moneta_backward,
+    hct_mlp_forward, hct_mlp_tape_len, hct_mlp_work_len, hct_mlp_backward, &MONETA,
 };

@@ -52,6 +52,7 @@ hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, cons
     if (!hct_all_finite(state, (size_t)rule->state_len(&cfg))) return HECATE_E_NONFINITE;
     hct_rule_io io;
     hct_bytes_zero(&io, sizeof io);
+    io.rule = rule;
     io.cfg = &cfg;
     io.d = spec->d;
     io.T = T;

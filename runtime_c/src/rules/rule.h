@@ -10,6 +10,7 @@ enum { HCT_GATE_SIGMOID = 0, HCT_GATE_SOFTPLUS = 1 };
 
 /* Inputs of a rule over T tokens; all arrays (T, d) row-major except gates (T, G). */
 typedef struct hct_rule_io {
+    const struct hct_rule *rule; /* the rule being run (its impl data included) */
     const hct_config *cfg;
     uint32_t d, T;
     const real *k, *v, *q;  /* memory key (normalized if the flag is set), value, query */
@@ -47,6 +48,7 @@ typedef struct hct_rule {
     uint64_t (*tape_len)(const hct_config *cfg, uint32_t T);
     uint64_t (*work_len)(const hct_config *cfg);
     void (*backward)(const hct_rule_grad *g);
+    const void *impl;       /* data of a rule family's shared code (rules/mlp.h), else NULL */
 } hct_rule;
 
 /* NULL if the id is unknown. */

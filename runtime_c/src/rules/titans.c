@@ -87,5 +87,5 @@ static void titans_backward(const hct_rule_grad *g) {
 const hct_rule hct_rule_titans = {
     1, "titans", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, HCT_GATE_SIGMOID, 0},
     hct_rule_params_none, titans_state_len, titans_state_init, hct_matrix_scratch_len,
-    titans_forward, titans_tape_len, titans_work_len, titans_backward,
+    titans_forward, titans_tape_len, titans_work_len, titans_backward, NULL,
 };

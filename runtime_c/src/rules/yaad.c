@@ -22,18 +22,11 @@ static hecate_status yaad_check(const hct_config *cfg) {
     const float *p = cfg->rule_params;
     if (hct_mlp_check_hidden(cfg) != HECATE_OK || !(p[P_DELTA] > 0.0f) || !(p[P_LAMBDA] >= 0.0f))
         return HECATE_E_FILE_CONFIG;
-    for (int i = 3; i < 8; i++) if (p[i] != 0.0f) return HECATE_E_FILE_CONFIG;
-    return HECATE_OK;
+    return hct_params_unused(cfg, 3);
 }
-
-static void yaad_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *extra) {
-    hct_mlp_token(&YAAD, io, t, in, out, y, extra);
-}
-static void yaad_forward(const hct_rule_io *io) { hct_mlp_forward(&YAAD, io, yaad_token); }
-static void yaad_backward(const hct_rule_grad *g) { hct_mlp_backward(&YAAD, g); }
 
 const hct_rule hct_rule_yaad = {
     4, "yaad", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0},
     yaad_check, hct_mlp_state_len, hct_mlp_hash_init, hct_mlp_scratch_len,
-    yaad_forward, hct_mlp_tape_len, hct_mlp_work_len, yaad_backward,
+    hct_mlp_forward, hct_mlp_tape_len, hct_mlp_work_len, hct_mlp_backward, &YAAD,
 };
