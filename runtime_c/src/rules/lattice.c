@@ -12,9 +12,6 @@ enum { G_BETA = 0, N_GATES = 1, P_SLOTS = 0 };
 
 static uint32_t slots(const hct_config *cfg) { return (uint32_t)cfg->rule_params[P_SLOTS]; }
 
-/* hash(i) of MATH §3.5 */
-static real unit_hash(size_t i) { return (real)((uint32_t)i * 2654435761u) / (real)4294967295.0; }
-
 static hecate_status lattice_check(const hct_config *cfg) {
     float m = cfg->rule_params[P_SLOTS];
     if (!(m >= 1.0f && m <= 4096.0f && m == (float)(uint32_t)m)) return HECATE_E_FILE_CONFIG;
@@ -28,7 +25,7 @@ static void lattice_state_init(real *state, const hct_config *cfg) {
     uint32_t d = cfg->d, m = slots(cfg);
     for (uint32_t i = 0; i < m; i++) {
         real *s = state + (size_t)i * d;
-        for (uint32_t j = 0; j < d; j++) s[j] = unit_hash((size_t)i * d + j) - (real)0.5;
+        for (uint32_t j = 0; j < d; j++) s[j] = hct_unit_hash((size_t)i * d + j) - (real)0.5;
         hct_l2_normalize(s, d);
     }
 }

@@ -42,3 +42,8 @@ hecate_status hct_params_unused(const hct_config *cfg, int first) {
         if (cfg->rule_params[i] != 0.0f) return HECATE_E_FILE_CONFIG;
     return HECATE_OK;
 }
+
+real hct_unit_hash(size_t i) {
+    uint32_t u = (uint32_t)i * 2654435761u; /* mod 2^32 */
+    return (real)u / (real)4294967295.0;
+}

@@ -34,4 +34,8 @@ hct_token_grad hct_token_slices(const hct_rule_grad *g, uint32_t t, uint32_t n_g
  * (unused), else HECATE_E_FILE_CONFIG. */
 hecate_status hct_params_unused(const hct_config *cfg, int first);
 
+/* MATH §3.5: hash(i) = (i 2654435761 mod 2^32) / (2^32 - 1), in [0, 1]; the
+ * deterministic init of the MLP rules and Lattice. */
+real hct_unit_hash(size_t i);
+
 #endif

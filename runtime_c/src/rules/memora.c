@@ -27,7 +27,7 @@ static void memora_init(real *state, const hct_config *cfg) {
     for (uint32_t i = 0; i < h; i++) {
         real *row = state + (size_t)i * d, sum = 0, mx = -HCT_REAL_MAX;
         for (uint32_t j = 0; j < d; j++) {
-            row[j] = (real)0.1 * (hct_mlp_unit_hash((size_t)i * d + j) - (real)0.5);
+            row[j] = (real)0.1 * (hct_unit_hash((size_t)i * d + j) - (real)0.5);
             if (row[j] > mx) mx = row[j];
         }
         for (uint32_t j = 0; j < d; j++) sum += (row[j] = hct_exp(row[j] - mx));

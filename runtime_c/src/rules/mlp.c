@@ -50,16 +50,11 @@ static void make_prior(const hct_mlp_kind *kind, const hct_config *cfg, real *pr
     if (kind->kl) hct_log_floor(prior, prior, (size_t)hct_mlp_state_len(cfg));
 }
 
-real hct_mlp_unit_hash(size_t i) {
-    uint32_t u = (uint32_t)i * 2654435761u; /* mod 2^32 */
-    return (real)u / (real)4294967295.0;
-}
-
 void hct_mlp_hash_init(real *state, const hct_config *cfg) {
     uint32_t d = cfg->d, h = hct_mlp_hidden(cfg);
     size_t n = (size_t)h * d;
     real scale = (real)0.1 * hct_sqrt((real)2 / (real)(d + h));
-    for (size_t i = 0; i < n; i++) state[i] = scale * (hct_mlp_unit_hash(i) - (real)0.5);
+    for (size_t i = 0; i < n; i++) state[i] = scale * (hct_unit_hash(i) - (real)0.5);
     hct_zero(state + n, n);
 }
 

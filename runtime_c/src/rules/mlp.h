@@ -27,9 +27,6 @@ uint64_t hct_mlp_scratch_len(const hct_config *cfg);
 uint64_t hct_mlp_tape_len(const hct_config *cfg, uint32_t T);
 uint64_t hct_mlp_work_len(const hct_config *cfg);
 
-/* MATH §3.5: hash(i) = (i 2654435761 mod 2^32) / (2^32 - 1), in [0, 1]. */
-real hct_mlp_unit_hash(size_t i);
-
 /* MATH §3.5 init: W1[i][j] = 0.1 sqrt(2/(d+h)) (hash(i d + j) - 0.5), W2 = 0. */
 void hct_mlp_hash_init(real *state, const hct_config *cfg);
 
