@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hecate_edge.reference.retention import RETENTION_IDS
 from hecate_edge.reference.rules import RULES, resolve_params
 
 EXIT_ERROR = 2
@@ -96,7 +97,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     try:
         params = resolve_params(RULES[args.rule], args.d_model, _parse_rule_params(args.rule_param))
         cfg = ModelConfig(d_model=args.d_model, n_heads=args.heads, window=args.window, rule=args.rule,
-                          rule_params=params)
+                          rule_params=params, retention=args.retention, retention_param=args.retention_param)
     except ValueError as exc:
         raise UsageError(f"bad model shape: {exc}") from None
     kinds = ["text", "recall"] if args.data == "mix" else [args.data]
@@ -223,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", default="delta", choices=sorted(RULES), help="memory rule (docs/MATH.md §3)")
     p.add_argument("--rule-param", action="append", default=[], metavar="NAME=VALUE",
                    help="a rule hyper-parameter, e.g. d_hidden=32 (repeatable; docs/FORMAT.md lists them)")
+    p.add_argument("--retention", choices=sorted(RETENTION_IDS),
+                   help="the memory's retention (docs/MATH.md §3.8; default: the rule's own)")
+    p.add_argument("--retention-param", type=float, metavar="LAMBDA_1",
+                   help="elastic_net threshold scale lambda_1 (default: the rule's)")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--chunk", type=int, default=64, help="tokens per training chunk")
     p.add_argument("--lr", type=float, default=3e-3)

@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from hecate_edge.reference.rules import RULES, rule_by_name
+from hecate_edge.reference.retention import RETENTION_IDS
+from hecate_edge.reference.retention import resolve as resolve_retention
+from hecate_edge.reference.rules import RULES, rule_by_name, rule_tensor_specs
 
 COMPOSITIONS: dict[str, int] = {"mag": 0}
 
@@ -36,15 +38,21 @@ class ModelConfig:
     n_levels: int = 1
     qk_norm: bool | None = None   # None: the rule's default (MATH §3.1)
     n_layers: int = 1
-    retention: int = 0
+    retention: str | None = None      # None: the rule's default (MATH §3.8)
+    retention_param: float | None = None  # elastic net lambda_1 (None: its default); else 0
     periods: tuple[int, ...] = (1,)
     rule_params: tuple[float, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "periods", tuple(int(p) for p in self.periods))
         object.__setattr__(self, "rule_params", tuple(float(p) for p in self.rule_params))
-        if self.qk_norm is None and self.rule in RULES:
-            object.__setattr__(self, "qk_norm", RULES[self.rule].QK_NORM)
+        if self.rule in RULES:
+            rule = RULES[self.rule]
+            if self.qk_norm is None:
+                object.__setattr__(self, "qk_norm", rule.QK_NORM)
+            name, param = resolve_retention(rule, self.retention, self.retention_param)
+            object.__setattr__(self, "retention", name)
+            object.__setattr__(self, "retention_param", param)
         self.validate()
         # hyper-parameters not given take the rule's defaults for this width
         # (stored as float32 in the file header, so rounded to float32 here: the
@@ -73,7 +81,6 @@ class ModelConfig:
         if not isinstance(self.qk_norm, bool):
             raise ValueError(f"qk_norm must be a bool, got {self.qk_norm!r}")
         _check_int_range("n_layers", self.n_layers, (1, SUPPORTED_LAYERS))
-        _check_int_range("retention", self.retention, (0, 0))
         if len(self.periods) != self.n_levels:
             raise ValueError(f"periods has {len(self.periods)} entries, n_levels={self.n_levels}")
         if self.periods[0] != 1:
@@ -90,6 +97,16 @@ class ModelConfig:
     def rule_hp(self) -> dict[str, float]:
         """{name: value} of the rule's hyper-parameters (FORMAT.md header rule_params)."""
         return dict(zip(RULES[self.rule].PARAM_NAMES, self.rule_params))
+
+    @property
+    def memory_hp(self) -> dict:
+        """rule_hp plus the retention: what a rule's write_read takes as hp."""
+        return {**self.rule_hp, "retention": self.retention, "lambda_1": self.retention_param}
+
+    @property
+    def retention_id(self) -> int:
+        """File id of the retention (docs/FORMAT.md)."""
+        return RETENTION_IDS[self.retention]
 
     @property
     def head_dim(self) -> int:
@@ -150,6 +167,8 @@ def tensor_specs(cfg: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
         prefix = f"blk0.mem{level}"
         specs += [(f"{prefix}.{w}", (d, d)) for w in ("wk", "wv", "wq")]
         specs += [(f"{prefix}.gate_w", (g, 2 * d)), (f"{prefix}.gate_b", (g,))]
+        rule = RULES[cfg.rule]
+        specs += [(f"{prefix}.{name}", shape) for name, shape in rule_tensor_specs(rule, d, cfg.rule_hp)]
     specs.append(("head", (d, v)))
     return specs
 

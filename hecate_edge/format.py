@@ -13,6 +13,8 @@ import numpy as np
 from hecate_edge.config import (COMPOSITIONS, D_MODEL_RANGE, MAX_LEVELS, MAX_RULE_PARAMS,
                                  SUPPORTED_LAYERS, SUPPORTED_LEVELS, VOCAB_RANGE, WINDOW_RANGE,
                                  ModelConfig, tensor_specs)
+from hecate_edge.reference.retention import RETENTION_NAMES
+from hecate_edge.reference.retention import resolve as resolve_retention
 from hecate_edge.reference.rules import RULES_BY_ID
 
 crc32 = zlib.crc32
@@ -26,11 +28,11 @@ ALIGN = 64
 NAME_BYTES = 40
 MAX_RANK = 4
 CRC_START = 28               # the CRC covers bytes [28, file size)
-RESERVED_START = 136
+RESERVED_START = 140
 FLAG_QK_NORM = 1
 
 # offset 0 .. 256, little-endian, no padding (FORMAT.md header table)
-HEADER = struct.Struct(f"<8sIIQII10I{MAX_LEVELS}I{MAX_RULE_PARAMS}f{HEADER_BYTES - RESERVED_START}s")
+HEADER = struct.Struct(f"<8sIIQII10I{MAX_LEVELS}I{MAX_RULE_PARAMS}ff{HEADER_BYTES - RESERVED_START}s")
 ENTRY = struct.Struct(f"<{NAME_BYTES}sII{MAX_RANK}IQQ")
 assert HEADER.size == HEADER_BYTES and ENTRY.size == ENTRY_BYTES
 
@@ -93,8 +95,8 @@ def _pack_header(cfg: ModelConfig, file_size: int, n_tensors: int) -> bytes:
     params = cfg.rule_params + (0.0,) * (MAX_RULE_PARAMS - len(cfg.rule_params))
     return HEADER.pack(MAGIC, VERSION, ENDIAN_MARKER, file_size, 0, n_tensors,
                        cfg.vocab, cfg.d_model, cfg.n_heads, cfg.window, cfg.composition_id,
-                       cfg.rule_id, cfg.n_levels, cfg.flags, cfg.n_layers, cfg.retention,
-                       *periods, *params, bytes(HEADER_BYTES - RESERVED_START))
+                       cfg.rule_id, cfg.n_levels, cfg.flags, cfg.n_layers, cfg.retention_id,
+                       *periods, *params, cfg.retention_param, bytes(HEADER_BYTES - RESERVED_START))
 
 
 # ---------------------------------------------------------------- reader
@@ -108,6 +110,7 @@ def _unpack_header(data) -> dict:
         "flags": v[13], "n_layers": v[14], "retention": v[15],
         "periods": tuple(v[16:16 + MAX_LEVELS]),
         "rule_params": tuple(v[16 + MAX_LEVELS:16 + MAX_LEVELS + MAX_RULE_PARAMS]),
+        "retention_param": v[16 + MAX_LEVELS + MAX_RULE_PARAMS],
         "reserved": v[-1],
     }
 
@@ -153,7 +156,7 @@ def _check_crc(data, header: dict) -> None:
 
 
 def _check_reserved(header: dict) -> None:
-    """FORMAT.md check 8: reserved bytes [136, 256) are zero."""
+    """FORMAT.md check 8: reserved bytes [140, 256) are zero."""
     if any(header["reserved"]):
         first = next(i for i, b in enumerate(header["reserved"]) if b)
         raise FormatError("HECATE_E_FILE_RESERVED", f"reserved header byte {RESERVED_START + first} is not zero")
@@ -183,8 +186,6 @@ def _config_from_header(h: dict) -> ModelConfig:
         raise bad(f"flags {h['flags']:#x} set bits other than bit 0")
     if h["n_layers"] != SUPPORTED_LAYERS:
         raise bad(f"n_layers {h['n_layers']}, this version supports {SUPPORTED_LAYERS}")
-    if h["retention"] != 0:
-        raise bad(f"retention id {h['retention']}, only 0 (the rule's default) is known")
     periods = h["periods"]
     if periods[0] != 1 or any(periods[h["n_levels"]:]):
         raise bad(f"level periods {periods}: periods[0] must be 1 and unused entries 0")
@@ -198,11 +199,19 @@ def _config_from_header(h: dict) -> ModelConfig:
         rule.check_params(h["d_model"], params[:n_params])
     except ValueError as err:
         raise bad(f"rule {rule.NAME!r}: {err}") from err
+    retention = rule.RETENTION if h["retention"] == 0 else RETENTION_NAMES.get(h["retention"])
+    if retention not in rule.RETENTIONS:
+        raise FormatError("HECATE_E_FILE_RETENTION", f"retention id {h['retention']}: rule {rule.NAME!r} "
+                                                     f"takes {list(rule.RETENTIONS)}")
+    try:
+        retention, lam = resolve_retention(rule, retention, h["retention_param"])
+    except ValueError as err:
+        raise bad(str(err)) from err
     try:
         return ModelConfig(vocab=h["vocab"], d_model=h["d_model"], n_heads=h["n_heads"],
                            window=h["window"], composition=composition, rule=rule.NAME,
                            n_levels=h["n_levels"], qk_norm=bool(h["flags"] & FLAG_QK_NORM),
-                           n_layers=h["n_layers"], retention=h["retention"],
+                           n_layers=h["n_layers"], retention=retention, retention_param=lam,
                            periods=periods[:h["n_levels"]], rule_params=params[:n_params])
     except ValueError as err:
         raise bad(str(err)) from err

@@ -11,6 +11,13 @@ normalization is applied (normalize q and k yourself for the matrix rules).
 initial_state: (B, H, *state shape) or None for the rule's own init state.
 params: {name: value} of the rule's hyper-parameters (its PARAM_NAMES, e.g.
 d_hidden of the MLP rules); those not given take the rule's defaults.
+tensors: {name: array} of the rule's own parameter tensors (the selective
+SSM's A_log (D, N) and dt_bias (D)), shared by every batch and head; None or
+missing names: the rule's init.
+x: (B, H, T, D), the level input Trellis compresses (None: x = k; the
+other rules ignore it).
+retention, lambda_1: the retention by name (MATH §4; None: the rule's
+default) and the elastic net's lambda_1 (None: its default).
 Returns o (B, H, T, D) with o_t the read after token t's write, and the final
 state (B, H, *state shape), or None when output_final_state is False.
 """
@@ -18,14 +25,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from hecate_edge.reference.rules import RULES, resolve_params
+from hecate_edge.reference.retention import RETENTION_IDS
+from hecate_edge.reference.retention import resolve as resolve_retention
+from hecate_edge.reference.rules import RULES, resolve_params, rule_tensor_specs
 from hecate_edge.runtime import _check, load_library
 
 _PRECISION = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
 def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state: bool = True,
-        params: dict | None = None):
+        params: dict | None = None, retention: str | None = None, lambda_1: float | None = None, x=None,
+        tensors: dict | None = None):
     """The op of `rule` (a name of the rule registry); see the module docs."""
     module = RULES.get(rule)
     if module is None:
@@ -44,15 +54,26 @@ def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state:
     if gate_values.shape != (B, H, T, len(names)):
         raise ValueError(f"each gate must have shape {(B, H, T)}")
     values = resolve_params(module, D, params)
-    state_shape = module.init_state(D, dict(zip(module.PARAM_NAMES, values))).shape
+    retention, lambda_1 = resolve_retention(module, retention, lambda_1)
+    hp = dict(zip(module.PARAM_NAMES, values))
+    state_shape = module.init_state(D, hp).shape
     binding = load_library(_PRECISION[dtype])
     ffi, lib = binding.ffi, binding.lib
-    spec = ffi.new("hecate_rule_spec *", {"rule": module.RULE_ID, "d": D, "params": list(values)})
+    spec = ffi.new("hecate_rule_spec *", {"rule": module.RULE_ID, "d": D, "params": list(values),
+                                          "retention": RETENTION_IDS[retention], "retention_param": lambda_1})
     shape = [ffi.new("uint32_t *"), ffi.new("size_t *"), ffi.new("size_t *")]
     _check(binding, lib.hecate_rule_shape(spec, *shape))
     if shape[1][0] != int(np.prod(state_shape)):
         raise RuntimeError(f"{rule}: the runtime's state has {shape[1][0]} scalars, the reference's "
                            f"{state_shape}; library and package are out of step")
+    own = _rule_tensors(module, D, hp, tensors, dtype)
+    for index, array in enumerate(own):
+        length = ffi.new("size_t *")
+        _check(binding, lib.hecate_rule_tensor_len(spec, index, length))
+        if length[0] != array.size:
+            raise RuntimeError(f"{rule}: tensor {index} has {length[0]} scalars in the runtime, {array.size} "
+                               f"in the reference; library and package are out of step")
+    tensor_ptrs = ffi.new("hecate_real *[]", [_ptr(ffi, a) for a in own]) if own else ffi.NULL
     state = np.empty((B, H, *state_shape), dtype)
     if initial_state is None:
         for b in range(B):
@@ -65,14 +86,34 @@ def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state:
         state[...] = initial_state
     out = np.empty((B, H, T, D), dtype)
     scratch = np.empty(max(shape[2][0], 1), dtype)
-    arrays = [np.ascontiguousarray(a, dtype) for a in (k, v, q, gate_values)]
+    if x is not None and np.shape(x) != q.shape:
+        raise ValueError(f"x must have the shape of q, {q.shape}, got {np.shape(x)}")
+    arrays = [np.ascontiguousarray(a, dtype) for a in (k, v, q, k if x is None else x, gate_values)]
     for b in range(B):
         for h in range(H):
-            kk, vv, qq, gg = (a[b, h] for a in arrays)
+            kk, vv, qq, xx, gg = (a[b, h] for a in arrays)
             _check(binding, lib.hecate_rule_forward(
-                spec, T, _ptr(ffi, kk), _ptr(ffi, vv), _ptr(ffi, qq), _ptr(ffi, gg),
-                _ptr(ffi, state[b, h]), _ptr(ffi, out[b, h]), _ptr(ffi, scratch)))
+                spec, T, _ptr(ffi, kk), _ptr(ffi, vv), _ptr(ffi, qq), _ptr(ffi, xx), _ptr(ffi, gg),
+                tensor_ptrs, _ptr(ffi, state[b, h]), _ptr(ffi, out[b, h]), _ptr(ffi, scratch)))
     return out, (state if output_final_state else None)
+
+
+def _rule_tensors(module, D: int, hp: dict, given: dict | None, dtype) -> list[np.ndarray]:
+    """The rule's own parameter tensors in file order, shared by every (batch, head):
+    `given` ({name: array}) where named, else the rule's init."""
+    specs = rule_tensor_specs(module, D, hp)
+    given = dict(given or {})
+    unknown = sorted(set(given) - {name for name, _ in specs})
+    if unknown:
+        raise ValueError(f"rule {module.NAME!r} has no tensors {unknown} (it takes {[n for n, _ in specs]})")
+    init = module.init_tensors(D, hp) if specs else {}
+    out = []
+    for name, shape in specs:
+        array = np.ascontiguousarray(given.get(name, init[name]), dtype)
+        if array.shape != shape:
+            raise ValueError(f"tensor {name} must have shape {shape}, got {array.shape}")
+        out.append(array)
+    return out
 
 
 def _ptr(ffi, array: np.ndarray):
@@ -83,13 +124,17 @@ def _ptr(ffi, array: np.ndarray):
 def _make_op(name: str):
     gate_names = ", ".join(g for g, _ in RULES[name].GATES)
 
-    def op(q, k, v, initial_state=None, output_final_state: bool = True, params: dict | None = None, **gates):
+    def op(q, k, v, initial_state=None, output_final_state: bool = True, params: dict | None = None,
+           retention: str | None = None, lambda_1: float | None = None, x=None, tensors: dict | None = None,
+           **gates):
         return run(name, q, k, v, gates, initial_state=initial_state, output_final_state=output_final_state,
-                   params=params)
+                   params=params, retention=retention, lambda_1=lambda_1, x=x, tensors=tensors)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = (f"The {name} rule as an op: {name}(q, k, v, {gate_names}=..., initial_state=None, "
-                  f"output_final_state=True, params=None) -> (o, final_state); see hecate_edge.ops and docs/OPS.md.")
+                  f"output_final_state=True, params=None, retention=None, lambda_1=None, x=None, tensors=None) "
+                  f"-> (o, final_state); "
+                  f"see hecate_edge.ops and docs/OPS.md.")
     return op
 
 

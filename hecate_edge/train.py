@@ -12,7 +12,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import numpy as np
 from hecate_edge.data import Corpus
 from hecate_edge.progress import Progress
 from hecate_edge.reference.mathfn import log_softmax
+from hecate_edge.reference.rules import rule_by_name, rule_tensor_specs
 
 _CONFIG_KEY = "__config__"
 
@@ -30,8 +31,8 @@ class AdamW:
 
     Moments are float64; parameters keep their own dtype (float32 views into
     the C model buffer, so the runtime sees each update at once). Weight
-    decay applies only to matrices (``ndim >= 2``), never to biases or other
-    vectors. Per step ``t`` (1-based), for each parameter ``p`` with gradient
+    decay applies only to matrices (``ndim >= 2``) not named in ``no_decay``,
+    never to biases or other vectors. Per step ``t`` (1-based), for each parameter ``p`` with gradient
     ``g`` (after optional global-norm clipping)::
 
         p <- p - lr * wd * p                      (matrices only)
@@ -47,8 +48,10 @@ class AdamW:
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         clip_norm: float | None = None,
+        no_decay: Collection[str] = (),
     ):
         self.params = dict(params)
+        self.no_decay = frozenset(no_decay)
         self.lr = lr
         self.beta1, self.beta2 = betas
         self.eps = eps
@@ -81,7 +84,7 @@ class AdamW:
             v *= self.beta2
             v += (1.0 - self.beta2) * g * g
             value = p.astype(np.float64)
-            if p.ndim >= 2 and self.weight_decay:
+            if p.ndim >= 2 and self.weight_decay and name not in self.no_decay:
                 value -= lr * self.weight_decay * value
             value -= lr * (m / bias1) / (np.sqrt(v / bias2) + self.eps)
             p[...] = value
@@ -177,8 +180,12 @@ def train(
     warmup = min(100, config.steps // 10) if config.warmup is None else config.warmup
     rng = np.random.default_rng(config.seed)
     session = model.session(max_chunk=config.chunk, max_train_tokens=config.chunk)
+    # a rule's own tensors (e.g. the SSM's A_log) are not weights to shrink (D24)
+    own = {name for name, _ in rule_tensor_specs(rule_by_name(model.config.rule), model.config.d_model,
+                                                model.config.rule_hp)}
     optimizer = AdamW(
-        model.weights(), lr=config.lr, weight_decay=config.weight_decay, clip_norm=config.clip_norm
+        model.weights(), lr=config.lr, weight_decay=config.weight_decay, clip_norm=config.clip_norm,
+        no_decay={name for name in model.weights() if ".mem" in name and name.rsplit(".", 1)[-1] in own},
     )
     records: list[dict] = []
     start_time = time.perf_counter()

@@ -1,5 +1,7 @@
 """Shared fixtures: build a model for a config in either build (f32 / f64), with
 its parameters as the reference sees them (the same rounded values)."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,8 @@ DTYPES = {"f32": np.float32, "f64": np.float64}
 
 
 # Gate biases that make the memory forget and write a lot: alpha ~ 0.27, theta ~ 0.7.
-LIVELY_BIAS = {"alpha": -1.0, "theta": 0.0, "eta": 0.0, "beta": 0.0}  # eta, beta ~ 0.5
+LIVELY_BIAS = {"alpha": -1.0, "theta": 0.0, "eta": 0.0, "beta": 0.0,  # eta, beta ~ 0.5
+               "delta": 3.0}  # the SSM step softplus(delta + dt_bias) ~ 0.02 .. 0.9
 
 
 def lively_params(cfg: ModelConfig, seed: int) -> dict:
@@ -38,6 +41,23 @@ def build_model(cfg: ModelConfig, params: dict, precision: str = "f32"):
 
 
 ALL_RULES = sorted(RULES)  # every test parametrized over rules covers a new rule by itself
+
+# Every valid (rule, retention) pair: "rule" for its default retention, else
+# "rule+retention" (MATH §4); tests parametrized over it cover a new pair by itself.
+RULE_CASES = [rule if retention == RULES[rule].RETENTION else f"{rule}+{retention}"
+              for rule in ALL_RULES for retention in RULES[rule].RETENTIONS]
+# Elastic-net lambda_1 in the tests: 4x the rule's default, so that with
+# lively gates the threshold clips a good share of the state (and leaves some;
+# tests/test_retention.py checks both).
+TEST_LAMBDA_SCALE = 4.0
+
+
+def rule_config(cfg: ModelConfig, case: str) -> ModelConfig:
+    """cfg with the rule and retention of a RULE_CASES entry (rule defaults for the rest)."""
+    rule, _, retention = case.partition("+")
+    return replace(cfg, rule=rule, rule_params=(), retention=retention or None,
+                   retention_param=TEST_LAMBDA_SCALE * RULES[rule].ELASTIC_LAMBDA_1
+                   if retention == "elastic_net" else None)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ SMALL = ModelConfig(vocab=16, d_model=8, n_heads=2, window=4)
 CRC, COUNT, VOCAB, D_MODEL, N_HEADS, WINDOW = 24, 28, 32, 36, 40, 44
 COMPOSITION, RULE, LEVELS, FLAGS, LAYERS, RETENTION, PERIODS, RULE_PARAMS = (
     48, 52, 56, 60, 64, 68, 72, 104)
+RETENTION_PARAM = 136
 # directory entry field offsets
 E_DTYPE, E_RANK, E_SHAPE, E_OFFSET, E_BYTES = 40, 44, 48, 64, 72
 
@@ -27,7 +28,7 @@ E_DTYPE, E_RANK, E_SHAPE, E_OFFSET, E_BYTES = 40, 44, 48, 64, 72
 @functools.lru_cache(maxsize=None)
 def valid_model(dtype: str = "f32", rule: str = "delta") -> bytes:
     """A valid model file of SMALL (with `rule`) with seed-0 weights."""
-    cfg = replace(SMALL, rule=rule, qk_norm=None, rule_params=())
+    cfg = replace(SMALL, rule=rule, qk_norm=None, rule_params=(), retention=None, retention_param=None)
     return write_model(cfg, init_params(cfg, seed=0), dtype)
 
 
@@ -56,6 +57,16 @@ def _rule_param(value: float, rule: str = "delta", index: int = 0):
     def build(dtype="f32"):
         buf = bytearray(valid_model(dtype, rule))
         struct.pack_into("<f", buf, RULE_PARAMS + 4 * index, value)
+        return fix_crc(buf)
+    return build
+
+
+def _retention(retention_id: int, param: float, rule: str = "delta"):
+    """`rule`'s valid file with the header's retention id and parameter set."""
+    def build(dtype="f32"):
+        buf = bytearray(valid_model(dtype, rule))
+        struct.pack_into("<I", buf, RETENTION, retention_id)
+        struct.pack_into("<f", buf, RETENTION_PARAM, param)
         return fix_crc(buf)
     return build
 
@@ -164,7 +175,7 @@ CASES = [
     ("size_trailing_bytes", "HECATE_E_FILE_SIZE", lambda dtype="f32": valid_model(dtype) + bytes(64)),
     ("crc_data_flipped", "HECATE_E_FILE_CRC", _flip_data_byte),
     ("crc_field", "HECATE_E_FILE_CRC", _bad_crc_field),
-    ("reserved_first", "HECATE_E_FILE_RESERVED", _patch(136, b"\x01", recompute_crc=True)),
+    ("reserved_first", "HECATE_E_FILE_RESERVED", _patch(140, b"\x01", recompute_crc=True)),
     ("reserved_last", "HECATE_E_FILE_RESERVED", _patch(255, b"\x80", recompute_crc=True)),
     ("config_vocab_1", "HECATE_E_FILE_CONFIG", _header_u32(VOCAB, 1)),
     ("config_vocab_65537", "HECATE_E_FILE_CONFIG", _header_u32(VOCAB, 65537)),
@@ -179,7 +190,6 @@ CASES = [
     ("config_levels_2", "HECATE_E_FILE_CONFIG", _header_u32(LEVELS, 2)),
     ("config_flags_bit1", "HECATE_E_FILE_CONFIG", _header_u32(FLAGS, 3)),
     ("config_layers_2", "HECATE_E_FILE_CONFIG", _header_u32(LAYERS, 2)),
-    ("config_retention_1", "HECATE_E_FILE_CONFIG", _header_u32(RETENTION, 1)),
     ("config_period0_2", "HECATE_E_FILE_CONFIG", _header_u32(PERIODS, 2)),
     ("config_period_unused_set", "HECATE_E_FILE_CONFIG", _header_u32(PERIODS + 4, 1)),
     ("config_rule_param_nan", "HECATE_E_FILE_CONFIG", _rule_param(math.nan)),
@@ -192,6 +202,16 @@ CASES = [
     ("config_moneta_lambda_negative", "HECATE_E_FILE_CONFIG", _rule_param(-0.1, "moneta", 2)),
     ("config_yaad_delta_0", "HECATE_E_FILE_CONFIG", _rule_param(0.0, "yaad", 1)),
     ("config_memora_unused_param_set", "HECATE_E_FILE_CONFIG", _rule_param(1.0, "memora", 1)),
+    ("retention_unknown_id", "HECATE_E_FILE_RETENTION", _retention(9, 0.0)),
+    ("retention_kl_for_delta", "HECATE_E_FILE_RETENTION", _retention(2, 0.0)),
+    ("retention_sphere_for_moneta", "HECATE_E_FILE_RETENTION", _retention(4, 0.0, "moneta")),
+    ("retention_l2_for_lattice", "HECATE_E_FILE_RETENTION", _retention(1, 0.0, "lattice")),
+    ("retention_param_for_l2", "HECATE_E_FILE_CONFIG", _retention(1, 0.5)),
+    ("retention_param_for_default", "HECATE_E_FILE_CONFIG", _retention(0, 0.5, "memora")),
+    ("retention_elastic_lambda_0", "HECATE_E_FILE_CONFIG", _retention(3, 0.0)),
+    ("retention_elastic_lambda_negative", "HECATE_E_FILE_CONFIG", _retention(3, -1.0, "yaad")),
+    ("retention_elastic_lambda_nan", "HECATE_E_FILE_CONFIG", _retention(3, math.nan)),
+    ("retention_elastic_lambda_inf", "HECATE_E_FILE_CONFIG", _retention(3, math.inf, "titans")),
     ("composition", "HECATE_E_FILE_COMPOSITION", _header_u32(COMPOSITION, 3)),
     ("rule", "HECATE_E_FILE_RULE", _header_u32(RULE, 99)),
     ("tensor_count_less", "HECATE_E_FILE_TENSOR_COUNT", _header_u32(COUNT, 10)),

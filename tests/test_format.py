@@ -44,10 +44,11 @@ def test_layout_matches_format_md():
     count, vocab, d, heads, window, comp, rule, levels, flags, layers, retention = \
         struct.unpack_from("<11I", data, 28)
     assert (count, vocab, d, heads, window) == (11, 16, 8, 2, 4)
-    assert (comp, rule, levels, flags, layers, retention) == (0, 0, 1, 1, 1, 0)
+    assert (comp, rule, levels, flags, layers, retention) == (0, 0, 1, 1, 1, 1)  # delta: L2 decay
     assert struct.unpack_from("<8I", data, 72) == (1, 0, 0, 0, 0, 0, 0, 0)
     assert struct.unpack_from("<8f", data, 104) == (0.0,) * 8
-    assert data[136:256] == bytes(120)
+    assert struct.unpack_from("<f", data, 136) == (0.0,)  # no elastic net
+    assert data[140:256] == bytes(116)
     previous_end = 256 + 80 * 11
     for index, (name, shape) in enumerate(tensor_specs(SMALL)):
         raw, dtype_id, rank, *dims, offset, nbytes = struct.unpack_from("<40sII4IQQ", data, 256 + 80 * index)
@@ -149,7 +150,7 @@ def test_describe_reports_bad_crc_without_raising():
 
 def test_describe_reports_later_problems():
     buf = bytearray(valid_model("f32"))
-    struct.pack_into("<I", buf, 52, 7)
+    struct.pack_into("<I", buf, 52, 99)
     summary = describe(fix_crc(buf))
     assert summary["crc"]["ok"]
     assert summary["problem"]["name"] == "HECATE_E_FILE_RULE"
@@ -183,7 +184,10 @@ def test_config_dict_round_trip():
 @pytest.mark.parametrize("changes", [
     {"vocab": 1}, {"vocab": 65537}, {"d_model": 0}, {"d_model": 4097}, {"n_heads": 0},
     {"n_heads": 3}, {"window": 0}, {"window": 4097}, {"composition": "mac"}, {"rule": "titans9"},
-    {"n_levels": 2}, {"n_layers": 2}, {"retention": 1}, {"periods": (2,)}, {"periods": (1, 1)},
+    {"n_levels": 2}, {"n_layers": 2}, {"retention": "kl"},
+    {"retention": "sphere", "rule": "moneta"}, {"retention": "l2", "rule": "lattice"}, {"retention": "ridge"},
+    {"retention": "elastic_net", "retention_param": 0.0}, {"retention": "l2", "retention_param": 0.1},
+    {"retention": "elastic_net", "retention_param": float("nan")}, {"periods": (2,)}, {"periods": (1, 1)},
     {"rule_params": (1.0,)}, {"qk_norm": 1}, {"vocab": 2.5}, {"d_model": True},
 ])
 def test_config_rejects_out_of_range(changes):

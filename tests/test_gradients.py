@@ -1,13 +1,12 @@
 """Profile 2 backward (MATH §7) of the double build against central finite
 differences of its own forward, for every parameter tensor, from a fresh and
 from a carried-over state (which must act as a constant)."""
-from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from hecate_edge.config import ModelConfig
-from conftest import ALL_RULES, build_model, lively_params
+from conftest import RULE_CASES, build_model, lively_params, rule_config
 
 EPS = 1e-5  # central differences: truncation ~1e-11, roundoff ~3e-11 at loss ~3
 
@@ -24,9 +23,9 @@ def chunk_loss(model, sess, blob, tokens, targets) -> float:
     (ModelConfig(vocab=20, d_model=6, n_heads=3, window=8, qk_norm=False), 4, False),
     (ModelConfig(vocab=24, d_model=8, n_heads=2, window=3), 5, True),
 ], ids=["fresh", "carried-state", "no-qk-norm", "frozen-memory"])
-@pytest.mark.parametrize("rule", ALL_RULES)
-def test_every_gradient_matches_finite_differences(cfg, warmup, frozen, rule):
-    cfg = replace(cfg, rule=rule)
+@pytest.mark.parametrize("case", RULE_CASES)
+def test_every_gradient_matches_finite_differences(cfg, warmup, frozen, case):
+    cfg = rule_config(cfg, case)
     model, _ = build_model(cfg, lively_params(cfg, 11), "f64")
     rng = np.random.default_rng(3)
     T = 9

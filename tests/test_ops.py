@@ -5,7 +5,7 @@ import pytest
 
 from hecate_edge import ops
 from hecate_edge.reference.rules import RULES, resolve_params
-from conftest import ALL_RULES
+from conftest import ALL_RULES, RULE_CASES, TEST_LAMBDA_SCALE
 from parity import assert_close
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
@@ -22,9 +22,15 @@ def inputs(rule, B=2, H=3, T=20, D=8, seed=0, dtype=np.float64):
     return cast(q), cast(k), cast(v), {n: cast(g) for n, g in gates.items()}
 
 
-def default_hp(rule, D):
+def default_hp(rule, D, retention=None):
+    """The rule's default hyper-parameters, and the retention (elastic net at the tests' lambda_1)."""
     module = RULES[rule]
-    return dict(zip(module.PARAM_NAMES, resolve_params(module, D)))
+    hp = dict(zip(module.PARAM_NAMES, resolve_params(module, D)))
+    if retention == "elastic_net":
+        hp.update(retention=retention, lambda_1=float(np.float32(TEST_LAMBDA_SCALE * module.ELASTIC_LAMBDA_1)))
+    elif retention:
+        hp.update(retention=retention, lambda_1=0.0)
+    return hp
 
 
 def perturbed_init(rule, B, H, D, rng, dtype):
@@ -34,10 +40,10 @@ def perturbed_init(rule, B, H, D, rng, dtype):
     return np.abs(init + noise).astype(dtype)
 
 
-def reference(rule, q, k, v, gates, initial_state):
+def reference(rule, q, k, v, gates, initial_state, retention=None):
     module = RULES[rule]
     B, H, T, D = q.shape
-    hp = default_hp(rule, D)
+    hp = default_hp(rule, D, retention)
     out = np.zeros((B, H, T, D))
     final = np.zeros((B, H, *module.init_state(D, hp).shape))
     for b in range(B):
@@ -51,14 +57,17 @@ def reference(rule, q, k, v, gates, initial_state):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("rule", ALL_RULES)
-def test_op_matches_reference(rule, dtype):
+@pytest.mark.parametrize("case", RULE_CASES)
+def test_op_matches_reference(case, dtype):
+    rule, _, retention = case.partition("+")
     q, k, v, gates = inputs(rule, dtype=dtype)
     rng = np.random.default_rng(1)
     init = perturbed_init(rule, 2, 3, 8, rng, dtype)
-    o, final = getattr(ops, rule)(q, k, v, initial_state=init, **gates)
+    hp = default_hp(rule, 8, retention)
+    o, final = getattr(ops, rule)(q, k, v, initial_state=init, retention=retention or None,
+                                  lambda_1=hp.get("lambda_1"), **gates)
     want_o, want_final = reference(rule, *(a.astype(np.float64) for a in (q, k, v)),
-                                   {n: g.astype(np.float64) for n, g in gates.items()}, init)
+                                   {n: g.astype(np.float64) for n, g in gates.items()}, init, retention)
     assert o.dtype == dtype and final.dtype == dtype
     assert_close(o, want_o, TOL[dtype], f"{rule} outputs")
     assert_close(final, want_final, TOL[dtype], f"{rule} final state")
@@ -106,6 +115,24 @@ def test_atlas_with_a_one_token_window_is_titans():
     D = q.shape[-1]
     assert_close(o_atlas, o_titans, 1e-12, "outputs")
     assert_close(s_atlas[..., :2 * D * D].reshape(s_titans.shape), s_titans, 1e-12, "M, Z")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_trellis_compresses_the_x_it_is_given(dtype):
+    """MATH §3.9: Trellis' key pass reads x (its op input, default k)."""
+    q, k, v, gates = inputs("trellis", dtype=dtype)
+    x = np.random.default_rng(7).normal(size=q.shape).astype(dtype)
+    o, final = ops.trellis(q, k, v, x=x, **gates)
+    module, hp = RULES["trellis"], default_hp("trellis", 8)
+    s = module.init_state(8, hp)
+    for t in range(q.shape[2]):
+        g = {n: float(gates[n][0, 0, t]) for n in gates}
+        s, y = module.write_read(s, *(a[0, 0, t].astype(np.float64) for a in (k, v, q)), g, hp,
+                                 x=x[0, 0, t].astype(np.float64))
+        assert_close(o[0, 0, t], y, TOL[dtype], f"output {t}")
+    assert_close(final[0, 0], s, TOL[dtype], "final state")
+    o_k, _ = ops.trellis(q, k, v, **gates)
+    assert not np.allclose(o_k, o), "x must change what Trellis stores"
 
 
 def test_lattice_slots_stay_on_the_sphere():

@@ -1,7 +1,6 @@
 """C runtime forward vs the numpy float64 reference (MATH §1-§5): logits and the
 final memory state, many seeds and shapes, sequences up to 512 tokens, in the
 float build (~1e-5) and the double build (~1e-12)."""
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ import pytest
 from hecate_edge.config import ModelConfig
 from hecate_edge.reference.model import ReferenceSession
 from parity import assert_close
-from conftest import ALL_RULES, build_model, lively_params
+from conftest import ALL_RULES, RULE_CASES, build_model, lively_params, rule_config
 
 TOL = {"f32": 1e-5, "f64": 1e-12}
 
@@ -24,9 +23,9 @@ CONFIGS = [
 @pytest.mark.parametrize("precision", ["f32", "f64"])
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"d{c.d_model}h{c.n_heads}w{c.window}n{int(c.qk_norm)}")
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("rule", ALL_RULES)
-def test_forward_matches_reference(cfg, seed, precision, rule):
-    cfg = replace(cfg, rule=rule)
+@pytest.mark.parametrize("case", RULE_CASES)
+def test_forward_matches_reference(cfg, seed, precision, case):
+    cfg = rule_config(cfg, case)
     model, params = build_model(cfg, lively_params(cfg, seed), precision)
     tokens = np.random.default_rng(100 + seed).integers(0, cfg.vocab, 96)
     ref = ReferenceSession(cfg, params)
@@ -39,9 +38,9 @@ def test_forward_matches_reference(cfg, seed, precision, rule):
 
 
 @pytest.mark.parametrize("precision", ["f32", "f64"])
-@pytest.mark.parametrize("rule", ALL_RULES)
-def test_long_sequence_512(precision, rule):
-    cfg = ModelConfig(vocab=256, d_model=32, n_heads=4, window=16, rule=rule)
+@pytest.mark.parametrize("case", RULE_CASES)
+def test_long_sequence_512(precision, case):
+    cfg = rule_config(ModelConfig(vocab=256, d_model=32, n_heads=4, window=16), case)
     model, params = build_model(cfg, lively_params(cfg, 7), precision)
     tokens = np.random.default_rng(5).integers(0, 256, 512)
     ref = ReferenceSession(cfg, params)

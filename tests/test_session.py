@@ -2,7 +2,6 @@
 bit-identical), state blobs that resume exactly, and bad input that is
 rejected with a named error while the session loses nothing."""
 import struct
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,15 +9,15 @@ import pytest
 from hecate_edge.config import ModelConfig
 from hecate_edge.format import crc32
 from hecate_edge.runtime import HecateError
-from conftest import ALL_RULES, build_model, lively_params
+from conftest import RULE_CASES, build_model, lively_params, rule_config
 
 CFG = ModelConfig(vocab=64, d_model=16, n_heads=2, window=5)
 
 
-@pytest.fixture(params=[(p, r) for p in ("f32", "f64") for r in ALL_RULES], ids=lambda pr: "-".join(pr))
+@pytest.fixture(params=[(p, c) for p in ("f32", "f64") for c in RULE_CASES], ids=lambda pc: "-".join(pc))
 def model(request):
-    precision, rule = request.param
-    cfg = replace(CFG, rule=rule)
+    precision, case = request.param
+    cfg = rule_config(CFG, case)
     return build_model(cfg, lively_params(cfg, 0), precision)[0]
 
 

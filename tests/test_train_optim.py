@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hecate_edge import train
+from hecate_edge.config import ModelConfig
 from hecate_edge.data import Corpus
 
 
@@ -114,6 +115,8 @@ class _FakeSession:
 
 
 class _FakeModel:
+    config = ModelConfig()
+
     def __init__(self):
         self.w = np.zeros((2, 2), np.float32)
         self.sessions = []
@@ -191,3 +194,11 @@ def test_checkpoint_round_trip_is_float64(tmp_path):
     for name, value in params.items():
         assert params2[name].dtype == np.float64
         np.testing.assert_array_equal(params2[name], value.astype(np.float64))
+
+
+def test_adamw_does_not_decay_the_matrices_it_is_told_to_keep():
+    """A rule's own tensors (the SSM's A_log) are not shrunk by weight decay (D24)."""
+    kept, decayed = np.ones((2, 2), np.float32), np.ones((2, 2), np.float32)
+    opt = train.AdamW({"kept": kept, "decayed": decayed}, lr=0.1, weight_decay=0.5, no_decay={"kept"})
+    opt.step({"kept": np.zeros((2, 2)), "decayed": np.zeros((2, 2))})
+    assert np.all(kept == 1.0) and np.all(decayed < 1.0)

@@ -8,7 +8,7 @@ import numpy as np
 from hecate_edge.reference.mathfn import l2_normalize, sigmoid, softplus
 
 # MATH §3.1: gate activations a rule may name in its GATES.
-GATE_ACTIVATIONS = {"sigmoid": sigmoid, "softplus": softplus}
+GATE_ACTIVATIONS = {"sigmoid": sigmoid, "softplus": softplus, "identity": lambda pre: pre}
 
 
 def project(level: dict[str, np.ndarray], x: np.ndarray, qk_norm: bool):

@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from hecate_edge.config import ModelConfig, tensor_specs
-from hecate_edge.reference.rules import rule_by_name
+from hecate_edge.reference.rules import rule_by_name, rule_tensor_specs
 
 _GATE_BIAS = re.compile(r"blk\d+\.mem(\d+)\.gate_b")
 
@@ -24,11 +24,15 @@ def init_params(cfg: ModelConfig, seed: int) -> dict[str, np.ndarray]:
     """MATH §8: float64 parameters from np.random.default_rng(seed), drawn in tensor_specs order."""
     rng = np.random.default_rng(seed)
     rule = rule_by_name(cfg.rule)
+    own = {name for name, _ in rule_tensor_specs(rule, cfg.d_model, cfg.rule_hp)}
     params = {}
     for name, shape in tensor_specs(cfg):
         bias = _GATE_BIAS.fullmatch(name)
+        short = name.rsplit(".", 1)[-1]
         if bias:
             params[name] = np.array(rule.DEFAULT_GATE_BIAS[int(bias.group(1))], dtype=np.float64)
+        elif ".mem" in name and short in own:  # a rule's own tensors: its deterministic init
+            params[name] = rule.init_tensors(cfg.d_model, cfg.rule_hp)[short]
         else:
             s = init_scale(name, cfg.d_model)
             params[name] = rng.uniform(-s, s, size=shape)

@@ -83,10 +83,12 @@ class ReferenceSession:
         params = self._levels[level]
         km, vm, qm = frontend.project(params, x, self.cfg.qk_norm)
         if self.freeze_memory:
-            return self.rule.read(self._memory[level], qm, self.cfg.rule_hp)
+            return self.rule.read(self._memory[level], qm, self.cfg.memory_hp)
         gate_values = frontend.gates(params, km, vm, self.rule.GATES)
+        offered = {"x": x, "tensors": params}  # what a rule may ask for besides k, v, q (EXTRA_INPUTS)
+        extra = {name: offered[name] for name in getattr(self.rule, "EXTRA_INPUTS", ())}
         self._memory[level], y = self.rule.write_read(self._memory[level], km, vm, qm, gate_values,
-                                                     self.cfg.rule_hp)
+                                                     self.cfg.memory_hp, **extra)
         return y
 
     def process(self, tokens) -> np.ndarray:

@@ -65,6 +65,7 @@ typedef enum hecate_status {
     HECATE_E_FILE_TENSOR_OVERLAP = 217,/* tensor overlaps the header, directory or another tensor */
     HECATE_E_FILE_NONFINITE = 218,     /* a weight is NaN or Inf */
     HECATE_E_FILE_TENSOR_SIZE = 219,   /* byte size differs from shape x dtype size */
+    HECATE_E_FILE_RETENTION = 220,     /* unknown retention id, or one the rule's math does not allow */
 
     HECATE_E_STATE_TRUNCATED = 301,  /* blob shorter than its header or payload */
     HECATE_E_STATE_MAGIC = 302,      /* not a hecate state blob */
@@ -219,34 +220,46 @@ hecate_status hecate_state_load(hecate_session *session, const void *buf, size_t
  * memory's keys, values and queries as they enter the rule (MATH §3.2 ff.)
  * and the rule's gate values after their activations. */
 
-/* Which rule, at which width, with which hyper-parameters: the same values
- * a model file header holds (docs/FORMAT.md: rule id, d, rule_params;
- * unused parameter slots 0).  hecate_edge.ops fills in each rule's defaults. */
+/* Which rule, at which width, with which hyper-parameters and retention:
+ * the same values a model file header holds (docs/FORMAT.md: rule id, d,
+ * rule_params with unused slots 0, retention id and its parameter).  hecate_edge.ops fills in each rule's defaults. */
 enum { HECATE_RULE_PARAMS = 8 };
 typedef struct hecate_rule_spec {
     uint32_t rule;                       /* rule id, docs/FORMAT.md */
     uint32_t d;                          /* width of k, v, q: 1 .. 4096 */
     float params[HECATE_RULE_PARAMS];    /* the rule's hyper-parameters */
+    uint32_t retention;                  /* retention id (docs/FORMAT.md); 0: the rule's default */
+    float retention_param;               /* elastic net: lambda_1 > 0; other retentions: 0 */
 } hecate_rule_spec;
 
 /* Gates of the rule in *n_gates, and the scalar counts of its state and of
  * the scratch hecate_rule_forward needs in *state_len and *scratch_len.
- * HECATE_E_BAD_ARG for an unknown rule, d outside 1..4096 or invalid
- * hyper-parameters. */
+ * HECATE_E_BAD_ARG for an unknown rule, d outside 1..4096, invalid
+ * hyper-parameters or a retention the rule does not allow. */
 hecate_status hecate_rule_shape(const hecate_rule_spec *spec, uint32_t *n_gates, size_t *state_len,
                                 size_t *scratch_len);
+
+/* The scalar count of the rule's parameter tensor `index` (rules that own
+ * tensors: the selective SSM's A_log, dt_bias, in that order; docs/OPS.md)
+ * in *len.  HECATE_E_BAD_ARG when index is not below the rule's tensor count
+ * (every index, for a rule with none). */
+hecate_status hecate_rule_tensor_len(const hecate_rule_spec *spec, uint32_t index, size_t *len);
 
 /* The rule's initial state (MATH §3) into state (state_len scalars). */
 hecate_status hecate_rule_init(const hecate_rule_spec *spec, hecate_real *state);
 
-/* Run T tokens: k, v, q are (T, d) row-major, gates (T, n_gates) in the
- * rule's gate order; state (state_len) is read as the state before token 0
+/* Run T tokens: k, v, q are (T, d) row-major; x (T, d) is the level input a
+ * rule may compress (Trellis, MATH §3.9; NULL: x = k; the other rules ignore
+ * it); gates (T, n_gates) in the rule's gate order; tensors: one pointer
+ * per parameter tensor of the rule (hecate_rule_tensor_len), NULL for a rule
+ * without any; state (state_len) is read as the state before token 0
  * and overwritten with the state after token T-1; y (T, d) receives the
  * memory read of every token.  scratch: scratch_len scalars.  Bit-identical
  * to the same tokens inside a session.  HECATE_E_NONFINITE (state left as
  * it was) when the incoming state is not finite. */
 hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, const hecate_real *k,
-                                  const hecate_real *v, const hecate_real *q, const hecate_real *gates,
+                                  const hecate_real *v, const hecate_real *q, const hecate_real *x,
+                                  const hecate_real *gates, const hecate_real *const *tensors,
                                   hecate_real *state, hecate_real *y, hecate_real *scratch);
 
 #ifdef __cplusplus

@@ -27,7 +27,14 @@ size_t hecate_model_bytes(void) { return sizeof(hecate_model); }
 
 /* ---- the tensors a config needs (FORMAT.md "Tensors and their order") ---- */
 
-typedef struct expect { const char *name; uint32_t ndim, shape[4]; size_t field; } expect;
+typedef struct expect { char name[40]; uint32_t ndim, shape[4]; size_t field; } expect;
+
+/* out = a then b (NUL-terminated; the caller keeps the total under 40 bytes) */
+static void join(char *out, const char *a, const char *b) {
+    while (*a) *out++ = *a++;
+    while (*b) *out++ = *b++;
+    *out = 0;
+}
 
 static uint32_t expected_tensors(const hct_config *c, const hct_rule *r, expect *e) {
     uint32_t d = c->d, V = c->vocab, G = r->n_gates, n = 0;
@@ -44,8 +51,18 @@ static uint32_t expected_tensors(const hct_config *c, const hct_rule *r, expect 
         {"blk0.mem0.gate_b", 1, {G, 1, 1, 1}, offsetof(hct_weights, level[0].gate_b)},
         {"head", 2, {d, V, 1, 1}, offsetof(hct_weights, head)},
     };
-    for (; n < sizeof(list) / sizeof(list[0]); n++) e[n] = list[n];
-    return n;
+    uint32_t fixed = (uint32_t)(sizeof(list) / sizeof(list[0]));
+    for (; n < fixed; n++) e[n] = list[n];
+    /* the rule's own tensors go between the level's gate_b and the head */
+    e[fixed - 1 + r->n_tensors] = e[fixed - 1];
+    for (uint32_t i = 0; i < r->n_tensors; i++) {
+        expect *x = &e[fixed - 1 + i];
+        join(x->name, "blk0.mem0.", r->tensor_names[i]);
+        x->shape[0] = x->shape[1] = x->shape[2] = x->shape[3] = 1;
+        r->tensor_shape(c, i, &x->ndim, x->shape);
+        x->field = offsetof(hct_weights, level[0].rule_t) + i * sizeof(real *);
+    }
+    return fixed + r->n_tensors;
 }
 
 /* ---- header and config ---- */
@@ -63,12 +80,13 @@ static hecate_status read_config(const unsigned char *p, hct_config *c) {
     c->retention = rd32(p + 68);
     for (int i = 0; i < 8; i++) c->periods[i] = rd32(p + 72 + 4 * i);
     for (int i = 0; i < 8; i++) c->rule_params[i] = rdf32(p + 104 + 4 * i);
+    c->retention_param = rdf32(p + 136);
     if (c->vocab < 2 || c->vocab > 65536 || c->d < 1 || c->d > 4096) return HECATE_E_FILE_CONFIG;
     if (c->n_heads < 1 || c->d % c->n_heads != 0) return HECATE_E_FILE_CONFIG;
     if (c->window < 1 || c->window > 4096) return HECATE_E_FILE_CONFIG;
     if (c->composition != 0) return HECATE_E_FILE_COMPOSITION;
     if (!hct_rule_by_id(c->rule)) return HECATE_E_FILE_RULE;
-    if (c->n_levels != 1 || c->n_layers != 1 || c->retention != 0) return HECATE_E_FILE_CONFIG;
+    if (c->n_levels != 1 || c->n_layers != 1) return HECATE_E_FILE_CONFIG;
     if (c->flags & ~(uint32_t)HCT_FLAG_QK_NORM) return HECATE_E_FILE_CONFIG;
     if (c->periods[0] != 1) return HECATE_E_FILE_CONFIG;
     for (int i = 1; i < 8; i++) if (c->periods[i] != 0) return HECATE_E_FILE_CONFIG;
@@ -76,7 +94,9 @@ static hecate_status read_config(const unsigned char *p, hct_config *c) {
         float v = c->rule_params[i];
         if (!(v == v) || v > FLT_MAX || v < -FLT_MAX) return HECATE_E_FILE_CONFIG;
     }
-    return hct_rule_by_id(c->rule)->check_params(c);
+    const hct_rule *rule = hct_rule_by_id(c->rule);
+    hecate_status st = rule->check_params(c);
+    return st != HECATE_OK ? st : hct_rule_check_retention(rule, c);
 }
 
 static hecate_status check_header(const unsigned char *p, size_t n) {
@@ -90,7 +110,7 @@ static hecate_status check_header(const unsigned char *p, size_t n) {
     if (recorded > (uint64_t)n) return HECATE_E_FILE_TRUNCATED;
     if (recorded < (uint64_t)n) return HECATE_E_FILE_SIZE;
     if (hct_crc32(p + 28, n - 28) != rd32(p + 24)) return HECATE_E_FILE_CRC;
-    for (size_t i = 136; i < HCT_HEADER_BYTES; i++) if (p[i]) return HECATE_E_FILE_RESERVED;
+    for (size_t i = 140; i < HCT_HEADER_BYTES; i++) if (p[i]) return HECATE_E_FILE_RESERVED;
     return HECATE_OK;
 }
 

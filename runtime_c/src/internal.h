@@ -18,6 +18,7 @@ typedef hecate_real real;
 #define HCT_MAX_TENSORS 32
 #define HCT_MAX_LEVELS 1
 #define HCT_MAX_GATES 4
+#define HCT_MAX_RULE_TENSORS 4   /* parameter tensors a rule may own (rules/rule.h) */
 #define HCT_HEADER_BYTES 256u
 #define HCT_DIR_ENTRY_BYTES 80u
 #define HCT_ALIGN 64u
@@ -30,6 +31,7 @@ typedef struct hct_config {
     uint32_t n_layers, retention;
     uint32_t periods[8];
     float rule_params[8];
+    float retention_param;   /* elastic net: lambda_1 (MATH §3.8); other retentions: 0 */
 } hct_config;
 
 enum { HCT_FLAG_QK_NORM = 1u };
@@ -41,6 +43,7 @@ typedef struct hct_level_w {
     real *wk, *wv, *wq; /* (d, d) */
     real *gate_w;       /* (G, 2d) */
     real *gate_b;       /* (G) */
+    real *rule_t[HCT_MAX_RULE_TENSORS]; /* the rule's own tensors (rule->tensor_shape), e.g. the SSM's A_log */
 } hct_level_w;
 
 /* Every parameter tensor of the model.  The same struct points either at

@@ -5,11 +5,13 @@
 #include "mathfn.h"
 
 static real gate_act(uint8_t kind, real pre) {
+    if (kind == HCT_GATE_IDENTITY) return pre;
     return kind == HCT_GATE_SOFTPLUS ? hct_softplus(pre) : hct_sigmoid(pre);
 }
 
 /* d gate / d pre-activation */
 static real gate_act_grad(uint8_t kind, real pre, real value) {
+    if (kind == HCT_GATE_IDENTITY) return 1;
     return kind == HCT_GATE_SOFTPLUS ? hct_sigmoid(pre) : value * ((real)1 - value);
 }
 
@@ -42,7 +44,9 @@ void hct_level_forward(const hecate_session *s, hct_block *b, bool training) {
     io->k = b->km;
     io->v = b->vm;
     io->q = b->qm;
+    io->x = b->x;
     io->gates = b->gates;
+    io->tensors = (const real *const *)L->rule_t;
     io->state_in = s->mem_state[0];
     io->state = b->state;
     io->y = b->y;
@@ -58,7 +62,7 @@ void hct_level_backward(const hecate_session *s, hct_block *b, hct_weights *grad
     hct_level_w *dL = &grad->level[0];
     const hct_rule *rule = m->rule;
     uint32_t d = m->cfg.d, T = b->T, G = rule->n_gates;
-    hct_rule_grad rg = {&b->rule_io, b->dy, b->dkm, b->dvm, b->dqm, b->dgates, b->rule_work};
+    hct_rule_grad rg = {&b->rule_io, b->dy, b->dkm, b->dvm, b->dqm, b->dx, b->dgates, dL->rule_t, b->rule_work};
     rule->backward(&rg);
     for (uint32_t t = 0; t < T; t++) {
         const real *km = b->km + (size_t)t * d, *vm = b->vm + (size_t)t * d;

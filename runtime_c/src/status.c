@@ -32,6 +32,7 @@ static const status_text TEXTS[] = {
     {HECATE_E_FILE_TENSOR_OVERLAP, "HECATE_E_FILE_TENSOR_OVERLAP: tensor overlaps the header, directory or another tensor"},
     {HECATE_E_FILE_NONFINITE, "HECATE_E_FILE_NONFINITE: a weight is NaN or Inf"},
     {HECATE_E_FILE_TENSOR_SIZE, "HECATE_E_FILE_TENSOR_SIZE: byte size differs from shape x dtype size"},
+    {HECATE_E_FILE_RETENTION, "HECATE_E_FILE_RETENTION: unknown retention id, or one the rule's math does not allow"},
     {HECATE_E_STATE_TRUNCATED, "HECATE_E_STATE_TRUNCATED: blob shorter than its header or payload"},
     {HECATE_E_STATE_MAGIC, "HECATE_E_STATE_MAGIC: not a hecate state blob"},
     {HECATE_E_STATE_VERSION, "HECATE_E_STATE_VERSION: state version this runtime does not read"},

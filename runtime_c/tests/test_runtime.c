@@ -80,15 +80,18 @@ static void check_bad_arguments(const hecate_host_model *hm) {
     CHECK(hecate_status_str((hecate_status)12345) != NULL, "status text for an unknown code");
     uint32_t g = 0;
     size_t sn = 0;
-    hecate_rule_spec bad_id = {9999, 8, {0}}, width0 = {0, 0, {0}}, delta = {0, 8, {0}}, odd = {0, 8, {1.0f}};
+    hecate_rule_spec bad_id = {9999, 8, {0}, 0, 0}, width0 = {0, 0, {0}, 0, 0}, delta = {0, 8, {0}, 0, 0};
+    hecate_rule_spec odd = {0, 8, {1.0f}, 0, 0}, kl_delta = {0, 8, {0}, 2, 0}, no_lambda = {0, 8, {0}, 3, 0};
     CHECK(hecate_rule_shape(&bad_id, &g, &n, &sn) == HECATE_E_BAD_ARG, "unknown rule id");
+    CHECK(hecate_rule_shape(&kl_delta, &g, &n, &sn) == HECATE_E_BAD_ARG, "delta does not take KL retention");
+    CHECK(hecate_rule_shape(&no_lambda, &g, &n, &sn) == HECATE_E_BAD_ARG, "elastic net needs lambda_1 > 0");
     CHECK(hecate_rule_shape(&width0, &g, &n, &sn) == HECATE_E_BAD_ARG, "rule width 0");
     CHECK(hecate_rule_shape(&odd, &g, &n, &sn) == HECATE_E_BAD_ARG, "delta takes no hyper-parameters");
     CHECK(hecate_rule_shape(&delta, NULL, &n, &sn) == HECATE_E_NULL_ARG, "rule shape NULL out");
     CHECK(hecate_rule_shape(NULL, &g, &n, &sn) == HECATE_E_NULL_ARG, "rule shape NULL spec");
     CHECK(hecate_rule_shape(&delta, &g, &n, &sn) == HECATE_OK && g == 2 && n == 64 && sn == 8,
           "delta: 2 gates, d*d state, d scratch");
-    CHECK(hecate_rule_forward(&delta, 1, NULL, NULL, NULL, NULL, &x, &x, &x) == HECATE_E_NULL_ARG,
+    CHECK(hecate_rule_forward(&delta, 1, NULL, NULL, NULL, NULL, NULL, NULL, &x, &x, &x) == HECATE_E_NULL_ARG,
           "rule forward NULL inputs");
     CHECK(hecate_rule_init(&delta, NULL) == HECATE_E_NULL_ARG, "rule init NULL state");
 }

@@ -19,6 +19,7 @@ DEFAULT_GATE_BIAS = ((-3.0, -4.6, 1.5),)
 QK_NORM = True
 PARAM_NAMES = ("window",)
 MAX_WINDOW = 64
+RETENTION, RETENTIONS, ELASTIC_LAMBDA_1 = matrix.RETENTION, matrix.RETENTIONS, matrix.ELASTIC_LAMBDA_1
 
 
 def default_params(d: int) -> tuple[float, ...]:
@@ -51,6 +52,7 @@ def write_read(state, km, vm, qm, gates, hp):
     values = np.vstack([values[1:], vm])
     z_next = gates["eta"] * z - gates["theta"] * keys.T @ (keys @ m - values)
     m_next = (1.0 - gates["alpha"]) * m + z_next
+    matrix.retain(m_next, gates, hp)
     new = np.concatenate([m_next.ravel(), z_next.ravel(), keys.ravel(), values.ravel()])
     return new, qm @ m_next
 

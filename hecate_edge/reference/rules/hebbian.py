@@ -20,6 +20,7 @@ PARAM_NAMES = ()
 QK_NORM = True
 default_params = matrix.default_params
 check_params = matrix.check_params
+RETENTION, RETENTIONS, ELASTIC_LAMBDA_1 = matrix.RETENTION, matrix.RETENTIONS, matrix.ELASTIC_LAMBDA_1
 
 
 def init_state(d: int, hp: dict | None = None) -> np.ndarray:

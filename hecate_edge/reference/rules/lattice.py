@@ -18,6 +18,8 @@ GATES = (("beta", "sigmoid"),)
 DEFAULT_GATE_BIAS = ((-3.0,),)
 # MATH §3.1 (A3): Lattice takes q and k unnormalized by default.
 QK_NORM = False
+# MATH §3.8: the slots live on the sphere, so the sphere projection is its only retention.
+RETENTION, RETENTIONS = "sphere", ("sphere",)
 PARAM_NAMES = ("m_slots",)
 NORM_FLOOR = 1e-8
 

@@ -6,6 +6,15 @@ from collections.abc import Callable
 
 import numpy as np
 
+from hecate_edge.reference.retention import elastic, shrink
+
+# MATH §3.8: a matrix memory starting at 0 takes L2 decay or the elastic net.
+RETENTION = "l2"
+RETENTIONS = ("l2", "elastic_net")
+# MATH §3.8: the elastic net's threshold is lambda_1 theta per token; 0.01 clips
+# a modest share of a matrix memory's entries.
+ELASTIC_LAMBDA_1 = 0.01
+
 
 def read(s: np.ndarray, qm: np.ndarray, hp: dict | None = None) -> np.ndarray:
     """y = qm S (after the write, or the current S when the memory is frozen)."""
@@ -21,10 +30,21 @@ def check_params(d: int, params: tuple[float, ...]) -> None:
     """Nothing to check for a rule without hyper-parameters."""
 
 
-def write_then_read(write: Callable, read_fn: Callable = read) -> Callable:
-    """A rule's write_read(state, km, vm, qm, gates, hp) -> (new state, y read from it)."""
+def retain(memory: np.ndarray, gates: dict, hp: dict | None) -> None:
+    """MATH §3.8 elastic net, in place on the d x d memory just written, when hp
+    asks for it: memory = shrink(memory, lambda_1 theta) (theta = 1 for a rule
+    without a step size)."""
+    lambda_1 = elastic(hp)
+    if lambda_1:
+        memory[...] = shrink(memory, 0.0, lambda_1 * gates.get("theta", 1.0))
+
+
+def write_then_read(write: Callable, read_fn: Callable = read, memory: Callable = lambda state: state) -> Callable:
+    """A rule's write_read(state, km, vm, qm, gates, hp) -> (new state, y read from it);
+    memory(state) is the view of the d x d matrix its retention acts on."""
     def write_read(state, km, vm, qm, gates, hp=None):
         new_state = write(state, km, vm, gates)
+        retain(memory(new_state), gates, hp)
         return new_state, read_fn(new_state, qm, hp)
     write_read.__doc__ = f"{write.__doc__} Then reads the new state: returns (state', y)."
     return write_read

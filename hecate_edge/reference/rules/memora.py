@@ -19,6 +19,11 @@ DEFAULT_GATE_BIAS = ((-3.0, -4.6),)
 # MATH §3.1 (A3): MLP memories take q and k unnormalized by default.
 QK_NORM = False
 PARAM_NAMES = ("d_hidden",)
+# MATH §3.8: KL keeps the memory on the simplex; L2 / elastic net (toward the same prior) let it leave it.
+RETENTION = "kl"
+RETENTIONS = ("kl", *mlp.RETENTIONS)
+# its simplex init (W2 = 1/d_hidden) moves ~10x more per token than MONETA's near-zero W2
+ELASTIC_LAMBDA_1 = 1e-3
 
 
 def default_params(d: int) -> tuple[float, ...]:
@@ -38,9 +43,13 @@ def init_state(d: int, hp: dict) -> np.ndarray:
 
 
 def write_read(state, km, vm, qm, gates, hp):
-    """KL step on the L2 bias gradient (g = e), then y = M'(q)."""
+    """KL step (or the chosen L2 / elastic-net step) on the L2 bias gradient (g = e), then y = M'(q)."""
     grad = mlp.inner_grad(state, km, vm, lambda e: e)
-    new = mlp.kl_step(state, grad, gates, init_state(len(km), hp))
+    prior = init_state(len(km), hp)
+    if hp.get("retention", RETENTION) == "kl":
+        new = mlp.kl_step(state, grad, gates, prior)
+    else:
+        new = mlp.l2_step(state, grad, gates, 0.0, prior, hp)
     return new, mlp.apply(new, qm)
 
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 import numpy as np
 
 from hecate_edge.reference.mathfn import sigmoid
+from hecate_edge.reference.retention import elastic, shrink
 
+# MATH §3.8: an MLP memory takes L2 decay or the elastic net toward its prior
+# (MEMORA also KL, its default).
+RETENTION = "l2"
+RETENTIONS = ("l2", "elastic_net")
+# An MLP memory moves ~100x less per token than a matrix memory, so its
+# default threshold scale is ~100x smaller (MATH §3.8).
+ELASTIC_LAMBDA_1 = 1e-4
 HASH_MULT = 2654435761
 # MATH §3.5: KL retention works on log max(W, 1e-8).
 LOG_FLOOR = 1e-8
@@ -68,12 +76,15 @@ def inner_grad(state: np.ndarray, km: np.ndarray, vm: np.ndarray, bias) -> np.nd
     return np.stack([np.outer(r, km), np.outer(h, g)])
 
 
-def l2_step(state, grad, gates, lambda_2: float, prior: np.ndarray) -> np.ndarray:
+def l2_step(state, grad, gates, lambda_2: float, prior: np.ndarray, hp: dict | None = None) -> np.ndarray:
     """MATH §3.5 L2 retention of an MLP memory: forgetting pulls W back to the
     rule's init state W0 (its prior; never the zero fixed point), lambda_2 to 0:
-    W' = W0 + (1 - alpha)(W - W0) - theta (G + 2 lambda_2 W)."""
+    W' = W0 + (1 - alpha)(W - W0) - theta (G + 2 lambda_2 W); with the elastic
+    net (MATH §3.8) then W' = W0 + shrink(W' - W0, lambda_1 theta)."""
     keep = 1.0 - gates["alpha"] - 2.0 * gates["theta"] * lambda_2
-    return keep * state + gates["alpha"] * prior - gates["theta"] * grad
+    new = keep * state + gates["alpha"] * prior - gates["theta"] * grad
+    lambda_1 = elastic(hp)
+    return shrink(new, prior, lambda_1 * gates["theta"]) if lambda_1 else new
 
 
 def log_floor(w: np.ndarray) -> np.ndarray:
@@ -101,6 +112,6 @@ def l2_write_read(init_state, bias):
     attentional bias bias(e, hp): W' = W0 + (1 - alpha)(W - W0) - theta (G + 2 lambda_2 W), y = M'(q)."""
     def write_read(state, km, vm, qm, gates, hp):
         grad = inner_grad(state, km, vm, lambda e: bias(e, hp))
-        new = l2_step(state, grad, gates, hp["lambda_2"], init_state(len(km), hp))
+        new = l2_step(state, grad, gates, hp["lambda_2"], init_state(len(km), hp), hp)
         return new, apply(new, qm)
     return write_read

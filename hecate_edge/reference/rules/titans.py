@@ -20,6 +20,7 @@ PARAM_NAMES = ()
 QK_NORM = True
 default_params = matrix.default_params
 check_params = matrix.check_params
+RETENTION, RETENTIONS, ELASTIC_LAMBDA_1 = matrix.RETENTION, matrix.RETENTIONS, matrix.ELASTIC_LAMBDA_1
 
 
 def init_state(d: int, hp: dict | None = None) -> np.ndarray:
@@ -40,4 +41,4 @@ def read(state: np.ndarray, qm: np.ndarray, hp: dict | None = None) -> np.ndarra
     return qm @ state[0]
 
 
-write_read = matrix.write_then_read(write, read)
+write_read = matrix.write_then_read(write, read, memory=lambda state: state[0])

@@ -16,6 +16,7 @@ GATES = (("alpha", "sigmoid"), ("theta", "softplus"))
 DEFAULT_GATE_BIAS = ((-3.0, -4.6),)
 # MATH §3.1 (A3): MLP memories take q and k unnormalized by default.
 QK_NORM = False
+RETENTION, RETENTIONS, ELASTIC_LAMBDA_1 = mlp.RETENTION, mlp.RETENTIONS, mlp.ELASTIC_LAMBDA_1
 PARAM_NAMES = ("d_hidden", "delta", "lambda_2")
 
 

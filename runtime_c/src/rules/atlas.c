@@ -70,6 +70,7 @@ static void atlas_token(const hct_rule_io *io, uint32_t t, const real *in, real 
         }
         hct_axpy(y, q[j], mo, d);
     }
+    hct_matrix_retain(io, out, q, theta, y);
 }
 
 static void atlas_forward(const hct_rule_io *io) {
@@ -88,6 +89,7 @@ static void atlas_backward(const hct_rule_grad *g) {
     size_t dd = (size_t)d * d, cd = (size_t)c * d;
     uint64_t slen = atlas_state_len(cfg), elen = extra_len(cfg);
     real *dM = g->work, *dZ = dM + dd, *dK = dZ + dd, *dV = dK + cd, *de = dV + cd;
+    real lambda = hct_shrink_lambda(cfg);
     hct_zero(dM, 2 * dd + 2 * cd);
     for (uint32_t tt = T; tt-- > 0;) {
         if (io->frozen) {
@@ -104,6 +106,7 @@ static void atlas_backward(const hct_rule_grad *g) {
             real *dm = dM + (size_t)j * d, *dz = dZ + (size_t)j * d;
             hct_axpy(dm, x.q[j], x.dy, d);
             x.dq[j] = hct_dot(M1 + (size_t)j * d, x.dy, d);
+            if (lambda != 0) dtheta += lambda * hct_retain_shrink_backward(M1 + (size_t)j * d, NULL, dm, d);
             hct_axpy(dz, 1, dm, d);
             dalpha -= hct_dot(dm, M0 + (size_t)j * d, d);
             deta += hct_dot(dz, Z0 + (size_t)j * d, d);
@@ -145,7 +148,9 @@ static void atlas_backward(const hct_rule_grad *g) {
 }
 
 const hct_rule hct_rule_atlas = {
-    8, "atlas", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, HCT_GATE_SIGMOID, 0},
+    8, "atlas", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, HCT_GATE_SIGMOID, 0}, HCT_RET_L2,
+    HCT_MATRIX_RETENTIONS,
     atlas_check, atlas_state_len, atlas_state_init, atlas_scratch_len,
     atlas_forward, atlas_tape_len, atlas_work_len, atlas_backward, NULL,
+    0, NULL, NULL,
 };

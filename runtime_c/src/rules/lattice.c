@@ -4,9 +4,8 @@
  * write; exact BPTT.  State: S (m x d), rows unit norm.  Gate: beta (sigmoid,
  * write strength).  Param: m_slots in 1..4096. */
 #include "loop.h"
+#include "retention.h"
 #include "../mathfn.h"
-
-#define NORM_FLOOR ((real)1e-8) /* slots whose written norm is below keep their old value */
 
 enum { G_BETA = 0, N_GATES = 1, P_SLOTS = 0 };
 
@@ -33,7 +32,8 @@ static void lattice_state_init(real *state, const hct_config *cfg) {
 /* per token: g (sigmoid of the slot score), p = <s, delta>, n = ||s_un|| (m each) */
 static uint64_t extra_len(const hct_config *cfg) { return 3 * (uint64_t)slots(cfg); }
 
-static uint64_t lattice_scratch_len(const hct_config *cfg) { return extra_len(cfg) + slots(cfg); }
+/* the extra, then w (m) and the tangent step u (d) */
+static uint64_t lattice_scratch_len(const hct_config *cfg) { return extra_len(cfg) + slots(cfg) + cfg->d; }
 
 static uint64_t lattice_tape_len(const hct_config *cfg, uint32_t T) {
     return hct_tape_len(lattice_state_len(cfg), extra_len(cfg), T);
@@ -66,23 +66,14 @@ static void lattice_token(const hct_rule_io *io, uint32_t t, const real *in, rea
     uint32_t d = io->d, m = slots(io->cfg);
     const real *k = io->k + (size_t)t * d, *v = io->v + (size_t)t * d;
     real beta = io->gates[(size_t)t * N_GATES + G_BETA];
-    real *g = extra, *p = g + m, *n = p + m, *w = io->scratch + extra_len(io->cfg);
+    real *g = extra, *p = g + m, *n = p + m, *w = io->scratch + extra_len(io->cfg), *u = w + m;
     for (uint32_t i = 0; i < m; i++) {
         const real *s = in + (size_t)i * d;
-        real *so = out + (size_t)i * d;
         g[i] = hct_sigmoid(hct_dot(s, k, d));
         real a = beta * g[i]; /* delta = a v */
         p[i] = a * hct_dot(s, v, d);
-        real nn = 0;
-        for (uint32_t j = 0; j < d; j++) {
-            real u = s[j] + a * v[j] - p[i] * s[j]; /* the tangent step s + delta - <s, delta> s */
-            nn += u * u;
-        }
-        n[i] = hct_sqrt(nn);
-        if (n[i] > NORM_FLOOR)
-            for (uint32_t j = 0; j < d; j++) so[j] = (s[j] + a * v[j] - p[i] * s[j]) / n[i];
-        else if (so != s)
-            hct_copy(so, s, d);
+        for (uint32_t j = 0; j < d; j++) u[j] = s[j] + a * v[j] - p[i] * s[j]; /* s + delta - <s, delta> s */
+        n[i] = hct_retain_sphere(u, s, out + (size_t)i * d, d);
     }
     slot_read(out, m, d, io->q + (size_t)t * d, w, y);
 }
@@ -140,12 +131,10 @@ static void lattice_backward(const hct_rule_grad *gr) {
         hct_zero(x.dk, d);
         hct_zero(x.dv, d);
         for (uint32_t i = 0; i < m; i++) {
-            if (!(n[i] > NORM_FLOOR)) continue; /* the slot was kept: D passes through */
+            if (!(n[i] > HCT_SPHERE_FLOOR)) continue; /* the slot was kept: D passes through */
             const real *s = S0 + (size_t)i * d, *s1 = S1 + (size_t)i * d;
             real *Di = D + (size_t)i * d, ag = beta * g[i];
-            /* s1 = s_un / n: d s_un = (D - s1 <D, s1>) / n */
-            real ds1 = hct_dot(Di, s1, d);
-            for (uint32_t j = 0; j < d; j++) du[j] = (Di[j] - s1[j] * ds1) / n[i];
+            hct_retain_sphere_backward(s1, n[i], Di, du, d); /* s1 = s_un / n */
             /* s_un = s + delta - <s, delta> s with delta = ag v */
             real sdu = hct_dot(s, du, d);
             for (uint32_t j = 0; j < d; j++) dd[j] = du[j] - s[j] * sdu;
@@ -161,7 +150,8 @@ static void lattice_backward(const hct_rule_grad *gr) {
 }
 
 const hct_rule hct_rule_lattice = {
-    6, "lattice", N_GATES, {HCT_GATE_SIGMOID, 0, 0, 0},
+    6, "lattice", N_GATES, {HCT_GATE_SIGMOID, 0, 0, 0}, HCT_RET_SPHERE, HCT_RET_BIT(HCT_RET_SPHERE),
     lattice_check, lattice_state_len, lattice_state_init, lattice_scratch_len,
     lattice_forward, lattice_tape_len, lattice_work_len, lattice_backward, NULL,
+    0, NULL, NULL,
 };

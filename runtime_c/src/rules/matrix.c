@@ -43,6 +43,13 @@ void hct_matrix_update_read(const real *in, real *out, uint32_t d, const real *k
         update_read_cols(in, out, d, k, e, q, keep, step, o0, d - o0 < LIN_BLOCK ? d - o0 : LIN_BLOCK, y);
 }
 
+void hct_matrix_retain(const hct_rule_io *io, real *M, const real *q, real step, real *y) {
+    real lambda = hct_shrink_lambda(io->cfg);
+    if (lambda == 0) return;
+    hct_retain_shrink(M, NULL, (size_t)io->d * io->d, lambda * step);
+    hct_linear(M, q, 1, io->d, io->d, y);
+}
+
 uint64_t hct_matrix_state_len(const hct_config *cfg) { return (uint64_t)cfg->d * cfg->d; }
 
 void hct_matrix_state_init(real *state, const hct_config *cfg) { hct_zero(state, (size_t)cfg->d * cfg->d); }

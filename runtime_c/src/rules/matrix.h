@@ -5,11 +5,21 @@
 #ifndef HECATE_RULES_MATRIX_H
 #define HECATE_RULES_MATRIX_H
 #include "loop.h"
+#include "retention.h"
 
 /* out[j] = keep in[j] - (step k[j]) e for every row j, then y = q out
  * (in and out may be the same state).  One pass over the state. */
 void hct_matrix_update_read(const real *in, real *out, uint32_t d, const real *k, const real *e,
                             const real *q, real keep, real step, real *y);
+
+/* The retentions a d x d matrix memory starting at 0 allows: L2 decay and
+ * the elastic net (KL and the sphere need a state that is never 0). */
+#define HCT_MATRIX_RETENTIONS (HCT_RET_BIT(HCT_RET_L2) | HCT_RET_BIT(HCT_RET_ELASTIC))
+
+/* Elastic-net retention (MATH §3.8) of a d x d memory M just written with
+ * inner step `step`, when the config asks for it: M = shrink(M, lambda_1
+ * step), then y = q M is read again.  A no-op for the other retentions. */
+void hct_matrix_retain(const hct_rule_io *io, real *M, const real *q, real step, real *y);
 
 /* The forward over io->T tokens of a state of n_mats d x d matrices (the
  * first is the one read): frozen reads y = q S_in; otherwise the shared

@@ -36,10 +36,12 @@ static void memora_init(real *state, const hct_config *cfg) {
     for (size_t i = 0; i < n; i++) state[n + i] = (real)1 / (real)h;
 }
 
-static const hct_mlp_kind MEMORA = {identity_bias, identity_bias_grad, memora_init, true, -1};
+static const hct_mlp_kind MEMORA = {identity_bias, identity_bias_grad, memora_init, -1};
 
 const hct_rule hct_rule_memora = {
-    5, "memora", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0},
+    5, "memora", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0}, HCT_RET_KL,
+    HCT_MLP_RETENTIONS | HCT_RET_BIT(HCT_RET_KL),
     memora_check, hct_mlp_state_len, memora_init, hct_mlp_scratch_len,
     hct_mlp_forward, hct_mlp_tape_len, hct_mlp_work_len, hct_mlp_backward, &MEMORA,
+    0, NULL, NULL,
 };

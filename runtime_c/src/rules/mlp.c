@@ -47,7 +47,7 @@ uint64_t hct_mlp_work_len(const hct_config *cfg) {
 /* The prior the retention pulls toward: W0 (L2) or log max(W0, 1e-8) (KL), 2n scalars. */
 static void make_prior(const hct_mlp_kind *kind, const hct_config *cfg, real *prior) {
     kind->init(prior, cfg);
-    if (kind->kl) hct_log_floor(prior, prior, (size_t)hct_mlp_state_len(cfg));
+    if (cfg->retention == HCT_RET_KL) hct_log_floor(prior, prior, (size_t)hct_mlp_state_len(cfg));
 }
 
 void hct_mlp_hash_init(real *state, const hct_config *cfg) {
@@ -74,19 +74,22 @@ static real lambda_2(const hct_mlp_kind *kind, const hct_config *cfg) {
 }
 
 /* MATH §3.5/§3.7 retention toward the prior: L2 W' = (1-alpha-2 theta lambda_2) W
- * + alpha W0 - theta G; KL per simplex vector softmax((1-alpha) log w + alpha log w0 - theta g). */
+ * + alpha W0 - theta G (elastic net: then W' = W0 + shrink(W' - W0, lambda_1
+ * theta)); KL per simplex vector softmax((1-alpha) log w + alpha log w0 - theta g). */
 static void retain(const hct_mlp_kind *kind, const hct_config *cfg, const real *in, const real *prior,
                    const real *G, real *out, const real *gates) {
     uint32_t d = cfg->d, h = hct_mlp_hidden(cfg);
     size_t n = (size_t)h * d;
     real alpha = gates[0], theta = gates[1];
-    if (kind->kl) {
+    if (cfg->retention == HCT_RET_KL) {
         hct_groups rows = {h, d, d, 1}, cols = {d, h, 1, d};
         hct_retain_kl(&rows, in, prior, G, out, (real)1 - alpha, alpha, theta);
         hct_retain_kl(&cols, in + n, prior + n, G + n, out + n, (real)1 - alpha, alpha, theta);
     } else {
         real keep = (real)1 - alpha - (real)2 * theta * lambda_2(kind, cfg);
         hct_retain_l2(in, prior, G, out, 2 * n, keep, alpha, theta);
+        real lambda = hct_shrink_lambda(cfg);
+        if (lambda != 0) hct_retain_shrink(out, prior, 2 * n, lambda * theta);
     }
 }
 
@@ -195,8 +198,10 @@ void hct_mlp_backward(const hct_rule_grad *g) {
             }
         }
         /* retention: P = gradient of the pre-state, D = its share of dW_t */
+        real dtheta = 0, lambda = hct_shrink_lambda(cfg);
+        if (lambda != 0) dtheta = lambda * hct_retain_shrink_backward(S1, prior, D, 2 * n);
         hct_retain_grad rg;
-        if (kind->kl) {
+        if (cfg->retention == HCT_RET_KL) {
             hct_groups rows = {h, d, d, 1}, cols = {d, h, 1, d};
             rg = hct_retain_kl_backward(&rows, S0, prior, S1, (real)1 - alpha, D, P);
             hct_retain_grad r2 = hct_retain_kl_backward(&cols, S0 + n, prior + n, S1 + n, (real)1 - alpha, D + n, P + n);
@@ -207,7 +212,7 @@ void hct_mlp_backward(const hct_rule_grad *g) {
             rg = hct_retain_l2_backward(S0, prior, 2 * n, keep, D, P);
         }
         /* keep = 1 - alpha - 2 theta lambda_2 (0 for KL), pull = alpha */
-        real dtheta = -(real)2 * lambda_2(kind, cfg) * rg.dkeep;
+        dtheta -= (real)2 * lambda_2(kind, cfg) * rg.dkeep;
         for (size_t i = 0; i < 2 * n; i++) dtheta -= P[i] * G[i];
         x.dgates[0] = rg.dpull - rg.dkeep;
         x.dgates[1] = dtheta;

@@ -7,6 +7,11 @@
 #ifndef HECATE_RULES_MLP_H
 #define HECATE_RULES_MLP_H
 #include "loop.h"
+#include "retention.h"
+
+/* The retentions an MLP memory allows: L2 decay and the elastic net toward
+ * its prior (and KL where the state lives on the simplex: MEMORA). */
+#define HCT_MLP_RETENTIONS (HCT_RET_BIT(HCT_RET_L2) | HCT_RET_BIT(HCT_RET_ELASTIC))
 
 /* What differs between the MLP rules. */
 typedef struct hct_mlp_kind {
@@ -14,7 +19,6 @@ typedef struct hct_mlp_kind {
     void (*bias)(const hct_config *cfg, const real *e, real *g, uint32_t d);
     void (*bias_grad)(const hct_config *cfg, const real *e, real *gp, uint32_t d);
     void (*init)(real *state, const hct_config *cfg); /* W0 */
-    bool kl;               /* KL retention on the simplex (MEMORA), else L2 decay */
     int lambda_2_param;    /* index of lambda_2 in rule_params (L2 only), -1: none */
 } hct_mlp_kind;
 

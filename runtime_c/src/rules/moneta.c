@@ -31,7 +31,7 @@ static void lp_bias_grad(const hct_config *cfg, const real *e, real *gp, uint32_
     }
 }
 
-static const hct_mlp_kind MONETA = {lp_bias, lp_bias_grad, hct_mlp_hash_init, false, P_LAMBDA};
+static const hct_mlp_kind MONETA = {lp_bias, lp_bias_grad, hct_mlp_hash_init, P_LAMBDA};
 
 static hecate_status moneta_check(const hct_config *cfg) {
     const float *p = cfg->rule_params;
@@ -41,7 +41,8 @@ static hecate_status moneta_check(const hct_config *cfg) {
 }
 
 const hct_rule hct_rule_moneta = {
-    3, "moneta", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0},
+    3, "moneta", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0}, HCT_RET_L2, HCT_MLP_RETENTIONS,
     moneta_check, hct_mlp_state_len, hct_mlp_hash_init, hct_mlp_scratch_len,
     hct_mlp_forward, hct_mlp_tape_len, hct_mlp_work_len, hct_mlp_backward, &MONETA,
+    0, NULL, NULL,
 };

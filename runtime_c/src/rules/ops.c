@@ -14,7 +14,10 @@ static hecate_status lookup(const hecate_rule_spec *spec, const hct_rule **out, 
         if (!(v == v) || v > FLT_MAX || v < -FLT_MAX) return HECATE_E_BAD_ARG;
         cfg->rule_params[i] = v;
     }
-    return (*out)->check_params(cfg) == HECATE_OK ? HECATE_OK : HECATE_E_BAD_ARG;
+    cfg->retention = spec->retention;
+    cfg->retention_param = spec->retention_param;
+    if ((*out)->check_params(cfg) != HECATE_OK) return HECATE_E_BAD_ARG;
+    return hct_rule_check_retention(*out, cfg) == HECATE_OK ? HECATE_OK : HECATE_E_BAD_ARG;
 }
 
 hecate_status hecate_rule_shape(const hecate_rule_spec *spec, uint32_t *n_gates, size_t *state_len,
@@ -30,6 +33,19 @@ hecate_status hecate_rule_shape(const hecate_rule_spec *spec, uint32_t *n_gates,
     return HECATE_OK;
 }
 
+hecate_status hecate_rule_tensor_len(const hecate_rule_spec *spec, uint32_t index, size_t *len) {
+    const hct_rule *rule;
+    hct_config cfg;
+    if (!spec || !len) return HECATE_E_NULL_ARG;
+    hecate_status st = lookup(spec, &rule, &cfg);
+    if (st != HECATE_OK) return st;
+    if (index >= rule->n_tensors) return HECATE_E_BAD_ARG;
+    uint32_t ndim = 0, shape[2] = {1, 1};
+    rule->tensor_shape(&cfg, index, &ndim, shape);
+    *len = (size_t)shape[0] * shape[1];
+    return HECATE_OK;
+}
+
 hecate_status hecate_rule_init(const hecate_rule_spec *spec, hecate_real *state) {
     const hct_rule *rule;
     hct_config cfg;
@@ -41,7 +57,8 @@ hecate_status hecate_rule_init(const hecate_rule_spec *spec, hecate_real *state)
 }
 
 hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, const hecate_real *k,
-                                  const hecate_real *v, const hecate_real *q, const hecate_real *gates,
+                                  const hecate_real *v, const hecate_real *q, const hecate_real *x,
+                                  const hecate_real *gates, const hecate_real *const *tensors,
                                   hecate_real *state, hecate_real *y, hecate_real *scratch) {
     const hct_rule *rule;
     hct_config cfg;
@@ -49,6 +66,8 @@ hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, cons
     if (!spec || !state || !scratch) return HECATE_E_NULL_ARG;
     hecate_status st = lookup(spec, &rule, &cfg);
     if (st != HECATE_OK) return st;
+    if (rule->n_tensors && !tensors) return HECATE_E_NULL_ARG;
+    for (uint32_t i = 0; i < rule->n_tensors; i++) if (!tensors[i]) return HECATE_E_NULL_ARG;
     if (!hct_all_finite(state, (size_t)rule->state_len(&cfg))) return HECATE_E_NONFINITE;
     hct_rule_io io;
     hct_bytes_zero(&io, sizeof io);
@@ -59,7 +78,9 @@ hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, cons
     io.k = k;
     io.v = v;
     io.q = q;
+    io.x = x ? x : k;
     io.gates = gates;
+    io.tensors = tensors;
     io.state_in = state; /* every rule supports running in place (rule.h) */
     io.state = state;
     io.y = y;

@@ -1,8 +1,8 @@
-/* rules/retention.c — the retention functions of MATH §4 (retention.h). */
+/* rules/retention.c — the retention functions of MATH §3.8 (retention.h). */
 #include "retention.h"
 #include "../mathfn.h"
 
-#define KL_FLOOR ((real)1e-8) /* MATH §4: KL works on log max(w, 1e-8) */
+#define KL_FLOOR ((real)1e-8) /* MATH §3.8: KL works on log max(w, 1e-8) */
 
 void hct_retain_l2(const real *W, const real *W0, const real *G, real *out, size_t n, real keep, real pull,
                    real theta) {
@@ -61,4 +61,40 @@ hct_retain_grad hct_retain_kl_backward(const hct_groups *gr, const real *W, cons
         }
     }
     return r;
+}
+
+void hct_retain_shrink(real *W, const real *W0, size_t n, real thr) {
+    for (size_t i = 0; i < n; i++) {
+        real base = W0 ? W0[i] : 0, x = W[i] - base;
+        W[i] = x > thr ? base + (x - thr) : x < -thr ? base + (x + thr) : base;
+    }
+}
+
+real hct_retain_shrink_backward(const real *W, const real *W0, real *D, size_t n) {
+    real dthr = 0;
+    for (size_t i = 0; i < n; i++) {
+        real x = W[i] - (W0 ? W0[i] : 0);
+        if (x > 0) dthr -= D[i];
+        else if (x < 0) dthr += D[i];
+        else D[i] = 0;
+    }
+    return dthr;
+}
+
+real hct_shrink_lambda(const hct_config *cfg) {
+    return cfg->retention == HCT_RET_ELASTIC ? (real)cfg->retention_param : 0;
+}
+
+real hct_retain_sphere(const real *u, const real *keep, real *s, uint32_t n) {
+    real norm = hct_sqrt(hct_dot(u, u, n));
+    if (norm > HCT_SPHERE_FLOOR)
+        for (uint32_t j = 0; j < n; j++) s[j] = u[j] / norm;
+    else if (s != keep)
+        hct_copy(s, keep, n);
+    return norm;
+}
+
+void hct_retain_sphere_backward(const real *s, real norm, const real *D, real *du, uint32_t n) {
+    real ds = hct_dot(D, s, n);
+    for (uint32_t j = 0; j < n; j++) du[j] = (D[j] - s[j] * ds) / norm;
 }

@@ -6,7 +6,15 @@
 #define HECATE_RULE_H
 #include "../internal.h"
 
-enum { HCT_GATE_SIGMOID = 0, HCT_GATE_SOFTPLUS = 1 };
+/* Gate activations (MATH §3.1); IDENTITY hands the rule the pre-activation. */
+enum { HCT_GATE_SIGMOID = 0, HCT_GATE_SOFTPLUS = 1, HCT_GATE_IDENTITY = 2 };
+
+/* Retention ids of the model header (docs/FORMAT.md, MATH §3.8); 0 in a file
+ * means the rule's default, which the reader resolves (cfg->retention is
+ * never 0 after that). */
+enum { HCT_RET_DEFAULT = 0, HCT_RET_L2 = 1, HCT_RET_KL = 2, HCT_RET_ELASTIC = 3, HCT_RET_SPHERE = 4,
+       HCT_RET_COUNT = 5 };
+#define HCT_RET_BIT(id) (1u << (id))
 
 /* Inputs of a rule over T tokens; all arrays (T, d) row-major except gates (T, G). */
 typedef struct hct_rule_io {
@@ -14,7 +22,9 @@ typedef struct hct_rule_io {
     const hct_config *cfg;
     uint32_t d, T;
     const real *k, *v, *q;  /* memory key (normalized if the flag is set), value, query */
+    const real *x;          /* the level's input (T, d): what Trellis compresses; others ignore it */
     const real *gates;      /* post-activation, in the rule's gate order */
+    const real *const *tensors; /* the rule's own parameter tensors (n_tensors of them) */
     const real *state_in;   /* state before token 0 (left unchanged) */
     real *state;            /* out: state after token T-1, unless frozen (then untouched) */
     real *y;                /* out: (T, d) memory read per token */
@@ -27,7 +37,9 @@ typedef struct hct_rule_grad {
     const hct_rule_io *fwd; /* the forward's inputs; tape as filled by forward */
     const real *dy;         /* (T, d) */
     real *dk, *dv, *dq;     /* out (T, d), overwritten */
+    real *dx;               /* (T, d): a rule that reads io->x adds its gradient here */
     real *dgates;           /* out (T, G): d loss / d gate value, overwritten */
+    real *const *dtensors;  /* gradients of the rule's tensors, accumulated (+=) */
     real *work;             /* work_len() scalars */
 } hct_rule_grad;
 
@@ -36,6 +48,8 @@ typedef struct hct_rule {
     const char *name;
     uint32_t n_gates;
     uint8_t gate_kind[HCT_MAX_GATES];
+    uint8_t retention_default; /* HCT_RET_* the rule uses when the file says 0 */
+    uint8_t retention_ok;      /* HCT_RET_BIT of every retention the rule's math allows */
     /* validate the rule hyper-parameters (cfg->rule_params) and d: HECATE_OK
      * or HECATE_E_FILE_CONFIG.  Every size below may assume they passed. */
     hecate_status (*check_params)(const hct_config *cfg);
@@ -49,9 +63,19 @@ typedef struct hct_rule {
     uint64_t (*work_len)(const hct_config *cfg);
     void (*backward)(const hct_rule_grad *g);
     const void *impl;       /* data of a rule family's shared code (rules/mlp.h), else NULL */
+    /* the rule's own parameter tensors, stored after the level's gate_b as
+     * "blk0.mem<l>.<name>" (FORMAT.md); shape of tensor i for a config */
+    uint32_t n_tensors;
+    const char *const *tensor_names;
+    void (*tensor_shape)(const hct_config *cfg, uint32_t i, uint32_t *ndim, uint32_t shape[2]);
 } hct_rule;
 
 /* NULL if the id is unknown. */
 const hct_rule *hct_rule_by_id(uint32_t id);
+
+/* Resolves cfg->retention (0: the rule's default) and checks it against the
+ * rule and cfg->retention_param: HECATE_E_FILE_RETENTION when the rule does
+ * not allow it, HECATE_E_FILE_CONFIG for a bad parameter. */
+hecate_status hct_rule_check_retention(const hct_rule *rule, hct_config *cfg);
 
 #endif

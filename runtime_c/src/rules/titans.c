@@ -40,6 +40,7 @@ static void titans_token(const hct_rule_io *io, uint32_t t, const real *in, real
             y[i] += qj * mo[i];
         }
     }
+    hct_matrix_retain(io, Mo, q, theta, y);
 }
 
 static void titans_forward(const hct_rule_io *io) { hct_matrix_forward(io, titans_token, 2); }
@@ -49,7 +50,7 @@ static void titans_backward(const hct_rule_grad *g) {
     const hct_rule_io *io = g->fwd;
     uint32_t d = io->d, T = io->T;
     size_t dd = (size_t)d * d, ss = 2 * dd;
-    real *dM = g->work, *dZ = dM + dd, *u = dZ + dd, *de = u + d;
+    real *dM = g->work, *dZ = dM + dd, *u = dZ + dd, *de = u + d, lambda = hct_shrink_lambda(io->cfg);
     hct_zero(dM, ss);
     for (uint32_t tt = T; tt-- > 0;) {
         if (io->frozen) {
@@ -59,19 +60,22 @@ static void titans_backward(const hct_rule_grad *g) {
         hct_token_grad x = hct_token_slices(g, tt, N_GATES);
         const real *M0 = hct_matrix_tape_state(io, tt, 2), *Z0 = M0 + dd, *M1 = M0 + ss;
         const real *e = hct_matrix_tape_e(io, tt, 2);
-        /* dM += q^T dy ; dq = M_{t+1} dy ; dZ += dM ; dalpha = -<dM, M_t> ; deta = <dZ, Z_t> */
-        real dalpha = 0, deta = 0;
+        /* dM += q^T dy ; dq = M_{t+1} dy ; (elastic net: through the shrink) ; dZ += dM ;
+         * dalpha = -<dM, M_t> ; deta = <dZ, Z_t> */
+        real dalpha = 0, deta = 0, dthr = 0;
         for (uint32_t j = 0; j < d; j++) {
             real *dm = dM + (size_t)j * d, *dz = dZ + (size_t)j * d;
             hct_axpy(dm, x.q[j], x.dy, d);
             x.dq[j] = hct_dot(M1 + (size_t)j * d, x.dy, d);
+            if (lambda != 0) dthr += hct_retain_shrink_backward(M1 + (size_t)j * d, NULL, dm, d);
             hct_axpy(dz, 1, dm, d);
             dalpha -= hct_dot(dm, M0 + (size_t)j * d, d);
             deta += hct_dot(dz, Z0 + (size_t)j * d, d);
         }
         x.dgates[G_ALPHA] = dalpha;
         x.dgates[G_ETA] = deta;
-        x.dgates[G_THETA] = hct_matrix_error_step_backward(dZ, M0, x.k, e, x.gates[G_THETA], d, u, de, x.dk, x.dv);
+        x.dgates[G_THETA] = lambda * dthr +
+            hct_matrix_error_step_backward(dZ, M0, x.k, e, x.gates[G_THETA], d, u, de, x.dk, x.dv);
         /* dM <- keep dM + k^T de ; dZ <- eta dZ */
         real keep = (real)1 - x.gates[G_ALPHA], eta = x.gates[G_ETA];
         for (uint32_t j = 0; j < d; j++) {
@@ -85,7 +89,9 @@ static void titans_backward(const hct_rule_grad *g) {
 }
 
 const hct_rule hct_rule_titans = {
-    1, "titans", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, HCT_GATE_SIGMOID, 0},
+    1, "titans", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, HCT_GATE_SIGMOID, 0}, HCT_RET_L2,
+    HCT_MATRIX_RETENTIONS,
     hct_rule_params_none, titans_state_len, titans_state_init, hct_matrix_scratch_len,
     titans_forward, titans_tape_len, titans_work_len, titans_backward, NULL,
+    0, NULL, NULL,
 };

@@ -16,7 +16,7 @@ static void huber_bias_grad(const hct_config *cfg, const real *e, real *gp, uint
     for (uint32_t j = 0; j < d; j++) gp[j] = e[j] < delta && e[j] > -delta ? 1 : 0;
 }
 
-static const hct_mlp_kind YAAD = {huber_bias, huber_bias_grad, hct_mlp_hash_init, false, P_LAMBDA};
+static const hct_mlp_kind YAAD = {huber_bias, huber_bias_grad, hct_mlp_hash_init, P_LAMBDA};
 
 static hecate_status yaad_check(const hct_config *cfg) {
     const float *p = cfg->rule_params;
@@ -26,7 +26,8 @@ static hecate_status yaad_check(const hct_config *cfg) {
 }
 
 const hct_rule hct_rule_yaad = {
-    4, "yaad", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0},
+    4, "yaad", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0}, HCT_RET_L2, HCT_MLP_RETENTIONS,
     yaad_check, hct_mlp_state_len, hct_mlp_hash_init, hct_mlp_scratch_len,
     hct_mlp_forward, hct_mlp_tape_len, hct_mlp_work_len, hct_mlp_backward, &YAAD,
+    0, NULL, NULL,
 };

@@ -1,0 +1,243 @@
+/* rules/trellis.c — Trellis (MATH §3.9): two-pass compression of the level
+ * input x, L2-normalized (xh).  Keys: S_K (d_k x d) learns to map xh to the
+ * first d_k entries of k; values: S_V (d x d_k) learns to map c = nsilu(S_K' xh) to v; read
+ * y = S_V' nsilu(S_K' q) after both writes; exact BPTT (x gets a gradient).
+ * State: S_K then S_V, row-major, initial 0.  Gates: alpha, theta.  Params:
+ * d_k (1..d), lambda_k, lambda_v (>= 0, L2 penalties inside the step). */
+#include "matrix.h"
+#include "../mathfn.h"
+
+enum { G_ALPHA = 0, G_THETA = 1, N_GATES = 2, P_DK = 0, P_LK = 1, P_LV = 2 };
+
+static uint32_t dk_of(const hct_config *cfg) { return (uint32_t)cfg->rule_params[P_DK]; }
+
+static hecate_status trellis_check(const hct_config *cfg) {
+    float dk = cfg->rule_params[P_DK], lk = cfg->rule_params[P_LK], lv = cfg->rule_params[P_LV];
+    if (!(dk >= 1.0f && dk <= (float)cfg->d && dk == (float)(uint32_t)dk)) return HECATE_E_FILE_CONFIG;
+    if (!(lk >= 0.0f && lv >= 0.0f)) return HECATE_E_FILE_CONFIG;
+    return hct_params_unused(cfg, 3);
+}
+
+static uint64_t trellis_state_len(const hct_config *cfg) { return 2 * (uint64_t)dk_of(cfg) * cfg->d; }
+
+static void trellis_state_init(real *state, const hct_config *cfg) { hct_zero(state, (size_t)trellis_state_len(cfg)); }
+
+/* per token: eK, ax = S_K' xh, c, aq = S_K' q, cq (d_k each), eV, xh (d each), the two silu norms, ||x|| */
+static uint64_t extra_len(const hct_config *cfg) { return 5 * (uint64_t)dk_of(cfg) + 2 * (uint64_t)cfg->d + 3; }
+
+static uint64_t trellis_scratch_len(const hct_config *cfg) { return extra_len(cfg); }
+
+static uint64_t trellis_tape_len(const hct_config *cfg, uint32_t T) {
+    return hct_tape_len(trellis_state_len(cfg), extra_len(cfg), T);
+}
+
+/* DK, DV (state-sized), then dax, dc, daq, deK, dcq (d_k each), deV, dxh (d each) */
+static uint64_t trellis_work_len(const hct_config *cfg) {
+    return trellis_state_len(cfg) + 5 * (uint64_t)dk_of(cfg) + 2 * (uint64_t)cfg->d;
+}
+
+static real silu(real z) { return z * hct_sigmoid(z); }
+
+static real silu_grad(real z) {
+    real s = hct_sigmoid(z);
+    return s * ((real)1 + z * ((real)1 - s));
+}
+
+/* MATH §3.9 feature map: out = silu(a) / ||silu(a)|| (0 when that norm is
+ * <= 1e-8); returns the norm. */
+static real nsilu(const real *a, real *out, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) out[i] = silu(a[i]);
+    real norm = hct_sqrt(hct_dot(out, out, n));
+    real scale = norm > HCT_SPHERE_FLOOR ? (real)1 / norm : 0;
+    for (uint32_t i = 0; i < n; i++) out[i] *= scale;
+    return norm;
+}
+
+/* Backward of nsilu given a, its output and norm:
+ * da = (dout - out <out, dout>) silu'(a) / norm. */
+static void nsilu_backward(const real *a, const real *out, real norm, const real *dout, real *da, uint32_t n) {
+    if (!(norm > HCT_SPHERE_FLOOR)) {
+        hct_zero(da, n);
+        return;
+    }
+    real proj = hct_dot(out, dout, n);
+    for (uint32_t i = 0; i < n; i++) da[i] = (dout[i] - out[i] * proj) * silu_grad(a[i]) / norm;
+}
+
+/* out = M v for M (rows x cols) row-major: one dot per row. */
+static void matvec(const real *M, const real *v, uint32_t rows, uint32_t cols, real *out) {
+    for (uint32_t i = 0; i < rows; i++) out[i] = hct_dot(M + (size_t)i * cols, v, cols);
+}
+
+/* M' = keep M - step e u^T (rows x cols); in and out may alias. */
+static void rank1_step(const real *M, real *out, uint32_t rows, uint32_t cols, real keep, real step, const real *e,
+                       const real *u) {
+    for (uint32_t i = 0; i < rows; i++) {
+        const real *m = M + (size_t)i * cols;
+        real *o = out + (size_t)i * cols, c = step * e[i];
+        for (uint32_t j = 0; j < cols; j++) o[j] = keep * m[j] - c * u[j];
+    }
+}
+
+static void trellis_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *extra) {
+    const hct_config *cfg = io->cfg;
+    uint32_t d = io->d, dk = dk_of(cfg);
+    size_t n = (size_t)dk * d;
+    const real *k = io->k + (size_t)t * d, *v = io->v + (size_t)t * d;
+    const real *q = io->q + (size_t)t * d, *g = io->gates + (size_t)t * N_GATES;
+    real *eK = extra, *ax = eK + dk, *c = ax + dk, *aq = c + dk, *cq = aq + dk, *eV = cq + dk, *x = eV + d;
+    real *norms = x + d;
+    /* xh = x / ||x||: the inner steps below are stable for theta < 2 whatever the input's scale */
+    hct_copy(x, io->x + (size_t)t * d, d);
+    norms[2] = hct_l2_normalize(x, d);
+    real keep = (real)1 - g[G_ALPHA], theta = g[G_THETA], lambda = hct_shrink_lambda(cfg);
+    real keep_k = keep - theta * (real)cfg->rule_params[P_LK], keep_v = keep - theta * (real)cfg->rule_params[P_LV];
+    /* pass 1 (keys): eK = S_K x - k[:dk], S_K' = keep_k S_K - theta eK x^T */
+    matvec(in, x, dk, d, eK);
+    for (uint32_t i = 0; i < dk; i++) eK[i] -= k[i];
+    rank1_step(in, out, dk, d, keep_k, theta, eK, x);
+    if (lambda != 0) hct_retain_shrink(out, NULL, n, lambda * theta);
+    /* pass 2 (values): c = nsilu(S_K' x), eV = S_V c - v, S_V' = keep_v S_V - theta eV c^T */
+    matvec(out, x, dk, d, ax);
+    norms[0] = nsilu(ax, c, dk);
+    matvec(in + n, c, d, dk, eV);
+    for (uint32_t i = 0; i < d; i++) eV[i] -= v[i];
+    rank1_step(in + n, out + n, d, dk, keep_v, theta, eV, c);
+    if (lambda != 0) hct_retain_shrink(out + n, NULL, n, lambda * theta);
+    /* read: y = S_V' nsilu(S_K' q) */
+    matvec(out, q, dk, d, aq);
+    norms[1] = nsilu(aq, cq, dk);
+    matvec(out + n, cq, d, dk, y);
+}
+
+static void trellis_forward(const hct_rule_io *io) {
+    uint32_t d = io->d, dk = dk_of(io->cfg);
+    if (io->frozen) {
+        real *aq = io->scratch, *cq = aq + dk;
+        for (uint32_t t = 0; t < io->T; t++) {
+            matvec(io->state_in, io->q + (size_t)t * d, dk, d, aq);
+            nsilu(aq, cq, dk);
+            matvec(io->state_in + (size_t)dk * d, cq, d, dk, io->y + (size_t)t * d);
+        }
+        return;
+    }
+    hct_rule_loop(io, trellis_token, trellis_state_len(io->cfg), extra_len(io->cfg));
+}
+
+/* dx += M^T u for M (rows x cols): the gradient through out = M x. */
+static void matvec_t_add(const real *M, const real *u, uint32_t rows, uint32_t cols, real *dx) {
+    for (uint32_t i = 0; i < rows; i++) hct_axpy(dx, u[i], M + (size_t)i * cols, cols);
+}
+
+/* Backward of M' = keep M - theta e u^T given D = dL/dM' (rows x cols):
+ * returns <D, M> (for dkeep) and -<D, e u^T> (for dtheta) via *dkeep, *dstep;
+ * de = -theta D u, du += -theta D^T e; D becomes keep D (the gradient of M). */
+static void rank1_backward(const real *M, real *D, uint32_t rows, uint32_t cols, real keep, real theta,
+                           const real *e, const real *u, real *de, real *du, real *dkeep, real *dstep) {
+    for (uint32_t i = 0; i < rows; i++) {
+        real *Di = D + (size_t)i * cols;
+        real Du = hct_dot(Di, u, cols);
+        *dkeep += hct_dot(Di, M + (size_t)i * cols, cols);
+        *dstep -= e[i] * Du;
+        de[i] = -theta * Du;
+        hct_axpy(du, -theta * e[i], Di, cols);
+        for (uint32_t j = 0; j < cols; j++) Di[j] *= keep;
+    }
+}
+
+/* D += a b^T (rows x cols) */
+static void outer_add(real *D, const real *a, const real *b, uint32_t rows, uint32_t cols) {
+    for (uint32_t i = 0; i < rows; i++) hct_axpy(D + (size_t)i * cols, a[i], b, cols);
+}
+
+static void frozen_backward(const hct_rule_grad *gr, uint32_t dk) {
+    const hct_rule_io *io = gr->fwd;
+    uint32_t d = io->d;
+    real *aq = gr->work, *cq = aq + dk, *dcq = cq + dk, *daq = dcq + dk;
+    for (uint32_t t = 0; t < io->T; t++) {
+        hct_token_grad x = hct_token_slices(gr, t, N_GATES);
+        matvec(io->state_in, x.q, dk, d, aq);
+        real norm = nsilu(aq, cq, dk);
+        hct_zero(dcq, dk);
+        matvec_t_add(io->state_in + (size_t)dk * d, x.dy, d, dk, dcq);
+        nsilu_backward(aq, cq, norm, dcq, daq, dk);
+        hct_zero(x.dq, d);
+        matvec_t_add(io->state_in, daq, dk, d, x.dq);
+        hct_zero(x.dk, d);
+        hct_zero(x.dv, d);
+        x.dgates[G_ALPHA] = x.dgates[G_THETA] = 0;
+    }
+}
+
+/* Reverse pass of MATH §3.9; DK, DV: gradients of S_K, S_V after the token. */
+static void trellis_backward(const hct_rule_grad *gr) {
+    const hct_rule_io *io = gr->fwd;
+    const hct_config *cfg = io->cfg;
+    uint32_t d = io->d, T = io->T, dk = dk_of(cfg);
+    size_t n = (size_t)dk * d;
+    uint64_t slen = trellis_state_len(cfg), elen = extra_len(cfg);
+    if (io->frozen) {
+        frozen_backward(gr, dk);
+        return;
+    }
+    real *DK = gr->work, *DV = DK + n, *dax = DV + n, *dc = dax + dk, *daq = dc + dk, *deK = daq + dk;
+    real *dcq = deK + dk, *deV = dcq + dk, *dxh = deV + d;
+    real lk = (real)cfg->rule_params[P_LK], lv = (real)cfg->rule_params[P_LV], lambda = hct_shrink_lambda(cfg);
+    hct_zero(DK, 2 * n);
+    for (uint32_t tt = T; tt-- > 0;) {
+        hct_token_grad x = hct_token_slices(gr, tt, N_GATES);
+        const real *S0 = hct_tape_state(io, tt, slen), *S1 = hct_tape_state(io, tt + 1, slen);
+        const real *K0 = S0, *V0 = S0 + n, *K1 = S1, *V1 = S1 + n;
+        const real *ex = hct_tape_extra(io, tt, slen, elen);
+        const real *eK = ex, *ax = eK + dk, *c = ax + dk, *aq = c + dk, *cq = aq + dk, *eV = cq + dk;
+        const real *xx = eV + d, *norms = xx + d;
+        real *dx = dxh;
+        hct_zero(dxh, d);
+        real keep = (real)1 - x.gates[G_ALPHA], theta = x.gates[G_THETA];
+        real dkeep = 0, dtheta = 0, dstep = 0;
+        /* the read y = S_V' cq, cq = nsilu(S_K' q) */
+        outer_add(DV, x.dy, cq, d, dk);
+        hct_zero(dcq, dk);
+        matvec_t_add(V1, x.dy, d, dk, dcq);
+        nsilu_backward(aq, cq, norms[1], dcq, daq, dk);
+        outer_add(DK, daq, x.q, dk, d);
+        hct_zero(x.dq, d);
+        matvec_t_add(K1, daq, dk, d, x.dq);
+        /* pass 2: S_V' = keep_v S_V - theta eV c^T (then the shrink), eV = S_V c - v */
+        if (lambda != 0) dtheta += lambda * hct_retain_shrink_backward(V1, NULL, DV, n);
+        hct_zero(dc, dk);
+        real dkeep_v = 0;
+        rank1_backward(V0, DV, d, dk, keep - theta * lv, theta, eV, c, deV, dc, &dkeep_v, &dstep);
+        dkeep += dkeep_v;
+        dtheta -= lv * dkeep_v;
+        outer_add(DV, deV, c, d, dk);
+        matvec_t_add(V0, deV, d, dk, dc);
+        for (uint32_t i = 0; i < d; i++) x.dv[i] = -deV[i];
+        /* c = nsilu(S_K' x) */
+        nsilu_backward(ax, c, norms[0], dc, dax, dk);
+        outer_add(DK, dax, xx, dk, d);
+        matvec_t_add(K1, dax, dk, d, dx);
+        /* pass 1: S_K' = keep_k S_K - theta eK x^T (then the shrink), eK = S_K x - k[:dk] */
+        if (lambda != 0) dtheta += lambda * hct_retain_shrink_backward(K1, NULL, DK, n);
+        real dkeep_k = 0;
+        rank1_backward(K0, DK, dk, d, keep - theta * lk, theta, eK, xx, deK, dx, &dkeep_k, &dstep);
+        dkeep += dkeep_k;
+        dtheta -= lk * dkeep_k;
+        outer_add(DK, deK, xx, dk, d);
+        matvec_t_add(K0, deK, dk, d, dx);
+        hct_zero(x.dk, d);
+        for (uint32_t i = 0; i < dk; i++) x.dk[i] = -deK[i];
+        x.dgates[G_ALPHA] = -dkeep;
+        x.dgates[G_THETA] = dtheta + dstep;
+        /* xh = x / ||x|| */
+        hct_l2_normalize_backward(xx, norms[2], dxh, d);
+        hct_axpy(gr->dx + (size_t)tt * d, 1, dxh, d);
+    }
+}
+
+const hct_rule hct_rule_trellis = {
+    7, "trellis", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0}, HCT_RET_L2, HCT_MATRIX_RETENTIONS,
+    trellis_check, trellis_state_len, trellis_state_init, trellis_scratch_len,
+    trellis_forward, trellis_tape_len, trellis_work_len, trellis_backward, NULL,
+    0, NULL, NULL,
+};
