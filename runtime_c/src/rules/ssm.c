@@ -33,13 +33,19 @@ static uint64_t ssm_state_len(const hct_config *cfg) { return (uint64_t)cfg->d *
 
 static void ssm_state_init(real *state, const hct_config *cfg) { hct_zero(state, (size_t)ssm_state_len(cfg)); }
 
-/* per token: Delta (d) */
-static uint64_t ssm_scratch_len(const hct_config *cfg) { return cfg->d; }
+/* per token: Delta (d); then A = -exp(A_log) (d, N), computed once per call */
+static uint64_t ssm_scratch_len(const hct_config *cfg) { return cfg->d + ssm_state_len(cfg); }
 
 static uint64_t ssm_tape_len(const hct_config *cfg, uint32_t T) { return hct_tape_len(ssm_state_len(cfg), cfg->d, T); }
 
-/* Dh (d, N), dB (N) */
-static uint64_t ssm_work_len(const hct_config *cfg) { return ssm_state_len(cfg) + n_state(cfg); }
+/* Dh (d, N), dB (N), A (d, N) */
+static uint64_t ssm_work_len(const hct_config *cfg) { return 2 * ssm_state_len(cfg) + n_state(cfg); }
+
+/* A = -exp(A_log), MATH §3.10 */
+static void make_A(const hct_rule_io *io, real *A) {
+    size_t n = (size_t)ssm_state_len(io->cfg);
+    for (size_t i = 0; i < n; i++) A[i] = -hct_exp(io->tensors[T_ALOG][i]);
+}
 
 /* y[c] = sum_n C[n] h[c][n] */
 static void ssm_read(const real *h, uint32_t d, uint32_t N, const real *C, real *y) {
@@ -49,13 +55,13 @@ static void ssm_read(const real *h, uint32_t d, uint32_t N, const real *C, real 
 static void ssm_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *dt) {
     uint32_t d = io->d, N = n_state(io->cfg);
     const real *B = io->k + (size_t)t * d, *u = io->v + (size_t)t * d, *C = io->q + (size_t)t * d;
-    const real *alog = io->tensors[T_ALOG], *dtb = io->tensors[T_DTB];
+    const real *A = io->scratch + d, *dtb = io->tensors[T_DTB];
     real delta = io->gates[(size_t)t * N_GATES + G_DELTA];
     for (uint32_t c = 0; c < d; c++) {
-        const real *h = in + (size_t)c * N, *al = alog + (size_t)c * N;
+        const real *h = in + (size_t)c * N, *a = A + (size_t)c * N;
         real *ho = out + (size_t)c * N;
         dt[c] = hct_softplus(delta + dtb[c]);
-        for (uint32_t n = 0; n < N; n++) ho[n] = hct_exp(-dt[c] * hct_exp(al[n])) * h[n] + dt[c] * B[n] * u[c];
+        for (uint32_t n = 0; n < N; n++) ho[n] = hct_exp(dt[c] * a[n]) * h[n] + dt[c] * B[n] * u[c];
     }
     ssm_read(out, d, N, C, y);
 }
@@ -67,6 +73,7 @@ static void ssm_forward(const hct_rule_io *io) {
             ssm_read(io->state_in, d, N, io->q + (size_t)t * d, io->y + (size_t)t * d);
         return;
     }
+    make_A(io, io->scratch + d);
     hct_rule_loop(io, ssm_token, ssm_state_len(io->cfg), d);
 }
 
@@ -83,9 +90,10 @@ static void ssm_backward(const hct_rule_grad *g) {
     const hct_config *cfg = io->cfg;
     uint32_t d = io->d, N = n_state(cfg), T = io->T;
     uint64_t slen = ssm_state_len(cfg);
-    const real *alog = io->tensors[T_ALOG], *dtb = io->tensors[T_DTB];
+    const real *dtb = io->tensors[T_DTB];
     real *dalog = g->dtensors[T_ALOG], *ddtb = g->dtensors[T_DTB];
-    real *Dh = g->work, *dB = Dh + slen;
+    real *Dh = g->work, *dB = Dh + slen, *Aall = dB + N;
+    make_A(io, Aall);
     hct_zero(Dh, (size_t)slen);
     for (uint32_t tt = T; tt-- > 0;) {
         hct_token_grad x = hct_token_slices(g, tt, N_GATES);
@@ -105,10 +113,10 @@ static void ssm_backward(const hct_rule_grad *g) {
         hct_zero(dB, N);
         for (uint32_t c = 0; c < d; c++) {
             real *Dc = Dh + (size_t)c * N;
-            const real *h = h0 + (size_t)c * N, *al = alog + (size_t)c * N;
+            const real *h = h0 + (size_t)c * N, *Ac = Aall + (size_t)c * N;
             real ddt = 0;
             for (uint32_t n = 0; n < N; n++) {
-                real A = -hct_exp(al[n]), a = hct_exp(dt[c] * A), da = Dc[n] * h[n] * a;
+                real A = Ac[n], a = hct_exp(dt[c] * A), da = Dc[n] * h[n] * a;
                 ddt += da * A + Dc[n] * x.k[n] * x.v[c];
                 dalog[(size_t)c * N + n] += da * dt[c] * A; /* dA/dA_log = A */
                 dB[n] += Dc[n] * dt[c] * x.v[c];
