@@ -8,7 +8,7 @@ import pytest
 from hecate_edge.config import ModelConfig
 from hecate_edge.format import write_model
 from hecate_edge.reference.init import init_params
-from hecate_edge.reference.rules import RULES, rule_by_name
+from hecate_edge.reference.rules import RULES, resolve_params, rule_by_name
 from hecate_edge.runtime import Model
 
 DTYPES = {"f32": np.float32, "f64": np.float64}
@@ -26,9 +26,14 @@ def lively_params(cfg: ModelConfig, seed: int) -> dict:
     params = init_params(cfg, seed)
     rng = np.random.default_rng(seed + 1)
     gates = [gate for gate, _ in rule_by_name(cfg.rule).GATES]
+    bias = dict(LIVELY_BIAS)
+    if cfg.rule_hp.get("ns_steps"):
+        # Newton-Schulz momentum with theta ~ 0.7 is chaotic (MATH §3.6: float32 and
+        # float64 drift apart exponentially); theta ~ 0.13 still writes a lot
+        bias["theta"] = -2.0
     for name in params:
         if name.endswith("gate_b"):
-            params[name] = np.array([LIVELY_BIAS[g] for g in gates]) + rng.uniform(-0.3, 0.3, len(gates))
+            params[name] = np.array([bias[g] for g in gates]) + rng.uniform(-0.3, 0.3, len(gates))
         if ".mem0.w" in name or name.endswith("gate_w"):
             params[name] = params[name] * 3.0
     return params
@@ -46,16 +51,27 @@ ALL_RULES = sorted(RULES)  # every test parametrized over rules covers a new rul
 # "rule+retention" (MATH §4); tests parametrized over it cover a new pair by itself.
 RULE_CASES = [rule if retention == RULES[rule].RETENTION else f"{rule}+{retention}"
               for rule in ALL_RULES for retention in RULES[rule].RETENTIONS]
+# ... and hyper-parameters that switch a different code path on ("rule:name=value").
+RULE_CASES += ["atlas:ns_steps=5"]
 # Elastic-net lambda_1 in the tests: 4x the rule's default, so that with
 # lively gates the threshold clips a good share of the state (and leaves some;
 # tests/test_retention.py checks both).
 TEST_LAMBDA_SCALE = 4.0
 
 
-def rule_config(cfg: ModelConfig, case: str) -> ModelConfig:
-    """cfg with the rule and retention of a RULE_CASES entry (rule defaults for the rest)."""
+def parse_case(case: str) -> tuple[str, str | None, dict]:
+    """(rule, retention or None, {hyper-parameter: value}) of a RULE_CASES entry."""
+    case, _, setting = case.partition(":")
     rule, _, retention = case.partition("+")
-    return replace(cfg, rule=rule, rule_params=(), retention=retention or None,
+    name, _, value = setting.partition("=")
+    return rule, retention or None, ({name: float(value)} if setting else {})
+
+
+def rule_config(cfg: ModelConfig, case: str) -> ModelConfig:
+    """cfg with the rule, retention and hyper-parameters of a RULE_CASES entry (rule defaults for the rest)."""
+    rule, retention, overrides = parse_case(case)
+    params = resolve_params(RULES[rule], cfg.d_model, overrides)
+    return replace(cfg, rule=rule, rule_params=params, retention=retention,
                    retention_param=TEST_LAMBDA_SCALE * RULES[rule].ELASTIC_LAMBDA_1
                    if retention == "elastic_net" else None)
 

@@ -5,7 +5,7 @@ import pytest
 
 from hecate_edge import ops
 from hecate_edge.reference.rules import RULES, resolve_params
-from conftest import ALL_RULES, RULE_CASES, TEST_LAMBDA_SCALE
+from conftest import ALL_RULES, RULE_CASES, TEST_LAMBDA_SCALE, parse_case
 from parity import assert_close
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
@@ -22,10 +22,11 @@ def inputs(rule, B=2, H=3, T=20, D=8, seed=0, dtype=np.float64):
     return cast(q), cast(k), cast(v), {n: cast(g) for n, g in gates.items()}
 
 
-def default_hp(rule, D, retention=None):
-    """The rule's default hyper-parameters, and the retention (elastic net at the tests' lambda_1)."""
+def default_hp(rule, D, retention=None, overrides=None):
+    """The rule's hyper-parameters (defaults updated by overrides), and the retention
+    (elastic net at the tests' lambda_1)."""
     module = RULES[rule]
-    hp = dict(zip(module.PARAM_NAMES, resolve_params(module, D)))
+    hp = dict(zip(module.PARAM_NAMES, resolve_params(module, D, overrides)))
     if retention == "elastic_net":
         hp.update(retention=retention, lambda_1=float(np.float32(TEST_LAMBDA_SCALE * module.ELASTIC_LAMBDA_1)))
     elif retention:
@@ -40,10 +41,10 @@ def perturbed_init(rule, B, H, D, rng, dtype):
     return np.abs(init + noise).astype(dtype)
 
 
-def reference(rule, q, k, v, gates, initial_state, retention=None):
+def reference(rule, q, k, v, gates, initial_state, retention=None, overrides=None):
     module = RULES[rule]
     B, H, T, D = q.shape
-    hp = default_hp(rule, D, retention)
+    hp = default_hp(rule, D, retention, overrides)
     out = np.zeros((B, H, T, D))
     final = np.zeros((B, H, *module.init_state(D, hp).shape))
     for b in range(B):
@@ -59,15 +60,15 @@ def reference(rule, q, k, v, gates, initial_state, retention=None):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", RULE_CASES)
 def test_op_matches_reference(case, dtype):
-    rule, _, retention = case.partition("+")
+    rule, retention, overrides = parse_case(case)
     q, k, v, gates = inputs(rule, dtype=dtype)
     rng = np.random.default_rng(1)
     init = perturbed_init(rule, 2, 3, 8, rng, dtype)
     hp = default_hp(rule, 8, retention)
-    o, final = getattr(ops, rule)(q, k, v, initial_state=init, retention=retention or None,
+    o, final = getattr(ops, rule)(q, k, v, initial_state=init, retention=retention, params=overrides,
                                   lambda_1=hp.get("lambda_1"), **gates)
     want_o, want_final = reference(rule, *(a.astype(np.float64) for a in (q, k, v)),
-                                   {n: g.astype(np.float64) for n, g in gates.items()}, init, retention)
+                                   {n: g.astype(np.float64) for n, g in gates.items()}, init, retention, overrides)
     assert o.dtype == dtype and final.dtype == dtype
     assert_close(o, want_o, TOL[dtype], f"{rule} outputs")
     assert_close(final, want_final, TOL[dtype], f"{rule} final state")

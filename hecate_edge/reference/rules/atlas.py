@@ -17,20 +17,37 @@ GATES = (("alpha", "sigmoid"), ("theta", "softplus"), ("eta", "sigmoid"))
 DEFAULT_GATE_BIAS = ((-3.0, -4.6, 1.5),)
 # MATH §3.1 (A3): Atlas is a matrix rule, q and k L2-normalized by default.
 QK_NORM = True
-PARAM_NAMES = ("window",)
+PARAM_NAMES = ("window", "ns_steps")
+MAX_NS_STEPS = 10
+# MATH §3.6: the Muon quintic Newton-Schulz coefficients
+NS_COEFFS = (3.4445, -4.7750, 2.0315)
+NS_EPS = 1e-7
 MAX_WINDOW = 64
 RETENTION, RETENTIONS, ELASTIC_LAMBDA_1 = matrix.RETENTION, matrix.RETENTIONS, matrix.ELASTIC_LAMBDA_1
 
 
 def default_params(d: int) -> tuple[float, ...]:
-    """A window of c = 4 tokens."""
-    return (4.0,)
+    """A window of c = 4 tokens; plain momentum (no Newton-Schulz steps)."""
+    return (4.0, 0.0)
 
 
 def check_params(d: int, params: tuple[float, ...]) -> None:
     c = params[0]
     if not (c == int(c) and 1 <= c <= MAX_WINDOW):
         raise ValueError(f"window must be an integer in 1..{MAX_WINDOW}, got {c}")
+    k = params[1]
+    if not (k == int(k) and 0 <= k <= MAX_NS_STEPS):
+        raise ValueError(f"ns_steps must be an integer in 0..{MAX_NS_STEPS}, got {k}")
+
+
+def newton_schulz(z: np.ndarray, steps: int) -> np.ndarray:
+    """MATH §3.6: X = Z / (||Z||_F + 1e-7), then `steps` times X <- a X + (b A + c A^2) X, A = X X^T."""
+    a, b, c = NS_COEFFS
+    x = z / (np.linalg.norm(z) + NS_EPS)
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x
 
 
 def _split(state: np.ndarray, d: int, c: int):
@@ -45,13 +62,20 @@ def init_state(d: int, hp: dict) -> np.ndarray:
 
 
 def write_read(state, km, vm, qm, gates, hp):
-    """Window <- last c (k, v); Z' = eta Z - theta K^T (K M - V); M' = (1 - alpha) M + Z'; y = q M'."""
+    """Window <- last c (k, v); Z' = eta Z - theta K^T (K M - V); M' = (1 - alpha) M + Z'; y = q M'.
+    With ns_steps = k > 0: Z' = eta Z + K^T (K M - V); M' = (1 - alpha) M - theta NS_k(Z')."""
     d, c = len(km), int(hp["window"])
     m, z, keys, values = _split(state, d, c)
     keys = np.vstack([keys[1:], km])
     values = np.vstack([values[1:], vm])
-    z_next = gates["eta"] * z - gates["theta"] * keys.T @ (keys @ m - values)
-    m_next = (1.0 - gates["alpha"]) * m + z_next
+    grad = keys.T @ (keys @ m - values)
+    steps = int(hp.get("ns_steps", 0))
+    if steps:  # Muon form: momentum of the raw gradient, orthogonalized, scaled by theta
+        z_next = gates["eta"] * z + grad
+        m_next = (1.0 - gates["alpha"]) * m - gates["theta"] * newton_schulz(z_next, steps)
+    else:
+        z_next = gates["eta"] * z - gates["theta"] * grad
+        m_next = (1.0 - gates["alpha"]) * m + z_next
     matrix.retain(m_next, gates, hp)
     new = np.concatenate([m_next.ravel(), z_next.ravel(), keys.ravel(), values.ravel()])
     return new, qm @ m_next

@@ -4,18 +4,25 @@
  * M <- (1-alpha) M + Z, read y = q M after the write; exact BPTT (gradients
  * flow through the window into earlier tokens' k, v).  State: M, Z (d x d),
  * then the window K, V (c x d each, oldest row first, zero rows until filled).
- * Gates: alpha, theta, eta.  Param: c (window) in 1..64. */
+ * Gates: alpha, theta, eta.  Params: c (window) in 1..64; ns_steps in 0..10:
+ * with k > 0 Newton-Schulz steps the momentum is orthogonalized (Muon form):
+ * Z <- eta Z + K^T (K M - V), M <- (1-alpha) M - theta NS_k(Z). */
 #include "matrix.h"
+#include "newton_schulz.h"
 #include "../mathfn.h"
 
-enum { G_ALPHA = 0, G_THETA = 1, G_ETA = 2, N_GATES = 3, P_WINDOW = 0, MAX_WINDOW = 64 };
+enum { G_ALPHA = 0, G_THETA = 1, G_ETA = 2, N_GATES = 3, P_WINDOW = 0, P_NS = 1, MAX_WINDOW = 64, MAX_NS = 10 };
 
 static uint32_t window(const hct_config *cfg) { return (uint32_t)cfg->rule_params[P_WINDOW]; }
 
+static uint32_t ns_steps(const hct_config *cfg) { return (uint32_t)cfg->rule_params[P_NS]; }
+
+static bool integer_in(float v, float lo, float hi) { return v >= lo && v <= hi && v == (float)(uint32_t)v; }
+
 static hecate_status atlas_check(const hct_config *cfg) {
-    float c = cfg->rule_params[P_WINDOW];
-    if (!(c >= 1.0f && c <= (float)MAX_WINDOW && c == (float)(uint32_t)c)) return HECATE_E_FILE_CONFIG;
-    return hct_params_unused(cfg, 1);
+    if (!integer_in(cfg->rule_params[P_WINDOW], 1.0f, (float)MAX_WINDOW)) return HECATE_E_FILE_CONFIG;
+    if (!integer_in(cfg->rule_params[P_NS], 0.0f, (float)MAX_NS)) return HECATE_E_FILE_CONFIG;
+    return hct_params_unused(cfg, 2);
 }
 
 static uint64_t atlas_state_len(const hct_config *cfg) {
@@ -24,18 +31,25 @@ static uint64_t atlas_state_len(const hct_config *cfg) {
 
 static void atlas_state_init(real *state, const hct_config *cfg) { hct_zero(state, (size_t)atlas_state_len(cfg)); }
 
-/* per token: the window errors E = K M - V (c x d) */
-static uint64_t extra_len(const hct_config *cfg) { return (uint64_t)window(cfg) * cfg->d; }
+/* d^2 scalars per Newton-Schulz iterate X_0 .. X_k, plus ||Z'|| (none when k = 0) */
+static uint64_t ns_len(const hct_config *cfg) {
+    return ns_steps(cfg) ? ((uint64_t)ns_steps(cfg) + 1) * cfg->d * cfg->d + 1 : 0;
+}
 
-static uint64_t atlas_scratch_len(const hct_config *cfg) { return extra_len(cfg); }
+/* per token: the window errors E = K M - V (c x d), then the NS iterates and norm */
+static uint64_t extra_len(const hct_config *cfg) { return (uint64_t)window(cfg) * cfg->d + ns_len(cfg); }
+
+/* the extra, then the iteration's work (2 d^2) */
+static uint64_t atlas_scratch_len(const hct_config *cfg) { return extra_len(cfg) + 2 * (uint64_t)cfg->d * cfg->d; }
 
 static uint64_t atlas_tape_len(const hct_config *cfg, uint32_t T) {
     return hct_tape_len(atlas_state_len(cfg), extra_len(cfg), T);
 }
 
-/* dM, dZ (d x d), dK, dV (c x d), de (c x d) */
+/* dM, dZ (d x d), dK, dV, de (c x d each), then for NS: G (d x d) and its work (4 d^2) */
 static uint64_t atlas_work_len(const hct_config *cfg) {
-    return 2 * (uint64_t)cfg->d * cfg->d + 3 * extra_len(cfg);
+    uint64_t dd = (uint64_t)cfg->d * cfg->d;
+    return 2 * dd + 3 * (uint64_t)window(cfg) * cfg->d + (ns_steps(cfg) ? 5 * dd : 0);
 }
 
 /* Shift the window by one row and append (k, v); in and out may alias. */
@@ -58,6 +72,9 @@ static void atlas_token(const hct_rule_io *io, uint32_t t, const real *in, real 
     const real *K = out + 2 * dd, *V = K + (size_t)c * d;
     hct_linear(in, K, c, d, d, E); /* E = K M - V, against the state before the token */
     for (size_t i = 0; i < (size_t)c * d; i++) E[i] -= V[i];
+    uint32_t ns = ns_steps(io->cfg);
+    /* plain: Z' = eta Z - theta G ; Muon form (ns > 0): Z' = eta Z + G, G = K^T E */
+    real gscale = ns ? (real)1 : -theta;
     hct_zero(y, d);
     for (uint32_t j = 0; j < d; j++) {
         const real *m = in + (size_t)j * d, *z = in + dd + (size_t)j * d;
@@ -65,10 +82,16 @@ static void atlas_token(const hct_rule_io *io, uint32_t t, const real *in, real 
         for (uint32_t o = 0; o < d; o++) {
             real grad = 0; /* (K^T E)[j][o] */
             for (uint32_t i = 0; i < c; i++) grad += K[(size_t)i * d + j] * E[(size_t)i * d + o];
-            zo[o] = eta * z[o] - theta * grad;
-            mo[o] = keep * m[o] + zo[o];
+            zo[o] = eta * z[o] + gscale * grad;
+            if (!ns) mo[o] = keep * m[o] + zo[o];
         }
-        hct_axpy(y, q[j], mo, d);
+        if (!ns) hct_axpy(y, q[j], mo, d);
+    }
+    if (ns) { /* M' = keep M - theta NS(Z') */
+        real *iter = E + (size_t)c * d, *O = iter + (size_t)ns * dd;
+        iter[(size_t)(ns + 1) * dd] = hct_newton_schulz(out + dd, d, ns, iter, io->scratch + extra_len(io->cfg));
+        for (size_t i = 0; i < dd; i++) out[i] = keep * in[i] - theta * O[i];
+        hct_linear(out, q, 1, d, d, y);
     }
     hct_matrix_retain(io, out, q, theta, y);
 }
@@ -89,7 +112,8 @@ static void atlas_backward(const hct_rule_grad *g) {
     size_t dd = (size_t)d * d, cd = (size_t)c * d;
     uint64_t slen = atlas_state_len(cfg), elen = extra_len(cfg);
     real *dM = g->work, *dZ = dM + dd, *dK = dZ + dd, *dV = dK + cd, *de = dV + cd;
-    real lambda = hct_shrink_lambda(cfg);
+    real lambda = hct_shrink_lambda(cfg), *G = de + cd, *ns_work = G + dd;
+    uint32_t ns = ns_steps(cfg);
     hct_zero(dM, 2 * dd + 2 * cd);
     for (uint32_t tt = T; tt-- > 0;) {
         if (io->frozen) {
@@ -100,22 +124,33 @@ static void atlas_backward(const hct_rule_grad *g) {
         const real *M0 = hct_tape_state(io, tt, slen), *Z0 = M0 + dd, *M1 = hct_tape_state(io, tt + 1, slen);
         const real *K = M1 + 2 * dd, *E = hct_tape_extra(io, tt, slen, elen);
         real keep = (real)1 - x.gates[G_ALPHA], theta = x.gates[G_THETA], eta = x.gates[G_ETA];
-        real dalpha = 0, deta = 0, dtheta = 0;
+        real dalpha = 0, deta = 0, dtheta = 0, gscale = ns ? (real)1 : -theta;
         hct_zero(de, cd);
+        /* the read and the shrink, then M' = keep M + (Z' | -theta NS(Z')) */
         for (uint32_t j = 0; j < d; j++) {
-            real *dm = dM + (size_t)j * d, *dz = dZ + (size_t)j * d;
+            real *dm = dM + (size_t)j * d;
             hct_axpy(dm, x.q[j], x.dy, d);
             x.dq[j] = hct_dot(M1 + (size_t)j * d, x.dy, d);
             if (lambda != 0) dtheta += lambda * hct_retain_shrink_backward(M1 + (size_t)j * d, NULL, dm, d);
-            hct_axpy(dz, 1, dm, d);
             dalpha -= hct_dot(dm, M0 + (size_t)j * d, d);
+        }
+        if (ns) {
+            const real *iter = E + cd, *O = iter + (size_t)ns * dd;
+            dtheta -= hct_dot(dM, O, (uint32_t)dd);
+            for (size_t i = 0; i < dd; i++) G[i] = -theta * dM[i];
+            hct_newton_schulz_backward(M1 + dd, iter[(size_t)(ns + 1) * dd], iter, d, ns, G, dZ, ns_work);
+        } else {
+            hct_axpy(dZ, 1, dM, (uint32_t)dd);
+        }
+        /* Z' = eta Z + gscale K^T E: dE_i += gscale K_i[j] dZ[j], dK_i[j] += gscale <dZ[j], E_i> */
+        for (uint32_t j = 0; j < d; j++) {
+            real *dz = dZ + (size_t)j * d;
             deta += hct_dot(dz, Z0 + (size_t)j * d, d);
-            /* the step -theta K^T E: dE_i += -theta K_i[j] dZ[j], dK_i[j] += -theta <dZ[j], E_i> */
             for (uint32_t i = 0; i < c; i++) {
                 real kij = K[(size_t)i * d + j], ez = hct_dot(dz, E + (size_t)i * d, d);
-                dtheta -= kij * ez;
-                dK[(size_t)i * d + j] -= theta * ez;
-                hct_axpy(de + (size_t)i * d, -theta * kij, dz, d);
+                if (!ns) dtheta -= kij * ez;
+                dK[(size_t)i * d + j] += gscale * ez;
+                hct_axpy(de + (size_t)i * d, gscale * kij, dz, d);
             }
         }
         x.dgates[G_ALPHA] = dalpha;
