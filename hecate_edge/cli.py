@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hecate_edge.optim import OPTIMIZERS
 from hecate_edge.reference.retention import RETENTION_IDS
 from hecate_edge.reference.rules import RULES, resolve_params
 
@@ -100,22 +101,30 @@ def _cmd_train(args: argparse.Namespace) -> None:
                           rule_params=params, retention=args.retention, retention_param=args.retention_param)
     except ValueError as exc:
         raise UsageError(f"bad model shape: {exc}") from None
-    kinds = ["text", "recall"] if args.data == "mix" else [args.data]
-    corpora = [data.load_corpus(kind, "train", seed=args.seed) for kind in kinds]
     model = train.new_model(cfg, seed=args.seed)
     config = train.TrainConfig(
         steps=args.steps, chunk=args.chunk, lr=args.lr, weight_decay=args.weight_decay,
         clip_norm=args.clip if args.clip > 0 else None, seed=args.seed, burn_in=args.burn_in,
+        optimizer=args.optimizer,
     )
-    records = train.train(model, corpora, config, log_path=args.log, show_progress=not args.quiet)
+    state = None
+    if args.resume:  # the run's own settings come from the checkpoint (D26)
+        model, config, state = train.load_training_state(args.resume)
+        cfg = model.config
+        print(f"resuming at step {state.step} of {config.steps} ({config.optimizer})")
+    kinds = ["text", "recall"] if args.data == "mix" else [args.data]
+    corpora = [data.load_corpus(kind, "train", seed=config.seed) for kind in kinds]
+    records = train.train(model, corpora, config, log_path=args.log, show_progress=not args.quiet, state=state,
+                          checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
     Path(args.out).write_bytes(model.to_bytes())
-    if args.checkpoint:
-        train.save_checkpoint(args.checkpoint, cfg, model.weights())
     tail = records[-min(len(records), 50):]
-    print(f"trained {len(records)} steps x {args.chunk} tokens, "
-          f"last {len(tail)} steps mean loss {np.mean([r['bpb'] for r in tail]):.3f} bits/byte")
+    if tail:
+        print(f"trained {len(records)} steps x {config.chunk} tokens, "
+              f"last {len(tail)} steps mean loss {np.mean([r['bpb'] for r in tail]):.3f} bits/byte")
+    else:
+        print(f"nothing left to train: the checkpoint is at step {config.steps} of {config.steps}")
     for kind in kinds:
-        result = train.evaluate(model, data.load_corpus(kind, "heldout", seed=args.seed))
+        result = train.evaluate(model, data.load_corpus(kind, "heldout", seed=config.seed))
         line = f"held-out {kind}: {result.bits_per_byte:.3f} bits/byte"
         if result.recall_accuracy is not None:
             line += f", recall {result.recall_bits_per_byte:.3f} bits/byte, accuracy {result.recall_accuracy:.1%}"
@@ -237,7 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", choices=("text", "recall", "mix"), default="text")
     p.add_argument("--log", help="per-step loss log (.jsonl, or .csv)")
-    p.add_argument("--checkpoint", help="also write a float64 .npz checkpoint (params + config)")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adamw",
+                   help="outer optimizer (docs/MATH.md §10; default adamw)")
+    p.add_argument("--checkpoint", help="also write a training checkpoint (.npz: weights, config, optimizer, "
+                                        "RNG), at the end, every --checkpoint-every steps and on Ctrl-C")
+    p.add_argument("--checkpoint-every", type=int, default=0, metavar="N", help="checkpoint every N steps")
+    p.add_argument("--resume", metavar="CHECKPOINT",
+                   help="continue a run from its training checkpoint (its model and settings win; "
+                        "pass the same --data)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 

@@ -1,8 +1,9 @@
 """Outer training and evaluation on the C runtime.
 
-Owns AdamW (numpy), the seeded training loop around ``Session.train_chunk``
-(MATH §7 gradients, §5 loss), held-out evaluation through ``Session.process``
-(MATH §6 streaming) and float64 training checkpoints.
+Owns the seeded training loop around ``Session.train_chunk`` (MATH §7
+gradients, §5 loss; optimizers in ``hecate_edge.optim``), resumable training
+checkpoints, and held-out evaluation through ``Session.process`` (MATH §6
+streaming).
 """
 
 from __future__ import annotations
@@ -12,83 +13,21 @@ import json
 import math
 import os
 import time
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hecate_edge.data import Corpus
+from hecate_edge.optim import OPTIMIZERS, Optimizer
 from hecate_edge.progress import Progress
 from hecate_edge.reference.mathfn import log_softmax
 from hecate_edge.reference.rules import rule_by_name, rule_tensor_specs
 
 _CONFIG_KEY = "__config__"
-
-
-class AdamW:
-    """AdamW (decoupled weight decay) updating numpy arrays in place.
-
-    Moments are float64; parameters keep their own dtype (float32 views into
-    the C model buffer, so the runtime sees each update at once). Weight
-    decay applies only to matrices (``ndim >= 2``) not named in ``no_decay``,
-    never to biases or other vectors. Per step ``t`` (1-based), for each parameter ``p`` with gradient
-    ``g`` (after optional global-norm clipping)::
-
-        p <- p - lr * wd * p                      (matrices only)
-        m <- b1 m + (1 - b1) g ;  v <- b2 v + (1 - b2) g^2
-        p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
-    """
-
-    def __init__(
-        self,
-        params: Mapping[str, np.ndarray],
-        lr: float = 3e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        clip_norm: float | None = None,
-        no_decay: Collection[str] = (),
-    ):
-        self.params = dict(params)
-        self.no_decay = frozenset(no_decay)
-        self.lr = lr
-        self.beta1, self.beta2 = betas
-        self.eps = eps
-        self.weight_decay = weight_decay
-        self.clip_norm = clip_norm
-        self.t = 0
-        self.m = {name: np.zeros(p.shape, np.float64) for name, p in self.params.items()}
-        self.v = {name: np.zeros(p.shape, np.float64) for name, p in self.params.items()}
-
-    def step(self, grads: Mapping[str, np.ndarray], lr: float | None = None) -> float:
-        """Apply one update from ``grads`` (same names and shapes as the parameters).
-
-        ``lr`` overrides the base rate for this step (schedules). Returns the
-        global gradient L2 norm before clipping.
-        """
-        lr = self.lr if lr is None else lr
-        g64 = {name: np.asarray(grads[name], np.float64) for name in self.params}
-        norm = math.sqrt(sum(float(np.square(g).sum()) for g in g64.values()))
-        scale = 1.0
-        if self.clip_norm is not None and norm > self.clip_norm:
-            scale = self.clip_norm / norm
-        self.t += 1
-        bias1 = 1.0 - self.beta1**self.t
-        bias2 = 1.0 - self.beta2**self.t
-        for name, p in self.params.items():
-            g = g64[name] * scale if scale != 1.0 else g64[name]
-            m, v = self.m[name], self.v[name]
-            m *= self.beta1
-            m += (1.0 - self.beta1) * g
-            v *= self.beta2
-            v += (1.0 - self.beta2) * g * g
-            value = p.astype(np.float64)
-            if p.ndim >= 2 and self.weight_decay and name not in self.no_decay:
-                value -= lr * self.weight_decay * value
-            value -= lr * (m / bias1) / (np.sqrt(v / bias2) + self.eps)
-            p[...] = value
-        return norm
+_TRAIN_KEY = "__train__"     # a training checkpoint's TrainConfig, steps done, RNG state
+_OPT_PREFIX = "optimizer/"   # ... and its optimizer state
 
 
 def lr_at(step: int, steps: int, lr: float, warmup: int, floor: float = 0.1) -> float:
@@ -119,6 +58,30 @@ class TrainConfig:
     warmup: int | None = None
     seed: int = 0
     burn_in: int = 0
+    optimizer: str = "adamw"   # a name of hecate_edge.optim.OPTIMIZERS (MATH §10)
+
+
+@dataclass
+class TrainState:
+    """Where a run stands: steps done, the sampling RNG and the optimizer.
+    A training checkpoint holds it with the weights and configs (D26)."""
+
+    step: int
+    rng: np.random.Generator
+    optimizer: Optimizer
+
+
+def make_optimizer(model, config: TrainConfig) -> Optimizer:
+    """config.optimizer over model.weights(); a rule's own tensors (e.g. the
+    SSM's A_log) are not weights to shrink (D24)."""
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {config.optimizer!r} (known: {sorted(OPTIMIZERS)})")
+    weights = model.weights()
+    cfg = model.config
+    own = {name for name, _ in rule_tensor_specs(rule_by_name(cfg.rule), cfg.d_model, cfg.rule_hp)}
+    no_decay = {name for name in weights if ".mem" in name and name.rsplit(".", 1)[-1] in own}
+    return OPTIMIZERS[config.optimizer](weights, lr=config.lr, weight_decay=config.weight_decay,
+                                        clip_norm=config.clip_norm, no_decay=no_decay)
 
 
 def new_model(cfg, seed: int = 0, dtype: str = "f32"):
@@ -144,6 +107,10 @@ def train(
     mix: Sequence[float] | None = None,
     log_path: str | os.PathLike | None = None,
     show_progress: bool = True,
+    state: TrainState | None = None,
+    until: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 0,
 ) -> list[dict]:
     """Train ``model`` (a runtime.Model) in place; return one record per step.
 
@@ -164,7 +131,13 @@ def train(
     Records: ``step`` (1-based), ``loss`` (nats per token), ``bpb`` (bits
     per byte), ``lr``, ``grad_norm``, ``tokens`` (trained so far),
     ``seconds``. Written to ``log_path`` as JSON lines, or CSV when the name
-    ends in ``.csv``.
+    ends in ``.csv`` (appended to when resuming).
+
+    ``state`` resumes a run (``load_training_state``) exactly where it
+    stopped; ``until`` stops after that many steps of ``config.steps`` (the
+    schedule still spans all of them). With ``checkpoint``, the training
+    state is written there every ``checkpoint_every`` steps (0: only at the
+    end) and when the run is interrupted (Ctrl-C), so ``state`` can pick it up.
     """
     corpora = [corpora] if isinstance(corpora, Corpus) else list(corpora)
     if not corpora:
@@ -178,43 +151,51 @@ def train(
             raise ValueError("mix needs one non-negative weight per corpus")
         probs = probs / probs.sum()
     warmup = min(100, config.steps // 10) if config.warmup is None else config.warmup
-    rng = np.random.default_rng(config.seed)
+    if state is None:
+        state = TrainState(0, np.random.default_rng(config.seed), make_optimizer(model, config))
+    until = config.steps if until is None else min(until, config.steps)
     session = model.session(max_chunk=config.chunk, max_train_tokens=config.chunk)
-    # a rule's own tensors (e.g. the SSM's A_log) are not weights to shrink (D24)
-    own = {name for name, _ in rule_tensor_specs(rule_by_name(model.config.rule), model.config.d_model,
-                                                model.config.rule_hp)}
-    optimizer = AdamW(
-        model.weights(), lr=config.lr, weight_decay=config.weight_decay, clip_norm=config.clip_norm,
-        no_decay={name for name in model.weights() if ".mem" in name and name.rsplit(".", 1)[-1] in own},
-    )
     records: list[dict] = []
     start_time = time.perf_counter()
     smoothed = None
-    with _LossLog(log_path) as log, Progress(config.steps, "train", quiet=not show_progress) as bar:
-        for step in range(config.steps):
-            corpus = corpora[rng.choice(len(corpora), p=probs) if len(corpora) > 1 else 0]
-            begin = _sample_start(rng, corpus, config.chunk, config.burn_in)
-            session.reset()
-            if config.burn_in:
-                session.process(corpus.tokens[begin - config.burn_in : begin], want_logits=False)
-            inputs = corpus.tokens[begin : begin + config.chunk]
-            targets = corpus.tokens[begin + 1 : begin + config.chunk + 1]
-            loss, flat = session.train_chunk(inputs, targets)
-            lr = lr_at(step, config.steps, config.lr, warmup)
-            grad_norm = optimizer.step(model.split_grads(flat), lr=lr)
-            record = {
-                "step": step + 1,
-                "loss": float(loss),
-                "bpb": float(loss) / math.log(2),
-                "lr": lr,
-                "grad_norm": grad_norm,
-                "tokens": (step + 1) * config.chunk,
-                "seconds": time.perf_counter() - start_time,
-            }
-            records.append(record)
-            log.write(record)
-            smoothed = record["bpb"] if smoothed is None else 0.98 * smoothed + 0.02 * record["bpb"]
-            bar.update(bpb=round(smoothed, 4))
+    rng, optimizer = state.rng, state.optimizer
+    with _LossLog(log_path, append=state.step > 0) as log, \
+            Progress(until - state.step, "train", quiet=not show_progress) as bar:
+        try:
+            while state.step < until:
+                step = state.step
+                corpus = corpora[rng.choice(len(corpora), p=probs) if len(corpora) > 1 else 0]
+                begin = _sample_start(rng, corpus, config.chunk, config.burn_in)
+                session.reset()
+                if config.burn_in:
+                    session.process(corpus.tokens[begin - config.burn_in : begin], want_logits=False)
+                inputs = corpus.tokens[begin : begin + config.chunk]
+                targets = corpus.tokens[begin + 1 : begin + config.chunk + 1]
+                loss, flat = session.train_chunk(inputs, targets)
+                lr = lr_at(step, config.steps, config.lr, warmup)
+                grad_norm = optimizer.step(model.split_grads(flat), lr=lr)
+                state.step += 1
+                record = {
+                    "step": step + 1,
+                    "loss": float(loss),
+                    "bpb": float(loss) / math.log(2),
+                    "lr": lr,
+                    "grad_norm": grad_norm,
+                    "tokens": (step + 1) * config.chunk,
+                    "seconds": time.perf_counter() - start_time,
+                }
+                records.append(record)
+                log.write(record)
+                smoothed = record["bpb"] if smoothed is None else 0.98 * smoothed + 0.02 * record["bpb"]
+                bar.update(bpb=round(smoothed, 4))
+                if checkpoint is not None and checkpoint_every and state.step % checkpoint_every == 0:
+                    save_training_state(checkpoint, model, config, state)
+        except KeyboardInterrupt:  # keep what was learned: the next run resumes from here
+            if checkpoint is not None:
+                save_training_state(checkpoint, model, config, state)
+            raise
+    if checkpoint is not None:
+        save_training_state(checkpoint, model, config, state)
     return records
 
 
@@ -280,12 +261,46 @@ def evaluate(
     return result
 
 
-def save_checkpoint(path: str | os.PathLike, cfg, params: Mapping[str, np.ndarray]) -> None:
-    """Write a float64 checkpoint: one npz entry per tensor plus the config as JSON."""
+def save_checkpoint(path: str | os.PathLike, cfg, params: Mapping[str, np.ndarray],
+                    extra: Mapping[str, np.ndarray] | None = None) -> None:
+    """Write a float64 checkpoint: one npz entry per tensor plus the config as
+    JSON (and ``extra`` entries: a training checkpoint's state)."""
     arrays = {name: np.asarray(value, np.float64) for name, value in params.items()}
     arrays[_CONFIG_KEY] = np.array(json.dumps(cfg.to_dict()))
-    with open(path, "wb") as f:
+    arrays.update(extra or {})
+    tmp = Path(f"{os.fspath(path)}.tmp")
+    with open(tmp, "wb") as f:  # written aside, then renamed: an interrupted save loses nothing
         np.savez(f, **arrays)
+    os.replace(tmp, path)
+
+
+def save_training_state(path: str | os.PathLike, model, config: TrainConfig, state: TrainState) -> None:
+    """A checkpoint that ``load_training_state`` resumes bit-exactly: weights,
+    model config, TrainConfig, steps done, the sampling RNG and the optimizer."""
+    meta = {"train_config": asdict(config), "step": state.step, "rng": state.rng.bit_generator.state}
+    extra = {_TRAIN_KEY: np.array(json.dumps(meta))}
+    extra.update({_OPT_PREFIX + key: np.asarray(value) for key, value in state.optimizer.state_dict().items()})
+    save_checkpoint(path, model.config, model.weights(), extra)
+
+
+def load_training_state(path: str | os.PathLike, dtype: str = "f32"):
+    """``(model, TrainConfig, TrainState)`` from a ``save_training_state`` file;
+    ValueError when it is not one."""
+    cfg, params = load_checkpoint(path)
+    with np.load(path, allow_pickle=False) as npz:
+        if _TRAIN_KEY not in npz.files:
+            raise ValueError(f"{path}: a weights-only checkpoint, not a training state (no {_TRAIN_KEY})")
+        meta = json.loads(str(npz[_TRAIN_KEY]))
+        opt_state = {key[len(_OPT_PREFIX):]: npz[key] for key in npz.files if key.startswith(_OPT_PREFIX)}
+    from hecate_edge import runtime
+
+    model = runtime.Model(model_bytes(cfg, params, dtype), precision=dtype)
+    config = TrainConfig(**meta["train_config"])
+    rng = np.random.default_rng()
+    rng.bit_generator.state = meta["rng"]
+    optimizer = make_optimizer(model, config)
+    optimizer.load_state_dict(opt_state)
+    return model, config, TrainState(int(meta["step"]), rng, optimizer)
 
 
 def load_checkpoint(path: str | os.PathLike):
@@ -296,7 +311,8 @@ def load_checkpoint(path: str | os.PathLike):
         if _CONFIG_KEY not in npz.files:
             raise ValueError(f"{path}: not a hecate_edge checkpoint (no {_CONFIG_KEY} entry)")
         fields = json.loads(str(npz[_CONFIG_KEY]))
-        params = {name: np.asarray(npz[name], np.float64) for name in npz.files if name != _CONFIG_KEY}
+        params = {name: np.asarray(npz[name], np.float64) for name in npz.files
+                  if name not in (_CONFIG_KEY, _TRAIN_KEY) and not name.startswith(_OPT_PREFIX)}
     return ModelConfig.from_dict(fields), params
 
 
@@ -315,14 +331,15 @@ def _sample_start(rng: np.random.Generator, corpus: Corpus, chunk: int, burn_in:
 class _LossLog:
     """Per-step records to a JSONL file, or CSV when the name ends in ``.csv``."""
 
-    def __init__(self, path: str | os.PathLike | None):
+    def __init__(self, path: str | os.PathLike | None, append: bool = False):
         self.path = None if path is None else Path(path)
+        self.append = append
         self._file = None
         self._csv = None
 
     def __enter__(self) -> "_LossLog":
         if self.path is not None:
-            self._file = open(self.path, "w", newline="")
+            self._file = open(self.path, "a" if self.append else "w", newline="")
         return self
 
     def write(self, record: dict) -> None:
@@ -331,7 +348,8 @@ class _LossLog:
         if self.path.suffix.lower() == ".csv":
             if self._csv is None:
                 self._csv = csv.DictWriter(self._file, fieldnames=list(record))
-                self._csv.writeheader()
+                if self._file.tell() == 0:  # a resumed run appends below the existing header
+                    self._csv.writeheader()
             self._csv.writerow(record)
         else:
             self._file.write(json.dumps(record) + "\n")

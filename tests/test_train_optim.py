@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from hecate_edge import train
+from hecate_edge import optim, train
 from hecate_edge.config import ModelConfig
 from hecate_edge.data import Corpus
 
@@ -16,7 +16,7 @@ from hecate_edge.data import Corpus
 def test_adamw_first_step_by_hand():
     w = np.array([[0.5, -1.0]], np.float32)
     b = np.array([2.0], np.float32)
-    opt = train.AdamW({"w": w, "b": b}, lr=0.1, weight_decay=0.2)
+    opt = optim.AdamW({"w": w, "b": b}, lr=0.1, weight_decay=0.2)
     opt.step({"w": np.array([[0.3, -0.4]]), "b": np.array([1.0])})
     # t = 1: m_hat = g, v_hat = g^2, so the Adam step is lr * g / (|g| + eps).
     eps = 1e-8
@@ -30,7 +30,7 @@ def test_adamw_first_step_by_hand():
 
 def test_adamw_second_step_by_hand():
     p = np.array([[1.0]], np.float64)
-    opt = train.AdamW({"p": p}, lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)
+    opt = optim.AdamW({"p": p}, lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)
     g1, g2 = 0.5, -2.0
     opt.step({"p": np.array([[g1]])})
     opt.step({"p": np.array([[g2]])})
@@ -48,7 +48,7 @@ def test_adamw_second_step_by_hand():
 def test_weight_decay_only_on_matrices():
     mat = np.full((2, 3), 2.0, np.float32)
     vec = np.full(3, 2.0, np.float32)
-    opt = train.AdamW({"mat": mat, "vec": vec}, lr=0.5, weight_decay=0.1)
+    opt = optim.AdamW({"mat": mat, "vec": vec}, lr=0.5, weight_decay=0.1)
     opt.step({"mat": np.zeros((2, 3)), "vec": np.zeros(3)})  # zero gradient: decay only
     np.testing.assert_allclose(mat, 2.0 * (1 - 0.5 * 0.1), rtol=1e-7)
     np.testing.assert_array_equal(vec, 2.0)
@@ -57,15 +57,15 @@ def test_weight_decay_only_on_matrices():
 def test_global_norm_clip_scales_gradients_and_reports_norm():
     a = np.zeros(2)
     b = np.zeros((1, 1))
-    opt = train.AdamW({"a": a, "b": b}, lr=1e-3, clip_norm=1.0)
+    opt = optim.AdamW({"a": a, "b": b}, lr=1e-3, clip_norm=1.0)
     norm = opt.step({"a": np.array([3.0, 0.0]), "b": np.array([[4.0]])})
     assert norm == pytest.approx(5.0)
     # First moment holds (1 - beta1) * clipped gradient = 0.1 * g / 5.
-    np.testing.assert_allclose(opt.m["a"], [0.06, 0.0])
-    np.testing.assert_allclose(opt.m["b"], [[0.08]])
-    opt2 = train.AdamW({"a": np.zeros(2)}, clip_norm=10.0)
+    np.testing.assert_allclose(opt.state["m"]["a"], [0.06, 0.0])
+    np.testing.assert_allclose(opt.state["m"]["b"], [[0.08]])
+    opt2 = optim.AdamW({"a": np.zeros(2)}, clip_norm=10.0)
     opt2.step({"a": np.array([3.0, 4.0])})
-    np.testing.assert_allclose(opt2.m["a"], [0.3, 0.4])
+    np.testing.assert_allclose(opt2.state["m"]["a"], [0.3, 0.4])
 
 
 def test_lr_schedule_warmup_then_cosine_to_floor():
@@ -199,6 +199,6 @@ def test_checkpoint_round_trip_is_float64(tmp_path):
 def test_adamw_does_not_decay_the_matrices_it_is_told_to_keep():
     """A rule's own tensors (the SSM's A_log) are not shrunk by weight decay (D24)."""
     kept, decayed = np.ones((2, 2), np.float32), np.ones((2, 2), np.float32)
-    opt = train.AdamW({"kept": kept, "decayed": decayed}, lr=0.1, weight_decay=0.5, no_decay={"kept"})
+    opt = optim.AdamW({"kept": kept, "decayed": decayed}, lr=0.1, weight_decay=0.5, no_decay={"kept"})
     opt.step({"kept": np.zeros((2, 2)), "decayed": np.zeros((2, 2))})
     assert np.all(kept == 1.0) and np.all(decayed < 1.0)
