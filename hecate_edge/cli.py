@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hecate_edge.config import COMPOSITIONS
 from hecate_edge.optim import OPTIMIZERS
 from hecate_edge.reference.retention import RETENTION_IDS
 from hecate_edge.reference.rules import RULES, resolve_params
@@ -98,6 +99,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     try:
         params = resolve_params(RULES[args.rule], args.d_model, _parse_rule_params(args.rule_param))
         cfg = ModelConfig(d_model=args.d_model, n_heads=args.heads, window=args.window, rule=args.rule,
+                          composition=args.composition,
                           rule_params=params, retention=args.retention, retention_param=args.retention_param)
     except ValueError as exc:
         raise UsageError(f"bad model shape: {exc}") from None
@@ -231,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--window", type=int, default=16, help="attention window in tokens")
     p.add_argument("--rule", default="delta", choices=sorted(RULES), help="memory rule (docs/MATH.md §3)")
+    p.add_argument("--composition", default="mag", choices=sorted(COMPOSITIONS),
+                   help="how attention and memory combine (docs/MATH.md §4)")
     p.add_argument("--rule-param", action="append", default=[], metavar="NAME=VALUE",
                    help="a rule hyper-parameter, e.g. d_hidden=32 (repeatable; docs/FORMAT.md lists them)")
     p.add_argument("--retention", choices=sorted(RETENTION_IDS),

@@ -14,7 +14,7 @@ from hecate_edge.reference.retention import RETENTION_IDS
 from hecate_edge.reference.retention import resolve as resolve_retention
 from hecate_edge.reference.rules import RULES, rule_by_name, rule_tensor_specs
 
-COMPOSITIONS: dict[str, int] = {"mag": 0}
+COMPOSITIONS: dict[str, int] = {"mag": 0, "mal": 1}
 
 VOCAB_RANGE = (2, 65536)
 D_MODEL_RANGE = (1, 4096)

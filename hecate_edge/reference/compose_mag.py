@@ -20,3 +20,10 @@ def output_projection(wo: np.ndarray, o: np.ndarray) -> np.ndarray:
 def lm_head(head: np.ndarray, p: np.ndarray) -> np.ndarray:
     """MATH §4: logits_n = head p_n."""
     return p @ head
+
+
+def block(session, x: np.ndarray) -> np.ndarray:
+    """MATH §4: p = Wo (SWA(x) * sigmoid(memory(x))): attention and memory both read x."""
+    a = session.attend(x)
+    y = session.memory_step(0, x)
+    return output_projection(session.params["blk0.attn.wo"], gate_attention(a, y))

@@ -8,9 +8,13 @@ import numpy as np
 from hecate_edge.config import ModelConfig, tensor_specs
 from hecate_edge.reference import frontend
 from hecate_edge.reference.attention import WindowCache, attend
-from hecate_edge.reference.compose_mag import gate_attention, lm_head, output_projection
+from hecate_edge.reference import compose_mag, compose_mal
+from hecate_edge.reference.compose_mag import lm_head
 from hecate_edge.reference.mathfn import log_softmax
 from hecate_edge.reference.rules import rule_by_name
+
+# MATH §4: name -> module whose block(session, x) maps a block input to its output p
+COMPOSITIONS = {"mag": compose_mag, "mal": compose_mal}
 
 
 def check_params(cfg: ModelConfig, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -67,18 +71,20 @@ class ReferenceSession:
         """Feed one token (MATH §1-§4); returns its next-token logits (V,)."""
         if not 0 <= int(token) < self.cfg.vocab:
             raise ValueError(f"token {token} outside 0..{self.cfg.vocab - 1}")
-        p = self.params
-        x = p["emb"][int(token)]                                    # MATH §1
-        q, k, v = x @ p["blk0.attn.wq"], x @ p["blk0.attn.wk"], x @ p["blk0.attn.wv"]
-        self._cache.push(k, v)                                      # MATH §2, current token included
-        a = attend(q, self._cache.keys(), self._cache.values(), self.cfg.n_heads)
-        y = self._memory_step(0, x)                                 # MATH §3
-        o = gate_attention(a, y)                                    # MATH §4
-        logits = lm_head(p["head"], output_projection(p["blk0.attn.wo"], o))
+        x = self.params["emb"][int(token)]                          # MATH §1
+        p = COMPOSITIONS[self.cfg.composition].block(self, x)       # MATH §2-§4
+        logits = lm_head(self.params["head"], p)
         self.position += 1
         return logits
 
-    def _memory_step(self, level: int, x: np.ndarray) -> np.ndarray:
+    def attend(self, inp: np.ndarray) -> np.ndarray:
+        """MATH §2: push inp's key and value into the window, attend with its query."""
+        p = self.params
+        q, k, v = inp @ p["blk0.attn.wq"], inp @ p["blk0.attn.wk"], inp @ p["blk0.attn.wv"]
+        self._cache.push(k, v)                                      # the current token included
+        return attend(q, self._cache.keys(), self._cache.values(), self.cfg.n_heads)
+
+    def memory_step(self, level: int, x: np.ndarray) -> np.ndarray:
         """MATH §3.1 front end then the rule's write-and-read (or read only when frozen)."""
         params = self._levels[level]
         km, vm, qm = frontend.project(params, x, self.cfg.qk_norm)

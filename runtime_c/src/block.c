@@ -1,7 +1,9 @@
-/* block.c — the forward of a block of tokens (MATH §1-§4) shared by step,
+/* block.c — the forward of a block of tokens (MATH §1-§4; the composition
+ * in between from compose/) shared by step,
  * process and train, the layout of its arrays in the session scratch, and
  * the commit that makes its results the session state (MATH §6). */
 #include "block.h"
+#include "compose/compose.h"
 #include "mathfn.h"
 
 typedef struct carver { unsigned char *base; uint64_t used; } carver;
@@ -36,6 +38,7 @@ uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsi
     b->gy = take(&cv, Td);
     b->o = take(&cv, Td);
     b->p = take(&cv, Td);
+    b->z = take(&cv, Td);
     b->rule_scratch = take(&cv, m->rule->scratch_len(c));
     if (training) {
         b->probs = take(&cv, (uint64_t)T * c->n_heads * c->window);
@@ -65,23 +68,10 @@ hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, b
     uint32_t d = c->d, T = b->T;
     bool need_out = training || logits != NULL;
     for (uint32_t t = 0; t < T; t++) hct_copy(b->x + (size_t)t * d, m->w.emb + (size_t)b->tokens[t] * d, d);
-    /* keys and values always (they are state); queries and attention only for outputs */
-    hct_linear(m->w.wk, b->x, T, d, d, b->k);
-    hct_linear(m->w.wv, b->x, T, d, d, b->v);
-    if (need_out) {
-        hct_linear(m->w.wq, b->x, T, d, d, b->q);
-        for (uint32_t t = 0; t < T; t++) hct_swa_forward(s, b, t);
-    }
     b->state = s->mem_spare[0];
-    hct_level_forward(s, b, training);
+    m->composition->forward(s, b, need_out, training); /* MATH §4: x -> p, memory and window state */
     if (!b->rule_io.frozen && !hct_all_finite(b->state, s->mem_len[0])) return HECATE_E_NONFINITE;
     if (!need_out) return HECATE_OK;
-    /* MAG (MATH §4): o = a * sigmoid(y), p = o Wo, logits = p head */
-    for (size_t i = 0; i < (size_t)T * d; i++) {
-        b->gy[i] = hct_sigmoid(b->y[i]);
-        b->o[i] = b->a[i] * b->gy[i];
-    }
-    hct_linear(m->w.wo, b->o, T, d, d, b->p);
     real *out = training ? b->logits : logits;
     hct_linear(m->w.head, b->p, T, d, c->vocab, out);
     if (!hct_all_finite(out, (size_t)T * c->vocab)) return HECATE_E_NONFINITE;

@@ -20,7 +20,8 @@ typedef struct hct_block {
     real *gate_pre, *gates;   /* (T, G) */
     real *y;                  /* (T, d) memory read */
     real *gy;                 /* (T, d) sigmoid(y), MATH §4 */
-    real *o, *p;              /* (T, d) */
+    real *o, *p;              /* (T, d) MAG's gated attention; the block output Wo reads */
+    real *z;                  /* (T, d) MAL's residual y + x, attention's input */
     real *logits;             /* (T, V) training only (else the caller's buffer) */
     real *state;              /* the memory state after the block (the session's spare) */
     real *rule_scratch;       /* (scratch_len) the rule's per-token temporaries */
@@ -52,8 +53,9 @@ void hct_swa_forward(const hecate_session *s, hct_block *b, uint32_t t);
  * b->dk, b->dv of block positions (earlier positions are constants). */
 void hct_swa_backward(const hecate_session *s, hct_block *b, uint32_t t);
 
-/* Memory level front end (MATH §3.1) and rule call, forward and backward. */
-void hct_level_forward(const hecate_session *s, hct_block *b, bool training);
-void hct_level_backward(const hecate_session *s, hct_block *b, hct_weights *grad);
+/* Memory level front end (MATH §3.1) and rule call on the level input `in`
+ * (T, d), forward and backward (din += the input's gradient). */
+void hct_level_forward(const hecate_session *s, hct_block *b, const real *in, bool training);
+void hct_level_backward(const hecate_session *s, hct_block *b, const real *in, hct_weights *grad, real *din);
 
 #endif

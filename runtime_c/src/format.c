@@ -2,6 +2,7 @@
  * and builds the model handle whose weight pointers point into the file. */
 #include "internal.h"
 #include "rules/rule.h"
+#include "compose/compose.h"
 #include <stddef.h>
 
 #define FORMAT_VERSION 1u
@@ -84,7 +85,7 @@ static hecate_status read_config(const unsigned char *p, hct_config *c) {
     if (c->vocab < 2 || c->vocab > 65536 || c->d < 1 || c->d > 4096) return HECATE_E_FILE_CONFIG;
     if (c->n_heads < 1 || c->d % c->n_heads != 0) return HECATE_E_FILE_CONFIG;
     if (c->window < 1 || c->window > 4096) return HECATE_E_FILE_CONFIG;
-    if (c->composition != 0) return HECATE_E_FILE_COMPOSITION;
+    if (!hct_composition_by_id(c->composition)) return HECATE_E_FILE_COMPOSITION;
     if (!hct_rule_by_id(c->rule)) return HECATE_E_FILE_RULE;
     if (c->n_levels != 1 || c->n_layers != 1) return HECATE_E_FILE_CONFIG;
     if (c->flags & ~(uint32_t)HCT_FLAG_QK_NORM) return HECATE_E_FILE_CONFIG;
@@ -163,6 +164,7 @@ hecate_status hecate_model_open(void *mem, size_t mem_bytes, const void *file, s
     hct_bytes_zero(m, sizeof *m);
     if ((st = read_config(p, &m->cfg)) != HECATE_OK) return st;
     m->rule = hct_rule_by_id(m->cfg.rule);
+    m->composition = hct_composition_by_id(m->cfg.composition);
     expect want[HCT_MAX_TENSORS];
     uint32_t n_want = expected_tensors(&m->cfg, m->rule, want);
     uint32_t n_t = rd32(p + 28);

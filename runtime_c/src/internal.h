@@ -23,7 +23,8 @@ typedef hecate_real real;
 #define HCT_DIR_ENTRY_BYTES 80u
 #define HCT_ALIGN 64u
 
-struct hct_rule; /* rules/rule.h */
+struct hct_rule;        /* rules/rule.h */
+struct hct_composition; /* compose/compose.h */
 
 /* Configuration read from the model file header (docs/FORMAT.md). */
 typedef struct hct_config {
@@ -69,6 +70,7 @@ struct hecate_model {
     hct_tensor tensors[HCT_MAX_TENSORS];
     hct_weights w;               /* pointers into the file buffer */
     const struct hct_rule *rule;
+    const struct hct_composition *composition;
 };
 
 #define HCT_MODEL_MAGIC 0x4d544348u   /* "HCTM" */

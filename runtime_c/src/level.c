@@ -15,14 +15,14 @@ static real gate_act_grad(uint8_t kind, real pre, real value) {
     return kind == HCT_GATE_SOFTPLUS ? hct_sigmoid(pre) : value * ((real)1 - value);
 }
 
-void hct_level_forward(const hecate_session *s, hct_block *b, bool training) {
+void hct_level_forward(const hecate_session *s, hct_block *b, const real *in, bool training) {
     const hecate_model *m = s->model;
     const hct_level_w *L = &m->w.level[0];
     const hct_rule *rule = m->rule;
     uint32_t d = m->cfg.d, T = b->T, G = rule->n_gates;
-    hct_linear(L->wk, b->x, T, d, d, b->km);
-    hct_linear(L->wv, b->x, T, d, d, b->vm);
-    hct_linear(L->wq, b->x, T, d, d, b->qm);
+    hct_linear(L->wk, in, T, d, d, b->km);
+    hct_linear(L->wv, in, T, d, d, b->vm);
+    hct_linear(L->wq, in, T, d, d, b->qm);
     for (uint32_t t = 0; t < T; t++) {
         real *km = b->km + (size_t)t * d, *vm = b->vm + (size_t)t * d;
         if (m->cfg.flags & HCT_FLAG_QK_NORM) {
@@ -44,7 +44,7 @@ void hct_level_forward(const hecate_session *s, hct_block *b, bool training) {
     io->k = b->km;
     io->v = b->vm;
     io->q = b->qm;
-    io->x = b->x;
+    io->x = in;
     io->gates = b->gates;
     io->tensors = (const real *const *)L->rule_t;
     io->state_in = s->mem_state[0];
@@ -56,13 +56,13 @@ void hct_level_forward(const hecate_session *s, hct_block *b, bool training) {
     rule->forward(io);
 }
 
-void hct_level_backward(const hecate_session *s, hct_block *b, hct_weights *grad) {
+void hct_level_backward(const hecate_session *s, hct_block *b, const real *in, hct_weights *grad, real *din) {
     const hecate_model *m = s->model;
     const hct_level_w *L = &m->w.level[0];
     hct_level_w *dL = &grad->level[0];
     const hct_rule *rule = m->rule;
     uint32_t d = m->cfg.d, T = b->T, G = rule->n_gates;
-    hct_rule_grad rg = {&b->rule_io, b->dy, b->dkm, b->dvm, b->dqm, b->dx, b->dgates, dL->rule_t, b->rule_work};
+    hct_rule_grad rg = {&b->rule_io, b->dy, b->dkm, b->dvm, b->dqm, din, b->dgates, dL->rule_t, b->rule_work};
     rule->backward(&rg);
     for (uint32_t t = 0; t < T; t++) {
         const real *km = b->km + (size_t)t * d, *vm = b->vm + (size_t)t * d;
@@ -84,7 +84,7 @@ void hct_level_backward(const hecate_session *s, hct_block *b, hct_weights *grad
             hct_l2_normalize_backward(b->qm + (size_t)t * d, b->qnorm[t], b->dqm + (size_t)t * d, d);
         }
     }
-    hct_linear_backward(L->wk, b->x, b->dkm, T, d, d, dL->wk, b->dx, b->lin_work);
-    hct_linear_backward(L->wv, b->x, b->dvm, T, d, d, dL->wv, b->dx, b->lin_work);
-    hct_linear_backward(L->wq, b->x, b->dqm, T, d, d, dL->wq, b->dx, b->lin_work);
+    hct_linear_backward(L->wk, in, b->dkm, T, d, d, dL->wk, din, b->lin_work);
+    hct_linear_backward(L->wv, in, b->dvm, T, d, d, dL->wv, din, b->lin_work);
+    hct_linear_backward(L->wq, in, b->dqm, T, d, d, dL->wq, din, b->lin_work);
 }

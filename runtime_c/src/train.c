@@ -2,6 +2,7 @@
  * over a chunk (MATH §7): head, MAG, memory level (via the rule's BPTT),
  * attention, embedding.  The incoming state is a constant. */
 #include "block.h"
+#include "compose/compose.h"
 #include "mathfn.h"
 
 /* Mean cross-entropy over valid targets; turns b->logits into d loss / d logits. */
@@ -31,22 +32,8 @@ static void backward(hecate_session *s, hct_block *b, hct_weights *g) {
     /* head and output projection (MATH §4) */
     hct_zero(b->dp, Td);
     hct_linear_backward(m->w.head, b->p, b->logits, T, d, m->cfg.vocab, g->head, b->dp, b->lin_work);
-    hct_zero(b->do_, Td);
-    hct_linear_backward(m->w.wo, b->o, b->dp, T, d, d, g->wo, b->do_, b->lin_work);
-    /* MAG gate: o = a * s, s = sigmoid(y) */
-    for (size_t i = 0; i < Td; i++) {
-        b->da[i] = b->do_[i] * b->gy[i];
-        b->dy[i] = b->do_[i] * b->a[i] * b->gy[i] * ((real)1 - b->gy[i]);
-    }
     hct_zero(b->dx, Td);
-    hct_level_backward(s, b, g);
-    hct_zero(b->dq, Td);
-    hct_zero(b->dk, Td);
-    hct_zero(b->dv, Td);
-    for (uint32_t t = 0; t < T; t++) hct_swa_backward(s, b, t);
-    hct_linear_backward(m->w.wq, b->x, b->dq, T, d, d, g->wq, b->dx, b->lin_work);
-    hct_linear_backward(m->w.wk, b->x, b->dk, T, d, d, g->wk, b->dx, b->lin_work);
-    hct_linear_backward(m->w.wv, b->x, b->dv, T, d, d, g->wv, b->dx, b->lin_work);
+    m->composition->backward(s, b, g);
     for (uint32_t t = 0; t < T; t++) hct_axpy(g->emb + (size_t)b->tokens[t] * d, 1, b->dx + (size_t)t * d, d);
 }
 

@@ -1,0 +1,13 @@
+"""MAL composition (MATH §4.2): memory as a layer before attention.
+
+The memory reads the block input x; its output passes the residual
+z = y + x; attention reads z (its window caches z's keys and values); the
+block output is p = Wo a.
+"""
+import numpy as np
+
+
+def block(session, x: np.ndarray) -> np.ndarray:
+    """MATH §4.2: p = Wo SWA(z), z = memory(x) + x."""
+    z = session.memory_step(0, x) + x
+    return session.attend(z) @ session.params["blk0.attn.wo"]

@@ -1,0 +1,28 @@
+/* compose/attention.c — the attention branch every composition uses:
+ * projections of the branch input, streaming window attention (swa.c,
+ * MATH §2), and their backward (MATH §7). */
+#include "compose.h"
+#include "../mathfn.h"
+
+void hct_attention_forward(const hecate_session *s, hct_block *b, const real *in, bool need_q) {
+    const hecate_model *m = s->model;
+    uint32_t d = m->cfg.d, T = b->T;
+    hct_linear(m->w.wk, in, T, d, d, b->k);
+    hct_linear(m->w.wv, in, T, d, d, b->v);
+    if (!need_q) return;
+    hct_linear(m->w.wq, in, T, d, d, b->q);
+    for (uint32_t t = 0; t < T; t++) hct_swa_forward(s, b, t);
+}
+
+void hct_attention_backward(const hecate_session *s, hct_block *b, const real *in, hct_weights *grad, real *din) {
+    const hecate_model *m = s->model;
+    uint32_t d = m->cfg.d, T = b->T;
+    size_t Td = (size_t)T * d;
+    hct_zero(b->dq, Td);
+    hct_zero(b->dk, Td);
+    hct_zero(b->dv, Td);
+    for (uint32_t t = 0; t < T; t++) hct_swa_backward(s, b, t);
+    hct_linear_backward(m->w.wq, in, b->dq, T, d, d, grad->wq, din, b->lin_work);
+    hct_linear_backward(m->w.wk, in, b->dk, T, d, d, grad->wk, din, b->lin_work);
+    hct_linear_backward(m->w.wv, in, b->dv, T, d, d, grad->wv, din, b->lin_work);
+}

@@ -1,0 +1,84 @@
+"""Compositions (MATH §4): every rule under every composition, C against the
+reference (f32 ~1e-5, f64 ~1e-12), the chunking invariant, and every
+parameter's gradient against finite differences (double build)."""
+import numpy as np
+import pytest
+
+from hecate_edge.config import COMPOSITIONS, ModelConfig
+from hecate_edge.reference.model import ReferenceSession
+from parity import assert_close
+from conftest import ALL_RULES, build_model, lively_params, rule_config
+
+ALL_COMPOSITIONS = sorted(COMPOSITIONS)
+TOL = {"f32": 1e-5, "f64": 1e-12}
+
+
+def config(rule, composition, **shape):
+    base = ModelConfig(**{"vocab": 48, "d_model": 16, "n_heads": 2, "window": 5, **shape})
+    return ModelConfig.from_dict({**rule_config(base, rule).to_dict(), "composition": composition})
+
+
+@pytest.mark.parametrize("precision", ["f32", "f64"])
+@pytest.mark.parametrize("composition", ALL_COMPOSITIONS)
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_composition_matches_reference(rule, composition, precision):
+    cfg = config(rule, composition)
+    model, params = build_model(cfg, lively_params(cfg, 4), precision)
+    tokens = np.random.default_rng(9).integers(0, cfg.vocab, 60)
+    ref = ReferenceSession(cfg, params)
+    sess = model.session(max_chunk=7)
+    assert_close(sess.process(tokens), ref.process(tokens), TOL[precision], "logits")
+    assert_close(sess.memory(), ref.memory(), TOL[precision], "memory")
+
+
+@pytest.mark.parametrize("composition", ALL_COMPOSITIONS)
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_composition_chunking_is_bit_exact(rule, composition):
+    cfg = config(rule, composition)
+    model, _ = build_model(cfg, lively_params(cfg, 5), "f32")
+    tokens = np.random.default_rng(2).integers(0, cfg.vocab, 30)
+    one = model.session()
+    by_token = np.stack([one.step(int(t)) for t in tokens])
+    chunked = model.session(max_chunk=4)
+    assert np.array_equal(chunked.process(tokens), by_token)
+    assert np.array_equal(chunked.save_state(), one.save_state())
+
+
+@pytest.mark.parametrize("composition", [c for c in ALL_COMPOSITIONS if c != "mag"])
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_composition_gradients_match_finite_differences(rule, composition):
+    """Every parameter tensor, from a carried-over state (MAG: tests/test_gradients.py)."""
+    cfg = config(rule, composition, vocab=20, d_model=8, window=3)
+    model, _ = build_model(cfg, lively_params(cfg, 11), "f64")
+    rng = np.random.default_rng(3)
+    tokens, targets = rng.integers(0, cfg.vocab, 7), rng.integers(0, cfg.vocab, 7)
+    warm = model.session()
+    warm.process(rng.integers(0, cfg.vocab, 4))
+    blob = warm.save_state()
+    sess = model.session(max_train_tokens=7)
+    sess.load_state(blob)
+    _, flat = sess.train_chunk(tokens, targets)
+    grads = model.split_grads(flat)
+    weights = model.weights()
+    probe = np.random.default_rng(1)
+    for name, w in weights.items():
+        assert np.abs(grads[name]).max() > 0, f"{name}: gradient is identically zero"
+        for index in map(tuple, probe.integers(0, w.shape, size=(3, w.ndim))):
+            old = w[index]
+            losses = []
+            for delta in (1e-6, -1e-6):
+                w[index] = old + delta
+                sess.load_state(blob)
+                losses.append(sess.train_chunk(tokens, targets)[0])
+            w[index] = old
+            fd = (losses[0] - losses[1]) / 2e-6
+            assert abs(grads[name][index] - fd) <= 1e-6 + 1e-5 * abs(fd), \
+                f"{name}{index}: backward {grads[name][index]:.10g} vs finite difference {fd:.10g}"
+
+
+def test_train_cli_takes_a_composition(tmp_path):
+    from hecate_edge import cli, runtime
+    out = tmp_path / "mal.hct"
+    assert cli.main(["train", "--composition", "mal", "--steps", "1", "--d-model", "8", "--heads", "2",
+                     "--chunk", "8", "--quiet", "--out", str(out)]) == 0
+    assert runtime.Model(out).config.composition == "mal"
