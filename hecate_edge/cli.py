@@ -103,17 +103,16 @@ def _cmd_train(args: argparse.Namespace) -> None:
                           rule_params=params, retention=args.retention, retention_param=args.retention_param)
     except ValueError as exc:
         raise UsageError(f"bad model shape: {exc}") from None
-    model = train.new_model(cfg, seed=args.seed)
     config = train.TrainConfig(
         steps=args.steps, chunk=args.chunk, lr=args.lr, weight_decay=args.weight_decay,
         clip_norm=args.clip if args.clip > 0 else None, seed=args.seed, burn_in=args.burn_in,
         optimizer=args.optimizer,
     )
-    state = None
-    if args.resume:  # the run's own settings come from the checkpoint (D26)
+    if args.resume:  # the run's own model and settings come from the checkpoint (D26)
         model, config, state = train.load_training_state(args.resume)
-        cfg = model.config
         print(f"resuming at step {state.step} of {config.steps} ({config.optimizer})")
+    else:
+        model, state = train.new_model(cfg, seed=args.seed), None
     kinds = ["text", "recall"] if args.data == "mix" else [args.data]
     corpora = [data.load_corpus(kind, "train", seed=config.seed) for kind in kinds]
     records = train.train(model, corpora, config, log_path=args.log, show_progress=not args.quiet, state=state,

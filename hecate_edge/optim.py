@@ -14,8 +14,8 @@ from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
-# MATH §10: Muon's quintic Newton-Schulz coefficients, 5 iterations by default
-NS_COEFFS = (3.4445, -4.7750, 2.0315)
+from hecate_edge.reference.mathfn import ns_iterate
+
 NS_EPS = 1e-7
 
 
@@ -26,11 +26,7 @@ def newton_schulz(m: np.ndarray, steps: int) -> np.ndarray:
     if norm < NS_EPS:
         return m.copy()
     tall = m.shape[0] > m.shape[1]
-    x = (m.T if tall else m) / norm
-    a, b, c = NS_COEFFS
-    for _ in range(steps):
-        gram = x @ x.T
-        x = a * x + (b * gram + c * gram @ gram) @ x
+    x = ns_iterate((m.T if tall else m) / norm, steps)
     return norm * (x.T if tall else x)
 
 

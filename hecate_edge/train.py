@@ -12,6 +12,8 @@ import csv
 import json
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -160,9 +162,11 @@ def train(
     smoothed = None
     rng, optimizer = state.rng, state.optimizer
     with _LossLog(log_path, append=state.step > 0) as log, \
-            Progress(until - state.step, "train", quiet=not show_progress) as bar:
+            Progress(until - state.step, "train", quiet=not show_progress) as bar, \
+            _StepBoundaryInterrupt(enabled=checkpoint is not None) as interrupt:
         try:
             while state.step < until:
+                interrupt.check()
                 step = state.step
                 corpus = corpora[rng.choice(len(corpora), p=probs) if len(corpora) > 1 else 0]
                 begin = _sample_start(rng, corpus, config.chunk, config.burn_in)
@@ -188,15 +192,43 @@ def train(
                 log.write(record)
                 smoothed = record["bpb"] if smoothed is None else 0.98 * smoothed + 0.02 * record["bpb"]
                 bar.update(bpb=round(smoothed, 4))
-                if checkpoint is not None and checkpoint_every and state.step % checkpoint_every == 0:
+                if checkpoint is not None and checkpoint_every and state.step % checkpoint_every == 0 \
+                        and state.step < until:
                     save_training_state(checkpoint, model, config, state)
-        except KeyboardInterrupt:  # keep what was learned: the next run resumes from here
+        except KeyboardInterrupt:  # raised at a step boundary: the state is whole, keep it
             if checkpoint is not None:
                 save_training_state(checkpoint, model, config, state)
             raise
     if checkpoint is not None:
         save_training_state(checkpoint, model, config, state)
     return records
+
+
+class _StepBoundaryInterrupt:
+    """While enabled (and in the main thread), Ctrl-C only sets a flag and
+    check() raises KeyboardInterrupt at the next step boundary, so a
+    checkpoint written then holds a whole step (no half-applied update)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> "_StepBoundaryInterrupt":
+        if self.enabled:
+            self._previous = signal.signal(signal.SIGINT, self._request)
+        return self
+
+    def _request(self, signum, frame) -> None:
+        self.requested = True
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 @dataclass

@@ -92,3 +92,32 @@ def test_cli_train_checkpoint_and_resume(tmp_path, capsys):
     train.save_checkpoint(weights_only, CFG, train.new_model(CFG).weights())
     assert cli.main(["train", "--resume", str(weights_only), *tiny]) == 2
     assert "not a training state" in capsys.readouterr().err
+
+
+def test_ctrl_c_checkpoints_a_whole_step_and_resumes_exactly(tmp_path):
+    """Ctrl-C during a step takes effect at the step boundary: the checkpoint
+    then holds whole steps, and resuming from it equals an uninterrupted run."""
+    import os
+    import signal
+    config = train.TrainConfig(steps=6, chunk=8, lr=1e-2, optimizer="adamw", seed=5, warmup=1)
+    whole = train.new_model(CFG, seed=0)
+    train.train(whole, CORPUS, config, show_progress=False)
+    model = train.new_model(CFG, seed=0)
+    calls = {"n": 0}
+    step = model.split_grads
+
+    def interrupted_split(flat):  # Ctrl-C arrives in the middle of step 3
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return step(flat)
+
+    model.split_grads = interrupted_split
+    ckpt = tmp_path / "run.npz"
+    with pytest.raises(KeyboardInterrupt):
+        train.train(model, CORPUS, config, show_progress=False, checkpoint=ckpt)
+    resumed, config2, state = train.load_training_state(ckpt)
+    assert state.step == 3
+    train.train(resumed, CORPUS, config2, show_progress=False, state=state)
+    for key, value in whole.weights().items():
+        assert np.array_equal(resumed.weights()[key], value), key

@@ -36,3 +36,16 @@ def log_softmax(s: np.ndarray) -> np.ndarray:
     """MATH §5: log softmax over the last axis, max-subtracted."""
     shifted = s - np.max(s, axis=-1, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+# MATH §3.6 / §10: Muon's quintic Newton-Schulz coefficients
+NS_COEFFS = (3.4445, -4.7750, 2.0315)
+
+
+def ns_iterate(x: np.ndarray, steps: int) -> np.ndarray:
+    """`steps` quintic Newton-Schulz iterations X <- a X + (b A + c A^2) X, A = X X^T."""
+    a, b, c = NS_COEFFS
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x

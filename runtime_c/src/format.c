@@ -30,11 +30,13 @@ size_t hecate_model_bytes(void) { return sizeof(hecate_model); }
 
 typedef struct expect { char name[40]; uint32_t ndim, shape[4]; size_t field; } expect;
 
-/* out = a then b (NUL-terminated; the caller keeps the total under 40 bytes) */
+/* out (40 bytes) = a then b, cut at 39 characters and NUL-terminated (a
+ * rule's tensor names are short; a cut one would fail the name check) */
 static void join(char *out, const char *a, const char *b) {
-    while (*a) *out++ = *a++;
-    while (*b) *out++ = *b++;
-    *out = 0;
+    size_t n = 0;
+    while (*a && n < 39) out[n++] = *a++;
+    while (*b && n < 39) out[n++] = *b++;
+    out[n] = 0;
 }
 
 static uint32_t expected_tensors(const hct_config *c, const hct_rule *r, expect *e) {

@@ -107,6 +107,13 @@ real hct_sigmoid(real x) {
     return e / ((real)1 + e);
 }
 
+real hct_silu(real z) { return z * hct_sigmoid(z); }
+
+real hct_silu_grad(real z) {
+    real s = hct_sigmoid(z);
+    return s * ((real)1 + z * ((real)1 - s));
+}
+
 real hct_softplus(real x) {
     real ax = x < 0 ? -x : x;
     return (x > 0 ? x : (real)0) + hct_log1p(hct_exp(-ax));

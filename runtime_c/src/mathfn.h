@@ -12,6 +12,8 @@ real hct_log(real x);
 real hct_log1p(real y);   /* for y > -1 */
 real hct_sqrt(real x);
 real hct_sigmoid(real x);
+real hct_silu(real z);       /* z sigmoid(z) */
+real hct_silu_grad(real z);  /* silu'(z) = s (1 + z (1 - s)), s = sigmoid(z) */
 real hct_softplus(real x);
 
 /* y += s * x */

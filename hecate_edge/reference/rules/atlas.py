@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hecate_edge.reference.mathfn import ns_iterate
 from hecate_edge.reference.rules import matrix
 
 RULE_ID = 8
@@ -19,8 +20,6 @@ DEFAULT_GATE_BIAS = ((-3.0, -4.6, 1.5),)
 QK_NORM = True
 PARAM_NAMES = ("window", "ns_steps")
 MAX_NS_STEPS = 10
-# MATH §3.6: the Muon quintic Newton-Schulz coefficients
-NS_COEFFS = (3.4445, -4.7750, 2.0315)
 NS_EPS = 1e-7
 MAX_WINDOW = 64
 RETENTION, RETENTIONS, ELASTIC_LAMBDA_1 = matrix.RETENTION, matrix.RETENTIONS, matrix.ELASTIC_LAMBDA_1
@@ -42,12 +41,7 @@ def check_params(d: int, params: tuple[float, ...]) -> None:
 
 def newton_schulz(z: np.ndarray, steps: int) -> np.ndarray:
     """MATH §3.6: X = Z / (||Z||_F + 1e-7), then `steps` times X <- a X + (b A + c A^2) X, A = X X^T."""
-    a, b, c = NS_COEFFS
-    x = z / (np.linalg.norm(z) + NS_EPS)
-    for _ in range(steps):
-        gram = x @ x.T
-        x = a * x + (b * gram + c * gram @ gram) @ x
-    return x
+    return ns_iterate(z / (np.linalg.norm(z) + NS_EPS), steps)
 
 
 def _split(state: np.ndarray, d: int, c: int):

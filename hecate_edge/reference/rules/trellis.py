@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hecate_edge.reference.mathfn import L2_EPS, l2_normalize
 from hecate_edge.reference.rules import matrix, mlp
 
 RULE_ID = 7
@@ -23,7 +24,7 @@ PARAM_NAMES = ("d_k", "lambda_k", "lambda_v")
 RETENTION, RETENTIONS, ELASTIC_LAMBDA_1 = matrix.RETENTION, matrix.RETENTIONS, matrix.ELASTIC_LAMBDA_1
 # write_read also takes the level input x (MATH §3.9)
 EXTRA_INPUTS = ("x",)
-NORM_FLOOR = 1e-8
+NORM_FLOOR = L2_EPS  # MATH §3.9: phi is 0 below this norm
 
 
 def default_params(d: int) -> tuple[float, ...]:
@@ -58,7 +59,7 @@ def nsilu(a: np.ndarray) -> np.ndarray:
 def write_read(state, km, vm, qm, gates, hp, x=None):
     """Pass 1 (keys) then pass 2 (values) on x (x = km when not given), then y = S_V' nsilu(S_K' q)."""
     x = km if x is None else x
-    x = x / max(np.linalg.norm(x), NORM_FLOOR)  # MATH §3.9: the compression sees x normalized
+    x = l2_normalize(x)  # MATH §3.9: the compression sees x normalized
     d, dk = len(km), int(hp["d_k"])
     sk, sv = _split(state, d, dk)
     keep, theta = 1.0 - gates["alpha"], gates["theta"]

@@ -39,8 +39,10 @@ static uint64_t ns_len(const hct_config *cfg) {
 /* per token: the window errors E = K M - V (c x d), then the NS iterates and norm */
 static uint64_t extra_len(const hct_config *cfg) { return (uint64_t)window(cfg) * cfg->d + ns_len(cfg); }
 
-/* the extra, then the iteration's work (2 d^2) */
-static uint64_t atlas_scratch_len(const hct_config *cfg) { return extra_len(cfg) + 2 * (uint64_t)cfg->d * cfg->d; }
+/* the extra, then the Newton-Schulz iteration's work (2 d^2, when on) */
+static uint64_t atlas_scratch_len(const hct_config *cfg) {
+    return extra_len(cfg) + (ns_steps(cfg) ? 2 * (uint64_t)cfg->d * cfg->d : 0);
+}
 
 static uint64_t atlas_tape_len(const hct_config *cfg, uint32_t T) {
     return hct_tape_len(atlas_state_len(cfg), extra_len(cfg), T);

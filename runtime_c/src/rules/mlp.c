@@ -3,13 +3,6 @@
 #include "retention.h"
 #include "../mathfn.h"
 
-static real silu(real z) { return z * hct_sigmoid(z); }
-
-static real silu_grad(real z) {
-    real s = hct_sigmoid(z);
-    return s * ((real)1 + z * ((real)1 - s));
-}
-
 static real silu_grad2(real z) { /* silu''(z) = s (1 - s) (2 + z (1 - 2 s)) */
     real s = hct_sigmoid(z);
     return s * ((real)1 - s) * ((real)2 + z * ((real)1 - (real)2 * s));
@@ -58,13 +51,13 @@ void hct_mlp_hash_init(real *state, const hct_config *cfg) {
     hct_zero(state + n, n);
 }
 
-/* y = M(x) = sum_i silu(W1[i] . x) W2^T[i]; z (h) receives W1 x, hv (h) silu(z). */
+/* y = M(x) = sum_i hct_silu(W1[i] . x) W2^T[i]; z (h) receives W1 x, hv (h) hct_silu(z). */
 static void mlp_apply(const real *w1, const real *w2t, uint32_t d, uint32_t h, const real *x, real *z, real *hv,
                       real *y) {
     hct_zero(y, d);
     for (uint32_t i = 0; i < h; i++) {
         z[i] = hct_dot(w1 + (size_t)i * d, x, d);
-        hv[i] = silu(z[i]);
+        hv[i] = hct_silu(z[i]);
         hct_axpy(y, hv[i], w2t + (size_t)i * d, d);
     }
 }
@@ -110,7 +103,7 @@ static void mlp_token(const hct_rule_io *io, uint32_t t, const real *in, real *o
     kind->bias(cfg, e, g, d);
     /* inner gradient (MATH §3.5): G1[i] = (W2^T[i] . g) silu'(z_i) k, G2^T[i] = h_i g */
     for (uint32_t i = 0; i < h; i++) {
-        r[i] = hct_dot(w2t + (size_t)i * d, g, d) * silu_grad(z[i]);
+        r[i] = hct_dot(w2t + (size_t)i * d, g, d) * hct_silu_grad(z[i]);
         for (uint32_t j = 0; j < d; j++) {
             G[(size_t)i * d + j] = r[i] * k[j];
             G[n + (size_t)i * d + j] = hv[i] * g[j];
@@ -140,8 +133,8 @@ static void read_backward(const real *w1, const real *w2t, uint32_t d, uint32_t 
                           const real *dy, real *D1, real *D2, real *dx) {
     hct_zero(dx, d);
     for (uint32_t i = 0; i < h; i++) {
-        real dz = hct_dot(w2t + (size_t)i * d, dy, d) * silu_grad(z[i]);
-        if (D2) hct_axpy(D2 + (size_t)i * d, silu(z[i]), dy, d);
+        real dz = hct_dot(w2t + (size_t)i * d, dy, d) * hct_silu_grad(z[i]);
+        if (D2) hct_axpy(D2 + (size_t)i * d, hct_silu(z[i]), dy, d);
         if (D1) hct_axpy(D1 + (size_t)i * d, dz, x, d);
         hct_axpy(dx, dz, w1 + (size_t)i * d, d);
     }
@@ -189,8 +182,8 @@ void hct_mlp_backward(const hct_rule_grad *g) {
         read_backward(S1, S1 + n, d, h, x.q, zq, x.dy, D1, D2, x.dq);
         /* rebuild the token's inner gradient */
         for (uint32_t i = 0; i < h; i++) {
-            hv[i] = silu(z[i]);
-            sp[i] = silu_grad(z[i]);
+            hv[i] = hct_silu(z[i]);
+            sp[i] = hct_silu_grad(z[i]);
             u[i] = hct_dot(w2t + (size_t)i * d, gb, d);
             for (uint32_t j = 0; j < d; j++) {
                 G[(size_t)i * d + j] = u[i] * sp[i] * x.k[j];

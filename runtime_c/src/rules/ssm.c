@@ -93,7 +93,7 @@ static void ssm_backward(const hct_rule_grad *g) {
     const real *dtb = io->tensors[T_DTB];
     real *dalog = g->dtensors[T_ALOG], *ddtb = g->dtensors[T_DTB];
     real *Dh = g->work, *dB = Dh + slen, *Aall = dB + N;
-    make_A(io, Aall);
+    if (!io->frozen) make_A(io, Aall);
     hct_zero(Dh, (size_t)slen);
     for (uint32_t tt = T; tt-- > 0;) {
         hct_token_grad x = hct_token_slices(g, tt, N_GATES);

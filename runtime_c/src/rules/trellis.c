@@ -36,17 +36,10 @@ static uint64_t trellis_work_len(const hct_config *cfg) {
     return trellis_state_len(cfg) + 5 * (uint64_t)dk_of(cfg) + 2 * (uint64_t)cfg->d;
 }
 
-static real silu(real z) { return z * hct_sigmoid(z); }
-
-static real silu_grad(real z) {
-    real s = hct_sigmoid(z);
-    return s * ((real)1 + z * ((real)1 - s));
-}
-
-/* MATH §3.9 feature map: out = silu(a) / ||silu(a)|| (0 when that norm is
+/* MATH §3.9 feature map: out = hct_silu(a) / ||hct_silu(a)|| (0 when that norm is
  * <= 1e-8); returns the norm. */
 static real nsilu(const real *a, real *out, uint32_t n) {
-    for (uint32_t i = 0; i < n; i++) out[i] = silu(a[i]);
+    for (uint32_t i = 0; i < n; i++) out[i] = hct_silu(a[i]);
     real norm = hct_sqrt(hct_dot(out, out, n));
     real scale = norm > HCT_SPHERE_FLOOR ? (real)1 / norm : 0;
     for (uint32_t i = 0; i < n; i++) out[i] *= scale;
@@ -61,7 +54,7 @@ static void nsilu_backward(const real *a, const real *out, real norm, const real
         return;
     }
     real proj = hct_dot(out, dout, n);
-    for (uint32_t i = 0; i < n; i++) da[i] = (dout[i] - out[i] * proj) * silu_grad(a[i]) / norm;
+    for (uint32_t i = 0; i < n; i++) da[i] = (dout[i] - out[i] * proj) * hct_silu_grad(a[i]) / norm;
 }
 
 /* out = M v for M (rows x cols) row-major: one dot per row. */
@@ -191,7 +184,6 @@ static void trellis_backward(const hct_rule_grad *gr) {
         const real *ex = hct_tape_extra(io, tt, slen, elen);
         const real *eK = ex, *ax = eK + dk, *c = ax + dk, *aq = c + dk, *cq = aq + dk, *eV = cq + dk;
         const real *xx = eV + d, *norms = xx + d;
-        real *dx = dxh;
         hct_zero(dxh, d);
         real keep = (real)1 - x.gates[G_ALPHA], theta = x.gates[G_THETA];
         real dkeep = 0, dtheta = 0, dstep = 0;
@@ -216,15 +208,15 @@ static void trellis_backward(const hct_rule_grad *gr) {
         /* c = nsilu(S_K' x) */
         nsilu_backward(ax, c, norms[0], dc, dax, dk);
         outer_add(DK, dax, xx, dk, d);
-        matvec_t_add(K1, dax, dk, d, dx);
+        matvec_t_add(K1, dax, dk, d, dxh);
         /* pass 1: S_K' = keep_k S_K - theta eK x^T (then the shrink), eK = S_K x - k[:dk] */
         if (lambda != 0) dtheta += lambda * hct_retain_shrink_backward(K1, NULL, DK, n);
         real dkeep_k = 0;
-        rank1_backward(K0, DK, dk, d, keep - theta * lk, theta, eK, xx, deK, dx, &dkeep_k, &dstep);
+        rank1_backward(K0, DK, dk, d, keep - theta * lk, theta, eK, xx, deK, dxh, &dkeep_k, &dstep);
         dkeep += dkeep_k;
         dtheta -= lk * dkeep_k;
         outer_add(DK, deK, xx, dk, d);
-        matvec_t_add(K0, deK, dk, d, dx);
+        matvec_t_add(K0, deK, dk, d, dxh);
         hct_zero(x.dk, d);
         for (uint32_t i = 0; i < dk; i++) x.dk[i] = -deK[i];
         x.dgates[G_ALPHA] = -dkeep;
