@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from hecate_edge.reference.rules import matrix
+from hecate_edge.reference.rules.matrix import (ELASTIC_LAMBDA_1, PARAM_NAMES, QK_NORM, RETENTION,  # noqa: F401
+                                                RETENTIONS, check_params, default_params)
 
 RULE_ID = 0
 NAME = "delta"
@@ -15,13 +17,6 @@ NAME = "delta"
 GATES = (("alpha", "sigmoid"), ("theta", "softplus"))
 # MATH §3.1: per level, biases of (alpha, theta); level 0 keeps ~95% per token, theta ~ 0.01.
 DEFAULT_GATE_BIAS = ((-3.0, -4.6),)
-# FORMAT.md header rule hyper-parameters: the delta rule takes none.
-PARAM_NAMES = ()
-# MATH §3.1 (A3): the matrix rules L2-normalize q and k by default.
-QK_NORM = True
-default_params = matrix.default_params
-check_params = matrix.check_params
-RETENTION, RETENTIONS, ELASTIC_LAMBDA_1 = matrix.RETENTION, matrix.RETENTIONS, matrix.ELASTIC_LAMBDA_1
 
 
 def init_state(d: int, hp: dict | None = None) -> np.ndarray:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from hecate_edge.reference.rules import matrix
+from hecate_edge.reference.rules.matrix import (ELASTIC_LAMBDA_1, PARAM_NAMES, QK_NORM, RETENTION,  # noqa: F401
+                                                RETENTIONS, check_params, default_params)
 
 RULE_ID = 2
 NAME = "hebbian"
@@ -15,12 +17,6 @@ NAME = "hebbian"
 GATES = (("alpha", "sigmoid"),)
 # MATH §3.1: per level, the alpha bias (level 0 keeps ~95% per token).
 DEFAULT_GATE_BIAS = ((-3.0,),)
-PARAM_NAMES = ()
-# MATH §3.1 (A3): the matrix rules L2-normalize q and k by default.
-QK_NORM = True
-default_params = matrix.default_params
-check_params = matrix.check_params
-RETENTION, RETENTIONS, ELASTIC_LAMBDA_1 = matrix.RETENTION, matrix.RETENTIONS, matrix.ELASTIC_LAMBDA_1
 
 
 def init_state(d: int, hp: dict | None = None) -> np.ndarray:

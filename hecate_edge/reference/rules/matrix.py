@@ -8,6 +8,10 @@ import numpy as np
 
 from hecate_edge.reference.retention import elastic, shrink
 
+# What a matrix rule declares unless it says otherwise (rules/__init__.py):
+# MATH §3.1 (A3): q and k L2-normalized by default; no hyper-parameters.
+QK_NORM = True
+PARAM_NAMES = ()
 # MATH §3.8: a matrix memory starting at 0 takes L2 decay or the elastic net.
 RETENTION = "l2"
 RETENTIONS = ("l2", "elastic_net")

@@ -11,13 +11,10 @@ import numpy as np
 
 from hecate_edge.reference.mathfn import softmax
 from hecate_edge.reference.rules import mlp
+from hecate_edge.reference.rules.mlp import DEFAULT_GATE_BIAS, GATES, QK_NORM  # noqa: F401
 
 RULE_ID = 5
 NAME = "memora"
-GATES = (("alpha", "sigmoid"), ("theta", "softplus"))
-DEFAULT_GATE_BIAS = ((-3.0, -4.6),)
-# MATH §3.1 (A3): MLP memories take q and k unnormalized by default.
-QK_NORM = False
 PARAM_NAMES = ("d_hidden",)
 # MATH §3.8: KL keeps the memory on the simplex; L2 / elastic net (toward the same prior) let it leave it.
 RETENTION = "kl"

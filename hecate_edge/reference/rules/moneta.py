@@ -8,14 +8,11 @@ from __future__ import annotations
 import numpy as np
 
 from hecate_edge.reference.rules import mlp
+from hecate_edge.reference.rules.mlp import (DEFAULT_GATE_BIAS, ELASTIC_LAMBDA_1, GATES, QK_NORM,  # noqa: F401
+                                             RETENTION, RETENTIONS)
 
 RULE_ID = 3
 NAME = "moneta"
-GATES = (("alpha", "sigmoid"), ("theta", "softplus"))
-DEFAULT_GATE_BIAS = ((-3.0, -4.6),)
-# MATH §3.1 (A3): MLP memories take q and k unnormalized by default.
-QK_NORM = False
-RETENTION, RETENTIONS, ELASTIC_LAMBDA_1 = mlp.RETENTION, mlp.RETENTIONS, mlp.ELASTIC_LAMBDA_1
 PARAM_NAMES = ("d_hidden", "p", "lambda_2")
 # MATH §3.5: the sign of e is smoothed as tanh(a e), |e|^(p-1) as (e^2 + eps)^((p-1)/2).
 SHARPNESS = 10.0

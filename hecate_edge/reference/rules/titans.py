@@ -9,18 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from hecate_edge.reference.rules import matrix
+from hecate_edge.reference.rules.matrix import (ELASTIC_LAMBDA_1, PARAM_NAMES, QK_NORM, RETENTION,  # noqa: F401
+                                                RETENTIONS, check_params, default_params)
 
 RULE_ID = 1
 NAME = "titans"
 GATES = (("alpha", "sigmoid"), ("theta", "softplus"), ("eta", "sigmoid"))
 # MATH §3.1: per level, biases of (alpha, theta, eta): keep ~95%, theta ~ 0.01, eta ~ 0.82.
 DEFAULT_GATE_BIAS = ((-3.0, -4.6, 1.5),)
-PARAM_NAMES = ()
-# MATH §3.1 (A3): the matrix rules L2-normalize q and k by default.
-QK_NORM = True
-default_params = matrix.default_params
-check_params = matrix.check_params
-RETENTION, RETENTIONS, ELASTIC_LAMBDA_1 = matrix.RETENTION, matrix.RETENTIONS, matrix.ELASTIC_LAMBDA_1
 
 
 def init_state(d: int, hp: dict | None = None) -> np.ndarray:

@@ -9,14 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from hecate_edge.reference.rules import mlp
+from hecate_edge.reference.rules.mlp import (DEFAULT_GATE_BIAS, ELASTIC_LAMBDA_1, GATES, QK_NORM,  # noqa: F401
+                                             RETENTION, RETENTIONS)
 
 RULE_ID = 4
 NAME = "yaad"
-GATES = (("alpha", "sigmoid"), ("theta", "softplus"))
-DEFAULT_GATE_BIAS = ((-3.0, -4.6),)
-# MATH §3.1 (A3): MLP memories take q and k unnormalized by default.
-QK_NORM = False
-RETENTION, RETENTIONS, ELASTIC_LAMBDA_1 = mlp.RETENTION, mlp.RETENTIONS, mlp.ELASTIC_LAMBDA_1
 PARAM_NAMES = ("d_hidden", "delta", "lambda_2")
 
 

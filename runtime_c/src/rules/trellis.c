@@ -62,14 +62,21 @@ static void matvec(const real *M, const real *v, uint32_t rows, uint32_t cols, r
     for (uint32_t i = 0; i < rows; i++) out[i] = hct_dot(M + (size_t)i * cols, v, cols);
 }
 
-/* M' = keep M - step e u^T (rows x cols); in and out may alias. */
-static void rank1_step(const real *M, real *out, uint32_t rows, uint32_t cols, real keep, real step, const real *e,
-                       const real *u) {
+/* One pass of MATH §3.9 on a memory M (rows x cols): e = M u - target,
+ * M' = (keep - theta penalty) M - theta e u^T, then the elastic-net shrink
+ * (lambda_1 theta) when the config asks for it.  M and out may alias. */
+static void pass_step(const hct_config *cfg, const real *M, real *out, uint32_t rows, uint32_t cols, real keep,
+                      real theta, real penalty, const real *u, const real *target, real *e) {
+    matvec(M, u, rows, cols, e);
+    for (uint32_t i = 0; i < rows; i++) e[i] -= target[i];
+    real k = keep - theta * penalty;
     for (uint32_t i = 0; i < rows; i++) {
         const real *m = M + (size_t)i * cols;
-        real *o = out + (size_t)i * cols, c = step * e[i];
-        for (uint32_t j = 0; j < cols; j++) o[j] = keep * m[j] - c * u[j];
+        real *o = out + (size_t)i * cols, c = theta * e[i];
+        for (uint32_t j = 0; j < cols; j++) o[j] = k * m[j] - c * u[j];
     }
+    real lambda = hct_shrink_lambda(cfg);
+    if (lambda != 0) hct_retain_shrink(out, NULL, (size_t)rows * cols, lambda * theta);
 }
 
 static void trellis_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *extra) {
@@ -83,20 +90,13 @@ static void trellis_token(const hct_rule_io *io, uint32_t t, const real *in, rea
     /* xh = x / ||x||: the inner steps below are stable for theta < 2 whatever the input's scale */
     hct_copy(x, io->x + (size_t)t * d, d);
     norms[2] = hct_l2_normalize(x, d);
-    real keep = (real)1 - g[G_ALPHA], theta = g[G_THETA], lambda = hct_shrink_lambda(cfg);
-    real keep_k = keep - theta * (real)cfg->rule_params[P_LK], keep_v = keep - theta * (real)cfg->rule_params[P_LV];
-    /* pass 1 (keys): eK = S_K x - k[:dk], S_K' = keep_k S_K - theta eK x^T */
-    matvec(in, x, dk, d, eK);
-    for (uint32_t i = 0; i < dk; i++) eK[i] -= k[i];
-    rank1_step(in, out, dk, d, keep_k, theta, eK, x);
-    if (lambda != 0) hct_retain_shrink(out, NULL, n, lambda * theta);
-    /* pass 2 (values): c = nsilu(S_K' x), eV = S_V c - v, S_V' = keep_v S_V - theta eV c^T */
+    real keep = (real)1 - g[G_ALPHA], theta = g[G_THETA];
+    /* pass 1 (keys): eK = S_K x - k[:dk] */
+    pass_step(cfg, in, out, dk, d, keep, theta, (real)cfg->rule_params[P_LK], x, k, eK);
+    /* pass 2 (values): c = nsilu(S_K' x), eV = S_V c - v */
     matvec(out, x, dk, d, ax);
     norms[0] = nsilu(ax, c, dk);
-    matvec(in + n, c, d, dk, eV);
-    for (uint32_t i = 0; i < d; i++) eV[i] -= v[i];
-    rank1_step(in + n, out + n, d, dk, keep_v, theta, eV, c);
-    if (lambda != 0) hct_retain_shrink(out + n, NULL, n, lambda * theta);
+    pass_step(cfg, in + n, out + n, d, dk, keep, theta, (real)cfg->rule_params[P_LV], c, v, eV);
     /* read: y = S_V' nsilu(S_K' q) */
     matvec(out, q, dk, d, aq);
     norms[1] = nsilu(aq, cq, dk);
@@ -122,25 +122,37 @@ static void matvec_t_add(const real *M, const real *u, uint32_t rows, uint32_t c
     for (uint32_t i = 0; i < rows; i++) hct_axpy(dx, u[i], M + (size_t)i * cols, cols);
 }
 
-/* Backward of M' = keep M - theta e u^T given D = dL/dM' (rows x cols):
- * returns <D, M> (for dkeep) and -<D, e u^T> (for dtheta) via *dkeep, *dstep;
- * de = -theta D u, du += -theta D^T e; D becomes keep D (the gradient of M). */
-static void rank1_backward(const real *M, real *D, uint32_t rows, uint32_t cols, real keep, real theta,
-                           const real *e, const real *u, real *de, real *du, real *dkeep, real *dstep) {
-    for (uint32_t i = 0; i < rows; i++) {
-        real *Di = D + (size_t)i * cols;
-        real Du = hct_dot(Di, u, cols);
-        *dkeep += hct_dot(Di, M + (size_t)i * cols, cols);
-        *dstep -= e[i] * Du;
-        de[i] = -theta * Du;
-        hct_axpy(du, -theta * e[i], Di, cols);
-        for (uint32_t j = 0; j < cols; j++) Di[j] *= keep;
-    }
-}
-
 /* D += a b^T (rows x cols) */
 static void outer_add(real *D, const real *a, const real *b, uint32_t rows, uint32_t cols) {
     for (uint32_t i = 0; i < rows; i++) hct_axpy(D + (size_t)i * cols, a[i], b, cols);
+}
+
+/* Gradients of a pass's gates: d loss / d keep and d loss / d theta. */
+typedef struct pass_grad { real dkeep, dtheta; } pass_grad;
+
+/* Backward of pass_step from M (before) and M1 (after) given D = dL/dM1
+ * (rows x cols): D becomes dL/dM, de (rows) the error's gradient, du += the
+ * input's gradient; the target's gradient is -de. */
+static pass_grad pass_backward(const hct_config *cfg, const real *M, const real *M1, real *D, uint32_t rows,
+                               uint32_t cols, real keep, real theta, real penalty, const real *u, const real *e,
+                               real *de, real *du) {
+    pass_grad g = {0, 0};
+    real lambda = hct_shrink_lambda(cfg), k = keep - theta * penalty, dk = 0;
+    if (lambda != 0) g.dtheta += lambda * hct_retain_shrink_backward(M1, NULL, D, (size_t)rows * cols);
+    for (uint32_t i = 0; i < rows; i++) { /* M1 = k M - theta e u^T */
+        real *Di = D + (size_t)i * cols;
+        real Du = hct_dot(Di, u, cols);
+        dk += hct_dot(Di, M + (size_t)i * cols, cols);
+        g.dtheta -= e[i] * Du;
+        de[i] = -theta * Du;
+        hct_axpy(du, -theta * e[i], Di, cols);
+        for (uint32_t j = 0; j < cols; j++) Di[j] *= k;
+    }
+    g.dkeep = dk;
+    g.dtheta -= penalty * dk; /* k = keep - theta penalty */
+    outer_add(D, de, u, rows, cols); /* e = M u - target */
+    matvec_t_add(M, de, rows, cols, du);
+    return g;
 }
 
 static void frozen_backward(const hct_rule_grad *gr, uint32_t dk) {
@@ -175,7 +187,7 @@ static void trellis_backward(const hct_rule_grad *gr) {
     }
     real *DK = gr->work, *DV = DK + n, *dax = DV + n, *dc = dax + dk, *daq = dc + dk, *deK = daq + dk;
     real *dcq = deK + dk, *deV = dcq + dk, *dxh = deV + d;
-    real lk = (real)cfg->rule_params[P_LK], lv = (real)cfg->rule_params[P_LV], lambda = hct_shrink_lambda(cfg);
+    real lk = (real)cfg->rule_params[P_LK], lv = (real)cfg->rule_params[P_LV];
     hct_zero(DK, 2 * n);
     for (uint32_t tt = T; tt-- > 0;) {
         hct_token_grad x = hct_token_slices(gr, tt, N_GATES);
@@ -186,7 +198,6 @@ static void trellis_backward(const hct_rule_grad *gr) {
         const real *xx = eV + d, *norms = xx + d;
         hct_zero(dxh, d);
         real keep = (real)1 - x.gates[G_ALPHA], theta = x.gates[G_THETA];
-        real dkeep = 0, dtheta = 0, dstep = 0;
         /* the read y = S_V' cq, cq = nsilu(S_K' q) */
         outer_add(DV, x.dy, cq, d, dk);
         hct_zero(dcq, dk);
@@ -195,32 +206,20 @@ static void trellis_backward(const hct_rule_grad *gr) {
         outer_add(DK, daq, x.q, dk, d);
         hct_zero(x.dq, d);
         matvec_t_add(K1, daq, dk, d, x.dq);
-        /* pass 2: S_V' = keep_v S_V - theta eV c^T (then the shrink), eV = S_V c - v */
-        if (lambda != 0) dtheta += lambda * hct_retain_shrink_backward(V1, NULL, DV, n);
+        /* pass 2 (values, on c) */
         hct_zero(dc, dk);
-        real dkeep_v = 0;
-        rank1_backward(V0, DV, d, dk, keep - theta * lv, theta, eV, c, deV, dc, &dkeep_v, &dstep);
-        dkeep += dkeep_v;
-        dtheta -= lv * dkeep_v;
-        outer_add(DV, deV, c, d, dk);
-        matvec_t_add(V0, deV, d, dk, dc);
+        pass_grad gv = pass_backward(cfg, V0, V1, DV, d, dk, keep, theta, lv, c, eV, deV, dc);
         for (uint32_t i = 0; i < d; i++) x.dv[i] = -deV[i];
         /* c = nsilu(S_K' x) */
         nsilu_backward(ax, c, norms[0], dc, dax, dk);
         outer_add(DK, dax, xx, dk, d);
         matvec_t_add(K1, dax, dk, d, dxh);
-        /* pass 1: S_K' = keep_k S_K - theta eK x^T (then the shrink), eK = S_K x - k[:dk] */
-        if (lambda != 0) dtheta += lambda * hct_retain_shrink_backward(K1, NULL, DK, n);
-        real dkeep_k = 0;
-        rank1_backward(K0, DK, dk, d, keep - theta * lk, theta, eK, xx, deK, dxh, &dkeep_k, &dstep);
-        dkeep += dkeep_k;
-        dtheta -= lk * dkeep_k;
-        outer_add(DK, deK, xx, dk, d);
-        matvec_t_add(K0, deK, dk, d, dxh);
+        /* pass 1 (keys, on xh; target k[:dk]) */
+        pass_grad gk = pass_backward(cfg, K0, K1, DK, dk, d, keep, theta, lk, xx, eK, deK, dxh);
         hct_zero(x.dk, d);
         for (uint32_t i = 0; i < dk; i++) x.dk[i] = -deK[i];
-        x.dgates[G_ALPHA] = -dkeep;
-        x.dgates[G_THETA] = dtheta + dstep;
+        x.dgates[G_ALPHA] = -(gk.dkeep + gv.dkeep);
+        x.dgates[G_THETA] = gk.dtheta + gv.dtheta;
         /* xh = x / ||x|| */
         hct_l2_normalize_backward(xx, norms[2], dxh, d);
         hct_axpy(gr->dx + (size_t)tt * d, 1, dxh, d);
