@@ -99,7 +99,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     try:
         params = resolve_params(RULES[args.rule], args.d_model, _parse_rule_params(args.rule_param))
         cfg = ModelConfig(d_model=args.d_model, n_heads=args.heads, window=args.window, rule=args.rule,
-                          composition=args.composition,
+                          composition=args.composition, n_layers=args.layers,
                           rule_params=params, retention=args.retention, retention_param=args.retention_param)
     except ValueError as exc:
         raise UsageError(f"bad model shape: {exc}") from None
@@ -234,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", default="delta", choices=sorted(RULES), help="memory rule (docs/MATH.md §3)")
     p.add_argument("--composition", default="mag", choices=sorted(COMPOSITIONS),
                    help="how attention and memory combine (docs/MATH.md §4)")
+    p.add_argument("--layers", type=int, default=1, help="stacked blocks (docs/MATH.md §4.3; 1..4)")
     p.add_argument("--rule-param", action="append", default=[], metavar="NAME=VALUE",
                    help="a rule hyper-parameter, e.g. d_hidden=32 (repeatable; docs/FORMAT.md lists them)")
     p.add_argument("--retention", choices=sorted(RETENTION_IDS),

@@ -22,7 +22,7 @@ WINDOW_RANGE = (1, 4096)
 MAX_LEVELS = 8          # slots for level periods in the file header
 MAX_RULE_PARAMS = 8     # slots for rule hyper-parameters in the file header
 SUPPORTED_LEVELS = 1    # levels > 1 come with CMS
-SUPPORTED_LAYERS = 1
+MAX_LAYERS = 4          # stacked blocks (MATH §4.3); the C runtime's HCT_MAX_LAYERS
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class ModelConfig:
         _check_int_range("n_levels", self.n_levels, (1, SUPPORTED_LEVELS))
         if not isinstance(self.qk_norm, bool):
             raise ValueError(f"qk_norm must be a bool, got {self.qk_norm!r}")
-        _check_int_range("n_layers", self.n_layers, (1, SUPPORTED_LAYERS))
+        _check_int_range("n_layers", self.n_layers, (1, MAX_LAYERS))
         if len(self.periods) != self.n_levels:
             raise ValueError(f"periods has {len(self.periods)} entries, n_levels={self.n_levels}")
         if self.periods[0] != 1:
@@ -161,14 +161,15 @@ def _check_int_range(name: str, value, bounds: tuple[int, int]) -> None:
 def tensor_specs(cfg: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
     """(name, shape) of every parameter tensor, in file and gradient-buffer order."""
     v, d, g = cfg.vocab, cfg.d_model, cfg.n_gates
+    rule = RULES[cfg.rule]
     specs = [("emb", (v, d))]
-    specs += [(f"blk0.attn.{w}", (d, d)) for w in ("wq", "wk", "wv", "wo")]
-    for level in range(cfg.n_levels):
-        prefix = f"blk0.mem{level}"
-        specs += [(f"{prefix}.{w}", (d, d)) for w in ("wk", "wv", "wq")]
-        specs += [(f"{prefix}.gate_w", (g, 2 * d)), (f"{prefix}.gate_b", (g,))]
-        rule = RULES[cfg.rule]
-        specs += [(f"{prefix}.{name}", shape) for name, shape in rule_tensor_specs(rule, d, cfg.rule_hp)]
+    for layer in range(cfg.n_layers):
+        specs += [(f"blk{layer}.attn.{w}", (d, d)) for w in ("wq", "wk", "wv", "wo")]
+        for level in range(cfg.n_levels):
+            prefix = f"blk{layer}.mem{level}"
+            specs += [(f"{prefix}.{w}", (d, d)) for w in ("wk", "wv", "wq")]
+            specs += [(f"{prefix}.gate_w", (g, 2 * d)), (f"{prefix}.gate_b", (g,))]
+            specs += [(f"{prefix}.{name}", shape) for name, shape in rule_tensor_specs(rule, d, cfg.rule_hp)]
     specs.append(("head", (d, v)))
     return specs
 

@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 
 from hecate_edge.config import (COMPOSITIONS, D_MODEL_RANGE, MAX_LEVELS, MAX_RULE_PARAMS,
-                                 SUPPORTED_LAYERS, SUPPORTED_LEVELS, VOCAB_RANGE, WINDOW_RANGE,
+                                 MAX_LAYERS, SUPPORTED_LEVELS, VOCAB_RANGE, WINDOW_RANGE,
                                  ModelConfig, tensor_specs)
 from hecate_edge.reference.retention import RETENTION_NAMES
 from hecate_edge.reference.retention import resolve as resolve_retention
@@ -184,8 +184,8 @@ def _config_from_header(h: dict) -> ModelConfig:
         raise bad(f"n_levels {h['n_levels']}, this version supports {SUPPORTED_LEVELS}")
     if h["flags"] & ~FLAG_QK_NORM:
         raise bad(f"flags {h['flags']:#x} set bits other than bit 0")
-    if h["n_layers"] != SUPPORTED_LAYERS:
-        raise bad(f"n_layers {h['n_layers']}, this version supports {SUPPORTED_LAYERS}")
+    if not 1 <= h["n_layers"] <= MAX_LAYERS:
+        raise bad(f"n_layers {h['n_layers']} outside 1..{MAX_LAYERS}")
     periods = h["periods"]
     if periods[0] != 1 or any(periods[h["n_levels"]:]):
         raise bad(f"level periods {periods}: periods[0] must be 1 and unused entries 0")

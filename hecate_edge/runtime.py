@@ -349,11 +349,15 @@ class Session:
         _check(self._bind, self._bind.lib.hecate_session_position(self._handle, pos))
         return int(pos[0])
 
-    def memory(self, level: int = 0) -> np.ndarray:
-        """A copy of memory level `level`'s state, shaped as Model.memory_shape."""
-        level = operator.index(level)
-        if level < 0 or level > _UINT32_MAX:
-            raise ValueError(f"level must be non-negative, got {level}")
+    def memory(self, level: int = 0, layer: int = 0) -> np.ndarray:
+        """A copy of memory level `level`'s state in block `layer`, shaped as
+        Model.memory_shape."""
+        level, layer = operator.index(level), operator.index(layer)
+        cfg = self.model.config
+        if not 0 <= level < cfg.n_levels or not 0 <= layer < cfg.n_layers:
+            raise ValueError(f"(level, layer) = ({level}, {layer}) outside the model's "
+                             f"{cfg.n_levels} level(s) x {cfg.n_layers} layer(s)")
+        level = layer * cfg.n_levels + level  # the C API counts memories layer-major
         ffi = self._bind.ffi
         state = ffi.new("const hecate_real **")
         count = ffi.new("size_t *")

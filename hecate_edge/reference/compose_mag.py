@@ -22,8 +22,8 @@ def lm_head(head: np.ndarray, p: np.ndarray) -> np.ndarray:
     return p @ head
 
 
-def block(session, x: np.ndarray) -> np.ndarray:
+def block(session, layer: int, x: np.ndarray) -> np.ndarray:
     """MATH §4: p = Wo (SWA(x) * sigmoid(memory(x))): attention and memory both read x."""
-    a = session.attend(x)
-    y = session.memory_step(0, x)
-    return output_projection(session.params["blk0.attn.wo"], gate_attention(a, y))
+    a = session.attend(layer, x)
+    y = session.memory_step(layer, 0, x)
+    return output_projection(session.output_weights(layer), gate_attention(a, y))

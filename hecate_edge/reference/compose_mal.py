@@ -7,7 +7,7 @@ block output is p = Wo a.
 import numpy as np
 
 
-def block(session, x: np.ndarray) -> np.ndarray:
+def block(session, layer: int, x: np.ndarray) -> np.ndarray:
     """MATH §4.2: p = Wo SWA(z), z = memory(x) + x."""
-    z = session.memory_step(0, x) + x
-    return session.attend(z) @ session.params["blk0.attn.wo"]
+    z = session.memory_step(layer, 0, x) + x
+    return session.attend(layer, z) @ session.output_weights(layer)

@@ -44,57 +44,69 @@ class ReferenceSession:
         self.params = check_params(cfg, params)
         self.rule = rule_by_name(cfg.rule)
         self.freeze_memory = freeze_memory
-        self._levels = [self._level_params(level) for level in range(cfg.n_levels)]
-        self._cache = WindowCache(cfg.window)
+        self._levels = [[self._level_params(layer, level) for level in range(cfg.n_levels)]
+                        for layer in range(cfg.n_layers)]
+        self._caches = [WindowCache(cfg.window) for _ in range(cfg.n_layers)]
         self.reset()
 
-    def _level_params(self, level: int) -> dict[str, np.ndarray]:
-        prefix = f"blk0.mem{level}."
+    def _level_params(self, layer: int, level: int) -> dict[str, np.ndarray]:
+        prefix = f"blk{layer}.mem{level}."
         return {name[len(prefix):]: value for name, value in self.params.items()
                 if name.startswith(prefix)}
 
     def reset(self) -> None:
-        """MATH §6: position 0, empty attention window, every memory at its rule's init state."""
+        """MATH §6: position 0, empty attention windows, every memory at its rule's init state."""
         self.position = 0
-        self._cache.clear()
-        self._memory = [self.rule.init_state(self.cfg.d_model, self.cfg.rule_hp) for _ in range(self.cfg.n_levels)]
+        for cache in self._caches:
+            cache.clear()
+        self._memory = [[self.rule.init_state(self.cfg.d_model, self.cfg.rule_hp) for _ in range(self.cfg.n_levels)]
+                        for _ in range(self.cfg.n_layers)]
 
-    def memory(self, level: int = 0) -> np.ndarray:
-        """Copy of memory level `level`'s state (delta: S = M^T, d x d; MATH §3.2)."""
-        return self._memory[level].copy()
+    def memory(self, level: int = 0, layer: int = 0) -> np.ndarray:
+        """Copy of memory level `level`'s state in block `layer` (delta: S = M^T, d x d; MATH §3.2)."""
+        return self._memory[layer][level].copy()
 
-    def attention_cache(self) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the cached (keys, values), each (m, d) oldest first, m <= window."""
-        return self._cache.keys(), self._cache.values()
+    def attention_cache(self, layer: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of block `layer`'s cached (keys, values), each (m, d) oldest first, m <= window."""
+        return self._caches[layer].keys(), self._caches[layer].values()
 
     def step(self, token: int) -> np.ndarray:
         """Feed one token (MATH §1-§4); returns its next-token logits (V,)."""
         if not 0 <= int(token) < self.cfg.vocab:
             raise ValueError(f"token {token} outside 0..{self.cfg.vocab - 1}")
-        x = self.params["emb"][int(token)]                          # MATH §1
-        p = COMPOSITIONS[self.cfg.composition].block(self, x)       # MATH §2-§4
-        logits = lm_head(self.params["head"], p)
+        h = self.params["emb"][int(token)]                          # MATH §1
+        compose = COMPOSITIONS[self.cfg.composition]
+        for layer in range(self.cfg.n_layers):                      # MATH §4.3: stacked blocks
+            p = compose.block(self, layer, h)                       # MATH §2-§4
+            h = h + p
+        logits = lm_head(self.params["head"], p)                    # the last block's p, not h
         self.position += 1
         return logits
 
-    def attend(self, inp: np.ndarray) -> np.ndarray:
-        """MATH §2: push inp's key and value into the window, attend with its query."""
-        p = self.params
-        q, k, v = inp @ p["blk0.attn.wq"], inp @ p["blk0.attn.wk"], inp @ p["blk0.attn.wv"]
-        self._cache.push(k, v)                                      # the current token included
-        return attend(q, self._cache.keys(), self._cache.values(), self.cfg.n_heads)
+    def attend(self, layer: int, inp: np.ndarray) -> np.ndarray:
+        """MATH §2: push inp's key and value into block `layer`'s window, attend with its query."""
+        w = {name: self.params[f"blk{layer}.attn.{name}"] for name in ("wq", "wk", "wv")}
+        q, k, v = inp @ w["wq"], inp @ w["wk"], inp @ w["wv"]
+        cache = self._caches[layer]
+        cache.push(k, v)                                            # the current token included
+        return attend(q, cache.keys(), cache.values(), self.cfg.n_heads)
 
-    def memory_step(self, level: int, x: np.ndarray) -> np.ndarray:
+    def output_weights(self, layer: int) -> np.ndarray:
+        """Wo of block `layer` (MATH §4)."""
+        return self.params[f"blk{layer}.attn.wo"]
+
+    def memory_step(self, layer: int, level: int, x: np.ndarray) -> np.ndarray:
         """MATH §3.1 front end then the rule's write-and-read (or read only when frozen)."""
-        params = self._levels[level]
+        params = self._levels[layer][level]
+        memory = self._memory[layer]
         km, vm, qm = frontend.project(params, x, self.cfg.qk_norm)
         if self.freeze_memory:
-            return self.rule.read(self._memory[level], qm, self.cfg.memory_hp)
+            return self.rule.read(memory[level], qm, self.cfg.memory_hp)
         gate_values = frontend.gates(params, km, vm, self.rule.GATES)
         offered = {"x": x, "tensors": params}  # what a rule may ask for besides k, v, q (EXTRA_INPUTS)
         extra = {name: offered[name] for name in getattr(self.rule, "EXTRA_INPUTS", ())}
-        self._memory[level], y = self.rule.write_read(self._memory[level], km, vm, qm, gate_values,
-                                                     self.cfg.memory_hp, **extra)
+        memory[level], y = self.rule.write_read(memory[level], km, vm, qm, gate_values,
+                                                self.cfg.memory_hp, **extra)
         return y
 
     def process(self, tokens) -> np.ndarray:

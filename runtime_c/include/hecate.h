@@ -94,7 +94,7 @@ typedef struct hecate_model_info {
     uint32_t d_model;      /* d */
     uint32_t n_heads;      /* attention heads H; head dim d/H */
     uint32_t window;       /* sliding attention window w (tokens, current included) */
-    uint32_t composition;  /* 0 = MAG */
+    uint32_t composition;  /* 0 = MAG, 1 = MAL */
     uint32_t rule;         /* memory rule id, 0 = delta */
     uint32_t n_levels;     /* memory levels k */
     uint32_t flags;        /* bit 0: L2-normalize memory q and k */
@@ -102,6 +102,7 @@ typedef struct hecate_model_info {
     uint32_t real_bytes;   /* 4 or 8: the scalar type the tensors are stored in */
     uint32_t file_crc32;   /* CRC32 recorded in (and checked against) the file */
     uint64_t n_params;     /* scalar parameter count = length of a gradient buffer */
+    uint32_t n_layers;     /* stacked blocks (MATH §4.3) */
 } hecate_model_info;
 
 /* One parameter tensor, in file (and gradient buffer) order. */
@@ -171,8 +172,9 @@ hecate_status hecate_session_reset(hecate_session *session);
 /* Tokens consumed since the last reset. */
 hecate_status hecate_session_position(const hecate_session *session, uint64_t *position);
 
-/* Read-only view of memory level `level`'s state (rule-defined layout,
- * docs/MATH.md); valid until the next call that changes the session. */
+/* Read-only view of one memory's state (rule-defined layout, docs/MATH.md);
+ * valid until the next call that changes the session.  `level` counts the
+ * memories layer-major: layer * n_levels + level, < n_layers * n_levels. */
 hecate_status hecate_session_memory(const hecate_session *session, uint32_t level,
                                     const hecate_real **state, size_t *n_elems);
 

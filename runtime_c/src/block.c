@@ -14,6 +14,37 @@ static real *take(carver *c, uint64_t n) {
     return c->base ? (real *)(void *)(c->base + off) : NULL;
 }
 
+/* The arrays of one layer; `shared`: inference's layers after the first
+ * reuse its arrays and carve only k and v (the window caches read them). */
+static void layout_layer(carver *cv, const hecate_model *m, uint32_t T, bool training,
+                         const hct_layer_buf *shared, hct_layer_buf *L) {
+    const hct_config *c = &m->cfg;
+    uint64_t G = m->rule->n_gates, Td = (uint64_t)T * c->d;
+    if (shared) hct_bytes_copy(L, shared, sizeof *L);
+    L->k = take(cv, Td);
+    L->v = take(cv, Td);
+    if (shared) return;
+    L->x = take(cv, Td);
+    L->q = take(cv, Td);
+    L->a = take(cv, Td);
+    L->km = take(cv, Td);
+    L->vm = take(cv, Td);
+    L->qm = take(cv, Td);
+    L->knorm = take(cv, T);
+    L->qnorm = take(cv, T);
+    L->gate_pre = take(cv, (uint64_t)T * G);
+    L->gates = take(cv, (uint64_t)T * G);
+    L->y = take(cv, Td);
+    L->gy = take(cv, Td);
+    L->o = take(cv, Td);
+    L->p = take(cv, Td);
+    L->z = take(cv, Td);
+    if (training) {
+        L->probs = take(cv, (uint64_t)T * c->n_heads * c->window);
+        L->rule_tape = take(cv, m->rule->tape_len(c, T));
+    }
+}
+
 uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsigned char *base,
                           hct_block *b) {
     const hct_config *c = &m->cfg;
@@ -21,29 +52,13 @@ uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsi
     carver cv = {base, 0};
     hct_bytes_zero(b, sizeof *b);
     b->T = T;
-    b->x = take(&cv, Td);
-    b->q = take(&cv, Td);
-    b->k = take(&cv, Td);
-    b->v = take(&cv, Td);
-    b->a = take(&cv, Td);
+    for (uint32_t l = 0; l < c->n_layers; l++)
+        layout_layer(&cv, m, T, training, l > 0 && !training ? &b->lay[0] : NULL, &b->lay[l]);
+    hct_block_select(b, 0);
     b->scores = take(&cv, c->window);
-    b->km = take(&cv, Td);
-    b->vm = take(&cv, Td);
-    b->qm = take(&cv, Td);
-    b->knorm = take(&cv, T);
-    b->qnorm = take(&cv, T);
-    b->gate_pre = take(&cv, (uint64_t)T * G);
-    b->gates = take(&cv, (uint64_t)T * G);
-    b->y = take(&cv, Td);
-    b->gy = take(&cv, Td);
-    b->o = take(&cv, Td);
-    b->p = take(&cv, Td);
-    b->z = take(&cv, Td);
     b->rule_scratch = take(&cv, m->rule->scratch_len(c));
     if (training) {
-        b->probs = take(&cv, (uint64_t)T * c->n_heads * c->window);
         b->logits = take(&cv, (uint64_t)T * c->vocab);
-        b->rule_tape = take(&cv, m->rule->tape_len(c, T));
         b->rule_work = take(&cv, m->rule->work_len(c));
         b->dx = take(&cv, Td);
         b->dq = take(&cv, Td);
@@ -62,33 +77,51 @@ uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsi
     return cv.used;
 }
 
+/* MATH §4.3: layer l reads h_l; h_{l+1} = h_l + p_l; the head reads the
+ * last layer's p.  Layers before the last always produce p (the next one
+ * reads it); the last only when logits are wanted. */
 hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, bool training) {
     const hecate_model *m = s->model;
     const hct_config *c = &m->cfg;
-    uint32_t d = c->d, T = b->T;
+    uint32_t d = c->d, T = b->T, last = c->n_layers - 1;
+    size_t Td = (size_t)T * d;
     bool need_out = training || logits != NULL;
-    for (uint32_t t = 0; t < T; t++) hct_copy(b->x + (size_t)t * d, m->w.emb + (size_t)b->tokens[t] * d, d);
-    b->state = s->mem_spare[0];
-    m->composition->forward(s, b, need_out, training); /* MATH §4: x -> p, memory and window state */
-    if (!b->rule_io.frozen && !hct_all_finite(b->state, s->mem_len[0])) return HECATE_E_NONFINITE;
+    for (uint32_t t = 0; t < T; t++) hct_copy(b->lay[0].x + (size_t)t * d, m->w.emb + (size_t)b->tokens[t] * d, d);
+    for (uint32_t l = 0; l <= last; l++) {
+        hct_block_select(b, l);
+        uint32_t mem = hct_mem_index(c, l, 0);
+        b->L->state = s->mem_spare[mem];
+        m->composition->forward(s, b, need_out || l < last, training); /* MATH §4: x -> p, memory, window */
+        if (!b->L->rule_io.frozen && !hct_all_finite(b->L->state, s->mem_len[mem])) return HECATE_E_NONFINITE;
+        if (l < last) { /* in place when inference shares x between layers */
+            const hct_layer_buf *in = &b->lay[l];
+            real *next = b->lay[l + 1].x;
+            for (size_t i = 0; i < Td; i++) next[i] = in->x[i] + in->p[i];
+        }
+    }
     if (!need_out) return HECATE_OK;
     real *out = training ? b->logits : logits;
-    hct_linear(m->w.head, b->p, T, d, c->vocab, out);
+    hct_linear(m->w.head, b->L->p, T, d, c->vocab, out);
     if (!hct_all_finite(out, (size_t)T * c->vocab)) return HECATE_E_NONFINITE;
     return HECATE_OK;
 }
 
 void hct_block_commit(hecate_session *s, const hct_block *b) {
-    uint32_t d = s->model->cfg.d, w = s->model->cfg.window, T = b->T;
-    if (!b->rule_io.frozen) { /* the block wrote the spare state: it becomes current */
-        real *tmp = s->mem_state[0];
-        s->mem_state[0] = s->mem_spare[0];
-        s->mem_spare[0] = tmp;
-    }
-    for (uint32_t t = T > w ? T - w : 0; t < T; t++) {
-        size_t slot = (size_t)((b->p0 + t) % w) * d;
-        hct_copy(s->ring_k + slot, b->k + (size_t)t * d, d);
-        hct_copy(s->ring_v + slot, b->v + (size_t)t * d, d);
+    const hct_config *c = &s->model->cfg;
+    uint32_t d = c->d, w = c->window, T = b->T;
+    for (uint32_t l = 0; l < c->n_layers; l++) {
+        const hct_layer_buf *L = &b->lay[l];
+        uint32_t mem = hct_mem_index(c, l, 0);
+        if (!L->rule_io.frozen) { /* the block wrote the spare state: it becomes current */
+            real *tmp = s->mem_state[mem];
+            s->mem_state[mem] = s->mem_spare[mem];
+            s->mem_spare[mem] = tmp;
+        }
+        for (uint32_t t = T > w ? T - w : 0; t < T; t++) {
+            size_t slot = (size_t)((b->p0 + t) % w) * d;
+            hct_copy(s->ring_k[l] + slot, L->k + (size_t)t * d, d);
+            hct_copy(s->ring_v[l] + slot, L->v + (size_t)t * d, d);
+        }
     }
     s->position += T;
 }

@@ -6,31 +6,46 @@
 #include "internal.h"
 #include "rules/rule.h"
 
-typedef struct hct_block {
-    uint32_t T;
-    uint64_t p0;              /* global position of token 0 */
-    const uint32_t *tokens;
-    real *x;                  /* (T, d) embeddings, MATH §1 */
+/* The arrays of one block of the stack (MATH §4.3) for T tokens.  Training
+ * keeps one set per layer (backward walks them in reverse); inference shares
+ * one set between layers except k and v (the window caches take them at commit). */
+typedef struct hct_layer_buf {
+    real *x;                  /* (T, d) the layer's input h_l: embeddings for layer 0, MATH §1, §4.3 */
     real *q, *k, *v;          /* (T, d) attention projections, MATH §2 */
     real *a;                  /* (T, d) attention output */
     real *probs;              /* (T, H, w) attention weights; training only */
-    real *scores;             /* (w) scratch for one softmax row */
     real *km, *vm, *qm;       /* (T, d) memory key/value/query after normalization, MATH §3.1 */
     real *knorm, *qnorm;      /* (T) norms before normalization */
     real *gate_pre, *gates;   /* (T, G) */
     real *y;                  /* (T, d) memory read */
     real *gy;                 /* (T, d) sigmoid(y), MATH §4 */
-    real *o, *p;              /* (T, d) MAG's gated attention; the block output Wo reads */
+    real *o, *p;              /* (T, d) MAG's gated attention; the layer output Wo gives */
     real *z;                  /* (T, d) MAL's residual y + x, attention's input */
-    real *logits;             /* (T, V) training only (else the caller's buffer) */
     real *state;              /* the memory state after the block (the session's spare) */
-    real *rule_scratch;       /* (scratch_len) the rule's per-token temporaries */
     real *rule_tape;          /* training only */
-    hct_rule_io rule_io;      /* the rule call of this block, kept for backward */
-    /* gradients, training only */
+    hct_rule_io rule_io;      /* the rule call of this layer, kept for backward */
+} hct_layer_buf;
+
+typedef struct hct_block {
+    uint32_t T;
+    uint64_t p0;              /* global position of token 0 */
+    const uint32_t *tokens;
+    uint32_t layer;           /* the layer being run: L = &lay[layer], weights m->w.layer[layer] */
+    hct_layer_buf *L;
+    hct_layer_buf lay[HCT_MAX_LAYERS];
+    real *scores;             /* (w) scratch for one softmax row */
+    real *logits;             /* (T, V) training only (else the caller's buffer) */
+    real *rule_scratch;       /* (scratch_len) the rule's per-token temporaries */
+    /* gradients, training only; shared by the layers (backward runs one at a time) */
     real *dx, *dq, *dk, *dv, *da, *dkm, *dvm, *dqm, *dy, *do_, *dp, *dgates, *rule_work;
     real *lin_work;           /* (T (d + V)) hct_linear_backward's transposes */
 } hct_block;
+
+/* Make `layer` the block's current layer (b->layer, b->L). */
+static inline void hct_block_select(hct_block *b, uint32_t layer) {
+    b->layer = layer;
+    b->L = &b->lay[layer];
+}
 
 /* Carve the arrays of a block of T tokens from `base` (NULL: only measure);
  * returns the bytes used (64-bit: callers check it against SIZE_MAX). */
@@ -42,19 +57,19 @@ uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsi
  * training).  Does not change the session: hct_block_commit does. */
 hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, bool training);
 
-/* Make the block's results the session state: memory, window cache, position. */
+/* Make the block's results the session state: memories, window caches, position. */
 void hct_block_commit(hecate_session *s, const hct_block *b);
 
-/* Attention for token t of the block (MATH §2).  Keys before the block come
- * from the session window cache, the block's own from b->k / b->v. */
+/* Attention for token t of the block's current layer (MATH §2).  Keys before
+ * the block come from the layer's window cache, the block's own from L->k / L->v. */
 void hct_swa_forward(const hecate_session *s, hct_block *b, uint32_t t);
 
 /* Backward of hct_swa_forward for token t: accumulates into b->dq[t] and
  * b->dk, b->dv of block positions (earlier positions are constants). */
 void hct_swa_backward(const hecate_session *s, hct_block *b, uint32_t t);
 
-/* Memory level front end (MATH §3.1) and rule call on the level input `in`
- * (T, d), forward and backward (din += the input's gradient). */
+/* Memory level front end (MATH §3.1) and rule call of the current layer on
+ * the level input `in` (T, d), forward and backward (din += the input's gradient). */
 void hct_level_forward(const hecate_session *s, hct_block *b, const real *in, bool training);
 void hct_level_backward(const hecate_session *s, hct_block *b, const real *in, hct_weights *grad, real *din);
 

@@ -39,33 +39,64 @@ static void join(char *out, const char *a, const char *b) {
     out[n] = 0;
 }
 
-static uint32_t expected_tensors(const hct_config *c, const hct_rule *r, expect *e) {
-    uint32_t d = c->d, V = c->vocab, G = r->n_gates, n = 0;
-    expect list[] = {
-        {"emb", 2, {V, d, 1, 1}, offsetof(hct_weights, emb)},
-        {"blk0.attn.wq", 2, {d, d, 1, 1}, offsetof(hct_weights, wq)},
-        {"blk0.attn.wk", 2, {d, d, 1, 1}, offsetof(hct_weights, wk)},
-        {"blk0.attn.wv", 2, {d, d, 1, 1}, offsetof(hct_weights, wv)},
-        {"blk0.attn.wo", 2, {d, d, 1, 1}, offsetof(hct_weights, wo)},
-        {"blk0.mem0.wk", 2, {d, d, 1, 1}, offsetof(hct_weights, level[0].wk)},
-        {"blk0.mem0.wv", 2, {d, d, 1, 1}, offsetof(hct_weights, level[0].wv)},
-        {"blk0.mem0.wq", 2, {d, d, 1, 1}, offsetof(hct_weights, level[0].wq)},
-        {"blk0.mem0.gate_w", 2, {G, 2 * d, 1, 1}, offsetof(hct_weights, level[0].gate_w)},
-        {"blk0.mem0.gate_b", 1, {G, 1, 1, 1}, offsetof(hct_weights, level[0].gate_b)},
-        {"head", 2, {d, V, 1, 1}, offsetof(hct_weights, head)},
-    };
-    uint32_t fixed = (uint32_t)(sizeof(list) / sizeof(list[0]));
-    for (; n < fixed; n++) e[n] = list[n];
-    /* the rule's own tensors go between the level's gate_b and the head */
-    e[fixed - 1 + r->n_tensors] = e[fixed - 1];
-    for (uint32_t i = 0; i < r->n_tensors; i++) {
-        expect *x = &e[fixed - 1 + i];
-        join(x->name, "blk0.mem0.", r->tensor_names[i]);
-        x->shape[0] = x->shape[1] = x->shape[2] = x->shape[3] = 1;
-        r->tensor_shape(c, i, &x->ndim, x->shape);
-        x->field = offsetof(hct_weights, level[0].rule_t) + i * sizeof(real *);
+/* "blk<layer>." + rest (layer < 10: HCT_MAX_LAYERS is far below) */
+static void layer_name(char *out, uint32_t layer, const char *rest) {
+    char prefix[6] = {'b', 'l', 'k', (char)('0' + layer), '.', 0};
+    join(out, prefix, rest);
+}
+
+static expect entry(const char *name, uint32_t ndim, uint32_t d0, uint32_t d1, size_t field) {
+    expect e;
+    hct_bytes_zero(&e, sizeof e);
+    join(e.name, name, "");
+    e.ndim = ndim;
+    e.shape[0] = d0;
+    e.shape[1] = d1;
+    e.shape[2] = e.shape[3] = 1;
+    e.field = field;
+    return e;
+}
+
+/* Tensors of block `layer` (FORMAT.md): attention, then the memory level's
+ * front end and the rule's own tensors. */
+static uint32_t layer_tensors(const hct_config *c, const hct_rule *r, uint32_t layer, expect *e) {
+    static const char *const attn[4] = {"attn.wq", "attn.wk", "attn.wv", "attn.wo"};
+    static const size_t attn_at[4] = {offsetof(hct_layer_w, wq), offsetof(hct_layer_w, wk),
+                                      offsetof(hct_layer_w, wv), offsetof(hct_layer_w, wo)};
+    static const char *const mem[3] = {"mem0.wk", "mem0.wv", "mem0.wq"};
+    static const size_t mem_at[3] = {offsetof(hct_level_w, wk), offsetof(hct_level_w, wv),
+                                     offsetof(hct_level_w, wq)};
+    uint32_t d = c->d, G = r->n_gates, n = 0;
+    size_t base = offsetof(hct_weights, layer) + layer * sizeof(hct_layer_w);
+    size_t level = base + offsetof(hct_layer_w, level);
+    for (int i = 0; i < 4; i++) {
+        e[n] = entry("", 2, d, d, base + attn_at[i]);
+        layer_name(e[n++].name, layer, attn[i]);
     }
-    return fixed + r->n_tensors;
+    for (int i = 0; i < 3; i++) {
+        e[n] = entry("", 2, d, d, level + mem_at[i]);
+        layer_name(e[n++].name, layer, mem[i]);
+    }
+    e[n] = entry("", 2, G, 2 * d, level + offsetof(hct_level_w, gate_w));
+    layer_name(e[n++].name, layer, "mem0.gate_w");
+    e[n] = entry("", 1, G, 1, level + offsetof(hct_level_w, gate_b));
+    layer_name(e[n++].name, layer, "mem0.gate_b");
+    for (uint32_t i = 0; i < r->n_tensors; i++, n++) {
+        char rest[40];
+        join(rest, "mem0.", r->tensor_names[i]);
+        e[n] = entry("", 1, 1, 1, level + offsetof(hct_level_w, rule_t) + i * sizeof(real *));
+        layer_name(e[n].name, layer, rest);
+        r->tensor_shape(c, i, &e[n].ndim, e[n].shape);
+    }
+    return n;
+}
+
+static uint32_t expected_tensors(const hct_config *c, const hct_rule *r, expect *e) {
+    uint32_t n = 0;
+    e[n++] = entry("emb", 2, c->vocab, c->d, offsetof(hct_weights, emb));
+    for (uint32_t l = 0; l < c->n_layers; l++) n += layer_tensors(c, r, l, e + n);
+    e[n++] = entry("head", 2, c->d, c->vocab, offsetof(hct_weights, head));
+    return n;
 }
 
 /* ---- header and config ---- */
@@ -89,7 +120,7 @@ static hecate_status read_config(const unsigned char *p, hct_config *c) {
     if (c->window < 1 || c->window > 4096) return HECATE_E_FILE_CONFIG;
     if (!hct_composition_by_id(c->composition)) return HECATE_E_FILE_COMPOSITION;
     if (!hct_rule_by_id(c->rule)) return HECATE_E_FILE_RULE;
-    if (c->n_levels != 1 || c->n_layers != 1) return HECATE_E_FILE_CONFIG;
+    if (c->n_levels != 1 || c->n_layers < 1 || c->n_layers > HCT_MAX_LAYERS) return HECATE_E_FILE_CONFIG;
     if (c->flags & ~(uint32_t)HCT_FLAG_QK_NORM) return HECATE_E_FILE_CONFIG;
     if (c->periods[0] != 1) return HECATE_E_FILE_CONFIG;
     for (int i = 1; i < 8; i++) if (c->periods[i] != 0) return HECATE_E_FILE_CONFIG;
@@ -215,7 +246,7 @@ hecate_status hecate_model_get_info(const hecate_model *m, hecate_model_info *ou
     const hct_config *c = &m->cfg;
     hecate_model_info i = {FORMAT_VERSION, c->vocab, c->d, c->n_heads, c->window, c->composition,
                            c->rule, c->n_levels, c->flags, m->n_tensors, (uint32_t)sizeof(real),
-                           m->file_crc, m->n_params};
+                           m->file_crc, m->n_params, c->n_layers};
     *out = i;
     return HECATE_OK;
 }

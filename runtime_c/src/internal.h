@@ -15,10 +15,13 @@ typedef hecate_real real;
 /* Largest finite value of the build's scalar type. */
 #define HCT_REAL_MAX ((real)(sizeof(real) == 8 ? DBL_MAX : FLT_MAX))
 
-#define HCT_MAX_TENSORS 32
-#define HCT_MAX_LEVELS 1
+#define HCT_MAX_LAYERS 4         /* stacked blocks (MATH §4.3) */
+#define HCT_MAX_LEVELS 1         /* memory levels per block */
+#define HCT_MAX_MEMS (HCT_MAX_LAYERS * HCT_MAX_LEVELS)
 #define HCT_MAX_GATES 4
 #define HCT_MAX_RULE_TENSORS 4   /* parameter tensors a rule may own (rules/rule.h) */
+/* emb, head, and per block 4 attention + per level 5 front-end and the rule's own */
+#define HCT_MAX_TENSORS (2 + HCT_MAX_LAYERS * (4 + HCT_MAX_LEVELS * (5 + HCT_MAX_RULE_TENSORS)))
 #define HCT_HEADER_BYTES 256u
 #define HCT_DIR_ENTRY_BYTES 80u
 #define HCT_ALIGN 64u
@@ -47,12 +50,17 @@ typedef struct hct_level_w {
     real *rule_t[HCT_MAX_RULE_TENSORS]; /* the rule's own tensors (rule->tensor_shape), e.g. the SSM's A_log */
 } hct_level_w;
 
+/* Parameters of one block (MATH §2-§4). */
+typedef struct hct_layer_w {
+    real *wq, *wk, *wv, *wo;     /* (d, d)  MATH §2, §4 */
+    hct_level_w level[HCT_MAX_LEVELS];
+} hct_layer_w;
+
 /* Every parameter tensor of the model.  The same struct points either at
  * the weights (inside the caller's file buffer) or into a gradient buffer. */
 typedef struct hct_weights {
     real *emb;                   /* (V, d)  MATH §1 */
-    real *wq, *wk, *wv, *wo;     /* (d, d)  MATH §2, §4 */
-    hct_level_w level[HCT_MAX_LEVELS];
+    hct_layer_w layer[HCT_MAX_LAYERS]; /* blocks 0 .. n_layers-1, MATH §4.3 */
     real *head;                  /* (d, V)  MATH §4 */
 } hct_weights;
 
@@ -83,14 +91,21 @@ struct hecate_session {
     hecate_session_opts opts;
     uint32_t block;              /* tokens per internal block of process */
     uint64_t position;
-    real *mem_state[HCT_MAX_LEVELS]; /* current state of each level */
-    real *mem_spare[HCT_MAX_LEVELS]; /* same size: a block writes here, commit swaps */
-    size_t mem_len[HCT_MAX_LEVELS];
-    real *ring_k, *ring_v;       /* (window, d) attention window cache, slot = pos mod w */
+    /* memories, layer-major: index layer * n_levels + level (hct_mem_index) */
+    real *mem_state[HCT_MAX_MEMS]; /* current state of each memory */
+    real *mem_spare[HCT_MAX_MEMS]; /* same size: a block writes here, commit swaps */
+    size_t mem_len[HCT_MAX_MEMS];
+    real *ring_k[HCT_MAX_LAYERS], *ring_v[HCT_MAX_LAYERS]; /* (window, d) attention window cache
+                                                             * of each block, slot = pos mod w */
     /* scratch, sized for max(block, max_train_tokens) tokens */
     unsigned char *scratch;
     size_t scratch_bytes;
 };
+
+/* Index of (layer, level) in the session's memory arrays. */
+static inline uint32_t hct_mem_index(const hct_config *c, uint32_t layer, uint32_t level) {
+    return layer * c->n_levels + level;
+}
 
 /* Bind a weights view: base + tensor offsets (grad_offset elements). */
 void hct_bind_weights(const hecate_model *m, real *base, hct_weights *out);

@@ -17,15 +17,25 @@ static hecate_status resolve_opts(const hecate_session_opts *in, hecate_session_
 }
 
 /* Offsets of the session regions; returns total bytes (UINT64_MAX on overflow). */
-typedef struct layout { uint64_t mem[2], ring_k, ring_v, scratch, scratch_bytes, total; } layout;
+typedef struct layout {
+    uint64_t mem[HCT_MAX_MEMS][2], ring_k[HCT_MAX_LAYERS], ring_v[HCT_MAX_LAYERS];
+    uint64_t scratch, scratch_bytes, total;
+} layout;
+
+static uint32_t n_mems(const hct_config *c) { return c->n_layers * c->n_levels; }
 
 static void plan(const hecate_model *m, const hecate_session_opts *o, layout *L) {
-    uint64_t d = m->cfg.d, state = m->rule->state_len(&m->cfg) * sizeof(real);
+    const hct_config *c = &m->cfg;
+    uint64_t state = m->rule->state_len(c) * sizeof(real), ring = (uint64_t)c->window * c->d * sizeof(real);
     uint64_t at = align_up(sizeof(hecate_session));
-    L->mem[0] = at; at = align_up(at + state);
-    L->mem[1] = at; at = align_up(at + state);
-    L->ring_k = at; at = align_up(at + (uint64_t)m->cfg.window * d * sizeof(real));
-    L->ring_v = at; at = align_up(at + (uint64_t)m->cfg.window * d * sizeof(real));
+    for (uint32_t i = 0; i < n_mems(c); i++) {
+        L->mem[i][0] = at; at = align_up(at + state);
+        L->mem[i][1] = at; at = align_up(at + state);
+    }
+    for (uint32_t l = 0; l < c->n_layers; l++) {
+        L->ring_k[l] = at; at = align_up(at + ring);
+        L->ring_v[l] = at; at = align_up(at + ring);
+    }
     hct_block b;
     uint64_t inf = hct_block_layout(m, o->max_chunk, false, NULL, &b);
     uint64_t trn = o->max_train_tokens ? hct_block_layout(m, o->max_train_tokens, true, NULL, &b) : 0;
@@ -73,11 +83,15 @@ hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_mode
     s->model = model;
     s->opts = o;
     s->block = o.max_chunk;
-    s->mem_len[0] = (size_t)model->rule->state_len(&model->cfg); /* fits: plan() checked the total */
-    s->mem_state[0] = (real *)(void *)(base + L.mem[0]);
-    s->mem_spare[0] = (real *)(void *)(base + L.mem[1]);
-    s->ring_k = (real *)(void *)(base + L.ring_k);
-    s->ring_v = (real *)(void *)(base + L.ring_v);
+    for (uint32_t i = 0; i < n_mems(&model->cfg); i++) {
+        s->mem_len[i] = (size_t)model->rule->state_len(&model->cfg); /* fits: plan() checked the total */
+        s->mem_state[i] = (real *)(void *)(base + L.mem[i][0]);
+        s->mem_spare[i] = (real *)(void *)(base + L.mem[i][1]);
+    }
+    for (uint32_t l = 0; l < model->cfg.n_layers; l++) {
+        s->ring_k[l] = (real *)(void *)(base + L.ring_k[l]);
+        s->ring_v[l] = (real *)(void *)(base + L.ring_v[l]);
+    }
     s->scratch = base + L.scratch;
     s->scratch_bytes = (size_t)L.scratch_bytes;
     s->magic = HCT_SESSION_MAGIC;
@@ -89,10 +103,12 @@ hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_mode
 hecate_status hecate_session_reset(hecate_session *s) {
     if (!valid_session(s)) return HECATE_E_NULL_ARG;
     const hecate_model *m = s->model;
-    m->rule->state_init(s->mem_state[0], &m->cfg);
+    for (uint32_t i = 0; i < n_mems(&m->cfg); i++) m->rule->state_init(s->mem_state[i], &m->cfg);
     size_t ring = (size_t)m->cfg.window * m->cfg.d;
-    hct_zero(s->ring_k, ring);
-    hct_zero(s->ring_v, ring);
+    for (uint32_t l = 0; l < m->cfg.n_layers; l++) {
+        hct_zero(s->ring_k[l], ring);
+        hct_zero(s->ring_v[l], ring);
+    }
     s->position = 0;
     return HECATE_OK;
 }
@@ -106,7 +122,7 @@ hecate_status hecate_session_position(const hecate_session *s, uint64_t *positio
 hecate_status hecate_session_memory(const hecate_session *s, uint32_t level, const hecate_real **state,
                                     size_t *n_elems) {
     if (!valid_session(s) || !state || !n_elems) return HECATE_E_NULL_ARG;
-    if (level >= s->model->cfg.n_levels) return HECATE_E_BAD_ARG;
+    if (level >= n_mems(&s->model->cfg)) return HECATE_E_BAD_ARG;
     *state = s->mem_state[level];
     *n_elems = s->mem_len[level];
     return HECATE_OK;

@@ -1,6 +1,6 @@
 /* state.c — session state blob v1 (docs/FORMAT.md): save, and a load that
  * validates everything before it touches the session.  The blob holds all
- * session state (MATH §6): position, attention window, every memory level. */
+ * session state (MATH §6): position, every block's attention window and memories. */
 #include "internal.h"
 
 #define STATE_VERSION 1u
@@ -18,10 +18,14 @@ static uint32_t rd32(const unsigned char *p) {
 }
 static uint64_t rd64(const unsigned char *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
+static uint32_t n_mems(const hecate_session *s) { return s->model->cfg.n_layers * s->model->cfg.n_levels; }
+
+/* Scalars after the header: every memory (layer-major), then each layer's
+ * window keys and values. */
 static size_t payload_len(const hecate_session *s) {
     size_t n = 0;
-    for (uint32_t l = 0; l < s->model->cfg.n_levels; l++) n += s->mem_len[l];
-    return n + 2 * (size_t)s->model->cfg.window * s->model->cfg.d;
+    for (uint32_t i = 0; i < n_mems(s); i++) n += s->mem_len[i];
+    return n + 2 * (size_t)s->model->cfg.n_layers * s->model->cfg.window * s->model->cfg.d;
 }
 
 static bool valid_session(const hecate_session *s) { return s && s->magic == HCT_SESSION_MAGIC; }
@@ -49,12 +53,14 @@ hecate_status hecate_state_save(const hecate_session *s, void *buf, size_t buf_b
     wr64(p + 48, payload_len(s));
     unsigned char *at = p + STATE_HEADER;
     size_t ring = (size_t)s->model->cfg.window * s->model->cfg.d * sizeof(real);
-    for (uint32_t l = 0; l < s->model->cfg.n_levels; l++) {
-        hct_bytes_copy(at, s->mem_state[l], s->mem_len[l] * sizeof(real));
-        at += s->mem_len[l] * sizeof(real);
+    for (uint32_t i = 0; i < n_mems(s); i++) {
+        hct_bytes_copy(at, s->mem_state[i], s->mem_len[i] * sizeof(real));
+        at += s->mem_len[i] * sizeof(real);
     }
-    hct_bytes_copy(at, s->ring_k, ring);
-    hct_bytes_copy(at + ring, s->ring_v, ring);
+    for (uint32_t l = 0; l < s->model->cfg.n_layers; l++, at += 2 * ring) {
+        hct_bytes_copy(at, s->ring_k[l], ring);
+        hct_bytes_copy(at + ring, s->ring_v[l], ring);
+    }
     wr32(p + 24, hct_crc32(p + 28, total - 28));
     *written = total;
     return HECATE_OK;
@@ -94,11 +100,13 @@ hecate_status hecate_state_load(hecate_session *s, const void *buf, size_t n) {
     /* all checks passed: now, and only now, change the session */
     s->position = rd64(p + 40);
     size_t ring = (size_t)s->model->cfg.window * s->model->cfg.d * sizeof(real);
-    for (uint32_t l = 0; l < s->model->cfg.n_levels; l++) {
-        hct_bytes_copy(s->mem_state[l], at, s->mem_len[l] * sizeof(real));
-        at += s->mem_len[l] * sizeof(real);
+    for (uint32_t i = 0; i < n_mems(s); i++) {
+        hct_bytes_copy(s->mem_state[i], at, s->mem_len[i] * sizeof(real));
+        at += s->mem_len[i] * sizeof(real);
     }
-    hct_bytes_copy(s->ring_k, at, ring);
-    hct_bytes_copy(s->ring_v, at + ring, ring);
+    for (uint32_t l = 0; l < s->model->cfg.n_layers; l++, at += 2 * ring) {
+        hct_bytes_copy(s->ring_k[l], at, ring);
+        hct_bytes_copy(s->ring_v[l], at + ring, ring);
+    }
     return HECATE_OK;
 }

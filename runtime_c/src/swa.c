@@ -7,8 +7,8 @@
  * before the block, the block's own arrays after. */
 static const real *key_row(const hecate_session *s, const hct_block *b, uint64_t j, bool value) {
     uint32_t d = s->model->cfg.d, w = s->model->cfg.window;
-    if (j >= b->p0) return (value ? b->v : b->k) + (size_t)(j - b->p0) * d;
-    return (value ? s->ring_v : s->ring_k) + (size_t)(j % w) * d;
+    if (j >= b->p0) return (value ? b->L->v : b->L->k) + (size_t)(j - b->p0) * d;
+    return (value ? s->ring_v[b->layer] : s->ring_k[b->layer]) + (size_t)(j % w) * d;
 }
 
 /* Geometry of token t's attention: its window [j0, j0 + n) of global
@@ -34,11 +34,11 @@ void hct_swa_forward(const hecate_session *s, hct_block *b, uint32_t t) {
     uint32_t d = g.d, H = g.H, hd = g.hd, w = g.w, n = g.n;
     uint64_t j0 = g.j0;
     real scale = g.scale;
-    const real *q = b->q + (size_t)t * d;
-    real *a = b->a + (size_t)t * d;
+    const real *q = b->L->q + (size_t)t * d;
+    real *a = b->L->a + (size_t)t * d;
     hct_zero(a, d);
     for (uint32_t h = 0; h < H; h++) {
-        real *sc = b->probs ? b->probs + ((size_t)t * H + h) * w : b->scores;
+        real *sc = b->L->probs ? b->L->probs + ((size_t)t * H + h) * w : b->scores;
         real mx = -HCT_REAL_MAX;
         for (uint32_t i = 0; i < n; i++) {
             sc[i] = scale * hct_dot(q + h * hd, key_row(s, b, j0 + i, false) + h * hd, hd);
@@ -59,10 +59,10 @@ void hct_swa_backward(const hecate_session *s, hct_block *b, uint32_t t) {
     uint32_t d = g.d, H = g.H, hd = g.hd, w = g.w, n = g.n;
     uint64_t j0 = g.j0;
     real scale = g.scale;
-    const real *q = b->q + (size_t)t * d, *da = b->da + (size_t)t * d;
+    const real *q = b->L->q + (size_t)t * d, *da = b->da + (size_t)t * d;
     real *dq = b->dq + (size_t)t * d, *ds = b->scores;
     for (uint32_t h = 0; h < H; h++) {
-        const real *pr = b->probs + ((size_t)t * H + h) * w;
+        const real *pr = b->L->probs + ((size_t)t * H + h) * w;
         real pdp = 0;
         for (uint32_t i = 0; i < n; i++) {
             ds[i] = hct_dot(da + h * hd, key_row(s, b, j0 + i, true) + h * hd, hd); /* dP */

@@ -1,6 +1,6 @@
 /* train.c — profile 2: loss (MATH §5) and exact gradients of every parameter
- * over a chunk (MATH §7): head, MAG, memory level (via the rule's BPTT),
- * attention, embedding.  The incoming state is a constant. */
+ * over a chunk (MATH §7): head, every block's composition (memory level via
+ * the rule's BPTT, attention), embedding.  The incoming state is a constant. */
 #include "block.h"
 #include "compose/compose.h"
 #include "mathfn.h"
@@ -25,15 +25,22 @@ static real loss_and_dlogits(const hct_block *b, const uint32_t *targets, uint32
     return n_valid ? total / (real)n_valid : (real)0;
 }
 
+/* MATH §7 through the stack (§4.3): the head gives dp of the last layer;
+ * each layer's backward adds d h_l into dx, which is both dp of the layer
+ * below and (residual h_l = h_{l-1} + p_{l-1}) part of its d h. */
 static void backward(hecate_session *s, hct_block *b, hct_weights *g) {
     const hecate_model *m = s->model;
     uint32_t d = m->cfg.d, T = b->T;
     size_t Td = (size_t)T * d;
-    /* head and output projection (MATH §4) */
     hct_zero(b->dp, Td);
-    hct_linear_backward(m->w.head, b->p, b->logits, T, d, m->cfg.vocab, g->head, b->dp, b->lin_work);
+    hct_linear_backward(m->w.head, b->lay[m->cfg.n_layers - 1].p, b->logits, T, d, m->cfg.vocab, g->head,
+                        b->dp, b->lin_work);
     hct_zero(b->dx, Td);
-    m->composition->backward(s, b, g);
+    for (uint32_t l = m->cfg.n_layers; l-- > 0;) {
+        hct_block_select(b, l);
+        m->composition->backward(s, b, g);
+        if (l > 0) hct_copy(b->dp, b->dx, Td);
+    }
     for (uint32_t t = 0; t < T; t++) hct_axpy(g->emb + (size_t)b->tokens[t] * d, 1, b->dx + (size_t)t * d, d);
 }
 

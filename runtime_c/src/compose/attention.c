@@ -7,10 +7,10 @@
 void hct_attention_forward(const hecate_session *s, hct_block *b, const real *in, bool need_q) {
     const hecate_model *m = s->model;
     uint32_t d = m->cfg.d, T = b->T;
-    hct_linear(m->w.wk, in, T, d, d, b->k);
-    hct_linear(m->w.wv, in, T, d, d, b->v);
+    hct_linear(m->w.layer[b->layer].wk, in, T, d, d, b->L->k);
+    hct_linear(m->w.layer[b->layer].wv, in, T, d, d, b->L->v);
     if (!need_q) return;
-    hct_linear(m->w.wq, in, T, d, d, b->q);
+    hct_linear(m->w.layer[b->layer].wq, in, T, d, d, b->L->q);
     for (uint32_t t = 0; t < T; t++) hct_swa_forward(s, b, t);
 }
 
@@ -22,7 +22,7 @@ void hct_attention_backward(const hecate_session *s, hct_block *b, const real *i
     hct_zero(b->dk, Td);
     hct_zero(b->dv, Td);
     for (uint32_t t = 0; t < T; t++) hct_swa_backward(s, b, t);
-    hct_linear_backward(m->w.wq, in, b->dq, T, d, d, grad->wq, din, b->lin_work);
-    hct_linear_backward(m->w.wk, in, b->dk, T, d, d, grad->wk, din, b->lin_work);
-    hct_linear_backward(m->w.wv, in, b->dv, T, d, d, grad->wv, din, b->lin_work);
+    hct_linear_backward(m->w.layer[b->layer].wq, in, b->dq, T, d, d, grad->layer[b->layer].wq, din, b->lin_work);
+    hct_linear_backward(m->w.layer[b->layer].wk, in, b->dk, T, d, d, grad->layer[b->layer].wk, din, b->lin_work);
+    hct_linear_backward(m->w.layer[b->layer].wv, in, b->dv, T, d, d, grad->layer[b->layer].wv, din, b->lin_work);
 }

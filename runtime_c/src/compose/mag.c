@@ -6,14 +6,14 @@
 static void mag_forward(const hecate_session *s, hct_block *b, bool need_out, bool training) {
     const hecate_model *m = s->model;
     uint32_t d = m->cfg.d, T = b->T;
-    hct_attention_forward(s, b, b->x, need_out);
-    hct_level_forward(s, b, b->x, training);
+    hct_attention_forward(s, b, b->L->x, need_out);
+    hct_level_forward(s, b, b->L->x, training);
     if (!need_out) return;
     for (size_t i = 0; i < (size_t)T * d; i++) {
-        b->gy[i] = hct_sigmoid(b->y[i]);
-        b->o[i] = b->a[i] * b->gy[i];
+        b->L->gy[i] = hct_sigmoid(b->L->y[i]);
+        b->L->o[i] = b->L->a[i] * b->L->gy[i];
     }
-    hct_linear(m->w.wo, b->o, T, d, d, b->p);
+    hct_linear(m->w.layer[b->layer].wo, b->L->o, T, d, d, b->L->p);
 }
 
 static void mag_backward(const hecate_session *s, hct_block *b, hct_weights *g) {
@@ -21,13 +21,13 @@ static void mag_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
     uint32_t d = m->cfg.d, T = b->T;
     size_t Td = (size_t)T * d;
     hct_zero(b->do_, Td);
-    hct_linear_backward(m->w.wo, b->o, b->dp, T, d, d, g->wo, b->do_, b->lin_work);
+    hct_linear_backward(m->w.layer[b->layer].wo, b->L->o, b->dp, T, d, d, g->layer[b->layer].wo, b->do_, b->lin_work);
     for (size_t i = 0; i < Td; i++) { /* o = a * s, s = sigmoid(y) */
-        b->da[i] = b->do_[i] * b->gy[i];
-        b->dy[i] = b->do_[i] * b->a[i] * b->gy[i] * ((real)1 - b->gy[i]);
+        b->da[i] = b->do_[i] * b->L->gy[i];
+        b->dy[i] = b->do_[i] * b->L->a[i] * b->L->gy[i] * ((real)1 - b->L->gy[i]);
     }
-    hct_level_backward(s, b, b->x, g, b->dx);
-    hct_attention_backward(s, b, b->x, g, b->dx);
+    hct_level_backward(s, b, b->L->x, g, b->dx);
+    hct_attention_backward(s, b, b->L->x, g, b->dx);
 }
 
 const hct_composition hct_compose_mag = {0, "mag", mag_forward, mag_backward};

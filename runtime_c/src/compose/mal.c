@@ -7,10 +7,10 @@
 static void mal_forward(const hecate_session *s, hct_block *b, bool need_out, bool training) {
     const hecate_model *m = s->model;
     uint32_t d = m->cfg.d, T = b->T;
-    hct_level_forward(s, b, b->x, training);
-    for (size_t i = 0; i < (size_t)T * d; i++) b->z[i] = b->y[i] + b->x[i];
-    hct_attention_forward(s, b, b->z, need_out);
-    if (need_out) hct_linear(m->w.wo, b->a, T, d, d, b->p);
+    hct_level_forward(s, b, b->L->x, training);
+    for (size_t i = 0; i < (size_t)T * d; i++) b->L->z[i] = b->L->y[i] + b->L->x[i];
+    hct_attention_forward(s, b, b->L->z, need_out);
+    if (need_out) hct_linear(m->w.layer[b->layer].wo, b->L->a, T, d, d, b->L->p);
 }
 
 static void mal_backward(const hecate_session *s, hct_block *b, hct_weights *g) {
@@ -18,11 +18,11 @@ static void mal_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
     uint32_t d = m->cfg.d, T = b->T;
     size_t Td = (size_t)T * d;
     hct_zero(b->da, Td);
-    hct_linear_backward(m->w.wo, b->a, b->dp, T, d, d, g->wo, b->da, b->lin_work);
+    hct_linear_backward(m->w.layer[b->layer].wo, b->L->a, b->dp, T, d, d, g->layer[b->layer].wo, b->da, b->lin_work);
     hct_zero(b->dy, Td); /* dz: the residual sends it to y and to x */
-    hct_attention_backward(s, b, b->z, g, b->dy);
+    hct_attention_backward(s, b, b->L->z, g, b->dy);
     hct_axpy(b->dx, 1, b->dy, (uint32_t)Td);
-    hct_level_backward(s, b, b->x, g, b->dx);
+    hct_level_backward(s, b, b->L->x, g, b->dx);
 }
 
 const hct_composition hct_compose_mal = {1, "mal", mal_forward, mal_backward};
