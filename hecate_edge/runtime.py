@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._cdef import read_cdef
+from .errors import HecateError
 
 LIB_DIR_ENV = "HECATE_EDGE_LIB_DIR"
 _LIB_STEMS = {"f32": "hecate", "f64": "hecate_f64"}
@@ -25,23 +26,6 @@ _DTYPES = {"f32": np.dtype(np.float32), "f64": np.dtype(np.float64)}
 _FILE_ALIGN = 64    # tensors sit at 64-byte multiples of the file (FORMAT.md)
 _ARENA_ALIGN = 64   # hecate.h asks 16 for handles and arenas; 64 suits SIMD too
 _UINT32_MAX = 0xFFFFFFFF
-
-
-class HecateError(RuntimeError):
-    """A C runtime call returned a non-zero hecate_status.
-
-    Attributes: status (int code), name (enum name, e.g. "HECATE_E_FILE_CRC"),
-    message (text from hecate_status_str).
-    """
-
-    def __init__(self, status: int, name: str, message: str):
-        super().__init__(message if message.startswith(name) else f"{name}: {message}")
-        self.status = status
-        self.name = name
-        self.message = message
-
-    def __reduce__(self):
-        return (HecateError, (self.status, self.name, self.message))
 
 
 class TensorInfo(NamedTuple):

@@ -19,17 +19,7 @@ mapfile -t SOURCES < <(find "$SRC_DIR" -name '*.c' | sort)
 mapfile -t API < <(grep -oE '\bhecate_[a-z0-9_]+\(' "$HEADER" | tr -d '(' | sort -u)
 rm -rf "$OUT" && mkdir -p "$OUT"
 
-# First tool found among the given names, or their newest versioned Debian
-# name (e.g. wasm-ld-14), as an absolute path.
-find_tool() {
-  local name cand
-  for name in "$@"; do
-    if command -v "$name" >/dev/null; then command -v "$name"; return 0; fi
-    cand=$(compgen -c | grep -E "^$name-[0-9]+$" | sort -V -r | head -n1 || true)
-    if [ -n "$cand" ]; then command -v "$cand"; return 0; fi
-  done
-  return 1
-}
+source tools/find_tool.sh
 
 # Fail unless every public API function is among the given symbol names.
 check_api() {

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # System packages the checks need; later checks append here
 # (e.g. qemu-system-arm, chromium, nodejs).
-APT_PACKAGES=(gcc clang lld gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-multilib)
+APT_PACKAGES=(gcc clang lld gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-multilib nodejs chromium)
 PYTHON=${PYTHON:-python3}
 
 SECTION=""
@@ -29,6 +29,19 @@ elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
 else
   echo "WARNING: missing ${missing[*]} and not root (or no apt-get): install them by hand" >&2
 fi
+
+banner "npm packages for the browser tests (wasm/package-lock.json)"
+# nodesource's nodejs bundles npm, Debian's does not (its npm package would
+# conflict with nodesource's): install Debian's only where npm is missing.
+if ! command -v npm >/dev/null; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm
+  else
+    echo "WARNING: npm missing and not root (or no apt-get): install it by hand" >&2
+  fi
+fi
+npm ci --prefix wasm --no-audit --no-fund
 
 banner "python package: $PYTHON -m pip install '.[test]'"
 # Debian's own python3 refuses pip installs (PEP 668); a throwaway CI machine

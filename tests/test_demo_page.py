@@ -1,0 +1,79 @@
+"""The demo page (wasm/demo/) end to end in real headless Chromium: it loads
+the bundled micro model, generates through its own controls exactly the bytes
+the native runtime and the same sampler give, paints the memory heat map,
+and its Python console (Pyodide) drives the same model.  The screenshot is
+written to build/artifacts/demo_page.png."""
+import json
+import shutil
+import threading
+
+import pytest
+from wasm_tools import REPO, run_node, wasm_modules  # noqa: F401 (fixture)
+
+from hecate_edge.runtime import Model
+from hecate_edge.sampler import generate
+
+ARTIFACTS = REPO / "build" / "artifacts"
+MODEL = REPO / "wasm" / "demo" / "micro.hct"
+SPEC = {"prompt": "The return statement", "max_tokens": 120, "temperature": 0.7, "top_k": 20, "seed": 3}
+PY_BYTES = 48
+PYTHON = ("from hecate_edge import sampler, wasm_backend\n"
+          "model = wasm_backend.Model('/demo/micro.hct')\n"
+          f"out = sampler.generate(model.session(), b'def ', {PY_BYTES}, seed=5, temperature=0.8, top_k=10)\n"
+          "print(list(out))\n")
+
+
+def load_serve_demo():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("serve_demo", REPO / "tools" / "serve_demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def page_result(wasm_modules, tmp_path_factory):  # noqa: F811 (fixture)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "chromium is not installed (tools/install_and_test.sh installs Debian's chromium)"
+    serve_demo = load_serve_demo()
+    server = serve_demo.make_server()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "demo_page.png").unlink(missing_ok=True)   # a stale shot cannot pass
+    spec = dict(SPEC, chromium=chromium, python=PYTHON, screenshot=str(ARTIFACTS / "demo_page.png"),
+                url=f"http://127.0.0.1:{server.server_address[1]}{serve_demo.DEMO_PATH}")
+    path = tmp_path_factory.mktemp("demo") / "spec.json"
+    path.write_text(json.dumps(spec))
+    try:
+        return json.loads(run_node(REPO / "tests/js/demo_e2e.mjs", path))
+    finally:
+        server.shutdown()
+
+
+def test_page_loads_the_bundled_model(page_result):
+    assert page_result["error"] == "" and page_result["consoleErrors"] == []
+    assert f"{Model(MODEL).info['n_params']} parameters" in page_result["about"]
+
+
+def test_generated_bytes_equal_native(page_result):
+    want = generate(Model(MODEL).session(), SPEC["prompt"].encode(), SPEC["max_tokens"], SPEC["seed"],
+                    SPEC["temperature"], SPEC["top_k"])
+    assert bytes(page_result["bytes"]) == want
+    assert f"{SPEC['max_tokens']} bytes" in page_result["stats"] and "tok/s" in page_result["stats"]
+
+
+def test_memory_heat_map_painted(page_result):
+    assert page_result["colours"] > 100
+    assert "memory level 0 (64×64)" in page_result["caption"]
+
+
+def test_python_console_drives_the_same_model(page_result):
+    want = generate(Model(MODEL).session(), b"def ", PY_BYTES, 5, 0.8, 10)
+    assert page_result["python"]["status"] == "done", page_result["python"]["output"]
+    assert page_result["python"]["output"].strip() == str(list(want))
+
+
+def test_screenshot_written(page_result):
+    shot = ARTIFACTS / "demo_page.png"
+    assert shot.stat().st_size > 10000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

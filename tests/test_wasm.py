@@ -1,0 +1,120 @@
+"""The WebAssembly target against the native C build: wasm/build.sh's plain and
+SIMD128 modules run through wasm/hecate.js in Node (tests/js/run_jobs.mjs) on
+the same model files and tokens as hecate_edge.runtime, every rule case x
+composition; bad model bytes raise a JS HecateError with the native status."""
+import base64
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import RULE_CASES, lively_params, rule_config
+from malformed_cases import CASES
+from parity import assert_close
+from wasm_tools import BUILDS, REPO, run_node, wasm_modules  # noqa: F401 (fixture)
+
+from hecate_edge._cdef import read_cdef
+from hecate_edge.config import COMPOSITIONS, ModelConfig
+from hecate_edge.format import write_model
+from hecate_edge.runtime import HecateError, Model
+
+TOL = 1e-5   # float32 runtime on two targets (tests/test_parity.py's f32 tolerance)
+BASE = ModelConfig(vocab=64, d_model=16, n_heads=2, window=8)
+PROMPT_TOKENS, MORE_TOKENS, MAX_CHUNK = 40, 6, 7
+JOBS = [(case, comp) for case in RULE_CASES for comp in sorted(COMPOSITIONS)]
+
+
+def floats(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=np.float32)
+
+
+def native_run(data: bytes, tokens, more):
+    """What the native runtime gives for a job, and its state blob after the prompt."""
+    model = Model(data)
+    sess = model.session(max_chunk=MAX_CHUNK)
+    prompt = sess.process(tokens)
+    blob_after_prompt = sess.save_state()
+    steps = [sess.step(t) for t in more]
+    return model, {"prompt": prompt, "steps": np.stack(steps), "memory": sess.memory().ravel(),
+                   "blob": blob_after_prompt}
+
+
+@pytest.fixture(scope="module", params=sorted(BUILDS))
+def wasm_run(request, wasm_modules, tmp_path_factory):
+    """(native results, JS results) of every job on one build, plus the bad-model cases."""
+    folder = tmp_path_factory.mktemp(f"jobs_{request.param}")
+    rng = np.random.default_rng(7)
+    jobs, native = [], []
+    for i, (case, comp) in enumerate(JOBS):
+        cfg = replace(rule_config(BASE, case), composition=comp)
+        data = write_model(cfg, lively_params(cfg, seed=i), dtype="f32")
+        tokens = rng.integers(0, cfg.vocab, PROMPT_TOKENS).tolist()
+        more = rng.integers(0, cfg.vocab, MORE_TOKENS).tolist()
+        model, want = native_run(data, tokens, more)
+        (folder / f"{i}.hct").write_bytes(data)
+        (folder / f"{i}.state").write_bytes(want["blob"])
+        jobs.append({"model": str(folder / f"{i}.hct"), "tokens": tokens, "more": more,
+                     "max_chunk": MAX_CHUNK, "native_state": str(folder / f"{i}.state")})
+        native.append((model, want))
+    bad = []
+    for name, _, build in CASES:
+        (folder / f"bad_{name}.hct").write_bytes(build("f32"))
+        bad.append(str(folder / f"bad_{name}.hct"))
+    spec = folder / "spec.json"
+    spec.write_text(json.dumps({"wasm": str(wasm_modules[request.param]), "jobs": jobs, "bad": bad}))
+    return native, json.loads(run_node(REPO / "tests/js/run_jobs.mjs", spec))
+
+
+def test_status_names_match_header():
+    _, names = read_cdef(REPO / "runtime_c/include/hecate.h")
+    js = run_node("--input-type=module", "-e",
+                  "import {STATUS_NAMES} from './wasm/hecate.js'; console.log(JSON.stringify(STATUS_NAMES))")
+    assert {int(k): v for k, v in json.loads(js).items()} == names
+
+
+@pytest.mark.parametrize("index", range(len(JOBS)), ids=[f"{c}-{m}" for c, m in JOBS])
+def test_logits_state_and_info_match_native(wasm_run, index):
+    native, js = wasm_run
+    model, want = native[index]
+    got = js["jobs"][index]
+    assert got["info"] == model.info
+    assert [(t["name"], tuple(t["shape"]), t["n_elems"], t["grad_offset"], t["file_offset"])
+            for t in got["tensors"]] == [tuple(t) for t in model.tensors]
+    assert got["position"] == PROMPT_TOKENS + MORE_TOKENS
+    vocab = model.info["vocab"]
+    assert_close(floats(got["prompt"]).reshape(-1, vocab), want["prompt"], TOL, "process logits")
+    assert_close(np.stack([floats(s) for s in got["steps"]]), want["steps"], TOL, "step logits")
+    assert_close(floats(got["memory"]), want["memory"], TOL, "memory level 0")
+    # the native blob saved after the prompt, restored in wasm, continues alike
+    assert_close(floats(got["restored"]).reshape(-1, vocab), want["steps"], TOL, "logits after restore")
+    assert got["position_after_reset"] == 0
+
+
+def test_js_state_blob_restores_natively(wasm_run):
+    """A blob saved by the wasm session loads into a native session with the same memory."""
+    native, js = wasm_run
+    for (model, want), got in zip(native, js["jobs"]):
+        sess = model.session()
+        sess.load_state(base64.b64decode(got["state"]))
+        assert sess.position == PROMPT_TOKENS + MORE_TOKENS
+        assert_close(sess.memory().ravel(), want["memory"], TOL, "memory from the wasm blob")
+
+
+def test_bad_model_bytes_throw_native_status(wasm_run):
+    _, js = wasm_run
+    assert len(js["bad"]) == len(CASES)
+    for (name, _, build), got in zip(CASES, js["bad"]):
+        with pytest.raises(HecateError) as native_err:
+            Model(build("f32"))
+        assert got["thrown"] and got["isHecateError"] and got["isError"], name
+        assert got["statusName"] == native_err.value.name, name
+        assert got["status"] == native_err.value.status, name
+        assert got["message"] == str(native_err.value), name
+
+
+def test_every_region_given_back(wasm_run):
+    """Closing every model and session returns all memory but the runtime's scratch."""
+    _, js = wasm_run
+    assert js["live_bytes"] == 128
+    assert js["memory_bytes"] % 65536 == 0
