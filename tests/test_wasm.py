@@ -22,7 +22,9 @@ from hecate_edge.runtime import HecateError, Model
 TOL = 1e-5   # float32 runtime on two targets (tests/test_parity.py's f32 tolerance)
 BASE = ModelConfig(vocab=64, d_model=16, n_heads=2, window=8)
 PROMPT_TOKENS, MORE_TOKENS, MAX_CHUNK = 40, 6, 7
-JOBS = [(case, comp) for case in RULE_CASES for comp in sorted(COMPOSITIONS)]
+# every rule case x composition with one block, and a stack of 3 (MATH §4.3) per composition
+JOBS = ([(case, comp, 1) for case in RULE_CASES for comp in sorted(COMPOSITIONS)]
+        + [("titans", comp, 3) for comp in sorted(COMPOSITIONS)])
 
 
 def floats(text: str) -> np.ndarray:
@@ -46,8 +48,8 @@ def wasm_run(request, wasm_modules, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"jobs_{request.param}")
     rng = np.random.default_rng(7)
     jobs, native = [], []
-    for i, (case, comp) in enumerate(JOBS):
-        cfg = replace(rule_config(BASE, case), composition=comp)
+    for i, (case, comp, layers) in enumerate(JOBS):
+        cfg = replace(rule_config(BASE, case), composition=comp, n_layers=layers)
         data = write_model(cfg, lively_params(cfg, seed=i), dtype="f32")
         tokens = rng.integers(0, cfg.vocab, PROMPT_TOKENS).tolist()
         more = rng.integers(0, cfg.vocab, MORE_TOKENS).tolist()
@@ -73,7 +75,7 @@ def test_status_names_match_header():
     assert {int(k): v for k, v in json.loads(js).items()} == names
 
 
-@pytest.mark.parametrize("index", range(len(JOBS)), ids=[f"{c}-{m}" for c, m in JOBS])
+@pytest.mark.parametrize("index", range(len(JOBS)), ids=[f"{c}-{m}-{n}blk" for c, m, n in JOBS])
 def test_logits_state_and_info_match_native(wasm_run, index):
     native, js = wasm_run
     model, want = native[index]

@@ -43,6 +43,7 @@ export class HecateError extends Error {
 const MODEL_INFO_U32 = ["format_version", "vocab", "d_model", "n_heads", "window", "composition",
   "rule", "n_levels", "flags", "n_tensors", "real_bytes", "file_crc32"];
 const MODEL_INFO_N_PARAMS = 48;    // uint64 after twelve uint32
+const MODEL_INFO_N_LAYERS = 56;    // uint32 after n_params
 const TENSOR_NAME_BYTES = 40;      // name[40], ndim, shape[4], then three uint64
 const TENSOR_NDIM = 40, TENSOR_SHAPE = 44, TENSOR_N_ELEMS = 64, TENSOR_GRAD = 72, TENSOR_FILE = 80;
 const SCRATCH_BYTES = 128;         // out-parameters of one call
@@ -216,6 +217,7 @@ export class Model {
     const info = {};
     MODEL_INFO_U32.forEach((field, i) => { info[field] = dv.getUint32(rt.scratch + 4 * i, true); });
     info.n_params = Number(dv.getBigUint64(rt.scratch + MODEL_INFO_N_PARAMS, true));
+    info.n_layers = dv.getUint32(rt.scratch + MODEL_INFO_N_LAYERS, true);
     return info;
   }
 
