@@ -67,13 +67,13 @@ hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, b
     const hct_config *c = &m->cfg;
     uint32_t d = c->d, T = b->T;
     bool need_out = training || logits != NULL;
-    for (uint32_t t = 0; t < T; t++) hct_copy(b->x + (size_t)t * d, m->w.emb + (size_t)b->tokens[t] * d, d);
+    for (uint32_t t = 0; t < T; t++) hct_model_row(m, m->w.emb, b->tokens[t], d, b->x + (size_t)t * d);
     b->state = s->mem_spare[0];
     m->composition->forward(s, b, need_out, training); /* MATH §4: x -> p, memory and window state */
     if (!b->rule_io.frozen && !hct_all_finite(b->state, s->mem_len[0])) return HECATE_E_NONFINITE;
     if (!need_out) return HECATE_OK;
     real *out = training ? b->logits : logits;
-    hct_linear(m->w.head, b->p, T, d, c->vocab, out);
+    hct_model_linear(m, m->w.head, b->p, T, d, c->vocab, out);
     if (!hct_all_finite(out, (size_t)T * c->vocab)) return HECATE_E_NONFINITE;
     return HECATE_OK;
 }

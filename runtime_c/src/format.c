@@ -28,7 +28,9 @@ size_t hecate_model_bytes(void) { return sizeof(hecate_model); }
 
 /* ---- the tensors a config needs (FORMAT.md "Tensors and their order") ---- */
 
-typedef struct expect { char name[40]; uint32_t ndim, shape[4]; size_t field; } expect;
+/* q8: the tensor may be stored as int8 (the matrices hct_model_linear and
+ * hct_model_row read: FORMAT.md dtype table) */
+typedef struct expect { char name[40]; uint32_t ndim, shape[4]; size_t field; bool q8; } expect;
 
 /* out (40 bytes) = a then b, cut at 39 characters and NUL-terminated (a
  * rule's tensor names are short; a cut one would fail the name check) */
@@ -42,17 +44,17 @@ static void join(char *out, const char *a, const char *b) {
 static uint32_t expected_tensors(const hct_config *c, const hct_rule *r, expect *e) {
     uint32_t d = c->d, V = c->vocab, G = r->n_gates, n = 0;
     expect list[] = {
-        {"emb", 2, {V, d, 1, 1}, offsetof(hct_weights, emb)},
-        {"blk0.attn.wq", 2, {d, d, 1, 1}, offsetof(hct_weights, wq)},
-        {"blk0.attn.wk", 2, {d, d, 1, 1}, offsetof(hct_weights, wk)},
-        {"blk0.attn.wv", 2, {d, d, 1, 1}, offsetof(hct_weights, wv)},
-        {"blk0.attn.wo", 2, {d, d, 1, 1}, offsetof(hct_weights, wo)},
-        {"blk0.mem0.wk", 2, {d, d, 1, 1}, offsetof(hct_weights, level[0].wk)},
-        {"blk0.mem0.wv", 2, {d, d, 1, 1}, offsetof(hct_weights, level[0].wv)},
-        {"blk0.mem0.wq", 2, {d, d, 1, 1}, offsetof(hct_weights, level[0].wq)},
-        {"blk0.mem0.gate_w", 2, {G, 2 * d, 1, 1}, offsetof(hct_weights, level[0].gate_w)},
-        {"blk0.mem0.gate_b", 1, {G, 1, 1, 1}, offsetof(hct_weights, level[0].gate_b)},
-        {"head", 2, {d, V, 1, 1}, offsetof(hct_weights, head)},
+        {"emb", 2, {V, d, 1, 1}, offsetof(hct_weights, emb), true},
+        {"blk0.attn.wq", 2, {d, d, 1, 1}, offsetof(hct_weights, wq), true},
+        {"blk0.attn.wk", 2, {d, d, 1, 1}, offsetof(hct_weights, wk), true},
+        {"blk0.attn.wv", 2, {d, d, 1, 1}, offsetof(hct_weights, wv), true},
+        {"blk0.attn.wo", 2, {d, d, 1, 1}, offsetof(hct_weights, wo), true},
+        {"blk0.mem0.wk", 2, {d, d, 1, 1}, offsetof(hct_weights, level[0].wk), true},
+        {"blk0.mem0.wv", 2, {d, d, 1, 1}, offsetof(hct_weights, level[0].wv), true},
+        {"blk0.mem0.wq", 2, {d, d, 1, 1}, offsetof(hct_weights, level[0].wq), true},
+        {"blk0.mem0.gate_w", 2, {G, 2 * d, 1, 1}, offsetof(hct_weights, level[0].gate_w), false},
+        {"blk0.mem0.gate_b", 1, {G, 1, 1, 1}, offsetof(hct_weights, level[0].gate_b), false},
+        {"head", 2, {d, V, 1, 1}, offsetof(hct_weights, head), true},
     };
     uint32_t fixed = (uint32_t)(sizeof(list) / sizeof(list[0]));
     for (; n < fixed; n++) e[n] = list[n];
@@ -64,6 +66,7 @@ static uint32_t expected_tensors(const hct_config *c, const hct_rule *r, expect 
         x->shape[0] = x->shape[1] = x->shape[2] = x->shape[3] = 1;
         r->tensor_shape(c, i, &x->ndim, x->shape);
         x->field = offsetof(hct_weights, level[0].rule_t) + i * sizeof(real *);
+        x->q8 = false;
     }
     return fixed + r->n_tensors;
 }
@@ -126,11 +129,18 @@ static bool name_matches(const unsigned char *field, const char *want) {
     return true;
 }
 
+/* Bytes of a tensor's data: elements x scalar, or for int8 one float32
+ * scale per row (shape[0]) before the int8 values. */
+static uint64_t data_bytes(const hecate_tensor_info *t) {
+    return t->dtype == HCT_DTYPE_I8 ? (uint64_t)t->shape[0] * 4u + t->n_elems : t->n_elems * sizeof(real);
+}
+
 static hecate_status check_entry(const unsigned char *e, const expect *x, size_t n, uint64_t dir_end,
                                  hecate_tensor_info *info) {
     if (!name_matches(e, x->name)) return HECATE_E_FILE_TENSOR_NAME;
     uint32_t dtype = rd32(e + 40), ndim = rd32(e + 44);
-    if (dtype > 1 || (dtype == 0 ? 4u : 8u) != sizeof(real)) return HECATE_E_FILE_TENSOR_DTYPE;
+    bool real_dtype = dtype <= HCT_DTYPE_F64 && (dtype == HCT_DTYPE_F32 ? 4u : 8u) == sizeof(real);
+    if (!real_dtype && !(dtype == HCT_DTYPE_I8 && x->q8)) return HECATE_E_FILE_TENSOR_DTYPE;
     if (ndim != x->ndim) return HECATE_E_FILE_TENSOR_SHAPE;
     uint64_t elems = 1;
     for (uint32_t i = 0; i < 4; i++) {
@@ -140,14 +150,15 @@ static hecate_status check_entry(const unsigned char *e, const expect *x, size_t
         info->shape[i] = dim;
         elems *= dim;
     }
+    info->dtype = dtype;
+    info->n_elems = elems;
     uint64_t off = rd64(e + 64), bytes = rd64(e + 72);
-    if (bytes != elems * sizeof(real)) return HECATE_E_FILE_TENSOR_SIZE;
+    if (bytes != data_bytes(info)) return HECATE_E_FILE_TENSOR_SIZE;
     if (off > (uint64_t)n || bytes > (uint64_t)n - off) return HECATE_E_FILE_TENSOR_RANGE;
     if (off % HCT_ALIGN) return HECATE_E_FILE_TENSOR_ALIGN;
     if (off < dir_end) return HECATE_E_FILE_TENSOR_OVERLAP;
     for (size_t i = 0; x->name[i]; i++) info->name[i] = x->name[i];
     info->ndim = ndim;
-    info->n_elems = elems;
     info->file_offset = off;
     return HECATE_OK;
 }
@@ -186,14 +197,25 @@ hecate_status hecate_model_open(void *mem, size_t mem_bytes, const void *file, s
     for (uint32_t i = 0; i < n_t; i++) /* pairwise: at most a few dozen tensors */
         for (uint32_t j = i + 1; j < n_t; j++) {
             const hecate_tensor_info *a = &m->tensors[i].info, *b = &m->tensors[j].info;
-            uint64_t a_end = a->file_offset + a->n_elems * sizeof(real);
-            uint64_t b_end = b->file_offset + b->n_elems * sizeof(real);
+            uint64_t a_end = a->file_offset + data_bytes(a);
+            uint64_t b_end = b->file_offset + data_bytes(b);
             if (a->file_offset < b_end && b->file_offset < a_end) return HECATE_E_FILE_TENSOR_OVERLAP;
         }
     for (uint32_t i = 0; i < n_t; i++) {
         const hecate_tensor_info *a = &m->tensors[i].info;
-        const real *data = (const real *)(const void *)(p + a->file_offset);
-        if (!hct_all_finite(data, (size_t)a->n_elems)) return HECATE_E_FILE_NONFINITE;
+        const unsigned char *data = p + a->file_offset;
+        if (a->dtype == HCT_DTYPE_I8) {
+            hct_q8 *q = &m->q8[m->n_q8++];
+            q->scale = (const float *)(const void *)data;
+            q->q = (const int8_t *)(const void *)(data + (size_t)a->shape[0] * 4u);
+            for (uint32_t r = 0; r < a->shape[0]; r++) {
+                float sc = q->scale[r];
+                if (!(sc > 0 && sc <= FLT_MAX)) return HECATE_E_FILE_TENSOR_SCALE; /* NaN fails too */
+            }
+            data = (const unsigned char *)q->q; /* the weight view points at the values (hct_q8_find) */
+        } else if (!hct_all_finite((const real *)(const void *)data, (size_t)a->n_elems)) {
+            return HECATE_E_FILE_NONFINITE;
+        }
         *(real **)(void *)((unsigned char *)&m->w + m->tensors[i].field) = (real *)(uintptr_t)data;
     }
     m->n_tensors = n_t;

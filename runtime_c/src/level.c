@@ -20,9 +20,9 @@ void hct_level_forward(const hecate_session *s, hct_block *b, const real *in, bo
     const hct_level_w *L = &m->w.level[0];
     const hct_rule *rule = m->rule;
     uint32_t d = m->cfg.d, T = b->T, G = rule->n_gates;
-    hct_linear(L->wk, in, T, d, d, b->km);
-    hct_linear(L->wv, in, T, d, d, b->vm);
-    hct_linear(L->wq, in, T, d, d, b->qm);
+    hct_model_linear(m, L->wk, in, T, d, d, b->km);
+    hct_model_linear(m, L->wv, in, T, d, d, b->vm);
+    hct_model_linear(m, L->wq, in, T, d, d, b->qm);
     for (uint32_t t = 0; t < T; t++) {
         real *km = b->km + (size_t)t * d, *vm = b->vm + (size_t)t * d;
         if (m->cfg.flags & HCT_FLAG_QK_NORM) {

@@ -13,7 +13,7 @@ static void mag_forward(const hecate_session *s, hct_block *b, bool need_out, bo
         b->gy[i] = hct_sigmoid(b->y[i]);
         b->o[i] = b->a[i] * b->gy[i];
     }
-    hct_linear(m->w.wo, b->o, T, d, d, b->p);
+    hct_model_linear(m, m->w.wo, b->o, T, d, d, b->p);
 }
 
 static void mag_backward(const hecate_session *s, hct_block *b, hct_weights *g) {

@@ -10,7 +10,7 @@ static void mal_forward(const hecate_session *s, hct_block *b, bool need_out, bo
     hct_level_forward(s, b, b->x, training);
     for (size_t i = 0; i < (size_t)T * d; i++) b->z[i] = b->y[i] + b->x[i];
     hct_attention_forward(s, b, b->z, need_out);
-    if (need_out) hct_linear(m->w.wo, b->a, T, d, d, b->p);
+    if (need_out) hct_model_linear(m, m->w.wo, b->a, T, d, d, b->p);
 }
 
 static void mal_backward(const hecate_session *s, hct_block *b, hct_weights *g) {
