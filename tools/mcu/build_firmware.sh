@@ -24,7 +24,7 @@ INCLUDES=(-I"$ROOT/runtime_c/include" -I"$ROOT/runtime_c/src" -I"$HERE" -I"$OUT"
 COMMON=(-std=gnu99 -O2 -Wall -Wextra -Werror -ffp-contract=off -fno-math-errno "${INCLUDES[@]}")
 
 if [ "$TARGET" = host ]; then
-  gcc "${COMMON[@]}" -o "$OUT/run_model" "$HERE/run_model.c" "$HERE/ticks_host.c" "$OUT/model_data.c" \
+  gcc "${COMMON[@]}" -o "$OUT/run_model" "$HERE/run_model.c" "$HERE/board_host.c" "$OUT/model_data.c" \
     "${RUNTIME[@]}"
   exit 0
 fi
@@ -32,7 +32,7 @@ fi
 ARM=(-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16)
 OBJS=()
 cd "$OUT"  # -fstack-usage writes NAME.su beside each object
-for src in "${RUNTIME[@]}" "$HERE/run_model.c" "$HERE/ticks_systick.c" "$HERE/startup.c" "$OUT/model_data.c"; do
+for src in "${RUNTIME[@]}" "$HERE/run_model.c" "$HERE/board_m4.c" "$HERE/startup.c" "$OUT/model_data.c"; do
   obj="$OUT/$(basename "$(dirname "$src")")__$(basename "${src%.c}").o"
   arm-none-eabi-gcc "${COMMON[@]}" "${ARM[@]}" -ffunction-sections -fdata-sections -fstack-usage \
     -c "$src" -o "$obj"
