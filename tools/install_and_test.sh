@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # System packages the checks need; later checks append here
 # (e.g. qemu-system-arm, chromium, nodejs).
-APT_PACKAGES=(gcc clang lld gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-multilib)
+APT_PACKAGES=(gcc clang lld gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-multilib qemu-system-arm)
 PYTHON=${PYTHON:-python3}
 
 SECTION=""
