@@ -57,9 +57,9 @@ static uint32_t expected_tensors(const hct_config *c, const hct_rule *r, expect 
         {"head", 2, {d, V, 1, 1}, offsetof(hct_weights, head), true},
     };
     uint32_t fixed = (uint32_t)(sizeof(list) / sizeof(list[0]));
-    for (; n < fixed; n++) e[n] = list[n];
+    for (; n < fixed; n++) hct_bytes_copy(&e[n], &list[n], sizeof *e); /* no struct copies: memcpy calls */
     /* the rule's own tensors go between the level's gate_b and the head */
-    e[fixed - 1 + r->n_tensors] = e[fixed - 1];
+    hct_bytes_copy(&e[fixed - 1 + r->n_tensors], &e[fixed - 1], sizeof *e);
     for (uint32_t i = 0; i < r->n_tensors; i++) {
         expect *x = &e[fixed - 1 + i];
         join(x->name, "blk0.mem0.", r->tensor_names[i]);
