@@ -142,8 +142,16 @@ def _cmd_export(args: argparse.Namespace) -> None:
         cfg, params = train.load_checkpoint(source)
     else:
         cfg, params, _ = fmt.read_model(source.read_bytes())
-    Path(args.out).write_bytes(train.model_bytes(cfg, params, args.dtype))
-    print(f"wrote {args.out} ({args.dtype})")
+    data = train.model_bytes(cfg, params, args.dtype, quantize=args.quantize)
+    what = args.dtype + (f", {args.quantize} matrices" if args.quantize else "")
+    if args.format == "c":
+        from hecate_edge.c_export import write_c_array
+
+        source, header = write_c_array(data, args.out, args.symbol)
+        print(f"wrote {source} and {header} ({what}, {len(data)} bytes)")
+        return
+    Path(args.out).write_bytes(data)
+    print(f"wrote {args.out} ({what}, {len(data)} bytes)")
 
 
 def _cmd_inspect(args: argparse.Namespace) -> None:
@@ -265,6 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="checkpoint .npz from 'train --checkpoint', or a model file")
     p.add_argument("--out", required=True)
     p.add_argument("--dtype", choices=("f32", "f64"), default="f32")
+    p.add_argument("--quantize", choices=("int8",), default=None,
+                   help="store the embedding, projections and head as int8 with row scales")
+    p.add_argument("--format", choices=("hct", "c"), default="hct",
+                   help="c: a C array (--out NAME.c, plus NAME.h) for firmware")
+    p.add_argument("--symbol", default="hecate_model_data", help="C array name for --format c")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("inspect", help="show a model file's header, config, tensors and CRC status")

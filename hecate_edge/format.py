@@ -13,6 +13,7 @@ import numpy as np
 from hecate_edge.config import (COMPOSITIONS, D_MODEL_RANGE, MAX_LEVELS, MAX_RULE_PARAMS,
                                  MAX_LAYERS, SUPPORTED_LEVELS, VOCAB_RANGE, WINDOW_RANGE,
                                  ModelConfig, tensor_specs)
+from hecate_edge.quantize import dequantize_rows, int8_allowed, quantize_rows
 from hecate_edge.reference.retention import RETENTION_NAMES
 from hecate_edge.reference.retention import resolve as resolve_retention
 from hecate_edge.reference.rules import RULES_BY_ID
@@ -36,8 +37,13 @@ HEADER = struct.Struct(f"<8sIIQII10I{MAX_LEVELS}I{MAX_RULE_PARAMS}ff{HEADER_BYTE
 ENTRY = struct.Struct(f"<{NAME_BYTES}sII{MAX_RANK}IQQ")
 assert HEADER.size == HEADER_BYTES and ENTRY.size == ENTRY_BYTES
 
-DTYPES = {0: ("f32", np.dtype("<f4")), 1: ("f64", np.dtype("<f8"))}
+# id -> (label, element type); "i8" data is one float32 scale per row, then
+# the int8 values (hecate_edge.quantize)
+DTYPES = {0: ("f32", np.dtype("<f4")), 1: ("f64", np.dtype("<f8")), 2: ("i8", np.dtype("i1"))}
 DTYPE_IDS = {label: dtype_id for dtype_id, (label, _) in DTYPES.items()}
+FLOAT_DTYPES = ("f32", "f64")
+SCALE_DTYPE = np.dtype("<f4")
+QUANTIZE = ("int8",)
 
 
 class FormatError(ValueError):
@@ -55,10 +61,23 @@ def _align(offset: int) -> int:
 
 # ---------------------------------------------------------------- writer
 
-def write_model(cfg: ModelConfig, tensors: dict[str, np.ndarray], dtype: str = "f32") -> bytes:
-    """Serialize cfg and its tensors (exactly those of tensor_specs(cfg), finite) as a model file."""
-    if dtype not in DTYPE_IDS:
-        raise ValueError(f"dtype must be one of {sorted(DTYPE_IDS)}, got {dtype!r}")
+def _data_bytes(label: str, shape: tuple) -> int:
+    """Bytes of a tensor's data: elements x size, plus one float32 scale per row for int8."""
+    elems = math.prod(shape) * DTYPES[DTYPE_IDS[label]][1].itemsize
+    return elems + (shape[0] * SCALE_DTYPE.itemsize if label == "i8" else 0)
+
+
+def write_model(cfg: ModelConfig, tensors: dict[str, np.ndarray], dtype: str = "f32",
+                quantize: str | None = None) -> bytes:
+    """Serialize cfg and its tensors (exactly those of tensor_specs(cfg), finite) as a model file.
+
+    dtype: "f32" or "f64" for the tensors; quantize="int8" stores the
+    matrices quantize.int8_allowed names as int8 with row scales instead.
+    """
+    if dtype not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be one of {list(FLOAT_DTYPES)}, got {dtype!r}")
+    if quantize not in (None, *QUANTIZE):
+        raise ValueError(f"quantize must be None or one of {list(QUANTIZE)}, got {quantize!r}")
     dtype_id = DTYPE_IDS[dtype]
     np_dtype = DTYPES[dtype_id][1]
     specs = tensor_specs(cfg)
@@ -74,11 +93,14 @@ def write_model(cfg: ModelConfig, tensors: dict[str, np.ndarray], dtype: str = "
             raise ValueError(f"{name}: shape {array.shape}, config needs {shape}")
         if not np.all(np.isfinite(array)):
             raise ValueError(f"{name}: holds NaN or Inf (after conversion to {dtype})")
+        tensor_dtype, raw = dtype_id, array.tobytes()
+        if quantize and int8_allowed(name):
+            scales, values = quantize_rows(tensors[name])
+            tensor_dtype, raw = DTYPE_IDS["i8"], scales.astype(SCALE_DTYPE).tobytes() + values.tobytes()
         dims = tuple(shape) + (1,) * (MAX_RANK - len(shape))
-        entries.append(ENTRY.pack(name.encode("ascii"), dtype_id, len(shape), *dims,
-                                  offset, array.nbytes))
-        arrays.append((offset, array.tobytes()))
-        offset = _align(offset + array.nbytes)
+        entries.append(ENTRY.pack(name.encode("ascii"), tensor_dtype, len(shape), *dims, offset, len(raw)))
+        arrays.append((offset, raw))
+        offset = _align(offset + len(raw))
     file_size = arrays[-1][0] + len(arrays[-1][1])
 
     buf = bytearray(file_size)
@@ -227,12 +249,15 @@ def header_config(data) -> ModelConfig:
 
 
 def file_dtype(data) -> str | None:
-    """"f32" or "f64": the dtype of a model file's first tensor, or None when
-    there is no readable directory entry (the readers then say why)."""
-    if len(data) < HEADER_BYTES + ENTRY_BYTES:
-        return None
-    dtype = DTYPES.get(_unpack_entry(data, 0)["dtype_id"])
-    return dtype[0] if dtype else None
+    """"f32" or "f64": the dtype of a model file's first float (not int8)
+    tensor, or None when no directory entry gives one (the readers then say why)."""
+    fits = (len(data) - HEADER_BYTES) // ENTRY_BYTES
+    n_tensors = struct.unpack_from("<I", data, 28)[0] if len(data) >= HEADER_BYTES else 0
+    for index in range(min(fits, n_tensors)):
+        dtype = DTYPES.get(_unpack_entry(data, index)["dtype_id"])
+        if dtype is None or dtype[0] in FLOAT_DTYPES:
+            return dtype[0] if dtype else None
+    return None
 
 
 def _entry_name(raw_name: bytes):
@@ -259,7 +284,8 @@ def _check_directory(data, cfg: ModelConfig, header: dict, want_dtype) -> list[d
                           f"{len(data)} bytes, the tensor directory ends at {directory_end}")
     rows: list[dict] = []
     for index, (name, shape) in enumerate(specs):
-        file_dtype = want_dtype or (rows[0]["dtype"] if rows else None)
+        float_rows = [row["dtype"] for row in rows if row["dtype"] in FLOAT_DTYPES]
+        file_dtype = want_dtype or (float_rows[0] if float_rows else None)
         rows.append(_check_entry(data, index, name, shape, file_dtype, directory_end))
     for i, row in enumerate(rows):
         for other in rows[i + 1:]:
@@ -278,15 +304,17 @@ def _check_entry(data, index: int, name: str, shape: tuple, file_dtype, director
                           f"(ASCII, NUL-padded)")
     if e["dtype_id"] not in DTYPES:
         raise FormatError("HECATE_E_FILE_TENSOR_DTYPE", f"{name}: unknown dtype id {e['dtype_id']}")
-    label, np_dtype = DTYPES[e["dtype_id"]]
-    if file_dtype is not None and label != file_dtype:
+    label = DTYPES[e["dtype_id"]][0]
+    if label == "i8" and not int8_allowed(name):
+        raise FormatError("HECATE_E_FILE_TENSOR_DTYPE", f"{name}: may not be stored as int8")
+    if label != "i8" and file_dtype is not None and label != file_dtype:
         raise FormatError("HECATE_E_FILE_TENSOR_DTYPE", f"{name}: dtype {label}, expected {file_dtype}")
     rank, dims = e["rank"], e["dims"]
     if not 1 <= rank <= MAX_RANK or dims[:rank] != shape or any(x != 1 for x in dims[rank:]):
         raise FormatError("HECATE_E_FILE_TENSOR_SHAPE",
                           f"{name}: rank {rank} shape {dims}, expected {shape} (unused dims 1)")
     start, nbytes = e["offset"], e["nbytes"]
-    needed = math.prod(shape) * np_dtype.itemsize
+    needed = _data_bytes(label, shape)
     if nbytes != needed:
         raise FormatError("HECATE_E_FILE_TENSOR_SIZE", f"{name}: {nbytes} bytes, {shape} {label} needs {needed}")
     if start + nbytes > len(data):
@@ -301,10 +329,21 @@ def _check_entry(data, index: int, name: str, shape: tuple, file_dtype, director
 
 
 def _load_tensors(data, entries: list[dict]) -> dict[str, np.ndarray]:
-    """FORMAT.md check 11 (last): every tensor finite; returns native-dtype copies."""
+    """FORMAT.md check 11 (last), per tensor in order: int8 row scales finite
+    and > 0, float tensors finite.  Returns native-dtype copies, int8 tensors
+    dequantized exactly to float64."""
     tensors = {}
     for e in entries:
         _, np_dtype = DTYPES[DTYPE_IDS[e["dtype"]]]
+        if e["dtype"] == "i8":
+            rows = e["shape"][0]
+            scales = np.frombuffer(data, dtype=SCALE_DTYPE, count=rows, offset=e["offset"])
+            if not np.all(np.isfinite(scales) & (scales > 0)):
+                raise FormatError("HECATE_E_FILE_TENSOR_SCALE", f"{e['name']}: a row scale is not finite and > 0")
+            values = np.frombuffer(data, dtype=np_dtype, count=math.prod(e["shape"]),
+                                   offset=e["offset"] + rows * SCALE_DTYPE.itemsize)
+            tensors[e["name"]] = dequantize_rows(scales, values.reshape(e["shape"]))
+            continue
         array = np.frombuffer(data, dtype=np_dtype, count=math.prod(e["shape"]), offset=e["offset"])
         if not np.all(np.isfinite(array)):
             raise FormatError("HECATE_E_FILE_NONFINITE", f"{e['name']}: holds NaN or Inf")
@@ -331,15 +370,17 @@ def read_model(data, dtype: str | None = None) -> tuple[ModelConfig, dict[str, n
     """Validate a model file as the C reader does; return (config, tensors, header).
 
     dtype: "f32" or "f64" to accept only that tensor type (as one C build does);
-    None accepts either, provided all tensors share it.  Raises FormatError.
-    Header dict: the raw header fields, plus "dtype" and "tensors" (directory rows).
+    None accepts either, provided all float tensors share it; int8 tensors
+    (allowed in both) come back dequantized to float64.  Raises FormatError.
+    Header dict: the raw header fields, plus "dtype" (the float dtype) and
+    "tensors" (directory rows, each with its own "dtype").
     """
-    if dtype is not None and dtype not in DTYPE_IDS:
-        raise ValueError(f"dtype must be None or one of {sorted(DTYPE_IDS)}, got {dtype!r}")
+    if dtype is not None and dtype not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be None or one of {list(FLOAT_DTYPES)}, got {dtype!r}")
     data = memoryview(data).cast("B")
     cfg, tensors, header, entries = _read(data, dtype, check_crc=True)
     del header["reserved"]
-    header["dtype"] = entries[0]["dtype"]
+    header["dtype"] = next(e["dtype"] for e in entries if e["dtype"] in FLOAT_DTYPES)
     header["tensors"] = entries
     return cfg, tensors, header
 

@@ -36,6 +36,7 @@ class TensorInfo(NamedTuple):
     n_elems: int
     grad_offset: int
     file_offset: int
+    dtype: str          # "f32", "f64" or "i8" (int8 with row scales, docs/FORMAT.md)
 
 
 class _Binding(NamedTuple):
@@ -194,7 +195,8 @@ class Model:
             shape=tuple(int(t.shape[k]) for k in range(t.ndim)),
             n_elems=int(t.n_elems),
             grad_offset=int(t.grad_offset),
-            file_offset=int(t.file_offset))
+            file_offset=int(t.file_offset),
+            dtype=("f32", "f64", "i8")[int(t.dtype)])
 
     @property
     def n_params(self) -> int:
@@ -218,11 +220,26 @@ class Model:
         cfg = self.config
         return rule_by_name(cfg.rule).init_state(cfg.d_model, cfg.rule_hp).shape
 
+    @property
+    def quantized(self) -> bool:
+        """True when some tensors are int8 (such a model cannot train)."""
+        return any(t.dtype == "i8" for t in self.tensors)
+
     def weights(self) -> dict[str, np.ndarray]:
         """{tensor name: writable array view into the model buffer}.  Writes
-        change what every session of this model computes from its next call."""
+        change what every session of this model computes from its next call.
+        int8 tensors come as read-only float64 copies, dequantized exactly."""
+        from .quantize import dequantize_rows
+
         views = {}
         for t in self.tensors:
+            if t.dtype == "i8":
+                rows = t.shape[0]
+                scales = self._file[t.file_offset:t.file_offset + 4 * rows].view("<f4")
+                values = self._file[t.file_offset + 4 * rows:t.file_offset + 4 * rows + t.n_elems].view(np.int8)
+                views[t.name] = dequantize_rows(scales, values.reshape(t.shape))
+                views[t.name].flags.writeable = False
+                continue
             nbytes = t.n_elems * self.dtype.itemsize
             raw = self._file[t.file_offset:t.file_offset + nbytes]
             views[t.name] = raw.view(self.dtype).reshape(t.shape)
@@ -243,10 +260,12 @@ class Model:
                        freeze_memory=freeze_memory)
 
     def to_bytes(self) -> bytes:
-        """The model file with the current weights (CRC recomputed)."""
+        """The model file with the current weights (CRC recomputed); int8
+        tensors re-quantize to the values and scales they came from."""
         from .format import write_model
 
-        return write_model(self.config, self.weights(), dtype=self.precision)
+        return write_model(self.config, self.weights(), dtype=self.precision,
+                           quantize="int8" if self.quantized else None)
 
     def __repr__(self) -> str:
         i = self.info

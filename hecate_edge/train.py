@@ -94,12 +94,15 @@ def new_model(cfg, seed: int = 0, dtype: str = "f32"):
     return runtime.Model(model_bytes(cfg, init_params(cfg, seed), dtype), precision=dtype)
 
 
-def model_bytes(cfg, params: Mapping[str, np.ndarray], dtype: str = "f32") -> bytes:
-    """Model file bytes for ``params`` (any float dtype) stored as ``dtype``."""
+def model_bytes(cfg, params: Mapping[str, np.ndarray], dtype: str = "f32", quantize: str | None = None) -> bytes:
+    """Model file bytes for ``params`` (any float dtype) stored as ``dtype``,
+    the matrices as int8 with row scales when quantize="int8" (quantized
+    from the ``dtype`` values)."""
     from hecate_edge import format as fmt
 
     np_dtype = {"f32": np.float32, "f64": np.float64}[dtype]
-    return fmt.write_model(cfg, {k: np.asarray(v, np_dtype) for k, v in params.items()}, dtype=dtype)
+    return fmt.write_model(cfg, {k: np.asarray(v, np_dtype) for k, v in params.items()}, dtype=dtype,
+                           quantize=quantize)
 
 
 def train(

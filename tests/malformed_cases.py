@@ -26,10 +26,11 @@ E_DTYPE, E_RANK, E_SHAPE, E_OFFSET, E_BYTES = 40, 44, 48, 64, 72
 
 
 @functools.lru_cache(maxsize=None)
-def valid_model(dtype: str = "f32", rule: str = "delta") -> bytes:
-    """A valid model file of SMALL (with `rule`) with seed-0 weights."""
+def valid_model(dtype: str = "f32", rule: str = "delta", quantize: str | None = None) -> bytes:
+    """A valid model file of SMALL (with `rule`) with seed-0 weights, its
+    matrices int8 when quantize="int8"."""
     cfg = replace(SMALL, rule=rule, qk_norm=None, rule_params=(), retention=None, retention_param=None)
-    return write_model(cfg, init_params(cfg, seed=0), dtype)
+    return write_model(cfg, init_params(cfg, seed=0), dtype, quantize=quantize)
 
 
 def entry_at(data: bytes, name: str) -> int:
@@ -157,6 +158,37 @@ def _past_end(buf, _old):
     return (len(buf) + 63) // 64 * 64
 
 
+def _int8_scale(name: str, row: int, value: float):
+    """The int8 model with row `row`'s scale of tensor `name` set to `value`."""
+    def build(dtype="f32"):
+        buf = bytearray(valid_model(dtype, quantize="int8"))
+        offset = struct.unpack_from("<Q", buf, entry_at(buf, name) + E_OFFSET)[0]
+        struct.pack_into("<f", buf, offset + 4 * row, value)
+        return fix_crc(buf)
+    return build
+
+
+def _int8_entry(name: str, field: int, fmt: str, value):
+    """The int8 model with one directory field of tensor `name` changed."""
+    def build(dtype="f32"):
+        buf = bytearray(valid_model(dtype, quantize="int8"))
+        at = entry_at(buf, name) + field
+        old = struct.unpack_from(fmt, buf, at)[0]
+        struct.pack_into(fmt, buf, at, value(buf, old) if callable(value) else value)
+        return fix_crc(buf)
+    return build
+
+
+def _nonfinite_gate_then_bad_scale(dtype="f32"):
+    """Two data faults in the int8 model: NaN in gate_b, a zero scale in the
+    later head: tensors are checked in file order, so the NaN is reported."""
+    buf = bytearray(_int8_scale("head", 0, 0.0)(dtype))
+    at = entry_at(valid_model(dtype, quantize="int8"), "blk0.mem0.gate_b")
+    offset = struct.unpack_from("<Q", buf, at + E_OFFSET)[0]
+    struct.pack_into("<f" if dtype == "f32" else "<d", buf, offset, math.nan)
+    return fix_crc(buf)
+
+
 def _same_offset_as(name: str):
     def value(buf, _old):
         return struct.unpack_from("<Q", buf, entry_at(buf, name) + E_OFFSET)[0]
@@ -249,4 +281,19 @@ CASES = [
     ("two_faults_overlap_and_name", "HECATE_E_FILE_TENSOR_NAME", _overlap_then_bad_name),
     ("nonfinite_nan", "HECATE_E_FILE_NONFINITE", _tensor_value("head", math.nan)),
     ("nonfinite_inf", "HECATE_E_FILE_NONFINITE", _tensor_value("blk0.mem0.gate_b", -math.inf)),
+    ("int8_truncated", "HECATE_E_FILE_TRUNCATED", lambda dtype="f32": valid_model(dtype, quantize="int8")[:-8]),
+    ("int8_scale_count_short", "HECATE_E_FILE_TENSOR_SIZE",
+     _int8_entry("blk0.attn.wq", E_BYTES, "<Q", lambda buf, old: old - 4)),
+    ("int8_scale_count_long", "HECATE_E_FILE_TENSOR_SIZE",
+     _int8_entry("emb", E_BYTES, "<Q", lambda buf, old: old + 4)),
+    ("int8_for_gate_weights", "HECATE_E_FILE_TENSOR_DTYPE", _entry_field("blk0.mem0.gate_w", E_DTYPE, "<I", 2)),
+    ("int8_for_a_vector", "HECATE_E_FILE_TENSOR_DTYPE", _entry_field("blk0.mem0.gate_b", E_DTYPE, "<I", 2)),
+    ("int8_past_end", "HECATE_E_FILE_TENSOR_RANGE", _int8_entry("head", E_OFFSET, "<Q", _past_end)),
+    ("int8_overlap", "HECATE_E_FILE_TENSOR_OVERLAP",
+     _int8_entry("blk0.attn.wk", E_OFFSET, "<Q", _same_offset_as("blk0.attn.wq"))),
+    ("int8_scale_nan", "HECATE_E_FILE_TENSOR_SCALE", _int8_scale("head", 0, math.nan)),
+    ("int8_scale_inf", "HECATE_E_FILE_TENSOR_SCALE", _int8_scale("emb", 3, math.inf)),
+    ("int8_scale_zero", "HECATE_E_FILE_TENSOR_SCALE", _int8_scale("blk0.mem0.wq", 7, 0.0)),
+    ("int8_scale_negative", "HECATE_E_FILE_TENSOR_SCALE", _int8_scale("blk0.attn.wo", 2, -0.01)),
+    ("int8_data_faults_in_tensor_order", "HECATE_E_FILE_NONFINITE", _nonfinite_gate_then_bad_scale),
 ]

@@ -26,7 +26,8 @@ extern "C" {
 #endif
 
 /* Scalar type of the build: float (default) or double (-DHECATE_REAL=double,
- * used for gradient checking).  Model tensors must be stored in this type. */
+ * used for gradient checking).  Model tensors must be stored in this type,
+ * or as int8 with row scales where docs/FORMAT.md allows it. */
 #ifndef HECATE_REAL
 #define HECATE_REAL float
 #endif
@@ -43,7 +44,7 @@ typedef enum hecate_status {
     HECATE_E_BUFFER_ALIGN = 104,     /* caller memory not aligned as documented */
     HECATE_E_TOKEN_RANGE = 105,      /* an input token id >= vocab */
     HECATE_E_CHUNK_TOO_LONG = 106,   /* training chunk longer than max_train_tokens */
-    HECATE_E_NOT_TRAINABLE = 107,    /* session created with max_train_tokens = 0 */
+    HECATE_E_NOT_TRAINABLE = 107,    /* session created with max_train_tokens = 0, or training asked of int8 weights */
     HECATE_E_IO = 108,               /* the optional host layer could not read a file or allocate */
 
     HECATE_E_FILE_TRUNCATED = 201,     /* fewer bytes than the header or a tensor needs */
@@ -66,6 +67,7 @@ typedef enum hecate_status {
     HECATE_E_FILE_NONFINITE = 218,     /* a weight is NaN or Inf */
     HECATE_E_FILE_TENSOR_SIZE = 219,   /* byte size differs from shape x dtype size */
     HECATE_E_FILE_RETENTION = 220,     /* unknown retention id, or one the rule's math does not allow */
+    HECATE_E_FILE_TENSOR_SCALE = 221,  /* an int8 tensor's row scale is not finite and > 0 */
 
     HECATE_E_STATE_TRUNCATED = 301,  /* blob shorter than its header or payload */
     HECATE_E_STATE_MAGIC = 302,      /* not a hecate state blob */
@@ -113,6 +115,7 @@ typedef struct hecate_tensor_info {
     uint64_t n_elems;
     uint64_t grad_offset;      /* element offset of this tensor in a gradient buffer */
     uint64_t file_offset;      /* byte offset of the data in the model file */
+    uint32_t dtype;            /* 0 float32, 1 float64, 2 int8 with row scales (docs/FORMAT.md) */
 } hecate_tensor_info;
 
 /* Bytes of caller memory a model handle needs (a constant of the build;
@@ -141,7 +144,8 @@ hecate_status hecate_model_tensor(const hecate_model *model, uint32_t index,
  * (0 means 16, at most HECATE_MAX_CHUNK); hecate_process accepts any number
  * of tokens, larger blocks use more arena and batch projections better.
  * max_train_tokens: longest chunk hecate_train_chunk accepts (at most
- * HECATE_MAX_TRAIN_TOKENS; 0: the session cannot train, and is smaller).
+ * HECATE_MAX_TRAIN_TOKENS; 0: the session cannot train, and is smaller;
+ * above 0 on a model with int8 tensors: HECATE_E_NOT_TRAINABLE).
  * Values out of range give HECATE_E_BAD_ARG, as does an arena larger than
  * size_t can count (on 32-bit targets).
  * flags: HECATE_SESSION_FREEZE_MEMORY reads memory but never writes it

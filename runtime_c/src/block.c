@@ -86,7 +86,7 @@ hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, b
     uint32_t d = c->d, T = b->T, last = c->n_layers - 1;
     size_t Td = (size_t)T * d;
     bool need_out = training || logits != NULL;
-    for (uint32_t t = 0; t < T; t++) hct_copy(b->lay[0].x + (size_t)t * d, m->w.emb + (size_t)b->tokens[t] * d, d);
+    for (uint32_t t = 0; t < T; t++) hct_model_row(m, m->w.emb, b->tokens[t], d, b->lay[0].x + (size_t)t * d);
     for (uint32_t l = 0; l <= last; l++) {
         hct_block_select(b, l);
         uint32_t mem = hct_mem_index(c, l, 0);
@@ -101,7 +101,7 @@ hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, b
     }
     if (!need_out) return HECATE_OK;
     real *out = training ? b->logits : logits;
-    hct_linear(m->w.head, b->L->p, T, d, c->vocab, out);
+    hct_model_linear(m, m->w.head, b->L->p, T, d, c->vocab, out);
     if (!hct_all_finite(out, (size_t)T * c->vocab)) return HECATE_E_NONFINITE;
     return HECATE_OK;
 }

@@ -28,7 +28,9 @@ size_t hecate_model_bytes(void) { return sizeof(hecate_model); }
 
 /* ---- the tensors a config needs (FORMAT.md "Tensors and their order") ---- */
 
-typedef struct expect { char name[40]; uint32_t ndim, shape[4]; size_t field; } expect;
+/* q8: the tensor may be stored as int8 (the matrices hct_model_linear and
+ * hct_model_row read: FORMAT.md dtype table) */
+typedef struct expect { char name[40]; uint32_t ndim, shape[4]; size_t field; bool q8; } expect;
 
 /* out (40 bytes) = a then b, cut at 39 characters and NUL-terminated (a
  * rule's tensor names are short; a cut one would fail the name check) */
@@ -45,16 +47,15 @@ static void layer_name(char *out, uint32_t layer, const char *rest) {
     join(out, prefix, rest);
 }
 
-static expect entry(const char *name, uint32_t ndim, uint32_t d0, uint32_t d1, size_t field) {
-    expect e;
-    hct_bytes_zero(&e, sizeof e);
-    join(e.name, name, "");
-    e.ndim = ndim;
-    e.shape[0] = d0;
-    e.shape[1] = d1;
-    e.shape[2] = e.shape[3] = 1;
-    e.field = field;
-    return e;
+/* Fill *e (written field by field: a struct copy would make compilers call memcpy). */
+static void entry(expect *e, uint32_t ndim, uint32_t d0, uint32_t d1, size_t field, bool q8) {
+    hct_bytes_zero(e, sizeof *e);
+    e->ndim = ndim;
+    e->shape[0] = d0;
+    e->shape[1] = d1;
+    e->shape[2] = e->shape[3] = 1;
+    e->field = field;
+    e->q8 = q8;
 }
 
 /* Tensors of block `layer` (FORMAT.md): attention, then the memory level's
@@ -69,33 +70,36 @@ static uint32_t layer_tensors(const hct_config *c, const hct_rule *r, uint32_t l
     uint32_t d = c->d, G = r->n_gates, n = 0;
     size_t base = offsetof(hct_weights, layer) + layer * sizeof(hct_layer_w);
     size_t level = base + offsetof(hct_layer_w, level);
-    for (int i = 0; i < 4; i++) {
-        e[n] = entry("", 2, d, d, base + attn_at[i]);
-        layer_name(e[n++].name, layer, attn[i]);
+    for (int i = 0; i < 4; i++, n++) {
+        entry(&e[n], 2, d, d, base + attn_at[i], true);
+        layer_name(e[n].name, layer, attn[i]);
     }
-    for (int i = 0; i < 3; i++) {
-        e[n] = entry("", 2, d, d, level + mem_at[i]);
-        layer_name(e[n++].name, layer, mem[i]);
+    for (int i = 0; i < 3; i++, n++) {
+        entry(&e[n], 2, d, d, level + mem_at[i], true);
+        layer_name(e[n].name, layer, mem[i]);
     }
-    e[n] = entry("", 2, G, 2 * d, level + offsetof(hct_level_w, gate_w));
+    entry(&e[n], 2, G, 2 * d, level + offsetof(hct_level_w, gate_w), false);
     layer_name(e[n++].name, layer, "mem0.gate_w");
-    e[n] = entry("", 1, G, 1, level + offsetof(hct_level_w, gate_b));
+    entry(&e[n], 1, G, 1, level + offsetof(hct_level_w, gate_b), false);
     layer_name(e[n++].name, layer, "mem0.gate_b");
     for (uint32_t i = 0; i < r->n_tensors; i++, n++) {
         char rest[40];
         join(rest, "mem0.", r->tensor_names[i]);
-        e[n] = entry("", 1, 1, 1, level + offsetof(hct_level_w, rule_t) + i * sizeof(real *));
+        entry(&e[n], 1, 1, 1, level + offsetof(hct_level_w, rule_t) + i * sizeof(real *), false);
         layer_name(e[n].name, layer, rest);
         r->tensor_shape(c, i, &e[n].ndim, e[n].shape);
     }
     return n;
 }
 
+/* q8: the matrices hct_model_linear / hct_model_row read may be int8 (D29). */
 static uint32_t expected_tensors(const hct_config *c, const hct_rule *r, expect *e) {
     uint32_t n = 0;
-    e[n++] = entry("emb", 2, c->vocab, c->d, offsetof(hct_weights, emb));
+    entry(&e[n], 2, c->vocab, c->d, offsetof(hct_weights, emb), true);
+    join(e[n++].name, "emb", "");
     for (uint32_t l = 0; l < c->n_layers; l++) n += layer_tensors(c, r, l, e + n);
-    e[n++] = entry("head", 2, c->d, c->vocab, offsetof(hct_weights, head));
+    entry(&e[n], 2, c->d, c->vocab, offsetof(hct_weights, head), true);
+    join(e[n++].name, "head", "");
     return n;
 }
 
@@ -157,11 +161,18 @@ static bool name_matches(const unsigned char *field, const char *want) {
     return true;
 }
 
+/* Bytes of a tensor's data: elements x scalar, or for int8 one float32
+ * scale per row (shape[0]) before the int8 values. */
+static uint64_t data_bytes(const hecate_tensor_info *t) {
+    return t->dtype == HCT_DTYPE_I8 ? (uint64_t)t->shape[0] * 4u + t->n_elems : t->n_elems * sizeof(real);
+}
+
 static hecate_status check_entry(const unsigned char *e, const expect *x, size_t n, uint64_t dir_end,
                                  hecate_tensor_info *info) {
     if (!name_matches(e, x->name)) return HECATE_E_FILE_TENSOR_NAME;
     uint32_t dtype = rd32(e + 40), ndim = rd32(e + 44);
-    if (dtype > 1 || (dtype == 0 ? 4u : 8u) != sizeof(real)) return HECATE_E_FILE_TENSOR_DTYPE;
+    bool real_dtype = dtype <= HCT_DTYPE_F64 && (dtype == HCT_DTYPE_F32 ? 4u : 8u) == sizeof(real);
+    if (!real_dtype && !(dtype == HCT_DTYPE_I8 && x->q8)) return HECATE_E_FILE_TENSOR_DTYPE;
     if (ndim != x->ndim) return HECATE_E_FILE_TENSOR_SHAPE;
     uint64_t elems = 1;
     for (uint32_t i = 0; i < 4; i++) {
@@ -171,14 +182,15 @@ static hecate_status check_entry(const unsigned char *e, const expect *x, size_t
         info->shape[i] = dim;
         elems *= dim;
     }
+    info->dtype = dtype;
+    info->n_elems = elems;
     uint64_t off = rd64(e + 64), bytes = rd64(e + 72);
-    if (bytes != elems * sizeof(real)) return HECATE_E_FILE_TENSOR_SIZE;
+    if (bytes != data_bytes(info)) return HECATE_E_FILE_TENSOR_SIZE;
     if (off > (uint64_t)n || bytes > (uint64_t)n - off) return HECATE_E_FILE_TENSOR_RANGE;
     if (off % HCT_ALIGN) return HECATE_E_FILE_TENSOR_ALIGN;
     if (off < dir_end) return HECATE_E_FILE_TENSOR_OVERLAP;
     for (size_t i = 0; x->name[i]; i++) info->name[i] = x->name[i];
     info->ndim = ndim;
-    info->n_elems = elems;
     info->file_offset = off;
     return HECATE_OK;
 }
@@ -217,14 +229,25 @@ hecate_status hecate_model_open(void *mem, size_t mem_bytes, const void *file, s
     for (uint32_t i = 0; i < n_t; i++) /* pairwise: at most a few dozen tensors */
         for (uint32_t j = i + 1; j < n_t; j++) {
             const hecate_tensor_info *a = &m->tensors[i].info, *b = &m->tensors[j].info;
-            uint64_t a_end = a->file_offset + a->n_elems * sizeof(real);
-            uint64_t b_end = b->file_offset + b->n_elems * sizeof(real);
+            uint64_t a_end = a->file_offset + data_bytes(a);
+            uint64_t b_end = b->file_offset + data_bytes(b);
             if (a->file_offset < b_end && b->file_offset < a_end) return HECATE_E_FILE_TENSOR_OVERLAP;
         }
     for (uint32_t i = 0; i < n_t; i++) {
         const hecate_tensor_info *a = &m->tensors[i].info;
-        const real *data = (const real *)(const void *)(p + a->file_offset);
-        if (!hct_all_finite(data, (size_t)a->n_elems)) return HECATE_E_FILE_NONFINITE;
+        const unsigned char *data = p + a->file_offset;
+        if (a->dtype == HCT_DTYPE_I8) {
+            hct_q8 *q = &m->q8[m->n_q8++];
+            q->scale = (const float *)(const void *)data;
+            q->q = (const int8_t *)(const void *)(data + (size_t)a->shape[0] * 4u);
+            for (uint32_t r = 0; r < a->shape[0]; r++) {
+                float sc = q->scale[r];
+                if (!(sc > 0 && sc <= FLT_MAX)) return HECATE_E_FILE_TENSOR_SCALE; /* NaN fails too */
+            }
+            data = (const unsigned char *)q->q; /* the weight view points at the values (hct_q8_find) */
+        } else if (!hct_all_finite((const real *)(const void *)data, (size_t)a->n_elems)) {
+            return HECATE_E_FILE_NONFINITE;
+        }
         *(real **)(void *)((unsigned char *)&m->w + m->tensors[i].field) = (real *)(uintptr_t)data;
     }
     m->n_tensors = n_t;

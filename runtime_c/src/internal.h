@@ -64,6 +64,16 @@ typedef struct hct_weights {
     real *head;                  /* (d, V)  MATH §4 */
 } hct_weights;
 
+/* Tensor dtypes of the model file (docs/FORMAT.md dtype table). */
+enum { HCT_DTYPE_F32 = 0, HCT_DTYPE_F64 = 1, HCT_DTYPE_I8 = 2 };
+
+/* An int8 tensor (rows, cols) in the file: rows float32 scales, then the
+ * row-major int8 values; weight = scale[row] * q (qweights.h). */
+typedef struct hct_q8 {
+    const float *scale;          /* (rows) finite, > 0 */
+    const int8_t *q;             /* (rows, cols); also the tensor's weight-view pointer */
+} hct_q8;
+
 typedef struct hct_tensor {
     hecate_tensor_info info;
     size_t field;                /* byte offset of its pointer inside hct_weights */
@@ -77,6 +87,8 @@ struct hecate_model {
     uint64_t n_params;
     hct_tensor tensors[HCT_MAX_TENSORS];
     hct_weights w;               /* pointers into the file buffer */
+    hct_q8 q8[HCT_MAX_TENSORS];  /* the int8 tensors, n_q8 of them (qweights.h) */
+    uint32_t n_q8;
     const struct hct_rule *rule;
     const struct hct_composition *composition;
 };

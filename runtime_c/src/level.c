@@ -20,9 +20,9 @@ void hct_level_forward(const hecate_session *s, hct_block *b, const real *in, bo
     const hct_level_w *W = &m->w.layer[b->layer].level[0];
     const hct_rule *rule = m->rule;
     uint32_t d = m->cfg.d, T = b->T, G = rule->n_gates;
-    hct_linear(W->wk, in, T, d, d, b->L->km);
-    hct_linear(W->wv, in, T, d, d, b->L->vm);
-    hct_linear(W->wq, in, T, d, d, b->L->qm);
+    hct_model_linear(m, W->wk, in, T, d, d, b->L->km);
+    hct_model_linear(m, W->wv, in, T, d, d, b->L->vm);
+    hct_model_linear(m, W->wq, in, T, d, d, b->L->qm);
     for (uint32_t t = 0; t < T; t++) {
         real *km = b->L->km + (size_t)t * d, *vm = b->L->vm + (size_t)t * d;
         if (m->cfg.flags & HCT_FLAG_QK_NORM) {

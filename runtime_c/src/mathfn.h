@@ -96,4 +96,6 @@ real hct_l2_normalize(real *x, uint32_t n);
  * dx = (dxh - xh <dxh, xh>) / n, or dxh / 1e-8 below the floor.  In place. */
 void hct_l2_normalize_backward(const real *x_hat, real norm, real *dx, uint32_t n);
 
+#include "qweights.h" /* model weights go through hct_model_linear / hct_model_row */
+
 #endif

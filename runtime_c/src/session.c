@@ -49,6 +49,7 @@ static hecate_status resolve(const hecate_model *m, const hecate_session_opts *o
                              hecate_session_opts *o, layout *L) {
     hecate_status st = resolve_opts(opts, o);
     if (st != HECATE_OK) return st;
+    if (o->max_train_tokens && m->n_q8) return HECATE_E_NOT_TRAINABLE; /* no gradients of int8 (D29) */
     plan(m, o, L);
     return L->total > (uint64_t)SIZE_MAX ? HECATE_E_BAD_ARG : HECATE_OK;
 }

@@ -7,10 +7,10 @@
 void hct_attention_forward(const hecate_session *s, hct_block *b, const real *in, bool need_q) {
     const hecate_model *m = s->model;
     uint32_t d = m->cfg.d, T = b->T;
-    hct_linear(m->w.layer[b->layer].wk, in, T, d, d, b->L->k);
-    hct_linear(m->w.layer[b->layer].wv, in, T, d, d, b->L->v);
+    hct_model_linear(m, m->w.layer[b->layer].wk, in, T, d, d, b->L->k);
+    hct_model_linear(m, m->w.layer[b->layer].wv, in, T, d, d, b->L->v);
     if (!need_q) return;
-    hct_linear(m->w.layer[b->layer].wq, in, T, d, d, b->L->q);
+    hct_model_linear(m, m->w.layer[b->layer].wq, in, T, d, d, b->L->q);
     for (uint32_t t = 0; t < T; t++) hct_swa_forward(s, b, t);
 }
 

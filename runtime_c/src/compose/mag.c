@@ -13,7 +13,7 @@ static void mag_forward(const hecate_session *s, hct_block *b, bool need_out, bo
         b->L->gy[i] = hct_sigmoid(b->L->y[i]);
         b->L->o[i] = b->L->a[i] * b->L->gy[i];
     }
-    hct_linear(m->w.layer[b->layer].wo, b->L->o, T, d, d, b->L->p);
+    hct_model_linear(m, m->w.layer[b->layer].wo, b->L->o, T, d, d, b->L->p);
 }
 
 static void mag_backward(const hecate_session *s, hct_block *b, hct_weights *g) {

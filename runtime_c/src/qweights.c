@@ -1,0 +1,67 @@
+/* qweights.c — int8 weight kernels (DECISIONS D29): rows of q (int8) with
+ * one float scale per row are read in place from the model file; no real
+ * copy of the weights exists anywhere.  MATH §1 (embedding), §2-§4 (maps). */
+#include "qweights.h"
+#include "mathfn.h"
+
+const hct_q8 *hct_q8_find(const hecate_model *m, const real *W) {
+    for (uint32_t i = 0; i < m->n_q8; i++)
+        if ((const void *)m->q8[i].q == (const void *)W) return &m->q8[i];
+    return NULL;
+}
+
+/* y[o0 .. o0 + nv lanes) = sum over i in order of (x[i] s[i]) q[i, o]: the
+ * shape of mathfn.c's linear_vecs, with each int8 lane widened first. */
+static inline void q8_vecs(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
+                           uint32_t nv, real *y) {
+    hct_vec acc[LIN_VECS];
+    real wide[LIN_BLOCK];
+    for (uint32_t v = 0; v < nv; v++) acc[v] = HCT_VSPLAT((real)0);
+    for (uint32_t i = 0; i < din; i++) {
+        const int8_t *q = W->q + (size_t)i * dout + o0;
+        for (uint32_t l = 0; l < nv * HCT_LANES; l++) wide[l] = (real)q[l];
+        hct_vec xi = HCT_VSPLAT(x[i] * (real)W->scale[i]);
+        for (uint32_t v = 0; v < nv; v++) acc[v] = HCT_VADD(acc[v], HCT_VMUL(xi, HCT_VLOAD(wide + v * HCT_LANES)));
+    }
+    for (uint32_t v = 0; v < nv; v++) HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
+}
+
+static void q8_cols(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0, uint32_t nb,
+                    real *y) {
+    uint32_t nv = nb / HCT_LANES;
+    switch (nv) { /* constant vector counts, as in linear_cols */
+    case 4: q8_vecs(W, x, din, dout, o0, 4, y); break;
+    case 3: q8_vecs(W, x, din, dout, o0, 3, y); break;
+    case 2: q8_vecs(W, x, din, dout, o0, 2, y); break;
+    case 1: q8_vecs(W, x, din, dout, o0, 1, y); break;
+    default: break;
+    }
+    for (uint32_t o = o0 + nv * HCT_LANES; o < o0 + nb; o++) {
+        real a = 0;
+        for (uint32_t i = 0; i < din; i++) a += x[i] * (real)W->scale[i] * (real)W->q[(size_t)i * dout + o];
+        y[o] = a;
+    }
+}
+
+void hct_model_linear(const hecate_model *m, const real *W, const real *X, uint32_t T, uint32_t din,
+                      uint32_t dout, real *Y) {
+    const hct_q8 *q = hct_q8_find(m, W);
+    if (!q) {
+        hct_linear(W, X, T, din, dout, Y);
+        return;
+    }
+    for (uint32_t t = 0; t < T; t++)
+        for (uint32_t o0 = 0; o0 < dout; o0 += LIN_BLOCK)
+            q8_cols(q, X + (size_t)t * din, din, dout, o0, dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK,
+                    Y + (size_t)t * dout);
+}
+
+void hct_model_row(const hecate_model *m, const real *W, uint32_t row, uint32_t n, real *out) {
+    const hct_q8 *q = hct_q8_find(m, W);
+    if (!q) {
+        hct_copy(out, W + (size_t)row * n, n);
+        return;
+    }
+    real s = (real)q->scale[row];
+    for (uint32_t j = 0; j < n; j++) out[j] = s * (real)q->q[(size_t)row * n + j];
+}
