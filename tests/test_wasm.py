@@ -22,9 +22,11 @@ from hecate_edge.runtime import HecateError, Model
 TOL = 1e-5   # float32 runtime on two targets (tests/test_parity.py's f32 tolerance)
 BASE = ModelConfig(vocab=64, d_model=16, n_heads=2, window=8)
 PROMPT_TOKENS, MORE_TOKENS, MAX_CHUNK = 40, 6, 7
-# every rule case x composition with one block, and a stack of 3 (MATH §4.3) per composition
-JOBS = ([(case, comp, 1) for case in RULE_CASES for comp in sorted(COMPOSITIONS)]
-        + [("titans", comp, 3) for comp in sorted(COMPOSITIONS)])
+# every rule case x composition with one block, a stack of 3 (MATH §4.3) per
+# composition, and int8 weights (FORMAT.md dtype 2): (case, composition, blocks, quantize)
+JOBS = ([(case, comp, 1, None) for case in RULE_CASES for comp in sorted(COMPOSITIONS)]
+        + [("titans", comp, 3, None) for comp in sorted(COMPOSITIONS)]
+        + [(case, "mag", 2, "int8") for case in ("delta", "moneta")])
 
 
 def floats(text: str) -> np.ndarray:
@@ -48,9 +50,9 @@ def wasm_run(request, wasm_modules, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"jobs_{request.param}")
     rng = np.random.default_rng(7)
     jobs, native = [], []
-    for i, (case, comp, layers) in enumerate(JOBS):
+    for i, (case, comp, layers, quantize) in enumerate(JOBS):
         cfg = replace(rule_config(BASE, case), composition=comp, n_layers=layers)
-        data = write_model(cfg, lively_params(cfg, seed=i), dtype="f32")
+        data = write_model(cfg, lively_params(cfg, seed=i), dtype="f32", quantize=quantize)
         tokens = rng.integers(0, cfg.vocab, PROMPT_TOKENS).tolist()
         more = rng.integers(0, cfg.vocab, MORE_TOKENS).tolist()
         model, want = native_run(data, tokens, more)
@@ -75,13 +77,13 @@ def test_status_names_match_header():
     assert {int(k): v for k, v in json.loads(js).items()} == names
 
 
-@pytest.mark.parametrize("index", range(len(JOBS)), ids=[f"{c}-{m}-{n}blk" for c, m, n in JOBS])
+@pytest.mark.parametrize("index", range(len(JOBS)), ids=[f"{c}-{m}-{n}blk{'-' + q if q else ''}" for c, m, n, q in JOBS])
 def test_logits_state_and_info_match_native(wasm_run, index):
     native, js = wasm_run
     model, want = native[index]
     got = js["jobs"][index]
     assert got["info"] == model.info
-    assert [(t["name"], tuple(t["shape"]), t["n_elems"], t["grad_offset"], t["file_offset"])
+    assert [(t["name"], tuple(t["shape"]), t["n_elems"], t["grad_offset"], t["file_offset"], t["dtype"])
             for t in got["tensors"]] == [tuple(t) for t in model.tensors]
     assert got["position"] == PROMPT_TOKENS + MORE_TOKENS
     vocab = model.info["vocab"]

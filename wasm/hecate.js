@@ -20,6 +20,7 @@ export const STATUS_NAMES = Object.freeze({
   214: "HECATE_E_FILE_TENSOR_SHAPE", 215: "HECATE_E_FILE_TENSOR_RANGE",
   216: "HECATE_E_FILE_TENSOR_ALIGN", 217: "HECATE_E_FILE_TENSOR_OVERLAP",
   218: "HECATE_E_FILE_NONFINITE", 219: "HECATE_E_FILE_TENSOR_SIZE", 220: "HECATE_E_FILE_RETENTION",
+  221: "HECATE_E_FILE_TENSOR_SCALE",
   301: "HECATE_E_STATE_TRUNCATED", 302: "HECATE_E_STATE_MAGIC", 303: "HECATE_E_STATE_VERSION",
   304: "HECATE_E_STATE_ENDIAN", 305: "HECATE_E_STATE_MODEL", 306: "HECATE_E_STATE_SIZE",
   307: "HECATE_E_STATE_CRC", 308: "HECATE_E_STATE_NONFINITE", 309: "HECATE_E_STATE_RESERVED",
@@ -46,6 +47,8 @@ const MODEL_INFO_N_PARAMS = 48;    // uint64 after twelve uint32
 const MODEL_INFO_N_LAYERS = 56;    // uint32 after n_params
 const TENSOR_NAME_BYTES = 40;      // name[40], ndim, shape[4], then three uint64
 const TENSOR_NDIM = 40, TENSOR_SHAPE = 44, TENSOR_N_ELEMS = 64, TENSOR_GRAD = 72, TENSOR_FILE = 80;
+const TENSOR_DTYPE = 88;
+const DTYPE_NAMES = ["f32", "f64", "i8"]; // hecate_tensor_info.dtype (docs/FORMAT.md dtype table)
 const SCRATCH_BYTES = 128;         // out-parameters of one call
 const FILE_ALIGN = 64;             // tensors sit at 64-byte multiples of the file
 const ARENA_ALIGN = 64;            // hecate.h asks 16; 64 suits SIMD too
@@ -234,6 +237,7 @@ export class Model {
       n_elems: Number(dv.getBigUint64(p + TENSOR_N_ELEMS, true)),
       grad_offset: Number(dv.getBigUint64(p + TENSOR_GRAD, true)),
       file_offset: Number(dv.getBigUint64(p + TENSOR_FILE, true)),
+      dtype: DTYPE_NAMES[dv.getUint32(p + TENSOR_DTYPE, true)],
     };
   }
 
