@@ -144,3 +144,58 @@ def rule_backward(spec: dict, k, v, q, gates, state, dy):
         _check(lib.hecate_cuda_rule_backward(c_spec, n_seq, T, pk, pv, pq, pg, ps, pdy, gk, gv, gq, gg, pw))
         return (_download(gk, k.shape), _download(gv, v.shape), _download(gq, q.shape),
                 _download(gg, gates.shape))
+
+
+class CudaSessionBatch:
+    """n_sessions sessions of one float32 model file on the GPU, fed together
+    (hecate_cuda_batch_*: MAG with a rule this backend runs; others raise
+    HecateError HECATE_E_UNSUPPORTED naming what).  Same interface as
+    hecate_edge.batch.CpuSessionBatch."""
+
+    def __init__(self, model, n_sessions: int, max_chunk: int = 64):
+        if model.precision != "f32":
+            raise ValueError("CUDA sessions run float32 model files (precision='f32')")
+        ffi, lib = _ready()
+        self.n_sessions = int(n_sessions)
+        self.vocab = model.info["vocab"]
+        self._state_shape = model.memory_shape
+        out = ffi.new("hecate_cuda_batch **")
+        _check(lib.hecate_cuda_batch_open(ffi.from_buffer(model._file), model._file.size, self.n_sessions,
+                                          max_chunk, out))
+        self._batch = ffi.gc(out[0], lib.hecate_cuda_batch_close)
+
+    def process(self, tokens, want_logits: bool = True):
+        """Feed tokens (n_sessions, T) to every session; logits (n_sessions, T, vocab) float32 or None."""
+        ffi, lib = _ready()
+        tokens = np.asarray(tokens)
+        if tokens.ndim != 2 or tokens.shape[0] != self.n_sessions:
+            raise ValueError(f"tokens must have shape ({self.n_sessions}, T), got {tokens.shape}")
+        if tokens.size and (tokens.min() < 0 or tokens.max() > 0xFFFFFFFF):
+            raise ValueError("token ids must be non-negative 32-bit integers")
+        tokens = np.ascontiguousarray(tokens, np.uint32)
+        T = tokens.shape[1]
+        logits = np.empty((self.n_sessions, T, self.vocab), np.float32) if want_logits else None
+        _check(lib.hecate_cuda_batch_process(self._batch, ffi.cast("uint32_t *", ffi.from_buffer(tokens)), T,
+                                             ffi.cast("float *", ffi.from_buffer(logits)) if want_logits
+                                             else ffi.NULL))
+        return logits
+
+    def reset(self, session: int | None = None) -> None:
+        """Reset one session (index) or all (None)."""
+        ffi, lib = _ready()
+        _check(lib.hecate_cuda_batch_reset(self._batch, -1 if session is None else int(session)))
+
+    def memory(self, session: int) -> np.ndarray:
+        """A copy of session `session`'s memory state, shaped as Model.memory_shape."""
+        ffi, lib = _ready()
+        out = np.empty(self._state_shape, np.float32)
+        _check(lib.hecate_cuda_batch_memory(self._batch, int(session), ffi.cast("float *", ffi.from_buffer(out)),
+                                            out.size))
+        return out
+
+    def position(self, session: int) -> int:
+        """Tokens session `session` consumed since its last reset."""
+        ffi, lib = _ready()
+        pos = ffi.new("uint64_t *")
+        _check(lib.hecate_cuda_batch_position(self._batch, int(session), pos))
+        return int(pos[0])

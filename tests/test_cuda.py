@@ -1,14 +1,18 @@
 """The CUDA backend (libhecate_cuda, docs/CUDA.md) against the C CPU runtime:
 ops.run / ops.backward with backend="cuda" vs backend="cpu" in float32, for
 outputs, final states and every gradient, over batches of sequences, widths
-padded inside the kernels and T that no tile divides; and the errors it
+padded inside the kernels and T that no tile divides; whole-model session
+batches vs C runtime sessions on the same model file; and the errors it
 gives for what it does not implement.  Skipped, with the reason, where the
 library is not built or no GPU is present (CI): run on a GPU machine."""
 import numpy as np
 import pytest
 
 from hecate_edge import cuda, ops
-from hecate_edge.runtime import HecateError
+from hecate_edge.config import ModelConfig
+from hecate_edge.reference.init import init_params
+from hecate_edge.runtime import HecateError, Model
+from hecate_edge.train import model_bytes
 from parity import assert_close
 from rule_inputs import rule_inputs
 
@@ -103,3 +107,65 @@ def test_bad_input_gives_a_status_not_a_crash():
 
 def test_device_is_named():
     assert "sm_" in cuda.device_name()
+
+
+# ---- whole-model sessions: a CUDA batch vs C runtime sessions on the same file ----
+
+MODEL_CASES = [("delta", 64, 4, ()), ("titans", 32, 2, ()), ("hebbian", 16, 1, ()), ("atlas", 48, 4, (3, 0))]
+
+
+def make_model(rule, d, heads, rule_params=(), composition="mag", precision="f32"):
+    """A fresh model whose memory writes hard (theta = softplus(0) where the rule has it), window 8."""
+    cfg = ModelConfig(d_model=d, n_heads=heads, window=8, rule=rule, composition=composition,
+                      rule_params=rule_params)
+    params = {name: np.array(array) for name, array in init_params(cfg, seed=0).items()}
+    params["blk0.mem0.gate_b"][1:2] = 0.0
+    return Model(model_bytes(cfg, params, dtype=precision), precision=precision)
+
+
+def assert_batches_agree(gpu, cpu, tokens, what):
+    assert_close(gpu.process(tokens), cpu.process(tokens), REL, f"{what} logits")
+    for s in range(cpu.n_sessions):
+        assert_close(gpu.memory(s), cpu.memory(s), REL, f"{what} session {s} memory")
+        assert gpu.position(s) == cpu.position(s)
+
+
+@pytest.mark.parametrize("rule,d,heads,rule_params", MODEL_CASES, ids=[c[0] for c in MODEL_CASES])
+def test_model_sessions_match_the_c_runtime(rule, d, heads, rule_params):
+    """5 sessions, 45 tokens in blocks of 16 (window 8 wraps inside and across blocks),
+    then more tokens, then one session reset while the others go on."""
+    model = make_model(rule, d, heads, rule_params)
+    gpu = model.session_batch(5, backend="cuda", max_chunk=16)
+    cpu = model.session_batch(5, backend="cpu", max_chunk=16)
+    rng = np.random.default_rng(7)
+    assert_batches_agree(gpu, cpu, rng.integers(0, 256, (5, 45)), f"{rule} first call")
+    assert_batches_agree(gpu, cpu, rng.integers(0, 256, (5, 7)), f"{rule} second call")
+    gpu.reset(2)
+    cpu.reset(2)
+    assert_batches_agree(gpu, cpu, rng.integers(0, 256, (5, 20)), f"{rule} after a reset")
+
+
+@pytest.mark.parametrize("kwargs,words", [
+    ({"composition": "mal"}, "composition id 1 is not implemented on CUDA"),
+    ({"rule": "moneta"}, "rule id 3 is not implemented on CUDA"),
+    ({"d": 256}, "d <= 128"),
+])
+def test_unsupported_models_are_refused_by_name(kwargs, words):
+    args = {"rule": "delta", "d": 32, "heads": 2, **kwargs}
+    model = make_model(args.pop("rule"), args.pop("d"), args.pop("heads"), **args)
+    with pytest.raises(HecateError, match=words) as err:
+        model.session_batch(2, backend="cuda")
+    assert err.value.name == "HECATE_E_UNSUPPORTED"
+
+
+def test_model_sessions_check_their_input():
+    model = make_model("delta", 32, 2)
+    gpu = model.session_batch(2, backend="cuda")
+    with pytest.raises(HecateError) as err:
+        gpu.process(np.array([[1, 2], [3, 256]]))
+    assert err.value.name == "HECATE_E_TOKEN_RANGE"
+    assert gpu.position(0) == 0
+    with pytest.raises(ValueError, match="shape"):
+        gpu.process(np.zeros((3, 4), np.uint32))
+    with pytest.raises(ValueError, match="float32"):
+        make_model("delta", 32, 2, precision="f64").session_batch(1, backend="cuda")

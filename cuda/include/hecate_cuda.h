@@ -75,6 +75,49 @@ hecate_status hecate_cuda_rule_backward(const hecate_rule_spec *spec, uint32_t n
                                         const float *state, const float *dy, float *dk, float *dv, float *dq,
                                         float *dgates, float *work);
 
+/* ---- Whole-model sessions: a batch of sessions of one model file ------
+ * A batch holds n_sessions independent sessions (own memory state, window
+ * cache and position) of a float32 model file on the GPU and feeds them
+ * tokens together (MATH §1-§4: embedding, projections by cuBLAS, streaming
+ * window attention, the memory rule with its state on chip, MAG, LM head).
+ * The file must use the MAG composition, one layer and one memory level and
+ * a rule hecate_cuda_rule_check accepts; anything else is HECATE_E_UNSUPPORTED
+ * naming what.  Unlike the CPU runtime the batch allocates (device memory
+ * and a host struct) and must be closed. */
+typedef struct hecate_cuda_batch hecate_cuda_batch;
+
+enum { HECATE_CUDA_ALL_SESSIONS = -1 };
+
+/* Validate `file` (file_bytes, 8-byte aligned; checked by the CPU runtime's
+ * hecate_model_open, every FORMAT.md check), copy it to the GPU and make
+ * n_sessions (>= 1) reset sessions fed in blocks of at most max_chunk tokens
+ * per session (0: 64).  The file buffer may be freed afterwards. */
+hecate_status hecate_cuda_batch_open(const void *file, size_t file_bytes, uint32_t n_sessions, uint32_t max_chunk,
+                                     hecate_cuda_batch **out);
+
+/* Free everything of the batch (NULL is a no-op). */
+hecate_status hecate_cuda_batch_close(hecate_cuda_batch *batch);
+
+/* Reset one session (0 <= session < n_sessions) or all (HECATE_CUDA_ALL_SESSIONS). */
+hecate_status hecate_cuda_batch_reset(hecate_cuda_batch *batch, int32_t session);
+
+/* Feed T tokens to every session: tokens (n_sessions, T) host array, each
+ * < vocab (all checked first: HECATE_E_TOKEN_RANGE); logits (n_sessions, T,
+ * vocab) host array or NULL.  Equal, up to float32 summation order, to
+ * hecate_process of each session's row on the CPU.  HECATE_E_NONFINITE: the
+ * failing block is not committed, earlier blocks are (as hecate_process). */
+hecate_status hecate_cuda_batch_process(hecate_cuda_batch *batch, const uint32_t *tokens, uint32_t T,
+                                        float *logits);
+
+/* Copy session `session`'s memory state (the layout hecate_session_memory
+ * gives, state_len scalars) into host `state`; HECATE_E_BUFFER_TOO_SMALL
+ * when state_len differs from the rule's. */
+hecate_status hecate_cuda_batch_memory(const hecate_cuda_batch *batch, uint32_t session, float *state,
+                                       size_t state_len);
+
+/* Tokens session `session` consumed since its last reset. */
+hecate_status hecate_cuda_batch_position(const hecate_cuda_batch *batch, uint32_t session, uint64_t *position);
+
 #ifdef __cplusplus
 }
 #endif

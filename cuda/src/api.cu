@@ -4,13 +4,16 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "errors.cuh"
 #include "hecate_cuda.h"
 #include "launch.cuh"
 #include "steps.cuh"
 
 static char g_error[256] = "";
 
-static hecate_status fail(hecate_status status, const char *fmt, ...) {
+namespace hct {
+
+hecate_status fail(hecate_status status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(g_error, sizeof g_error, fmt, ap);
@@ -18,7 +21,7 @@ static hecate_status fail(hecate_status status, const char *fmt, ...) {
     return status;
 }
 
-static hecate_status check_cuda(cudaError_t err, const char *what) {
+hecate_status check_cuda(cudaError_t err, const char *what) {
     if (err == cudaSuccess) return HECATE_OK;
     return fail(HECATE_E_DEVICE, "%s: %s (%s)", what, cudaGetErrorString(err), cudaGetErrorName(err));
 }
@@ -29,19 +32,24 @@ __global__ static void find_nonfinite(const float *x, size_t n, int *flag) {
         if (!isfinite(x[at])) *flag = 1;
 }
 
-static hecate_status state_finite(const float *state, size_t n) {
+hecate_status all_finite(const float *x, size_t n, const char *what) {
     int *flag = NULL, found = 0;
     hecate_status st = check_cuda(cudaMalloc((void **)&flag, sizeof(int)), "cudaMalloc");
     if (st != HECATE_OK) return st;
     st = check_cuda(cudaMemset(flag, 0, sizeof(int)), "cudaMemset");
     if (st == HECATE_OK) {
-        find_nonfinite<<<256, 256>>>(state, n, flag);
-        st = check_cuda(cudaMemcpy(&found, flag, sizeof(int), cudaMemcpyDeviceToHost), "state check");
+        find_nonfinite<<<256, 256>>>(x, n, flag);
+        st = check_cuda(cudaMemcpy(&found, flag, sizeof(int), cudaMemcpyDeviceToHost), "finite check");
     }
     cudaFree(flag);
-    if (st == HECATE_OK && found) return fail(HECATE_E_NONFINITE, "the incoming state holds NaN or Inf");
+    if (st == HECATE_OK && found) return fail(HECATE_E_NONFINITE, "%s holds NaN or Inf", what);
     return st;
 }
+
+} /* namespace hct */
+
+using hct::check_cuda;
+using hct::fail;
 
 extern "C" {
 
@@ -133,7 +141,7 @@ static hecate_status prepare(const hecate_rule_spec *spec, int backward, uint32_
     hecate_status st = hecate_cuda_probe();
     if (st == HECATE_OK) st = hecate_cuda_rule_check(spec, backward, &n_gates, &state_len);
     if (st != HECATE_OK) return st;
-    if (n_seq) st = state_finite(state, (size_t)n_seq * state_len);
+    if (n_seq) st = hct::all_finite(state, (size_t)n_seq * state_len, "the incoming state");
     if (st != HECATE_OK) return st;
     *a = hct::RuleArgs{};
     a->d = (int)spec->d;
