@@ -11,11 +11,15 @@ of B sessions x H heads x T tokens at head width d, in one run, by
 
 plus hecate_cuda's Titans as a reference point.  Before timing, every
 implementation's output is checked against hecate_cuda's on a small shape.
+Then whole-model serving (--model table): a micro model file (d 64, 4 heads,
+window 16, delta, MAG) fed as n sessions x T tokens per call through
+Model.session_batch(n, backend="cuda") (tokens up, logits down included) and
+one C runtime session on this machine's CPU for scale.
 FLOP count (every implementation, recurrent form): 7 d^2 per token and head
 (k S: 2 d^2; the decayed rank-1 write keep S - (theta k)^T e: 3 d^2; q S: 2 d^2).
 Titans: 9 d^2.  Run on a GPU machine:
 
-    HECATE_EDGE_LIB_DIR=build/cuda python3 benchmarks/bench_cuda.py --peak-tflops 67
+    HECATE_EDGE_LIB_DIR=build/cuda python3 benchmarks/bench_cuda.py --peak-tflops 67 --model
 """
 from __future__ import annotations
 
@@ -140,9 +144,42 @@ def cross_check(torch, hecate, with_fla):
             sys.exit(f"{name} disagrees with hecate_cuda ({rel:.2e}): not timing")
 
 
+MODEL_SHAPES = [(n, T) for n in (1, 64, 1024) for T in (16, 1024)]
+
+
+def model_table():
+    """Tokens/s of whole-model sessions: the CUDA batch and one CPU session of the same file."""
+    import numpy as np
+
+    from hecate_edge.config import ModelConfig
+    from hecate_edge.reference.init import init_params
+    from hecate_edge.runtime import Model
+    from hecate_edge.train import model_bytes
+
+    cfg = ModelConfig(d_model=64, n_heads=4, window=16, rule="delta")
+    model = Model(model_bytes(cfg, init_params(cfg, seed=0)))
+    rng = np.random.default_rng(0)
+    print("| sessions | T per call | backend | ms/call | calls | tok/s |")
+    print("|---:|---:|---|---:|---:|---:|")
+    for n, T in MODEL_SHAPES:
+        tokens = rng.integers(0, 256, (n, T))
+        runs = {"cuda": model.session_batch(n, backend="cuda", max_chunk=64)}
+        if n == 1:
+            runs["cpu (1 core)"] = model.session_batch(1, backend="cpu", max_chunk=64)
+        for name, batch in runs.items():
+            batch.process(tokens)
+            calls, start = 0, time.perf_counter()
+            while calls < 3 or (time.perf_counter() - start < 0.5 and calls < 50):
+                batch.process(tokens)
+                calls += 1
+            secs = (time.perf_counter() - start) / calls
+            print(f"| {n} | {T} | {name} | {secs * 1e3:.3f} | {calls} | {n * T / secs:,.0f} |", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--peak-tflops", type=float, default=67.0, help="fp32 (non-tensor-core) peak, TFLOP/s")
+    parser.add_argument("--model", action="store_true", help="also the whole-model serving table")
     parser.add_argument("--eager-max-tokens", type=int, default=1 << 31,
                         help="skip the eager loop above this many B*H*T tokens")
     args = parser.parse_args()
@@ -177,6 +214,8 @@ def main():
                 print(f"(slow: {name} took {time.perf_counter() - t0:.0f} s)", flush=True)
         del q, k, v, theta
         torch.cuda.empty_cache()
+    if args.model:
+        model_table()
 
 
 if __name__ == "__main__":

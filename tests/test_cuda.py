@@ -24,7 +24,8 @@ REL = 1e-4  # float32, different summation orders over up to T * d terms
 SHAPES = [(1, 1, 1, 16), (2, 3, 37, 24), (3, 2, 50, 64), (1, 2, 33, 128), (2, 1, 17, 7)]
 FORWARD_CASES = [("delta", None), ("titans", None), ("hebbian", None), ("atlas", {"window": 4}),
                  ("atlas", {"window": 1})]
-BACKWARD_RULES = ["delta", "titans", "hebbian"]
+BACKWARD_CASES = [("delta", None), ("titans", None), ("hebbian", None), ("atlas", {"window": 4}),
+                  ("atlas", {"window": 1})]
 
 
 def _id(shape):
@@ -43,11 +44,11 @@ def test_forward_matches_the_c_runtime(rule, params, shape):
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=_id)
-@pytest.mark.parametrize("rule", BACKWARD_RULES)
-def test_backward_matches_the_c_backward(rule, shape):
-    q, k, v, gates, dy, state = rule_inputs(rule, *shape, seed=2)
-    want = ops.backward(rule, q, k, v, gates, dy, initial_state=state)
-    got = ops.backward(rule, q, k, v, gates, dy, initial_state=state, backend="cuda")
+@pytest.mark.parametrize("rule,params", BACKWARD_CASES, ids=lambda x: str(x) if x else "")
+def test_backward_matches_the_c_backward(rule, params, shape):
+    q, k, v, gates, dy, state = rule_inputs(rule, *shape, seed=2, params=params)
+    want = ops.backward(rule, q, k, v, gates, dy, initial_state=state, params=params)
+    got = ops.backward(rule, q, k, v, gates, dy, initial_state=state, params=params, backend="cuda")
     assert sorted(got) == sorted(want)
     for name in want:
         assert_close(got[name], want[name], REL, f"{rule} d{name}")
@@ -86,13 +87,12 @@ def test_unsupported_forwards_are_refused_by_name(rule, kwargs, words):
     assert err.value.name == "HECATE_E_UNSUPPORTED"
 
 
-def test_unsupported_backward_and_width_are_refused():
-    q, k, v, gates, dy, _ = rule_inputs("atlas", 1, 1, 4, 8)
-    with pytest.raises(HecateError, match="atlas backward is not implemented"):
-        ops.backward("atlas", q, k, v, gates, dy, backend="cuda")
-    q, k, v, gates, _, _ = rule_inputs("delta", 1, 1, 2, 129)
+def test_unsupported_width_is_refused_forward_and_backward():
+    q, k, v, gates, dy, _ = rule_inputs("delta", 1, 1, 2, 129)
     with pytest.raises(HecateError, match="d <= 128"):
         ops.run("delta", q, k, v, gates, backend="cuda")
+    with pytest.raises(HecateError, match="d <= 128"):
+        ops.backward("delta", q, k, v, gates, dy, backend="cuda")
 
 
 def test_bad_input_gives_a_status_not_a_crash():

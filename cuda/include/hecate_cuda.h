@@ -28,8 +28,8 @@ extern "C" {
 hecate_status hecate_cuda_probe(void);
 
 /* The detail of the last failing call of this library (static storage, ""
- * when none failed yet), e.g. "CUDA driver not found" or "atlas backward
- * is not implemented on CUDA". */
+ * when none failed yet), e.g. "no CUDA device is visible" or "d = 256: the
+ * CUDA kernels hold the state on chip for d <= 128 only". */
 const char *hecate_cuda_last_error(void);
 
 /* Name and compute capability of device 0 into buf (at most buf_len bytes,
@@ -44,13 +44,12 @@ hecate_status hecate_cuda_to_device(void *device_dst, const void *host_src, size
 hecate_status hecate_cuda_to_host(void *host_dst, const void *device_src, size_t bytes);
 hecate_status hecate_cuda_zero(void *device_ptr, size_t bytes);
 
-/* Whether this backend runs `spec` (backward != 0: also its backward), and
- * the rule's gate count and state scalars per sequence.  HECATE_E_BAD_ARG
- * where hecate_rule_shape says so; HECATE_E_UNSUPPORTED for a rule other
- * than delta/titans/hebbian/atlas, a retention other than L2, Atlas with
- * Newton-Schulz steps, d > 128, or the backward of Atlas. */
-hecate_status hecate_cuda_rule_check(const hecate_rule_spec *spec, int backward, uint32_t *n_gates,
-                                     size_t *state_len);
+/* Whether this backend runs `spec` (forward and backward), and the rule's
+ * gate count and state scalars per sequence.  HECATE_E_BAD_ARG where
+ * hecate_rule_shape says so; HECATE_E_UNSUPPORTED for a rule other than
+ * delta/titans/hebbian/atlas, a retention other than L2, Atlas with
+ * Newton-Schulz steps, or d > 128. */
+hecate_status hecate_cuda_rule_check(const hecate_rule_spec *spec, uint32_t *n_gates, size_t *state_len);
 
 /* n_seq independent sequences (b * H + h order) of T tokens:
  * k, v, q (n_seq, T, d); gates (n_seq, T, n_gates) after activation;

@@ -106,8 +106,7 @@ hecate_status hecate_cuda_zero(void *device_ptr, size_t bytes) {
     return check_cuda(cudaMemset(device_ptr, 0, bytes), "cudaMemset");
 }
 
-hecate_status hecate_cuda_rule_check(const hecate_rule_spec *spec, int backward, uint32_t *n_gates,
-                                     size_t *state_len) {
+hecate_status hecate_cuda_rule_check(const hecate_rule_spec *spec, uint32_t *n_gates, size_t *state_len) {
     size_t scratch = 0;
     if (!spec || !n_gates || !state_len) return HECATE_E_NULL_ARG;
     hecate_status st = hecate_rule_shape(spec, n_gates, state_len, &scratch);
@@ -124,13 +123,11 @@ hecate_status hecate_cuda_rule_check(const hecate_rule_spec *spec, int backward,
         return fail(HECATE_E_UNSUPPORTED, "atlas with ns_steps > 0 (Newton-Schulz momentum) is not implemented on CUDA");
     if (hct::padded_width((int)spec->d) == 0)
         return fail(HECATE_E_UNSUPPORTED, "d = %u: the CUDA kernels hold the state on chip for d <= 128 only", spec->d);
-    if (backward && spec->rule == hct::RULE_ATLAS)
-        return fail(HECATE_E_UNSUPPORTED, "the atlas backward is not implemented on CUDA (its forward is)");
     return HECATE_OK;
 }
 
 /* Probe, check the spec, fill the launch arguments shared by both directions. */
-static hecate_status prepare(const hecate_rule_spec *spec, int backward, uint32_t n_seq, uint32_t T,
+static hecate_status prepare(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                              const float *k, const float *v, const float *q, const float *gates,
                              const float *state, hct::RuleArgs *a) {
     uint32_t n_gates = 0;
@@ -139,7 +136,7 @@ static hecate_status prepare(const hecate_rule_spec *spec, int backward, uint32_
     if (n_seq && T && (!k || !v || !q || !gates)) return HECATE_E_NULL_ARG;
     if (T > 0x7fffffffu || n_seq > 0x7fffffffu) return fail(HECATE_E_BAD_ARG, "n_seq and T must be below 2^31");
     hecate_status st = hecate_cuda_probe();
-    if (st == HECATE_OK) st = hecate_cuda_rule_check(spec, backward, &n_gates, &state_len);
+    if (st == HECATE_OK) st = hecate_cuda_rule_check(spec, &n_gates, &state_len);
     if (st != HECATE_OK) return st;
     if (n_seq) st = hct::all_finite(state, (size_t)n_seq * state_len, "the incoming state");
     if (st != HECATE_OK) return st;
@@ -162,7 +159,7 @@ hecate_status hecate_cuda_rule_forward(const hecate_rule_spec *spec, uint32_t n_
                                        float *state, float *y) {
     hct::RuleArgs a;
     if (n_seq && T && !y) return HECATE_E_NULL_ARG;
-    hecate_status st = prepare(spec, 0, n_seq, T, k, v, q, gates, state, &a);
+    hecate_status st = prepare(spec, n_seq, T, k, v, q, gates, state, &a);
     if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
     a.state = state;
     a.y = y;
@@ -175,7 +172,7 @@ hecate_status hecate_cuda_rule_backward_len(const hecate_rule_spec *spec, uint32
     uint32_t n_gates = 0;
     size_t state_len = 0;
     if (!work_len) return HECATE_E_NULL_ARG;
-    hecate_status st = hecate_cuda_rule_check(spec, 1, &n_gates, &state_len);
+    hecate_status st = hecate_cuda_rule_check(spec, &n_gates, &state_len);
     if (st != HECATE_OK) return st;
     *work_len = (size_t)n_seq * hct::backward_work_per_seq((int)spec->rule, (int)spec->d, (int)T);
     return HECATE_OK;
@@ -187,7 +184,7 @@ hecate_status hecate_cuda_rule_backward(const hecate_rule_spec *spec, uint32_t n
                                         float *dgates, float *work) {
     hct::RuleArgs a;
     if (n_seq && T && (!dy || !dk || !dv || !dq || !dgates || !work)) return HECATE_E_NULL_ARG;
-    hecate_status st = prepare(spec, 1, n_seq, T, k, v, q, gates, state, &a);
+    hecate_status st = prepare(spec, n_seq, T, k, v, q, gates, state, &a);
     if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
     a.dy = dy;
     a.dk = dk;

@@ -82,7 +82,7 @@ static hecate_status open_checks(const void *file, size_t file_bytes, hecate_cud
     for (int i = 0; i < HECATE_RULE_PARAMS; i++) b->spec.params[i] = read_f32(f, OFF_RULE_PARAMS + 4 * i);
     b->spec.retention = read_u32(f, OFF_RETENTION);
     b->spec.retention_param = read_f32(f, OFF_RETENTION_PARAM);
-    st = hecate_cuda_rule_check(&b->spec, 0, &b->n_gates, &b->state_len);
+    st = hecate_cuda_rule_check(&b->spec, &b->n_gates, &b->state_len);
     if (st != HECATE_OK) return st;
     const float **weights[] = {&b->emb, &b->wq, &b->wk, &b->wv, &b->wo, &b->mk, &b->mv, &b->mq, &b->gate_w, &b->gate_b,
                                &b->head};
