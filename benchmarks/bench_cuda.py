@@ -52,26 +52,31 @@ class Hecate:
         self.check = cuda._check
 
     def prepare(self, rule, q, k, v, theta):
-        torch = self.torch
-        B, H, T, d = q.shape
-        n_gates = {"delta": 2, "titans": 3}[rule]
-        gates = torch.zeros(B, H, T, n_gates, device="cuda")
-        gates[..., 1] = theta
-        if rule == "titans":
-            gates[..., 2] = 0.8
-        spec = self.ffi.new("hecate_rule_spec *", {"rule": {"delta": 0, "titans": 1}[rule], "d": d})
-        state = torch.zeros(B, H, (2 if rule == "titans" else 1) * d * d, device="cuda")
-        y = torch.empty_like(q)
-        ptr = lambda t: self.ffi.cast("float *", t.data_ptr())
-        args = (spec, B * H, T, ptr(k), ptr(v), ptr(q), ptr(gates), ptr(state), ptr(y))
-        alive = (q, k, v, gates)  # the call holds raw pointers: keep the tensors allocated
+        """A no-argument call running `rule` ("delta" or "titans") from a zero state."""
+        return _HecateCall(self, rule, q, k, v, theta)
 
-        def run():
-            assert alive
-            state.zero_()
-            self.check(self.lib.hecate_cuda_rule_forward(*args))
-            return y
-        return run
+
+class _HecateCall:
+    """One prepared hecate_cuda_rule_forward; holds every tensor its raw pointers point into."""
+
+    def __init__(self, hecate, rule, q, k, v, theta):
+        torch, ffi = hecate.torch, hecate.ffi
+        B, H, T, d = q.shape
+        self.hecate, self.inputs = hecate, (q, k, v)
+        self.gates = torch.zeros(B, H, T, {"delta": 2, "titans": 3}[rule], device="cuda")
+        self.gates[..., 1] = theta
+        if rule == "titans":
+            self.gates[..., 2] = 0.8
+        self.state = torch.zeros(B, H, (2 if rule == "titans" else 1) * d * d, device="cuda")
+        self.y = torch.empty_like(q)
+        spec = ffi.new("hecate_rule_spec *", {"rule": {"delta": 0, "titans": 1}[rule], "d": d})
+        ptr = lambda t: ffi.cast("float *", t.data_ptr())
+        self.args = (spec, B * H, T, ptr(k), ptr(v), ptr(q), ptr(self.gates), ptr(self.state), ptr(self.y))
+
+    def __call__(self):
+        self.state.zero_()
+        self.hecate.check(self.hecate.lib.hecate_cuda_rule_forward(*self.args))
+        return self.y
 
 
 def torch_eager(torch, q, k, v, theta):

@@ -48,6 +48,7 @@ class _Call(NamedTuple):
     state: np.ndarray   # (B, H, *state shape): the incoming state (a copy)
     tensors: list       # the rule's own tensors, file order
     dtype: np.dtype
+    scratch_len: int    # scalars of scratch hecate_rule_forward needs
 
 
 def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, lambda_1, x, tensors) -> _Call:
@@ -101,7 +102,7 @@ def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, 
     if x is not None and np.shape(x) != q.shape:
         raise ValueError(f"x must have the shape of q, {q.shape}, got {np.shape(x)}")
     arrays = [np.ascontiguousarray(a, dtype) for a in (k, v, q, k if x is None else x, gate_values)]
-    return _Call(module, spec, names, arrays, state, own, dtype)
+    return _Call(module, spec, names, arrays, state, own, dtype, int(shape[2][0]))
 
 
 def _cuda_backend(call: _Call):
@@ -131,12 +132,10 @@ def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state:
     binding = load_library(_PRECISION[call.dtype])
     ffi, lib = binding.ffi, binding.lib
     spec = ffi.new("hecate_rule_spec *", call.spec)
-    shape = [ffi.new("uint32_t *"), ffi.new("size_t *"), ffi.new("size_t *")]
-    _check(binding, lib.hecate_rule_shape(spec, *shape))
     tensor_ptrs = ffi.new("hecate_real *[]", [_ptr(ffi, a) for a in call.tensors]) if call.tensors else ffi.NULL
     B, H, T, D = q.shape
     out = np.empty((B, H, T, D), call.dtype)
-    scratch = np.empty(max(shape[2][0], 1), call.dtype)
+    scratch = np.empty(max(call.scratch_len, 1), call.dtype)
     for b in range(B):
         for h in range(H):
             kk, vv, qq, xx, gg = (a[b, h] for a in call.arrays)
