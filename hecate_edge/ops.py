@@ -18,10 +18,15 @@ x: (B, H, T, D), the level input Trellis compresses (None: x = k; the
 other rules ignore it).
 retention, lambda_1: the retention by name (MATH §4; None: the rule's
 default) and the elastic net's lambda_1 (None: its default).
+backend: "cpu" (default, the C runtime) or "cuda" (libhecate_cuda: float32,
+the delta, titans, hebbian and atlas rules; docs/CUDA.md).
 Returns o (B, H, T, D) with o_t the read after token t's write, and the final
 state (B, H, *state shape), or None when output_final_state is False.
+backward(rule, q, k, v, gates, dy, ...) returns the gradients of sum(o * dy).
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,12 +36,22 @@ from hecate_edge.reference.rules import RULES, resolve_params, rule_tensor_specs
 from hecate_edge.runtime import _check, load_library
 
 _PRECISION = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+BACKENDS = ("cpu", "cuda")
 
 
-def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state: bool = True,
-        params: dict | None = None, retention: str | None = None, lambda_1: float | None = None, x=None,
-        tensors: dict | None = None):
-    """The op of `rule` (a name of the rule registry); see the module docs."""
+class _Call(NamedTuple):
+    """One op call, checked: the rule, its spec fields, the arrays as the runtime takes them."""
+    module: object
+    spec: dict          # hecate_rule_spec fields
+    gate_names: list
+    arrays: list        # k, v, q, x, gates (B, H, T, ...) contiguous in the call's dtype
+    state: np.ndarray   # (B, H, *state shape): the incoming state (a copy)
+    tensors: list       # the rule's own tensors, file order
+    dtype: np.dtype
+    scratch_len: int    # scalars of scratch hecate_rule_forward needs
+
+
+def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, lambda_1, x, tensors) -> _Call:
     module = RULES.get(rule)
     if module is None:
         raise ValueError(f"unknown memory rule {rule!r} (known: {sorted(RULES)})")
@@ -57,45 +72,128 @@ def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state:
     retention, lambda_1 = resolve_retention(module, retention, lambda_1)
     hp = dict(zip(module.PARAM_NAMES, values))
     state_shape = module.init_state(D, hp).shape
+    spec = {"rule": module.RULE_ID, "d": D, "params": list(values), "retention": RETENTION_IDS[retention],
+            "retention_param": lambda_1}
     binding = load_library(_PRECISION[dtype])
     ffi, lib = binding.ffi, binding.lib
-    spec = ffi.new("hecate_rule_spec *", {"rule": module.RULE_ID, "d": D, "params": list(values),
-                                          "retention": RETENTION_IDS[retention], "retention_param": lambda_1})
+    c_spec = ffi.new("hecate_rule_spec *", spec)
     shape = [ffi.new("uint32_t *"), ffi.new("size_t *"), ffi.new("size_t *")]
-    _check(binding, lib.hecate_rule_shape(spec, *shape))
+    _check(binding, lib.hecate_rule_shape(c_spec, *shape))
     if shape[1][0] != int(np.prod(state_shape)):
         raise RuntimeError(f"{rule}: the runtime's state has {shape[1][0]} scalars, the reference's "
                            f"{state_shape}; library and package are out of step")
     own = _rule_tensors(module, D, hp, tensors, dtype)
     for index, array in enumerate(own):
         length = ffi.new("size_t *")
-        _check(binding, lib.hecate_rule_tensor_len(spec, index, length))
+        _check(binding, lib.hecate_rule_tensor_len(c_spec, index, length))
         if length[0] != array.size:
             raise RuntimeError(f"{rule}: tensor {index} has {length[0]} scalars in the runtime, {array.size} "
                                f"in the reference; library and package are out of step")
-    tensor_ptrs = ffi.new("hecate_real *[]", [_ptr(ffi, a) for a in own]) if own else ffi.NULL
     state = np.empty((B, H, *state_shape), dtype)
     if initial_state is None:
         for b in range(B):
             for h in range(H):
-                _check(binding, lib.hecate_rule_init(spec, _ptr(ffi, state[b, h])))
+                _check(binding, lib.hecate_rule_init(c_spec, _ptr(ffi, state[b, h])))
     else:
         initial_state = np.asarray(initial_state)
         if initial_state.shape != state.shape:
             raise ValueError(f"initial_state must have shape {state.shape}, got {initial_state.shape}")
         state[...] = initial_state
-    out = np.empty((B, H, T, D), dtype)
-    scratch = np.empty(max(shape[2][0], 1), dtype)
     if x is not None and np.shape(x) != q.shape:
         raise ValueError(f"x must have the shape of q, {q.shape}, got {np.shape(x)}")
     arrays = [np.ascontiguousarray(a, dtype) for a in (k, v, q, k if x is None else x, gate_values)]
+    return _Call(module, spec, names, arrays, state, own, dtype, int(shape[2][0]))
+
+
+def _cuda_backend(call: _Call):
+    """The CUDA binding for a call (float32 only; the import stays lazy so the CPU path never needs it)."""
+    if call.dtype != np.float32:
+        raise ValueError(f"backend='cuda' runs float32 arrays, got {call.dtype}")
+    from hecate_edge import cuda
+    return cuda
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+
+
+def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state: bool = True,
+        params: dict | None = None, retention: str | None = None, lambda_1: float | None = None, x=None,
+        tensors: dict | None = None, backend: str = "cpu"):
+    """The op of `rule` (a name of the rule registry); see the module docs."""
+    _check_backend(backend)
+    call = _prepare(rule, q, k, v, gates, initial_state, params, retention, lambda_1, x, tensors)
+    k, v, q, x, gate_values = call.arrays
+    state = call.state
+    if backend == "cuda":
+        out, state = _cuda_backend(call).rule_forward(call.spec, k, v, q, gate_values, state)
+        return out, (state if output_final_state else None)
+    binding = load_library(_PRECISION[call.dtype])
+    ffi, lib = binding.ffi, binding.lib
+    spec = ffi.new("hecate_rule_spec *", call.spec)
+    tensor_ptrs = ffi.new("hecate_real *[]", [_ptr(ffi, a) for a in call.tensors]) if call.tensors else ffi.NULL
+    B, H, T, D = q.shape
+    out = np.empty((B, H, T, D), call.dtype)
+    scratch = np.empty(max(call.scratch_len, 1), call.dtype)
     for b in range(B):
         for h in range(H):
-            kk, vv, qq, xx, gg = (a[b, h] for a in arrays)
+            kk, vv, qq, xx, gg = (a[b, h] for a in call.arrays)
             _check(binding, lib.hecate_rule_forward(
                 spec, T, _ptr(ffi, kk), _ptr(ffi, vv), _ptr(ffi, qq), _ptr(ffi, xx), _ptr(ffi, gg),
                 tensor_ptrs, _ptr(ffi, state[b, h]), _ptr(ffi, out[b, h]), _ptr(ffi, scratch)))
     return out, (state if output_final_state else None)
+
+
+def backward(rule: str, q, k, v, gates: dict, dy, initial_state=None, params: dict | None = None,
+             retention: str | None = None, lambda_1: float | None = None, x=None, tensors: dict | None = None,
+             backend: str = "cpu") -> dict:
+    """Gradients of sum(o * dy) for run(rule, q, k, v, gates, initial_state, ...): a dict with
+    "q", "k", "v" (B, H, T, D) and one (B, H, T) entry per gate name; the incoming state is a
+    constant (MATH §7).  The CPU path is hecate_rule_backward, the backward model training runs;
+    with x given (Trellis) "x" holds its gradient, else it is part of "k"."""
+    _check_backend(backend)
+    call = _prepare(rule, q, k, v, gates, initial_state, params, retention, lambda_1, x, tensors)
+    k, v, q, xx, gate_values = call.arrays
+    dy = np.ascontiguousarray(dy, call.dtype)
+    if dy.shape != q.shape:
+        raise ValueError(f"dy must have the shape of q, {q.shape}, got {dy.shape}")
+    names = call.gate_names
+    if backend == "cuda":
+        dk, dv, dq, dgates = _cuda_backend(call).rule_backward(call.spec, k, v, q, gate_values, call.state, dy)
+        dx = None
+    else:
+        dk, dv, dq, dgates, dx = _cpu_backward(call, dy, x is not None)
+    grads = {"q": dq, "k": dk, "v": dv, **{name: dgates[..., g] for g, name in enumerate(names)}}
+    if x is not None and dx is not None:
+        grads["x"] = dx
+    return grads
+
+
+def _cpu_backward(call: _Call, dy: np.ndarray, has_x: bool):
+    """hecate_rule_backward over every (batch, head): dk, dv, dq, dgates, dx (zeros unless has_x)."""
+    binding = load_library(_PRECISION[call.dtype])
+    ffi, lib = binding.ffi, binding.lib
+    spec = ffi.new("hecate_rule_spec *", call.spec)
+    k, v, q, x, gate_values = call.arrays
+    B, H, T, D = q.shape
+    length = ffi.new("size_t *")
+    _check(binding, lib.hecate_rule_backward_len(spec, T, length))
+    work = np.empty(max(length[0], 1), call.dtype)
+    dk, dv, dq, dx = (np.zeros((B, H, T, D), call.dtype) for _ in range(4))
+    dgates = np.zeros(gate_values.shape, call.dtype)
+    dtensors = [np.zeros_like(a) for a in call.tensors]
+    tensor_ptrs = ffi.new("hecate_real *[]", [_ptr(ffi, a) for a in call.tensors]) if call.tensors else ffi.NULL
+    dtensor_ptrs = ffi.new("hecate_real *[]", [_ptr(ffi, a) for a in dtensors]) if dtensors else ffi.NULL
+    for b in range(B):
+        for h in range(H):
+            _check(binding, lib.hecate_rule_backward(
+                spec, T, _ptr(ffi, k[b, h]), _ptr(ffi, v[b, h]), _ptr(ffi, q[b, h]),
+                _ptr(ffi, x[b, h]) if has_x else ffi.NULL, _ptr(ffi, gate_values[b, h]), tensor_ptrs,
+                _ptr(ffi, call.state[b, h]), _ptr(ffi, dy[b, h]), _ptr(ffi, dk[b, h]), _ptr(ffi, dv[b, h]),
+                _ptr(ffi, dq[b, h]), _ptr(ffi, dx[b, h]), _ptr(ffi, dgates[b, h]), dtensor_ptrs,
+                _ptr(ffi, work)))
+    return dk, dv, dq, dgates, dx
 
 
 def _rule_tensors(module, D: int, hp: dict, given: dict | None, dtype) -> list[np.ndarray]:
@@ -126,13 +224,14 @@ def _make_op(name: str):
 
     def op(q, k, v, initial_state=None, output_final_state: bool = True, params: dict | None = None,
            retention: str | None = None, lambda_1: float | None = None, x=None, tensors: dict | None = None,
-           **gates):
+           backend: str = "cpu", **gates):
         return run(name, q, k, v, gates, initial_state=initial_state, output_final_state=output_final_state,
-                   params=params, retention=retention, lambda_1=lambda_1, x=x, tensors=tensors)
+                   params=params, retention=retention, lambda_1=lambda_1, x=x, tensors=tensors, backend=backend)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = (f"The {name} rule as an op: {name}(q, k, v, {gate_names}=..., initial_state=None, "
-                  f"output_final_state=True, params=None, retention=None, lambda_1=None, x=None, tensors=None) "
+                  f"output_final_state=True, params=None, retention=None, lambda_1=None, x=None, tensors=None, "
+                  f"backend='cpu') "
                   f"-> (o, final_state); "
                   f"see hecate_edge.ops and docs/OPS.md.")
     return op
@@ -141,4 +240,4 @@ def _make_op(name: str):
 for _name in RULES:
     globals()[_name] = _make_op(_name)
 
-__all__ = ["run", *RULES]
+__all__ = ["run", "backward", *RULES]

@@ -259,6 +259,13 @@ class Model:
         return Session(self, max_chunk=max_chunk, max_train_tokens=max_train_tokens,
                        freeze_memory=freeze_memory)
 
+    def session_batch(self, n_sessions: int, backend: str = "cpu", max_chunk: int = 64):
+        """n_sessions sessions fed together as (n_sessions, T) tokens on backend "cpu" or
+        "cuda" (the GPU; hecate_edge.batch, docs/CUDA.md)."""
+        from .batch import session_batch
+
+        return session_batch(self, n_sessions, backend=backend, max_chunk=max_chunk)
+
     def to_bytes(self) -> bytes:
         """The model file with the current weights (CRC recomputed); int8
         tensors re-quantize to the values and scales they came from."""

@@ -25,6 +25,7 @@ export const STATUS_NAMES = Object.freeze({
   304: "HECATE_E_STATE_ENDIAN", 305: "HECATE_E_STATE_MODEL", 306: "HECATE_E_STATE_SIZE",
   307: "HECATE_E_STATE_CRC", 308: "HECATE_E_STATE_NONFINITE", 309: "HECATE_E_STATE_RESERVED",
   401: "HECATE_E_NONFINITE",
+  501: "HECATE_E_DEVICE", 502: "HECATE_E_UNSUPPORTED",
 });
 
 /** A C call returned a non-zero hecate_status.  Fields: status (code),

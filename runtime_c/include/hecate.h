@@ -34,7 +34,8 @@ extern "C" {
 typedef HECATE_REAL hecate_real;
 
 /* Status codes.  0 is success.  1xx: caller arguments; 2xx: model file;
- * 3xx: session state blob; 4xx: numerical trouble at run time. */
+ * 3xx: session state blob; 4xx: numerical trouble at run time; 5xx: an
+ * accelerator backend (cuda/include/hecate_cuda.h). */
 typedef enum hecate_status {
     HECATE_OK = 0,
 
@@ -79,7 +80,10 @@ typedef enum hecate_status {
     HECATE_E_STATE_NONFINITE = 308,  /* the blob holds NaN or Inf */
     HECATE_E_STATE_RESERVED = 309,   /* a reserved field is not zero */
 
-    HECATE_E_NONFINITE = 401         /* a computation produced NaN/Inf; the failing block was not committed */
+    HECATE_E_NONFINITE = 401,        /* a computation produced NaN/Inf; the failing block was not committed */
+
+    HECATE_E_DEVICE = 501,           /* no usable GPU or driver, or a device call failed */
+    HECATE_E_UNSUPPORTED = 502       /* the backend does not implement this rule, option or shape */
 } hecate_status;
 
 /* Human-readable text for a status (never NULL; static storage). */
@@ -267,6 +271,27 @@ hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, cons
                                   const hecate_real *v, const hecate_real *q, const hecate_real *x,
                                   const hecate_real *gates, const hecate_real *const *tensors,
                                   hecate_real *state, hecate_real *y, hecate_real *scratch);
+
+/* Scalars of `work` hecate_rule_backward needs for T tokens (the forward's
+ * tape, the rule's backward work, a y and an x gradient) in *work_len.
+ * HECATE_E_BAD_ARG as hecate_rule_shape. */
+hecate_status hecate_rule_backward_len(const hecate_rule_spec *spec, uint32_t T, size_t *work_len);
+
+/* Gradients of sum(y * dy) for the hecate_rule_forward call with the same
+ * spec, T, k, v, q, x, gates, tensors and incoming `state` (not modified):
+ * dk, dv, dq (T, d) and dgates (T, n_gates) are overwritten; the incoming
+ * state is a constant (MATH §7, as in hecate_train_chunk).  dx (T, d):
+ * x's gradient (0 except for Trellis), or NULL to skip it; with x NULL
+ * (x = k) it is added to dk instead.  dtensors: one pointer per rule tensor,
+ * accumulated (+=), NULL for a rule without any.  work:
+ * hecate_rule_backward_len scalars.  The exact backward the model's
+ * training runs (the C reference the CUDA backend is tested against). */
+hecate_status hecate_rule_backward(const hecate_rule_spec *spec, uint32_t T, const hecate_real *k,
+                                   const hecate_real *v, const hecate_real *q, const hecate_real *x,
+                                   const hecate_real *gates, const hecate_real *const *tensors,
+                                   const hecate_real *state, const hecate_real *dy, hecate_real *dk,
+                                   hecate_real *dv, hecate_real *dq, hecate_real *dx, hecate_real *dgates,
+                                   hecate_real *const *dtensors, hecate_real *work);
 
 #ifdef __cplusplus
 }

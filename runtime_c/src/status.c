@@ -44,6 +44,8 @@ static const status_text TEXTS[] = {
     {HECATE_E_STATE_NONFINITE, "HECATE_E_STATE_NONFINITE: the blob holds NaN or Inf"},
     {HECATE_E_STATE_RESERVED, "HECATE_E_STATE_RESERVED: a reserved field is not zero"},
     {HECATE_E_NONFINITE, "HECATE_E_NONFINITE: a computation produced NaN/Inf; the failing block was not committed"},
+    {HECATE_E_DEVICE, "HECATE_E_DEVICE: no usable GPU or driver, or a device call failed"},
+    {HECATE_E_UNSUPPORTED, "HECATE_E_UNSUPPORTED: the backend does not implement this rule, option or shape"},
 };
 
 const char *hecate_status_str(hecate_status status) {

@@ -56,35 +56,96 @@ hecate_status hecate_rule_init(const hecate_rule_spec *spec, hecate_real *state)
     return HECATE_OK;
 }
 
+/* The checks and the io every op call shares: spec, required pointers, the
+ * rule's tensors and a finite incoming state. */
+static hecate_status op_io(const hecate_rule_spec *spec, uint32_t T, const hecate_real *k,
+                           const hecate_real *v, const hecate_real *q, const hecate_real *x,
+                           const hecate_real *gates, const hecate_real *const *tensors,
+                           const hecate_real *state, hct_config *cfg, hct_rule_io *io) {
+    const hct_rule *rule;
+    if (T > 0 && (!k || !v || !q || !gates)) return HECATE_E_NULL_ARG;
+    if (!spec || !state) return HECATE_E_NULL_ARG;
+    hecate_status st = lookup(spec, &rule, cfg);
+    if (st != HECATE_OK) return st;
+    if (rule->n_tensors && !tensors) return HECATE_E_NULL_ARG;
+    for (uint32_t i = 0; i < rule->n_tensors; i++) if (!tensors[i]) return HECATE_E_NULL_ARG;
+    if (!hct_all_finite(state, (size_t)rule->state_len(cfg))) return HECATE_E_NONFINITE;
+    hct_bytes_zero(io, sizeof *io);
+    io->rule = rule;
+    io->cfg = cfg;
+    io->d = spec->d;
+    io->T = T;
+    io->k = k;
+    io->v = v;
+    io->q = q;
+    io->x = x ? x : k;
+    io->gates = gates;
+    io->tensors = tensors;
+    io->state_in = state;
+    return HECATE_OK;
+}
+
 hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, const hecate_real *k,
                                   const hecate_real *v, const hecate_real *q, const hecate_real *x,
                                   const hecate_real *gates, const hecate_real *const *tensors,
                                   hecate_real *state, hecate_real *y, hecate_real *scratch) {
-    const hct_rule *rule;
     hct_config cfg;
-    if (T > 0 && (!k || !v || !q || !gates || !y)) return HECATE_E_NULL_ARG;
-    if (!spec || !state || !scratch) return HECATE_E_NULL_ARG;
-    hecate_status st = lookup(spec, &rule, &cfg);
-    if (st != HECATE_OK) return st;
-    if (rule->n_tensors && !tensors) return HECATE_E_NULL_ARG;
-    for (uint32_t i = 0; i < rule->n_tensors; i++) if (!tensors[i]) return HECATE_E_NULL_ARG;
-    if (!hct_all_finite(state, (size_t)rule->state_len(&cfg))) return HECATE_E_NONFINITE;
     hct_rule_io io;
-    hct_bytes_zero(&io, sizeof io);
-    io.rule = rule;
-    io.cfg = &cfg;
-    io.d = spec->d;
-    io.T = T;
-    io.k = k;
-    io.v = v;
-    io.q = q;
-    io.x = x ? x : k;
-    io.gates = gates;
-    io.tensors = tensors;
-    io.state_in = state; /* every rule supports running in place (rule.h) */
-    io.state = state;
+    if ((T > 0 && !y) || !scratch) return HECATE_E_NULL_ARG;
+    hecate_status st = op_io(spec, T, k, v, q, x, gates, tensors, state, &cfg, &io);
+    if (st != HECATE_OK) return st;
+    io.state = state; /* every rule supports running in place (rule.h) */
     io.y = y;
     io.scratch = scratch;
-    if (T > 0) rule->forward(&io);
+    if (T > 0) io.rule->forward(&io);
+    return HECATE_OK;
+}
+
+/* work of hecate_rule_backward: tape, backward work, scratch, final state, y, dx */
+static uint64_t backward_len(const hct_rule *rule, const hct_config *cfg, uint32_t T) {
+    return rule->tape_len(cfg, T) + rule->work_len(cfg) + rule->scratch_len(cfg) + rule->state_len(cfg) +
+           2 * (uint64_t)T * cfg->d;
+}
+
+hecate_status hecate_rule_backward_len(const hecate_rule_spec *spec, uint32_t T, size_t *work_len) {
+    const hct_rule *rule;
+    hct_config cfg;
+    if (!spec || !work_len) return HECATE_E_NULL_ARG;
+    hecate_status st = lookup(spec, &rule, &cfg);
+    if (st != HECATE_OK) return st;
+    uint64_t n = backward_len(rule, &cfg, T);
+    if (n > (uint64_t)SIZE_MAX) return HECATE_E_BAD_ARG;
+    *work_len = (size_t)n;
+    return HECATE_OK;
+}
+
+hecate_status hecate_rule_backward(const hecate_rule_spec *spec, uint32_t T, const hecate_real *k,
+                                   const hecate_real *v, const hecate_real *q, const hecate_real *x,
+                                   const hecate_real *gates, const hecate_real *const *tensors,
+                                   const hecate_real *state, const hecate_real *dy, hecate_real *dk,
+                                   hecate_real *dv, hecate_real *dq, hecate_real *dx, hecate_real *dgates,
+                                   hecate_real *const *dtensors, hecate_real *work) {
+    hct_config cfg;
+    hct_rule_io io;
+    if (!work || (T > 0 && (!dy || !dk || !dv || !dq || !dgates))) return HECATE_E_NULL_ARG;
+    hecate_status st = op_io(spec, T, k, v, q, x, gates, tensors, state, &cfg, &io);
+    if (st != HECATE_OK) return st;
+    if (io.rule->n_tensors && !dtensors) return HECATE_E_NULL_ARG;
+    if (T == 0) return HECATE_OK;
+    size_t n = (size_t)T * spec->d;
+    io.tape = work;
+    real *rule_work = work + io.rule->tape_len(&cfg, T);
+    io.scratch = rule_work + io.rule->work_len(&cfg);
+    io.state = io.scratch + io.rule->scratch_len(&cfg);
+    io.y = io.state + io.rule->state_len(&cfg);
+    real *dx_all = io.y + n;
+    io.rule->forward(&io);
+    hct_zero(dx_all, n);
+    hct_rule_grad g = {&io, dy, dk, dv, dq, dx_all, dgates, dtensors, rule_work};
+    io.rule->backward(&g);
+    for (size_t i = 0; i < n; i++) {
+        if (!x) dk[i] += dx_all[i];
+        else if (dx) dx[i] = dx_all[i];
+    }
     return HECATE_OK;
 }

@@ -1,0 +1,227 @@
+"""The CUDA sweep (a script, not a pytest-benchmark file: GPU work is timed
+with CUDA events around whole calls): the delta rule's forward over a batch
+of B sessions x H heads x T tokens at head width d, in one run, by
+
+- hecate_cuda: libhecate_cuda's kernel (state on chip across the T tokens;
+  each call includes its incoming-state NaN check and a device sync),
+- torch_eager: a PyTorch loop over tokens (batched matmuls per token),
+- fla_fused_recurrent / fla_chunk: flash-linear-attention's Triton delta
+  rule (fla-core), fused recurrent and chunked forms (no decay: alpha = 0 for
+  every implementation, theta = fla's beta, q scale 1),
+
+plus hecate_cuda's Titans as a reference point.  Before timing, every
+implementation's output is checked against hecate_cuda's on a small shape.
+Then whole-model serving (--model table): a micro model file (d 64, 4 heads,
+window 16, delta, MAG) fed as n sessions x T tokens per call through
+Model.session_batch(n, backend="cuda") (tokens up, logits down included) and
+one C runtime session on this machine's CPU for scale.
+FLOP count (every implementation, recurrent form): 7 d^2 per token and head
+(k S: 2 d^2; the decayed rank-1 write keep S - (theta k)^T e: 3 d^2; q S: 2 d^2).
+Titans: 9 d^2.  Run on a GPU machine:
+
+    HECATE_EDGE_LIB_DIR=build/cuda python3 benchmarks/bench_cuda.py --peak-tflops 67 --model
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+SHAPES = [(B, 4, T, d) for B in (1, 64, 1024) for T in (16, 1024) for d in (64, 128)]
+FLOPS_PER_TOKEN = {"delta": 7, "titans": 9}  # times d^2, per head
+
+
+def make_inputs(torch, B, H, T, d, seed=0):
+    """(B, H, T, d) q, k (normalized), v; alpha = 0, theta in (0.1, 0.5): fla's delta rule."""
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    q, k, v = (torch.randn(B, H, T, d, device="cuda", generator=g) for _ in range(3))
+    q = q / q.norm(dim=-1, keepdim=True)
+    k = k / k.norm(dim=-1, keepdim=True)
+    theta = 0.1 + 0.4 * torch.rand(B, H, T, device="cuda", generator=g)
+    return q, k, v, theta
+
+
+class Hecate:
+    """libhecate_cuda's rule forward on torch tensors (device pointers)."""
+
+    def __init__(self, torch):
+        from hecate_edge import cuda
+
+        self.torch = torch
+        self.ffi, self.lib = cuda._ready()
+        self.check = cuda._check
+
+    def prepare(self, rule, q, k, v, theta):
+        """A no-argument call running `rule` ("delta" or "titans") from a zero state."""
+        return _HecateCall(self, rule, q, k, v, theta)
+
+
+class _HecateCall:
+    """One prepared hecate_cuda_rule_forward; holds every tensor its raw pointers point into."""
+
+    def __init__(self, hecate, rule, q, k, v, theta):
+        torch, ffi = hecate.torch, hecate.ffi
+        B, H, T, d = q.shape
+        self.hecate, self.inputs = hecate, (q, k, v)
+        self.gates = torch.zeros(B, H, T, {"delta": 2, "titans": 3}[rule], device="cuda")
+        self.gates[..., 1] = theta
+        if rule == "titans":
+            self.gates[..., 2] = 0.8
+        self.state = torch.zeros(B, H, (2 if rule == "titans" else 1) * d * d, device="cuda")
+        self.y = torch.empty_like(q)
+        spec = ffi.new("hecate_rule_spec *", {"rule": {"delta": 0, "titans": 1}[rule], "d": d})
+        ptr = lambda t: ffi.cast("float *", t.data_ptr())
+        self.args = (spec, B * H, T, ptr(k), ptr(v), ptr(q), ptr(self.gates), ptr(self.state), ptr(self.y))
+
+    def __call__(self):
+        self.state.zero_()
+        self.hecate.check(self.hecate.lib.hecate_cuda_rule_forward(*self.args))
+        return self.y
+
+
+def torch_eager(torch, q, k, v, theta):
+    """The delta rule token by token in PyTorch (alpha = 0), state (B*H, d, d)."""
+    B, H, T, d = q.shape
+    qf, kf, vf = (x.reshape(B * H, T, d) for x in (q, k, v))
+    th = theta.reshape(B * H, T)
+
+    def run():
+        S = torch.zeros(B * H, d, d, device="cuda")
+        y = torch.empty_like(qf)
+        for t in range(T):
+            kt = kf[:, t]
+            e = torch.bmm(kt[:, None, :], S)[:, 0] - vf[:, t]
+            S = S - (th[:, t, None] * kt)[:, :, None] * e[:, None, :]
+            y[:, t] = torch.bmm(qf[:, t, None, :], S)[:, 0]
+        return y.reshape(B, H, T, d)
+    return run
+
+
+def fla_runs(torch, q, k, v, theta):
+    """fla-core's fused-recurrent (float32) and chunked (bfloat16 inputs: fla 0.6 refuses float32
+    there) delta rule on (B, T, H, d) copies."""
+    from fla.ops.delta_rule import chunk_delta_rule, fused_recurrent_delta_rule
+
+    qt, kt, vt = (x.transpose(1, 2).contiguous() for x in (q, k, v))
+    beta = theta.transpose(1, 2).contiguous()
+    qb, kb, vb, bb = (x.bfloat16() for x in (qt, kt, vt, beta))
+    back = lambda o: o.transpose(1, 2).float()
+    fused = lambda: back(fused_recurrent_delta_rule(qt, kt, vt, beta, scale=1.0)[0])
+    chunk = lambda: back(chunk_delta_rule(qb, kb, vb, bb, scale=1.0)[0])
+    return {"fla_fused_recurrent": fused, "fla_chunk": chunk}
+
+
+def time_call(torch, fn, budget_s=0.5, max_reps=50):
+    """Mean seconds per call: one warm-up, then reps until the budget is spent."""
+    fn()
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    reps, total = 0, 0.0
+    while reps < max_reps and (total < budget_s or reps < 3):
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        total += start.elapsed_time(end) / 1e3
+        reps += 1
+    return total / reps, reps
+
+
+def implementations(torch, hecate, q, k, v, theta, with_fla):
+    runs = {"hecate_cuda": hecate.prepare("delta", q, k, v, theta), "torch_eager": torch_eager(torch, q, k, v, theta)}
+    if with_fla:
+        runs.update(fla_runs(torch, q, k, v, theta))
+    runs["hecate_cuda_titans"] = hecate.prepare("titans", q, k, v, theta)
+    return runs
+
+
+def cross_check(torch, hecate, with_fla):
+    """Every delta implementation's output against hecate_cuda's on one small shape."""
+    q, k, v, theta = make_inputs(torch, 2, 4, 100, 64, seed=1)
+    runs = implementations(torch, hecate, q, k, v, theta, with_fla)
+    want = runs.pop("hecate_cuda")().clone()
+    runs.pop("hecate_cuda_titans")
+    for name, fn in runs.items():
+        got = fn()
+        rel = float((got - want).norm() / want.norm())
+        print(f"cross-check {name} vs hecate_cuda: rms-relative {rel:.2e}", flush=True)
+        if rel > (5e-2 if name == "fla_chunk" else 1e-3):  # bfloat16 inputs vs float32
+            sys.exit(f"{name} disagrees with hecate_cuda ({rel:.2e}): not timing")
+
+
+MODEL_SHAPES = [(n, T) for n in (1, 64, 1024) for T in (16, 1024)]
+
+
+def model_table():
+    """Tokens/s of whole-model sessions: the CUDA batch and one CPU session of the same file."""
+    import numpy as np
+
+    from hecate_edge.config import ModelConfig
+    from hecate_edge.reference.init import init_params
+    from hecate_edge.runtime import Model
+    from hecate_edge.train import model_bytes
+
+    cfg = ModelConfig(d_model=64, n_heads=4, window=16, rule="delta")
+    model = Model(model_bytes(cfg, init_params(cfg, seed=0)))
+    rng = np.random.default_rng(0)
+    print("| sessions | T per call | backend | ms/call | calls | tok/s |")
+    print("|---:|---:|---|---:|---:|---:|")
+    for n, T in MODEL_SHAPES:
+        tokens = rng.integers(0, 256, (n, T))
+        runs = {"cuda": model.session_batch(n, backend="cuda", max_chunk=64)}
+        if n == 1:
+            runs["cpu (1 core)"] = model.session_batch(1, backend="cpu", max_chunk=64)
+        for name, batch in runs.items():
+            batch.process(tokens)
+            calls, start = 0, time.perf_counter()
+            while calls < 3 or (time.perf_counter() - start < 0.5 and calls < 50):
+                batch.process(tokens)
+                calls += 1
+            secs = (time.perf_counter() - start) / calls
+            print(f"| {n} | {T} | {name} | {secs * 1e3:.3f} | {calls} | {n * T / secs:,.0f} |", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--peak-tflops", type=float, default=67.0, help="fp32 (non-tensor-core) peak, TFLOP/s")
+    parser.add_argument("--model", action="store_true", help="also the whole-model serving table")
+    parser.add_argument("--eager-max-tokens", type=int, default=1 << 31,
+                        help="skip the eager loop above this many B*H*T tokens")
+    args = parser.parse_args()
+    import torch
+    from hecate_edge import cuda
+
+    try:
+        import fla  # noqa: F401
+        with_fla = True
+    except ImportError as exc:
+        print(f"flash-linear-attention not importable ({exc}): fla columns skipped")
+        with_fla = False
+    hecate = Hecate(torch)
+    print(f"device: {cuda.device_name()}; torch {torch.__version__}; "
+          f"fla {getattr(fla, '__version__', '?') if with_fla else 'absent'}")
+    cross_check(torch, hecate, with_fla)
+    print("| B | H | T | d | implementation | ms/call | reps | Mtok/s | GFLOP/s | % fp32 peak |")
+    print("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    for B, H, T, d in SHAPES:
+        q, k, v, theta = make_inputs(torch, B, H, T, d)
+        for name, fn in implementations(torch, hecate, q, k, v, theta, with_fla).items():
+            if name == "torch_eager" and B * H * T > args.eager_max_tokens:
+                continue
+            t0 = time.perf_counter()
+            secs, reps = time_call(torch, fn)
+            tokens = B * H * T  # token-heads
+            flops = FLOPS_PER_TOKEN["titans" if "titans" in name else "delta"] * d * d * tokens
+            gflops = flops / secs / 1e9
+            print(f"| {B} | {H} | {T} | {d} | {name} | {secs * 1e3:.3f} | {reps} | {B * T / secs / 1e6:.3f} "
+                  f"| {gflops:.1f} | {100 * gflops / (args.peak_tflops * 1e3):.2f} |", flush=True)
+            if time.perf_counter() - t0 > 60:
+                print(f"(slow: {name} took {time.perf_counter() - t0:.0f} s)", flush=True)
+        del q, k, v, theta
+        torch.cuda.empty_cache()
+    if args.model:
+        model_table()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+/* cuda/src/api.cu — the C API of hecate_cuda.h: device detection, the spec
+ * checks (what the CUDA kernels implement, in words when they do not), the
+ * memory helpers and the launches, every failure a status plus a message. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "errors.cuh"
+#include "hecate_cuda.h"
+#include "launch.cuh"
+#include "steps.cuh"
+
+static char g_error[256] = "";
+
+namespace hct {
+
+hecate_status fail(hecate_status status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_error, sizeof g_error, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+hecate_status check_cuda(cudaError_t err, const char *what) {
+    if (err == cudaSuccess) return HECATE_OK;
+    return fail(HECATE_E_DEVICE, "%s: %s (%s)", what, cudaGetErrorString(err), cudaGetErrorName(err));
+}
+
+/* Sets *flag (device int) when any of the n values is NaN or Inf. */
+__global__ static void find_nonfinite(const float *x, size_t n, int *flag) {
+    for (size_t at = blockIdx.x * (size_t)blockDim.x + threadIdx.x; at < n; at += (size_t)gridDim.x * blockDim.x)
+        if (!isfinite(x[at])) *flag = 1;
+}
+
+hecate_status all_finite(const float *x, size_t n, const char *what) {
+    int *flag = NULL, found = 0;
+    hecate_status st = check_cuda(cudaMalloc((void **)&flag, sizeof(int)), "cudaMalloc");
+    if (st != HECATE_OK) return st;
+    st = check_cuda(cudaMemset(flag, 0, sizeof(int)), "cudaMemset");
+    if (st == HECATE_OK) {
+        find_nonfinite<<<256, 256>>>(x, n, flag);
+        st = check_cuda(cudaMemcpy(&found, flag, sizeof(int), cudaMemcpyDeviceToHost), "finite check");
+    }
+    cudaFree(flag);
+    if (st == HECATE_OK && found) return fail(HECATE_E_NONFINITE, "%s holds NaN or Inf", what);
+    return st;
+}
+
+} /* namespace hct */
+
+using hct::check_cuda;
+using hct::fail;
+
+extern "C" {
+
+const char *hecate_cuda_last_error(void) { return g_error; }
+
+hecate_status hecate_cuda_probe(void) {
+    int count = 0;
+    cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess)
+        return fail(HECATE_E_DEVICE, "no usable CUDA device: %s (%s); is an NVIDIA driver installed and a GPU visible?",
+                    cudaGetErrorString(err), cudaGetErrorName(err));
+    if (count == 0) return fail(HECATE_E_DEVICE, "no CUDA device is visible");
+    cudaDeviceProp prop;
+    hecate_status st = check_cuda(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+    if (st != HECATE_OK) return st;
+    if (prop.major < 8)
+        return fail(HECATE_E_DEVICE, "GPU %s has compute capability %d.%d; libhecate_cuda is built for 8.0 and newer",
+                    prop.name, prop.major, prop.minor);
+    return HECATE_OK;
+}
+
+hecate_status hecate_cuda_device_name(char *buf, size_t buf_len) {
+    if (!buf || buf_len == 0) return HECATE_E_NULL_ARG;
+    hecate_status st = hecate_cuda_probe();
+    if (st != HECATE_OK) return st;
+    cudaDeviceProp prop;
+    st = check_cuda(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+    if (st == HECATE_OK)
+        snprintf(buf, buf_len, "%s (sm_%d%d, %d SMs)", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
+    return st;
+}
+
+hecate_status hecate_cuda_alloc(size_t bytes, void **ptr) {
+    if (!ptr) return HECATE_E_NULL_ARG;
+    *ptr = NULL;
+    if (bytes == 0) return fail(HECATE_E_BAD_ARG, "hecate_cuda_alloc of 0 bytes");
+    return check_cuda(cudaMalloc(ptr, bytes), "cudaMalloc");
+}
+
+hecate_status hecate_cuda_free(void *ptr) { return ptr ? check_cuda(cudaFree(ptr), "cudaFree") : HECATE_OK; }
+
+hecate_status hecate_cuda_to_device(void *device_dst, const void *host_src, size_t bytes) {
+    if (bytes && (!device_dst || !host_src)) return HECATE_E_NULL_ARG;
+    return check_cuda(cudaMemcpy(device_dst, host_src, bytes, cudaMemcpyHostToDevice), "copy to device");
+}
+
+hecate_status hecate_cuda_to_host(void *host_dst, const void *device_src, size_t bytes) {
+    if (bytes && (!host_dst || !device_src)) return HECATE_E_NULL_ARG;
+    return check_cuda(cudaMemcpy(host_dst, device_src, bytes, cudaMemcpyDeviceToHost), "copy to host");
+}
+
+hecate_status hecate_cuda_zero(void *device_ptr, size_t bytes) {
+    if (bytes && !device_ptr) return HECATE_E_NULL_ARG;
+    return check_cuda(cudaMemset(device_ptr, 0, bytes), "cudaMemset");
+}
+
+hecate_status hecate_cuda_rule_check(const hecate_rule_spec *spec, uint32_t *n_gates, size_t *state_len) {
+    size_t scratch = 0;
+    if (!spec || !n_gates || !state_len) return HECATE_E_NULL_ARG;
+    hecate_status st = hecate_rule_shape(spec, n_gates, state_len, &scratch);
+    if (st != HECATE_OK) return fail(st, "invalid rule spec: %s", hecate_status_str(st));
+    switch (spec->rule) {
+    case hct::RULE_DELTA: case hct::RULE_TITANS: case hct::RULE_HEBBIAN: case hct::RULE_ATLAS: break;
+    default:
+        return fail(HECATE_E_UNSUPPORTED, "memory rule id %u is not implemented on CUDA (delta, titans, hebbian "
+                    "and atlas are)", spec->rule);
+    }
+    if (spec->retention > 1)
+        return fail(HECATE_E_UNSUPPORTED, "retention id %u is not implemented on CUDA (L2 only)", spec->retention);
+    if (spec->rule == hct::RULE_ATLAS && spec->params[1] != 0.0f)
+        return fail(HECATE_E_UNSUPPORTED, "atlas with ns_steps > 0 (Newton-Schulz momentum) is not implemented on CUDA");
+    if (hct::padded_width((int)spec->d) == 0)
+        return fail(HECATE_E_UNSUPPORTED, "d = %u: the CUDA kernels hold the state on chip for d <= 128 only", spec->d);
+    return HECATE_OK;
+}
+
+/* Probe, check the spec, fill the launch arguments shared by both directions. */
+static hecate_status prepare(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                             const float *k, const float *v, const float *q, const float *gates,
+                             const float *state, hct::RuleArgs *a) {
+    uint32_t n_gates = 0;
+    size_t state_len = 0;
+    if (!spec || !state) return HECATE_E_NULL_ARG;
+    if (n_seq && T && (!k || !v || !q || !gates)) return HECATE_E_NULL_ARG;
+    if (T > 0x7fffffffu || n_seq > 0x7fffffffu) return fail(HECATE_E_BAD_ARG, "n_seq and T must be below 2^31");
+    hecate_status st = hecate_cuda_probe();
+    if (st == HECATE_OK) st = hecate_cuda_rule_check(spec, &n_gates, &state_len);
+    if (st != HECATE_OK) return st;
+    if (n_seq) st = hct::all_finite(state, (size_t)n_seq * state_len, "the incoming state");
+    if (st != HECATE_OK) return st;
+    *a = hct::RuleArgs{};
+    a->d = (int)spec->d;
+    a->T = (int)T;
+    a->n_gates = (int)n_gates;
+    a->window = spec->rule == hct::RULE_ATLAS ? (int)spec->params[0] : 0;
+    a->state_len = state_len;
+    a->k = k;
+    a->v = v;
+    a->q = q;
+    a->gates = gates;
+    a->state_in = state;
+    return HECATE_OK;
+}
+
+hecate_status hecate_cuda_rule_forward(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                       const float *k, const float *v, const float *q, const float *gates,
+                                       float *state, float *y) {
+    hct::RuleArgs a;
+    if (n_seq && T && !y) return HECATE_E_NULL_ARG;
+    hecate_status st = prepare(spec, n_seq, T, k, v, q, gates, state, &a);
+    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
+    a.state = state;
+    a.y = y;
+    st = check_cuda(hct::launch_forward((int)spec->rule, (int)n_seq, a), "forward launch");
+    return st == HECATE_OK ? check_cuda(cudaDeviceSynchronize(), "forward") : st;
+}
+
+hecate_status hecate_cuda_rule_backward_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                            size_t *work_len) {
+    uint32_t n_gates = 0;
+    size_t state_len = 0;
+    if (!work_len) return HECATE_E_NULL_ARG;
+    hecate_status st = hecate_cuda_rule_check(spec, &n_gates, &state_len);
+    if (st != HECATE_OK) return st;
+    *work_len = (size_t)n_seq * hct::backward_work_per_seq((int)spec->rule, (int)spec->d, (int)T);
+    return HECATE_OK;
+}
+
+hecate_status hecate_cuda_rule_backward(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                        const float *k, const float *v, const float *q, const float *gates,
+                                        const float *state, const float *dy, float *dk, float *dv, float *dq,
+                                        float *dgates, float *work) {
+    hct::RuleArgs a;
+    if (n_seq && T && (!dy || !dk || !dv || !dq || !dgates || !work)) return HECATE_E_NULL_ARG;
+    hecate_status st = prepare(spec, n_seq, T, k, v, q, gates, state, &a);
+    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
+    a.dy = dy;
+    a.dk = dk;
+    a.dv = dv;
+    a.dq = dq;
+    a.dgates = dgates;
+    a.work = work;
+    st = check_cuda(hct::launch_backward((int)spec->rule, (int)n_seq, a), "backward launch");
+    return st == HECATE_OK ? check_cuda(cudaDeviceSynchronize(), "backward") : st;
+}
+
+} /* extern "C" */

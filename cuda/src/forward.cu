@@ -1,0 +1,92 @@
+/* cuda/src/forward.cu — the forward kernels: one block per sequence walks its
+ * T tokens with the state in registers (steps.cuh), tokens staged TILE at a
+ * time in shared memory, reads written back a tile at a time; Atlas keeps
+ * its window as a ring in shared memory. */
+#include "launch.cuh"
+#include "steps.cuh"
+
+namespace hct {
+
+template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) forward_kernel(RuleArgs a) {
+    constexpr int P = Cols<D>::P, NT = Cols<D>::THREADS;
+    constexpr bool TWO = RULE == RULE_TITANS || RULE == RULE_ATLAS;
+    extern __shared__ float smem[];
+    float *sk = smem, *sv = sk + TILE * D, *sq = sv + TILE * D, *sy = sq + TILE * D, *sg = sy + TILE * D;
+    float *wK = sg + TILE * GATE_SLOTS, *wV = wK + a.window * D;
+    const int tid = threadIdx.x, i = tid / P, p = tid % P, d = a.d, T = a.T, c = a.window;
+    const size_t seq = blockIdx.x, dd = (size_t)d * d;
+    float *state = a.state + seq * a.state_len;
+    float M[R], Z[R];
+    load_matrix<D>(M, state, d, i, p);
+    if (TWO) load_matrix<D>(Z, state + dd, d, i, p);
+    int head = 0; /* Atlas: the ring slot of the oldest window row */
+    if (RULE == RULE_ATLAS) {
+        for (int at = tid; at < c * D; at += NT) {
+            int w = at / D, col = at % D;
+            wK[at] = col < d ? state[2 * dd + (size_t)w * d + col] : 0.0f;
+            wV[at] = col < d ? state[2 * dd + (size_t)(c + w) * d + col] : 0.0f;
+        }
+    }
+    const size_t base = seq * (size_t)T * d, gbase = seq * (size_t)T * a.n_gates;
+    for (int t0 = 0; t0 < T; t0 += TILE) {
+        __syncthreads();
+        load_tile(sk, a.k + base, t0, T, d, D, tid, NT);
+        load_tile(sv, a.v + base, t0, T, d, D, tid, NT);
+        load_tile(sq, a.q + base, t0, T, d, D, tid, NT);
+        load_tile(sg, a.gates + gbase, t0, T, a.n_gates, GATE_SLOTS, tid, NT);
+        __syncthreads();
+        int n = T - t0 < TILE ? T - t0 : TILE;
+        for (int tt = 0; tt < n; tt++) {
+            const float *k = sk + tt * D, *v = sv + tt * D, *q = sq + tt * D, *g = sg + tt * GATE_SLOTS;
+            float y;
+            if (RULE == RULE_DELTA) y = delta_step<D>(M, k, v, q, g, i, p);
+            if (RULE == RULE_HEBBIAN) y = hebbian_step<D>(M, k, v, q, g, i, p);
+            if (RULE == RULE_TITANS) y = titans_step<D>(M, Z, k, v, q, g, i, p);
+            if (RULE == RULE_ATLAS) {
+                __syncthreads(); /* every thread is done with the oldest row */
+                if (tid < D) {
+                    wK[head * D + tid] = k[tid];
+                    wV[head * D + tid] = v[tid];
+                }
+                head = head + 1 == c ? 0 : head + 1;
+                __syncthreads();
+                y = atlas_step<D>(M, Z, wK, wV, c, q, g, i, p);
+            }
+            if (p == 0) sy[tt * D + i] = y;
+        }
+        __syncthreads();
+        store_tile(a.y + base, sy, t0, T, d, D, tid, NT);
+    }
+    store_matrix<D>(M, state, d, i, p);
+    if (TWO) store_matrix<D>(Z, state + dd, d, i, p);
+    if (RULE == RULE_ATLAS) { /* back to oldest-first rows */
+        for (int at = tid; at < c * d; at += NT) {
+            int w = at / d, col = at % d, slot = (head + w) % c;
+            state[2 * dd + at] = wK[slot * D + col];
+            state[2 * dd + (size_t)c * d + at] = wV[slot * D + col];
+        }
+    }
+}
+
+struct ForwardLaunch {
+    template <int RULE, int D> static cudaError_t run(int n_seq, const RuleArgs &a) {
+        size_t smem = ((size_t)4 * TILE * D + TILE * GATE_SLOTS + 2 * (size_t)a.window * D) * sizeof(float);
+        cudaError_t err = cudaFuncSetAttribute(forward_kernel<RULE, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               (int)smem);
+        if (err != cudaSuccess) return err;
+        forward_kernel<RULE, D><<<n_seq, Cols<D>::THREADS, smem>>>(a);
+        return cudaGetLastError();
+    }
+};
+
+cudaError_t launch_forward(int rule, int n_seq, const RuleArgs &a) {
+    switch (rule) {
+    case RULE_DELTA: return by_width<ForwardLaunch, RULE_DELTA>(n_seq, a);
+    case RULE_TITANS: return by_width<ForwardLaunch, RULE_TITANS>(n_seq, a);
+    case RULE_HEBBIAN: return by_width<ForwardLaunch, RULE_HEBBIAN>(n_seq, a);
+    case RULE_ATLAS: return by_width<ForwardLaunch, RULE_ATLAS>(n_seq, a);
+    default: return cudaErrorInvalidValue;
+    }
+}
+
+} /* namespace hct */

@@ -1,0 +1,173 @@
+"""The CUDA backend (libhecate_cuda, docs/CUDA.md) against the C CPU runtime:
+ops.run / ops.backward with backend="cuda" vs backend="cpu" in float32, for
+outputs, final states and every gradient, over batches of sequences, widths
+padded inside the kernels and T that no tile divides; whole-model session
+batches vs C runtime sessions on the same model file; and the errors it
+gives for what it does not implement.  Skipped, with the reason, where the
+library is not built or no GPU is present (CI): run on a GPU machine."""
+import numpy as np
+import pytest
+
+from hecate_edge import cuda, ops
+from hecate_edge.config import ModelConfig
+from hecate_edge.reference.init import init_params
+from hecate_edge.runtime import HecateError, Model
+from hecate_edge.train import model_bytes
+from parity import assert_close
+from rule_inputs import rule_inputs
+
+_REASON = cuda.unavailable_reason()
+pytestmark = pytest.mark.skipif(_REASON is not None, reason=f"CUDA backend unavailable: {_REASON}")
+
+REL = 1e-4  # float32, different summation orders over up to T * d terms
+# (B, H, T, d): T = 1, T inside one tile, T past several tiles and no multiple of 16; d padded to 16/32/64/128
+SHAPES = [(1, 1, 1, 16), (2, 3, 37, 24), (3, 2, 50, 64), (1, 2, 33, 128), (2, 1, 17, 7)]
+FORWARD_CASES = [("delta", None), ("titans", None), ("hebbian", None), ("atlas", {"window": 4}),
+                 ("atlas", {"window": 1})]
+BACKWARD_CASES = [("delta", None), ("titans", None), ("hebbian", None), ("atlas", {"window": 4}),
+                  ("atlas", {"window": 1})]
+
+
+def _id(shape):
+    return "x".join(map(str, shape))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=_id)
+@pytest.mark.parametrize("rule,params", FORWARD_CASES, ids=lambda x: str(x) if x else "")
+def test_forward_matches_the_c_runtime(rule, params, shape):
+    q, k, v, gates, _, state = rule_inputs(rule, *shape, seed=1, params=params)
+    for initial in (None, state):
+        want_o, want_s = ops.run(rule, q, k, v, gates, initial_state=initial, params=params)
+        got_o, got_s = ops.run(rule, q, k, v, gates, initial_state=initial, params=params, backend="cuda")
+        assert_close(got_o, want_o, REL, f"{rule} output")
+        assert_close(got_s, want_s, REL, f"{rule} final state")
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=_id)
+@pytest.mark.parametrize("rule,params", BACKWARD_CASES, ids=lambda x: str(x) if x else "")
+def test_backward_matches_the_c_backward(rule, params, shape):
+    q, k, v, gates, dy, state = rule_inputs(rule, *shape, seed=2, params=params)
+    want = ops.backward(rule, q, k, v, gates, dy, initial_state=state, params=params)
+    got = ops.backward(rule, q, k, v, gates, dy, initial_state=state, params=params, backend="cuda")
+    assert sorted(got) == sorted(want)
+    for name in want:
+        assert_close(got[name], want[name], REL, f"{rule} d{name}")
+
+
+def test_many_sessions_in_one_launch():
+    """B = 64 sessions x H = 4 heads, each its own state: every one matches its CPU run."""
+    q, k, v, gates, _, state = rule_inputs("titans", 64, 4, 40, 64, seed=5)
+    want_o, want_s = ops.run("titans", q, k, v, gates, initial_state=state)
+    got_o, got_s = ops.titans(q, k, v, initial_state=state, backend="cuda", **gates)
+    for b in (0, 31, 63):
+        assert_close(got_o[b], want_o[b], REL, f"session {b} output")
+        assert_close(got_s[b], want_s[b], REL, f"session {b} state")
+
+
+def test_splitting_time_hands_the_state_on():
+    q, k, v, gates, _, _ = rule_inputs("delta", 2, 2, 40, 32, seed=6)
+    whole, s_whole = ops.run("delta", q, k, v, gates, backend="cuda")
+    first = {n: g[:, :, :23] for n, g in gates.items()}
+    rest = {n: g[:, :, 23:] for n, g in gates.items()}
+    o1, s1 = ops.run("delta", q[:, :, :23], k[:, :, :23], v[:, :, :23], first, backend="cuda")
+    o2, s2 = ops.run("delta", q[:, :, 23:], k[:, :, 23:], v[:, :, 23:], rest, initial_state=s1, backend="cuda")
+    assert_close(np.concatenate([o1, o2], axis=2), whole, 1e-6, "split output")
+    assert_close(s2, s_whole, 1e-6, "split state")
+
+
+@pytest.mark.parametrize("rule,kwargs,words", [
+    ("moneta", {}, "rule id 3 is not implemented on CUDA"),
+    ("delta", {"retention": "elastic_net"}, "retention id 3 is not implemented on CUDA"),
+    ("atlas", {"params": {"ns_steps": 2}}, "ns_steps > 0"),
+])
+def test_unsupported_forwards_are_refused_by_name(rule, kwargs, words):
+    q, k, v, gates, _, _ = rule_inputs(rule, 1, 1, 4, 8, params=kwargs.get("params"))
+    with pytest.raises(HecateError, match=words) as err:
+        ops.run(rule, q, k, v, gates, backend="cuda", **kwargs)
+    assert err.value.name == "HECATE_E_UNSUPPORTED"
+
+
+def test_unsupported_width_is_refused_forward_and_backward():
+    q, k, v, gates, dy, _ = rule_inputs("delta", 1, 1, 2, 129)
+    with pytest.raises(HecateError, match="d <= 128"):
+        ops.run("delta", q, k, v, gates, backend="cuda")
+    with pytest.raises(HecateError, match="d <= 128"):
+        ops.backward("delta", q, k, v, gates, dy, backend="cuda")
+
+
+def test_bad_input_gives_a_status_not_a_crash():
+    q, k, v, gates, _, state = rule_inputs("delta", 1, 2, 5, 16)
+    state[0, 1, 3, 3] = np.nan
+    with pytest.raises(HecateError) as err:
+        ops.run("delta", q, k, v, gates, initial_state=state, backend="cuda")
+    assert err.value.name == "HECATE_E_NONFINITE"
+    with pytest.raises(ValueError, match="float32"):
+        ops.run("delta", q.astype(np.float64), k, v, gates, backend="cuda")
+
+
+def test_device_is_named():
+    assert "sm_" in cuda.device_name()
+
+
+# ---- whole-model sessions: a CUDA batch vs C runtime sessions on the same file ----
+
+MODEL_CASES = [("delta", 64, 4, ()), ("titans", 32, 2, ()), ("hebbian", 16, 1, ()), ("atlas", 48, 4, (3, 0))]
+
+
+def make_model(rule, d, heads, rule_params=(), composition="mag", precision="f32", layers=1, quantize=None):
+    """A fresh model whose memory writes hard (theta = softplus(0) where the rule has it), window 8."""
+    cfg = ModelConfig(d_model=d, n_heads=heads, window=8, rule=rule, composition=composition,
+                      rule_params=rule_params, n_layers=layers)
+    params = {name: np.array(array) for name, array in init_params(cfg, seed=0).items()}
+    params["blk0.mem0.gate_b"][1:2] = 0.0
+    return Model(model_bytes(cfg, params, dtype=precision, quantize=quantize), precision=precision)
+
+
+def assert_batches_agree(gpu, cpu, tokens, what):
+    assert_close(gpu.process(tokens), cpu.process(tokens), REL, f"{what} logits")
+    for s in range(cpu.n_sessions):
+        assert_close(gpu.memory(s), cpu.memory(s), REL, f"{what} session {s} memory")
+        assert gpu.position(s) == cpu.position(s)
+
+
+@pytest.mark.parametrize("rule,d,heads,rule_params", MODEL_CASES, ids=[c[0] for c in MODEL_CASES])
+def test_model_sessions_match_the_c_runtime(rule, d, heads, rule_params):
+    """5 sessions, 45 tokens in blocks of 16 (window 8 wraps inside and across blocks),
+    then more tokens, then one session reset while the others go on."""
+    model = make_model(rule, d, heads, rule_params)
+    gpu = model.session_batch(5, backend="cuda", max_chunk=16)
+    cpu = model.session_batch(5, backend="cpu", max_chunk=16)
+    rng = np.random.default_rng(7)
+    assert_batches_agree(gpu, cpu, rng.integers(0, 256, (5, 45)), f"{rule} first call")
+    assert_batches_agree(gpu, cpu, rng.integers(0, 256, (5, 7)), f"{rule} second call")
+    gpu.reset(2)
+    cpu.reset(2)
+    assert_batches_agree(gpu, cpu, rng.integers(0, 256, (5, 20)), f"{rule} after a reset")
+
+
+@pytest.mark.parametrize("kwargs,words", [
+    ({"composition": "mal"}, "composition id 1 is not implemented on CUDA"),
+    ({"rule": "moneta"}, "rule id 3 is not implemented on CUDA"),
+    ({"d": 256}, "d <= 128"),
+    ({"layers": 2}, "one layer with one memory level"),
+    ({"quantize": "int8"}, "int8 weights are not implemented on CUDA"),
+])
+def test_unsupported_models_are_refused_by_name(kwargs, words):
+    args = {"rule": "delta", "d": 32, "heads": 2, **kwargs}
+    model = make_model(args.pop("rule"), args.pop("d"), args.pop("heads"), **args)
+    with pytest.raises(HecateError, match=words) as err:
+        model.session_batch(2, backend="cuda")
+    assert err.value.name == "HECATE_E_UNSUPPORTED"
+
+
+def test_model_sessions_check_their_input():
+    model = make_model("delta", 32, 2)
+    gpu = model.session_batch(2, backend="cuda")
+    with pytest.raises(HecateError) as err:
+        gpu.process(np.array([[1, 2], [3, 256]]))
+    assert err.value.name == "HECATE_E_TOKEN_RANGE"
+    assert gpu.position(0) == 0
+    with pytest.raises(ValueError, match="shape"):
+        gpu.process(np.zeros((3, 4), np.uint32))
+    with pytest.raises(ValueError, match="float32"):
+        make_model("delta", 32, 2, precision="f64").session_batch(1, backend="cuda")
