@@ -114,6 +114,9 @@ struct hecate_session {
     size_t scratch_bytes;
 };
 
+/* Memories of a model: one per level of every block. */
+static inline uint32_t hct_n_mems(const hct_config *c) { return c->n_layers * c->n_levels; }
+
 /* Index of (layer, level) in the session's memory arrays. */
 static inline uint32_t hct_mem_index(const hct_config *c, uint32_t layer, uint32_t level) {
     return layer * c->n_levels + level;

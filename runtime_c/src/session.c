@@ -22,13 +22,11 @@ typedef struct layout {
     uint64_t scratch, scratch_bytes, total;
 } layout;
 
-static uint32_t n_mems(const hct_config *c) { return c->n_layers * c->n_levels; }
-
 static void plan(const hecate_model *m, const hecate_session_opts *o, layout *L) {
     const hct_config *c = &m->cfg;
     uint64_t state = m->rule->state_len(c) * sizeof(real), ring = (uint64_t)c->window * c->d * sizeof(real);
     uint64_t at = align_up(sizeof(hecate_session));
-    for (uint32_t i = 0; i < n_mems(c); i++) {
+    for (uint32_t i = 0; i < hct_n_mems(c); i++) {
         L->mem[i][0] = at; at = align_up(at + state);
         L->mem[i][1] = at; at = align_up(at + state);
     }
@@ -84,7 +82,7 @@ hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_mode
     s->model = model;
     s->opts = o;
     s->block = o.max_chunk;
-    for (uint32_t i = 0; i < n_mems(&model->cfg); i++) {
+    for (uint32_t i = 0; i < hct_n_mems(&model->cfg); i++) {
         s->mem_len[i] = (size_t)model->rule->state_len(&model->cfg); /* fits: plan() checked the total */
         s->mem_state[i] = (real *)(void *)(base + L.mem[i][0]);
         s->mem_spare[i] = (real *)(void *)(base + L.mem[i][1]);
@@ -104,7 +102,7 @@ hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_mode
 hecate_status hecate_session_reset(hecate_session *s) {
     if (!valid_session(s)) return HECATE_E_NULL_ARG;
     const hecate_model *m = s->model;
-    for (uint32_t i = 0; i < n_mems(&m->cfg); i++) m->rule->state_init(s->mem_state[i], &m->cfg);
+    for (uint32_t i = 0; i < hct_n_mems(&m->cfg); i++) m->rule->state_init(s->mem_state[i], &m->cfg);
     size_t ring = (size_t)m->cfg.window * m->cfg.d;
     for (uint32_t l = 0; l < m->cfg.n_layers; l++) {
         hct_zero(s->ring_k[l], ring);
@@ -123,7 +121,7 @@ hecate_status hecate_session_position(const hecate_session *s, uint64_t *positio
 hecate_status hecate_session_memory(const hecate_session *s, uint32_t level, const hecate_real **state,
                                     size_t *n_elems) {
     if (!valid_session(s) || !state || !n_elems) return HECATE_E_NULL_ARG;
-    if (level >= n_mems(&s->model->cfg)) return HECATE_E_BAD_ARG;
+    if (level >= hct_n_mems(&s->model->cfg)) return HECATE_E_BAD_ARG;
     *state = s->mem_state[level];
     *n_elems = s->mem_len[level];
     return HECATE_OK;
