@@ -7,8 +7,7 @@
  * Row sums (dq, dk) and gate gradients collect in shared memory per tile;
  * Atlas rebuilds each token's window from the key/value arrays and keeps the
  * window's gradients as a ring of c rows in shared memory. */
-#include "launch.cuh"
-#include "steps.cuh"
+#include "dispatch.cuh"
 
 namespace hct {
 
@@ -284,22 +283,10 @@ size_t backward_work_per_seq(int rule, int d, int T) {
 struct BackwardLaunch {
     template <int RULE, int D> static cudaError_t run(int n_seq, const RuleArgs &a) {
         size_t smem = ((size_t)7 * TILE * D + 2 * TILE * GATE_SLOTS + 4 * (size_t)a.window * D) * sizeof(float);
-        cudaError_t err = cudaFuncSetAttribute(backward_kernel<RULE, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                               (int)smem);
-        if (err != cudaSuccess) return err;
-        backward_kernel<RULE, D><<<n_seq, Cols<D>::THREADS, smem>>>(a);
-        return cudaGetLastError();
+        return launch_with_smem(backward_kernel<RULE, D>, n_seq, Cols<D>::THREADS, smem, a);
     }
 };
 
-cudaError_t launch_backward(int rule, int n_seq, const RuleArgs &a) {
-    switch (rule) {
-    case RULE_DELTA: return by_width<BackwardLaunch, RULE_DELTA>(n_seq, a);
-    case RULE_TITANS: return by_width<BackwardLaunch, RULE_TITANS>(n_seq, a);
-    case RULE_HEBBIAN: return by_width<BackwardLaunch, RULE_HEBBIAN>(n_seq, a);
-    case RULE_ATLAS: return by_width<BackwardLaunch, RULE_ATLAS>(n_seq, a);
-    default: return cudaErrorInvalidValue;
-    }
-}
+cudaError_t launch_backward(int rule, int n_seq, const RuleArgs &a) { return by_rule<BackwardLaunch>(rule, n_seq, a); }
 
 } /* namespace hct */

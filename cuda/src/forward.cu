@@ -2,8 +2,7 @@
  * T tokens with the state in registers (steps.cuh), tokens staged TILE at a
  * time in shared memory, reads written back a tile at a time; Atlas keeps
  * its window as a ring in shared memory. */
-#include "launch.cuh"
-#include "steps.cuh"
+#include "dispatch.cuh"
 
 namespace hct {
 
@@ -71,22 +70,10 @@ template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) f
 struct ForwardLaunch {
     template <int RULE, int D> static cudaError_t run(int n_seq, const RuleArgs &a) {
         size_t smem = ((size_t)4 * TILE * D + TILE * GATE_SLOTS + 2 * (size_t)a.window * D) * sizeof(float);
-        cudaError_t err = cudaFuncSetAttribute(forward_kernel<RULE, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                               (int)smem);
-        if (err != cudaSuccess) return err;
-        forward_kernel<RULE, D><<<n_seq, Cols<D>::THREADS, smem>>>(a);
-        return cudaGetLastError();
+        return launch_with_smem(forward_kernel<RULE, D>, n_seq, Cols<D>::THREADS, smem, a);
     }
 };
 
-cudaError_t launch_forward(int rule, int n_seq, const RuleArgs &a) {
-    switch (rule) {
-    case RULE_DELTA: return by_width<ForwardLaunch, RULE_DELTA>(n_seq, a);
-    case RULE_TITANS: return by_width<ForwardLaunch, RULE_TITANS>(n_seq, a);
-    case RULE_HEBBIAN: return by_width<ForwardLaunch, RULE_HEBBIAN>(n_seq, a);
-    case RULE_ATLAS: return by_width<ForwardLaunch, RULE_ATLAS>(n_seq, a);
-    default: return cudaErrorInvalidValue;
-    }
-}
+cudaError_t launch_forward(int rule, int n_seq, const RuleArgs &a) { return by_rule<ForwardLaunch>(rule, n_seq, a); }
 
 } /* namespace hct */

@@ -10,17 +10,6 @@ namespace hct {
 /* The padded width (16, 32, 64 or 128) d runs at, 0 when d > 128. */
 inline int padded_width(int d) { return d <= 16 ? 16 : d <= 32 ? 32 : d <= 64 ? 64 : d <= 128 ? 128 : 0; }
 
-/* L::run<RULE, D>(n_seq, a) at the padded width of a.d (kernels exist for those four). */
-template <class L, int RULE> cudaError_t by_width(int n_seq, const RuleArgs &a) {
-    switch (padded_width(a.d)) {
-    case 16: return L::template run<RULE, 16>(n_seq, a);
-    case 32: return L::template run<RULE, 32>(n_seq, a);
-    case 64: return L::template run<RULE, 64>(n_seq, a);
-    case 128: return L::template run<RULE, 128>(n_seq, a);
-    default: return cudaErrorInvalidValue;
-    }
-}
-
 /* Forward of `rule` over args.n_seq = grid sequences (RuleArgs, columns.cuh). */
 cudaError_t launch_forward(int rule, int n_seq, const RuleArgs &args);
 
