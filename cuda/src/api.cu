@@ -117,6 +117,9 @@ hecate_status hecate_cuda_rule_check(const hecate_rule_spec *spec, uint32_t *n_g
         return fail(HECATE_E_UNSUPPORTED, "memory rule id %u is not implemented on CUDA (delta, titans, hebbian "
                     "and atlas are)", spec->rule);
     }
+    if (spec->period > 1)
+        return fail(HECATE_E_UNSUPPORTED, "CMS period %u: the CUDA kernels run per-token levels (period 1) only",
+                    spec->period);
     if (spec->retention > 1)
         return fail(HECATE_E_UNSUPPORTED, "retention id %u is not implemented on CUDA (L2 only)", spec->retention);
     if (spec->rule == hct::RULE_ATLAS && spec->params[1] != 0.0f)

@@ -240,10 +240,16 @@ typedef struct hecate_rule_spec {
     float params[HECATE_RULE_PARAMS];    /* the rule's hyper-parameters */
     uint32_t retention;                  /* retention id (docs/FORMAT.md); 0: the rule's default */
     float retention_param;               /* elastic net: lambda_1 > 0; other retentions: 0 */
+    uint32_t period;                     /* CMS period C (docs/MATH.md §6.1): 0 or 1 = every
+                                          * token writes; C > 1: writes at the end of each block
+                                          * of C tokens, and the op's state is the rule's state
+                                          * followed by the block-start state */
+    uint64_t position;                   /* global index of token 0 (selects the CMS blocks) */
 } hecate_rule_spec;
 
-/* Gates of the rule in *n_gates, and the scalar counts of its state and of
- * the scratch hecate_rule_forward needs in *state_len and *scratch_len.
+/* Gates of the rule in *n_gates, and the scalar counts of the op's state
+ * (with period > 1: twice the rule's) and of the scratch hecate_rule_forward
+ * needs in *state_len and *scratch_len.
  * HECATE_E_BAD_ARG for an unknown rule, d outside 1..4096, invalid
  * hyper-parameters or a retention the rule does not allow. */
 hecate_status hecate_rule_shape(const hecate_rule_spec *spec, uint32_t *n_gates, size_t *state_len,
@@ -255,7 +261,8 @@ hecate_status hecate_rule_shape(const hecate_rule_spec *spec, uint32_t *n_gates,
  * (every index, for a rule with none). */
 hecate_status hecate_rule_tensor_len(const hecate_rule_spec *spec, uint32_t index, size_t *len);
 
-/* The rule's initial state (MATH §3) into state (state_len scalars). */
+/* The rule's initial state (MATH §3) into state (state_len scalars; with
+ * period > 1 both copies). */
 hecate_status hecate_rule_init(const hecate_rule_spec *spec, hecate_real *state);
 
 /* Run T tokens: k, v, q are (T, d) row-major; x (T, d) is the level input a

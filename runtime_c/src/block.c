@@ -41,7 +41,7 @@ static void layout_layer(carver *cv, const hecate_model *m, uint32_t T, bool tra
     L->z = take(cv, Td);
     if (training) {
         L->probs = take(cv, (uint64_t)T * c->n_heads * c->window);
-        L->rule_tape = take(cv, m->rule->tape_len(c, T));
+        L->rule_tape = take(cv, hct_rule_tape_len(m->rule, c, T));
     }
 }
 
@@ -59,7 +59,7 @@ uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsi
     b->rule_scratch = take(&cv, m->rule->scratch_len(c));
     if (training) {
         b->logits = take(&cv, (uint64_t)T * c->vocab);
-        b->rule_work = take(&cv, m->rule->work_len(c));
+        b->rule_work = take(&cv, hct_rule_work_len(m->rule, c));
         b->dx = take(&cv, Td);
         b->dq = take(&cv, Td);
         b->dk = take(&cv, Td);

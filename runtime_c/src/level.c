@@ -53,7 +53,8 @@ void hct_level_forward(const hecate_session *s, hct_block *b, const real *in, bo
     io->scratch = b->rule_scratch;
     io->tape = training ? b->L->rule_tape : NULL;
     io->frozen = (s->opts.flags & HECATE_SESSION_FREEZE_MEMORY) != 0;
-    rule->forward(io);
+    io->period = 1;
+    hct_rule_forward(io);
 }
 
 void hct_level_backward(const hecate_session *s, hct_block *b, const real *in, hct_weights *grad, real *din) {
@@ -63,7 +64,7 @@ void hct_level_backward(const hecate_session *s, hct_block *b, const real *in, h
     const hct_rule *rule = m->rule;
     uint32_t d = m->cfg.d, T = b->T, G = rule->n_gates;
     hct_rule_grad rg = {&b->L->rule_io, b->dy, b->dkm, b->dvm, b->dqm, din, b->dgates, dW->rule_t, b->rule_work};
-    rule->backward(&rg);
+    hct_rule_backward(&rg);
     for (uint32_t t = 0; t < T; t++) {
         const real *km = b->L->km + (size_t)t * d, *vm = b->L->vm + (size_t)t * d;
         real *dkm = b->dkm + (size_t)t * d, *dvm = b->dvm + (size_t)t * d;

@@ -80,8 +80,8 @@ static void check_bad_arguments(const hecate_host_model *hm) {
     CHECK(hecate_status_str((hecate_status)12345) != NULL, "status text for an unknown code");
     uint32_t g = 0;
     size_t sn = 0;
-    hecate_rule_spec bad_id = {9999, 8, {0}, 0, 0}, width0 = {0, 0, {0}, 0, 0}, delta = {0, 8, {0}, 0, 0};
-    hecate_rule_spec odd = {0, 8, {1.0f}, 0, 0}, kl_delta = {0, 8, {0}, 2, 0}, no_lambda = {0, 8, {0}, 3, 0};
+    hecate_rule_spec bad_id = {9999, 8, {0}, 0, 0, 0, 0}, width0 = {0, 0, {0}, 0, 0, 0, 0}, delta = {0, 8, {0}, 0, 0, 0, 0};
+    hecate_rule_spec odd = {0, 8, {1.0f}, 0, 0, 0, 0}, kl_delta = {0, 8, {0}, 2, 0, 0, 0}, no_lambda = {0, 8, {0}, 3, 0, 0, 0};
     CHECK(hecate_rule_shape(&bad_id, &g, &n, &sn) == HECATE_E_BAD_ARG, "unknown rule id");
     CHECK(hecate_rule_shape(&kl_delta, &g, &n, &sn) == HECATE_E_BAD_ARG, "delta does not take KL retention");
     CHECK(hecate_rule_shape(&no_lambda, &g, &n, &sn) == HECATE_E_BAD_ARG, "elastic net needs lambda_1 > 0");

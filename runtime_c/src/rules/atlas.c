@@ -190,4 +190,5 @@ const hct_rule hct_rule_atlas = {
     atlas_check, atlas_state_len, atlas_state_init, atlas_scratch_len,
     atlas_forward, atlas_tape_len, atlas_work_len, atlas_backward, NULL,
     0, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL,
 };

@@ -57,4 +57,5 @@ const hct_rule hct_rule_hebbian = {
     hct_rule_params_none, hct_matrix_state_len, hct_matrix_state_init, hct_matrix_scratch_len,
     hebbian_forward, hct_matrix_tape_len, hebbian_work_len, hebbian_backward, NULL,
     0, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL,
 };

@@ -154,4 +154,5 @@ const hct_rule hct_rule_lattice = {
     lattice_check, lattice_state_len, lattice_state_init, lattice_scratch_len,
     lattice_forward, lattice_tape_len, lattice_work_len, lattice_backward, NULL,
     0, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL,
 };

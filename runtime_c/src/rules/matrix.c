@@ -103,4 +103,30 @@ void hct_matrix_frozen_backward(const hct_rule_grad *g, uint32_t t, uint32_t n_g
     hct_zero(g->dgates + (size_t)t * n_gates, n_gates);
 }
 
+uint64_t hct_matrix_extra_len(const hct_config *cfg) { return cfg->d; }
+
+void hct_matrix_read(const hct_rule_io *io, uint32_t t, const real *state, real *y) {
+    hct_linear(state, io->q + (size_t)t * io->d, 1, io->d, io->d, y);
+}
+
+void hct_matrix_read_backward(const hct_rule_grad *g, uint32_t t, const real *state, const real *dy, real *ds,
+                              real *dq) {
+    uint32_t d = g->fwd->d;
+    const real *q = g->fwd->q + (size_t)t * d;
+    for (uint32_t j = 0; j < d; j++) {
+        dq[j] += hct_dot(state + (size_t)j * d, dy, d);
+        if (ds) hct_axpy(ds + (size_t)j * d, q[j], dy, d);
+    }
+}
+
+void hct_matrix_keep_add(real *dS, real *dA, real keep, const real *k, const real *de, uint32_t d) {
+    for (uint32_t j = 0; j < d; j++) {
+        real *ds = dS + (size_t)j * d, *da = dA + (size_t)j * d, kj = k[j];
+        for (uint32_t i = 0; i < d; i++) {
+            ds[i] *= keep;
+            da[i] += kj * de[i];
+        }
+    }
+}
+
 hecate_status hct_rule_params_none(const hct_config *cfg) { return hct_params_unused(cfg, 0); }

@@ -49,6 +49,17 @@ real hct_matrix_error_step_backward(const real *dX, const real *M, const real *k
  * and the rule's gate gradients are 0. */
 void hct_matrix_frozen_backward(const hct_rule_grad *g, uint32_t t, uint32_t n_gates);
 
+/* The per-token interface's pieces every matrix rule shares (rule.h): the
+ * extra is e (d scalars); the read y = q S of the state's first d x d
+ * matrix and its backward. */
+uint64_t hct_matrix_extra_len(const hct_config *cfg);
+void hct_matrix_read(const hct_rule_io *io, uint32_t t, const real *state, real *y);
+void hct_matrix_read_backward(const hct_rule_grad *g, uint32_t t, const real *state, const real *dy, real *ds,
+                              real *dq);
+
+/* dS <- keep dS, then dA += k^T de, row by row (dA may be dS: rule.h). */
+void hct_matrix_keep_add(real *dS, real *dA, real keep, const real *k, const real *de, uint32_t d);
+
 /* The rule hyper-parameter check of rules that take none: all must be 0. */
 hecate_status hct_rule_params_none(const hct_config *cfg);
 

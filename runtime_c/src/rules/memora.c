@@ -44,4 +44,5 @@ const hct_rule hct_rule_memora = {
     memora_check, hct_mlp_state_len, memora_init, hct_mlp_scratch_len,
     hct_mlp_forward, hct_mlp_tape_len, hct_mlp_work_len, hct_mlp_backward, &MEMORA,
     0, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL,
 };

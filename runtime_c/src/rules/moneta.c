@@ -45,4 +45,5 @@ const hct_rule hct_rule_moneta = {
     moneta_check, hct_mlp_state_len, hct_mlp_hash_init, hct_mlp_scratch_len,
     hct_mlp_forward, hct_mlp_tape_len, hct_mlp_work_len, hct_mlp_backward, &MONETA,
     0, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL,
 };

@@ -17,7 +17,15 @@ static hecate_status lookup(const hecate_rule_spec *spec, const hct_rule **out, 
     cfg->retention = spec->retention;
     cfg->retention_param = spec->retention_param;
     if ((*out)->check_params(cfg) != HECATE_OK) return HECATE_E_BAD_ARG;
+    if (spec->period > 1 && !(*out)->token) return HECATE_E_UNSUPPORTED;
     return hct_rule_check_retention(*out, cfg) == HECATE_OK ? HECATE_OK : HECATE_E_BAD_ARG;
+}
+
+static uint32_t period(const hecate_rule_spec *spec) { return spec->period > 1 ? spec->period : 1; }
+
+/* scalars of the op's state: the rule's, twice with a CMS period */
+static uint64_t op_state_len(const hecate_rule_spec *spec, const hct_rule *rule, const hct_config *cfg) {
+    return (period(spec) > 1 ? 2 : 1) * rule->state_len(cfg);
 }
 
 hecate_status hecate_rule_shape(const hecate_rule_spec *spec, uint32_t *n_gates, size_t *state_len,
@@ -28,7 +36,7 @@ hecate_status hecate_rule_shape(const hecate_rule_spec *spec, uint32_t *n_gates,
     hecate_status st = lookup(spec, &rule, &cfg);
     if (st != HECATE_OK) return st;
     *n_gates = rule->n_gates;
-    *state_len = (size_t)rule->state_len(&cfg);
+    *state_len = (size_t)op_state_len(spec, rule, &cfg);
     *scratch_len = (size_t)rule->scratch_len(&cfg);
     return HECATE_OK;
 }
@@ -53,6 +61,7 @@ hecate_status hecate_rule_init(const hecate_rule_spec *spec, hecate_real *state)
     hecate_status st = lookup(spec, &rule, &cfg);
     if (st != HECATE_OK) return st;
     rule->state_init(state, &cfg);
+    if (period(spec) > 1) hct_copy(state + rule->state_len(&cfg), state, (size_t)rule->state_len(&cfg));
     return HECATE_OK;
 }
 
@@ -69,7 +78,7 @@ static hecate_status op_io(const hecate_rule_spec *spec, uint32_t T, const hecat
     if (st != HECATE_OK) return st;
     if (rule->n_tensors && !tensors) return HECATE_E_NULL_ARG;
     for (uint32_t i = 0; i < rule->n_tensors; i++) if (!tensors[i]) return HECATE_E_NULL_ARG;
-    if (!hct_all_finite(state, (size_t)rule->state_len(cfg))) return HECATE_E_NONFINITE;
+    if (!hct_all_finite(state, (size_t)op_state_len(spec, rule, cfg))) return HECATE_E_NONFINITE;
     hct_bytes_zero(io, sizeof *io);
     io->rule = rule;
     io->cfg = cfg;
@@ -82,6 +91,9 @@ static hecate_status op_io(const hecate_rule_spec *spec, uint32_t T, const hecat
     io->gates = gates;
     io->tensors = tensors;
     io->state_in = state;
+    io->period = period(spec);
+    io->pos0 = spec->position;
+    io->at_in = state + rule->state_len(cfg);
     return HECATE_OK;
 }
 
@@ -95,16 +107,17 @@ hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, cons
     hecate_status st = op_io(spec, T, k, v, q, x, gates, tensors, state, &cfg, &io);
     if (st != HECATE_OK) return st;
     io.state = state; /* every rule supports running in place (rule.h) */
+    io.at_out = state + io.rule->state_len(&cfg);
     io.y = y;
     io.scratch = scratch;
-    if (T > 0) io.rule->forward(&io);
+    if (T > 0) hct_rule_forward(&io);
     return HECATE_OK;
 }
 
-/* work of hecate_rule_backward: tape, backward work, scratch, final state, y, dx */
+/* work of hecate_rule_backward: tape, backward work, scratch, final op state, y, dx */
 static uint64_t backward_len(const hct_rule *rule, const hct_config *cfg, uint32_t T) {
-    return rule->tape_len(cfg, T) + rule->work_len(cfg) + rule->scratch_len(cfg) + rule->state_len(cfg) +
-           2 * (uint64_t)T * cfg->d;
+    return hct_rule_tape_len(rule, cfg, T) + hct_rule_work_len(rule, cfg) + rule->scratch_len(cfg) +
+           2 * rule->state_len(cfg) + 2 * (uint64_t)T * cfg->d;
 }
 
 hecate_status hecate_rule_backward_len(const hecate_rule_spec *spec, uint32_t T, size_t *work_len) {
@@ -134,15 +147,16 @@ hecate_status hecate_rule_backward(const hecate_rule_spec *spec, uint32_t T, con
     if (T == 0) return HECATE_OK;
     size_t n = (size_t)T * spec->d;
     io.tape = work;
-    real *rule_work = work + io.rule->tape_len(&cfg, T);
-    io.scratch = rule_work + io.rule->work_len(&cfg);
+    real *rule_work = work + hct_rule_tape_len(io.rule, &cfg, T);
+    io.scratch = rule_work + hct_rule_work_len(io.rule, &cfg);
     io.state = io.scratch + io.rule->scratch_len(&cfg);
-    io.y = io.state + io.rule->state_len(&cfg);
+    io.at_out = io.state + io.rule->state_len(&cfg);
+    io.y = io.at_out + io.rule->state_len(&cfg);
     real *dx_all = io.y + n;
-    io.rule->forward(&io);
+    hct_rule_forward(&io);
     hct_zero(dx_all, n);
     hct_rule_grad g = {&io, dy, dk, dv, dq, dx_all, dgates, dtensors, rule_work};
-    io.rule->backward(&g);
+    hct_rule_backward(&g);
     for (size_t i = 0; i < n; i++) {
         if (!x) dk[i] += dx_all[i];
         else if (dx) dx[i] = dx_all[i];

@@ -28,9 +28,18 @@ typedef struct hct_rule_io {
     const real *state_in;   /* state before token 0 (left unchanged) */
     real *state;            /* out: state after token T-1, unless frozen (then untouched) */
     real *y;                /* out: (T, d) memory read per token */
-    real *tape;             /* NULL for inference, else tape_len() scalars for backward */
+    real *tape;             /* NULL for inference, else hct_rule_tape_len() scalars for backward */
     real *scratch;          /* scratch_len() scalars for the rule's per-token temporaries */
     bool frozen;            /* read only, never write (MATH §3.2 frozen) */
+    /* CMS (MATH §6.1): a level of period C writes at the end of every block
+     * of C tokens (global index n fires when (n + 1) mod C == 0) with every
+     * inner gradient of the block taken at its block-start state P; tokens
+     * that do not fire read P.  period 1 is the per-token rule (P is the
+     * state itself, at_in/at_out unused). */
+    uint32_t period;        /* C >= 1 */
+    uint64_t pos0;          /* global index n of token 0 */
+    const real *at_in;      /* P before token 0 (state_len; period > 1) */
+    real *at_out;           /* out: P after token T-1 (may be at_in; period > 1) */
 } hct_rule_io;
 
 typedef struct hct_rule_grad {
@@ -42,6 +51,18 @@ typedef struct hct_rule_grad {
     real *const *dtensors;  /* gradients of the rule's tensors, accumulated (+=) */
     real *work;             /* work_len() scalars */
 } hct_rule_grad;
+
+/* One token of the backward of a rule's token() (the per-token interface). */
+typedef struct hct_token_step {
+    uint32_t t;
+    const real *at, *in, *out; /* the gradient point, the state before and after the token */
+    const real *extra;         /* what token() kept (extra_len scalars) */
+    const real *dy;            /* (d) gradient of the read of `out`, NULL when that read is unused */
+    real *ds;                  /* state_len: in: d loss / d out; out: d loss / d in */
+    real *dat;                 /* state_len, +=: d loss / d at.  May be ds itself (at == in):
+                                * every element of ds must be final before that element of
+                                * dat is added to. */
+} hct_token_step;
 
 typedef struct hct_rule {
     uint32_t id;
@@ -68,7 +89,32 @@ typedef struct hct_rule {
     uint32_t n_tensors;
     const char *const *tensor_names;
     void (*tensor_shape)(const hct_config *cfg, uint32_t i, uint32_t *ndim, uint32_t shape[2]);
+    /* The per-token interface the shared loop (loop.c) runs, CMS periods
+     * and frozen reads included; a rule that has it leaves forward,
+     * tape_len and backward NULL.  token: one write from `in` to `out`
+     * (may alias) with the inner gradient taken at `at` (== in, or the CMS
+     * block-start state; may alias in and out: read it before writing
+     * out), then y = read(out); extra: extra_len scalars kept for the
+     * backward.  read: y = read(state) for token t, no write (scratch:
+     * io->scratch).  token_backward: overwrites dk, dv, dq (0 when s->dy
+     * is NULL), dgates for token t; adds to dx and dtensors; g->work holds
+     * work_len scalars.  read_backward: dq += d/dq, ds += d/d state (ds
+     * may be NULL: not wanted). */
+    uint64_t (*extra_len)(const hct_config *cfg);
+    void (*token)(const hct_rule_io *io, uint32_t t, const real *at, const real *in, real *out, real *y,
+                  real *extra);
+    void (*read)(const hct_rule_io *io, uint32_t t, const real *state, real *y);
+    void (*token_backward)(const hct_rule_grad *g, const hct_token_step *s);
+    void (*read_backward)(const hct_rule_grad *g, uint32_t t, const real *state, const real *dy, real *ds,
+                          real *dq);
 } hct_rule;
+
+/* The rule over io->T tokens (forward, or the legacy whole-sequence call)
+ * and its backward; the tape and work sizes these need. */
+void hct_rule_forward(const hct_rule_io *io);
+void hct_rule_backward(const hct_rule_grad *g);
+uint64_t hct_rule_tape_len(const hct_rule *rule, const hct_config *cfg, uint32_t T);
+uint64_t hct_rule_work_len(const hct_rule *rule, const hct_config *cfg);
 
 /* NULL if the id is unknown. */
 const hct_rule *hct_rule_by_id(uint32_t id);

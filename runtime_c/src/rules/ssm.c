@@ -138,4 +138,5 @@ const hct_rule hct_rule_ssm = {
     ssm_check, ssm_state_len, ssm_state_init, ssm_scratch_len,
     ssm_forward, ssm_tape_len, ssm_work_len, ssm_backward, NULL,
     N_TENSORS, TENSOR_NAMES, ssm_tensor_shape,
+    NULL, NULL, NULL, NULL, NULL,
 };

@@ -94,4 +94,5 @@ const hct_rule hct_rule_titans = {
     hct_rule_params_none, titans_state_len, titans_state_init, hct_matrix_scratch_len,
     titans_forward, titans_tape_len, titans_work_len, titans_backward, NULL,
     0, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL,
 };

@@ -231,4 +231,5 @@ const hct_rule hct_rule_trellis = {
     trellis_check, trellis_state_len, trellis_state_init, trellis_scratch_len,
     trellis_forward, trellis_tape_len, trellis_work_len, trellis_backward, NULL,
     0, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL,
 };
