@@ -19,7 +19,13 @@ other rules ignore it).
 retention, lambda_1: the retention by name (MATH §4; None: the rule's
 default) and the elastic net's lambda_1 (None: its default).
 backend: "cpu" (default, the C runtime) or "cuda" (libhecate_cuda: float32,
-the delta, titans, hebbian and atlas rules; docs/CUDA.md).
+the delta, titans, hebbian and atlas rules, period 1; docs/CUDA.md).
+period, position: a CMS level (MATH §6.1): with period C > 1 the memory
+writes at the end of every block of C tokens (global index n = position + t
+fires when (n + 1) mod C == 0), every inner gradient of the block taken at
+its block-start state, and the tokens that do not fire read that state; the
+state is then (B, H, 2, *state shape): the accumulated state and the
+block-start state.
 Returns o (B, H, T, D) with o_t the read after token t's write, and the final
 state (B, H, *state shape), or None when output_final_state is False.
 backward(rule, q, k, v, gates, dy, ...) returns the gradients of sum(o * dy).
@@ -51,7 +57,8 @@ class _Call(NamedTuple):
     scratch_len: int    # scalars of scratch hecate_rule_forward needs
 
 
-def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, lambda_1, x, tensors) -> _Call:
+def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, lambda_1, x, tensors,
+             period: int = 1, position: int = 0) -> _Call:
     module = RULES.get(rule)
     if module is None:
         raise ValueError(f"unknown memory rule {rule!r} (known: {sorted(RULES)})")
@@ -72,8 +79,12 @@ def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, 
     retention, lambda_1 = resolve_retention(module, retention, lambda_1)
     hp = dict(zip(module.PARAM_NAMES, values))
     state_shape = module.init_state(D, hp).shape
+    if int(period) < 1 or int(position) < 0:
+        raise ValueError(f"period must be >= 1 and position >= 0, got {period}, {position}")
+    if period > 1:  # MATH §6.1: the accumulated state, then the block-start state
+        state_shape = (2, *state_shape)
     spec = {"rule": module.RULE_ID, "d": D, "params": list(values), "retention": RETENTION_IDS[retention],
-            "retention_param": lambda_1}
+            "retention_param": lambda_1, "period": int(period), "position": int(position)}
     binding = load_library(_PRECISION[dtype])
     ffi, lib = binding.ffi, binding.lib
     c_spec = ffi.new("hecate_rule_spec *", spec)
@@ -120,10 +131,10 @@ def _check_backend(backend: str) -> None:
 
 def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state: bool = True,
         params: dict | None = None, retention: str | None = None, lambda_1: float | None = None, x=None,
-        tensors: dict | None = None, backend: str = "cpu"):
+        tensors: dict | None = None, backend: str = "cpu", period: int = 1, position: int = 0):
     """The op of `rule` (a name of the rule registry); see the module docs."""
     _check_backend(backend)
-    call = _prepare(rule, q, k, v, gates, initial_state, params, retention, lambda_1, x, tensors)
+    call = _prepare(rule, q, k, v, gates, initial_state, params, retention, lambda_1, x, tensors, period, position)
     k, v, q, x, gate_values = call.arrays
     state = call.state
     if backend == "cuda":
@@ -147,13 +158,13 @@ def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state:
 
 def backward(rule: str, q, k, v, gates: dict, dy, initial_state=None, params: dict | None = None,
              retention: str | None = None, lambda_1: float | None = None, x=None, tensors: dict | None = None,
-             backend: str = "cpu") -> dict:
+             backend: str = "cpu", period: int = 1, position: int = 0) -> dict:
     """Gradients of sum(o * dy) for run(rule, q, k, v, gates, initial_state, ...): a dict with
     "q", "k", "v" (B, H, T, D) and one (B, H, T) entry per gate name; the incoming state is a
     constant (MATH §7).  The CPU path is hecate_rule_backward, the backward model training runs;
     with x given (Trellis) "x" holds its gradient, else it is part of "k"."""
     _check_backend(backend)
-    call = _prepare(rule, q, k, v, gates, initial_state, params, retention, lambda_1, x, tensors)
+    call = _prepare(rule, q, k, v, gates, initial_state, params, retention, lambda_1, x, tensors, period, position)
     k, v, q, xx, gate_values = call.arrays
     dy = np.ascontiguousarray(dy, call.dtype)
     if dy.shape != q.shape:
@@ -224,14 +235,15 @@ def _make_op(name: str):
 
     def op(q, k, v, initial_state=None, output_final_state: bool = True, params: dict | None = None,
            retention: str | None = None, lambda_1: float | None = None, x=None, tensors: dict | None = None,
-           backend: str = "cpu", **gates):
+           backend: str = "cpu", period: int = 1, position: int = 0, **gates):
         return run(name, q, k, v, gates, initial_state=initial_state, output_final_state=output_final_state,
-                   params=params, retention=retention, lambda_1=lambda_1, x=x, tensors=tensors, backend=backend)
+                   params=params, retention=retention, lambda_1=lambda_1, x=x, tensors=tensors, backend=backend,
+                   period=period, position=position)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = (f"The {name} rule as an op: {name}(q, k, v, {gate_names}=..., initial_state=None, "
                   f"output_final_state=True, params=None, retention=None, lambda_1=None, x=None, tensors=None, "
-                  f"backend='cpu') "
+                  f"backend='cpu', period=1, position=0) "
                   f"-> (o, final_state); "
                   f"see hecate_edge.ops and docs/OPS.md.")
     return op

@@ -29,9 +29,10 @@ def prediction_error(s: np.ndarray, km: np.ndarray, vm: np.ndarray) -> np.ndarra
     return km @ s - vm
 
 
-def write(s: np.ndarray, km: np.ndarray, vm: np.ndarray, gates: dict[str, float]) -> np.ndarray:
-    """MATH §3.2: S_{n+1} = (1 - alpha_n) S_n - theta_n km_n^T e_n."""
-    e = prediction_error(s, km, vm)
+def write(s: np.ndarray, km: np.ndarray, vm: np.ndarray, gates: dict[str, float], at: np.ndarray) -> np.ndarray:
+    """MATH §3.2: S_{n+1} = (1 - alpha_n) S_n - theta_n km_n^T e_n, e_n taken at `at`
+    (S_n itself, or the CMS block-start state, MATH §6.1)."""
+    e = prediction_error(at, km, vm)
     return (1.0 - gates["alpha"]) * s - gates["theta"] * np.outer(km, e)
 
 

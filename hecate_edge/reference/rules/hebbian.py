@@ -24,8 +24,9 @@ def init_state(d: int, hp: dict | None = None) -> np.ndarray:
     return np.zeros((d, d), dtype=np.float64)
 
 
-def write(s: np.ndarray, km: np.ndarray, vm: np.ndarray, gates: dict[str, float]) -> np.ndarray:
-    """MATH §3.4: S_{n+1} = (1 - alpha_n) S_n + km_n^T vm_n."""
+def write(s: np.ndarray, km: np.ndarray, vm: np.ndarray, gates: dict[str, float], at: np.ndarray) -> np.ndarray:
+    """MATH §3.4: S_{n+1} = (1 - alpha_n) S_n + km_n^T vm_n (no inner gradient: `at`,
+    the CMS block-start state, MATH §6.1, changes nothing)."""
     return (1.0 - gates["alpha"]) * s + np.outer(km, vm)
 
 

@@ -44,10 +44,12 @@ def retain(memory: np.ndarray, gates: dict, hp: dict | None) -> None:
 
 
 def write_then_read(write: Callable, read_fn: Callable = read, memory: Callable = lambda state: state) -> Callable:
-    """A rule's write_read(state, km, vm, qm, gates, hp) -> (new state, y read from it);
-    memory(state) is the view of the d x d matrix its retention acts on."""
-    def write_read(state, km, vm, qm, gates, hp=None):
-        new_state = write(state, km, vm, gates)
+    """A rule's write_read(state, km, vm, qm, gates, hp, at) -> (new state, y read from it);
+    memory(state) is the view of the d x d matrix its retention acts on; `at` is the
+    state the inner gradient is taken at (MATH §6.1 CMS: the block-start state; None:
+    the state itself)."""
+    def write_read(state, km, vm, qm, gates, hp=None, at=None):
+        new_state = write(state, km, vm, gates, state if at is None else at)
         retain(memory(new_state), gates, hp)
         return new_state, read_fn(new_state, qm, hp)
     write_read.__doc__ = f"{write.__doc__} Then reads the new state: returns (state', y)."

@@ -24,10 +24,11 @@ def init_state(d: int, hp: dict | None = None) -> np.ndarray:
     return np.zeros((2, d, d), dtype=np.float64)
 
 
-def write(state: np.ndarray, km: np.ndarray, vm: np.ndarray, gates: dict[str, float]) -> np.ndarray:
-    """MATH §3.3: Z' = eta Z - theta km^T (km M - vm);  M' = (1 - alpha) M + Z'."""
+def write(state: np.ndarray, km: np.ndarray, vm: np.ndarray, gates: dict[str, float], at: np.ndarray) -> np.ndarray:
+    """MATH §3.3: Z' = eta Z - theta km^T (km M - vm);  M' = (1 - alpha) M + Z', the
+    error taken at `at`'s M (the state itself, or the CMS block-start state, MATH §6.1)."""
     m, z = state
-    e = km @ m - vm
+    e = km @ at[0] - vm
     z_next = gates["eta"] * z - gates["theta"] * np.outer(km, e)
     return np.stack([(1.0 - gates["alpha"]) * m + z_next, z_next])
 
