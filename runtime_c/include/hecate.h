@@ -180,11 +180,19 @@ hecate_status hecate_session_reset(hecate_session *session);
 /* Tokens consumed since the last reset. */
 hecate_status hecate_session_position(const hecate_session *session, uint64_t *position);
 
-/* Read-only view of one memory's state (rule-defined layout, docs/MATH.md);
+/* Read-only view of one memory's state (rule-defined layout, docs/MATH.md;
+ * a CMS level's accumulated state, MATH §6.1);
  * valid until the next call that changes the session.  `level` counts the
  * memories layer-major: layer * n_levels + level, < n_layers * n_levels. */
 hecate_status hecate_session_memory(const hecate_session *session, uint32_t level,
                                     const hecate_real **state, size_t *n_elems);
+
+/* Read-only view of what memory `level`'s reads see (same indexing and
+ * lifetime as hecate_session_memory): a CMS level of period C > 1 (docs/
+ * MATH.md §6.1) reads the state of its last block end until its current
+ * block ends; for period 1 this is the state itself. */
+hecate_status hecate_session_memory_read(const hecate_session *session, uint32_t level,
+                                         const hecate_real **state, size_t *n_elems);
 
 /* Feed one token; write its next-token logits (vocab values) to `logits`
  * unless it is NULL.  On error the session is unchanged. */

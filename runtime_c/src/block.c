@@ -14,12 +14,29 @@ static real *take(carver *c, uint64_t n) {
     return c->base ? (real *)(void *)(c->base + off) : NULL;
 }
 
+/* The arrays of one memory level. */
+static void layout_level(carver *cv, const hecate_model *m, uint32_t T, bool training, hct_level_buf *V) {
+    const hct_config *c = &m->cfg;
+    uint64_t G = m->rule->n_gates, Td = (uint64_t)T * c->d;
+    V->km = take(cv, Td);
+    V->vm = take(cv, Td);
+    V->qm = take(cv, Td);
+    V->knorm = take(cv, T);
+    V->qnorm = take(cv, T);
+    V->gate_pre = take(cv, (uint64_t)T * G);
+    V->gates = take(cv, (uint64_t)T * G);
+    V->y = take(cv, Td);
+    if (training) V->rule_tape = take(cv, hct_rule_tape_len(m->rule, c, T));
+}
+
 /* The arrays of one layer; `shared`: inference's layers after the first
- * reuse its arrays and carve only k and v (the window caches read them). */
+ * reuse its arrays and carve only k and v (the window caches read them).
+ * Inference's levels share one set; the layer's y is the first level's
+ * when there is one level, else its own sum. */
 static void layout_layer(carver *cv, const hecate_model *m, uint32_t T, bool training,
                          const hct_layer_buf *shared, hct_layer_buf *L) {
     const hct_config *c = &m->cfg;
-    uint64_t G = m->rule->n_gates, Td = (uint64_t)T * c->d;
+    uint64_t Td = (uint64_t)T * c->d;
     if (shared) hct_bytes_copy(L, shared, sizeof *L);
     L->k = take(cv, Td);
     L->v = take(cv, Td);
@@ -27,22 +44,16 @@ static void layout_layer(carver *cv, const hecate_model *m, uint32_t T, bool tra
     L->x = take(cv, Td);
     L->q = take(cv, Td);
     L->a = take(cv, Td);
-    L->km = take(cv, Td);
-    L->vm = take(cv, Td);
-    L->qm = take(cv, Td);
-    L->knorm = take(cv, T);
-    L->qnorm = take(cv, T);
-    L->gate_pre = take(cv, (uint64_t)T * G);
-    L->gates = take(cv, (uint64_t)T * G);
-    L->y = take(cv, Td);
+    for (uint32_t i = 0; i < c->n_levels; i++) {
+        if (i > 0 && !training) hct_bytes_copy(&L->lev[i], &L->lev[0], sizeof L->lev[i]);
+        else layout_level(cv, m, T, training, &L->lev[i]);
+    }
+    L->y = c->n_levels == 1 ? L->lev[0].y : take(cv, Td);
     L->gy = take(cv, Td);
     L->o = take(cv, Td);
     L->p = take(cv, Td);
     L->z = take(cv, Td);
-    if (training) {
-        L->probs = take(cv, (uint64_t)T * c->n_heads * c->window);
-        L->rule_tape = take(cv, hct_rule_tape_len(m->rule, c, T));
-    }
+    if (training) L->probs = take(cv, (uint64_t)T * c->n_heads * c->window);
 }
 
 uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsigned char *base,
@@ -69,6 +80,7 @@ uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsi
         b->dvm = take(&cv, Td);
         b->dqm = take(&cv, Td);
         b->dy = take(&cv, Td);
+        b->dyl = take(&cv, Td);
         b->do_ = take(&cv, Td);
         b->dp = take(&cv, Td);
         b->dgates = take(&cv, (uint64_t)T * G);
@@ -89,10 +101,13 @@ hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, b
     for (uint32_t t = 0; t < T; t++) hct_model_row(m, m->w.emb, b->tokens[t], d, b->lay[0].x + (size_t)t * d);
     for (uint32_t l = 0; l <= last; l++) {
         hct_block_select(b, l);
-        uint32_t mem = hct_mem_index(c, l, 0);
-        b->L->state = s->mem_spare[mem];
         m->composition->forward(s, b, need_out || l < last, training); /* MATH §4: x -> p, memory, window */
-        if (!b->L->rule_io.frozen && !hct_all_finite(b->L->state, s->mem_len[mem])) return HECATE_E_NONFINITE;
+        for (uint32_t i = 0; i < c->n_levels; i++) {
+            uint32_t mem = hct_mem_index(c, l, i);
+            if (s->opts.flags & HECATE_SESSION_FREEZE_MEMORY) break;
+            if (!hct_all_finite(s->mem_spare[mem], s->mem_len[mem])) return HECATE_E_NONFINITE;
+            if (s->mem_at[mem] && !hct_all_finite(s->mem_at_spare[mem], s->mem_len[mem])) return HECATE_E_NONFINITE;
+        }
         if (l < last) { /* in place when inference shares x between layers */
             const hct_layer_buf *in = &b->lay[l];
             real *next = b->lay[l + 1].x;
@@ -106,16 +121,21 @@ hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, b
     return HECATE_OK;
 }
 
+static void swap(real **a, real **b) {
+    real *t = *a;
+    *a = *b;
+    *b = t;
+}
+
 void hct_block_commit(hecate_session *s, const hct_block *b) {
     const hct_config *c = &s->model->cfg;
     uint32_t d = c->d, w = c->window, T = b->T;
     for (uint32_t l = 0; l < c->n_layers; l++) {
         const hct_layer_buf *L = &b->lay[l];
-        uint32_t mem = hct_mem_index(c, l, 0);
-        if (!L->rule_io.frozen) { /* the block wrote the spare state: it becomes current */
-            real *tmp = s->mem_state[mem];
-            s->mem_state[mem] = s->mem_spare[mem];
-            s->mem_spare[mem] = tmp;
+        for (uint32_t i = 0; i < c->n_levels && !(s->opts.flags & HECATE_SESSION_FREEZE_MEMORY); i++) {
+            uint32_t mem = hct_mem_index(c, l, i); /* the block wrote the spares: they become current */
+            swap(&s->mem_state[mem], &s->mem_spare[mem]);
+            if (s->mem_at[mem]) swap(&s->mem_at[mem], &s->mem_at_spare[mem]);
         }
         for (uint32_t t = T > w ? T - w : 0; t < T; t++) {
             size_t slot = (size_t)((b->p0 + t) % w) * d;

@@ -9,21 +9,28 @@
 /* The arrays of one block of the stack (MATH §4.3) for T tokens.  Training
  * keeps one set per layer (backward walks them in reverse); inference shares
  * one set between layers except k and v (the window caches take them at commit). */
+/* The arrays of one memory level of a block (MATH §3.1, §6.1).  Inference
+ * shares one set between the levels (each level's read is summed at once). */
+typedef struct hct_level_buf {
+    real *km, *vm, *qm;       /* (T, d) memory key/value/query after normalization, MATH §3.1 */
+    real *knorm, *qnorm;      /* (T) norms before normalization */
+    real *gate_pre, *gates;   /* (T, G) */
+    real *y;                  /* (T, d) the level's read */
+    real *state, *at;         /* the state and CMS block-start state after the block (the session's spares) */
+    real *rule_tape;          /* training only */
+    hct_rule_io rule_io;      /* the rule call, kept for backward */
+} hct_level_buf;
+
 typedef struct hct_layer_buf {
     real *x;                  /* (T, d) the layer's input h_l: embeddings for layer 0, MATH §1, §4.3 */
     real *q, *k, *v;          /* (T, d) attention projections, MATH §2 */
     real *a;                  /* (T, d) attention output */
     real *probs;              /* (T, H, w) attention weights; training only */
-    real *km, *vm, *qm;       /* (T, d) memory key/value/query after normalization, MATH §3.1 */
-    real *knorm, *qnorm;      /* (T) norms before normalization */
-    real *gate_pre, *gates;   /* (T, G) */
-    real *y;                  /* (T, d) memory read */
+    hct_level_buf lev[HCT_MAX_LEVELS];
+    real *y;                  /* (T, d) memory output: the levels' reads summed (MATH §6.1; lev[0].y when k = 1) */
     real *gy;                 /* (T, d) sigmoid(y), MATH §4 */
     real *o, *p;              /* (T, d) MAG's gated attention; the layer output Wo gives */
     real *z;                  /* (T, d) MAL's residual y + x, attention's input */
-    real *state;              /* the memory state after the block (the session's spare) */
-    real *rule_tape;          /* training only */
-    hct_rule_io rule_io;      /* the rule call of this layer, kept for backward */
 } hct_layer_buf;
 
 typedef struct hct_block {
@@ -37,7 +44,7 @@ typedef struct hct_block {
     real *logits;             /* (T, V) training only (else the caller's buffer) */
     real *rule_scratch;       /* (scratch_len) the rule's per-token temporaries */
     /* gradients, training only; shared by the layers (backward runs one at a time) */
-    real *dx, *dq, *dk, *dv, *da, *dkm, *dvm, *dqm, *dy, *do_, *dp, *dgates, *rule_work;
+    real *dx, *dq, *dk, *dv, *da, *dkm, *dvm, *dqm, *dy, *dyl, *do_, *dp, *dgates, *rule_work;
     real *lin_work;           /* (T (d + V)) hct_linear_backward's transposes */
 } hct_block;
 
@@ -68,9 +75,13 @@ void hct_swa_forward(const hecate_session *s, hct_block *b, uint32_t t);
  * b->dk, b->dv of block positions (earlier positions are constants). */
 void hct_swa_backward(const hecate_session *s, hct_block *b, uint32_t t);
 
-/* Memory level front end (MATH §3.1) and rule call of the current layer on
- * the level input `in` (T, d), forward and backward (din += the input's gradient). */
-void hct_level_forward(const hecate_session *s, hct_block *b, const real *in, bool training);
-void hct_level_backward(const hecate_session *s, hct_block *b, const real *in, hct_weights *grad, real *din);
+/* The memory of the current layer on its input `in` (T, d): every level's
+ * front end (MATH §3.1) and rule call, their reads summed into L->y (MATH
+ * §6.1, 1/sqrt(k) for k > 2); backward from b->dy (din += the input's gradient). */
+void hct_memory_forward(const hecate_session *s, hct_block *b, const real *in, bool training);
+void hct_memory_backward(const hecate_session *s, hct_block *b, const real *in, hct_weights *grad, real *din);
+
+/* 1/sqrt(k) for k > 2 levels, else 1 (MATH §6.1). */
+real hct_level_scale(const hct_config *c);
 
 #endif

@@ -58,49 +58,59 @@ static void entry(expect *e, uint32_t ndim, uint32_t d0, uint32_t d1, size_t fie
     e->q8 = q8;
 }
 
-/* Tensors of block `layer` (FORMAT.md): attention, then the memory level's
- * front end and the rule's own tensors. */
-static uint32_t layer_tensors(const hct_config *c, const hct_rule *r, uint32_t layer, expect *e) {
+/* Tensor j (from 0) of memory level `level` of block `layer`: front end, then the rule's own. */
+static void level_tensor(const hct_config *c, const hct_rule *r, uint32_t layer, uint32_t level, uint32_t j,
+                         expect *e) {
+    static const char *const front[5] = {"wk", "wv", "wq", "gate_w", "gate_b"};
+    static const size_t front_at[5] = {offsetof(hct_level_w, wk), offsetof(hct_level_w, wv),
+                                       offsetof(hct_level_w, wq), offsetof(hct_level_w, gate_w),
+                                       offsetof(hct_level_w, gate_b)};
+    uint32_t d = c->d, G = r->n_gates;
+    size_t base = offsetof(hct_weights, layer) + layer * sizeof(hct_layer_w) + offsetof(hct_layer_w, level) +
+                  level * sizeof(hct_level_w);
+    char prefix[6] = {'m', 'e', 'm', (char)('0' + level), '.', 0}, rest[40];
+    if (j < 3) entry(e, 2, d, d, base + front_at[j], true);
+    else if (j == 3) entry(e, 2, G, 2 * d, base + front_at[j], false);
+    else if (j == 4) entry(e, 1, G, 1, base + front_at[j], false);
+    else entry(e, 1, 1, 1, base + offsetof(hct_level_w, rule_t) + (j - 5) * sizeof(real *), false);
+    join(rest, prefix, j < 5 ? front[j] : r->tensor_names[j - 5]);
+    layer_name(e->name, layer, rest);
+    if (j >= 5) r->tensor_shape(c, j - 5, &e->ndim, e->shape);
+}
+
+/* Tensors per memory level and per block. */
+static uint32_t level_count(const hct_rule *r) { return 5 + r->n_tensors; }
+static uint32_t layer_count(const hct_config *c, const hct_rule *r) { return 4 + c->n_levels * level_count(r); }
+
+/* Tensor j of block `layer` (FORMAT.md): attention, then each memory level. */
+static void layer_tensor(const hct_config *c, const hct_rule *r, uint32_t layer, uint32_t j, expect *e) {
     static const char *const attn[4] = {"attn.wq", "attn.wk", "attn.wv", "attn.wo"};
     static const size_t attn_at[4] = {offsetof(hct_layer_w, wq), offsetof(hct_layer_w, wk),
                                       offsetof(hct_layer_w, wv), offsetof(hct_layer_w, wo)};
-    static const char *const mem[3] = {"mem0.wk", "mem0.wv", "mem0.wq"};
-    static const size_t mem_at[3] = {offsetof(hct_level_w, wk), offsetof(hct_level_w, wv),
-                                     offsetof(hct_level_w, wq)};
-    uint32_t d = c->d, G = r->n_gates, n = 0;
-    size_t base = offsetof(hct_weights, layer) + layer * sizeof(hct_layer_w);
-    size_t level = base + offsetof(hct_layer_w, level);
-    for (int i = 0; i < 4; i++, n++) {
-        entry(&e[n], 2, d, d, base + attn_at[i], true);
-        layer_name(e[n].name, layer, attn[i]);
+    if (j >= 4) {
+        level_tensor(c, r, layer, (j - 4) / level_count(r), (j - 4) % level_count(r), e);
+        return;
     }
-    for (int i = 0; i < 3; i++, n++) {
-        entry(&e[n], 2, d, d, level + mem_at[i], true);
-        layer_name(e[n].name, layer, mem[i]);
-    }
-    entry(&e[n], 2, G, 2 * d, level + offsetof(hct_level_w, gate_w), false);
-    layer_name(e[n++].name, layer, "mem0.gate_w");
-    entry(&e[n], 1, G, 1, level + offsetof(hct_level_w, gate_b), false);
-    layer_name(e[n++].name, layer, "mem0.gate_b");
-    for (uint32_t i = 0; i < r->n_tensors; i++, n++) {
-        char rest[40];
-        join(rest, "mem0.", r->tensor_names[i]);
-        entry(&e[n], 1, 1, 1, level + offsetof(hct_level_w, rule_t) + i * sizeof(real *), false);
-        layer_name(e[n].name, layer, rest);
-        r->tensor_shape(c, i, &e[n].ndim, e[n].shape);
-    }
-    return n;
+    entry(e, 2, c->d, c->d, offsetof(hct_weights, layer) + layer * sizeof(hct_layer_w) + attn_at[j], true);
+    layer_name(e->name, layer, attn[j]);
 }
 
-/* q8: the matrices hct_model_linear / hct_model_row read may be int8 (D29). */
-static uint32_t expected_tensors(const hct_config *c, const hct_rule *r, expect *e) {
-    uint32_t n = 0;
-    entry(&e[n], 2, c->vocab, c->d, offsetof(hct_weights, emb), true);
-    join(e[n++].name, "emb", "");
-    for (uint32_t l = 0; l < c->n_layers; l++) n += layer_tensors(c, r, l, e + n);
-    entry(&e[n], 2, c->d, c->vocab, offsetof(hct_weights, head), true);
-    join(e[n++].name, "head", "");
-    return n;
+/* How many tensors a config has. */
+static uint32_t tensor_count(const hct_config *c, const hct_rule *r) { return 2 + c->n_layers * layer_count(c, r); }
+
+/* Tensor i of the file's order (FORMAT.md), built one at a time so that no
+ * table of them sits on the stack.  q8: the matrices hct_model_linear /
+ * hct_model_row read may be int8 (D29). */
+static void expected_tensor(const hct_config *c, const hct_rule *r, uint32_t i, expect *e) {
+    if (i == 0) {
+        entry(e, 2, c->vocab, c->d, offsetof(hct_weights, emb), true);
+        join(e->name, "emb", "");
+    } else if (i + 1 == tensor_count(c, r)) {
+        entry(e, 2, c->d, c->vocab, offsetof(hct_weights, head), true);
+        join(e->name, "head", "");
+    } else {
+        layer_tensor(c, r, (i - 1) / layer_count(c, r), (i - 1) % layer_count(c, r), e);
+    }
 }
 
 /* ---- header and config ---- */
@@ -124,10 +134,15 @@ static hecate_status read_config(const unsigned char *p, hct_config *c) {
     if (c->window < 1 || c->window > 4096) return HECATE_E_FILE_CONFIG;
     if (!hct_composition_by_id(c->composition)) return HECATE_E_FILE_COMPOSITION;
     if (!hct_rule_by_id(c->rule)) return HECATE_E_FILE_RULE;
-    if (c->n_levels != 1 || c->n_layers < 1 || c->n_layers > HCT_MAX_LAYERS) return HECATE_E_FILE_CONFIG;
+    if (c->n_levels < 1 || c->n_levels > HCT_MAX_LEVELS) return HECATE_E_FILE_CONFIG;
+    if (c->n_layers < 1 || c->n_layers > HCT_MAX_LAYERS) return HECATE_E_FILE_CONFIG;
     if (c->flags & ~(uint32_t)HCT_FLAG_QK_NORM) return HECATE_E_FILE_CONFIG;
-    if (c->periods[0] != 1) return HECATE_E_FILE_CONFIG;
-    for (int i = 1; i < 8; i++) if (c->periods[i] != 0) return HECATE_E_FILE_CONFIG;
+    if (c->periods[0] != 1) return HECATE_E_FILE_CONFIG; /* MATH §6.1: level 0 writes every token */
+    for (uint32_t i = 1; i < 8; i++) {
+        bool used = i < c->n_levels;
+        if (used ? c->periods[i] < 1 || c->periods[i] > HCT_MAX_PERIOD : c->periods[i] != 0)
+            return HECATE_E_FILE_CONFIG;
+    }
     for (int i = 0; i < 8; i++) {
         float v = c->rule_params[i];
         if (!(v == v) || v > FLT_MAX || v < -FLT_MAX) return HECATE_E_FILE_CONFIG;
@@ -210,20 +225,20 @@ hecate_status hecate_model_open(void *mem, size_t mem_bytes, const void *file, s
     if ((st = read_config(p, &m->cfg)) != HECATE_OK) return st;
     m->rule = hct_rule_by_id(m->cfg.rule);
     m->composition = hct_composition_by_id(m->cfg.composition);
-    expect want[HCT_MAX_TENSORS];
-    uint32_t n_want = expected_tensors(&m->cfg, m->rule, want);
     uint32_t n_t = rd32(p + 28);
-    if (n_t != n_want) return HECATE_E_FILE_TENSOR_COUNT;
+    if (n_t != tensor_count(&m->cfg, m->rule)) return HECATE_E_FILE_TENSOR_COUNT;
     uint64_t dir_end = HCT_HEADER_BYTES + (uint64_t)n_t * HCT_DIR_ENTRY_BYTES;
     if (dir_end > (uint64_t)file_bytes) return HECATE_E_FILE_TRUNCATED;
     uint64_t grad_at = 0;
     for (uint32_t i = 0; i < n_t; i++) {
         hct_tensor *t = &m->tensors[i];
-        st = check_entry(p + HCT_HEADER_BYTES + (size_t)i * HCT_DIR_ENTRY_BYTES, &want[i], file_bytes,
-                         dir_end, &t->info);
+        expect want;
+        expected_tensor(&m->cfg, m->rule, i, &want);
+        st = check_entry(p + HCT_HEADER_BYTES + (size_t)i * HCT_DIR_ENTRY_BYTES, &want, file_bytes, dir_end,
+                         &t->info);
         if (st != HECATE_OK) return st;
         t->info.grad_offset = grad_at;
-        t->field = want[i].field;
+        t->field = want.field;
         grad_at += t->info.n_elems;
     }
     for (uint32_t i = 0; i < n_t; i++) /* pairwise: at most a few dozen tensors */

@@ -16,7 +16,8 @@ typedef hecate_real real;
 #define HCT_REAL_MAX ((real)(sizeof(real) == 8 ? DBL_MAX : FLT_MAX))
 
 #define HCT_MAX_LAYERS 4         /* stacked blocks (MATH §4.3) */
-#define HCT_MAX_LEVELS 1         /* memory levels per block */
+#define HCT_MAX_LEVELS 4         /* CMS memory levels per block (MATH §6.1) */
+#define HCT_MAX_PERIOD 65536u    /* longest CMS level period */
 #define HCT_MAX_MEMS (HCT_MAX_LAYERS * HCT_MAX_LEVELS)
 #define HCT_MAX_GATES 4
 #define HCT_MAX_RULE_TENSORS 4   /* parameter tensors a rule may own (rules/rule.h) */
@@ -106,6 +107,9 @@ struct hecate_session {
     /* memories, layer-major: index layer * n_levels + level (hct_mem_index) */
     real *mem_state[HCT_MAX_MEMS]; /* current state of each memory */
     real *mem_spare[HCT_MAX_MEMS]; /* same size: a block writes here, commit swaps */
+    real *mem_at[HCT_MAX_MEMS];    /* CMS block-start state of a level of period > 1 (what its
+                                    * reads see, MATH §6.1); NULL for period 1 */
+    real *mem_at_spare[HCT_MAX_MEMS];
     size_t mem_len[HCT_MAX_MEMS];
     real *ring_k[HCT_MAX_LAYERS], *ring_v[HCT_MAX_LAYERS]; /* (window, d) attention window cache
                                                              * of each block, slot = pos mod w */
@@ -121,6 +125,9 @@ static inline uint32_t hct_n_mems(const hct_config *c) { return c->n_layers * c-
 static inline uint32_t hct_mem_index(const hct_config *c, uint32_t layer, uint32_t level) {
     return layer * c->n_levels + level;
 }
+
+/* CMS period of (any layer's) level `level`: 1 .. HCT_MAX_PERIOD. */
+static inline uint32_t hct_period(const hct_config *c, uint32_t level) { return c->periods[level]; }
 
 /* Bind a weights view: base + tensor offsets (grad_offset elements). */
 void hct_bind_weights(const hecate_model *m, real *base, hct_weights *out);

@@ -18,7 +18,7 @@ static hecate_status resolve_opts(const hecate_session_opts *in, hecate_session_
 
 /* Offsets of the session regions; returns total bytes (UINT64_MAX on overflow). */
 typedef struct layout {
-    uint64_t mem[HCT_MAX_MEMS][2], ring_k[HCT_MAX_LAYERS], ring_v[HCT_MAX_LAYERS];
+    uint64_t mem[HCT_MAX_MEMS][4], ring_k[HCT_MAX_LAYERS], ring_v[HCT_MAX_LAYERS];
     uint64_t scratch, scratch_bytes, total;
 } layout;
 
@@ -26,9 +26,12 @@ static void plan(const hecate_model *m, const hecate_session_opts *o, layout *L)
     const hct_config *c = &m->cfg;
     uint64_t state = m->rule->state_len(c) * sizeof(real), ring = (uint64_t)c->window * c->d * sizeof(real);
     uint64_t at = align_up(sizeof(hecate_session));
-    for (uint32_t i = 0; i < hct_n_mems(c); i++) {
-        L->mem[i][0] = at; at = align_up(at + state);
-        L->mem[i][1] = at; at = align_up(at + state);
+    for (uint32_t i = 0; i < hct_n_mems(c); i++) { /* state, spare, and CMS block-start state + spare */
+        uint32_t copies = hct_period(c, i % c->n_levels) > 1 ? 4 : 2;
+        for (uint32_t j = 0; j < 4; j++) {
+            L->mem[i][j] = j < copies ? at : 0;
+            if (j < copies) at = align_up(at + state);
+        }
     }
     for (uint32_t l = 0; l < c->n_layers; l++) {
         L->ring_k[l] = at; at = align_up(at + ring);
@@ -86,6 +89,8 @@ hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_mode
         s->mem_len[i] = (size_t)model->rule->state_len(&model->cfg); /* fits: plan() checked the total */
         s->mem_state[i] = (real *)(void *)(base + L.mem[i][0]);
         s->mem_spare[i] = (real *)(void *)(base + L.mem[i][1]);
+        s->mem_at[i] = L.mem[i][2] ? (real *)(void *)(base + L.mem[i][2]) : NULL;
+        s->mem_at_spare[i] = L.mem[i][3] ? (real *)(void *)(base + L.mem[i][3]) : NULL;
     }
     for (uint32_t l = 0; l < model->cfg.n_layers; l++) {
         s->ring_k[l] = (real *)(void *)(base + L.ring_k[l]);
@@ -102,7 +107,10 @@ hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_mode
 hecate_status hecate_session_reset(hecate_session *s) {
     if (!valid_session(s)) return HECATE_E_NULL_ARG;
     const hecate_model *m = s->model;
-    for (uint32_t i = 0; i < hct_n_mems(&m->cfg); i++) m->rule->state_init(s->mem_state[i], &m->cfg);
+    for (uint32_t i = 0; i < hct_n_mems(&m->cfg); i++) {
+        m->rule->state_init(s->mem_state[i], &m->cfg);
+        if (s->mem_at[i]) hct_copy(s->mem_at[i], s->mem_state[i], s->mem_len[i]);
+    }
     size_t ring = (size_t)m->cfg.window * m->cfg.d;
     for (uint32_t l = 0; l < m->cfg.n_layers; l++) {
         hct_zero(s->ring_k[l], ring);
@@ -125,6 +133,13 @@ hecate_status hecate_session_memory(const hecate_session *s, uint32_t level, con
     *state = s->mem_state[level];
     *n_elems = s->mem_len[level];
     return HECATE_OK;
+}
+
+hecate_status hecate_session_memory_read(const hecate_session *s, uint32_t level, const hecate_real **state,
+                                         size_t *n_elems) {
+    hecate_status st = hecate_session_memory(s, level, state, n_elems);
+    if (st == HECATE_OK && s->mem_at[level]) *state = s->mem_at[level];
+    return st;
 }
 
 hecate_status hecate_process(hecate_session *s, const uint32_t *tokens, size_t n, hecate_real *logits) {

@@ -18,11 +18,12 @@ static uint32_t rd32(const unsigned char *p) {
 }
 static uint64_t rd64(const unsigned char *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
-/* Scalars after the header: every memory (layer-major), then each layer's
+/* Scalars after the header: every memory (layer-major; a CMS level of
+ * period > 1: its state, then its block-start state), then each layer's
  * window keys and values. */
 static size_t payload_len(const hecate_session *s) {
     size_t n = 0;
-    for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg); i++) n += s->mem_len[i];
+    for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg); i++) n += (s->mem_at[i] ? 2 : 1) * s->mem_len[i];
     return n + 2 * (size_t)s->model->cfg.n_layers * s->model->cfg.window * s->model->cfg.d;
 }
 
@@ -51,10 +52,11 @@ hecate_status hecate_state_save(const hecate_session *s, void *buf, size_t buf_b
     wr64(p + 48, payload_len(s));
     unsigned char *at = p + STATE_HEADER;
     size_t ring = (size_t)s->model->cfg.window * s->model->cfg.d * sizeof(real);
-    for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg); i++) {
-        hct_bytes_copy(at, s->mem_state[i], s->mem_len[i] * sizeof(real));
-        at += s->mem_len[i] * sizeof(real);
-    }
+    for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg); i++)
+        for (uint32_t j = 0; j < (s->mem_at[i] ? 2u : 1u); j++) {
+            hct_bytes_copy(at, j ? s->mem_at[i] : s->mem_state[i], s->mem_len[i] * sizeof(real));
+            at += s->mem_len[i] * sizeof(real);
+        }
     for (uint32_t l = 0; l < s->model->cfg.n_layers; l++, at += 2 * ring) {
         hct_bytes_copy(at, s->ring_k[l], ring);
         hct_bytes_copy(at + ring, s->ring_v[l], ring);
@@ -98,10 +100,11 @@ hecate_status hecate_state_load(hecate_session *s, const void *buf, size_t n) {
     /* all checks passed: now, and only now, change the session */
     s->position = rd64(p + 40);
     size_t ring = (size_t)s->model->cfg.window * s->model->cfg.d * sizeof(real);
-    for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg); i++) {
-        hct_bytes_copy(s->mem_state[i], at, s->mem_len[i] * sizeof(real));
-        at += s->mem_len[i] * sizeof(real);
-    }
+    for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg); i++)
+        for (uint32_t j = 0; j < (s->mem_at[i] ? 2u : 1u); j++) {
+            hct_bytes_copy(j ? s->mem_at[i] : s->mem_state[i], at, s->mem_len[i] * sizeof(real));
+            at += s->mem_len[i] * sizeof(real);
+        }
     for (uint32_t l = 0; l < s->model->cfg.n_layers; l++, at += 2 * ring) {
         hct_bytes_copy(s->ring_k[l], at, ring);
         hct_bytes_copy(s->ring_v[l], at + ring, ring);

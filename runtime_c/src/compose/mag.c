@@ -7,7 +7,7 @@ static void mag_forward(const hecate_session *s, hct_block *b, bool need_out, bo
     const hecate_model *m = s->model;
     uint32_t d = m->cfg.d, T = b->T;
     hct_attention_forward(s, b, b->L->x, need_out);
-    hct_level_forward(s, b, b->L->x, training);
+    hct_memory_forward(s, b, b->L->x, training);
     if (!need_out) return;
     for (size_t i = 0; i < (size_t)T * d; i++) {
         b->L->gy[i] = hct_sigmoid(b->L->y[i]);
@@ -26,7 +26,7 @@ static void mag_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
         b->da[i] = b->do_[i] * b->L->gy[i];
         b->dy[i] = b->do_[i] * b->L->a[i] * b->L->gy[i] * ((real)1 - b->L->gy[i]);
     }
-    hct_level_backward(s, b, b->L->x, g, b->dx);
+    hct_memory_backward(s, b, b->L->x, g, b->dx);
     hct_attention_backward(s, b, b->L->x, g, b->dx);
 }
 

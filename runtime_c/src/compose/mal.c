@@ -7,7 +7,7 @@
 static void mal_forward(const hecate_session *s, hct_block *b, bool need_out, bool training) {
     const hecate_model *m = s->model;
     uint32_t d = m->cfg.d, T = b->T;
-    hct_level_forward(s, b, b->L->x, training);
+    hct_memory_forward(s, b, b->L->x, training);
     for (size_t i = 0; i < (size_t)T * d; i++) b->L->z[i] = b->L->y[i] + b->L->x[i];
     hct_attention_forward(s, b, b->L->z, need_out);
     if (need_out) hct_model_linear(m, m->w.layer[b->layer].wo, b->L->a, T, d, d, b->L->p);
@@ -22,7 +22,7 @@ static void mal_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
     hct_zero(b->dy, Td); /* dz: the residual sends it to y and to x */
     hct_attention_backward(s, b, b->L->z, g, b->dy);
     hct_axpy(b->dx, 1, b->dy, (uint32_t)Td);
-    hct_level_backward(s, b, b->L->x, g, b->dx);
+    hct_memory_backward(s, b, b->L->x, g, b->dx);
 }
 
 const hct_composition hct_compose_mal = {1, "mal", mal_forward, mal_backward};
