@@ -21,7 +21,9 @@ D_MODEL_RANGE = (1, 4096)
 WINDOW_RANGE = (1, 4096)
 MAX_LEVELS = 8          # slots for level periods in the file header
 MAX_RULE_PARAMS = 8     # slots for rule hyper-parameters in the file header
-SUPPORTED_LEVELS = 1    # levels > 1 come with CMS
+SUPPORTED_LEVELS = 4    # CMS levels per block (MATH §6.1); the C runtime's HCT_MAX_LEVELS
+DEFAULT_PERIODS = (1, 8, 64, 512)  # MATH §6.1: level l's period when none are given
+MAX_PERIOD = 65536      # the C runtime's HCT_MAX_PERIOD
 MAX_LAYERS = 4          # stacked blocks (MATH §4.3); the C runtime's HCT_MAX_LAYERS
 
 
@@ -40,11 +42,12 @@ class ModelConfig:
     n_layers: int = 1
     retention: str | None = None      # None: the rule's default (MATH §3.8)
     retention_param: float | None = None  # elastic net lambda_1 (None: its default); else 0
-    periods: tuple[int, ...] = (1,)
+    periods: tuple[int, ...] | None = None  # None: DEFAULT_PERIODS[:n_levels]
     rule_params: tuple[float, ...] = ()
 
     def __post_init__(self):
-        object.__setattr__(self, "periods", tuple(int(p) for p in self.periods))
+        periods = DEFAULT_PERIODS[:self.n_levels] if self.periods is None else self.periods
+        object.__setattr__(self, "periods", tuple(int(p) for p in periods))
         object.__setattr__(self, "rule_params", tuple(float(p) for p in self.rule_params))
         if self.rule in RULES:
             rule = RULES[self.rule]
@@ -85,8 +88,8 @@ class ModelConfig:
             raise ValueError(f"periods has {len(self.periods)} entries, n_levels={self.n_levels}")
         if self.periods[0] != 1:
             raise ValueError(f"periods[0] must be 1, got {self.periods[0]}")
-        if any(p < 1 for p in self.periods):
-            raise ValueError(f"periods must be >= 1, got {self.periods}")
+        if any(not 1 <= p <= MAX_PERIOD for p in self.periods):
+            raise ValueError(f"periods must be in 1..{MAX_PERIOD}, got {self.periods}")
         if len(self.rule_params) > len(rule.PARAM_NAMES):
             raise ValueError(f"rule {self.rule!r} takes {len(rule.PARAM_NAMES)} hyper-parameters "
                              f"{rule.PARAM_NAMES}, got {len(self.rule_params)}")

@@ -10,7 +10,7 @@ import zlib
 
 import numpy as np
 
-from hecate_edge.config import (COMPOSITIONS, D_MODEL_RANGE, MAX_LEVELS, MAX_RULE_PARAMS,
+from hecate_edge.config import (COMPOSITIONS, D_MODEL_RANGE, MAX_LEVELS, MAX_PERIOD, MAX_RULE_PARAMS,
                                  MAX_LAYERS, SUPPORTED_LEVELS, VOCAB_RANGE, WINDOW_RANGE,
                                  ModelConfig, tensor_specs)
 from hecate_edge.quantize import dequantize_rows, int8_allowed, quantize_rows
@@ -202,15 +202,16 @@ def _config_from_header(h: dict) -> ModelConfig:
     rule = RULES_BY_ID.get(h["rule_id"])
     if rule is None:
         raise FormatError("HECATE_E_FILE_RULE", f"unknown memory rule id {h['rule_id']}")
-    if h["n_levels"] != SUPPORTED_LEVELS:
-        raise bad(f"n_levels {h['n_levels']}, this version supports {SUPPORTED_LEVELS}")
+    if not 1 <= h["n_levels"] <= SUPPORTED_LEVELS:
+        raise bad(f"n_levels {h['n_levels']} outside 1..{SUPPORTED_LEVELS}")
     if h["flags"] & ~FLAG_QK_NORM:
         raise bad(f"flags {h['flags']:#x} set bits other than bit 0")
     if not 1 <= h["n_layers"] <= MAX_LAYERS:
         raise bad(f"n_layers {h['n_layers']} outside 1..{MAX_LAYERS}")
     periods = h["periods"]
-    if periods[0] != 1 or any(periods[h["n_levels"]:]):
-        raise bad(f"level periods {periods}: periods[0] must be 1 and unused entries 0")
+    if (periods[0] != 1 or any(periods[h["n_levels"]:])
+            or not all(1 <= p <= MAX_PERIOD for p in periods[:h["n_levels"]])):
+        raise bad(f"level periods {periods}: periods[0] must be 1, used entries 1..{MAX_PERIOD}, unused 0")
     params = h["rule_params"]
     if not all(math.isfinite(p) for p in params):
         raise bad(f"rule hyper-parameters {params} are not all finite")

@@ -361,7 +361,16 @@ class Session:
 
     def memory(self, level: int = 0, layer: int = 0) -> np.ndarray:
         """A copy of memory level `level`'s state in block `layer`, shaped as
-        Model.memory_shape."""
+        Model.memory_shape (a CMS level's accumulated state, MATH §6.1)."""
+        return self._memory("hecate_session_memory", level, layer)
+
+    def memory_read(self, level: int = 0, layer: int = 0) -> np.ndarray:
+        """A copy of the state memory level `level`'s reads see in block `layer`:
+        the block-start state of a CMS level of period > 1 (MATH §6.1), else
+        the state itself."""
+        return self._memory("hecate_session_memory_read", level, layer)
+
+    def _memory(self, call: str, level: int, layer: int) -> np.ndarray:
         level, layer = operator.index(level), operator.index(layer)
         cfg = self.model.config
         if not 0 <= level < cfg.n_levels or not 0 <= layer < cfg.n_layers:
@@ -371,7 +380,7 @@ class Session:
         ffi = self._bind.ffi
         state = ffi.new("const hecate_real **")
         count = ffi.new("size_t *")
-        _check(self._bind, self._bind.lib.hecate_session_memory(self._handle, level, state, count))
+        _check(self._bind, getattr(self._bind.lib, call)(self._handle, level, state, count))
         n = int(count[0])
         flat = np.frombuffer(ffi.buffer(state[0], n * self._bind.dtype.itemsize),
                              dtype=self._bind.dtype).copy()

@@ -25,5 +25,5 @@ def lm_head(head: np.ndarray, p: np.ndarray) -> np.ndarray:
 def block(session, layer: int, x: np.ndarray) -> np.ndarray:
     """MATH §4: p = Wo (SWA(x) * sigmoid(memory(x))): attention and memory both read x."""
     a = session.attend(layer, x)
-    y = session.memory_step(layer, 0, x)
+    y = session.memory_output(layer, x)
     return output_projection(session.output_weights(layer), gate_attention(a, y))

@@ -9,5 +9,5 @@ import numpy as np
 
 def block(session, layer: int, x: np.ndarray) -> np.ndarray:
     """MATH §4.2: p = Wo SWA(z), z = memory(x) + x."""
-    z = session.memory_step(layer, 0, x) + x
+    z = session.memory_output(layer, x) + x
     return session.attend(layer, z) @ session.output_weights(layer)

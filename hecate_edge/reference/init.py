@@ -1,7 +1,8 @@
 """Parameter initialization (MATH §8): seeded uniform draws in tensor-file order.
 
 emb, attention and head use s = sqrt(1/d); memory projections and gate_w use
-s = sqrt(1/(2d)); gate_b takes the rule's default biases for its level (MATH §3.1).
+s = sqrt(1/(2d)); gate_b takes the rule's default biases for its level (MATH §3.1,
+§6.1: slower levels forget less and step less).
 """
 import re
 
@@ -11,6 +12,19 @@ from hecate_edge.config import ModelConfig, tensor_specs
 from hecate_edge.reference.rules import rule_by_name, rule_tensor_specs
 
 _GATE_BIAS = re.compile(r"blk\d+\.mem(\d+)\.gate_b")
+# MATH §6.1: level l's gate biases = level 0's + these shifts (the rule's own
+# per-level tuple when it has one): alpha -3, -4, -4.5, -5 and theta -4.6 ..
+# -7.6 for the delta rule; eta 1.5 .. 3.0; other gates keep level 0's.
+LEVEL_BIAS_SHIFT = {"alpha": (0.0, -1.0, -1.5, -2.0), "theta": (0.0, -1.0, -2.0, -3.0), "eta": (0.0, 0.5, 1.0, 1.5)}
+
+
+def level_gate_bias(rule, level: int) -> np.ndarray:
+    """MATH §3.1, §6.1: the gate biases of memory level `level` at init."""
+    if level < len(rule.DEFAULT_GATE_BIAS):
+        return np.array(rule.DEFAULT_GATE_BIAS[level], dtype=np.float64)
+    base = rule.DEFAULT_GATE_BIAS[0]
+    return np.array([b + LEVEL_BIAS_SHIFT.get(name, (0.0,) * 4)[level] for b, (name, _) in zip(base, rule.GATES)],
+                    dtype=np.float64)
 
 
 def init_scale(name: str, d: int) -> float:
@@ -30,7 +44,7 @@ def init_params(cfg: ModelConfig, seed: int) -> dict[str, np.ndarray]:
         bias = _GATE_BIAS.fullmatch(name)
         short = name.rsplit(".", 1)[-1]
         if bias:
-            params[name] = np.array(rule.DEFAULT_GATE_BIAS[int(bias.group(1))], dtype=np.float64)
+            params[name] = level_gate_bias(rule, int(bias.group(1)))
         elif ".mem" in name and short in own:  # a rule's own tensors: its deterministic init
             params[name] = rule.init_tensors(cfg.d_model, cfg.rule_hp)[short]
         else:

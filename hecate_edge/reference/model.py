@@ -9,6 +9,7 @@ from hecate_edge.config import ModelConfig, tensor_specs
 from hecate_edge.reference import frontend
 from hecate_edge.reference.attention import WindowCache, attend
 from hecate_edge.reference import compose_mag, compose_mal
+from hecate_edge.reference.cms import level_token
 from hecate_edge.reference.compose_mag import lm_head
 from hecate_edge.reference.mathfn import log_softmax
 from hecate_edge.reference.rules import rule_by_name
@@ -61,10 +62,17 @@ class ReferenceSession:
             cache.clear()
         self._memory = [[self.rule.init_state(self.cfg.d_model, self.cfg.rule_hp) for _ in range(self.cfg.n_levels)]
                         for _ in range(self.cfg.n_layers)]
+        # MATH §6.1: what each level reads (its block-start state; period 1: the state)
+        self._at = [list(levels) for levels in self._memory]
 
     def memory(self, level: int = 0, layer: int = 0) -> np.ndarray:
-        """Copy of memory level `level`'s state in block `layer` (delta: S = M^T, d x d; MATH §3.2)."""
+        """Copy of memory level `level`'s state in block `layer` (delta: S = M^T, d x d; MATH §3.2;
+        a CMS level's accumulated state, MATH §6.1)."""
         return self._memory[layer][level].copy()
+
+    def memory_read(self, level: int = 0, layer: int = 0) -> np.ndarray:
+        """Copy of the state level `level`'s reads see in block `layer` (MATH §6.1)."""
+        return self._at[layer][level].copy()
 
     def attention_cache(self, layer: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Copies of block `layer`'s cached (keys, values), each (m, d) oldest first, m <= window."""
@@ -95,18 +103,25 @@ class ReferenceSession:
         """Wo of block `layer` (MATH §4)."""
         return self.params[f"blk{layer}.attn.wo"]
 
+    def memory_output(self, layer: int, x: np.ndarray) -> np.ndarray:
+        """MATH §6.1: the reads of every level of block `layer` summed (1/sqrt(k) for k > 2)."""
+        k = self.cfg.n_levels
+        y = sum(self.memory_step(layer, level, x) for level in range(k))
+        return y / np.sqrt(k) if k > 2 else y
+
     def memory_step(self, layer: int, level: int, x: np.ndarray) -> np.ndarray:
-        """MATH §3.1 front end then the rule's write-and-read (or read only when frozen)."""
+        """MATH §3.1 front end then the rule's write-and-read at the level's
+        period (MATH §6.1), or a read only when frozen."""
         params = self._levels[layer][level]
-        memory = self._memory[layer]
         km, vm, qm = frontend.project(params, x, self.cfg.qk_norm)
         if self.freeze_memory:
-            return self.rule.read(memory[level], qm, self.cfg.memory_hp)
+            return self.rule.read(self._at[layer][level], qm, self.cfg.memory_hp)
         gate_values = frontend.gates(params, km, vm, self.rule.GATES)
         offered = {"x": x, "tensors": params}  # what a rule may ask for besides k, v, q (EXTRA_INPUTS)
         extra = {name: offered[name] for name in getattr(self.rule, "EXTRA_INPUTS", ())}
-        memory[level], y = self.rule.write_read(memory[level], km, vm, qm, gate_values,
-                                                self.cfg.memory_hp, **extra)
+        self._memory[layer][level], self._at[layer][level], y = level_token(
+            self.rule, self._memory[layer][level], self._at[layer][level], self.position,
+            self.cfg.periods[level], km, vm, qm, gate_values, self.cfg.memory_hp, **extra)
         return y
 
     def process(self, tokens) -> np.ndarray:
