@@ -54,6 +54,16 @@ def _header_u32(offset: int, value: int):
     return build
 
 
+def _levels(n_levels: int, periods: tuple[int, ...]):
+    """A one-level file whose header claims n_levels with these periods."""
+    def build(dtype="f32"):
+        buf = bytearray(valid_model(dtype))
+        struct.pack_into("<I", buf, LEVELS, n_levels)
+        struct.pack_into(f"<{len(periods)}I", buf, PERIODS, *periods)
+        return fix_crc(buf)
+    return build
+
+
 def _rule_param(value: float, rule: str = "delta", index: int = 0):
     def build(dtype="f32"):
         buf = bytearray(valid_model(dtype, rule))
@@ -226,6 +236,10 @@ CASES = [
     ("config_layers_2_tensors_of_1", "HECATE_E_FILE_TENSOR_COUNT", _header_u32(LAYERS, 2)),
     ("config_period0_2", "HECATE_E_FILE_CONFIG", _header_u32(PERIODS, 2)),
     ("config_period_unused_set", "HECATE_E_FILE_CONFIG", _header_u32(PERIODS + 4, 1)),
+    ("config_levels_5", "HECATE_E_FILE_CONFIG", _levels(5, (1, 8, 64, 512, 4096))),
+    ("config_level_period_0", "HECATE_E_FILE_CONFIG", _levels(2, (1, 0))),
+    ("config_level_period_65537", "HECATE_E_FILE_CONFIG", _levels(2, (1, 65537))),
+    ("config_levels_2_tensors_of_1", "HECATE_E_FILE_TENSOR_COUNT", _levels(2, (1, 8))),
     ("config_rule_param_nan", "HECATE_E_FILE_CONFIG", _rule_param(math.nan)),
     ("config_rule_param_inf", "HECATE_E_FILE_CONFIG", _rule_param(math.inf)),
     ("config_rule_param_unused_set", "HECATE_E_FILE_CONFIG", _rule_param(1.0)),

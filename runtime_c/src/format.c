@@ -41,7 +41,11 @@ static void join(char *out, const char *a, const char *b) {
     out[n] = 0;
 }
 
-/* "blk<layer>." + rest (layer < 10: HCT_MAX_LAYERS is far below) */
+#if HCT_MAX_LAYERS > 9 || HCT_MAX_LEVELS > 9
+#error "tensor names hold one digit of block and level"
+#endif
+
+/* "blk<layer>." + rest (layer < 10, checked above) */
 static void layer_name(char *out, uint32_t layer, const char *rest) {
     char prefix[6] = {'b', 'l', 'k', (char)('0' + layer), '.', 0};
     join(out, prefix, rest);
@@ -233,34 +237,39 @@ hecate_status hecate_model_open(void *mem, size_t mem_bytes, const void *file, s
     for (uint32_t i = 0; i < n_t; i++) {
         hct_tensor *t = &m->tensors[i];
         expect want;
+        hecate_tensor_info info;
         expected_tensor(&m->cfg, m->rule, i, &want);
         st = check_entry(p + HCT_HEADER_BYTES + (size_t)i * HCT_DIR_ENTRY_BYTES, &want, file_bytes, dir_end,
-                         &t->info);
+                         &info);
         if (st != HECATE_OK) return st;
-        t->info.grad_offset = grad_at;
-        t->field = want.field;
-        grad_at += t->info.n_elems;
+        t->file_offset = info.file_offset;
+        t->bytes = data_bytes(&info);
+        t->grad_offset = grad_at;
+        t->field = (uint32_t)want.field;
+        t->dtype = info.dtype;
+        grad_at += info.n_elems;
     }
     for (uint32_t i = 0; i < n_t; i++) /* pairwise: at most a few dozen tensors */
         for (uint32_t j = i + 1; j < n_t; j++) {
-            const hecate_tensor_info *a = &m->tensors[i].info, *b = &m->tensors[j].info;
-            uint64_t a_end = a->file_offset + data_bytes(a);
-            uint64_t b_end = b->file_offset + data_bytes(b);
-            if (a->file_offset < b_end && b->file_offset < a_end) return HECATE_E_FILE_TENSOR_OVERLAP;
+            const hct_tensor *a = &m->tensors[i], *b = &m->tensors[j];
+            if (a->file_offset < b->file_offset + b->bytes && b->file_offset < a->file_offset + a->bytes)
+                return HECATE_E_FILE_TENSOR_OVERLAP;
         }
     for (uint32_t i = 0; i < n_t; i++) {
-        const hecate_tensor_info *a = &m->tensors[i].info;
+        const hct_tensor *a = &m->tensors[i];
         const unsigned char *data = p + a->file_offset;
         if (a->dtype == HCT_DTYPE_I8) {
+            expect e;
+            expected_tensor(&m->cfg, m->rule, i, &e);
             hct_q8 *q = &m->q8[m->n_q8++];
             q->scale = (const float *)(const void *)data;
-            q->q = (const int8_t *)(const void *)(data + (size_t)a->shape[0] * 4u);
-            for (uint32_t r = 0; r < a->shape[0]; r++) {
+            q->q = (const int8_t *)(const void *)(data + (size_t)e.shape[0] * 4u);
+            for (uint32_t r = 0; r < e.shape[0]; r++) {
                 float sc = q->scale[r];
                 if (!(sc > 0 && sc <= FLT_MAX)) return HECATE_E_FILE_TENSOR_SCALE; /* NaN fails too */
             }
             data = (const unsigned char *)q->q; /* the weight view points at the values (hct_q8_find) */
-        } else if (!hct_all_finite((const real *)(const void *)data, (size_t)a->n_elems)) {
+        } else if (!hct_all_finite((const real *)(const void *)data, (size_t)(a->bytes / sizeof(real)))) {
             return HECATE_E_FILE_NONFINITE;
         }
         *(real **)(void *)((unsigned char *)&m->w + m->tensors[i].field) = (real *)(uintptr_t)data;
@@ -276,7 +285,7 @@ hecate_status hecate_model_open(void *mem, size_t mem_bytes, const void *file, s
 void hct_bind_weights(const hecate_model *m, real *base, hct_weights *out) {
     hct_bytes_zero(out, sizeof *out);
     for (uint32_t i = 0; i < m->n_tensors; i++)
-        *(real **)(void *)((unsigned char *)out + m->tensors[i].field) = base + m->tensors[i].info.grad_offset;
+        *(real **)(void *)((unsigned char *)out + m->tensors[i].field) = base + m->tensors[i].grad_offset;
 }
 
 hecate_status hecate_model_get_info(const hecate_model *m, hecate_model_info *out) {
@@ -292,6 +301,19 @@ hecate_status hecate_model_get_info(const hecate_model *m, hecate_model_info *ou
 hecate_status hecate_model_tensor(const hecate_model *m, uint32_t index, hecate_tensor_info *out) {
     if (!m || !out || m->magic != HCT_MODEL_MAGIC) return HECATE_E_NULL_ARG;
     if (index >= m->n_tensors) return HECATE_E_BAD_ARG;
-    hct_bytes_copy(out, &m->tensors[index].info, sizeof *out);
+    const hct_tensor *t = &m->tensors[index];
+    expect e;
+    expected_tensor(&m->cfg, m->rule, index, &e);
+    hct_bytes_zero(out, sizeof *out);
+    for (size_t i = 0; e.name[i]; i++) out->name[i] = e.name[i];
+    out->ndim = e.ndim;
+    out->n_elems = 1;
+    for (int i = 0; i < 4; i++) {
+        out->shape[i] = e.shape[i];
+        out->n_elems *= e.shape[i];
+    }
+    out->grad_offset = t->grad_offset;
+    out->file_offset = t->file_offset;
+    out->dtype = t->dtype;
     return HECATE_OK;
 }

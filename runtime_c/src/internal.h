@@ -15,8 +15,14 @@ typedef hecate_real real;
 /* Largest finite value of the build's scalar type. */
 #define HCT_REAL_MAX ((real)(sizeof(real) == 8 ? DBL_MAX : FLT_MAX))
 
+/* Compile-time knobs of the handle size (a small target may lower them; a
+ * file needing more is refused with HECATE_E_FILE_CONFIG). */
+#ifndef HCT_MAX_LAYERS
 #define HCT_MAX_LAYERS 4         /* stacked blocks (MATH §4.3) */
+#endif
+#ifndef HCT_MAX_LEVELS
 #define HCT_MAX_LEVELS 4         /* CMS memory levels per block (MATH §6.1) */
+#endif
 #define HCT_MAX_PERIOD 65536u    /* longest CMS level period */
 #define HCT_MAX_MEMS (HCT_MAX_LAYERS * HCT_MAX_LEVELS)
 #define HCT_MAX_GATES 4
@@ -75,9 +81,13 @@ typedef struct hct_q8 {
     const int8_t *q;             /* (rows, cols); also the tensor's weight-view pointer */
 } hct_q8;
 
+/* What the handle keeps of a tensor; its name and shape follow from the
+ * config (format.c rebuilds them for hecate_model_tensor). */
 typedef struct hct_tensor {
-    hecate_tensor_info info;
-    size_t field;                /* byte offset of its pointer inside hct_weights */
+    uint64_t file_offset, bytes; /* where its data lies in the file */
+    uint64_t grad_offset;        /* element offset in a gradient buffer */
+    uint32_t field;              /* byte offset of its pointer inside hct_weights */
+    uint32_t dtype;
 } hct_tensor;
 
 struct hecate_model {

@@ -37,7 +37,7 @@ static int blobs_equal(hecate_session *a, hecate_session *b) {
 /* Every public function rejects NULL, a non-handle, short and misaligned
  * memory with its documented status, and writes nothing it should not. */
 static void check_bad_arguments(const hecate_host_model *hm) {
-    static unsigned char junk[8192] __attribute__((aligned(64)));
+    static unsigned char junk[16384] __attribute__((aligned(64)));
     hecate_model *fake_model = (hecate_model *)(void *)junk;    /* zeros: not a handle */
     hecate_session *fake_session = (hecate_session *)(void *)junk;
     hecate_model *m = NULL;
