@@ -90,6 +90,16 @@ def _parse_rule_params(pairs: list[str]) -> dict[str, float]:
     return out
 
 
+def _parse_periods(text: str | None) -> tuple[int, ...] | None:
+    """--periods "1,8" -> (1, 8); None keeps the defaults."""
+    if text is None:
+        return None
+    try:
+        return tuple(int(p) for p in text.split(","))
+    except ValueError:
+        raise UsageError(f"--periods takes comma-separated integers, got {text!r}") from None
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
     from hecate_edge import data, train
     from hecate_edge.config import ModelConfig
@@ -99,8 +109,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     try:
         params = resolve_params(RULES[args.rule], args.d_model, _parse_rule_params(args.rule_param))
         cfg = ModelConfig(d_model=args.d_model, n_heads=args.heads, window=args.window, rule=args.rule,
-                          composition=args.composition, n_layers=args.layers,
-                          rule_params=params, retention=args.retention, retention_param=args.retention_param)
+                          composition=args.composition, n_layers=args.layers, n_levels=args.levels,
+                          periods=_parse_periods(args.periods), rule_params=params, retention=args.retention, retention_param=args.retention_param)
     except ValueError as exc:
         raise UsageError(f"bad model shape: {exc}") from None
     config = train.TrainConfig(
@@ -243,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--composition", default="mag", choices=sorted(COMPOSITIONS),
                    help="how attention and memory combine (docs/MATH.md §4)")
     p.add_argument("--layers", type=int, default=1, help="stacked blocks (docs/MATH.md §4.3; 1..4)")
+    p.add_argument("--levels", type=int, default=1, help="CMS memory levels per block (docs/MATH.md §6.1; 1..4)")
+    p.add_argument("--periods", metavar="C0,C1,..",
+                   help="the levels' periods, first 1 (default 1,8,64,512 cut to --levels)")
     p.add_argument("--rule-param", action="append", default=[], metavar="NAME=VALUE",
                    help="a rule hyper-parameter, e.g. d_hidden=32 (repeatable; docs/FORMAT.md lists them)")
     p.add_argument("--retention", choices=sorted(RETENTION_IDS),

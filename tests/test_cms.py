@@ -125,3 +125,13 @@ def test_defaults_for_levels():
         ModelConfig(n_levels=2, periods=(1, 0))
     with pytest.raises(ValueError, match="n_levels"):
         ModelConfig(n_levels=5)
+
+
+def test_train_cli_takes_levels(tmp_path):
+    from hecate_edge import cli, runtime
+    out = tmp_path / "cms.hct"
+    assert cli.main(["train", "--levels", "2", "--periods", "1,4", "--steps", "1", "--d-model", "8", "--heads", "2",
+                     "--chunk", "8", "--quiet", "--out", str(out)]) == 0
+    model = runtime.Model(out)
+    assert model.config.periods == (1, 4) and "blk0.mem1.wk" in model.weights()
+    assert cli.main(["train", "--levels", "2", "--periods", "1,x", "--steps", "1", "--out", str(out)]) == 2
