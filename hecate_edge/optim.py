@@ -47,17 +47,31 @@ class Optimizer:
         self.t = 0
         self.state = {buf: {name: np.zeros(p.shape, np.float64) for name, p in self.params.items()}
                       for buf in self.buffers}
+        self.error: dict[str, np.ndarray] = {}  # held gradients (MATH §6.1 error buffers)
 
-    def step(self, grads: Mapping[str, np.ndarray], lr: float | None = None) -> float:
+    def step(self, grads: Mapping[str, np.ndarray], lr: float | None = None,
+             hold: Collection[str] = ()) -> float:
         """Apply one update from ``grads`` (same names and shapes as the
         parameters); ``lr`` overrides the base rate for this step (schedules).
-        Returns the global gradient L2 norm before clipping."""
+        ``hold``: parameters whose gradient is only added to their error
+        buffer (a CMS level that does not fire this step, MATH §6.1): they,
+        their buffers and the clipping norm are left alone; the next step
+        that does not hold one applies its buffer plus its gradient.
+        Returns the global gradient L2 norm (of the applied gradients) before clipping."""
         lr = self.lr if lr is None else lr
-        g64 = {name: np.asarray(grads[name], np.float64) for name in self.params}
+        g64 = {}
+        for name in self.params:
+            g = np.asarray(grads[name], np.float64)
+            if name in hold:
+                self.error[name] = self.error[name] + g if name in self.error else g.copy()
+                continue
+            g64[name] = g + self.error.pop(name) if name in self.error else g
         norm = math.sqrt(sum(float(np.square(g).sum()) for g in g64.values()))
         scale = self.clip_norm / norm if self.clip_norm is not None and norm > self.clip_norm else 1.0
         self.t += 1
         for name, p in self.params.items():
+            if name not in g64:
+                continue
             g = g64[name] * scale if scale != 1.0 else g64[name]
             value = p.astype(np.float64)
             if p.ndim >= 2 and self.weight_decay and name not in self.no_decay:
@@ -75,6 +89,7 @@ class Optimizer:
         out = {"t": np.array(self.t)}
         for buf, arrays in self.state.items():
             out.update({f"{buf}/{name}": a for name, a in arrays.items()})
+        out.update({f"error/{name}": a for name, a in self.error.items()})
         return out
 
     def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
@@ -86,6 +101,8 @@ class Optimizer:
                 if key not in state or np.shape(state[key]) != a.shape:
                     raise ValueError(f"optimizer state has no {key} of shape {a.shape}")
                 a[...] = state[key]
+        self.error = {key[len("error/"):]: np.array(value, np.float64) for key, value in state.items()
+                      if key.startswith("error/") and key[len("error/"):] in self.params}
 
 
 class SGD(Optimizer):

@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import os
+import re
 import signal
 import threading
 import time
@@ -31,6 +32,8 @@ _CONFIG_KEY = "__config__"
 _TRAIN_KEY = "__train__"     # a training checkpoint's TrainConfig, steps done, RNG state
 _OPT_PREFIX = "optimizer/"   # ... and its optimizer state
 
+
+_LEVEL_PARAM = re.compile(r"blk\d+\.mem(\d+)\.")  # a memory level's parameter
 
 def lr_at(step: int, steps: int, lr: float, warmup: int, floor: float = 0.1) -> float:
     """Learning rate for 0-based ``step``: linear warmup over ``warmup`` steps,
@@ -71,6 +74,20 @@ class TrainState:
     step: int
     rng: np.random.Generator
     optimizer: Optimizer
+
+
+def held_levels(periods, tokens_before: int, chunk: int) -> set[int]:
+    """MATH §6.1 (A7) in outer training: level l's parameters take a step when
+    the training token count crosses a multiple of its period C_l during the
+    step's chunk; otherwise their gradients wait in error buffers."""
+    return {level for level, period in enumerate(periods)
+            if (tokens_before + chunk) // period == tokens_before // period}
+
+
+def _held_params(names, periods, tokens_before: int, chunk: int) -> set[str]:
+    """The parameter names (blk<l>.mem<i>.*) of the levels held this step."""
+    held = held_levels(periods, tokens_before, chunk)
+    return {name for name in names if (m := _LEVEL_PARAM.match(name)) and int(m.group(1)) in held}
 
 
 def make_optimizer(model, config: TrainConfig) -> Optimizer:
@@ -180,7 +197,8 @@ def train(
                 targets = corpus.tokens[begin + 1 : begin + config.chunk + 1]
                 loss, flat = session.train_chunk(inputs, targets)
                 lr = lr_at(step, config.steps, config.lr, warmup)
-                grad_norm = optimizer.step(model.split_grads(flat), lr=lr)
+                hold = _held_params(optimizer.params, model.config.periods, step * config.chunk, config.chunk)
+                grad_norm = optimizer.step(model.split_grads(flat), lr=lr, hold=hold)
                 state.step += 1
                 record = {
                     "step": step + 1,

@@ -135,3 +135,55 @@ def test_train_cli_takes_levels(tmp_path):
     model = runtime.Model(out)
     assert model.config.periods == (1, 4) and "blk0.mem1.wk" in model.weights()
     assert cli.main(["train", "--levels", "2", "--periods", "1,x", "--steps", "1", "--out", str(out)]) == 2
+
+
+def test_held_levels_follow_the_training_token_clock():
+    """MATH §6.1 (A7): a level steps when the trained tokens cross a multiple of its period."""
+    from hecate_edge.train import held_levels
+    assert held_levels((1, 8, 64), 0, 16) == {2}
+    assert held_levels((1, 8, 64), 48, 16) == set()  # 64 is crossed
+    assert [2 in held_levels((1, 8, 40), 16 * s, 16) for s in range(5)] == [True, True, False, True, False]
+
+
+def test_held_gradients_wait_in_error_buffers():
+    """A held parameter is untouched; the step that releases it applies the sum."""
+    from hecate_edge.optim import SGD
+    p = {"a": np.zeros(3), "b": np.zeros(3)}
+    opt = SGD(p, lr=0.5)
+    opt.step({"a": np.ones(3), "b": np.ones(3)}, hold={"b"})
+    assert np.array_equal(p["a"], -0.5 * np.ones(3)) and np.array_equal(p["b"], np.zeros(3))
+    opt.step({"a": np.ones(3), "b": 2 * np.ones(3)}, hold={"b"})
+    state = opt.state_dict()
+    assert np.array_equal(state["error/b"], 3 * np.ones(3))
+    again = SGD({"a": p["a"].copy(), "b": p["b"].copy()}, lr=0.5)
+    again.load_state_dict(state)
+    opt.step({"a": np.zeros(3), "b": np.ones(3)})
+    again.step({"a": np.zeros(3), "b": np.ones(3)})
+    assert np.array_equal(p["b"], -2.0 * np.ones(3)) and np.array_equal(again.params["b"], p["b"])
+    assert "error/b" not in opt.state_dict()
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw", "m3"])
+def test_cms_training_resumes_bit_exactly(tmp_path, optimizer):
+    """Error buffers are part of the checkpoint: a resumed run equals a straight one."""
+    from hecate_edge import train
+    from hecate_edge.data import load_corpus
+    cfg = ModelConfig(vocab=256, d_model=8, n_heads=2, window=4, n_levels=2, periods=(1, 20))
+    corpus = load_corpus("text", "train")
+    # burn-in 16: the chunk covers positions 16..23, so level 1 fires inside it
+    # (at 19) and has gradients; its steps come at 20 and 40 trained tokens
+    config = train.TrainConfig(steps=7, chunk=8, lr=1e-2, optimizer=optimizer, seed=3, warmup=2, burn_in=16)
+    whole = train.new_model(cfg, seed=0)
+    start = {k: v.copy() for k, v in whole.weights().items()}
+    want = train.train(whole, corpus, config, show_progress=False)
+    slow = [k for k in start if ".mem1." in k]
+    assert any(not np.array_equal(whole.weights()[k], start[k]) for k in slow), "level 1 must have stepped"
+    ckpt = tmp_path / "run.npz"
+    first = train.new_model(cfg, seed=0)
+    train.train(first, corpus, config, show_progress=False, until=2, checkpoint=ckpt)
+    assert all(np.array_equal(first.weights()[k], start[k]) for k in slow), "level 1 held for 16 tokens"
+    model, config2, state = train.load_training_state(ckpt)
+    rest = train.train(model, corpus, config2, show_progress=False, state=state)
+    assert [r["loss"] for r in rest] == [r["loss"] for r in want[2:]]
+    for key, value in whole.weights().items():
+        assert np.array_equal(model.weights()[key], value), key
