@@ -28,6 +28,7 @@ import numpy as np
 from hecate_edge import train
 from hecate_edge.config import ModelConfig
 from hecate_edge.data import Corpus
+from hecate_edge.errors import HecateError
 
 VOCAB = 64
 SCALES = (8, 64, 512)  # phase, medium state, slow state (tokens)
@@ -55,11 +56,18 @@ def entropy_floor(signal: float) -> float:
 
 
 def run(k: int, seed: int, args: argparse.Namespace, corpus: Corpus, heldout: np.ndarray) -> float:
+    """Held-out bits/token of one trained model; NaN when its memory diverged
+    (HECATE_E_NONFINITE) on the held-out stream."""
     cfg = ModelConfig(vocab=VOCAB, d_model=args.d_model, n_heads=args.d_model // 16, window=16, n_levels=k)
     model = train.new_model(cfg, seed=seed)
     config = train.TrainConfig(steps=args.steps, chunk=args.chunk, lr=args.lr, seed=seed, burn_in=args.burn_in)
     train.train(model, corpus, config, show_progress=False)
-    return train.evaluate(model, heldout).bits_per_byte
+    try:
+        return train.evaluate(model, heldout).bits_per_byte
+    except HecateError as err:
+        if err.name != "HECATE_E_NONFINITE":
+            raise
+        return math.nan
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,16 +90,20 @@ def main(argv: list[str] | None = None) -> int:
     for k in (int(x) for x in args.levels.split(",")):
         started = time.perf_counter()
         bits = [run(k, seed, args, corpus, heldout) for seed in range(args.seeds)]
-        rows.append((k, float(np.mean(bits)), float(np.std(bits)), bits, time.perf_counter() - started))
+        finite = [b for b in bits if not math.isnan(b)]
+        rows.append((k, float(np.mean(finite)) if finite else math.nan, float(np.std(finite)) if finite else math.nan,
+                     bits, time.perf_counter() - started))
         print(f"k={k}: held-out {rows[-1][1]:.4f} +- {rows[-1][2]:.4f} bits/token "
               f"(seeds {', '.join(f'{b:.4f}' for b in bits)}; {rows[-1][4]:.0f} s)", file=sys.stderr)
     if args.markdown:
         base = rows[0][1]
-        print(f"| k | periods | held-out bits/token (mean +- std over {args.seeds} seeds) | vs k = {rows[0][0]} |")
-        print("|---:|---|---:|---:|")
-        for k, mean, std, _, _ in rows:
+        print(f"| k | periods | held-out bits/token (mean +- std of the finite seeds) | diverged | vs k = {rows[0][0]} |")
+        print("|---:|---|---:|---:|---:|")
+        for k, mean, std, bits, _ in rows:
             periods = ", ".join(str(p) for p in ModelConfig(n_levels=k).periods)
-            print(f"| {k} | {periods} | {mean:.4f} +- {std:.4f} | {100 * (mean - base) / base:+.1f}% |")
+            lost = sum(math.isnan(b) for b in bits)
+            print(f"| {k} | {periods} | {mean:.4f} +- {std:.4f} | {lost} of {len(bits)} | "
+                  f"{100 * (mean - base) / base:+.1f}% |")
         print(f"\nIdeal predictor (knows s, m and p): {floor:.4f} bits/token; uniform guess: "
               f"{math.log2(VOCAB):.4f}.")
     return 0
