@@ -39,9 +39,10 @@ def init_state(d: int, hp: dict) -> np.ndarray:
     return np.stack([w1, np.full((h, d), 1.0 / h)])
 
 
-def write_read(state, km, vm, qm, gates, hp):
-    """KL step (or the chosen L2 / elastic-net step) on the L2 bias gradient (g = e), then y = M'(q)."""
-    grad = mlp.inner_grad(state, km, vm, lambda e: e)
+def write_read(state, km, vm, qm, gates, hp, at=None):
+    """KL step (or the chosen L2 / elastic-net step) on the L2 bias gradient (g = e)
+    taken at `at` (None: the state itself; MATH §6.1), then y = M'(q)."""
+    grad = mlp.inner_grad(state if at is None else at, km, vm, lambda e: e)
     prior = init_state(len(km), hp)
     if hp.get("retention", RETENTION) == "kl":
         new = mlp.kl_step(state, grad, gates, prior)

@@ -2,7 +2,9 @@
 M(x) = silu(x W1^T) W2 held as the stack (W1, W2^T), both (d_hidden, d): row i
 is hidden unit i's input weights and output weights.  One inner gradient step
 per token on the attentional bias of the error e = M(k) - v, then the read
-y = M(q) of the new state.
+y = M(q) of the new state.  The inner gradient is taken at a gradient point
+`at` (the state itself, or the CMS block-start state, MATH §6.1); retention
+and forgetting act on the state.
 """
 from __future__ import annotations
 
@@ -113,10 +115,11 @@ def read(state: np.ndarray, qm: np.ndarray, hp: dict | None = None) -> np.ndarra
 
 
 def l2_write_read(init_state, bias):
-    """write_read(state, km, vm, qm, gates, hp) of an L2-retention MLP rule with
-    attentional bias bias(e, hp): W' = W0 + (1 - alpha)(W - W0) - theta (G + 2 lambda_2 W), y = M'(q)."""
-    def write_read(state, km, vm, qm, gates, hp):
-        grad = inner_grad(state, km, vm, lambda e: bias(e, hp))
+    """write_read(state, km, vm, qm, gates, hp, at) of an L2-retention MLP rule with
+    attentional bias bias(e, hp): W' = W0 + (1 - alpha)(W - W0) - theta (G + 2 lambda_2 W),
+    y = M'(q), G taken at `at` (None: the state itself; MATH §6.1)."""
+    def write_read(state, km, vm, qm, gates, hp, at=None):
+        grad = inner_grad(state if at is None else at, km, vm, lambda e: bias(e, hp))
         new = l2_step(state, grad, gates, hp["lambda_2"], init_state(len(km), hp), hp)
         return new, apply(new, qm)
     return write_read

@@ -19,22 +19,20 @@ hecate_status hct_mlp_check_hidden(const hct_config *cfg) {
 static uint64_t mat_len(const hct_config *cfg) { return (uint64_t)hct_mlp_hidden(cfg) * cfg->d; }
 
 /* per token kept: z (h), zq (h), e (d), g (d) */
-static uint64_t extra_len(const hct_config *cfg) { return 2 * (uint64_t)hct_mlp_hidden(cfg) + 2 * (uint64_t)cfg->d; }
+uint64_t hct_mlp_extra_len(const hct_config *cfg) {
+    return 2 * (uint64_t)hct_mlp_hidden(cfg) + 2 * (uint64_t)cfg->d;
+}
 
 uint64_t hct_mlp_state_len(const hct_config *cfg) { return 2 * mat_len(cfg); }
 
-/* extras, then G (2n), the prior (2n), hidden h, r, hq (h each) */
+/* the extra of inference, then the prior, G (2n each), hidden h-vectors hv, r, hq */
 uint64_t hct_mlp_scratch_len(const hct_config *cfg) {
-    return extra_len(cfg) + 4 * mat_len(cfg) + 3 * (uint64_t)hct_mlp_hidden(cfg);
+    return hct_mlp_extra_len(cfg) + 4 * mat_len(cfg) + 3 * (uint64_t)hct_mlp_hidden(cfg);
 }
 
-uint64_t hct_mlp_tape_len(const hct_config *cfg, uint32_t T) {
-    return hct_tape_len(hct_mlp_state_len(cfg), extra_len(cfg), T);
-}
-
-/* D, P, G, the prior (2n each), then h-vectors hv, sp, u, dr, dz, dh (h each), dg, de (d each) */
+/* the prior, P (2n each), then h-vectors hv, sp, u, dr, dz, dh, then dg, de (d each) */
 uint64_t hct_mlp_work_len(const hct_config *cfg) {
-    return 8 * mat_len(cfg) + 6 * (uint64_t)hct_mlp_hidden(cfg) + 2 * (uint64_t)cfg->d;
+    return 4 * mat_len(cfg) + 6 * (uint64_t)hct_mlp_hidden(cfg) + 2 * (uint64_t)cfg->d;
 }
 
 /* The prior the retention pulls toward: W0 (L2) or log max(W0, 1e-8) (KL), 2n scalars. */
@@ -88,20 +86,16 @@ static void retain(const hct_mlp_kind *kind, const hct_config *cfg, const real *
 
 static const hct_mlp_kind *kind_of(const hct_rule_io *io) { return (const hct_mlp_kind *)io->rule->impl; }
 
-static void mlp_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *extra) {
-    const hct_mlp_kind *kind = kind_of(io);
-    const hct_config *cfg = io->cfg;
-    uint32_t d = io->d, h = hct_mlp_hidden(cfg);
+/* The inner gradient (MATH §3.5) at the gradient point (w1, w2t): z = W1 k,
+ * hv = silu(z), e = M(k) - v, g = b(e), r_i = (W2^T[i] . g) silu'(z_i);
+ * G1[i] = r_i k, G2^T[i] = hv_i g (2n scalars). */
+static void inner_grad(const hct_mlp_kind *kind, const hct_config *cfg, const real *w1, const real *w2t,
+                       const real *k, const real *v, real *z, real *hv, real *r, real *e, real *g, real *G) {
+    uint32_t d = cfg->d, h = hct_mlp_hidden(cfg);
     size_t n = (size_t)h * d;
-    const real *k = io->k + (size_t)t * d, *v = io->v + (size_t)t * d, *q = io->q + (size_t)t * d;
-    const real *gates = io->gates + (size_t)t * 2;
-    real *z = extra, *zq = z + h, *e = zq + h, *g = e + d;
-    real *G = io->scratch + extra_len(cfg), *prior = G + 2 * n, *hv = prior + 2 * n, *r = hv + h, *hq = r + h;
-    const real *w1 = in, *w2t = in + n;
     mlp_apply(w1, w2t, d, h, k, z, hv, e);
     for (uint32_t j = 0; j < d; j++) e[j] -= v[j];
     kind->bias(cfg, e, g, d);
-    /* inner gradient (MATH §3.5): G1[i] = (W2^T[i] . g) silu'(z_i) k, G2^T[i] = h_i g */
     for (uint32_t i = 0; i < h; i++) {
         r[i] = hct_dot(w2t + (size_t)i * d, g, d) * hct_silu_grad(z[i]);
         for (uint32_t j = 0; j < d; j++) {
@@ -109,134 +103,168 @@ static void mlp_token(const hct_rule_io *io, uint32_t t, const real *in, real *o
             G[n + (size_t)i * d + j] = hv[i] * g[j];
         }
     }
-    retain(kind, cfg, in, prior, G, out, gates);
-    mlp_apply(out, out + n, d, h, q, zq, hq, y);
 }
 
-void hct_mlp_forward(const hct_rule_io *io) {
+/* One token: G at `at` (read whole before `out`, which may alias it, is
+ * written), the retention of `in`, then the read of the new state. */
+void hct_mlp_token(const hct_rule_io *io, uint32_t t, const real *at, const real *in, real *out, real *y,
+                   real *extra) {
+    const hct_mlp_kind *kind = kind_of(io);
     const hct_config *cfg = io->cfg;
     uint32_t d = io->d, h = hct_mlp_hidden(cfg);
-    if (io->frozen) {
-        real *z = io->scratch, *hv = z + h;
-        for (uint32_t t = 0; t < io->T; t++)
-            mlp_apply(io->state_in, io->state_in + (size_t)h * d, d, h, io->q + (size_t)t * d, z, hv,
-                      io->y + (size_t)t * d);
-        return;
-    }
-    make_prior(kind_of(io), cfg, io->scratch + extra_len(cfg) + 2 * (size_t)h * d);
-    hct_rule_loop(io, mlp_token, hct_mlp_state_len(cfg), extra_len(cfg));
+    size_t n = (size_t)h * d, off = (size_t)t * d;
+    real *z = extra, *zq = z + h, *e = zq + h, *g = e + d;
+    real *prior = io->scratch + hct_mlp_extra_len(cfg), *G = prior + 2 * n, *hv = G + 2 * n, *r = hv + h;
+    if (t == 0) make_prior(kind, cfg, prior); /* the loop runs tokens 0 .. T-1 in order on one scratch */
+    inner_grad(kind, cfg, at, at + n, io->k + off, io->v + off, z, hv, r, e, g, G);
+    retain(kind, cfg, in, prior, G, out, io->gates + (size_t)t * 2);
+    mlp_apply(out, out + n, d, h, io->q + off, zq, r + h, y);
 }
 
-/* Backward of the read y = M(x) at state (w1, w2t) with z = W1 x: adds the
- * state gradient into (D1, D2) when given (non-NULL) and writes dx. */
-static void read_backward(const real *w1, const real *w2t, uint32_t d, uint32_t h, const real *x, const real *z,
-                          const real *dy, real *D1, real *D2, real *dx) {
-    hct_zero(dx, d);
+void hct_mlp_read(const hct_rule_io *io, uint32_t t, const real *state, real *y) {
+    uint32_t d = io->d, h = hct_mlp_hidden(io->cfg);
+    size_t n = (size_t)h * d;
+    real *z = io->scratch + hct_mlp_extra_len(io->cfg) + 4 * n; /* past the prior token() keeps */
+    mlp_apply(state, state + n, d, h, io->q + (size_t)t * d, z, z + h, y);
+}
+
+/* Backward of the read y = M(x) at state (w1, w2t) with z = W1 x (MATH §3.5
+ * BPTT): dx += d/dx, and the state gradient into D = (D1, D2) when non-NULL. */
+static void read_back(const real *w1, const real *w2t, uint32_t d, uint32_t h, const real *x, const real *z,
+                      const real *dy, real *D, real *dx) {
+    size_t n = (size_t)h * d;
     for (uint32_t i = 0; i < h; i++) {
         real dz = hct_dot(w2t + (size_t)i * d, dy, d) * hct_silu_grad(z[i]);
-        if (D2) hct_axpy(D2 + (size_t)i * d, hct_silu(z[i]), dy, d);
-        if (D1) hct_axpy(D1 + (size_t)i * d, dz, x, d);
+        if (D) {
+            hct_axpy(D + n + (size_t)i * d, hct_silu(z[i]), dy, d);
+            hct_axpy(D + (size_t)i * d, dz, x, d);
+        }
         hct_axpy(dx, dz, w1 + (size_t)i * d, d);
     }
 }
 
-static void frozen_backward(const hct_rule_grad *g, uint32_t h) {
-    const hct_rule_io *io = g->fwd;
-    uint32_t d = io->d;
-    real *z = g->work;
-    for (uint32_t t = 0; t < io->T; t++) {
-        hct_token_grad x = hct_token_slices(g, t, 2);
-        for (uint32_t i = 0; i < h; i++) z[i] = hct_dot(io->state_in + (size_t)i * d, x.q, d);
-        read_backward(io->state_in, io->state_in + (size_t)h * d, d, h, x.q, z, x.dy, NULL, NULL, x.dq);
-        hct_zero(x.dk, d);
-        hct_zero(x.dv, d);
-        x.dgates[0] = x.dgates[1] = 0;
-    }
+/* The backward's temporaries in g->work (hct_mlp_work_len). */
+typedef struct mlp_work {
+    real *prior, *P;                  /* 2n each */
+    real *hv, *sp, *u, *dr, *dz, *dh; /* h each */
+    real *dg, *de;                    /* d each */
+} mlp_work;
+
+static mlp_work work_of(const hct_rule_grad *g) {
+    uint32_t d = g->fwd->d, h = hct_mlp_hidden(g->fwd->cfg);
+    size_t n = (size_t)h * d;
+    mlp_work w;
+    w.prior = g->work;
+    w.P = w.prior + 2 * n;
+    w.hv = w.P + 2 * n;
+    w.sp = w.hv + h;
+    w.u = w.sp + h;
+    w.dr = w.u + h;
+    w.dz = w.dr + h;
+    w.dh = w.dz + h;
+    w.dg = w.dh + h;
+    w.de = w.dg + d;
+    return w;
 }
 
-void hct_mlp_backward(const hct_rule_grad *g) {
+/* Backward of retain (MATH §3.5 BPTT): D in: the gradient of out; out: that
+ * of `in` through the retention.  P: the gradient of the pre-state.  Returns
+ * dtheta's retention share and sets *dalpha. */
+static real retain_backward(const hct_mlp_kind *kind, const hct_config *cfg, const real *in, const real *out,
+                            const real *prior, const real *gates, real *D, real *P, real *dalpha) {
+    uint32_t d = cfg->d, h = hct_mlp_hidden(cfg);
+    size_t n = (size_t)h * d;
+    real dtheta = 0, lambda = hct_shrink_lambda(cfg), l2 = lambda_2(kind, cfg);
+    if (lambda != 0) dtheta = lambda * hct_retain_shrink_backward(out, prior, D, 2 * n);
+    hct_retain_grad rg;
+    if (cfg->retention == HCT_RET_KL) {
+        hct_groups rows = {h, d, d, 1}, cols = {d, h, 1, d};
+        rg = hct_retain_kl_backward(&rows, in, prior, out, (real)1 - gates[0], D, P);
+        hct_retain_grad r2 = hct_retain_kl_backward(&cols, in + n, prior + n, out + n, (real)1 - gates[0], D + n,
+                                                    P + n);
+        rg.dkeep += r2.dkeep;
+        rg.dpull += r2.dpull;
+    } else {
+        rg = hct_retain_l2_backward(in, prior, 2 * n, (real)1 - gates[0] - (real)2 * gates[1] * l2, D, P);
+    }
+    /* keep = 1 - alpha - 2 theta lambda_2 (0 for KL), pull = alpha */
+    *dalpha = rg.dpull - rg.dkeep;
+    return dtheta - (real)2 * l2 * rg.dkeep;
+}
+
+/* Backward of the step -theta G with G taken at (w1, w2t) = at, given P
+ * (MATH §3.5 BPTT): writes dk (the step's share), dv; adds the gradient
+ * point's share into dat; returns -<P, G> (dtheta's step share). */
+static real step_backward(const hct_mlp_kind *kind, const hct_config *cfg, const real *w1, const real *w2t,
+                          const real *k, const real *z, const real *e, const real *gb, real theta,
+                          const mlp_work *w, real *dk, real *dv, real *dat) {
+    uint32_t d = cfg->d, h = hct_mlp_hidden(cfg);
+    size_t n = (size_t)h * d;
+    const real *P1 = w->P, *P2 = w->P + n;
+    real *dat1 = dat, *dat2 = dat + n, dtheta = 0;
+    hct_zero(dk, d);
+    hct_zero(w->dg, d);
+    /* dG = -theta P; G1[i] = r_i k with r_i = u_i silu'(z_i), G2^T[i] = hv_i g */
+    for (uint32_t i = 0; i < h; i++) {
+        real pk = hct_dot(P1 + (size_t)i * d, k, d), pg = hct_dot(P2 + (size_t)i * d, gb, d);
+        w->hv[i] = hct_silu(z[i]);
+        w->sp[i] = hct_silu_grad(z[i]);
+        w->u[i] = hct_dot(w2t + (size_t)i * d, gb, d);
+        dtheta -= w->u[i] * w->sp[i] * pk + w->hv[i] * pg;
+        w->dr[i] = -theta * pk;
+        w->dh[i] = -theta * pg;
+        hct_axpy(dk, -theta * w->u[i] * w->sp[i], P1 + (size_t)i * d, d);
+        hct_axpy(w->dg, -theta * w->hv[i], P2 + (size_t)i * d, d);
+    }
+    /* r_i = u_i silu'(z_i), u_i = W2^T[i] . g: du_i, and dr's silu'' share of dz_i */
+    for (uint32_t i = 0; i < h; i++) {
+        real du = w->dr[i] * w->sp[i];
+        w->dz[i] = w->dr[i] * w->u[i] * silu_grad2(z[i]);
+        hct_axpy(w->dg, du, w2t + (size_t)i * d, d);
+        hct_axpy(dat2 + (size_t)i * d, du, gb, d);
+    }
+    /* g = b(e), e = M(k) - v */
+    kind->bias_grad(cfg, e, w->de, d);
+    for (uint32_t j = 0; j < d; j++) {
+        w->de[j] *= w->dg[j];
+        dv[j] = -w->de[j];
+    }
+    for (uint32_t i = 0; i < h; i++) {
+        w->dh[i] += hct_dot(w2t + (size_t)i * d, w->de, d);
+        hct_axpy(dat2 + (size_t)i * d, w->hv[i], w->de, d);
+        w->dz[i] += w->dh[i] * w->sp[i];
+        hct_axpy(dk, w->dz[i], w1 + (size_t)i * d, d);
+        hct_axpy(dat1 + (size_t)i * d, w->dz[i], k, d);
+    }
+    return dtheta;
+}
+
+/* One token of MATH §3.5 BPTT: the read of the new state, the retention of
+ * `in` (into ds), then the step whose gradient point `at` gets the rest
+ * (into dat, after ds is final: they may alias). */
+void hct_mlp_token_backward(const hct_rule_grad *g, const hct_token_step *s) {
     const hct_rule_io *io = g->fwd;
     const hct_mlp_kind *kind = kind_of(io);
     const hct_config *cfg = io->cfg;
-    uint32_t d = io->d, h = hct_mlp_hidden(cfg), T = io->T;
+    uint32_t d = io->d, h = hct_mlp_hidden(cfg);
     size_t n = (size_t)h * d;
-    uint64_t slen = hct_mlp_state_len(cfg), elen = extra_len(cfg);
-    if (io->frozen) {
-        frozen_backward(g, h);
-        return;
-    }
-    real *D = g->work, *P = D + 2 * n, *G = P + 2 * n, *prior = G + 2 * n;
-    real *hv = prior + 2 * n, *sp = hv + h, *u = sp + h, *dr = u + h, *dz = dr + h, *dh = dz + h;
-    real *dg = dh + h, *de = dg + d;
-    real *D1 = D, *D2 = D + n, *P1 = P, *P2 = P + n;
-    hct_zero(D, 2 * n);
-    make_prior(kind, cfg, prior);
-    for (uint32_t tt = T; tt-- > 0;) {
-        hct_token_grad x = hct_token_slices(g, tt, 2);
-        const real *S0 = hct_tape_state(io, tt, slen), *S1 = hct_tape_state(io, tt + 1, slen);
-        const real *ex = hct_tape_extra(io, tt, slen, elen);
-        const real *z = ex, *zq = z + h, *e = zq + h, *gb = e + d;
-        const real *w1 = S0, *w2t = S0 + n;
-        real alpha = x.gates[0], theta = x.gates[1];
-        /* the read of the new state */
-        read_backward(S1, S1 + n, d, h, x.q, zq, x.dy, D1, D2, x.dq);
-        /* rebuild the token's inner gradient */
-        for (uint32_t i = 0; i < h; i++) {
-            hv[i] = hct_silu(z[i]);
-            sp[i] = hct_silu_grad(z[i]);
-            u[i] = hct_dot(w2t + (size_t)i * d, gb, d);
-            for (uint32_t j = 0; j < d; j++) {
-                G[(size_t)i * d + j] = u[i] * sp[i] * x.k[j];
-                G[n + (size_t)i * d + j] = hv[i] * gb[j];
-            }
-        }
-        /* retention: P = gradient of the pre-state, D = its share of dW_t */
-        real dtheta = 0, lambda = hct_shrink_lambda(cfg);
-        if (lambda != 0) dtheta = lambda * hct_retain_shrink_backward(S1, prior, D, 2 * n);
-        hct_retain_grad rg;
-        if (cfg->retention == HCT_RET_KL) {
-            hct_groups rows = {h, d, d, 1}, cols = {d, h, 1, d};
-            rg = hct_retain_kl_backward(&rows, S0, prior, S1, (real)1 - alpha, D, P);
-            hct_retain_grad r2 = hct_retain_kl_backward(&cols, S0 + n, prior + n, S1 + n, (real)1 - alpha, D + n, P + n);
-            rg.dkeep += r2.dkeep;
-            rg.dpull += r2.dpull;
-        } else {
-            real keep = (real)1 - alpha - (real)2 * theta * lambda_2(kind, cfg);
-            rg = hct_retain_l2_backward(S0, prior, 2 * n, keep, D, P);
-        }
-        /* keep = 1 - alpha - 2 theta lambda_2 (0 for KL), pull = alpha */
-        dtheta -= (real)2 * lambda_2(kind, cfg) * rg.dkeep;
-        for (size_t i = 0; i < 2 * n; i++) dtheta -= P[i] * G[i];
-        x.dgates[0] = rg.dpull - rg.dkeep;
-        x.dgates[1] = dtheta;
-        /* the step -theta G with G1[i] = r_i k, G2^T[i] = h_i g (rank one per matrix) */
-        hct_zero(x.dk, d);
-        hct_zero(dg, d);
-        for (uint32_t i = 0; i < h; i++) {
-            dr[i] = -theta * hct_dot(P1 + (size_t)i * d, x.k, d);
-            dh[i] = -theta * hct_dot(P2 + (size_t)i * d, gb, d);
-            hct_axpy(x.dk, -theta * u[i] * sp[i], P1 + (size_t)i * d, d);
-            hct_axpy(dg, -theta * hv[i], P2 + (size_t)i * d, d);
-        }
-        /* r = u * silu'(z), u_i = W2^T[i] . g */
-        for (uint32_t i = 0; i < h; i++) {
-            real du = dr[i] * sp[i];
-            dz[i] = dr[i] * u[i] * silu_grad2(z[i]);
-            hct_axpy(dg, du, w2t + (size_t)i * d, d);
-            hct_axpy(D2 + (size_t)i * d, du, gb, d);
-        }
-        /* g = b(e), e = M(k) - v */
-        kind->bias_grad(cfg, e, de, d);
-        for (uint32_t j = 0; j < d; j++) {
-            de[j] *= dg[j];
-            x.dv[j] = -de[j];
-        }
-        for (uint32_t i = 0; i < h; i++) {
-            dh[i] += hct_dot(w2t + (size_t)i * d, de, d);
-            hct_axpy(D2 + (size_t)i * d, hv[i], de, d);
-            dz[i] += dh[i] * sp[i];
-            hct_axpy(x.dk, dz[i], w1 + (size_t)i * d, d);
-            hct_axpy(D1 + (size_t)i * d, dz[i], x.k, d);
-        }
-    }
+    hct_token_grad x = hct_token_slices(g, s->t, 2);
+    mlp_work w = work_of(g);
+    const real *z = s->extra, *zq = z + h, *e = zq + h, *gb = e + d;
+    if (s->t + 1 == io->T) make_prior(kind, cfg, w.prior); /* the backward's first token */
+    hct_zero(x.dq, d);
+    if (s->dy) read_back(s->out, s->out + n, d, h, x.q, zq, s->dy, s->ds, x.dq);
+    real dtheta = retain_backward(kind, cfg, s->in, s->out, w.prior, x.gates, s->ds, w.P, &x.dgates[0]);
+    x.dgates[1] = dtheta + step_backward(kind, cfg, s->at, s->at + n, x.k, z, e, gb, x.gates[1], &w, x.dk, x.dv,
+                                         s->dat);
+}
+
+void hct_mlp_read_backward(const hct_rule_grad *g, uint32_t t, const real *state, const real *dy, real *ds,
+                           real *dq) {
+    uint32_t d = g->fwd->d, h = hct_mlp_hidden(g->fwd->cfg);
+    size_t n = (size_t)h * d;
+    const real *q = g->fwd->q + (size_t)t * d;
+    real *z = work_of(g).hv; /* past the prior token_backward keeps */
+    for (uint32_t i = 0; i < h; i++) z[i] = hct_dot(state + (size_t)i * d, q, d);
+    read_back(state, state + n, d, h, q, z, dy, ds, dq);
 }

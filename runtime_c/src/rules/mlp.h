@@ -1,9 +1,11 @@
 /* rules/mlp.h — what the MLP-memory rules share (MATH §3.5-§3.7): the state
  * (W1, W2^T), both (h, d) row-major (row i = hidden unit i), M(x) =
  * silu(W1 x) W2; one inner gradient step per token on the rule's attentional
- * bias of e = M(k) - v, the rule's retention (forgetting pulls the state
- * back to the rule's init state W0, its prior), then the read y = M(q) of
- * the new state; exact BPTT including the silu'' term (MATH §3.5). */
+ * bias of e = M(k) - v taken at the gradient point (the state, or the CMS
+ * block-start state: MATH §6.1), the rule's retention of the state
+ * (forgetting pulls it back to the rule's init state W0, its prior), then
+ * the read y = M(q) of the new state; exact BPTT including the silu'' term
+ * (MATH §3.5).  The per-token interface of rule.h, run by the shared loop. */
 #ifndef HECATE_RULES_MLP_H
 #define HECATE_RULES_MLP_H
 #include "loop.h"
@@ -28,15 +30,21 @@ hecate_status hct_mlp_check_hidden(const hct_config *cfg);
 
 uint64_t hct_mlp_state_len(const hct_config *cfg);
 uint64_t hct_mlp_scratch_len(const hct_config *cfg);
-uint64_t hct_mlp_tape_len(const hct_config *cfg, uint32_t T);
 uint64_t hct_mlp_work_len(const hct_config *cfg);
+uint64_t hct_mlp_extra_len(const hct_config *cfg);
 
 /* MATH §3.5 init: W1[i][j] = 0.1 sqrt(2/(d+h)) (hash(i d + j) - 0.5), W2 = 0. */
 void hct_mlp_hash_init(real *state, const hct_config *cfg);
 
-/* Forward over io->T tokens (frozen: reads only) and its exact backward, for
- * a rule whose vtable impl is its hct_mlp_kind. */
-void hct_mlp_forward(const hct_rule_io *io);
-void hct_mlp_backward(const hct_rule_grad *g);
+/* The per-token interface (rule.h) of a rule whose vtable impl is its
+ * hct_mlp_kind.  The prior is built once per call of the shared loop: by
+ * token 0 into io->scratch (forward), by token T-1 into g->work (backward,
+ * which runs in reverse). */
+void hct_mlp_token(const hct_rule_io *io, uint32_t t, const real *at, const real *in, real *out, real *y,
+                   real *extra);
+void hct_mlp_read(const hct_rule_io *io, uint32_t t, const real *state, real *y);
+void hct_mlp_token_backward(const hct_rule_grad *g, const hct_token_step *s);
+void hct_mlp_read_backward(const hct_rule_grad *g, uint32_t t, const real *state, const real *dy, real *ds,
+                           real *dq);
 
 #endif
