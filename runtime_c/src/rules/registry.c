@@ -23,7 +23,6 @@ static const hct_rule *const RULES[] = {
     &hct_rule_trellis,
     &hct_rule_atlas,
     &hct_rule_ssm,
-    NULL, NULL, NULL, NULL, NULL,
 };
 
 const hct_rule *hct_rule_by_id(uint32_t id) {
