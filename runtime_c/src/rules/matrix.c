@@ -86,12 +86,18 @@ void hct_matrix_read_backward(const hct_rule_grad *g, uint32_t t, const real *st
     }
 }
 
+/* dA == dS, every token's case at period 1, has its own loop so that it
+ * vectorizes (same result, same rounding). */
 void hct_matrix_keep_add(real *dS, real *dA, real keep, const real *k, const real *de, uint32_t d) {
     for (uint32_t j = 0; j < d; j++) {
         real *ds = dS + (size_t)j * d, *da = dA + (size_t)j * d, kj = k[j];
-        for (uint32_t i = 0; i < d; i++) {
-            ds[i] *= keep;
-            da[i] += kj * de[i];
+        if (da == ds) {
+            for (uint32_t i = 0; i < d; i++) ds[i] = keep * ds[i] + kj * de[i];
+        } else {
+            for (uint32_t i = 0; i < d; i++) {
+                ds[i] *= keep;
+                da[i] += kj * de[i];
+            }
         }
     }
 }

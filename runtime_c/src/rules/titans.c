@@ -43,15 +43,24 @@ static void titans_token(const hct_rule_io *io, uint32_t t, const real *at, cons
     hct_matrix_retain(io, Mo, q, theta, y);
 }
 
-/* dM <- keep dM, dM_at += k^T de, dZ <- eta dZ, row by row (dM_at may be dM: rule.h). */
+/* dM <- keep dM, dM_at += k^T de, dZ <- eta dZ, row by row.  dM_at may be
+ * dM (rule.h): that case, every token's at period 1, has its own loop so
+ * that it vectorizes (same result, same rounding). */
 static void titans_keep(real *dM, real *dZ, real *dMat, real keep, real eta, const real *k, const real *de,
                         uint32_t d) {
     for (uint32_t j = 0; j < d; j++) {
         real *dm = dM + (size_t)j * d, *dz = dZ + (size_t)j * d, *da = dMat + (size_t)j * d, kj = k[j];
-        for (uint32_t i = 0; i < d; i++) {
-            dm[i] *= keep;
-            da[i] += kj * de[i];
-            dz[i] *= eta;
+        if (da == dm) {
+            for (uint32_t i = 0; i < d; i++) {
+                dm[i] = keep * dm[i] + kj * de[i];
+                dz[i] *= eta;
+            }
+        } else {
+            for (uint32_t i = 0; i < d; i++) {
+                dm[i] *= keep;
+                da[i] += kj * de[i];
+                dz[i] *= eta;
+            }
         }
     }
 }
