@@ -40,14 +40,14 @@ static uint64_t ns_len(const hct_config *cfg) {
 /* per token: the window errors E = K M - V (c x d), then the NS iterates and norm */
 static uint64_t extra_len(const hct_config *cfg) { return (uint64_t)window(cfg) * cfg->d + ns_len(cfg); }
 
-/* the extra, then the Newton-Schulz iteration's work (2 d^2, when on) */
+/* the extra, a row of K^T E (d), then the Newton-Schulz iteration's work (2 d^2, when on) */
 static uint64_t atlas_scratch_len(const hct_config *cfg) {
-    return extra_len(cfg) + (ns_steps(cfg) ? 2 * (uint64_t)cfg->d * cfg->d : 0);
+    return extra_len(cfg) + cfg->d + (ns_steps(cfg) ? 2 * (uint64_t)cfg->d * cfg->d : 0);
 }
 
-/* per-token backward: de (c x d), then for NS: G (d x d) and its work (4 d^2) */
+/* per-token backward: de (c x d), a row of K^T de (d), then for NS: G (d x d) and its work (4 d^2) */
 static uint64_t atlas_work_len(const hct_config *cfg) {
-    return (uint64_t)window(cfg) * cfg->d + (ns_steps(cfg) ? 5 * (uint64_t)cfg->d * cfg->d : 0);
+    return ((uint64_t)window(cfg) + 1) * cfg->d + (ns_steps(cfg) ? 5 * (uint64_t)cfg->d * cfg->d : 0);
 }
 
 /* Shift the window by one row and append (k, v); in and out may alias. */
@@ -76,22 +76,22 @@ static void atlas_token(const hct_rule_io *io, uint32_t t, const real *at, const
     for (size_t i = 0; i < (size_t)c * d; i++) E[i] -= V[i];
     uint32_t ns = ns_steps(io->cfg);
     /* plain: Z' = eta Z - theta G ; Muon form (ns > 0): Z' = eta Z + G, G = K^T E */
-    real gscale = ns ? (real)1 : -theta;
+    real gscale = ns ? (real)1 : -theta, *grad = io->scratch + extra_len(io->cfg);
     hct_zero(y, d);
     for (uint32_t j = 0; j < d; j++) {
         const real *m = in + (size_t)j * d, *z = in + dd + (size_t)j * d;
         real *mo = out + (size_t)j * d, *zo = out + dd + (size_t)j * d;
+        hct_zero(grad, d); /* (K^T E)[j], summed over the window in row order */
+        for (uint32_t i = 0; i < c; i++) hct_axpy(grad, K[(size_t)i * d + j], E + (size_t)i * d, d);
         for (uint32_t o = 0; o < d; o++) {
-            real grad = 0; /* (K^T E)[j][o] */
-            for (uint32_t i = 0; i < c; i++) grad += K[(size_t)i * d + j] * E[(size_t)i * d + o];
-            zo[o] = eta * z[o] + gscale * grad;
+            zo[o] = eta * z[o] + gscale * grad[o];
             if (!ns) mo[o] = keep * m[o] + zo[o];
         }
         if (!ns) hct_axpy(y, q[j], mo, d);
     }
     if (ns) { /* M' = keep M - theta NS(Z') */
         real *iter = E + (size_t)c * d, *O = iter + (size_t)ns * dd;
-        iter[(size_t)(ns + 1) * dd] = hct_newton_schulz(out + dd, d, ns, iter, io->scratch + extra_len(io->cfg));
+        iter[(size_t)(ns + 1) * dd] = hct_newton_schulz(out + dd, d, ns, iter, grad + d);
         for (size_t i = 0; i < dd; i++) out[i] = keep * in[i] - theta * O[i];
         hct_linear(out, q, 1, d, d, y);
     }
@@ -118,7 +118,7 @@ static real write_backward(const hct_rule_grad *g, const hct_token_step *s, hct_
     if (!s->dy) hct_zero(x->dq, d);
     if (ns) {
         const real *iter = s->extra + (size_t)c * d, *O = iter + (size_t)ns * dd;
-        real theta = x->gates[G_THETA], *G = g->work + (size_t)c * d;
+        real theta = x->gates[G_THETA], *G = g->work + (size_t)(c + 1) * d;
         *dtheta -= hct_dot(dM, O, (uint32_t)dd);
         for (size_t i = 0; i < dd; i++) G[i] = -theta * dM[i];
         hct_newton_schulz_backward(s->out + dd, iter[(size_t)(ns + 1) * dd], iter, d, ns, G, dZ, G + dd);
@@ -150,27 +150,40 @@ static real momentum_backward(const hct_rule_grad *g, const hct_token_step *s, r
     return deta;
 }
 
+/* dm <- keep dm, da += row, dz <- eta dz over one row of d; da may be dm
+ * (rule.h), every token's case at period 1, with its own loop so that it
+ * vectorizes (same result, same rounding). */
+static void keep_row(real *dm, real *da, real *dz, const real *row, real keep, real eta, uint32_t d) {
+    if (da == dm) {
+        for (uint32_t o = 0; o < d; o++) {
+            dm[o] = keep * dm[o] + row[o];
+            dz[o] *= eta;
+        }
+        return;
+    }
+    for (uint32_t o = 0; o < d; o++) {
+        dm[o] *= keep;
+        da[o] += row[o];
+        dz[o] *= eta;
+    }
+}
+
 /* E = K M_at - V: dV -= dE, dK += dE M_at^T, dM_at += K^T dE; with them
- * dM <- keep dM and dZ <- eta dZ (dM_at may be dM: rule.h). */
+ * dM <- keep dM and dZ <- eta dZ. */
 static void error_backward(const hct_rule_grad *g, const hct_token_step *s, real keep, real eta) {
     uint32_t d = g->fwd->d, c = window(g->fwd->cfg);
     size_t dd = (size_t)d * d, cd = (size_t)c * d;
     const real *K = s->out + 2 * dd, *de = g->work;
-    real *dM = s->ds, *dZ = dM + dd, *dK = dZ + dd, *dV = dK + cd;
+    real *dM = s->ds, *dZ = dM + dd, *dK = dZ + dd, *dV = dK + cd, *row = g->work + cd;
     for (uint32_t i = 0; i < c; i++) {
         const real *dei = de + (size_t)i * d;
         hct_axpy(dV + (size_t)i * d, -1, dei, d);
         for (uint32_t j = 0; j < d; j++) dK[(size_t)i * d + j] += hct_dot(s->at + (size_t)j * d, dei, d);
     }
     for (uint32_t j = 0; j < d; j++) {
-        real *dm = dM + (size_t)j * d, *dz = dZ + (size_t)j * d, *da = s->dat + (size_t)j * d;
-        for (uint32_t o = 0; o < d; o++) {
-            real acc = 0;
-            for (uint32_t i = 0; i < c; i++) acc += K[(size_t)i * d + j] * de[(size_t)i * d + o];
-            dm[o] *= keep;
-            da[o] += acc;
-            dz[o] *= eta;
-        }
+        hct_zero(row, d); /* (K^T dE)[j], summed over the window in row order */
+        for (uint32_t i = 0; i < c; i++) hct_axpy(row, K[(size_t)i * d + j], de + (size_t)i * d, d);
+        keep_row(dM + (size_t)j * d, s->dat + (size_t)j * d, dZ + (size_t)j * d, row, keep, eta, d);
     }
 }
 
