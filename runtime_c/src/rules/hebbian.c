@@ -36,6 +36,7 @@ static void hebbian_token(const hct_rule_io *io, uint32_t t, const real *at, con
 static void hebbian_token_backward(const hct_rule_grad *g, const hct_token_step *s) {
     const hct_rule_io *io = g->fwd;
     uint32_t d = io->d;
+    const real *dy = s->dy;
     real *dS = s->ds;
     bool shrink = hct_shrink_lambda(io->cfg) != 0; /* its threshold is lambda_1 itself: no gate gradient */
     hct_token_grad x = hct_token_slices(g, s->t, N_GATES);
@@ -44,9 +45,9 @@ static void hebbian_token_backward(const hct_rule_grad *g, const hct_token_step 
     hct_zero(x.dv, d);
     for (uint32_t j = 0; j < d; j++) {
         real *ds = dS + (size_t)j * d;
-        if (s->dy) {
-            hct_axpy(ds, x.q[j], s->dy, d);
-            x.dq[j] = hct_dot(s->out + (size_t)j * d, s->dy, d);
+        if (dy) {
+            hct_axpy(ds, x.q[j], dy, d);
+            x.dq[j] = hct_dot(s->out + (size_t)j * d, dy, d);
         }
         if (shrink) hct_retain_shrink_backward(s->out + (size_t)j * d, NULL, ds, d);
         dalpha -= hct_dot(ds, s->in + (size_t)j * d, d);
@@ -54,7 +55,7 @@ static void hebbian_token_backward(const hct_rule_grad *g, const hct_token_step 
         hct_axpy(x.dv, x.k[j], ds, d);
         for (uint32_t i = 0; i < d; i++) ds[i] *= keep;
     }
-    if (!s->dy) hct_zero(x.dq, d);
+    if (!dy) hct_zero(x.dq, d);
     x.dgates[G_ALPHA] = dalpha;
 }
 
