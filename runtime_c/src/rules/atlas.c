@@ -37,7 +37,7 @@ static uint64_t ns_len(const hct_config *cfg) {
     return ns_steps(cfg) ? ((uint64_t)ns_steps(cfg) + 1) * cfg->d * cfg->d + 1 : 0;
 }
 
-/* per token: the window errors E = K M - V (c x d), then the NS iterates and norm */
+/* per token: the window errors E = K M_at - V (c x d), then the NS iterates and norm */
 static uint64_t extra_len(const hct_config *cfg) { return (uint64_t)window(cfg) * cfg->d + ns_len(cfg); }
 
 /* the extra, a row of K^T E (d), then the Newton-Schulz iteration's work (2 d^2, when on) */
