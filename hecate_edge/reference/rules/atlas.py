@@ -55,14 +55,17 @@ def init_state(d: int, hp: dict) -> np.ndarray:
     return np.zeros(2 * d * d + 2 * int(hp["window"]) * d)
 
 
-def write_read(state, km, vm, qm, gates, hp):
+def write_read(state, km, vm, qm, gates, hp, at=None):
     """Window <- last c (k, v); Z' = eta Z - theta K^T (K M - V); M' = (1 - alpha) M + Z'; y = q M'.
-    With ns_steps = k > 0: Z' = eta Z + K^T (K M - V); M' = (1 - alpha) M - theta NS_k(Z')."""
+    With ns_steps = k > 0: Z' = eta Z + K^T (K M - V); M' = (1 - alpha) M - theta NS_k(Z').
+    The errors K M - V take M of `at` (the state itself, or the CMS block-start
+    state, MATH §6.1); the window is this state's."""
     d, c = len(km), int(hp["window"])
     m, z, keys, values = _split(state, d, c)
+    m_at = m if at is None else _split(at, d, c)[0]
     keys = np.vstack([keys[1:], km])
     values = np.vstack([values[1:], vm])
-    grad = keys.T @ (keys @ m - values)
+    grad = keys.T @ (keys @ m_at - values)
     steps = int(hp.get("ns_steps", 0))
     if steps:  # Muon form: momentum of the raw gradient, orthogonalized, scaled by theta
         z_next = gates["eta"] * z + grad

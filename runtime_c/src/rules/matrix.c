@@ -56,28 +56,6 @@ void hct_matrix_state_init(real *state, const hct_config *cfg) { hct_zero(state,
 
 uint64_t hct_matrix_scratch_len(const hct_config *cfg) { return cfg->d; }
 
-uint64_t hct_matrix_tape_len_n(const hct_config *cfg, uint32_t T, uint32_t n_mats) {
-    return hct_tape_len((uint64_t)n_mats * cfg->d * cfg->d, cfg->d, T);
-}
-
-uint64_t hct_matrix_tape_len(const hct_config *cfg, uint32_t T) { return hct_matrix_tape_len_n(cfg, T, 1); }
-
-const real *hct_matrix_tape_state(const hct_rule_io *io, uint32_t t, uint32_t n_mats) {
-    return hct_tape_state(io, t, (uint64_t)n_mats * io->d * io->d);
-}
-
-const real *hct_matrix_tape_e(const hct_rule_io *io, uint32_t t, uint32_t n_mats) {
-    return hct_tape_extra(io, t, (uint64_t)n_mats * io->d * io->d, io->d);
-}
-
-void hct_matrix_forward(const hct_rule_io *io, hct_token_fn token, uint32_t n_mats) {
-    if (io->frozen) {
-        hct_linear(io->state_in, io->q, io->T, io->d, io->d, io->y);
-        return;
-    }
-    hct_rule_loop(io, token, (uint64_t)n_mats * io->d * io->d, io->d);
-}
-
 real hct_matrix_error_step_backward(const real *dX, const real *M, const real *k, const real *e, real theta,
                                     uint32_t d, real *u, real *de, real *dk, real *dv) {
     hct_zero(u, d);
@@ -90,17 +68,6 @@ real hct_matrix_error_step_backward(const real *dX, const real *M, const real *k
     for (uint32_t j = 0; j < d; j++)
         dk[j] = -theta * hct_dot(dX + (size_t)j * d, e, d) + hct_dot(M + (size_t)j * d, de, d);
     return -hct_dot(u, e, d);
-}
-
-void hct_matrix_frozen_backward(const hct_rule_grad *g, uint32_t t, uint32_t n_gates) {
-    const hct_rule_io *io = g->fwd;
-    uint32_t d = io->d;
-    const real *dy = g->dy + (size_t)t * d;
-    real *dq = g->dq + (size_t)t * d;
-    for (uint32_t j = 0; j < d; j++) dq[j] = hct_dot(io->state_in + (size_t)j * d, dy, d);
-    hct_zero(g->dk + (size_t)t * d, d);
-    hct_zero(g->dv + (size_t)t * d, d);
-    hct_zero(g->dgates + (size_t)t * n_gates, n_gates);
 }
 
 uint64_t hct_matrix_extra_len(const hct_config *cfg) { return cfg->d; }
@@ -119,12 +86,18 @@ void hct_matrix_read_backward(const hct_rule_grad *g, uint32_t t, const real *st
     }
 }
 
+/* dA == dS, every token's case at period 1, has its own loop so that it
+ * vectorizes (same result, same rounding). */
 void hct_matrix_keep_add(real *dS, real *dA, real keep, const real *k, const real *de, uint32_t d) {
     for (uint32_t j = 0; j < d; j++) {
         real *ds = dS + (size_t)j * d, *da = dA + (size_t)j * d, kj = k[j];
-        for (uint32_t i = 0; i < d; i++) {
-            ds[i] *= keep;
-            da[i] += kj * de[i];
+        if (da == ds) {
+            for (uint32_t i = 0; i < d; i++) ds[i] = keep * ds[i] + kj * de[i];
+        } else {
+            for (uint32_t i = 0; i < d; i++) {
+                ds[i] *= keep;
+                da[i] += kj * de[i];
+            }
         }
     }
 }

@@ -2,7 +2,8 @@
  * momentum on ||k M - v||^2 / 2.  Z <- eta Z - theta k^T (k M - v),
  * M <- (1-alpha) M + Z, read y = q M after the write; exact BPTT.
  * State: M then Z, each (d, d) row-major, initial 0; momentum persists across
- * calls.  Gates: alpha (sigmoid), theta (softplus), eta (sigmoid). */
+ * calls.  Gates: alpha (sigmoid), theta (softplus), eta (sigmoid).  Under CMS
+ * (MATH §6.1) the error k M - v takes M of the block-start state. */
 #include "matrix.h"
 #include "../mathfn.h"
 
@@ -12,14 +13,13 @@ static uint64_t titans_state_len(const hct_config *cfg) { return 2 * (uint64_t)c
 
 static void titans_state_init(real *state, const hct_config *cfg) { hct_zero(state, 2 * (size_t)cfg->d * cfg->d); }
 
-/* Tape: (M_t, Z_t) for t = 0 .. T, then e_t (matrix.h layout with two matrices). */
-static uint64_t titans_tape_len(const hct_config *cfg, uint32_t T) { return hct_matrix_tape_len_n(cfg, T, 2); }
+/* per-token backward: u, de (d each) */
+static uint64_t titans_work_len(const hct_config *cfg) { return 2 * (uint64_t)cfg->d; }
 
-static uint64_t titans_work_len(const hct_config *cfg) { return 2 * (uint64_t)cfg->d * cfg->d + 2 * (uint64_t)cfg->d; }
-
-/* One token from (M, Z) `in` to `out`, rows in order:
+/* One token from (M, Z) `in` to `out` with e = k M_at - v, rows in order:
  * z_j <- eta z_j - (theta k_j) e ; m_j <- keep m_j + z_j ; y += q_j m_j. */
-static void titans_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *e) {
+static void titans_token(const hct_rule_io *io, uint32_t t, const real *at, const real *in, real *out, real *y,
+                         real *e) {
     uint32_t d = io->d;
     size_t dd = (size_t)d * d;
     const real *k = io->k + (size_t)t * d, *v = io->v + (size_t)t * d, *q = io->q + (size_t)t * d;
@@ -27,7 +27,7 @@ static void titans_token(const hct_rule_io *io, uint32_t t, const real *in, real
     const real *M = in, *Z = in + dd;
     real *Mo = out, *Zo = out + dd;
     real keep = (real)1 - g[G_ALPHA], theta = g[G_THETA], eta = g[G_ETA];
-    hct_linear(M, k, 1, d, d, e);
+    hct_linear(at, k, 1, d, d, e);
     for (uint32_t i = 0; i < d; i++) e[i] -= v[i];
     hct_zero(y, d);
     for (uint32_t j = 0; j < d; j++) {
@@ -43,56 +43,64 @@ static void titans_token(const hct_rule_io *io, uint32_t t, const real *in, real
     hct_matrix_retain(io, Mo, q, theta, y);
 }
 
-static void titans_forward(const hct_rule_io *io) { hct_matrix_forward(io, titans_token, 2); }
-
-/* Reverse pass (MATH §3.3): dM and dZ are the gradients of M_{t+1}, Z_{t+1}. */
-static void titans_backward(const hct_rule_grad *g) {
-    const hct_rule_io *io = g->fwd;
-    uint32_t d = io->d, T = io->T;
-    size_t dd = (size_t)d * d, ss = 2 * dd;
-    real *dM = g->work, *dZ = dM + dd, *u = dZ + dd, *de = u + d, lambda = hct_shrink_lambda(io->cfg);
-    hct_zero(dM, ss);
-    for (uint32_t tt = T; tt-- > 0;) {
-        if (io->frozen) {
-            hct_matrix_frozen_backward(g, tt, N_GATES);
-            continue;
-        }
-        hct_token_grad x = hct_token_slices(g, tt, N_GATES);
-        const real *M0 = hct_matrix_tape_state(io, tt, 2), *Z0 = M0 + dd, *M1 = M0 + ss;
-        const real *e = hct_matrix_tape_e(io, tt, 2);
-        /* dM += q^T dy ; dq = M_{t+1} dy ; (elastic net: through the shrink) ; dZ += dM ;
-         * dalpha = -<dM, M_t> ; deta = <dZ, Z_t> */
-        real dalpha = 0, deta = 0, dthr = 0;
-        for (uint32_t j = 0; j < d; j++) {
-            real *dm = dM + (size_t)j * d, *dz = dZ + (size_t)j * d;
-            hct_axpy(dm, x.q[j], x.dy, d);
-            x.dq[j] = hct_dot(M1 + (size_t)j * d, x.dy, d);
-            if (lambda != 0) dthr += hct_retain_shrink_backward(M1 + (size_t)j * d, NULL, dm, d);
-            hct_axpy(dz, 1, dm, d);
-            dalpha -= hct_dot(dm, M0 + (size_t)j * d, d);
-            deta += hct_dot(dz, Z0 + (size_t)j * d, d);
-        }
-        x.dgates[G_ALPHA] = dalpha;
-        x.dgates[G_ETA] = deta;
-        x.dgates[G_THETA] = lambda * dthr +
-            hct_matrix_error_step_backward(dZ, M0, x.k, e, x.gates[G_THETA], d, u, de, x.dk, x.dv);
-        /* dM <- keep dM + k^T de ; dZ <- eta dZ */
-        real keep = (real)1 - x.gates[G_ALPHA], eta = x.gates[G_ETA];
-        for (uint32_t j = 0; j < d; j++) {
-            real *dm = dM + (size_t)j * d, *dz = dZ + (size_t)j * d;
+/* dM <- keep dM, dM_at += k^T de, dZ <- eta dZ, row by row.  dM_at may be
+ * dM (rule.h): that case, every token's at period 1, has its own loop so
+ * that it vectorizes (same result, same rounding). */
+static void titans_keep(real *dM, real *dZ, real *dMat, real keep, real eta, const real *k, const real *de,
+                        uint32_t d) {
+    for (uint32_t j = 0; j < d; j++) {
+        real *dm = dM + (size_t)j * d, *dz = dZ + (size_t)j * d, *da = dMat + (size_t)j * d, kj = k[j];
+        if (da == dm) {
             for (uint32_t i = 0; i < d; i++) {
-                dm[i] = keep * dm[i] + x.k[j] * de[i];
+                dm[i] = keep * dm[i] + kj * de[i];
+                dz[i] *= eta;
+            }
+        } else {
+            for (uint32_t i = 0; i < d; i++) {
+                dm[i] *= keep;
+                da[i] += kj * de[i];
                 dz[i] *= eta;
             }
         }
     }
 }
 
+/* One token of the reverse pass (MATH §3.3): s->ds holds dM, dZ of (M, Z) after it. */
+static void titans_token_backward(const hct_rule_grad *g, const hct_token_step *s) {
+    const hct_rule_io *io = g->fwd;
+    uint32_t d = io->d;
+    size_t dd = (size_t)d * d;
+    real *dM = s->ds, *dZ = dM + dd, *u = g->work, *de = u + d, lambda = hct_shrink_lambda(io->cfg);
+    const real *M0 = s->in, *Z0 = M0 + dd, *M1 = s->out;
+    hct_token_grad x = hct_token_slices(g, s->t, N_GATES);
+    /* dM += q^T dy ; dq = M_{t+1} dy ; (elastic net: through the shrink) ; dZ += dM ;
+     * dalpha = -<dM, M_t> ; deta = <dZ, Z_t> */
+    real dalpha = 0, deta = 0, dthr = 0;
+    for (uint32_t j = 0; j < d; j++) {
+        real *dm = dM + (size_t)j * d, *dz = dZ + (size_t)j * d;
+        if (s->dy) {
+            hct_axpy(dm, x.q[j], s->dy, d);
+            x.dq[j] = hct_dot(M1 + (size_t)j * d, s->dy, d);
+        }
+        if (lambda != 0) dthr += hct_retain_shrink_backward(M1 + (size_t)j * d, NULL, dm, d);
+        hct_axpy(dz, 1, dm, d);
+        dalpha -= hct_dot(dm, M0 + (size_t)j * d, d);
+        deta += hct_dot(dz, Z0 + (size_t)j * d, d);
+    }
+    if (!s->dy) hct_zero(x.dq, d);
+    x.dgates[G_ALPHA] = dalpha;
+    x.dgates[G_ETA] = deta;
+    /* the error e = k M_at - v: its M is the gradient point's */
+    x.dgates[G_THETA] = lambda * dthr +
+        hct_matrix_error_step_backward(dZ, s->at, x.k, s->extra, x.gates[G_THETA], d, u, de, x.dk, x.dv);
+    titans_keep(dM, dZ, s->dat, (real)1 - x.gates[G_ALPHA], x.gates[G_ETA], x.k, de, d);
+}
+
 const hct_rule hct_rule_titans = {
     1, "titans", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, HCT_GATE_SIGMOID, 0}, HCT_RET_L2,
     HCT_MATRIX_RETENTIONS,
     hct_rule_params_none, titans_state_len, titans_state_init, hct_matrix_scratch_len,
-    titans_forward, titans_tape_len, titans_work_len, titans_backward, NULL,
+    NULL, NULL, titans_work_len, NULL, NULL,
     0, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL,
+    hct_matrix_extra_len, titans_token, hct_matrix_read, titans_token_backward, hct_matrix_read_backward,
 };
