@@ -42,12 +42,15 @@ def init_state(d: int, hp: dict) -> np.ndarray:
     return np.array([l2_normalize(row) for row in raw])
 
 
-def write_read(state, km, vm, qm, gates, hp):
-    """Per slot: delta = beta sigmoid(<s, k>) v; s <- normalize(s + delta - <s, delta> s); y = read."""
+def write_read(state, km, vm, qm, gates, hp, at=None):
+    """Per slot: delta = beta sigmoid(<a, k>) v; s <- normalize(s + delta - <a, delta> a); y = read.
+    a is the slot of `at`, the state the score and the orthogonal step are taken at
+    (MATH §6.1 CMS: the block-start state; None: the state itself, a = s)."""
+    at = state if at is None else at
     new = state.copy()
-    for i, s in enumerate(state):
-        delta = gates["beta"] * sigmoid(s @ km) * vm
-        s_un = s + delta - (s @ delta) * s
+    for i, (s, a) in enumerate(zip(state, at)):
+        delta = gates["beta"] * sigmoid(a @ km) * vm
+        s_un = s + delta - (a @ delta) * a
         norm = float(np.sqrt(s_un @ s_un))
         if norm > NORM_FLOOR:
             new[i] = s_un / norm

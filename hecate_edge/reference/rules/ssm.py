@@ -58,8 +58,10 @@ def init_state(d: int, hp: dict) -> np.ndarray:
     return np.zeros((d, int(hp["d_state"])))
 
 
-def write_read(state, km, vm, qm, gates, hp, tensors=None):
-    """h' = exp(Delta A) h + Delta (B u), then y = h' C."""
+def write_read(state, km, vm, qm, gates, hp, at=None, tensors=None):
+    """h' = exp(Delta A) h + Delta (B u), then y = h' C.  `at` (MATH §6.1 CMS: the
+    block-start state) is unused: the decay is the retention and the write Delta B u
+    does not depend on the state (no inner gradient)."""
     tensors = init_tensors(len(km), hp) if tensors is None else tensors
     n = state.shape[1]
     dt = softplus(gates["delta"] + tensors["dt_bias"])

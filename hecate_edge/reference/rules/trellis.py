@@ -56,18 +56,22 @@ def nsilu(a: np.ndarray) -> np.ndarray:
     return s / norm if norm > NORM_FLOOR else np.zeros_like(a)
 
 
-def write_read(state, km, vm, qm, gates, hp, x=None):
-    """Pass 1 (keys) then pass 2 (values) on x (x = km when not given), then y = S_V' nsilu(S_K' q)."""
+def write_read(state, km, vm, qm, gates, hp, at=None, x=None):
+    """Pass 1 (keys) then pass 2 (values) on x (x = km when not given), then y = S_V' nsilu(S_K' q).
+    Each pass's error is taken at the matrices of `at` (MATH §6.1 CMS: the block-start
+    state; None: the state itself), its decay acts on the state's; pass 2's input c is
+    the feature of the key memory just written."""
     x = km if x is None else x
     x = l2_normalize(x)  # MATH §3.9: the compression sees x normalized
     d, dk = len(km), int(hp["d_k"])
     sk, sv = _split(state, d, dk)
+    ak, av = _split(state if at is None else at, d, dk)
     keep, theta = 1.0 - gates["alpha"], gates["theta"]
-    e_k = sk @ x - km[:dk]
+    e_k = ak @ x - km[:dk]
     sk_next = (keep - theta * hp["lambda_k"]) * sk - theta * np.outer(e_k, x)
     matrix.retain(sk_next, gates, hp)
     c = nsilu(sk_next @ x)
-    e_v = sv @ c - vm
+    e_v = av @ c - vm
     sv_next = (keep - theta * hp["lambda_v"]) * sv - theta * np.outer(e_v, c)
     matrix.retain(sv_next, gates, hp)
     new = np.concatenate([sk_next.ravel(), sv_next.ravel()])

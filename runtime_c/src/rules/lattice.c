@@ -1,7 +1,7 @@
 /* rules/lattice.c — Lattice OSR (MATH §3.7): m unit-norm slots on the sphere.
  * Per slot a tangent (orthogonal) write of strength beta sigmoid(<s, k>) v,
  * then renormalization (sphere retention); read y = softmax(S q) S after the
- * write; exact BPTT.  State: S (m x d), rows unit norm.  Gate: beta (sigmoid,
+ * write; exact BPTT; per token on the shared loop (rule.h).  State: S (m x d), rows unit norm.  Gate: beta (sigmoid,
  * write strength).  Param: m_slots in 1..4096. */
 #include "loop.h"
 #include "retention.h"
@@ -29,20 +29,14 @@ static void lattice_state_init(real *state, const hct_config *cfg) {
     }
 }
 
-/* per token: g (sigmoid of the slot score), p = <s, delta>, n = ||s_un|| (m each) */
-static uint64_t extra_len(const hct_config *cfg) { return 3 * (uint64_t)slots(cfg); }
+/* per token: g (sigmoid of the slot score), p = <s_at, delta>, n = ||s_un|| (m each) */
+static uint64_t lattice_extra_len(const hct_config *cfg) { return 3 * (uint64_t)slots(cfg); }
 
-/* the extra, then w (m) and the tangent step u (d) */
-static uint64_t lattice_scratch_len(const hct_config *cfg) { return extra_len(cfg) + slots(cfg) + cfg->d; }
+/* the extra (inference), then w (m) and the tangent step u (d) */
+static uint64_t lattice_scratch_len(const hct_config *cfg) { return lattice_extra_len(cfg) + slots(cfg) + cfg->d; }
 
-static uint64_t lattice_tape_len(const hct_config *cfg, uint32_t T) {
-    return hct_tape_len(lattice_state_len(cfg), extra_len(cfg), T);
-}
-
-/* D (m x d), w, a (m), ddelta, du (d) */
-static uint64_t lattice_work_len(const hct_config *cfg) {
-    return lattice_state_len(cfg) + 2 * (uint64_t)slots(cfg) + 2 * (uint64_t)cfg->d;
-}
+/* per-token backward: w, a (m each), ddelta (d) */
+static uint64_t lattice_work_len(const hct_config *cfg) { return 2 * (uint64_t)slots(cfg) + cfg->d; }
 
 /* w = softmax(S q) (m scalars). */
 static void slot_weights(const real *S, uint32_t m, uint32_t d, const real *q, real *w) {
@@ -55,49 +49,47 @@ static void slot_weights(const real *S, uint32_t m, uint32_t d, const real *q, r
     for (uint32_t i = 0; i < m; i++) w[i] /= sum;
 }
 
-/* y = sum_i w_i S[i] with w = softmax(S q). */
-static void slot_read(const real *S, uint32_t m, uint32_t d, const real *q, real *w, real *y) {
-    slot_weights(S, m, d, q, w);
+/* y = sum_i w_i S[i] with w = softmax(S q) (w: the scratch after the extra). */
+static void lattice_read(const hct_rule_io *io, uint32_t t, const real *S, real *y) {
+    uint32_t d = io->d, m = slots(io->cfg);
+    real *w = io->scratch + lattice_extra_len(io->cfg);
+    slot_weights(S, m, d, io->q + (size_t)t * d, w);
     hct_zero(y, d);
     for (uint32_t i = 0; i < m; i++) hct_axpy(y, w[i], S + (size_t)i * d, d);
 }
 
-static void lattice_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *extra) {
+/* MATH §3.7 per slot; under CMS (§6.1) the score g and the orthogonal step
+ * delta - <s_at, delta> s_at come from the slot of `at`, and are added to
+ * and renormalized on the slot of `in` (period 1: the same slot). */
+static void lattice_token(const hct_rule_io *io, uint32_t t, const real *at, const real *in, real *out, real *y,
+                          real *extra) {
     uint32_t d = io->d, m = slots(io->cfg);
     const real *k = io->k + (size_t)t * d, *v = io->v + (size_t)t * d;
     real beta = io->gates[(size_t)t * N_GATES + G_BETA];
-    real *g = extra, *p = g + m, *n = p + m, *w = io->scratch + extra_len(io->cfg), *u = w + m;
+    real *g = extra, *p = g + m, *n = p + m, *u = io->scratch + lattice_extra_len(io->cfg) + m;
     for (uint32_t i = 0; i < m; i++) {
-        const real *s = in + (size_t)i * d;
-        g[i] = hct_sigmoid(hct_dot(s, k, d));
+        const real *sa = at + (size_t)i * d, *s = in + (size_t)i * d;
+        g[i] = hct_sigmoid(hct_dot(sa, k, d));
         real a = beta * g[i]; /* delta = a v */
-        p[i] = a * hct_dot(s, v, d);
-        for (uint32_t j = 0; j < d; j++) u[j] = s[j] + a * v[j] - p[i] * s[j]; /* s + delta - <s, delta> s */
+        p[i] = a * hct_dot(sa, v, d);
+        for (uint32_t j = 0; j < d; j++) u[j] = s[j] + a * v[j] - p[i] * sa[j]; /* s + delta - <s_at, delta> s_at */
         n[i] = hct_retain_sphere(u, s, out + (size_t)i * d, d);
     }
-    slot_read(out, m, d, io->q + (size_t)t * d, w, y);
+    lattice_read(io, t, out, y);
 }
 
-static void lattice_forward(const hct_rule_io *io) {
-    uint32_t d = io->d, m = slots(io->cfg);
-    if (io->frozen) {
-        for (uint32_t t = 0; t < io->T; t++)
-            slot_read(io->state_in, m, d, io->q + (size_t)t * d, io->scratch, io->y + (size_t)t * d);
-        return;
-    }
-    hct_rule_loop(io, lattice_token, lattice_state_len(io->cfg), extra_len(io->cfg));
-}
-
-/* Backward of the read at S: D += w_i dy + dr_i q (D may be NULL), dq = sum dr_i S[i]. */
-static void read_backward(const real *S, uint32_t m, uint32_t d, const real *q, const real *dy, real *w, real *a,
-                          real *D, real *dq) {
-    real mean = 0;
+/* Backward of the read at S (MATH §3.7 BPTT): D += w_i dy + dr_i q (D may be
+ * NULL), dq += sum dr_i S[i]. */
+static void lattice_read_backward(const hct_rule_grad *gr, uint32_t t, const real *S, const real *dy, real *D,
+                                  real *dq) {
+    uint32_t d = gr->fwd->d, m = slots(gr->fwd->cfg);
+    const real *q = gr->fwd->q + (size_t)t * d;
+    real *w = gr->work, *a = w + m, mean = 0;
     slot_weights(S, m, d, q, w);
     for (uint32_t i = 0; i < m; i++) {
         a[i] = hct_dot(dy, S + (size_t)i * d, d);
         mean += w[i] * a[i];
     }
-    hct_zero(dq, d);
     for (uint32_t i = 0; i < m; i++) {
         real dr = w[i] * (a[i] - mean);
         hct_axpy(dq, dr, S + (size_t)i * d, d);
@@ -108,51 +100,42 @@ static void read_backward(const real *S, uint32_t m, uint32_t d, const real *q, 
     }
 }
 
-static void lattice_backward(const hct_rule_grad *gr) {
-    const hct_rule_io *io = gr->fwd;
-    const hct_config *cfg = io->cfg;
-    uint32_t d = io->d, T = io->T, m = slots(cfg);
-    uint64_t slen = lattice_state_len(cfg), elen = extra_len(cfg);
-    real *D = gr->work, *w = D + (size_t)slen, *a = w + m, *dd = a + m, *du = dd + d;
-    hct_zero(D, (size_t)slen);
-    for (uint32_t tt = T; tt-- > 0;) {
-        hct_token_grad x = hct_token_slices(gr, tt, N_GATES);
-        if (io->frozen) {
-            read_backward(io->state_in, m, d, x.q, x.dy, w, a, NULL, x.dq);
-            hct_zero(x.dk, d);
-            hct_zero(x.dv, d);
-            x.dgates[G_BETA] = 0;
-            continue;
-        }
-        const real *S0 = hct_tape_state(io, tt, slen), *S1 = hct_tape_state(io, tt + 1, slen);
-        const real *ex = hct_tape_extra(io, tt, slen, elen), *g = ex, *p = g + m, *n = p + m;
-        real beta = x.gates[G_BETA], dbeta = 0;
-        read_backward(S1, m, d, x.q, x.dy, w, a, D, x.dq);
-        hct_zero(x.dk, d);
-        hct_zero(x.dv, d);
-        for (uint32_t i = 0; i < m; i++) {
-            if (!(n[i] > HCT_SPHERE_FLOOR)) continue; /* the slot was kept: D passes through */
-            const real *s = S0 + (size_t)i * d, *s1 = S1 + (size_t)i * d;
-            real *Di = D + (size_t)i * d, ag = beta * g[i];
-            hct_retain_sphere_backward(s1, n[i], Di, du, d); /* s1 = s_un / n */
-            /* s_un = s + delta - <s, delta> s with delta = ag v */
-            real sdu = hct_dot(s, du, d);
-            for (uint32_t j = 0; j < d; j++) dd[j] = du[j] - s[j] * sdu;
-            real ddv = hct_dot(dd, x.v, d);
-            dbeta += g[i] * ddv;
-            real dscore = beta * ddv * g[i] * ((real)1 - g[i]);
-            hct_axpy(x.dv, ag, dd, d);
-            hct_axpy(x.dk, dscore, s, d);
-            for (uint32_t j = 0; j < d; j++) Di[j] = ((real)1 - p[i]) * du[j] - sdu * ag * x.v[j] + dscore * x.k[j];
-        }
-        x.dgates[G_BETA] = dbeta;
+/* One token of MATH §3.7's BPTT: the read, then per slot the sphere and the
+ * orthogonal step.  s_un = s_in + delta - p s_at: s_in's gradient is du,
+ * and the terms through s_at (the score and the projection) go to dat. */
+static void lattice_token_backward(const hct_rule_grad *gr, const hct_token_step *s) {
+    uint32_t d = gr->fwd->d, m = slots(gr->fwd->cfg);
+    hct_token_grad x = hct_token_slices(gr, s->t, N_GATES);
+    const real *g = s->extra, *p = g + m, *n = p + m;
+    real *dd = gr->work + 2 * (size_t)m, beta = x.gates[G_BETA], dbeta = 0;
+    hct_zero(x.dq, d);
+    if (s->dy) lattice_read_backward(gr, s->t, s->out, s->dy, s->ds, x.dq);
+    hct_zero(x.dk, d);
+    hct_zero(x.dv, d);
+    for (uint32_t i = 0; i < m; i++) {
+        if (!(n[i] > HCT_SPHERE_FLOOR)) continue; /* the slot was kept: its gradient passes through */
+        const real *sa = s->at + (size_t)i * d;
+        real *du = s->ds + (size_t)i * d, *da = s->dat + (size_t)i * d, ag = beta * g[i];
+        hct_retain_sphere_backward(s->out + (size_t)i * d, n[i], du, du, d); /* in place: ds_i = du */
+        real sdu = hct_dot(sa, du, d);
+        for (uint32_t j = 0; j < d; j++) dd[j] = du[j] - sa[j] * sdu;
+        real ddv = hct_dot(dd, x.v, d);
+        dbeta += g[i] * ddv;
+        real dscore = beta * ddv * g[i] * ((real)1 - g[i]);
+        hct_axpy(x.dv, ag, dd, d);
+        hct_axpy(x.dk, dscore, sa, d);
+        if (da == du) /* at is in (period 1, a block start): fused, with no overlap check */
+            for (uint32_t j = 0; j < d; j++) du[j] = ((real)1 - p[i]) * du[j] - sdu * ag * x.v[j] + dscore * x.k[j];
+        else
+            for (uint32_t j = 0; j < d; j++) da[j] += -p[i] * du[j] - sdu * ag * x.v[j] + dscore * x.k[j];
     }
+    x.dgates[G_BETA] = dbeta;
 }
 
 const hct_rule hct_rule_lattice = {
     6, "lattice", N_GATES, {HCT_GATE_SIGMOID, 0, 0, 0}, HCT_RET_SPHERE, HCT_RET_BIT(HCT_RET_SPHERE),
     lattice_check, lattice_state_len, lattice_state_init, lattice_scratch_len,
-    lattice_forward, lattice_tape_len, lattice_work_len, lattice_backward, NULL,
+    NULL, NULL, lattice_work_len, NULL, NULL,
     0, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL,
+    lattice_extra_len, lattice_token, lattice_read, lattice_token_backward, lattice_read_backward,
 };

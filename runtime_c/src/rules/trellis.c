@@ -1,7 +1,8 @@
 /* rules/trellis.c — Trellis (MATH §3.9): two-pass compression of the level
  * input x, L2-normalized (xh).  Keys: S_K (d_k x d) learns to map xh to the
  * first d_k entries of k; values: S_V (d x d_k) learns to map c = nsilu(S_K' xh) to v; read
- * y = S_V' nsilu(S_K' q) after both writes; exact BPTT (x gets a gradient).
+ * y = S_V' nsilu(S_K' q) after both writes; exact BPTT (x gets a gradient);
+ * per token on the shared loop (rule.h).
  * State: S_K then S_V, row-major, initial 0.  Gates: alpha, theta.  Params:
  * d_k (1..d), lambda_k, lambda_v (>= 0, L2 penalties inside the step). */
 #include "matrix.h"
@@ -23,18 +24,16 @@ static uint64_t trellis_state_len(const hct_config *cfg) { return 2 * (uint64_t)
 static void trellis_state_init(real *state, const hct_config *cfg) { hct_zero(state, (size_t)trellis_state_len(cfg)); }
 
 /* per token: eK, ax = S_K' xh, c, aq = S_K' q, cq (d_k each), eV, xh (d each), the two silu norms, ||x|| */
-static uint64_t extra_len(const hct_config *cfg) { return 5 * (uint64_t)dk_of(cfg) + 2 * (uint64_t)cfg->d + 3; }
-
-static uint64_t trellis_scratch_len(const hct_config *cfg) { return extra_len(cfg); }
-
-static uint64_t trellis_tape_len(const hct_config *cfg, uint32_t T) {
-    return hct_tape_len(trellis_state_len(cfg), extra_len(cfg), T);
+static uint64_t trellis_extra_len(const hct_config *cfg) {
+    return 5 * (uint64_t)dk_of(cfg) + 2 * (uint64_t)cfg->d + 3;
 }
 
-/* DK, DV (state-sized), then dax, dc, daq, deK, dcq (d_k each), deV, dxh (d each) */
-static uint64_t trellis_work_len(const hct_config *cfg) {
-    return trellis_state_len(cfg) + 5 * (uint64_t)dk_of(cfg) + 2 * (uint64_t)cfg->d;
-}
+/* the extra (inference); a read alone uses its aq, cq */
+static uint64_t trellis_scratch_len(const hct_config *cfg) { return trellis_extra_len(cfg); }
+
+/* per-token backward: dax, dc, daq, deK, dcq (d_k each), deV, dxh (d each);
+ * a read's backward: aq, cq, dcq, daq (d_k each) */
+static uint64_t trellis_work_len(const hct_config *cfg) { return 5 * (uint64_t)dk_of(cfg) + 2 * (uint64_t)cfg->d; }
 
 /* MATH §3.9 feature map: out = hct_silu(a) / ||hct_silu(a)|| (0 when that norm is
  * <= 1e-8); returns the norm. */
@@ -62,16 +61,19 @@ static void matvec(const real *M, const real *v, uint32_t rows, uint32_t cols, r
     for (uint32_t i = 0; i < rows; i++) out[i] = hct_dot(M + (size_t)i * cols, v, cols);
 }
 
-/* One pass of MATH §3.9 on a memory M (rows x cols): e = M u - target,
- * M' = (keep - theta penalty) M - theta e u^T, then the elastic-net shrink
- * (lambda_1 theta) when the config asks for it.  M and out may alias. */
-static void pass_step(const hct_config *cfg, const real *M, real *out, uint32_t rows, uint32_t cols, real keep,
-                      real theta, real penalty, const real *u, const real *target, real *e) {
-    matvec(M, u, rows, cols, e);
+/* One pass of MATH §3.9 on a memory (rows x cols): e = M_at u - target (the
+ * inner gradient's point: the memory itself, or its CMS block-start state,
+ * §6.1), M_out = (keep - theta penalty) M_in - theta e u^T, then the
+ * elastic-net shrink (lambda_1 theta) when the config asks for it.  M_at is
+ * read whole before M_out is written (any two may alias). */
+static void pass_step(const hct_config *cfg, const real *at, const real *in, real *out, uint32_t rows,
+                      uint32_t cols, real keep, real theta, real penalty, const real *u, const real *target,
+                      real *e) {
+    matvec(at, u, rows, cols, e);
     for (uint32_t i = 0; i < rows; i++) e[i] -= target[i];
     real k = keep - theta * penalty;
     for (uint32_t i = 0; i < rows; i++) {
-        const real *m = M + (size_t)i * cols;
+        const real *m = in + (size_t)i * cols;
         real *o = out + (size_t)i * cols, c = theta * e[i];
         for (uint32_t j = 0; j < cols; j++) o[j] = k * m[j] - c * u[j];
     }
@@ -79,12 +81,31 @@ static void pass_step(const hct_config *cfg, const real *M, real *out, uint32_t 
     if (lambda != 0) hct_retain_shrink(out, NULL, (size_t)rows * cols, lambda * theta);
 }
 
-static void trellis_token(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y, real *extra) {
+/* The read's feature cq = nsilu(S_K' q) of state S (aq = S_K' q); returns the silu norm. */
+static real read_feature(const real *S, uint32_t d, uint32_t dk, const real *q, real *aq, real *cq) {
+    matvec(S, q, dk, d, aq);
+    return nsilu(aq, cq, dk);
+}
+
+/* y = S_V' nsilu(S_K' q) */
+static void trellis_read(const hct_rule_io *io, uint32_t t, const real *state, real *y) {
+    uint32_t d = io->d, dk = dk_of(io->cfg);
+    real *aq = io->scratch, *cq = aq + dk;
+    read_feature(state, d, dk, io->q + (size_t)t * d, aq, cq);
+    matvec(state + (size_t)dk * d, cq, d, dk, y);
+}
+
+/* MATH §3.9: pass 1 (keys) then pass 2 (values), each with its error at the
+ * matrices of `at` and its decay on those of `in` (CMS, §6.1); pass 2's input
+ * c is the feature of the key memory just written (its data, not its
+ * gradient point).  Then the read of `out`. */
+static void trellis_token(const hct_rule_io *io, uint32_t t, const real *at, const real *in, real *out, real *y,
+                          real *extra) {
     const hct_config *cfg = io->cfg;
     uint32_t d = io->d, dk = dk_of(cfg);
     size_t n = (size_t)dk * d;
     const real *k = io->k + (size_t)t * d, *v = io->v + (size_t)t * d;
-    const real *q = io->q + (size_t)t * d, *g = io->gates + (size_t)t * N_GATES;
+    const real *g = io->gates + (size_t)t * N_GATES;
     real *eK = extra, *ax = eK + dk, *c = ax + dk, *aq = c + dk, *cq = aq + dk, *eV = cq + dk, *x = eV + d;
     real *norms = x + d;
     /* xh = x / ||x||: the inner steps below are stable for theta < 2 whatever the input's scale */
@@ -92,29 +113,14 @@ static void trellis_token(const hct_rule_io *io, uint32_t t, const real *in, rea
     norms[2] = hct_l2_normalize(x, d);
     real keep = (real)1 - g[G_ALPHA], theta = g[G_THETA];
     /* pass 1 (keys): eK = S_K x - k[:dk] */
-    pass_step(cfg, in, out, dk, d, keep, theta, (real)cfg->rule_params[P_LK], x, k, eK);
+    pass_step(cfg, at, in, out, dk, d, keep, theta, (real)cfg->rule_params[P_LK], x, k, eK);
     /* pass 2 (values): c = nsilu(S_K' x), eV = S_V c - v */
     matvec(out, x, dk, d, ax);
     norms[0] = nsilu(ax, c, dk);
-    pass_step(cfg, in + n, out + n, d, dk, keep, theta, (real)cfg->rule_params[P_LV], c, v, eV);
+    pass_step(cfg, at + n, in + n, out + n, d, dk, keep, theta, (real)cfg->rule_params[P_LV], c, v, eV);
     /* read: y = S_V' nsilu(S_K' q) */
-    matvec(out, q, dk, d, aq);
-    norms[1] = nsilu(aq, cq, dk);
+    norms[1] = read_feature(out, d, dk, io->q + (size_t)t * d, aq, cq);
     matvec(out + n, cq, d, dk, y);
-}
-
-static void trellis_forward(const hct_rule_io *io) {
-    uint32_t d = io->d, dk = dk_of(io->cfg);
-    if (io->frozen) {
-        real *aq = io->scratch, *cq = aq + dk;
-        for (uint32_t t = 0; t < io->T; t++) {
-            matvec(io->state_in, io->q + (size_t)t * d, dk, d, aq);
-            nsilu(aq, cq, dk);
-            matvec(io->state_in + (size_t)dk * d, cq, d, dk, io->y + (size_t)t * d);
-        }
-        return;
-    }
-    hct_rule_loop(io, trellis_token, trellis_state_len(io->cfg), extra_len(io->cfg));
 }
 
 /* dx += M^T u for M (rows x cols): the gradient through out = M x. */
@@ -127,17 +133,41 @@ static void outer_add(real *D, const real *a, const real *b, uint32_t rows, uint
     for (uint32_t i = 0; i < rows; i++) hct_axpy(D + (size_t)i * cols, a[i], b, cols);
 }
 
+/* Backward of the read given aq, cq and the norm read_feature returned: D (the state's
+ * gradient, may be NULL) += through S_K and S_V, dq += through q. */
+static void read_grad(const real *S, uint32_t d, uint32_t dk, const real *q, const real *aq, const real *cq,
+                      real norm, const real *dy, real *D, real *dcq, real *daq, real *dq) {
+    size_t n = (size_t)dk * d;
+    if (D) outer_add(D + n, dy, cq, d, dk);
+    hct_zero(dcq, dk);
+    matvec_t_add(S + n, dy, d, dk, dcq);
+    nsilu_backward(aq, cq, norm, dcq, daq, dk);
+    if (D) outer_add(D, daq, q, dk, d);
+    matvec_t_add(S, daq, dk, d, dq);
+}
+
+static void trellis_read_backward(const hct_rule_grad *gr, uint32_t t, const real *state, const real *dy,
+                                  real *ds, real *dq) {
+    uint32_t d = gr->fwd->d, dk = dk_of(gr->fwd->cfg);
+    const real *q = gr->fwd->q + (size_t)t * d;
+    real *aq = gr->work, *cq = aq + dk, *dcq = cq + dk, *daq = dcq + dk;
+    real norm = read_feature(state, d, dk, q, aq, cq);
+    read_grad(state, d, dk, q, aq, cq, norm, dy, ds, dcq, daq, dq);
+}
+
 /* Gradients of a pass's gates: d loss / d keep and d loss / d theta. */
 typedef struct pass_grad { real dkeep, dtheta; } pass_grad;
 
-/* Backward of pass_step from M (before) and M1 (after) given D = dL/dM1
- * (rows x cols): D becomes dL/dM, de (rows) the error's gradient, du += the
- * input's gradient; the target's gradient is -de. */
-static pass_grad pass_backward(const hct_config *cfg, const real *M, const real *M1, real *D, uint32_t rows,
+/* Backward of pass_step on the rows x cols memory at offset `off` of the
+ * token's states: the gradient of M_out (in s->ds) becomes that of M_in,
+ * the error's (de, rows) goes to M_at (s->dat, added once every element of
+ * ds is final) and du (+=, the input's); the target's gradient is -de. */
+static pass_grad pass_backward(const hct_config *cfg, const hct_token_step *s, size_t off, uint32_t rows,
                                uint32_t cols, real keep, real theta, real penalty, const real *u, const real *e,
                                real *de, real *du) {
     pass_grad g = {0, 0};
-    real lambda = hct_shrink_lambda(cfg), k = keep - theta * penalty, dk = 0;
+    const real *M = s->in + off, *M1 = s->out + off;
+    real *D = s->ds + off, lambda = hct_shrink_lambda(cfg), k = keep - theta * penalty, dk = 0;
     if (lambda != 0) g.dtheta += lambda * hct_retain_shrink_backward(M1, NULL, D, (size_t)rows * cols);
     for (uint32_t i = 0; i < rows; i++) { /* M1 = k M - theta e u^T */
         real *Di = D + (size_t)i * cols;
@@ -150,86 +180,51 @@ static pass_grad pass_backward(const hct_config *cfg, const real *M, const real 
     }
     g.dkeep = dk;
     g.dtheta -= penalty * dk; /* k = keep - theta penalty */
-    outer_add(D, de, u, rows, cols); /* e = M u - target */
-    matvec_t_add(M, de, rows, cols, du);
+    outer_add(s->dat + off, de, u, rows, cols); /* e = M_at u - target */
+    matvec_t_add(s->at + off, de, rows, cols, du);
     return g;
 }
 
-static void frozen_backward(const hct_rule_grad *gr, uint32_t dk) {
-    const hct_rule_io *io = gr->fwd;
-    uint32_t d = io->d;
-    real *aq = gr->work, *cq = aq + dk, *dcq = cq + dk, *daq = dcq + dk;
-    for (uint32_t t = 0; t < io->T; t++) {
-        hct_token_grad x = hct_token_slices(gr, t, N_GATES);
-        matvec(io->state_in, x.q, dk, d, aq);
-        real norm = nsilu(aq, cq, dk);
-        hct_zero(dcq, dk);
-        matvec_t_add(io->state_in + (size_t)dk * d, x.dy, d, dk, dcq);
-        nsilu_backward(aq, cq, norm, dcq, daq, dk);
-        hct_zero(x.dq, d);
-        matvec_t_add(io->state_in, daq, dk, d, x.dq);
-        hct_zero(x.dk, d);
-        hct_zero(x.dv, d);
-        x.dgates[G_ALPHA] = x.dgates[G_THETA] = 0;
-    }
-}
-
-/* Reverse pass of MATH §3.9; DK, DV: gradients of S_K, S_V after the token. */
-static void trellis_backward(const hct_rule_grad *gr) {
+/* One token of MATH §3.9's BPTT: the read, pass 2, c = nsilu(S_K' x), pass 1,
+ * then xh back through the normalization into dx. */
+static void trellis_token_backward(const hct_rule_grad *gr, const hct_token_step *s) {
     const hct_rule_io *io = gr->fwd;
     const hct_config *cfg = io->cfg;
-    uint32_t d = io->d, T = io->T, dk = dk_of(cfg);
+    uint32_t d = io->d, dk = dk_of(cfg);
     size_t n = (size_t)dk * d;
-    uint64_t slen = trellis_state_len(cfg), elen = extra_len(cfg);
-    if (io->frozen) {
-        frozen_backward(gr, dk);
-        return;
-    }
-    real *DK = gr->work, *DV = DK + n, *dax = DV + n, *dc = dax + dk, *daq = dc + dk, *deK = daq + dk;
-    real *dcq = deK + dk, *deV = dcq + dk, *dxh = deV + d;
+    hct_token_grad x = hct_token_slices(gr, s->t, N_GATES);
+    const real *eK = s->extra, *ax = eK + dk, *c = ax + dk, *aq = c + dk, *cq = aq + dk, *eV = cq + dk;
+    const real *xx = eV + d, *norms = xx + d;
+    real *dax = gr->work, *dc = dax + dk, *daq = dc + dk, *deK = daq + dk, *dcq = deK + dk, *deV = dcq + dk;
+    real *dxh = deV + d;
+    real keep = (real)1 - x.gates[G_ALPHA], theta = x.gates[G_THETA];
     real lk = (real)cfg->rule_params[P_LK], lv = (real)cfg->rule_params[P_LV];
-    hct_zero(DK, 2 * n);
-    for (uint32_t tt = T; tt-- > 0;) {
-        hct_token_grad x = hct_token_slices(gr, tt, N_GATES);
-        const real *S0 = hct_tape_state(io, tt, slen), *S1 = hct_tape_state(io, tt + 1, slen);
-        const real *K0 = S0, *V0 = S0 + n, *K1 = S1, *V1 = S1 + n;
-        const real *ex = hct_tape_extra(io, tt, slen, elen);
-        const real *eK = ex, *ax = eK + dk, *c = ax + dk, *aq = c + dk, *cq = aq + dk, *eV = cq + dk;
-        const real *xx = eV + d, *norms = xx + d;
-        hct_zero(dxh, d);
-        real keep = (real)1 - x.gates[G_ALPHA], theta = x.gates[G_THETA];
-        /* the read y = S_V' cq, cq = nsilu(S_K' q) */
-        outer_add(DV, x.dy, cq, d, dk);
-        hct_zero(dcq, dk);
-        matvec_t_add(V1, x.dy, d, dk, dcq);
-        nsilu_backward(aq, cq, norms[1], dcq, daq, dk);
-        outer_add(DK, daq, x.q, dk, d);
-        hct_zero(x.dq, d);
-        matvec_t_add(K1, daq, dk, d, x.dq);
-        /* pass 2 (values, on c) */
-        hct_zero(dc, dk);
-        pass_grad gv = pass_backward(cfg, V0, V1, DV, d, dk, keep, theta, lv, c, eV, deV, dc);
-        for (uint32_t i = 0; i < d; i++) x.dv[i] = -deV[i];
-        /* c = nsilu(S_K' x) */
-        nsilu_backward(ax, c, norms[0], dc, dax, dk);
-        outer_add(DK, dax, xx, dk, d);
-        matvec_t_add(K1, dax, dk, d, dxh);
-        /* pass 1 (keys, on xh; target k[:dk]) */
-        pass_grad gk = pass_backward(cfg, K0, K1, DK, dk, d, keep, theta, lk, xx, eK, deK, dxh);
-        hct_zero(x.dk, d);
-        for (uint32_t i = 0; i < dk; i++) x.dk[i] = -deK[i];
-        x.dgates[G_ALPHA] = -(gk.dkeep + gv.dkeep);
-        x.dgates[G_THETA] = gk.dtheta + gv.dtheta;
-        /* xh = x / ||x|| */
-        hct_l2_normalize_backward(xx, norms[2], dxh, d);
-        hct_axpy(gr->dx + (size_t)tt * d, 1, dxh, d);
-    }
+    hct_zero(x.dq, d);
+    if (s->dy) read_grad(s->out, d, dk, x.q, aq, cq, norms[1], s->dy, s->ds, dcq, daq, x.dq);
+    /* pass 2 (values, on c) */
+    hct_zero(dc, dk);
+    pass_grad gv = pass_backward(cfg, s, n, d, dk, keep, theta, lv, c, eV, deV, dc);
+    for (uint32_t i = 0; i < d; i++) x.dv[i] = -deV[i];
+    /* c = nsilu(S_K' x) */
+    hct_zero(dxh, d);
+    nsilu_backward(ax, c, norms[0], dc, dax, dk);
+    outer_add(s->ds, dax, xx, dk, d);
+    matvec_t_add(s->out, dax, dk, d, dxh);
+    /* pass 1 (keys, on xh; target k[:dk]) */
+    pass_grad gk = pass_backward(cfg, s, 0, dk, d, keep, theta, lk, xx, eK, deK, dxh);
+    hct_zero(x.dk, d);
+    for (uint32_t i = 0; i < dk; i++) x.dk[i] = -deK[i];
+    x.dgates[G_ALPHA] = -(gk.dkeep + gv.dkeep);
+    x.dgates[G_THETA] = gk.dtheta + gv.dtheta;
+    /* xh = x / ||x|| */
+    hct_l2_normalize_backward(xx, norms[2], dxh, d);
+    hct_axpy(gr->dx + (size_t)s->t * d, 1, dxh, d);
 }
 
 const hct_rule hct_rule_trellis = {
     7, "trellis", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0}, HCT_RET_L2, HCT_MATRIX_RETENTIONS,
     trellis_check, trellis_state_len, trellis_state_init, trellis_scratch_len,
-    trellis_forward, trellis_tape_len, trellis_work_len, trellis_backward, NULL,
+    NULL, NULL, trellis_work_len, NULL, NULL,
     0, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL,
+    trellis_extra_len, trellis_token, trellis_read, trellis_token_backward, trellis_read_backward,
 };
