@@ -216,7 +216,7 @@ const hct_rule hct_rule_atlas = {
     8, "atlas", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, HCT_GATE_SIGMOID, 0}, HCT_RET_L2,
     HCT_MATRIX_RETENTIONS,
     atlas_check, atlas_state_len, atlas_state_init, atlas_scratch_len,
-    NULL, NULL, atlas_work_len, NULL, NULL,
-    0, NULL, NULL,
-    extra_len, atlas_token, hct_matrix_read, atlas_token_backward, hct_matrix_read_backward,
+    extra_len, atlas_token, hct_matrix_read,
+    atlas_work_len, atlas_token_backward, hct_matrix_read_backward,
+    NULL, 0, NULL, NULL,
 };

@@ -50,7 +50,7 @@ static void delta_token_backward(const hct_rule_grad *g, const hct_token_step *s
 const hct_rule hct_rule_delta = {
     0, "delta", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0}, HCT_RET_L2, HCT_MATRIX_RETENTIONS,
     hct_rule_params_none, hct_matrix_state_len, hct_matrix_state_init, hct_matrix_scratch_len,
-    NULL, NULL, delta_work_len, NULL, NULL,
-    0, NULL, NULL,
-    hct_matrix_extra_len, delta_token, hct_matrix_read, delta_token_backward, hct_matrix_read_backward,
+    hct_matrix_extra_len, delta_token, hct_matrix_read,
+    delta_work_len, delta_token_backward, hct_matrix_read_backward,
+    NULL, 0, NULL, NULL,
 };

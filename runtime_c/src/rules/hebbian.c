@@ -62,7 +62,7 @@ static void hebbian_token_backward(const hct_rule_grad *g, const hct_token_step 
 const hct_rule hct_rule_hebbian = {
     2, "hebbian", N_GATES, {HCT_GATE_SIGMOID, 0, 0, 0}, HCT_RET_L2, HCT_MATRIX_RETENTIONS,
     hct_rule_params_none, hct_matrix_state_len, hct_matrix_state_init, hct_matrix_scratch_len,
-    NULL, NULL, hebbian_work_len, NULL, NULL,
-    0, NULL, NULL,
-    hebbian_extra_len, hebbian_token, hct_matrix_read, hebbian_token_backward, hct_matrix_read_backward,
+    hebbian_extra_len, hebbian_token, hct_matrix_read,
+    hebbian_work_len, hebbian_token_backward, hct_matrix_read_backward,
+    NULL, 0, NULL, NULL,
 };

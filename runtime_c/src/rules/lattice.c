@@ -135,7 +135,7 @@ static void lattice_token_backward(const hct_rule_grad *gr, const hct_token_step
 const hct_rule hct_rule_lattice = {
     6, "lattice", N_GATES, {HCT_GATE_SIGMOID, 0, 0, 0}, HCT_RET_SPHERE, HCT_RET_BIT(HCT_RET_SPHERE),
     lattice_check, lattice_state_len, lattice_state_init, lattice_scratch_len,
-    NULL, NULL, lattice_work_len, NULL, NULL,
-    0, NULL, NULL,
-    lattice_extra_len, lattice_token, lattice_read, lattice_token_backward, lattice_read_backward,
+    lattice_extra_len, lattice_token, lattice_read,
+    lattice_work_len, lattice_token_backward, lattice_read_backward,
+    NULL, 0, NULL, NULL,
 };

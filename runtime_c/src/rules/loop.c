@@ -13,22 +13,6 @@ const real *hct_tape_extra(const hct_rule_io *io, uint32_t t, uint64_t state_len
     return io->tape + (size_t)(io->T + 1) * (size_t)state_len + (size_t)t * (size_t)extra_len;
 }
 
-/* Inference writes token by token into io->state; training writes state t+1
- * straight into the tape (state 0 is a copy of the incoming one), then
- * copies the last one out. */
-void hct_rule_loop(const hct_rule_io *io, hct_token_fn token, uint64_t state_len, uint64_t extra_len) {
-    size_t n = (size_t)state_len;
-    const real *src = io->state_in;
-    if (io->tape) hct_copy(io->tape, io->state_in, n);
-    for (uint32_t t = 0; t < io->T; t++) {
-        real *dst = io->tape ? io->tape + (size_t)(t + 1) * n : io->state;
-        real *extra = io->tape ? (real *)(uintptr_t)hct_tape_extra(io, t, state_len, extra_len) : io->scratch;
-        token(io, t, src, dst, io->y + (size_t)t * io->d, extra);
-        src = dst;
-    }
-    if (io->tape) hct_copy(io->state, src, n);
-}
-
 hct_token_grad hct_token_slices(const hct_rule_grad *g, uint32_t t, uint32_t n_gates) {
     const hct_rule_io *io = g->fwd;
     size_t at = (size_t)t * io->d, gat = (size_t)t * n_gates;
@@ -93,10 +77,7 @@ static void run_tokens(const hct_rule_io *io) {
     if (cms(io) && at != io->at_out) hct_copy(io->at_out, at, (size_t)n);
 }
 
-void hct_rule_forward(const hct_rule_io *io) {
-    if (io->rule->token) run_tokens(io);
-    else io->rule->forward(io);
-}
+void hct_rule_forward(const hct_rule_io *io) { run_tokens(io); }
 
 static void add_into(real *dst, const real *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] += src[i];
@@ -142,15 +123,12 @@ static void backward_tokens(const hct_rule_grad *g0) {
     }
 }
 
-void hct_rule_backward(const hct_rule_grad *g) {
-    if (g->fwd->rule->token) backward_tokens(g);
-    else g->fwd->rule->backward(g);
-}
+void hct_rule_backward(const hct_rule_grad *g) { backward_tokens(g); }
 
 uint64_t hct_rule_tape_len(const hct_rule *rule, const hct_config *cfg, uint32_t T) {
-    return rule->token ? hct_tape_len(rule->state_len(cfg), rule->extra_len(cfg), T) : rule->tape_len(cfg, T);
+    return hct_tape_len(rule->state_len(cfg), rule->extra_len(cfg), T);
 }
 
 uint64_t hct_rule_work_len(const hct_rule *rule, const hct_config *cfg) {
-    return rule->work_len(cfg) + (rule->token ? 2 * rule->state_len(cfg) : 0);
+    return rule->work_len(cfg) + 2 * rule->state_len(cfg);
 }

@@ -1,21 +1,11 @@
-/* rules/loop.h — the token loop every rule shares: in place on the session's
- * state for inference, out of place into the tape for training (so the
- * backward can walk the states in reverse), plus the tape views and the
- * per-token slices of a backward's arrays. */
+/* rules/loop.h — what the rules share around the token loop of loop.c
+ * (hct_rule_forward / hct_rule_backward, rule.h): the tape layout and its
+ * views, the per-token slices of a backward's arrays, and small helpers. */
 #ifndef HECATE_RULES_LOOP_H
 #define HECATE_RULES_LOOP_H
 #include "rule.h"
 
-/* One token of a rule from state `in` to `out` (they may be the same buffer):
- * writes y (d) and may keep per-token values in `extra` (extra_len scalars:
- * a tape slot when training, else io->scratch). */
-typedef void (*hct_token_fn)(const hct_rule_io *io, uint32_t t, const real *in, real *out, real *y,
-                             real *extra);
-
-/* Runs `token` over io->T tokens of a state of state_len scalars.  Tape:
- * states 0 .. T, then extra_len scalars per token.  Inference uses the
- * first extra_len scalars of io->scratch for `extra`. */
-void hct_rule_loop(const hct_rule_io *io, hct_token_fn token, uint64_t state_len, uint64_t extra_len);
+/* Scalars of a tape: states 0 .. T, then extra_len scalars per token. */
 uint64_t hct_tape_len(uint64_t state_len, uint64_t extra_len, uint32_t T);
 
 /* Tape views for token t: the state before it and its extra values. */

@@ -42,7 +42,7 @@ const hct_rule hct_rule_memora = {
     5, "memora", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0}, HCT_RET_KL,
     HCT_MLP_RETENTIONS | HCT_RET_BIT(HCT_RET_KL),
     memora_check, hct_mlp_state_len, memora_init, hct_mlp_scratch_len,
-    NULL, NULL, hct_mlp_work_len, NULL, &MEMORA,
-    0, NULL, NULL,
-    hct_mlp_extra_len, hct_mlp_token, hct_mlp_read, hct_mlp_token_backward, hct_mlp_read_backward,
+    hct_mlp_extra_len, hct_mlp_token, hct_mlp_read,
+    hct_mlp_work_len, hct_mlp_token_backward, hct_mlp_read_backward,
+    &MEMORA, 0, NULL, NULL,
 };

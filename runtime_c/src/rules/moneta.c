@@ -43,7 +43,7 @@ static hecate_status moneta_check(const hct_config *cfg) {
 const hct_rule hct_rule_moneta = {
     3, "moneta", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0}, HCT_RET_L2, HCT_MLP_RETENTIONS,
     moneta_check, hct_mlp_state_len, hct_mlp_hash_init, hct_mlp_scratch_len,
-    NULL, NULL, hct_mlp_work_len, NULL, &MONETA,
-    0, NULL, NULL,
-    hct_mlp_extra_len, hct_mlp_token, hct_mlp_read, hct_mlp_token_backward, hct_mlp_read_backward,
+    hct_mlp_extra_len, hct_mlp_token, hct_mlp_read,
+    hct_mlp_work_len, hct_mlp_token_backward, hct_mlp_read_backward,
+    &MONETA, 0, NULL, NULL,
 };

@@ -17,7 +17,6 @@ static hecate_status lookup(const hecate_rule_spec *spec, const hct_rule **out, 
     cfg->retention = spec->retention;
     cfg->retention_param = spec->retention_param;
     if ((*out)->check_params(cfg) != HECATE_OK) return HECATE_E_BAD_ARG;
-    if (spec->period > 1 && !(*out)->token) return HECATE_E_UNSUPPORTED;
     return hct_rule_check_retention(*out, cfg) == HECATE_OK ? HECATE_OK : HECATE_E_BAD_ARG;
 }
 

@@ -78,20 +78,9 @@ typedef struct hct_rule {
     uint64_t (*state_len)(const hct_config *cfg);
     void (*state_init)(real *state, const hct_config *cfg);
     uint64_t (*scratch_len)(const hct_config *cfg);
-    /* state_in and state may be the same buffer (the ops API runs in place) */
-    void (*forward)(const hct_rule_io *io);
-    uint64_t (*tape_len)(const hct_config *cfg, uint32_t T);
-    uint64_t (*work_len)(const hct_config *cfg);
-    void (*backward)(const hct_rule_grad *g);
-    const void *impl;       /* data of a rule family's shared code (rules/mlp.h), else NULL */
-    /* the rule's own parameter tensors, stored after the level's gate_b as
-     * "blk0.mem<l>.<name>" (FORMAT.md); shape of tensor i for a config */
-    uint32_t n_tensors;
-    const char *const *tensor_names;
-    void (*tensor_shape)(const hct_config *cfg, uint32_t i, uint32_t *ndim, uint32_t shape[2]);
     /* The per-token interface the shared loop (loop.c) runs, CMS periods
-     * and frozen reads included; a rule that has it leaves forward,
-     * tape_len and backward NULL.  token: one write from `in` to `out`
+     * and frozen reads included (state_in and state may be the same
+     * buffer: the ops API runs in place).  token: one write from `in` to `out`
      * (may alias) with the inner gradient taken at `at` (== in, or the CMS
      * block-start state; may alias in and out: read it before writing
      * out), then y = read(out); extra: extra_len scalars kept for the
@@ -104,13 +93,20 @@ typedef struct hct_rule {
     void (*token)(const hct_rule_io *io, uint32_t t, const real *at, const real *in, real *out, real *y,
                   real *extra);
     void (*read)(const hct_rule_io *io, uint32_t t, const real *state, real *y);
+    uint64_t (*work_len)(const hct_config *cfg);
     void (*token_backward)(const hct_rule_grad *g, const hct_token_step *s);
     void (*read_backward)(const hct_rule_grad *g, uint32_t t, const real *state, const real *dy, real *ds,
                           real *dq);
+    const void *impl;       /* data of a rule family's shared code (rules/mlp.h), else NULL */
+    /* the rule's own parameter tensors, stored after the level's gate_b as
+     * "blk0.mem<l>.<name>" (FORMAT.md); shape of tensor i for a config */
+    uint32_t n_tensors;
+    const char *const *tensor_names;
+    void (*tensor_shape)(const hct_config *cfg, uint32_t i, uint32_t *ndim, uint32_t shape[2]);
 } hct_rule;
 
-/* The rule over io->T tokens (forward, or the legacy whole-sequence call)
- * and its backward; the tape and work sizes these need. */
+/* The rule over io->T tokens (the shared loop, loop.c) and its backward;
+ * the tape and work sizes these need. */
 void hct_rule_forward(const hct_rule_io *io);
 void hct_rule_backward(const hct_rule_grad *g);
 uint64_t hct_rule_tape_len(const hct_rule *rule, const hct_config *cfg, uint32_t T);

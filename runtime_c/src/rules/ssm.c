@@ -130,7 +130,7 @@ static void ssm_token_backward(const hct_rule_grad *g, const hct_token_step *s) 
 const hct_rule hct_rule_ssm = {
     9, "ssm", N_GATES, {HCT_GATE_IDENTITY, 0, 0, 0}, HCT_RET_L2, HCT_RET_BIT(HCT_RET_L2),
     ssm_check, ssm_state_len, ssm_state_init, ssm_scratch_len,
-    NULL, NULL, ssm_work_len, NULL, NULL,
-    N_TENSORS, TENSOR_NAMES, ssm_tensor_shape,
-    ssm_extra_len, ssm_token, ssm_read, ssm_token_backward, ssm_read_backward,
+    ssm_extra_len, ssm_token, ssm_read,
+    ssm_work_len, ssm_token_backward, ssm_read_backward,
+    NULL, N_TENSORS, TENSOR_NAMES, ssm_tensor_shape,
 };

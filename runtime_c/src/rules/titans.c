@@ -100,7 +100,7 @@ const hct_rule hct_rule_titans = {
     1, "titans", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, HCT_GATE_SIGMOID, 0}, HCT_RET_L2,
     HCT_MATRIX_RETENTIONS,
     hct_rule_params_none, titans_state_len, titans_state_init, hct_matrix_scratch_len,
-    NULL, NULL, titans_work_len, NULL, NULL,
-    0, NULL, NULL,
-    hct_matrix_extra_len, titans_token, hct_matrix_read, titans_token_backward, hct_matrix_read_backward,
+    hct_matrix_extra_len, titans_token, hct_matrix_read,
+    titans_work_len, titans_token_backward, hct_matrix_read_backward,
+    NULL, 0, NULL, NULL,
 };

@@ -224,7 +224,7 @@ static void trellis_token_backward(const hct_rule_grad *gr, const hct_token_step
 const hct_rule hct_rule_trellis = {
     7, "trellis", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0}, HCT_RET_L2, HCT_MATRIX_RETENTIONS,
     trellis_check, trellis_state_len, trellis_state_init, trellis_scratch_len,
-    NULL, NULL, trellis_work_len, NULL, NULL,
-    0, NULL, NULL,
-    trellis_extra_len, trellis_token, trellis_read, trellis_token_backward, trellis_read_backward,
+    trellis_extra_len, trellis_token, trellis_read,
+    trellis_work_len, trellis_token_backward, trellis_read_backward,
+    NULL, 0, NULL, NULL,
 };

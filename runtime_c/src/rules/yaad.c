@@ -28,7 +28,7 @@ static hecate_status yaad_check(const hct_config *cfg) {
 const hct_rule hct_rule_yaad = {
     4, "yaad", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0}, HCT_RET_L2, HCT_MLP_RETENTIONS,
     yaad_check, hct_mlp_state_len, hct_mlp_hash_init, hct_mlp_scratch_len,
-    NULL, NULL, hct_mlp_work_len, NULL, &YAAD,
-    0, NULL, NULL,
-    hct_mlp_extra_len, hct_mlp_token, hct_mlp_read, hct_mlp_token_backward, hct_mlp_read_backward,
+    hct_mlp_extra_len, hct_mlp_token, hct_mlp_read,
+    hct_mlp_work_len, hct_mlp_token_backward, hct_mlp_read_backward,
+    &YAAD, 0, NULL, NULL,
 };
