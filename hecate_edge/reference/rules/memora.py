@@ -1,4 +1,4 @@
-"""MEMORA (rule id 5): 2-layer MLP memory on the probability simplex, KL retention (MATH §3.7).
+"""MEMORA (rule id 5): 2-layer MLP memory on the probability simplex, KL retention (MATH §3.5).
 
 Every row of W1 and every row of W2 is a probability vector; one step per
 token w' = softmax((1 - alpha) log w + alpha log w0 - theta g) of the L2 bias
@@ -33,7 +33,7 @@ def check_params(d: int, params: tuple[float, ...]) -> None:
 
 
 def init_state(d: int, hp: dict) -> np.ndarray:
-    """MATH §3.7: rows of W1 = softmax(0.1 (hash(i d + j) - 0.5)), W2 = 1/d_hidden everywhere."""
+    """MATH §3.5: rows of W1 = softmax(0.1 (hash(i d + j) - 0.5)), W2 = 1/d_hidden everywhere."""
     h = mlp.hidden(hp)
     w1 = softmax(0.1 * (mlp.unit_hash(h * d).reshape(h, d) - 0.5))
     return np.stack([w1, np.full((h, d), 1.0 / h)])

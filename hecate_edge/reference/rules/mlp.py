@@ -1,4 +1,4 @@
-"""What the MLP-memory rules share (MATH §3.5-§3.7): a 2-layer SiLU MLP memory
+"""What the MLP-memory rules share (MATH §3.5): a 2-layer SiLU MLP memory
 M(x) = silu(x W1^T) W2 held as the stack (W1, W2^T), both (d_hidden, d): row i
 is hidden unit i's input weights and output weights.  One inner gradient step
 per token on the attentional bias of the error e = M(k) - v, then the read
@@ -99,7 +99,7 @@ def log_floor(w: np.ndarray) -> np.ndarray:
 
 
 def kl_step(state, grad, gates, prior: np.ndarray) -> np.ndarray:
-    """MATH §3.7 KL retention toward the prior W0: each simplex vector
+    """MATH §3.5 KL retention toward the prior W0: each simplex vector
     w' = softmax((1 - alpha) log w + alpha log w0 - theta g) (logs of max(., 1e-8)).
     The simplex vectors are the rows of W1 and the rows of W2 (columns of the stored W2^T)."""
     alpha = gates["alpha"]

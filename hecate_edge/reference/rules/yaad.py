@@ -1,4 +1,4 @@
-"""YAAD (rule id 4): 2-layer MLP memory, Huber attentional bias, L2 retention (MATH §3.6).
+"""YAAD (rule id 4): 2-layer MLP memory, Huber attentional bias, L2 retention (MATH §3.5).
 
 Like MONETA with the Huber bias g = e inside |e| < delta, delta sign(e)
 outside.  Local retention is the step size theta, global retention the forget
@@ -31,7 +31,7 @@ def check_params(d: int, params: tuple[float, ...]) -> None:
 
 
 def huber_bias(e: np.ndarray, delta: float) -> np.ndarray:
-    """MATH §3.6: e where |e| < delta, else delta sign(e)."""
+    """MATH §3.5: e where |e| < delta, else delta sign(e)."""
     return np.where(np.abs(e) < delta, e, delta * np.sign(e))
 
 

@@ -1,4 +1,4 @@
-/* rules/memora.c — MEMORA (MATH §3.7): 2-layer MLP memory whose rows of W1
+/* rules/memora.c — MEMORA (MATH §3.5): 2-layer MLP memory whose rows of W1
  * and W2 are probability vectors, L2 bias g = e, KL retention
  * w' = softmax((1-alpha) log w - theta g).  Params: d_hidden. */
 #include "mlp.h"
@@ -20,7 +20,7 @@ static hecate_status memora_check(const hct_config *cfg) {
     return hct_params_unused(cfg, 1);
 }
 
-/* MATH §3.7: rows of W1 = softmax(0.1 (hash(i d + j) - 0.5)), W2 = 1/h everywhere. */
+/* MATH §3.5: rows of W1 = softmax(0.1 (hash(i d + j) - 0.5)), W2 = 1/h everywhere. */
 static void memora_init(real *state, const hct_config *cfg) {
     uint32_t d = cfg->d, h = hct_mlp_hidden(cfg);
     size_t n = (size_t)h * d;

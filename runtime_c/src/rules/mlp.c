@@ -64,7 +64,7 @@ static real lambda_2(const hct_mlp_kind *kind, const hct_config *cfg) {
     return kind->lambda_2_param < 0 ? 0 : (real)cfg->rule_params[kind->lambda_2_param];
 }
 
-/* MATH §3.5/§3.7 retention toward the prior: L2 W' = (1-alpha-2 theta lambda_2) W
+/* MATH §3.5/§3.8 retention toward the prior: L2 W' = (1-alpha-2 theta lambda_2) W
  * + alpha W0 - theta G (elastic net: then W' = W0 + shrink(W' - W0, lambda_1
  * theta)); KL per simplex vector softmax((1-alpha) log w + alpha log w0 - theta g). */
 static void retain(const hct_mlp_kind *kind, const hct_config *cfg, const real *in, const real *prior,

@@ -1,4 +1,4 @@
-/* rules/mlp.h — what the MLP-memory rules share (MATH §3.5-§3.7): the state
+/* rules/mlp.h — what the MLP-memory rules share (MATH §3.5): the state
  * (W1, W2^T), both (h, d) row-major (row i = hidden unit i), M(x) =
  * silu(W1 x) W2; one inner gradient step per token on the rule's attentional
  * bias of e = M(k) - v taken at the gradient point (the state, or the CMS

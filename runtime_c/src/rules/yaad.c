@@ -1,4 +1,4 @@
-/* rules/yaad.c — YAAD (MATH §3.6): 2-layer MLP memory, Huber attentional bias
+/* rules/yaad.c — YAAD (MATH §3.5): 2-layer MLP memory, Huber attentional bias
  * g = e inside |e| < delta, delta sign(e) outside, L2 retention with
  * lambda_2.  Params: d_hidden, delta > 0, lambda_2 >= 0. */
 #include "mlp.h"
