@@ -97,7 +97,7 @@ static void backward_tokens(const hct_rule_grad *g0) {
     real *ds = g0->work, *dat = ds + n;
     g.work = dat + n;
     hct_zero(ds, n);
-    hct_zero(dat, n);
+    if (cms(io)) hct_zero(dat, n); /* period 1: every token starts a block, dat is ds */
     for (uint32_t tt = io->T; tt-- > 0;) {
         const real *dy = g.dy + (size_t)tt * d;
         real *dq = g.dq + (size_t)tt * d;
