@@ -10,6 +10,7 @@ from hecate_edge import ops
 from hecate_edge.reference.cms import level_token
 from hecate_edge.reference.rules import RULES
 from conftest import RULE_CASES, parse_case
+from finite_diff import numeric_gradient
 from parity import assert_close
 from test_ops import TOL, default_hp, inputs, perturbed_init
 
@@ -116,15 +117,6 @@ def test_cms_backward_matches_finite_differences(case):
         out, _ = ops.run(rule, q, k, v, gates, **kw)
         return float(np.sum(out * dy))
 
-    eps = 1e-6
     for name, array in inputs_.items():
-        numeric = np.zeros_like(array)
-        for at in np.ndindex(array.shape):
-            saved = array[at]
-            array[at] = saved + eps
-            up = loss()
-            array[at] = saved - eps
-            down = loss()
-            array[at] = saved
-            numeric[at] = (up - down) / (2 * eps)
+        numeric = numeric_gradient(loss, array)
         assert_close(grads[name], numeric, 1e-6, f"{case} d{name}")

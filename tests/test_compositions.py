@@ -7,6 +7,7 @@ import pytest
 
 from hecate_edge.config import COMPOSITIONS, ModelConfig
 from hecate_edge.reference.model import ReferenceSession
+from finite_diff import assert_chunk_gradients
 from parity import assert_close
 from conftest import ALL_RULES, build_model, lively_params, rule_config
 
@@ -75,25 +76,7 @@ def test_composition_gradients_match_finite_differences(rule, composition, layer
     warm = model.session()
     warm.process(rng.integers(0, cfg.vocab, 4))
     blob = warm.save_state()
-    sess = model.session(max_train_tokens=7)
-    sess.load_state(blob)
-    _, flat = sess.train_chunk(tokens, targets)
-    grads = model.split_grads(flat)
-    weights = model.weights()
-    probe = np.random.default_rng(1)
-    for name, w in weights.items():
-        assert np.abs(grads[name]).max() > 0, f"{name}: gradient is identically zero"
-        for index in map(tuple, probe.integers(0, w.shape, size=(3, w.ndim))):
-            old = w[index]
-            losses = []
-            for delta in (1e-6, -1e-6):
-                w[index] = old + delta
-                sess.load_state(blob)
-                losses.append(sess.train_chunk(tokens, targets)[0])
-            w[index] = old
-            fd = (losses[0] - losses[1]) / 2e-6
-            assert abs(grads[name][index] - fd) <= 1e-6 + 1e-5 * abs(fd), \
-                f"{name}{index}: backward {grads[name][index]:.10g} vs finite difference {fd:.10g}"
+    assert_chunk_gradients(model, model.session(max_train_tokens=7), blob, tokens, targets, probes=3)
 
 
 def test_train_cli_takes_a_composition(tmp_path):

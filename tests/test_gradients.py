@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from hecate_edge.config import ModelConfig
+from finite_diff import central_difference
 from conftest import RULE_CASES, build_model, lively_params, rule_config
 
 EPS = 1e-5  # central differences: truncation ~1e-11, roundoff ~3e-11 at loss ~3
@@ -46,13 +47,7 @@ def test_every_gradient_matches_finite_differences(cfg, warmup, frozen, case):
         picks = set(rng.choice(flat_w.size, min(8, flat_w.size), replace=False).tolist())
         picks.add(int(np.argmax(np.abs(flat_g))))
         for i in sorted(picks):
-            old = flat_w[i]
-            flat_w[i] = old + EPS
-            up = chunk_loss(model, sess, blob, tokens, targets)
-            flat_w[i] = old - EPS
-            down = chunk_loss(model, sess, blob, tokens, targets)
-            flat_w[i] = old
-            fd = (up - down) / (2 * EPS)
+            fd = central_difference(lambda: chunk_loss(model, sess, blob, tokens, targets), flat_w, i, EPS)
             assert abs(fd - flat_g[i]) <= 2e-9 + 1e-6 * abs(fd), (
                 f"{name}[{i}]: backward {flat_g[i]:.10g} vs finite difference {fd:.10g}")
         if frozen and name.startswith("blk0.mem0.") and not name.endswith("wq"):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from hecate_edge import ops
+from finite_diff import numeric_gradient
 from parity import assert_close
 from rule_inputs import rule_inputs
 
@@ -21,17 +22,8 @@ def test_backward_matches_finite_differences(rule, params):
     q, k, v, gates, dy, state = rule_inputs(rule, 1, 2, 6, 4, seed=3, dtype=np.float64, params=params)
     grads = ops.backward(rule, q, k, v, gates, dy, initial_state=state, params=params)
     inputs = {"q": q, "k": k, "v": v, **gates}
-    eps = 1e-6
     for name, array in inputs.items():
-        numeric = np.zeros_like(array)
-        for at in np.ndindex(array.shape):
-            saved = array[at]
-            array[at] = saved + eps
-            up = loss(rule, q, k, v, gates, dy, state, params)
-            array[at] = saved - eps
-            down = loss(rule, q, k, v, gates, dy, state, params)
-            array[at] = saved
-            numeric[at] = (up - down) / (2 * eps)
+        numeric = numeric_gradient(lambda: loss(rule, q, k, v, gates, dy, state, params), array)
         assert_close(grads[name], numeric, 1e-6, f"{rule} d{name}")
 
 
