@@ -102,9 +102,8 @@ hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, b
     for (uint32_t l = 0; l <= last; l++) {
         hct_block_select(b, l);
         m->composition->forward(s, b, need_out || l < last, training); /* MATH §4: x -> p, memory, window */
-        for (uint32_t i = 0; i < c->n_levels; i++) {
+        for (uint32_t i = 0; i < c->n_levels && !hct_memory_frozen(s); i++) {
             uint32_t mem = hct_mem_index(c, l, i);
-            if (s->opts.flags & HECATE_SESSION_FREEZE_MEMORY) break;
             if (!hct_all_finite(s->mem_spare[mem], s->mem_len[mem])) return HECATE_E_NONFINITE;
             if (s->mem_at[mem] && !hct_all_finite(s->mem_at_spare[mem], s->mem_len[mem])) return HECATE_E_NONFINITE;
         }
@@ -132,7 +131,7 @@ void hct_block_commit(hecate_session *s, const hct_block *b) {
     uint32_t d = c->d, w = c->window, T = b->T;
     for (uint32_t l = 0; l < c->n_layers; l++) {
         const hct_layer_buf *L = &b->lay[l];
-        for (uint32_t i = 0; i < c->n_levels && !(s->opts.flags & HECATE_SESSION_FREEZE_MEMORY); i++) {
+        for (uint32_t i = 0; i < c->n_levels && !hct_memory_frozen(s); i++) {
             uint32_t mem = hct_mem_index(c, l, i); /* the block wrote the spares: they become current */
             swap(&s->mem_state[mem], &s->mem_spare[mem]);
             if (s->mem_at[mem]) swap(&s->mem_at[mem], &s->mem_at_spare[mem]);

@@ -48,6 +48,11 @@ typedef struct hct_block {
     real *lin_work;           /* (T (d + V)) hct_linear_backward's transposes */
 } hct_block;
 
+/* A session made with HECATE_SESSION_FREEZE_MEMORY: memories read, never write. */
+static inline bool hct_memory_frozen(const hecate_session *s) {
+    return (s->opts.flags & HECATE_SESSION_FREEZE_MEMORY) != 0;
+}
+
 /* Make `layer` the block's current layer (b->layer, b->L). */
 static inline void hct_block_select(hct_block *b, uint32_t layer) {
     b->layer = layer;

@@ -59,7 +59,7 @@ static void level_forward(const hecate_session *s, hct_block *b, uint32_t level,
     io->y = V->y;
     io->scratch = b->rule_scratch;
     io->tape = training ? V->rule_tape : NULL;
-    io->frozen = (s->opts.flags & HECATE_SESSION_FREEZE_MEMORY) != 0;
+    io->frozen = hct_memory_frozen(s);
     io->period = hct_period(&m->cfg, level);
     io->pos0 = b->p0;
     io->at_in = s->mem_at[mem];
