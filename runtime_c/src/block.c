@@ -26,6 +26,7 @@ static void layout_level(carver *cv, const hecate_model *m, uint32_t T, bool tra
     V->gate_pre = take(cv, (uint64_t)T * G);
     V->gates = take(cv, (uint64_t)T * G);
     V->y = take(cv, Td);
+    V->consts = take(cv, hct_rule_consts_len(m->rule, c));
     if (training) V->rule_tape = take(cv, hct_rule_tape_len(m->rule, c, T));
 }
 
@@ -45,8 +46,12 @@ static void layout_layer(carver *cv, const hecate_model *m, uint32_t T, bool tra
     L->q = take(cv, Td);
     L->a = take(cv, Td);
     for (uint32_t i = 0; i < c->n_levels; i++) {
-        if (i > 0 && !training) hct_bytes_copy(&L->lev[i], &L->lev[0], sizeof L->lev[i]);
-        else layout_level(cv, m, T, training, &L->lev[i]);
+        if (i > 0 && !training) {
+            hct_bytes_copy(&L->lev[i], &L->lev[0], sizeof L->lev[i]);
+            L->lev[i].consts = take(cv, hct_rule_consts_len(m->rule, c));
+        } else {
+            layout_level(cv, m, T, training, &L->lev[i]);
+        }
     }
     L->y = c->n_levels == 1 ? L->lev[0].y : take(cv, Td);
     L->gy = take(cv, Td);

@@ -17,6 +17,7 @@ typedef struct hct_level_buf {
     real *gate_pre, *gates;   /* (T, G) */
     real *y;                  /* (T, d) the level's read */
     real *state, *at;         /* the state and CMS block-start state after the block (the session's spares) */
+    real *consts;             /* the rule's per-call constants (its own, even when the arrays are shared) */
     real *rule_tape;          /* training only */
     hct_rule_io rule_io;      /* the rule call, kept for backward */
 } hct_level_buf;

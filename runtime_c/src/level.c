@@ -58,6 +58,7 @@ static void level_forward(const hecate_session *s, hct_block *b, uint32_t level,
     io->state = s->mem_spare[mem];
     io->y = V->y;
     io->scratch = b->rule_scratch;
+    io->consts = V->consts;
     io->tape = training ? V->rule_tape : NULL;
     io->frozen = hct_memory_frozen(s);
     io->period = hct_period(&m->cfg, level);

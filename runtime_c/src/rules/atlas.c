@@ -219,4 +219,5 @@ const hct_rule hct_rule_atlas = {
     extra_len, atlas_token, hct_matrix_read,
     atlas_work_len, atlas_token_backward, hct_matrix_read_backward,
     NULL, 0, NULL, NULL,
+    NULL, NULL,
 };

@@ -53,4 +53,5 @@ const hct_rule hct_rule_delta = {
     hct_matrix_extra_len, delta_token, hct_matrix_read,
     delta_work_len, delta_token_backward, hct_matrix_read_backward,
     NULL, 0, NULL, NULL,
+    NULL, NULL,
 };

@@ -65,4 +65,5 @@ const hct_rule hct_rule_hebbian = {
     hebbian_extra_len, hebbian_token, hct_matrix_read,
     hebbian_work_len, hebbian_token_backward, hct_matrix_read_backward,
     NULL, 0, NULL, NULL,
+    NULL, NULL,
 };

@@ -138,4 +138,5 @@ const hct_rule hct_rule_lattice = {
     lattice_extra_len, lattice_token, lattice_read,
     lattice_work_len, lattice_token_backward, lattice_read_backward,
     NULL, 0, NULL, NULL,
+    NULL, NULL,
 };

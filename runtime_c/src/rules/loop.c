@@ -46,84 +46,138 @@ static bool fires(const hct_rule_io *io, uint32_t t) { return block_offset(io, t
 /* MATH §6.1: the state reads see without a write (frozen sessions). */
 static const real *readable(const hct_rule_io *io) { return cms(io) ? io->at_in : io->state_in; }
 
-static void run_tokens(const hct_rule_io *io) {
-    const hct_rule *r = io->rule;
-    uint64_t n = r->state_len(io->cfg), e = r->extra_len(io->cfg);
-    if (io->frozen) {
-        for (uint32_t t = 0; t < io->T; t++) r->read(io, t, readable(io), io->y + (size_t)t * io->d);
-        return;
-    }
-    const real *src = io->state_in, *at = io->at_in;
-    if (io->tape) hct_copy(io->tape, io->state_in, (size_t)n);
-    for (uint32_t t = 0; t < io->T; t++) {
-        real *dst = io->tape ? io->tape + (size_t)(t + 1) * n : io->state;
-        real *extra = io->tape ? (real *)(uintptr_t)hct_tape_extra(io, t, n, e) : io->scratch;
-        real *y = io->y + (size_t)t * io->d;
-        /* at a block start the state is its own block-start state */
-        r->token(io, t, block_offset(io, t) ? at : src, src, dst, y, extra);
-        if (cms(io)) {
-            if (!fires(io, t)) {
-                r->read(io, t, at, y);
-            } else if (io->tape) {
-                at = dst;
-            } else {
-                hct_copy(io->at_out, dst, (size_t)n);
-                at = io->at_out;
-            }
-        }
-        src = dst;
-    }
-    if (io->tape) hct_copy(io->state, src, (size_t)n);
-    if (cms(io) && at != io->at_out) hct_copy(io->at_out, at, (size_t)n);
+/* The state before token t (t = 0 .. T). */
+static const real *state_before(const hct_rule_io *io, uint32_t t, size_t n) {
+    if (io->tape) return hct_tape_state(io, t, n);
+    return t == 0 ? io->state_in : io->state;
 }
 
-void hct_rule_forward(const hct_rule_io *io) { run_tokens(io); }
+/* Token t's gradient point (t = 0 .. T): its block-start state P (MATH
+ * §6.1), the state itself when the block starts at t (or period 1).
+ * Without a tape, a block that starts inside the call keeps P in at_out
+ * (run() copies it there at the block start, before that token's write). */
+static const real *point(const hct_rule_io *io, uint32_t t, size_t n) {
+    uint32_t off = block_offset(io, t);
+    if (off == 0) return state_before(io, t, n);
+    if (t < off) return io->at_in;
+    return io->tape ? hct_tape_state(io, t - off, n) : io->at_out;
+}
+
+void hct_rule_run(const hct_rule_io *io, uint32_t t0, uint32_t t1) {
+    const hct_rule *r = io->rule;
+    size_t n = (size_t)r->state_len(io->cfg);
+    uint64_t e = r->extra_len(io->cfg);
+    if (t0 == 0 && r->prepare) r->prepare(io, io->consts);
+    if (t0 == 0 && io->tape && !io->frozen) hct_copy(io->tape, io->state_in, n);
+    for (uint32_t t = t0; t < t1; t++) {
+        real *y = io->y + (size_t)t * io->d;
+        if (io->frozen) {
+            r->read(io, t, readable(io), y);
+            continue;
+        }
+        const real *src = state_before(io, t, n), *at = point(io, t, n);
+        if (cms(io) && !io->tape && block_offset(io, t) == 0) { /* P := A, kept past the write */
+            hct_copy(io->at_out, src, n);
+            at = io->at_out;
+        }
+        real *dst = io->tape ? io->tape + (size_t)(t + 1) * n : io->state;
+        real *extra = io->tape ? (real *)(uintptr_t)hct_tape_extra(io, t, n, e) : io->scratch;
+        r->token(io, t, at, src, dst, y, extra);
+        if (cms(io) && !fires(io, t)) r->read(io, t, at, y);
+    }
+    if (t1 < io->T || io->frozen) return;
+    if (io->tape) hct_copy(io->state, hct_tape_state(io, io->T, n), n);
+    if (cms(io)) { /* P after the call: the new block's start when one begins at T */
+        const real *P = point(io, io->T, n);
+        if (P != io->at_out) hct_copy(io->at_out, P, n);
+    }
+}
+
+void hct_rule_forward(const hct_rule_io *io) { hct_rule_run(io, 0, io->T); }
+
+void hct_rule_pre_read(const hct_rule_io *io, const real *q, uint32_t t, real *y) {
+    hct_rule_io pre = *io;
+    pre.q = q;
+    io->rule->read(&pre, t, io->frozen ? readable(io) : point(io, t, (size_t)io->rule->state_len(io->cfg)), y);
+}
 
 static void add_into(real *dst, const real *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
-/* Reverse of run_tokens.  ds: gradient of the state after the token; dat:
- * of the current block's start state from the block's later tokens (their
- * inner gradients and reads), folded into ds at the block start, where the
- * two states are one (MATH §6.1, §7). */
-static void backward_tokens(const hct_rule_grad *g0) {
+/* The backward's state gradients at the head of g->work: ds, of the state
+ * after the token being run back; dat, of the current block's start state
+ * from the block's later tokens (their inner gradients and reads), folded
+ * into ds at the block start, where the two states are one (MATH §6.1, §7).
+ * The rule's own work follows them. */
+typedef struct state_grads { real *ds, *dat; hct_rule_grad g; } state_grads;
+
+static state_grads state_grads_of(const hct_rule_grad *g0) {
+    size_t n = (size_t)g0->fwd->rule->state_len(g0->fwd->cfg);
+    state_grads v = {g0->work, g0->work + n, *g0};
+    v.g.work = v.dat + n;
+    return v;
+}
+
+void hct_rule_backward_begin(const hct_rule_grad *g) {
+    state_grads sg = state_grads_of(g);
+    size_t n = (size_t)g->fwd->rule->state_len(g->fwd->cfg);
+    hct_zero(sg.ds, n);
+    if (cms(g->fwd)) hct_zero(sg.dat, n); /* period 1: every token starts a block, dat is ds */
+}
+
+void hct_rule_backward_tokens(const hct_rule_grad *g0, uint32_t t0, uint32_t t1) {
     const hct_rule_io *io = g0->fwd;
     const hct_rule *r = io->rule;
     uint32_t d = io->d, G = r->n_gates;
     size_t n = (size_t)r->state_len(io->cfg);
     uint64_t e = r->extra_len(io->cfg);
-    hct_rule_grad g = *g0;
-    real *ds = g0->work, *dat = ds + n;
-    g.work = dat + n;
-    hct_zero(ds, n);
-    if (cms(io)) hct_zero(dat, n); /* period 1: every token starts a block, dat is ds */
-    for (uint32_t tt = io->T; tt-- > 0;) {
-        const real *dy = g.dy + (size_t)tt * d;
-        real *dq = g.dq + (size_t)tt * d;
+    state_grads sg = state_grads_of(g0);
+    hct_rule_grad *g = &sg.g;
+    for (uint32_t tt = t1; tt-- > t0;) {
+        const real *dy = g->dy + (size_t)tt * d;
+        real *dq = g->dq + (size_t)tt * d;
         if (io->frozen) {
-            hct_zero(g.dk + (size_t)tt * d, d);
-            hct_zero(g.dv + (size_t)tt * d, d);
-            hct_zero(g.dgates + (size_t)tt * G, G);
+            hct_zero(g->dk + (size_t)tt * d, d);
+            hct_zero(g->dv + (size_t)tt * d, d);
+            hct_zero(g->dgates + (size_t)tt * G, G);
             hct_zero(dq, d);
-            r->read_backward(&g, tt, readable(io), dy, NULL, dq);
+            r->read_backward(g, tt, readable(io), dy, NULL, dq);
             continue;
         }
-        const real *in = hct_tape_state(io, tt, n);
-        uint32_t off = block_offset(io, tt);
-        const real *at = off == 0 ? in : tt >= off ? hct_tape_state(io, tt - off, n) : io->at_in;
-        hct_token_step st = {tt, at, in, in + n, hct_tape_extra(io, tt, n, e), fires(io, tt) ? dy : NULL, ds,
-                             off == 0 ? ds : dat};
-        r->token_backward(&g, &st);
-        if (!st.dy) r->read_backward(&g, tt, at, dy, st.dat, dq);
-        if (cms(io) && off == 0) {
-            add_into(ds, dat, n);
-            hct_zero(dat, n);
+        const real *in = hct_tape_state(io, tt, n), *at = point(io, tt, n);
+        bool start = block_offset(io, tt) == 0;
+        hct_token_step st = {tt, at, in, in + n, hct_tape_extra(io, tt, n, e), fires(io, tt) ? dy : NULL, sg.ds,
+                             start ? sg.ds : sg.dat};
+        r->token_backward(g, &st);
+        if (!st.dy) r->read_backward(g, tt, at, dy, st.dat, dq);
+        if (cms(io) && start) {
+            add_into(sg.ds, sg.dat, n);
+            hct_zero(sg.dat, n);
         }
     }
 }
 
-void hct_rule_backward(const hct_rule_grad *g) { backward_tokens(g); }
+void hct_rule_backward(const hct_rule_grad *g) {
+    hct_rule_backward_begin(g);
+    hct_rule_backward_tokens(g, 0, g->fwd->T);
+}
+
+void hct_rule_pre_read_backward(const hct_rule_grad *g0, const real *q, uint32_t t, const real *dy, real *dq) {
+    const hct_rule_io *io = g0->fwd;
+    size_t n = (size_t)io->rule->state_len(io->cfg);
+    hct_rule_io pre = *io;
+    pre.q = q;
+    state_grads sg = state_grads_of(g0);
+    sg.g.fwd = &pre;
+    if (io->frozen) {
+        io->rule->read_backward(&sg.g, t, readable(io), dy, NULL, dq);
+        return;
+    }
+    /* after token t's backward (and its block-start fold) ds is the gradient of the state before t */
+    real *ds = block_offset(io, t) == 0 ? sg.ds : sg.dat;
+    io->rule->read_backward(&sg.g, t, point(io, t, n), dy, ds, dq);
+}
 
 uint64_t hct_rule_tape_len(const hct_rule *rule, const hct_config *cfg, uint32_t T) {
     return hct_tape_len(rule->state_len(cfg), rule->extra_len(cfg), T);
@@ -131,4 +185,8 @@ uint64_t hct_rule_tape_len(const hct_rule *rule, const hct_config *cfg, uint32_t
 
 uint64_t hct_rule_work_len(const hct_rule *rule, const hct_config *cfg) {
     return rule->work_len(cfg) + 2 * rule->state_len(cfg);
+}
+
+uint64_t hct_rule_consts_len(const hct_rule *rule, const hct_config *cfg) {
+    return rule->consts_len ? rule->consts_len(cfg) : 0;
 }

@@ -25,20 +25,25 @@ uint64_t hct_mlp_extra_len(const hct_config *cfg) {
 
 uint64_t hct_mlp_state_len(const hct_config *cfg) { return 2 * mat_len(cfg); }
 
-/* the extra of inference, then the prior, G (2n each), hidden h-vectors hv, r, hq */
+/* the extra of inference, then G (2n), hidden h-vectors hv, r, hq */
 uint64_t hct_mlp_scratch_len(const hct_config *cfg) {
-    return hct_mlp_extra_len(cfg) + 4 * mat_len(cfg) + 3 * (uint64_t)hct_mlp_hidden(cfg);
+    return hct_mlp_extra_len(cfg) + 2 * mat_len(cfg) + 3 * (uint64_t)hct_mlp_hidden(cfg);
 }
 
-/* the prior, P (2n each), then h-vectors hv, sp, u, dr, dz, dh, then dg, de (d each) */
+/* P (2n), then h-vectors hv, sp, u, dr, dz, dh, then dg, de (d each) */
 uint64_t hct_mlp_work_len(const hct_config *cfg) {
-    return 4 * mat_len(cfg) + 6 * (uint64_t)hct_mlp_hidden(cfg) + 2 * (uint64_t)cfg->d;
+    return 2 * mat_len(cfg) + 6 * (uint64_t)hct_mlp_hidden(cfg) + 2 * (uint64_t)cfg->d;
 }
 
-/* The prior the retention pulls toward: W0 (L2) or log max(W0, 1e-8) (KL), 2n scalars. */
-static void make_prior(const hct_mlp_kind *kind, const hct_config *cfg, real *prior) {
-    kind->init(prior, cfg);
-    if (cfg->retention == HCT_RET_KL) hct_log_floor(prior, prior, (size_t)hct_mlp_state_len(cfg));
+static const hct_mlp_kind *kind_of(const hct_rule_io *io) { return (const hct_mlp_kind *)io->rule->impl; }
+
+/* the prior (2n) */
+uint64_t hct_mlp_consts_len(const hct_config *cfg) { return hct_mlp_state_len(cfg); }
+
+/* The prior the retention pulls toward: W0 (L2) or log max(W0, 1e-8) (KL). */
+void hct_mlp_prepare(const hct_rule_io *io, real *prior) {
+    kind_of(io)->init(prior, io->cfg);
+    if (io->cfg->retention == HCT_RET_KL) hct_log_floor(prior, prior, (size_t)hct_mlp_state_len(io->cfg));
 }
 
 void hct_mlp_hash_init(real *state, const hct_config *cfg) {
@@ -84,7 +89,6 @@ static void retain(const hct_mlp_kind *kind, const hct_config *cfg, const real *
     }
 }
 
-static const hct_mlp_kind *kind_of(const hct_rule_io *io) { return (const hct_mlp_kind *)io->rule->impl; }
 
 /* The inner gradient (MATH §3.5) at the gradient point (w1, w2t): z = W1 k,
  * hv = silu(z), e = M(k) - v, g = b(e), r_i = (W2^T[i] . g) silu'(z_i);
@@ -114,17 +118,16 @@ void hct_mlp_token(const hct_rule_io *io, uint32_t t, const real *at, const real
     uint32_t d = io->d, h = hct_mlp_hidden(cfg);
     size_t n = (size_t)h * d, off = (size_t)t * d;
     real *z = extra, *zq = z + h, *e = zq + h, *g = e + d;
-    real *prior = io->scratch + hct_mlp_extra_len(cfg), *G = prior + 2 * n, *hv = G + 2 * n, *r = hv + h;
-    if (t == 0) make_prior(kind, cfg, prior); /* the loop runs tokens 0 .. T-1 in order on one scratch */
+    real *G = io->scratch + hct_mlp_extra_len(cfg), *hv = G + 2 * n, *r = hv + h;
     inner_grad(kind, cfg, at, at + n, io->k + off, io->v + off, z, hv, r, e, g, G);
-    retain(kind, cfg, in, prior, G, out, io->gates + (size_t)t * 2);
+    retain(kind, cfg, in, io->consts, G, out, io->gates + (size_t)t * 2);
     mlp_apply(out, out + n, d, h, io->q + off, zq, r + h, y);
 }
 
 void hct_mlp_read(const hct_rule_io *io, uint32_t t, const real *state, real *y) {
     uint32_t d = io->d, h = hct_mlp_hidden(io->cfg);
     size_t n = (size_t)h * d;
-    real *z = io->scratch + hct_mlp_extra_len(io->cfg) + 4 * n; /* past the prior token() keeps */
+    real *z = io->scratch + hct_mlp_extra_len(io->cfg) + 2 * n; /* past G */
     mlp_apply(state, state + n, d, h, io->q + (size_t)t * d, z, z + h, y);
 }
 
@@ -145,7 +148,7 @@ static void read_back(const real *w1, const real *w2t, uint32_t d, uint32_t h, c
 
 /* The backward's temporaries in g->work (hct_mlp_work_len). */
 typedef struct mlp_work {
-    real *prior, *P;                  /* 2n each */
+    real *P;                          /* 2n */
     real *hv, *sp, *u, *dr, *dz, *dh; /* h each */
     real *dg, *de;                    /* d each */
 } mlp_work;
@@ -154,8 +157,7 @@ static mlp_work work_of(const hct_rule_grad *g) {
     uint32_t d = g->fwd->d, h = hct_mlp_hidden(g->fwd->cfg);
     size_t n = (size_t)h * d;
     mlp_work w;
-    w.prior = g->work;
-    w.P = w.prior + 2 * n;
+    w.P = g->work;
     w.hv = w.P + 2 * n;
     w.sp = w.hv + h;
     w.u = w.sp + h;
@@ -251,10 +253,9 @@ void hct_mlp_token_backward(const hct_rule_grad *g, const hct_token_step *s) {
     hct_token_grad x = hct_token_slices(g, s->t, 2);
     mlp_work w = work_of(g);
     const real *z = s->extra, *zq = z + h, *e = zq + h, *gb = e + d;
-    if (s->t + 1 == io->T) make_prior(kind, cfg, w.prior); /* the backward's first token */
     hct_zero(x.dq, d);
     if (s->dy) read_back(s->out, s->out + n, d, h, x.q, zq, s->dy, s->ds, x.dq);
-    real dtheta = retain_backward(kind, cfg, s->in, s->out, w.prior, x.gates, s->ds, w.P, &x.dgates[0]);
+    real dtheta = retain_backward(kind, cfg, s->in, s->out, io->consts, x.gates, s->ds, w.P, &x.dgates[0]);
     x.dgates[1] = dtheta + step_backward(kind, cfg, s->at, s->at + n, x.k, z, e, gb, x.gates[1], &w, x.dk, x.dv,
                                          s->dat);
 }
@@ -264,7 +265,7 @@ void hct_mlp_read_backward(const hct_rule_grad *g, uint32_t t, const real *state
     uint32_t d = g->fwd->d, h = hct_mlp_hidden(g->fwd->cfg);
     size_t n = (size_t)h * d;
     const real *q = g->fwd->q + (size_t)t * d;
-    real *z = work_of(g).hv; /* past the prior token_backward keeps */
+    real *z = work_of(g).hv;
     for (uint32_t i = 0; i < h; i++) z[i] = hct_dot(state + (size_t)i * d, q, d);
     read_back(state, state + n, d, h, q, z, dy, ds, dq);
 }

@@ -37,9 +37,9 @@ uint64_t hct_mlp_extra_len(const hct_config *cfg);
 void hct_mlp_hash_init(real *state, const hct_config *cfg);
 
 /* The per-token interface (rule.h) of a rule whose vtable impl is its
- * hct_mlp_kind.  The prior is built once per call of the shared loop: by
- * token 0 into io->scratch (forward), by token T-1 into g->work (backward,
- * which runs in reverse). */
+ * hct_mlp_kind; its consts are the prior (prepare builds it). */
+uint64_t hct_mlp_consts_len(const hct_config *cfg);
+void hct_mlp_prepare(const hct_rule_io *io, real *prior);
 void hct_mlp_token(const hct_rule_io *io, uint32_t t, const real *at, const real *in, real *out, real *y,
                    real *extra);
 void hct_mlp_read(const hct_rule_io *io, uint32_t t, const real *state, real *y);

@@ -36,7 +36,7 @@ hecate_status hecate_rule_shape(const hecate_rule_spec *spec, uint32_t *n_gates,
     if (st != HECATE_OK) return st;
     *n_gates = rule->n_gates;
     *state_len = (size_t)op_state_len(spec, rule, &cfg);
-    *scratch_len = (size_t)rule->scratch_len(&cfg);
+    *scratch_len = (size_t)(rule->scratch_len(&cfg) + hct_rule_consts_len(rule, &cfg));
     return HECATE_OK;
 }
 
@@ -109,14 +109,15 @@ hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, cons
     io.at_out = state + io.rule->state_len(&cfg);
     io.y = y;
     io.scratch = scratch;
+    io.consts = scratch + io.rule->scratch_len(&cfg);
     if (T > 0) hct_rule_forward(&io);
     return HECATE_OK;
 }
 
-/* work of hecate_rule_backward: tape, backward work, scratch, final op state, y, dx */
+/* work of hecate_rule_backward: tape, backward work, scratch, consts, final op state, y, dx */
 static uint64_t backward_len(const hct_rule *rule, const hct_config *cfg, uint32_t T) {
     return hct_rule_tape_len(rule, cfg, T) + hct_rule_work_len(rule, cfg) + rule->scratch_len(cfg) +
-           2 * rule->state_len(cfg) + 2 * (uint64_t)T * cfg->d;
+           hct_rule_consts_len(rule, cfg) + 2 * rule->state_len(cfg) + 2 * (uint64_t)T * cfg->d;
 }
 
 hecate_status hecate_rule_backward_len(const hecate_rule_spec *spec, uint32_t T, size_t *work_len) {
@@ -148,7 +149,8 @@ hecate_status hecate_rule_backward(const hecate_rule_spec *spec, uint32_t T, con
     io.tape = work;
     real *rule_work = work + hct_rule_tape_len(io.rule, &cfg, T);
     io.scratch = rule_work + hct_rule_work_len(io.rule, &cfg);
-    io.state = io.scratch + io.rule->scratch_len(&cfg);
+    io.consts = io.scratch + io.rule->scratch_len(&cfg);
+    io.state = io.consts + hct_rule_consts_len(io.rule, &cfg);
     io.at_out = io.state + io.rule->state_len(&cfg);
     io.y = io.at_out + io.rule->state_len(&cfg);
     real *dx_all = io.y + n;

@@ -30,6 +30,8 @@ typedef struct hct_rule_io {
     real *y;                /* out: (T, d) memory read per token */
     real *tape;             /* NULL for inference, else hct_rule_tape_len() scalars for backward */
     real *scratch;          /* scratch_len() scalars for the rule's per-token temporaries */
+    real *consts;           /* consts_len() scalars: what prepare() derives once per call (kept for
+                             * the backward; its own buffer per level, never shared) */
     bool frozen;            /* read only, never write (MATH §3.2 frozen) */
     /* CMS (MATH §6.1): a level of period C writes at the end of every block
      * of C tokens (global index n fires when (n + 1) mod C == 0) with every
@@ -103,14 +105,37 @@ typedef struct hct_rule {
     uint32_t n_tensors;
     const char *const *tensor_names;
     void (*tensor_shape)(const hct_config *cfg, uint32_t i, uint32_t *ndim, uint32_t shape[2]);
+    /* Optional (NULL: none): per-call constants derived from the config and
+     * the rule's tensors (the MLP prior, the SSM's A), consts_len scalars
+     * that prepare() writes before the call's first token; token, read and
+     * their backwards read them from io->consts. */
+    uint64_t (*consts_len)(const hct_config *cfg);
+    void (*prepare)(const hct_rule_io *io, real *consts);
 } hct_rule;
 
 /* The rule over io->T tokens (the shared loop, loop.c) and its backward;
- * the tape and work sizes these need. */
+ * the tape, work and consts sizes these need. */
 void hct_rule_forward(const hct_rule_io *io);
 void hct_rule_backward(const hct_rule_grad *g);
 uint64_t hct_rule_tape_len(const hct_rule *rule, const hct_config *cfg, uint32_t T);
 uint64_t hct_rule_work_len(const hct_rule *rule, const hct_config *cfg);
+uint64_t hct_rule_consts_len(const hct_rule *rule, const hct_config *cfg);
+
+/* The same loop a range of tokens at a time, for a composition that needs
+ * something between one token and the next (MAC, MATH §4.4):
+ * hct_rule_run(io, t0, t1) runs tokens t0 .. t1-1 (calls must cover 0 .. T-1
+ * in order; hct_rule_forward is run(0, T)).  hct_rule_pre_read: y (d) =
+ * the read token t would see before its write (the state, or the CMS
+ * block-start state), with queries q (T, d) in place of io->q; call it
+ * after run(.., t) and before run(t, ..).  Backward: begin once, then
+ * hct_rule_backward_tokens(g, t0, t1) in reverse ranges (t1 = T first),
+ * and hct_rule_pre_read_backward for token t (dq (d) += d/dq, the state
+ * gradient routed) after the range holding t and before the one before it. */
+void hct_rule_run(const hct_rule_io *io, uint32_t t0, uint32_t t1);
+void hct_rule_pre_read(const hct_rule_io *io, const real *q, uint32_t t, real *y);
+void hct_rule_backward_begin(const hct_rule_grad *g);
+void hct_rule_backward_tokens(const hct_rule_grad *g, uint32_t t0, uint32_t t1);
+void hct_rule_pre_read_backward(const hct_rule_grad *g, const real *q, uint32_t t, const real *dy, real *dq);
 
 /* NULL if the id is unknown. */
 const hct_rule *hct_rule_by_id(uint32_t id);

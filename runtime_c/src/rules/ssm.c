@@ -37,16 +37,17 @@ static void ssm_state_init(real *state, const hct_config *cfg) { hct_zero(state,
 /* per token: Delta (d) */
 static uint64_t ssm_extra_len(const hct_config *cfg) { return cfg->d; }
 
-/* the extra (inference), then A = -exp(A_log) (d, N) */
-static uint64_t ssm_scratch_len(const hct_config *cfg) { return ssm_extra_len(cfg) + ssm_state_len(cfg); }
+/* the extra (inference) */
+static uint64_t ssm_scratch_len(const hct_config *cfg) { return ssm_extra_len(cfg); }
 
-/* per-token backward: A (d, N), dB (N) */
-static uint64_t ssm_work_len(const hct_config *cfg) { return ssm_state_len(cfg) + n_state(cfg); }
+/* per-token backward: dB (N) */
+static uint64_t ssm_work_len(const hct_config *cfg) { return n_state(cfg); }
 
-/* A = -exp(A_log), MATH §3.10.  The rule interface has no per-call set-up:
- * the forward makes A at its first token (t = 0), the backward at its first
- * one (t = T - 1), keeping it in the scratch / work for the later tokens. */
-static void make_A(const hct_rule_io *io, real *A) {
+/* the consts: A (d, N) */
+static uint64_t ssm_consts_len(const hct_config *cfg) { return ssm_state_len(cfg); }
+
+/* A = -exp(A_log), MATH §3.10, once per call. */
+static void ssm_prepare(const hct_rule_io *io, real *A) {
     size_t n = (size_t)ssm_state_len(io->cfg);
     for (size_t i = 0; i < n; i++) A[i] = -hct_exp(io->tensors[T_ALOG][i]);
 }
@@ -65,11 +66,10 @@ static void ssm_token(const hct_rule_io *io, uint32_t t, const real *at, const r
                       real *dt) {
     uint32_t d = io->d, N = n_state(io->cfg);
     const real *B = io->k + (size_t)t * d, *u = io->v + (size_t)t * d;
-    real *A = io->scratch + ssm_extra_len(io->cfg);
+    const real *A = io->consts;
     const real *dtb = io->tensors[T_DTB];
     real delta = io->gates[(size_t)t * N_GATES + G_DELTA];
     (void)at;
-    if (t == 0) make_A(io, A);
     for (uint32_t c = 0; c < d; c++) {
         const real *h = in + (size_t)c * N, *a = A + (size_t)c * N;
         real *ho = out + (size_t)c * N;
@@ -96,9 +96,9 @@ static void ssm_token_backward(const hct_rule_grad *g, const hct_token_step *s) 
     uint32_t d = io->d, N = n_state(io->cfg);
     const real *dtb = io->tensors[T_DTB], *dt = s->extra;
     real *dalog = g->dtensors[T_ALOG], *ddtb = g->dtensors[T_DTB];
-    real *Aall = g->work, *dB = Aall + ssm_state_len(io->cfg);
+    const real *Aall = io->consts;
+    real *dB = g->work;
     hct_token_grad x = hct_token_slices(g, s->t, N_GATES);
-    if (s->t + 1 == io->T) make_A(io, Aall);
     hct_zero(x.dk, d);
     hct_zero(x.dq, d);
     hct_zero(x.dv, d);
@@ -133,4 +133,5 @@ const hct_rule hct_rule_ssm = {
     ssm_extra_len, ssm_token, ssm_read,
     ssm_work_len, ssm_token_backward, ssm_read_backward,
     NULL, N_TENSORS, TENSOR_NAMES, ssm_tensor_shape,
+    ssm_consts_len, ssm_prepare,
 };

@@ -103,4 +103,5 @@ const hct_rule hct_rule_titans = {
     hct_matrix_extra_len, titans_token, hct_matrix_read,
     titans_work_len, titans_token_backward, hct_matrix_read_backward,
     NULL, 0, NULL, NULL,
+    NULL, NULL,
 };

@@ -227,4 +227,5 @@ const hct_rule hct_rule_trellis = {
     trellis_extra_len, trellis_token, trellis_read,
     trellis_work_len, trellis_token_backward, trellis_read_backward,
     NULL, 0, NULL, NULL,
+    NULL, NULL,
 };

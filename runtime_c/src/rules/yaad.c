@@ -31,4 +31,5 @@ const hct_rule hct_rule_yaad = {
     hct_mlp_extra_len, hct_mlp_token, hct_mlp_read,
     hct_mlp_work_len, hct_mlp_token_backward, hct_mlp_read_backward,
     &YAAD, 0, NULL, NULL,
+    hct_mlp_consts_len, hct_mlp_prepare,
 };
