@@ -14,7 +14,10 @@ from hecate_edge.reference.retention import RETENTION_IDS
 from hecate_edge.reference.retention import resolve as resolve_retention
 from hecate_edge.reference.rules import RULES, rule_by_name, rule_tensor_specs
 
-COMPOSITIONS: dict[str, int] = {"mag": 0, "mal": 1}
+COMPOSITIONS: dict[str, int] = {"mag": 0, "mal": 1, "mac": 2}
+# MATH §4.4: a composition's own tensors, "blk<l>.<name>", each of shape (n_levels,),
+# in blocks of more than one level
+COMPOSITION_TENSORS: dict[str, tuple[str, ...]] = {"mac": ("mac.mix_read", "mac.mix_out")}
 
 VOCAB_RANGE = (2, 65536)
 D_MODEL_RANGE = (1, 4096)
@@ -168,6 +171,8 @@ def tensor_specs(cfg: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
     specs = [("emb", (v, d))]
     for layer in range(cfg.n_layers):
         specs += [(f"blk{layer}.attn.{w}", (d, d)) for w in ("wq", "wk", "wv", "wo")]
+        if cfg.n_levels > 1:
+            specs += [(f"blk{layer}.{name}", (cfg.n_levels,)) for name in COMPOSITION_TENSORS.get(cfg.composition, ())]
         for level in range(cfg.n_levels):
             prefix = f"blk{layer}.mem{level}"
             specs += [(f"{prefix}.{w}", (d, d)) for w in ("wk", "wv", "wq")]

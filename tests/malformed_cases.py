@@ -64,6 +64,14 @@ def _levels(n_levels: int, periods: tuple[int, ...]):
     return build
 
 
+def _mac_without_mixing(dtype="f32"):
+    """A two-level MAG file whose header says MAC: MAC's level mixes are missing (MATH §4.4)."""
+    cfg = replace(SMALL, n_levels=2, periods=(1, 8))
+    buf = bytearray(write_model(cfg, init_params(cfg, seed=0), dtype))
+    struct.pack_into("<I", buf, COMPOSITION, 2)
+    return fix_crc(buf)
+
+
 def _rule_param(value: float, rule: str = "delta", index: int = 0):
     def build(dtype="f32"):
         buf = bytearray(valid_model(dtype, rule))
@@ -240,6 +248,7 @@ CASES = [
     ("config_level_period_0", "HECATE_E_FILE_CONFIG", _levels(2, (1, 0))),
     ("config_level_period_65537", "HECATE_E_FILE_CONFIG", _levels(2, (1, 65537))),
     ("config_levels_2_tensors_of_1", "HECATE_E_FILE_TENSOR_COUNT", _levels(2, (1, 8))),
+    ("config_mac_levels_2_without_mixing", "HECATE_E_FILE_TENSOR_COUNT", _mac_without_mixing),
     ("config_rule_param_nan", "HECATE_E_FILE_CONFIG", _rule_param(math.nan)),
     ("config_rule_param_inf", "HECATE_E_FILE_CONFIG", _rule_param(math.inf)),
     ("config_rule_param_unused_set", "HECATE_E_FILE_CONFIG", _rule_param(1.0)),

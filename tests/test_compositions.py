@@ -12,6 +12,7 @@ from parity import assert_close
 from conftest import ALL_RULES, build_model, lively_params, rule_config
 
 ALL_COMPOSITIONS = sorted(COMPOSITIONS)
+WINDOW_ENTRIES = {"mac": 2}  # FORMAT.md state blob: MAC's slots hold an x and an h entry
 TOL = {"f32": 1e-5, "f64": 1e-12}
 
 
@@ -41,12 +42,13 @@ def _window(sess, layer):
     """(keys, values) of block `layer`'s attention window, oldest first, read
     from the saved state blob (FORMAT.md: memories, then each block's ring)."""
     cfg = sess.model.config
-    w, d = cfg.window, cfg.d_model
+    w, d, entries = cfg.window, cfg.d_model, WINDOW_ENTRIES.get(cfg.composition, 1)
     blob = np.frombuffer(sess.save_state(), dtype=np.uint8)
     reals = blob[56:].view({"f32": np.float32, "f64": np.float64}[sess.model.precision])
-    rings = reals[cfg.n_layers * cfg.n_levels * int(np.prod(sess.model.memory_shape)):].reshape(cfg.n_layers, 2, w, d)
+    rings = reals[cfg.n_layers * cfg.n_levels * int(np.prod(sess.model.memory_shape)):]
+    rings = rings.reshape(cfg.n_layers, 2, w, entries * d)  # slot: the token's entries in order
     order = [(sess.position - w + i) % w for i in range(w)]  # the 60 tokens fill every slot
-    return rings[layer, 0][order], rings[layer, 1][order]
+    return tuple(rings[layer, i][order].reshape(w * entries, d) for i in (0, 1))
 
 
 @pytest.mark.parametrize("layers", [1, 3])

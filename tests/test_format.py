@@ -183,7 +183,7 @@ def test_config_dict_round_trip():
 
 @pytest.mark.parametrize("changes", [
     {"vocab": 1}, {"vocab": 65537}, {"d_model": 0}, {"d_model": 4097}, {"n_heads": 0},
-    {"n_heads": 3}, {"window": 0}, {"window": 4097}, {"composition": "mac"}, {"rule": "titans9"},
+    {"n_heads": 3}, {"window": 0}, {"window": 4097}, {"composition": "mat"}, {"rule": "titans9"},
     {"n_levels": 5}, {"n_levels": 2, "periods": (1, 65537)}, {"n_layers": 0}, {"n_layers": 5}, {"retention": "kl"},
     {"retention": "sphere", "rule": "moneta"}, {"retention": "l2", "rule": "lattice"}, {"retention": "ridge"},
     {"retention": "elastic_net", "retention_param": 0.0}, {"retention": "l2", "retention_param": 0.1},

@@ -14,13 +14,18 @@ def fires(position: int, period: int) -> bool:
     return (position + 1) % period == 0
 
 
+def readable_before_write(state: np.ndarray, at: np.ndarray, position: int, period: int) -> np.ndarray:
+    """MATH §6.1: the state a read sees before token `position`'s write: the block-start
+    state, which is the state itself when a block starts there (period 1: always)."""
+    return state if position % period == 0 else at
+
+
 def level_token(rule: ModuleType, state: np.ndarray, at: np.ndarray, position: int, period: int, km, vm, qm,
                 gates: dict, hp: dict, **extra) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(state', at', y) of token `position` for a level of period C: state is the
     accumulated state, at the block-start state (equal at a block start; period 1:
     the same state, the plain per-token rule)."""
-    if position % period == 0:  # a block starts: the state is its own block-start state
-        at = state
+    at = readable_before_write(state, at, position, period)  # a block start: the state is its own
     new_state, y = rule.write_read(state, km, vm, qm, gates, hp, at=at, **extra)
     if fires(position, period):
         return new_state, new_state, y

@@ -2,7 +2,8 @@
 
 emb, attention and head use s = sqrt(1/d); memory projections and gate_w use
 s = sqrt(1/(2d)); gate_b takes the rule's default biases for its level (MATH §3.1,
-§6.1: slower levels forget less and step less).
+§6.1: slower levels forget less and step less); MAC's level-mixing logits
+start at 0, an even mix (MATH §4.4).
 """
 import re
 
@@ -45,6 +46,8 @@ def init_params(cfg: ModelConfig, seed: int) -> dict[str, np.ndarray]:
         short = name.rsplit(".", 1)[-1]
         if bias:
             params[name] = level_gate_bias(rule, int(bias.group(1)))
+        elif ".mac." in name:
+            params[name] = np.zeros(shape)
         elif ".mem" in name and short in own:  # a rule's own tensors: its deterministic init
             params[name] = rule.init_tensors(cfg.d_model, cfg.rule_hp)[short]
         else:

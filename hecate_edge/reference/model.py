@@ -3,19 +3,21 @@
 process() is literally a loop of step(), so any chunking gives the same logits
 and state by construction; the C runtime is held to this session's numbers.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from hecate_edge.config import ModelConfig, tensor_specs
 from hecate_edge.reference import frontend
 from hecate_edge.reference.attention import WindowCache, attend
-from hecate_edge.reference import compose_mag, compose_mal
-from hecate_edge.reference.cms import level_token
+from hecate_edge.reference import compose_mac, compose_mag, compose_mal
+from hecate_edge.reference.cms import level_token, readable_before_write
 from hecate_edge.reference.compose_mag import lm_head
 from hecate_edge.reference.mathfn import log_softmax
 from hecate_edge.reference.rules import rule_by_name
 
 # MATH §4: name -> module whose block(session, x) maps a block input to its output p
-COMPOSITIONS = {"mag": compose_mag, "mal": compose_mal}
+COMPOSITIONS = {"mag": compose_mag, "mal": compose_mal, "mac": compose_mac}
 
 
 def check_params(cfg: ModelConfig, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -47,7 +49,8 @@ class ReferenceSession:
         self.freeze_memory = freeze_memory
         self._levels = [[self._level_params(layer, level) for level in range(cfg.n_levels)]
                         for layer in range(cfg.n_layers)]
-        self._caches = [WindowCache(cfg.window) for _ in range(cfg.n_layers)]
+        entries = getattr(COMPOSITIONS[cfg.composition], "WINDOW_ENTRIES", 1)  # MATH §4.4
+        self._caches = [WindowCache(cfg.window * entries) for _ in range(cfg.n_layers)]
         self.reset()
 
     def _level_params(self, layer: int, level: int) -> dict[str, np.ndarray]:
@@ -75,7 +78,8 @@ class ReferenceSession:
         return self._at[layer][level].copy()
 
     def attention_cache(self, layer: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of block `layer`'s cached (keys, values), each (m, d) oldest first, m <= window."""
+        """Copies of block `layer`'s cached (keys, values), each (m, d) oldest first, m <= window
+        (MAC: two entries per token, its x entry then its h entry, m <= 2 window)."""
         return self._caches[layer].keys(), self._caches[layer].values()
 
     def step(self, token: int) -> np.ndarray:
@@ -91,12 +95,14 @@ class ReferenceSession:
         self.position += 1
         return logits
 
-    def attend(self, layer: int, inp: np.ndarray) -> np.ndarray:
-        """MATH §2: push inp's key and value into block `layer`'s window, attend with its query."""
+    def attend(self, layer: int, inp: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+        """MATH §2: push inp's key and value (then extra's: MAC's h, §4.4) into block `layer`'s
+        window, attend with inp's query."""
         w = {name: self.params[f"blk{layer}.attn.{name}"] for name in ("wq", "wk", "wv")}
-        q, k, v = inp @ w["wq"], inp @ w["wk"], inp @ w["wv"]
         cache = self._caches[layer]
-        cache.push(k, v)                                            # the current token included
+        for entry in (inp,) if extra is None else (inp, extra):     # the current token included
+            cache.push(entry @ w["wk"], entry @ w["wv"])
+        q = inp @ w["wq"]
         return attend(q, cache.keys(), cache.values(), self.cfg.n_heads)
 
     def output_weights(self, layer: int) -> np.ndarray:
@@ -123,6 +129,14 @@ class ReferenceSession:
             self.rule, self._memory[layer][level], self._at[layer][level], self.position,
             self.cfg.periods[level], km, vm, qm, gate_values, self.cfg.memory_hp, **extra)
         return y
+
+    def memory_pre_read(self, layer: int, level: int, x: np.ndarray) -> np.ndarray:
+        """MATH §4.4: level `level`'s read before this token's write, with the query of x (§3.1)."""
+        _, _, qm = frontend.project(self._levels[layer][level], x, self.cfg.qk_norm)
+        state, at = self._memory[layer][level], self._at[layer][level]
+        if not self.freeze_memory:
+            at = readable_before_write(state, at, self.position, self.cfg.periods[level])
+        return self.rule.read(at, qm, self.cfg.memory_hp)
 
     def process(self, tokens) -> np.ndarray:
         """Feed many tokens (MATH §6: a loop of step); returns logits (T, V)."""

@@ -14,6 +14,19 @@ static real *take(carver *c, uint64_t n) {
     return c->base ? (real *)(void *)(c->base + off) : NULL;
 }
 
+/* MAC's arrays of one memory level (its own, even in inference). */
+static void layout_pre_read(carver *cv, const hecate_model *m, uint32_t T, bool training, hct_level_buf *V) {
+    uint64_t Td = (uint64_t)T * m->cfg.d;
+    if (!m->composition->reads_before_write) return;
+    V->qx = take(cv, Td);
+    V->qxnorm = take(cv, T);
+    V->hy = take(cv, Td);
+    if (training) {
+        V->dqx = take(cv, Td);
+        V->dy = take(cv, Td);
+    }
+}
+
 /* The arrays of one memory level. */
 static void layout_level(carver *cv, const hecate_model *m, uint32_t T, bool training, hct_level_buf *V) {
     const hct_config *c = &m->cfg;
@@ -27,7 +40,10 @@ static void layout_level(carver *cv, const hecate_model *m, uint32_t T, bool tra
     V->gates = take(cv, (uint64_t)T * G);
     V->y = take(cv, Td);
     V->consts = take(cv, hct_rule_consts_len(m->rule, c));
-    if (training) V->rule_tape = take(cv, hct_rule_tape_len(m->rule, c, T));
+    if (training) {
+        V->rule_tape = take(cv, hct_rule_tape_len(m->rule, c, T));
+        V->rule_work = take(cv, hct_rule_work_len(m->rule, c));
+    }
 }
 
 /* The arrays of one layer; `shared`: inference's layers after the first
@@ -38,9 +54,12 @@ static void layout_layer(carver *cv, const hecate_model *m, uint32_t T, bool tra
                          const hct_layer_buf *shared, hct_layer_buf *L) {
     const hct_config *c = &m->cfg;
     uint64_t Td = (uint64_t)T * c->d;
+    bool mac = m->composition->window_entries > 1;
     if (shared) hct_bytes_copy(L, shared, sizeof *L);
     L->k = take(cv, Td);
     L->v = take(cv, Td);
+    L->kh = mac ? take(cv, Td) : NULL;
+    L->vh = mac ? take(cv, Td) : NULL;
     if (shared) return;
     L->x = take(cv, Td);
     L->q = take(cv, Td);
@@ -52,13 +71,15 @@ static void layout_layer(carver *cv, const hecate_model *m, uint32_t T, bool tra
         } else {
             layout_level(cv, m, T, training, &L->lev[i]);
         }
+        layout_pre_read(cv, m, T, training, &L->lev[i]);
     }
-    L->y = c->n_levels == 1 ? L->lev[0].y : take(cv, Td);
+    L->y = c->n_levels == 1 && !mac ? L->lev[0].y : take(cv, Td); /* MAC mixes even one level */
     L->gy = take(cv, Td);
     L->o = take(cv, Td);
     L->p = take(cv, Td);
     L->z = take(cv, Td);
-    if (training) L->probs = take(cv, (uint64_t)T * c->n_heads * c->window);
+    L->h = mac ? take(cv, Td) : NULL;
+    if (training) L->probs = take(cv, (uint64_t)T * c->n_heads * c->window * m->composition->window_entries);
 }
 
 uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsigned char *base,
@@ -71,11 +92,10 @@ uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsi
     for (uint32_t l = 0; l < c->n_layers; l++)
         layout_layer(&cv, m, T, training, l > 0 && !training ? &b->lay[0] : NULL, &b->lay[l]);
     hct_block_select(b, 0);
-    b->scores = take(&cv, c->window);
+    b->scores = take(&cv, (uint64_t)c->window * m->composition->window_entries);
     b->rule_scratch = take(&cv, m->rule->scratch_len(c));
     if (training) {
         b->logits = take(&cv, (uint64_t)T * c->vocab);
-        b->rule_work = take(&cv, hct_rule_work_len(m->rule, c));
         b->dx = take(&cv, Td);
         b->dq = take(&cv, Td);
         b->dk = take(&cv, Td);
@@ -89,6 +109,11 @@ uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsi
         b->do_ = take(&cv, Td);
         b->dp = take(&cv, Td);
         b->dgates = take(&cv, (uint64_t)T * G);
+        if (m->composition->window_entries > 1) {
+            b->dh = take(&cv, Td);
+            b->dkh = take(&cv, Td);
+            b->dvh = take(&cv, Td);
+        }
         b->lin_work = take(&cv, (uint64_t)T * (d + (c->vocab > d ? c->vocab : d)));
     }
     return cv.used;
@@ -133,7 +158,7 @@ static void swap(real **a, real **b) {
 
 void hct_block_commit(hecate_session *s, const hct_block *b) {
     const hct_config *c = &s->model->cfg;
-    uint32_t d = c->d, w = c->window, T = b->T;
+    uint32_t d = c->d, w = c->window, T = b->T, E = s->model->composition->window_entries;
     for (uint32_t l = 0; l < c->n_layers; l++) {
         const hct_layer_buf *L = &b->lay[l];
         for (uint32_t i = 0; i < c->n_levels && !hct_memory_frozen(s); i++) {
@@ -141,10 +166,14 @@ void hct_block_commit(hecate_session *s, const hct_block *b) {
             swap(&s->mem_state[mem], &s->mem_spare[mem]);
             if (s->mem_at[mem]) swap(&s->mem_at[mem], &s->mem_at_spare[mem]);
         }
-        for (uint32_t t = T > w ? T - w : 0; t < T; t++) {
-            size_t slot = (size_t)((b->p0 + t) % w) * d;
-            hct_copy(s->ring_k[l] + slot, L->k + (size_t)t * d, d);
-            hct_copy(s->ring_v[l] + slot, L->v + (size_t)t * d, d);
+        for (uint32_t t = T > w ? T - w : 0; t < T; t++) { /* slot: the token's entries (swa.c) */
+            size_t slot = (size_t)((b->p0 + t) % w) * E * d, r = (size_t)t * d;
+            hct_copy(s->ring_k[l] + slot, L->k + r, d);
+            hct_copy(s->ring_v[l] + slot, L->v + r, d);
+            if (E > 1) {
+                hct_copy(s->ring_k[l] + slot + d, L->kh + r, d);
+                hct_copy(s->ring_v[l] + slot + d, L->vh + r, d);
+            }
         }
     }
     s->position += T;

@@ -19,6 +19,12 @@ typedef struct hct_level_buf {
     real *state, *at;         /* the state and CMS block-start state after the block (the session's spares) */
     real *consts;             /* the rule's per-call constants (its own, even when the arrays are shared) */
     real *rule_tape;          /* training only */
+    real *rule_work;          /* training only: hct_rule_work_len (the level's backward state gradients) */
+    real *dy;                 /* (T, d) training only, MAC: d loss / d the level's read */
+    /* MAC (MATH §4.4): the read before each token's write from the block input x */
+    real *qx, *qxnorm;        /* (T, d), (T): its query after normalization and the norm before */
+    real *hy;                 /* (T, d) the read */
+    real *dqx;                /* (T, d) training only: d loss / d qx */
     hct_rule_io rule_io;      /* the rule call, kept for backward */
 } hct_level_buf;
 
@@ -32,6 +38,7 @@ typedef struct hct_layer_buf {
     real *gy;                 /* (T, d) sigmoid(y), MATH §4 */
     real *o, *p;              /* (T, d) MAG's gated attention; the layer output Wo gives */
     real *z;                  /* (T, d) MAL's residual y + x, attention's input */
+    real *h, *kh, *vh;        /* (T, d) MAC's mixed pre-write reads and their attention key/value, MATH §4.4 */
 } hct_layer_buf;
 
 typedef struct hct_block {
@@ -45,7 +52,8 @@ typedef struct hct_block {
     real *logits;             /* (T, V) training only (else the caller's buffer) */
     real *rule_scratch;       /* (scratch_len) the rule's per-token temporaries */
     /* gradients, training only; shared by the layers (backward runs one at a time) */
-    real *dx, *dq, *dk, *dv, *da, *dkm, *dvm, *dqm, *dy, *dyl, *do_, *dp, *dgates, *rule_work;
+    real *dx, *dq, *dk, *dv, *da, *dkm, *dvm, *dqm, *dy, *dyl, *do_, *dp, *dgates;
+    real *dh, *dkh, *dvh;     /* MAC: d loss / d h, kh, vh */
     real *lin_work;           /* (T (d + V)) hct_linear_backward's transposes */
 } hct_block;
 
@@ -86,6 +94,24 @@ void hct_swa_backward(const hecate_session *s, hct_block *b, uint32_t t);
  * §6.1, 1/sqrt(k) for k > 2); backward from b->dy (din += the input's gradient). */
 void hct_memory_forward(const hecate_session *s, hct_block *b, const real *in, bool training);
 void hct_memory_backward(const hecate_session *s, hct_block *b, const real *in, hct_weights *grad, real *din);
+
+/* One level of the current layer a part at a time (MAC, MATH §4.4; the
+ * memory above is begin, front(0, T) and hct_rule_forward): begin sets up
+ * the level's rule call on input `in` (T, d) whose rows may be filled
+ * later; front computes the front end (MATH §3.1) of rows t0 .. t1-1;
+ * pre_queries the queries of the read before the write from x (L->lev[].qx).
+ * Backward: the rule call's hct_rule_grad (dy: the level's read gradient),
+ * the front end's backward of rows t0 .. t1-1 from b->dkm/dvm/dqm/dgates
+ * (din += the input's gradient), and the pre-read queries' (from lev[].dqx). */
+void hct_level_begin(const hecate_session *s, hct_block *b, uint32_t level, const real *in, bool training);
+void hct_level_front(const hecate_session *s, hct_block *b, uint32_t level, const real *in, uint32_t t0,
+                     uint32_t t1);
+void hct_level_pre_queries(const hecate_session *s, hct_block *b, uint32_t level, const real *x);
+hct_rule_grad hct_level_grad(hct_block *b, uint32_t level, const real *dy, hct_weights *grad, real *din);
+void hct_level_front_backward(const hecate_session *s, hct_block *b, uint32_t level, const real *in,
+                              hct_weights *grad, real *din, uint32_t t0, uint32_t t1);
+void hct_level_pre_queries_backward(const hecate_session *s, hct_block *b, uint32_t level, const real *x,
+                                    hct_weights *grad, real *dx);
 
 /* 1/sqrt(k) for k > 2 levels, else 1 (MATH §6.1). */
 real hct_level_scale(const hct_config *c);

@@ -82,21 +82,33 @@ static void level_tensor(const hct_config *c, const hct_rule *r, uint32_t layer,
     if (j >= 5) r->tensor_shape(c, j - 5, &e->ndim, e->shape);
 }
 
-/* Tensors per memory level and per block. */
+/* Tensors per memory level, before the levels of a block, and per block. */
 static uint32_t level_count(const hct_rule *r) { return 5 + r->n_tensors; }
-static uint32_t layer_count(const hct_config *c, const hct_rule *r) { return 4 + c->n_levels * level_count(r); }
+static uint32_t head_count(const hct_config *c) {
+    return 4 + (c->n_levels > 1 ? hct_composition_by_id(c->composition)->n_tensors : 0);
+}
+static uint32_t layer_count(const hct_config *c, const hct_rule *r) {
+    return head_count(c) + c->n_levels * level_count(r);
+}
 
-/* Tensor j of block `layer` (FORMAT.md): attention, then each memory level. */
+/* Tensor j of block `layer` (FORMAT.md): attention, the composition's own,
+ * then each memory level. */
 static void layer_tensor(const hct_config *c, const hct_rule *r, uint32_t layer, uint32_t j, expect *e) {
     static const char *const attn[4] = {"attn.wq", "attn.wk", "attn.wv", "attn.wo"};
     static const size_t attn_at[4] = {offsetof(hct_layer_w, wq), offsetof(hct_layer_w, wk),
                                       offsetof(hct_layer_w, wv), offsetof(hct_layer_w, wo)};
-    if (j >= 4) {
-        level_tensor(c, r, layer, (j - 4) / level_count(r), (j - 4) % level_count(r), e);
-        return;
+    const hct_composition *comp = hct_composition_by_id(c->composition);
+    size_t base = offsetof(hct_weights, layer) + layer * sizeof(hct_layer_w);
+    uint32_t h = head_count(c);
+    if (j >= h) {
+        level_tensor(c, r, layer, (j - h) / level_count(r), (j - h) % level_count(r), e);
+    } else if (j >= 4) {
+        entry(e, 1, c->n_levels, 1, base + offsetof(hct_layer_w, compose_t) + (j - 4) * sizeof(real *), false);
+        layer_name(e->name, layer, comp->tensor_names[j - 4]);
+    } else {
+        entry(e, 2, c->d, c->d, base + attn_at[j], true);
+        layer_name(e->name, layer, attn[j]);
     }
-    entry(e, 2, c->d, c->d, offsetof(hct_weights, layer) + layer * sizeof(hct_layer_w) + attn_at[j], true);
-    layer_name(e->name, layer, attn[j]);
 }
 
 /* How many tensors a config has. */

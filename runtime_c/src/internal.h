@@ -27,8 +27,10 @@ typedef hecate_real real;
 #define HCT_MAX_MEMS (HCT_MAX_LAYERS * HCT_MAX_LEVELS)
 #define HCT_MAX_GATES 4
 #define HCT_MAX_RULE_TENSORS 4   /* parameter tensors a rule may own (rules/rule.h) */
-/* emb, head, and per block 4 attention + per level 5 front-end and the rule's own */
-#define HCT_MAX_TENSORS (2 + HCT_MAX_LAYERS * (4 + HCT_MAX_LEVELS * (5 + HCT_MAX_RULE_TENSORS)))
+#define HCT_MAX_COMPOSE_TENSORS 2 /* parameter tensors a composition may own (compose/compose.h) */
+/* emb, head, and per block 4 attention, the composition's own, per level 5 front-end and the rule's own */
+#define HCT_MAX_TENSORS \
+    (2 + HCT_MAX_LAYERS * (4 + HCT_MAX_COMPOSE_TENSORS + HCT_MAX_LEVELS * (5 + HCT_MAX_RULE_TENSORS)))
 #define HCT_HEADER_BYTES 256u
 #define HCT_DIR_ENTRY_BYTES 80u
 #define HCT_ALIGN 64u
@@ -60,6 +62,7 @@ typedef struct hct_level_w {
 /* Parameters of one block (MATH §2-§4). */
 typedef struct hct_layer_w {
     real *wq, *wk, *wv, *wo;     /* (d, d)  MATH §2, §4 */
+    real *compose_t[HCT_MAX_COMPOSE_TENSORS]; /* (n_levels) each: MAC's level mixing, MATH §4.4 */
     hct_level_w level[HCT_MAX_LEVELS];
 } hct_layer_w;
 
@@ -138,6 +141,10 @@ static inline uint32_t hct_mem_index(const hct_config *c, uint32_t layer, uint32
 
 /* CMS period of (any layer's) level `level`: 1 .. HCT_MAX_PERIOD. */
 static inline uint32_t hct_period(const hct_config *c, uint32_t level) { return c->periods[level]; }
+
+/* Scalars of one block's window cache of keys (or values): window x the
+ * composition's entries per token x d (swa.c, MATH §2, §4.4). */
+size_t hct_ring_len(const hecate_model *m);
 
 /* Bind a weights view: base + tensor offsets (grad_offset elements). */
 void hct_bind_weights(const hecate_model *m, real *base, hct_weights *out);

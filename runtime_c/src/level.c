@@ -20,16 +20,18 @@ real hct_level_scale(const hct_config *c) {
     return c->n_levels > 2 ? (real)1 / hct_sqrt((real)c->n_levels) : (real)1;
 }
 
-static void level_forward(const hecate_session *s, hct_block *b, uint32_t level, const real *in, bool training) {
+void hct_level_front(const hecate_session *s, hct_block *b, uint32_t level, const real *in, uint32_t t0,
+                     uint32_t t1) {
     const hecate_model *m = s->model;
     const hct_level_w *W = &m->w.layer[b->layer].level[level];
     hct_level_buf *V = &b->L->lev[level];
     const hct_rule *rule = m->rule;
-    uint32_t d = m->cfg.d, T = b->T, G = rule->n_gates, mem = hct_mem_index(&m->cfg, b->layer, level);
-    hct_model_linear(m, W->wk, in, T, d, d, V->km);
-    hct_model_linear(m, W->wv, in, T, d, d, V->vm);
-    hct_model_linear(m, W->wq, in, T, d, d, V->qm);
-    for (uint32_t t = 0; t < T; t++) {
+    uint32_t d = m->cfg.d, G = rule->n_gates;
+    size_t r0 = (size_t)t0 * d;
+    hct_model_linear(m, W->wk, in + r0, t1 - t0, d, d, V->km + r0);
+    hct_model_linear(m, W->wv, in + r0, t1 - t0, d, d, V->vm + r0);
+    hct_model_linear(m, W->wq, in + r0, t1 - t0, d, d, V->qm + r0);
+    for (uint32_t t = t0; t < t1; t++) {
         real *km = V->km + (size_t)t * d, *vm = V->vm + (size_t)t * d;
         if (m->cfg.flags & HCT_FLAG_QK_NORM) {
             V->knorm[t] = hct_l2_normalize(km, d);
@@ -42,18 +44,24 @@ static void level_forward(const hecate_session *s, hct_block *b, uint32_t level,
             V->gates[(size_t)t * G + g] = gate_act(rule->gate_kind[g], pre);
         }
     }
+}
+
+void hct_level_begin(const hecate_session *s, hct_block *b, uint32_t level, const real *in, bool training) {
+    const hecate_model *m = s->model;
+    hct_level_buf *V = &b->L->lev[level];
+    uint32_t mem = hct_mem_index(&m->cfg, b->layer, level);
     hct_rule_io *io = &V->rule_io;
     hct_bytes_zero(io, sizeof *io);
-    io->rule = rule;
+    io->rule = m->rule;
     io->cfg = &m->cfg;
-    io->d = d;
-    io->T = T;
+    io->d = m->cfg.d;
+    io->T = b->T;
     io->k = V->km;
     io->v = V->vm;
     io->q = V->qm;
     io->x = in;
     io->gates = V->gates;
-    io->tensors = (const real *const *)W->rule_t;
+    io->tensors = (const real *const *)m->w.layer[b->layer].level[level].rule_t;
     io->state_in = s->mem_state[mem];
     io->state = s->mem_spare[mem];
     io->y = V->y;
@@ -65,7 +73,21 @@ static void level_forward(const hecate_session *s, hct_block *b, uint32_t level,
     io->pos0 = b->p0;
     io->at_in = s->mem_at[mem];
     io->at_out = s->mem_at_spare[mem];
-    hct_rule_forward(io);
+}
+
+void hct_level_pre_queries(const hecate_session *s, hct_block *b, uint32_t level, const real *x) {
+    const hecate_model *m = s->model;
+    hct_level_buf *V = &b->L->lev[level];
+    uint32_t d = m->cfg.d;
+    hct_model_linear(m, m->w.layer[b->layer].level[level].wq, x, b->T, d, d, V->qx);
+    if (!(m->cfg.flags & HCT_FLAG_QK_NORM)) return;
+    for (uint32_t t = 0; t < b->T; t++) V->qxnorm[t] = hct_l2_normalize(V->qx + (size_t)t * d, d);
+}
+
+static void level_forward(const hecate_session *s, hct_block *b, uint32_t level, const real *in, bool training) {
+    hct_level_begin(s, b, level, in, training);
+    hct_level_front(s, b, level, in, 0, b->T);
+    hct_rule_forward(&b->L->lev[level].rule_io);
 }
 
 void hct_memory_forward(const hecate_session *s, hct_block *b, const real *in, bool training) {
@@ -80,17 +102,23 @@ void hct_memory_forward(const hecate_session *s, hct_block *b, const real *in, b
     }
 }
 
-static void level_backward(const hecate_session *s, hct_block *b, uint32_t level, const real *in, const real *dy,
-                           hct_weights *grad, real *din) {
+hct_rule_grad hct_level_grad(hct_block *b, uint32_t level, const real *dy, hct_weights *grad, real *din) {
+    hct_level_buf *V = &b->L->lev[level];
+    hct_rule_grad rg = {&V->rule_io, dy, b->dkm, b->dvm, b->dqm, din, b->dgates,
+                        grad->layer[b->layer].level[level].rule_t, V->rule_work};
+    return rg;
+}
+
+void hct_level_front_backward(const hecate_session *s, hct_block *b, uint32_t level, const real *in,
+                              hct_weights *grad, real *din, uint32_t t0, uint32_t t1) {
     const hecate_model *m = s->model;
     const hct_level_w *W = &m->w.layer[b->layer].level[level];
     hct_level_w *dW = &grad->layer[b->layer].level[level];
     hct_level_buf *V = &b->L->lev[level];
     const hct_rule *rule = m->rule;
-    uint32_t d = m->cfg.d, T = b->T, G = rule->n_gates;
-    hct_rule_grad rg = {&V->rule_io, dy, b->dkm, b->dvm, b->dqm, din, b->dgates, dW->rule_t, b->rule_work};
-    hct_rule_backward(&rg);
-    for (uint32_t t = 0; t < T; t++) {
+    uint32_t d = m->cfg.d, G = rule->n_gates;
+    size_t r0 = (size_t)t0 * d;
+    for (uint32_t t = t0; t < t1; t++) {
         const real *km = V->km + (size_t)t * d, *vm = V->vm + (size_t)t * d;
         real *dkm = b->dkm + (size_t)t * d, *dvm = b->dvm + (size_t)t * d;
         for (uint32_t g = 0; g < G; g++) {
@@ -110,9 +138,29 @@ static void level_backward(const hecate_session *s, hct_block *b, uint32_t level
             hct_l2_normalize_backward(V->qm + (size_t)t * d, V->qnorm[t], b->dqm + (size_t)t * d, d);
         }
     }
-    hct_linear_backward(W->wk, in, b->dkm, T, d, d, dW->wk, din, b->lin_work);
-    hct_linear_backward(W->wv, in, b->dvm, T, d, d, dW->wv, din, b->lin_work);
-    hct_linear_backward(W->wq, in, b->dqm, T, d, d, dW->wq, din, b->lin_work);
+    uint32_t n = t1 - t0;
+    hct_linear_backward(W->wk, in + r0, b->dkm + r0, n, d, d, dW->wk, din + r0, b->lin_work);
+    hct_linear_backward(W->wv, in + r0, b->dvm + r0, n, d, d, dW->wv, din + r0, b->lin_work);
+    hct_linear_backward(W->wq, in + r0, b->dqm + r0, n, d, d, dW->wq, din + r0, b->lin_work);
+}
+
+void hct_level_pre_queries_backward(const hecate_session *s, hct_block *b, uint32_t level, const real *x,
+                                    hct_weights *grad, real *dx) {
+    const hecate_model *m = s->model;
+    hct_level_buf *V = &b->L->lev[level];
+    uint32_t d = m->cfg.d;
+    if (m->cfg.flags & HCT_FLAG_QK_NORM)
+        for (uint32_t t = 0; t < b->T; t++)
+            hct_l2_normalize_backward(V->qx + (size_t)t * d, V->qxnorm[t], V->dqx + (size_t)t * d, d);
+    hct_linear_backward(m->w.layer[b->layer].level[level].wq, x, V->dqx, b->T, d, d,
+                        grad->layer[b->layer].level[level].wq, dx, b->lin_work);
+}
+
+static void level_backward(const hecate_session *s, hct_block *b, uint32_t level, const real *in, const real *dy,
+                           hct_weights *grad, real *din) {
+    hct_rule_grad rg = hct_level_grad(b, level, dy, grad, din);
+    hct_rule_backward(&rg);
+    hct_level_front_backward(s, b, level, in, grad, din, 0, b->T);
 }
 
 void hct_memory_backward(const hecate_session *s, hct_block *b, const real *in, hct_weights *grad, real *din) {

@@ -24,7 +24,7 @@ typedef struct layout {
 
 static void plan(const hecate_model *m, const hecate_session_opts *o, layout *L) {
     const hct_config *c = &m->cfg;
-    uint64_t state = m->rule->state_len(c) * sizeof(real), ring = (uint64_t)c->window * c->d * sizeof(real);
+    uint64_t state = m->rule->state_len(c) * sizeof(real), ring = (uint64_t)hct_ring_len(m) * sizeof(real);
     uint64_t at = align_up(sizeof(hecate_session));
     for (uint32_t i = 0; i < hct_n_mems(c); i++) { /* state, spare, and CMS block-start state + spare */
         uint32_t copies = hct_period(c, i % c->n_levels) > 1 ? 4 : 2;
@@ -111,7 +111,7 @@ hecate_status hecate_session_reset(hecate_session *s) {
         m->rule->state_init(s->mem_state[i], &m->cfg);
         if (s->mem_at[i]) hct_copy(s->mem_at[i], s->mem_state[i], s->mem_len[i]);
     }
-    size_t ring = (size_t)m->cfg.window * m->cfg.d;
+    size_t ring = hct_ring_len(m);
     for (uint32_t l = 0; l < m->cfg.n_layers; l++) {
         hct_zero(s->ring_k[l], ring);
         hct_zero(s->ring_v[l], ring);

@@ -24,7 +24,7 @@ static uint64_t rd64(const unsigned char *p) { return (uint64_t)rd32(p) | (uint6
 static size_t payload_len(const hecate_session *s) {
     size_t n = 0;
     for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg); i++) n += (s->mem_at[i] ? 2 : 1) * s->mem_len[i];
-    return n + 2 * (size_t)s->model->cfg.n_layers * s->model->cfg.window * s->model->cfg.d;
+    return n + 2 * (size_t)s->model->cfg.n_layers * hct_ring_len(s->model);
 }
 
 static bool valid_session(const hecate_session *s) { return s && s->magic == HCT_SESSION_MAGIC; }
@@ -51,7 +51,7 @@ hecate_status hecate_state_save(const hecate_session *s, void *buf, size_t buf_b
     wr64(p + 40, s->position);
     wr64(p + 48, payload_len(s));
     unsigned char *at = p + STATE_HEADER;
-    size_t ring = (size_t)s->model->cfg.window * s->model->cfg.d * sizeof(real);
+    size_t ring = hct_ring_len(s->model) * sizeof(real);
     for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg); i++)
         for (uint32_t j = 0; j < (s->mem_at[i] ? 2u : 1u); j++) {
             hct_bytes_copy(at, j ? s->mem_at[i] : s->mem_state[i], s->mem_len[i] * sizeof(real));
@@ -99,7 +99,7 @@ hecate_status hecate_state_load(hecate_session *s, const void *buf, size_t n) {
     if (!bytes_finite(at, payload_len(s))) return HECATE_E_STATE_NONFINITE;
     /* all checks passed: now, and only now, change the session */
     s->position = rd64(p + 40);
-    size_t ring = (size_t)s->model->cfg.window * s->model->cfg.d * sizeof(real);
+    size_t ring = hct_ring_len(s->model) * sizeof(real);
     for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg); i++)
         for (uint32_t j = 0; j < (s->mem_at[i] ? 2u : 1u); j++) {
             hct_bytes_copy(j ? s->mem_at[i] : s->mem_state[i], at, s->mem_len[i] * sizeof(real));

@@ -9,6 +9,15 @@
 typedef struct hct_composition {
     uint32_t id;
     const char *name;
+    /* attention entries per token in the window (MATH §2; MAC: 2, §4.4):
+     * the window cache holds window x entries keys and values per block */
+    uint32_t window_entries;
+    bool reads_before_write; /* the levels' reads before each write feed attention (MAC) */
+    /* the composition's own parameter tensors, "blk<l>.<name>", each of
+     * shape (n_levels), stored after the block's attention when the block
+     * has more than one level (FORMAT.md) */
+    uint32_t n_tensors;
+    const char *const *tensor_names;
     /* b->x -> b->p (only when need_out), the block's memory state and its
      * attention keys/values (always: they are session state) */
     void (*forward)(const hecate_session *s, hct_block *b, bool need_out, bool training);

@@ -25,4 +25,4 @@ static void mal_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
     hct_memory_backward(s, b, b->L->x, g, b->dx);
 }
 
-const hct_composition hct_compose_mal = {1, "mal", mal_forward, mal_backward};
+const hct_composition hct_compose_mal = {1, "mal", 1, false, 0, NULL, mal_forward, mal_backward};

@@ -3,10 +3,12 @@
 
 extern const hct_composition hct_compose_mag;
 extern const hct_composition hct_compose_mal;
+extern const hct_composition hct_compose_mac;
 
 static const hct_composition *const COMPOSITIONS[] = {
     &hct_compose_mag,
     &hct_compose_mal,
+    &hct_compose_mac,
 };
 
 const hct_composition *hct_composition_by_id(uint32_t id) {

@@ -46,10 +46,11 @@ static bool fires(const hct_rule_io *io, uint32_t t) { return block_offset(io, t
 /* MATH §6.1: the state reads see without a write (frozen sessions). */
 static const real *readable(const hct_rule_io *io) { return cms(io) ? io->at_in : io->state_in; }
 
-/* The state before token t (t = 0 .. T). */
+/* The state before token t (t = 0 .. T; token 0's is state_in, which a
+ * pre-write read may need before run() has copied it to the tape). */
 static const real *state_before(const hct_rule_io *io, uint32_t t, size_t n) {
-    if (io->tape) return hct_tape_state(io, t, n);
-    return t == 0 ? io->state_in : io->state;
+    if (t == 0) return io->state_in;
+    return io->tape ? hct_tape_state(io, t, n) : io->state;
 }
 
 /* Token t's gradient point (t = 0 .. T): its block-start state P (MATH
@@ -96,7 +97,8 @@ void hct_rule_run(const hct_rule_io *io, uint32_t t0, uint32_t t1) {
 void hct_rule_forward(const hct_rule_io *io) { hct_rule_run(io, 0, io->T); }
 
 void hct_rule_pre_read(const hct_rule_io *io, const real *q, uint32_t t, real *y) {
-    hct_rule_io pre = *io;
+    hct_rule_io pre; /* io with the pre-read queries (copied by hand: no memcpy freestanding) */
+    hct_bytes_copy(&pre, io, sizeof pre);
     pre.q = q;
     io->rule->read(&pre, t, io->frozen ? readable(io) : point(io, t, (size_t)io->rule->state_len(io->cfg)), y);
 }
@@ -166,7 +168,8 @@ void hct_rule_backward(const hct_rule_grad *g) {
 void hct_rule_pre_read_backward(const hct_rule_grad *g0, const real *q, uint32_t t, const real *dy, real *dq) {
     const hct_rule_io *io = g0->fwd;
     size_t n = (size_t)io->rule->state_len(io->cfg);
-    hct_rule_io pre = *io;
+    hct_rule_io pre;
+    hct_bytes_copy(&pre, io, sizeof pre);
     pre.q = q;
     state_grads sg = state_grads_of(g0);
     sg.g.fwd = &pre;
