@@ -1,6 +1,6 @@
 """int8 weights (docs/FORMAT.md dtype 2, DECISIONS D29): the quantiser's
 rounding, C (float and double build) against the reference on the
-dequantized weights for every rule and both compositions, the chunking
+dequantized weights for every rule and composition, the chunking
 invariant, the writer/reader round trip, and refusals (training, truncation)."""
 from dataclasses import replace
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import RULE_CASES, lively_params, rule_config
-from hecate_edge.config import ModelConfig
+from hecate_edge.config import COMPOSITIONS, ModelConfig
 from hecate_edge.format import read_model, write_model
 from hecate_edge.quantize import dequantize_rows, int8_allowed, quantize_rows
 from hecate_edge.reference.model import ReferenceSession
@@ -44,7 +44,7 @@ def test_only_the_matrices_the_kernels_read_may_be_int8():
 
 
 @pytest.mark.parametrize("precision", ["f32", "f64"])
-@pytest.mark.parametrize("composition", ["mag", "mal"])
+@pytest.mark.parametrize("composition", sorted(COMPOSITIONS))
 @pytest.mark.parametrize("case", RULE_CASES)
 def test_int8_model_matches_reference_on_dequantized_weights(case, composition, precision):
     cfg = rule_config(replace(CFG, composition=composition), case)
@@ -57,7 +57,7 @@ def test_int8_model_matches_reference_on_dequantized_weights(case, composition, 
     assert_close(sess.memory(), ref.memory(), TOL[precision], "int8 final memory state")
 
 
-@pytest.mark.parametrize("composition", ["mag", "mal"])
+@pytest.mark.parametrize("composition", sorted(COMPOSITIONS))
 def test_int8_stack_matches_reference(composition):
     """Every block's matrices are int8 in a 3-block stack (MATH §4.3)."""
     cfg = replace(CFG, composition=composition, n_layers=3)
