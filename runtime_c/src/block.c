@@ -8,11 +8,13 @@
 
 typedef struct carver { unsigned char *base; uint64_t used; } carver;
 
-static real *take(carver *c, uint64_t n) {
+static void *take_bytes(carver *c, uint64_t bytes) {
     uint64_t off = (c->used + (HCT_ALIGN - 1)) & ~(uint64_t)(HCT_ALIGN - 1);
-    c->used = off + n * sizeof(real);
-    return c->base ? (real *)(void *)(c->base + off) : NULL;
+    c->used = off + bytes;
+    return c->base ? (void *)(c->base + off) : NULL;
 }
+
+static real *take(carver *c, uint64_t n) { return (real *)take_bytes(c, n * sizeof(real)); }
 
 /* MAC's arrays of one memory level (its own, even in inference). */
 static void layout_pre_read(carver *cv, const hecate_model *m, uint32_t T, bool training, hct_level_buf *V) {
@@ -93,6 +95,8 @@ uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsi
         layout_layer(&cv, m, T, training, l > 0 && !training ? &b->lay[0] : NULL, &b->lay[l]);
     hct_block_select(b, 0);
     b->scores = take(&cv, (uint64_t)c->window * m->composition->window_entries);
+    b->rows = (const real **)take_bytes(&cv, 2 * (uint64_t)c->window * m->composition->window_entries *
+                                                 sizeof(const real *));
     b->rule_scratch = take(&cv, m->rule->scratch_len(c));
     if (training) {
         b->logits = take(&cv, (uint64_t)T * c->vocab);

@@ -48,7 +48,8 @@ typedef struct hct_block {
     uint32_t layer;           /* the layer being run: L = &lay[layer], weights m->w.layer[layer] */
     hct_layer_buf *L;
     hct_layer_buf lay[HCT_MAX_LAYERS];
-    real *scores;             /* (w) scratch for one softmax row */
+    real *scores;             /* (w E) scratch for one softmax row (E: the composition's window entries) */
+    const real **rows;        /* (2 w E) the window's key rows, then its value rows (swa.c) */
     real *logits;             /* (T, V) training only (else the caller's buffer) */
     real *rule_scratch;       /* (scratch_len) the rule's per-token temporaries */
     /* gradients, training only; shared by the layers (backward runs one at a time) */
