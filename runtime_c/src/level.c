@@ -65,6 +65,13 @@ static void level_forward(const hecate_session *s, hct_block *b, uint32_t level,
     io->pos0 = b->p0;
     io->at_in = s->mem_at[mem];
     io->at_out = s->mem_at_spare[mem];
+    if (hct_gated(&m->cfg, level)) { /* MATH §6.2 */
+        io->freq_w = W->freq_w;
+        io->freq_b = W->freq_b;
+        io->fixed_schedule = (s->opts.flags & HECATE_SESSION_FIXED_SCHEDULE) != 0;
+        io->sum_in = s->mem_sum[mem];
+        io->sum_out = s->mem_sum_spare[mem];
+    }
     hct_rule_forward(io);
 }
 
@@ -88,7 +95,8 @@ static void level_backward(const hecate_session *s, hct_block *b, uint32_t level
     hct_level_buf *V = &b->L->lev[level];
     const hct_rule *rule = m->rule;
     uint32_t d = m->cfg.d, T = b->T, G = rule->n_gates;
-    hct_rule_grad rg = {&V->rule_io, dy, b->dkm, b->dvm, b->dqm, din, b->dgates, dW->rule_t, b->rule_work};
+    hct_rule_grad rg = {&V->rule_io, dy,           b->dkm,         b->dvm,    b->dqm,   din,
+                        b->dgates,   dW->rule_t,   b->rule_work,   dW->freq_w, dW->freq_b};
     hct_rule_backward(&rg);
     for (uint32_t t = 0; t < T; t++) {
         const real *km = V->km + (size_t)t * d, *vm = V->vm + (size_t)t * d;
