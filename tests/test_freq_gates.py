@@ -220,7 +220,14 @@ def test_straight_through_gradient(rule, composition, layers):
     there, so the forward is unchanged, and its finite differences (float64,
     no gate near its threshold) must match the C gradient of every tensor,
     including the embedding and, with 2 layers, layer 0 beneath layer 1's gates."""
-    cfg = gated_config(rule, composition, vocab=20, d_model=8, window=3, n_layers=layers)
+    _check_straight_through(gated_config(rule, composition, vocab=20, d_model=8, window=3, n_layers=layers))
+
+
+def test_straight_through_gradient_at_period_one():
+    _check_straight_through(gated_config("titans", vocab=20, d_model=8, window=3, periods=(1, 1, 2)))
+
+
+def _check_straight_through(cfg: ModelConfig) -> None:
     model, params, blob, warm_tokens, tokens, targets = _chunk_setup(cfg, 11)
     sess = model.session(max_train_tokens=len(tokens))
     sess.load_state(blob)
@@ -345,3 +352,19 @@ def test_annealing_switches_sessions_after_n_steps():
     assert gate_bias_after(2, 2) == start
     assert gate_bias_after(2, 4) != start
     assert gate_bias_after(0, 2) != start
+
+
+@pytest.mark.parametrize("precision", ["f32", "f64"])
+def test_gated_level_of_period_one(precision):
+    """MATH §6.2 at C = 1: every token ends a block, its gate keeps or drops that token's write."""
+    cfg = gated_config("titans", periods=(1, 1, 2))
+    model, params = build_model(cfg, gated_params(cfg, 4), precision)
+    tokens = np.random.default_rng(9).integers(0, cfg.vocab, 23)
+    ref = ReferenceSession(cfg, params)
+    sess = model.session(max_chunk=5)
+    assert_close(sess.process(tokens), ref.process(tokens), TOL[precision], "logits")
+    assert_gates_decided([g for g in ref.gate_log if g["level"] == 1], MARGIN[precision])
+    for level in range(cfg.n_levels):
+        assert_close(sess.memory(level), ref.memory(level), TOL[precision], f"level {level} state")
+    one = model.session()
+    assert np.array_equal(np.stack([one.step(int(t)) for t in tokens]), model.session(max_chunk=3).process(tokens))
