@@ -104,19 +104,20 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from hecate_edge import data, train
     from hecate_edge.config import ModelConfig
 
-    if args.steps < 1 or args.chunk < 1 or args.burn_in < 0:
-        raise UsageError("--steps and --chunk must be >= 1 and --burn-in >= 0")
+    if args.steps < 1 or args.chunk < 1 or args.burn_in < 0 or args.freq_anneal < 0:
+        raise UsageError("--steps and --chunk must be >= 1, --burn-in and --freq-anneal >= 0")
     try:
         params = resolve_params(RULES[args.rule], args.d_model, _parse_rule_params(args.rule_param))
         cfg = ModelConfig(d_model=args.d_model, n_heads=args.heads, window=args.window, rule=args.rule,
                           composition=args.composition, n_layers=args.layers, n_levels=args.levels,
-                          periods=_parse_periods(args.periods), rule_params=params, retention=args.retention, retention_param=args.retention_param)
+                          periods=_parse_periods(args.periods), rule_params=params, retention=args.retention, retention_param=args.retention_param,
+                          freq_gates=args.freq_gates)
     except ValueError as exc:
         raise UsageError(f"bad model shape: {exc}") from None
     config = train.TrainConfig(
         steps=args.steps, chunk=args.chunk, lr=args.lr, weight_decay=args.weight_decay,
         clip_norm=args.clip if args.clip > 0 else None, seed=args.seed, burn_in=args.burn_in,
-        optimizer=args.optimizer,
+        optimizer=args.optimizer, freq_anneal=args.freq_anneal,
     )
     if args.resume:  # the run's own model and settings come from the checkpoint (D26)
         model, config, state = train.load_training_state(args.resume)
@@ -256,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levels", type=int, default=1, help="CMS memory levels per block (docs/MATH.md §6.1; 1..4)")
     p.add_argument("--periods", metavar="C0,C1,..",
                    help="the levels' periods, first 1 (default 1,8,64,512 cut to --levels)")
+    p.add_argument("--freq-gates", action="store_true",
+                   help="learned frequency gates on levels >= 1 (docs/MATH.md §6.2; needs --levels >= 2)")
+    p.add_argument("--freq-anneal", type=int, default=0, metavar="N",
+                   help="the fixed schedule (every gate open) for the first N steps (docs/MATH.md §6.2)")
     p.add_argument("--rule-param", action="append", default=[], metavar="NAME=VALUE",
                    help="a rule hyper-parameter, e.g. d_hidden=32 (repeatable; docs/FORMAT.md lists them)")
     p.add_argument("--retention", choices=sorted(RETENTION_IDS),

@@ -47,6 +47,7 @@ class ModelConfig:
     retention_param: float | None = None  # elastic net lambda_1 (None: its default); else 0
     periods: tuple[int, ...] | None = None  # None: DEFAULT_PERIODS[:n_levels]
     rule_params: tuple[float, ...] = ()
+    freq_gates: bool = False  # learned frequency gates on levels >= 1 (MATH §6.2; needs n_levels >= 2)
 
     def __post_init__(self):
         periods = DEFAULT_PERIODS[:self.n_levels] if self.periods is None else self.periods
@@ -98,6 +99,10 @@ class ModelConfig:
                              f"{rule.PARAM_NAMES}, got {len(self.rule_params)}")
         if not all(math.isfinite(p) for p in self.rule_params):
             raise ValueError(f"rule_params must be finite, got {self.rule_params}")
+        if not isinstance(self.freq_gates, bool):
+            raise ValueError(f"freq_gates must be a bool, got {self.freq_gates!r}")
+        if self.freq_gates and self.n_levels < 2:
+            raise ValueError("freq_gates needs n_levels >= 2 (level 0 always fires, MATH §6.2)")
 
     @property
     def rule_hp(self) -> dict[str, float]:
@@ -136,8 +141,12 @@ class ModelConfig:
 
     @property
     def flags(self) -> int:
-        """Header flags word: bit 0 = L2-normalize memory q, k."""
-        return 1 if self.qk_norm else 0
+        """Header flags word: bit 0 = L2-normalize memory q, k; bit 1 = frequency gates (MATH §6.2)."""
+        return (1 if self.qk_norm else 0) | (2 if self.freq_gates else 0)
+
+    def gated(self, level: int) -> bool:
+        """Memory level `level` has a learned frequency gate (MATH §6.2)."""
+        return self.freq_gates and level > 0
 
     def to_dict(self) -> dict:
         """Plain JSON-friendly dict (tuples become lists)."""
@@ -178,6 +187,8 @@ def tensor_specs(cfg: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
             specs += [(f"{prefix}.{w}", (d, d)) for w in ("wk", "wv", "wq")]
             specs += [(f"{prefix}.gate_w", (g, 2 * d)), (f"{prefix}.gate_b", (g,))]
             specs += [(f"{prefix}.{name}", shape) for name, shape in rule_tensor_specs(rule, d, cfg.rule_hp)]
+            if cfg.gated(level):
+                specs += [(f"{prefix}.freq_w", (d,)), (f"{prefix}.freq_b", (1,))]
     specs.append(("head", (d, v)))
     return specs
 

@@ -254,10 +254,10 @@ class Model:
                 for t in self.tensors}
 
     def session(self, max_chunk: int = 16, max_train_tokens: int = 0,
-                freeze_memory: bool = False) -> "Session":
+                freeze_memory: bool = False, fixed_schedule: bool = False) -> "Session":
         """A new session on this model (see Session)."""
         return Session(self, max_chunk=max_chunk, max_train_tokens=max_train_tokens,
-                       freeze_memory=freeze_memory)
+                       freeze_memory=freeze_memory, fixed_schedule=fixed_schedule)
 
     def session_batch(self, n_sessions: int, backend: str = "cpu", max_chunk: int = 64):
         """n_sessions sessions fed together as (n_sessions, T) tokens on backend "cpu" or
@@ -286,17 +286,20 @@ class Session:
     max_chunk: tokens per internal block of process (0 means 16).
     max_train_tokens: longest train_chunk accepted (0: cannot train).
     freeze_memory: read memory but never write it (ablation, MATH §3.2).
+    fixed_schedule: every learned frequency gate open, no gate gradient
+    (MATH §6.2; outer training anneals from it).
     """
 
     def __init__(self, model: Model, max_chunk: int = 16, max_train_tokens: int = 0,
-                 freeze_memory: bool = False):
+                 freeze_memory: bool = False, fixed_schedule: bool = False):
         for label, value in (("max_chunk", max_chunk), ("max_train_tokens", max_train_tokens)):
             if operator.index(value) < 0 or value > _UINT32_MAX:
                 raise ValueError(f"{label} must be in 0..{_UINT32_MAX}, got {value}")
         self.model = model
         self._bind = model._bind
         ffi, lib = self._bind.ffi, self._bind.lib
-        flags = lib.HECATE_SESSION_FREEZE_MEMORY if freeze_memory else 0
+        flags = (lib.HECATE_SESSION_FREEZE_MEMORY if freeze_memory else 0) | (
+            lib.HECATE_SESSION_FIXED_SCHEDULE if fixed_schedule else 0)
         self._opts = ffi.new("hecate_session_opts *", {
             "max_chunk": max_chunk, "max_train_tokens": max_train_tokens, "flags": flags})
         size = ffi.new("size_t *")

@@ -53,6 +53,10 @@ class TrainConfig:
     each chunk, so the memory and attention window enter the chunk in a
     realistic mid-stream state; 0 (default) trains every chunk from the
     reset state.
+
+    freq_anneal: for the first that many steps the learned frequency gates
+    (MATH §6.2) follow the fixed schedule (every level fires at the end of
+    each block, no gate gradient); then they decide.
     """
 
     steps: int = 1000
@@ -64,6 +68,7 @@ class TrainConfig:
     seed: int = 0
     burn_in: int = 0
     optimizer: str = "adamw"   # a name of hecate_edge.optim.OPTIMIZERS (MATH §10)
+    freq_anneal: int = 0
 
 
 @dataclass
@@ -164,8 +169,8 @@ def train(
     corpora = [corpora] if isinstance(corpora, Corpus) else list(corpora)
     if not corpora:
         raise ValueError("no training corpus")
-    if config.steps < 1 or config.chunk < 1 or config.burn_in < 0:
-        raise ValueError("steps and chunk must be >= 1, burn_in >= 0")
+    if config.steps < 1 or config.chunk < 1 or config.burn_in < 0 or config.freq_anneal < 0:
+        raise ValueError("steps and chunk must be >= 1, burn_in and freq_anneal >= 0")
     probs = None
     if mix is not None:
         probs = np.asarray(mix, np.float64)
@@ -176,7 +181,8 @@ def train(
     if state is None:
         state = TrainState(0, np.random.default_rng(config.seed), make_optimizer(model, config))
     until = config.steps if until is None else min(until, config.steps)
-    session = model.session(max_chunk=config.chunk, max_train_tokens=config.chunk)
+    sessions = {fixed: model.session(max_chunk=config.chunk, max_train_tokens=config.chunk, fixed_schedule=fixed)
+                for fixed in {False, state.step < config.freq_anneal}}  # MATH §6.2 annealing
     records: list[dict] = []
     start_time = time.perf_counter()
     smoothed = None
@@ -190,6 +196,7 @@ def train(
                 step = state.step
                 corpus = corpora[rng.choice(len(corpora), p=probs) if len(corpora) > 1 else 0]
                 begin = _sample_start(rng, corpus, config.chunk, config.burn_in)
+                session = sessions[step < config.freq_anneal]
                 session.reset()
                 if config.burn_in:
                     session.process(corpus.tokens[begin - config.burn_in : begin], want_logits=False)

@@ -33,6 +33,33 @@ def valid_model(dtype: str = "f32", rule: str = "delta", quantize: str | None = 
     return write_model(cfg, init_params(cfg, seed=0), dtype, quantize=quantize)
 
 
+GATED = ModelConfig(vocab=16, d_model=8, n_heads=2, window=4, n_levels=2, periods=(1, 4), freq_gates=True)
+
+
+@functools.lru_cache(maxsize=None)
+def gated_model(dtype: str = "f32", freq_gates: bool = True) -> bytes:
+    """A valid 2-level model file of GATED, with or without its frequency gates (MATH §6.2)."""
+    cfg = replace(GATED, freq_gates=freq_gates)
+    return write_model(cfg, init_params(cfg, seed=0), dtype)
+
+
+def _gated_flags(value: int, freq_gates: bool):
+    """A 2-level file (with or without gate tensors) whose header flags say `value`."""
+    def build(dtype="f32"):
+        buf = bytearray(gated_model(dtype, freq_gates))
+        struct.pack_into("<I", buf, FLAGS, value)
+        return fix_crc(buf)
+    return build
+
+
+def _gated_entry(name: str, field: int, value: int):
+    def build(dtype="f32"):
+        buf = bytearray(gated_model(dtype))
+        struct.pack_into("<I", buf, entry_at(buf, name) + field, value)
+        return fix_crc(buf)
+    return build
+
+
 def entry_at(data: bytes, name: str) -> int:
     """Byte offset of the directory entry named `name` in a valid file."""
     _, _, header = read_model(data)
@@ -238,7 +265,13 @@ CASES = [
     ("config_window_4097", "HECATE_E_FILE_CONFIG", _header_u32(WINDOW, 4097)),
     ("config_levels_0", "HECATE_E_FILE_CONFIG", _header_u32(LEVELS, 0)),
     ("config_levels_2", "HECATE_E_FILE_CONFIG", _header_u32(LEVELS, 2)),
-    ("config_flags_bit1", "HECATE_E_FILE_CONFIG", _header_u32(FLAGS, 3)),
+    ("config_flags_bit1", "HECATE_E_FILE_CONFIG", _header_u32(FLAGS, 3)),  # gates need 2 levels
+    ("config_flags_bit2", "HECATE_E_FILE_CONFIG", _gated_flags(7, True)),
+    ("freq_gates_one_level", "HECATE_E_FILE_CONFIG", _header_u32(FLAGS, 2)),
+    ("freq_gates_tensors_missing", "HECATE_E_FILE_TENSOR_COUNT", _gated_flags(3, False)),
+    ("freq_gates_flag_cleared", "HECATE_E_FILE_TENSOR_COUNT", _gated_flags(1, True)),
+    ("freq_w_wrong_shape", "HECATE_E_FILE_TENSOR_SHAPE", _gated_entry("blk0.mem1.freq_w", E_SHAPE, 9)),
+    ("freq_b_named_wrong", "HECATE_E_FILE_TENSOR_NAME", _gated_entry("blk0.mem1.freq_b", 0, 0x66)),
     ("config_layers_0", "HECATE_E_FILE_CONFIG", _header_u32(LAYERS, 0)),
     ("config_layers_5", "HECATE_E_FILE_CONFIG", _header_u32(LAYERS, 5)),
     ("config_layers_2_tensors_of_1", "HECATE_E_FILE_TENSOR_COUNT", _header_u32(LAYERS, 2)),

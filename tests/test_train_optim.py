@@ -127,7 +127,7 @@ class _FakeModel:
     def split_grads(self, flat):
         return {"w": flat.reshape(2, 2)}
 
-    def session(self, max_chunk=16, max_train_tokens=0, freeze_memory=False):
+    def session(self, max_chunk=16, max_train_tokens=0, freeze_memory=False, fixed_schedule=False):
         s = _FakeSession(self)
         self.sessions.append((s, max_train_tokens, freeze_memory))
         return s

@@ -1,8 +1,9 @@
 """Parameter initialization (MATH §8): seeded uniform draws in tensor-file order.
 
-emb, attention and head use s = sqrt(1/d); memory projections and gate_w use
-s = sqrt(1/(2d)); gate_b takes the rule's default biases for its level (MATH §3.1,
-§6.1: slower levels forget less and step less); MAC's level-mixing logits
+emb, attention and head use s = sqrt(1/d); memory projections, gate_w and
+freq_w use s = sqrt(1/(2d)); gate_b takes the rule's default biases for its level
+(MATH §3.1, §6.1: slower levels forget less and step less); freq_b is
+FREQ_GATE_BIAS (MATH §6.2: every gate starts open); MAC's level-mixing logits
 start at 0, an even mix (MATH §4.4).
 """
 import re
@@ -16,6 +17,9 @@ _GATE_BIAS = re.compile(r"blk\d+\.mem(\d+)\.gate_b")
 # MATH §6.1: level l's gate biases = level 0's + these shifts (the rule's own
 # per-level tuple when it has one): alpha -3, -4, -4.5, -5 and theta -4.6 ..
 # -7.6 for the delta rule; eta 1.5 .. 3.0; other gates keep level 0's.
+# MATH §6.2: sigmoid(2) ~ 0.88; |<freq_w, xbar>| stays well below 2 at init, so
+# every level fires as on the fixed schedule
+FREQ_GATE_BIAS = 2.0
 LEVEL_BIAS_SHIFT = {"alpha": (0.0, -1.0, -1.5, -2.0), "theta": (0.0, -1.0, -2.0, -3.0), "eta": (0.0, 0.5, 1.0, 1.5)}
 
 
@@ -48,6 +52,8 @@ def init_params(cfg: ModelConfig, seed: int) -> dict[str, np.ndarray]:
             params[name] = level_gate_bias(rule, int(bias.group(1)))
         elif ".mac." in name:
             params[name] = np.zeros(shape)
+        elif name.endswith(".freq_b"):
+            params[name] = np.full(shape, FREQ_GATE_BIAS)
         elif ".mem" in name and short in own:  # a rule's own tensors: its deterministic init
             params[name] = rule.init_tensors(cfg.d_model, cfg.rule_hp)[short]
         else:

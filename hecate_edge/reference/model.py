@@ -11,9 +11,9 @@ from hecate_edge.config import ModelConfig, tensor_specs
 from hecate_edge.reference import frontend
 from hecate_edge.reference.attention import WindowCache, attend
 from hecate_edge.reference import compose_mac, compose_mag, compose_mal
-from hecate_edge.reference.cms import level_token, readable_before_write
+from hecate_edge.reference.cms import add_block_input, fires, gate_pre, level_token, readable_before_write
 from hecate_edge.reference.compose_mag import lm_head
-from hecate_edge.reference.mathfn import log_softmax
+from hecate_edge.reference.mathfn import log_softmax, sigmoid
 from hecate_edge.reference.rules import rule_by_name
 
 # MATH §4: name -> module whose block(session, x) maps a block input to its output p
@@ -39,19 +39,34 @@ class ReferenceSession:
     """One stream of tokens through the reference model (float64).
 
     freeze_memory (MATH §3.2 ablation) reads memory without writing it; it is a
-    plain attribute and may be changed between steps.
+    plain attribute and may be changed between steps.  fixed_schedule (MATH
+    §6.2, annealing) opens every frequency gate, likewise.  gate_log lists
+    every gate decision since the reset ({layer, level, position, pre, open,
+    mean: the block's mean input}).  ste_anchors maps (layer, level,
+    position) of a block end to a constant g0: the multiplier there becomes
+    h + sigmoid(pre) - g0, equal to h at g0 = the gate's value, with the
+    straight-through gradient as its derivative (tests take it by finite
+    differences).
     """
 
-    def __init__(self, cfg: ModelConfig, params: dict[str, np.ndarray], freeze_memory: bool = False):
+    def __init__(self, cfg: ModelConfig, params: dict[str, np.ndarray], freeze_memory: bool = False,
+                 fixed_schedule: bool = False):
         self.cfg = cfg
-        self.params = check_params(cfg, params)
         self.rule = rule_by_name(cfg.rule)
         self.freeze_memory = freeze_memory
-        self._levels = [[self._level_params(layer, level) for level in range(cfg.n_levels)]
-                        for layer in range(cfg.n_layers)]
+        self.fixed_schedule = fixed_schedule
+        self.ste_anchors: dict[tuple[int, int, int], float] = {}
+        self.set_params(params)
         entries = getattr(COMPOSITIONS[cfg.composition], "WINDOW_ENTRIES", 1)  # MATH §4.4
         self._caches = [WindowCache(cfg.window * entries) for _ in range(cfg.n_layers)]
         self.reset()
+
+    def set_params(self, params: dict[str, np.ndarray]) -> None:
+        """Use these weights from the next token on, the state kept (as the C
+        runtime's weights may be rewritten in place between calls)."""
+        self.params = check_params(self.cfg, params)
+        self._levels = [[self._level_params(layer, level) for level in range(self.cfg.n_levels)]
+                        for layer in range(self.cfg.n_layers)]
 
     def _level_params(self, layer: int, level: int) -> dict[str, np.ndarray]:
         prefix = f"blk{layer}.mem{level}."
@@ -67,6 +82,10 @@ class ReferenceSession:
                         for _ in range(self.cfg.n_layers)]
         # MATH §6.1: what each level reads (its block-start state; period 1: the state)
         self._at = [list(levels) for levels in self._memory]
+        # MATH §6.2: each gated level's input summed over its current block
+        self._sums = [[np.zeros(self.cfg.d_model) for _ in range(self.cfg.n_levels)]
+                      for _ in range(self.cfg.n_layers)]
+        self.gate_log: list[dict] = []
 
     def memory(self, level: int = 0, layer: int = 0) -> np.ndarray:
         """Copy of memory level `level`'s state in block `layer` (delta: S = M^T, d x d; MATH §3.2;
@@ -76,6 +95,10 @@ class ReferenceSession:
     def memory_read(self, level: int = 0, layer: int = 0) -> np.ndarray:
         """Copy of the state level `level`'s reads see in block `layer` (MATH §6.1)."""
         return self._at[layer][level].copy()
+
+    def block_sum(self, level: int, layer: int = 0) -> np.ndarray:
+        """Copy of gated level `level`'s input sum over its current block (MATH §6.2)."""
+        return self._sums[layer][level].copy()
 
     def attention_cache(self, layer: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Copies of block `layer`'s cached (keys, values), each (m, d) oldest first, m <= window
@@ -125,9 +148,10 @@ class ReferenceSession:
         gate_values = frontend.gates(params, km, vm, self.rule.GATES)
         offered = {"x": x, "tensors": params}  # what a rule may ask for besides k, v, q (EXTRA_INPUTS)
         extra = {name: offered[name] for name in getattr(self.rule, "EXTRA_INPUTS", ())}
+        keep = self._frequency_gate(layer, level, x) if self.cfg.gated(level) else 1.0
         self._memory[layer][level], self._at[layer][level], y = level_token(
             self.rule, self._memory[layer][level], self._at[layer][level], self.position,
-            self.cfg.periods[level], km, vm, qm, gate_values, self.cfg.memory_hp, **extra)
+            self.cfg.periods[level], km, vm, qm, gate_values, self.cfg.memory_hp, keep=keep, **extra)
         return y
 
     def memory_pre_read(self, layer: int, level: int, x: np.ndarray) -> np.ndarray:
@@ -137,6 +161,25 @@ class ReferenceSession:
         if not self.freeze_memory:
             at = readable_before_write(state, at, self.position, self.cfg.periods[level])
         return self.rule.read(at, qm, self.cfg.memory_hp)
+
+    def _frequency_gate(self, layer: int, level: int, x: np.ndarray) -> float:
+        """MATH §6.2: adds x to the level's block input sum; at the block's last
+        token the gate on the mean decides h (1: publish the block's update, 0:
+        keep the block-start state) and the sum clears.  1 inside a block."""
+        period = self.cfg.periods[level]
+        total = add_block_input(self._sums[layer][level], x, self.position, period)
+        if not fires(self.position, period):
+            self._sums[layer][level] = total
+            return 1.0
+        self._sums[layer][level] = np.zeros_like(total)
+        params = self._levels[layer][level]
+        pre = gate_pre(params["freq_w"], params["freq_b"], total, period)
+        is_open = self.fixed_schedule or pre > 0
+        self.gate_log.append({"layer": layer, "level": level, "position": self.position, "pre": pre,
+                              "open": is_open, "mean": total / period})
+        h = 1.0 if is_open else 0.0
+        anchor = self.ste_anchors.get((layer, level, self.position))
+        return h if anchor is None else h + float(sigmoid(pre)) - anchor
 
     def process(self, tokens) -> np.ndarray:
         """Feed many tokens (MATH §6: a loop of step); returns logits (T, V)."""

@@ -103,7 +103,7 @@ typedef struct hecate_model_info {
     uint32_t composition;  /* 0 = MAG, 1 = MAL */
     uint32_t rule;         /* memory rule id, 0 = delta */
     uint32_t n_levels;     /* memory levels k */
-    uint32_t flags;        /* bit 0: L2-normalize memory q and k */
+    uint32_t flags;        /* bit 0: L2-normalize memory q and k; bit 1: learned frequency gates */
     uint32_t n_tensors;
     uint32_t real_bytes;   /* 4 or 8: the scalar type the tensors are stored in */
     uint32_t file_crc32;   /* CRC32 recorded in (and checked against) the file */
@@ -153,14 +153,17 @@ hecate_status hecate_model_tensor(const hecate_model *model, uint32_t index,
  * Values out of range give HECATE_E_BAD_ARG, as does an arena larger than
  * size_t can count (on 32-bit targets).
  * flags: HECATE_SESSION_FREEZE_MEMORY reads memory but never writes it
- * (an ablation of test-time learning). */
+ * (an ablation of test-time learning); HECATE_SESSION_FIXED_SCHEDULE opens
+ * every learned frequency gate (docs/MATH.md §6.2: each level fires at the
+ * end of every block, as without gates, and the gates get no gradient;
+ * outer training anneals from it). */
 typedef struct hecate_session_opts {
     uint32_t max_chunk;
     uint32_t max_train_tokens;
     uint32_t flags;
 } hecate_session_opts;
 
-enum { HECATE_SESSION_FREEZE_MEMORY = 1 };
+enum { HECATE_SESSION_FREEZE_MEMORY = 1, HECATE_SESSION_FIXED_SCHEDULE = 2 };
 enum { HECATE_MAX_CHUNK = 65536, HECATE_MAX_TRAIN_TOKENS = 1048576 };
 
 /* Bytes of arena a session needs for this model and options (opts may be

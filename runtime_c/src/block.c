@@ -169,6 +169,7 @@ void hct_block_commit(hecate_session *s, const hct_block *b) {
             uint32_t mem = hct_mem_index(c, l, i); /* the block wrote the spares: they become current */
             swap(&s->mem_state[mem], &s->mem_spare[mem]);
             if (s->mem_at[mem]) swap(&s->mem_at[mem], &s->mem_at_spare[mem]);
+            if (s->mem_sum[mem]) swap(&s->mem_sum[mem], &s->mem_sum_spare[mem]);
         }
         for (uint32_t t = T > w ? T - w : 0; t < T; t++) { /* slot: the token's entries (swa.c) */
             size_t slot = (size_t)((b->p0 + t) % w) * E * d, r = (size_t)t * d;

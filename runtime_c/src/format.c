@@ -62,33 +62,41 @@ static void entry(expect *e, uint32_t ndim, uint32_t d0, uint32_t d1, size_t fie
     e->q8 = q8;
 }
 
-/* Tensor j (from 0) of memory level `level` of block `layer`: front end, then the rule's own. */
+/* Tensor j (from 0) of memory level `level` of block `layer`: front end, the
+ * rule's own, then a gated level's frequency gate (MATH §6.2). */
 static void level_tensor(const hct_config *c, const hct_rule *r, uint32_t layer, uint32_t level, uint32_t j,
                          expect *e) {
     static const char *const front[5] = {"wk", "wv", "wq", "gate_w", "gate_b"};
+    static const char *const freq[2] = {"freq_w", "freq_b"};
     static const size_t front_at[5] = {offsetof(hct_level_w, wk), offsetof(hct_level_w, wv),
                                        offsetof(hct_level_w, wq), offsetof(hct_level_w, gate_w),
                                        offsetof(hct_level_w, gate_b)};
-    uint32_t d = c->d, G = r->n_gates;
+    static const size_t freq_at[2] = {offsetof(hct_level_w, freq_w), offsetof(hct_level_w, freq_b)};
+    uint32_t d = c->d, G = r->n_gates, own = 5 + r->n_tensors;
     size_t base = offsetof(hct_weights, layer) + layer * sizeof(hct_layer_w) + offsetof(hct_layer_w, level) +
                   level * sizeof(hct_level_w);
     char prefix[6] = {'m', 'e', 'm', (char)('0' + level), '.', 0}, rest[40];
     if (j < 3) entry(e, 2, d, d, base + front_at[j], true);
     else if (j == 3) entry(e, 2, G, 2 * d, base + front_at[j], false);
     else if (j == 4) entry(e, 1, G, 1, base + front_at[j], false);
-    else entry(e, 1, 1, 1, base + offsetof(hct_level_w, rule_t) + (j - 5) * sizeof(real *), false);
-    join(rest, prefix, j < 5 ? front[j] : r->tensor_names[j - 5]);
+    else if (j < own) entry(e, 1, 1, 1, base + offsetof(hct_level_w, rule_t) + (j - 5) * sizeof(real *), false);
+    else entry(e, 1, j == own ? d : 1, 1, base + freq_at[j - own], false);
+    join(rest, prefix, j < 5 ? front[j] : j < own ? r->tensor_names[j - 5] : freq[j - own]);
     layer_name(e->name, layer, rest);
-    if (j >= 5) r->tensor_shape(c, j - 5, &e->ndim, e->shape);
+    if (j >= 5 && j < own) r->tensor_shape(c, j - 5, &e->ndim, e->shape);
 }
 
-/* Tensors per memory level, before the levels of a block, and per block. */
-static uint32_t level_count(const hct_rule *r) { return 5 + r->n_tensors; }
+/* Tensors of memory level `level`, before the levels of a block, and of a block. */
+static uint32_t level_count(const hct_config *c, const hct_rule *r, uint32_t level) {
+    return 5 + r->n_tensors + (hct_gated(c, level) ? 2u : 0u);
+}
 static uint32_t head_count(const hct_config *c) {
     return 4 + (c->n_levels > 1 ? hct_composition_by_id(c->composition)->n_tensors : 0);
 }
 static uint32_t layer_count(const hct_config *c, const hct_rule *r) {
-    return head_count(c) + c->n_levels * level_count(r);
+    uint32_t n = head_count(c);
+    for (uint32_t i = 0; i < c->n_levels; i++) n += level_count(c, r, i);
+    return n;
 }
 
 /* Tensor j of block `layer` (FORMAT.md): attention, the composition's own,
@@ -101,7 +109,9 @@ static void layer_tensor(const hct_config *c, const hct_rule *r, uint32_t layer,
     size_t base = offsetof(hct_weights, layer) + layer * sizeof(hct_layer_w);
     uint32_t h = head_count(c);
     if (j >= h) {
-        level_tensor(c, r, layer, (j - h) / level_count(r), (j - h) % level_count(r), e);
+        uint32_t level = 0;
+        for (j -= h; j >= level_count(c, r, level); level++) j -= level_count(c, r, level);
+        level_tensor(c, r, layer, level, j, e);
     } else if (j >= 4) {
         entry(e, 1, c->n_levels, 1, base + offsetof(hct_layer_w, compose_t) + (j - 4) * sizeof(real *), false);
         layer_name(e->name, layer, comp->tensor_names[j - 4]);
@@ -152,7 +162,8 @@ static hecate_status read_config(const unsigned char *p, hct_config *c) {
     if (!hct_rule_by_id(c->rule)) return HECATE_E_FILE_RULE;
     if (c->n_levels < 1 || c->n_levels > HCT_MAX_LEVELS) return HECATE_E_FILE_CONFIG;
     if (c->n_layers < 1 || c->n_layers > HCT_MAX_LAYERS) return HECATE_E_FILE_CONFIG;
-    if (c->flags & ~(uint32_t)HCT_FLAG_QK_NORM) return HECATE_E_FILE_CONFIG;
+    if (c->flags & ~(uint32_t)(HCT_FLAG_QK_NORM | HCT_FLAG_FREQ_GATES)) return HECATE_E_FILE_CONFIG;
+    if ((c->flags & HCT_FLAG_FREQ_GATES) && c->n_levels < 2) return HECATE_E_FILE_CONFIG; /* MATH §6.2 */
     if (c->periods[0] != 1) return HECATE_E_FILE_CONFIG; /* MATH §6.1: level 0 writes every token */
     for (uint32_t i = 1; i < 8; i++) {
         bool used = i < c->n_levels;

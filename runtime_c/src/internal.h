@@ -28,9 +28,10 @@ typedef hecate_real real;
 #define HCT_MAX_GATES 4
 #define HCT_MAX_RULE_TENSORS 4   /* parameter tensors a rule may own (rules/rule.h) */
 #define HCT_MAX_COMPOSE_TENSORS 2 /* parameter tensors a composition may own (compose/compose.h) */
-/* emb, head, and per block 4 attention, the composition's own, per level 5 front-end and the rule's own */
+/* emb, head, and per block 4 attention, the composition's own, per level 5
+ * front-end, the rule's own and 2 frequency-gate tensors */
 #define HCT_MAX_TENSORS \
-    (2 + HCT_MAX_LAYERS * (4 + HCT_MAX_COMPOSE_TENSORS + HCT_MAX_LEVELS * (5 + HCT_MAX_RULE_TENSORS)))
+    (2 + HCT_MAX_LAYERS * (4 + HCT_MAX_COMPOSE_TENSORS + HCT_MAX_LEVELS * (7 + HCT_MAX_RULE_TENSORS)))
 #define HCT_HEADER_BYTES 256u
 #define HCT_DIR_ENTRY_BYTES 80u
 #define HCT_ALIGN 64u
@@ -47,7 +48,7 @@ typedef struct hct_config {
     float retention_param;   /* elastic net: lambda_1 (MATH §3.8); other retentions: 0 */
 } hct_config;
 
-enum { HCT_FLAG_QK_NORM = 1u };
+enum { HCT_FLAG_QK_NORM = 1u, HCT_FLAG_FREQ_GATES = 2u }; /* FREQ_GATES: MATH §6.2, needs n_levels >= 2 */
 
 /* Projections are stored input-major, (d_in, d_out): y = x W (MATH notation). */
 
@@ -57,6 +58,7 @@ typedef struct hct_level_w {
     real *gate_w;       /* (G, 2d) */
     real *gate_b;       /* (G) */
     real *rule_t[HCT_MAX_RULE_TENSORS]; /* the rule's own tensors (rule->tensor_shape), e.g. the SSM's A_log */
+    real *freq_w, *freq_b; /* (d), (1): the level's frequency gate (MATH §6.2); NULL without one */
 } hct_level_w;
 
 /* Parameters of one block (MATH §2-§4). */
@@ -123,6 +125,9 @@ struct hecate_session {
     real *mem_at[HCT_MAX_MEMS];    /* CMS block-start state of a level of period > 1 (what its
                                     * reads see, MATH §6.1); NULL for period 1 */
     real *mem_at_spare[HCT_MAX_MEMS];
+    real *mem_sum[HCT_MAX_MEMS];   /* (d) a gated level's input summed over its current block (MATH
+                                    * §6.2); NULL without a gate */
+    real *mem_sum_spare[HCT_MAX_MEMS];
     size_t mem_len[HCT_MAX_MEMS];
     real *ring_k[HCT_MAX_LAYERS], *ring_v[HCT_MAX_LAYERS]; /* (window, d) attention window cache
                                                              * of each block, slot = pos mod w */
@@ -145,6 +150,16 @@ static inline uint32_t hct_period(const hct_config *c, uint32_t level) { return 
 /* Scalars of one block's window cache of keys (or values): window x the
  * composition's entries per token x d (swa.c, MATH §2, §4.4). */
 size_t hct_ring_len(const hecate_model *m);
+
+/* Level `level` has a learned frequency gate (MATH §6.2: every level but 0 when the flag is set). */
+static inline bool hct_gated(const hct_config *c, uint32_t level) {
+    return (c->flags & HCT_FLAG_FREQ_GATES) && level > 0;
+}
+
+/* Level `level` keeps a block-start state apart from its state (MATH §6.1, §6.2). */
+static inline bool hct_keeps_block_start(const hct_config *c, uint32_t level) {
+    return hct_period(c, level) > 1 || hct_gated(c, level);
+}
 
 /* Bind a weights view: base + tensor offsets (grad_offset elements). */
 void hct_bind_weights(const hecate_model *m, real *base, hct_weights *out);

@@ -73,6 +73,14 @@ void hct_level_begin(const hecate_session *s, hct_block *b, uint32_t level, cons
     io->pos0 = b->p0;
     io->at_in = s->mem_at[mem];
     io->at_out = s->mem_at_spare[mem];
+    if (hct_gated(&m->cfg, level)) { /* MATH §6.2 */
+        const hct_level_w *W = &m->w.layer[b->layer].level[level];
+        io->freq_w = W->freq_w;
+        io->freq_b = W->freq_b;
+        io->fixed_schedule = (s->opts.flags & HECATE_SESSION_FIXED_SCHEDULE) != 0;
+        io->sum_in = s->mem_sum[mem];
+        io->sum_out = s->mem_sum_spare[mem];
+    }
 }
 
 void hct_level_pre_queries(const hecate_session *s, hct_block *b, uint32_t level, const real *x) {
@@ -104,8 +112,9 @@ void hct_memory_forward(const hecate_session *s, hct_block *b, const real *in, b
 
 hct_rule_grad hct_level_grad(hct_block *b, uint32_t level, const real *dy, hct_weights *grad, real *din) {
     hct_level_buf *V = &b->L->lev[level];
-    hct_rule_grad rg = {&V->rule_io, dy, b->dkm, b->dvm, b->dqm, din, b->dgates,
-                        grad->layer[b->layer].level[level].rule_t, V->rule_work};
+    hct_level_w *dW = &grad->layer[b->layer].level[level];
+    hct_rule_grad rg = {&V->rule_io, dy, b->dkm, b->dvm, b->dqm, din, b->dgates, dW->rule_t, V->rule_work,
+                        dW->freq_w, dW->freq_b};
     return rg;
 }
 

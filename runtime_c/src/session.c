@@ -11,14 +11,14 @@ static hecate_status resolve_opts(const hecate_session_opts *in, hecate_session_
     if (in) o = *in;
     if (o.max_chunk == 0) o.max_chunk = DEFAULT_BLOCK;
     if (o.max_chunk > HECATE_MAX_CHUNK || o.max_train_tokens > HECATE_MAX_TRAIN_TOKENS) return HECATE_E_BAD_ARG;
-    if (o.flags & ~(uint32_t)HECATE_SESSION_FREEZE_MEMORY) return HECATE_E_BAD_ARG;
+    if (o.flags & ~(uint32_t)(HECATE_SESSION_FREEZE_MEMORY | HECATE_SESSION_FIXED_SCHEDULE)) return HECATE_E_BAD_ARG;
     *out = o;
     return HECATE_OK;
 }
 
 /* Offsets of the session regions; returns total bytes (UINT64_MAX on overflow). */
 typedef struct layout {
-    uint64_t mem[HCT_MAX_MEMS][4], ring_k[HCT_MAX_LAYERS], ring_v[HCT_MAX_LAYERS];
+    uint64_t mem[HCT_MAX_MEMS][4], sum[HCT_MAX_MEMS][2], ring_k[HCT_MAX_LAYERS], ring_v[HCT_MAX_LAYERS];
     uint64_t scratch, scratch_bytes, total;
 } layout;
 
@@ -27,10 +27,14 @@ static void plan(const hecate_model *m, const hecate_session_opts *o, layout *L)
     uint64_t state = m->rule->state_len(c) * sizeof(real), ring = (uint64_t)hct_ring_len(m) * sizeof(real);
     uint64_t at = align_up(sizeof(hecate_session));
     for (uint32_t i = 0; i < hct_n_mems(c); i++) { /* state, spare, and CMS block-start state + spare */
-        uint32_t copies = hct_period(c, i % c->n_levels) > 1 ? 4 : 2;
+        uint32_t copies = hct_keeps_block_start(c, i % c->n_levels) ? 4 : 2;
         for (uint32_t j = 0; j < 4; j++) {
             L->mem[i][j] = j < copies ? at : 0;
             if (j < copies) at = align_up(at + state);
+        }
+        for (uint32_t j = 0; j < 2; j++) { /* a gated level's block input sum + spare (MATH §6.2) */
+            L->sum[i][j] = hct_gated(c, i % c->n_levels) ? at : 0;
+            if (L->sum[i][j]) at = align_up(at + (uint64_t)c->d * sizeof(real));
         }
     }
     for (uint32_t l = 0; l < c->n_layers; l++) {
@@ -91,6 +95,8 @@ hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_mode
         s->mem_spare[i] = (real *)(void *)(base + L.mem[i][1]);
         s->mem_at[i] = L.mem[i][2] ? (real *)(void *)(base + L.mem[i][2]) : NULL;
         s->mem_at_spare[i] = L.mem[i][3] ? (real *)(void *)(base + L.mem[i][3]) : NULL;
+        s->mem_sum[i] = L.sum[i][0] ? (real *)(void *)(base + L.sum[i][0]) : NULL;
+        s->mem_sum_spare[i] = L.sum[i][1] ? (real *)(void *)(base + L.sum[i][1]) : NULL;
     }
     for (uint32_t l = 0; l < model->cfg.n_layers; l++) {
         s->ring_k[l] = (real *)(void *)(base + L.ring_k[l]);
@@ -110,6 +116,7 @@ hecate_status hecate_session_reset(hecate_session *s) {
     for (uint32_t i = 0; i < hct_n_mems(&m->cfg); i++) {
         m->rule->state_init(s->mem_state[i], &m->cfg);
         if (s->mem_at[i]) hct_copy(s->mem_at[i], s->mem_state[i], s->mem_len[i]);
+        if (s->mem_sum[i]) hct_zero(s->mem_sum[i], m->cfg.d);
     }
     size_t ring = hct_ring_len(m);
     for (uint32_t l = 0; l < m->cfg.n_layers; l++) {

@@ -18,12 +18,20 @@ static uint32_t rd32(const unsigned char *p) {
 }
 static uint64_t rd64(const unsigned char *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
-/* Scalars after the header: every memory (layer-major; a CMS level of
- * period > 1: its state, then its block-start state), then each layer's
- * window keys and values. */
+/* Part r (0 .. 2) of memory i in the blob: its state, its CMS block-start
+ * state, its frequency gate's block input sum (MATH §6.1, §6.2); NULL for a
+ * part the memory does not have.  *len: its scalar count. */
+static real *memory_part(const hecate_session *s, uint32_t i, uint32_t r, size_t *len) {
+    *len = r == 2 ? s->model->cfg.d : s->mem_len[i];
+    return r == 0 ? s->mem_state[i] : r == 1 ? s->mem_at[i] : s->mem_sum[i];
+}
+
+/* Scalars after the header: every memory's parts (layer-major), then each
+ * layer's window keys and values. */
 static size_t payload_len(const hecate_session *s) {
-    size_t n = 0;
-    for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg); i++) n += (s->mem_at[i] ? 2 : 1) * s->mem_len[i];
+    size_t n = 0, len;
+    for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg); i++)
+        for (uint32_t r = 0; r < 3; r++) n += memory_part(s, i, r, &len) ? len : 0;
     return n + 2 * (size_t)s->model->cfg.n_layers * hct_ring_len(s->model);
 }
 
@@ -53,9 +61,12 @@ hecate_status hecate_state_save(const hecate_session *s, void *buf, size_t buf_b
     unsigned char *at = p + STATE_HEADER;
     size_t ring = hct_ring_len(s->model) * sizeof(real);
     for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg); i++)
-        for (uint32_t j = 0; j < (s->mem_at[i] ? 2u : 1u); j++) {
-            hct_bytes_copy(at, j ? s->mem_at[i] : s->mem_state[i], s->mem_len[i] * sizeof(real));
-            at += s->mem_len[i] * sizeof(real);
+        for (uint32_t r = 0; r < 3; r++) {
+            size_t len;
+            const real *part = memory_part(s, i, r, &len);
+            if (!part) continue;
+            hct_bytes_copy(at, part, len * sizeof(real));
+            at += len * sizeof(real);
         }
     for (uint32_t l = 0; l < s->model->cfg.n_layers; l++, at += 2 * ring) {
         hct_bytes_copy(at, s->ring_k[l], ring);
@@ -101,9 +112,12 @@ hecate_status hecate_state_load(hecate_session *s, const void *buf, size_t n) {
     s->position = rd64(p + 40);
     size_t ring = hct_ring_len(s->model) * sizeof(real);
     for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg); i++)
-        for (uint32_t j = 0; j < (s->mem_at[i] ? 2u : 1u); j++) {
-            hct_bytes_copy(j ? s->mem_at[i] : s->mem_state[i], at, s->mem_len[i] * sizeof(real));
-            at += s->mem_len[i] * sizeof(real);
+        for (uint32_t r = 0; r < 3; r++) {
+            size_t len;
+            real *part = memory_part(s, i, r, &len);
+            if (!part) continue;
+            hct_bytes_copy(part, at, len * sizeof(real));
+            at += len * sizeof(real);
         }
     for (uint32_t l = 0; l < s->model->cfg.n_layers; l++, at += 2 * ring) {
         hct_bytes_copy(s->ring_k[l], at, ring);

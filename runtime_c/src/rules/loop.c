@@ -1,5 +1,6 @@
 /* rules/loop.c — the token loop and tape layout shared by every rule (loop.h). */
 #include "loop.h"
+#include "../mathfn.h"
 
 uint64_t hct_tape_len(uint64_t state_len, uint64_t extra_len, uint32_t T) {
     return ((uint64_t)T + 1) * state_len + (uint64_t)T * extra_len;
@@ -34,7 +35,10 @@ real hct_unit_hash(size_t i) {
 
 /* ---- the per-token interface (rule.h): token loop with CMS periods ---- */
 
-static bool cms(const hct_rule_io *io) { return io->period > 1; }
+static bool gated(const hct_rule_io *io) { return io->freq_w != NULL; }
+
+/* The level keeps a block-start state P apart from its state (MATH §6.1, §6.2). */
+static bool cms(const hct_rule_io *io) { return io->period > 1 || gated(io); }
 
 /* offset of token t in its CMS block (0: the block starts at t) */
 static uint32_t block_offset(const hct_rule_io *io, uint32_t t) {
@@ -42,6 +46,33 @@ static uint32_t block_offset(const hct_rule_io *io, uint32_t t) {
 }
 
 static bool fires(const hct_rule_io *io, uint32_t t) { return block_offset(io, t) + 1 == (cms(io) ? io->period : 1); }
+
+/* A gated level's gate pre-activations, one slot per token (those of its
+ * blocks' last tokens used), after the tape's states and extras. */
+static real *gate_tape(const hct_rule_io *io) {
+    const hct_rule *r = io->rule;
+    return io->tape + hct_tape_len(r->state_len(io->cfg), r->extra_len(io->cfg), io->T);
+}
+
+static uint64_t gate_tape_len(const hct_config *cfg, uint32_t T) {
+    return cfg->flags & HCT_FLAG_FREQ_GATES ? T : 0;
+}
+
+/* MATH §6.2: adds x_t to the block's input sum; at the block's last token
+ * evaluates the gate on the mean (pre-activation kept on the tape), clears
+ * the sum and returns whether the gate is shut. */
+static bool gate_shut(const hct_rule_io *io, uint32_t t) {
+    uint32_t d = io->d;
+    real *S = io->sum_out;
+    const real *x = io->x + (size_t)t * d;
+    bool start = block_offset(io, t) == 0;
+    for (uint32_t i = 0; i < d; i++) S[i] = (start ? (real)0 : S[i]) + x[i];
+    if (!fires(io, t)) return false;
+    real pre = hct_dot(io->freq_w, S, d) / (real)io->period + io->freq_b[0];
+    hct_zero(S, d);
+    if (io->tape) gate_tape(io)[t] = pre;
+    return !io->fixed_schedule && !(pre > 0);
+}
 
 /* MATH §6.1: the state reads see without a write (frozen sessions). */
 static const real *readable(const hct_rule_io *io) { return cms(io) ? io->at_in : io->state_in; }
@@ -70,6 +101,7 @@ void hct_rule_run(const hct_rule_io *io, uint32_t t0, uint32_t t1) {
     uint64_t e = r->extra_len(io->cfg);
     if (t0 == 0 && r->prepare) r->prepare(io, io->consts);
     if (t0 == 0 && io->tape && !io->frozen) hct_copy(io->tape, io->state_in, n);
+    if (t0 == 0 && gated(io) && !io->frozen) hct_copy(io->sum_out, io->sum_in, io->d);
     for (uint32_t t = t0; t < t1; t++) {
         real *y = io->y + (size_t)t * io->d;
         if (io->frozen) {
@@ -84,7 +116,9 @@ void hct_rule_run(const hct_rule_io *io, uint32_t t0, uint32_t t1) {
         real *dst = io->tape ? io->tape + (size_t)(t + 1) * n : io->state;
         real *extra = io->tape ? (real *)(uintptr_t)hct_tape_extra(io, t, n, e) : io->scratch;
         r->token(io, t, at, src, dst, y, extra);
-        if (cms(io) && !fires(io, t)) r->read(io, t, at, y);
+        bool shut = gated(io) && gate_shut(io, t);
+        if (shut) hct_copy(dst, at, n); /* MATH §6.2: the block's update is discarded, the state stays P */
+        if (cms(io) && (shut || !fires(io, t))) r->read(io, t, at, y);
     }
     if (t1 < io->T || io->frozen) return;
     if (io->tape) hct_copy(io->state, hct_tape_state(io, io->T, n), n);
@@ -111,14 +145,84 @@ static void add_into(real *dst, const real *src, size_t n) {
  * after the token being run back; dat, of the current block's start state
  * from the block's later tokens (their inner gradients and reads), folded
  * into ds at the block start, where the two states are one (MATH §6.1, §7).
- * The rule's own work follows them. */
-typedef struct state_grads { real *ds, *dat; hct_rule_grad g; } state_grads;
+ * With frequency gates (MATH §6.2) then: a1, a shut gate's discarded state
+ * rematerialized; dq, its read's query gradient; c, d pre / C of the gate
+ * of the block being run back (0 when it ends after the chunk).  The
+ * rule's own work follows them. */
+typedef struct state_grads { real *ds, *dat, *a1, *dq, *c; hct_rule_grad g; } state_grads;
+
+static uint64_t gate_work_len(const hct_config *cfg, uint64_t state_len) {
+    return cfg->flags & HCT_FLAG_FREQ_GATES ? state_len + cfg->d + 1 : 0;
+}
 
 static state_grads state_grads_of(const hct_rule_grad *g0) {
-    size_t n = (size_t)g0->fwd->rule->state_len(g0->fwd->cfg);
-    state_grads v = {g0->work, g0->work + n, *g0};
-    v.g.work = v.dat + n;
+    const hct_rule_io *io = g0->fwd;
+    size_t n = (size_t)io->rule->state_len(io->cfg);
+    state_grads v = {g0->work, g0->work + n, NULL, NULL, NULL, *g0};
+    if (gate_work_len(io->cfg, n)) {
+        v.a1 = v.dat + n;
+        v.dq = v.a1 + n;
+        v.c = v.dq + io->d;
+    }
+    v.g.work = v.dat + n + gate_work_len(io->cfg, n);
     return v;
+}
+
+/* Backward of a gated level's block-end token (MATH §6.2): the read of A''
+ * = P + h (A' - P), the straight-through gate gradient (h as the multiplier
+ * of the block's update: dh = <dA'', A' - P>, d pre = dh g (1 - g)), then
+ * dA' = h dA'' into the rule's token backward, or dP += dA'' when shut (the
+ * token's write then has no gradient at all). */
+static void gate_backward(state_grads *sg, hct_token_step *st, const real *dy, real *dq) {
+    const hct_rule_io *io = sg->g.fwd;
+    const hct_rule *r = io->rule;
+    size_t n = (size_t)r->state_len(io->cfg);
+    uint32_t d = io->d, G = r->n_gates, t = st->t;
+    real pre = gate_tape(io)[t];
+    bool open = io->fixed_schedule || pre > 0;
+    const real *a1 = st->out; /* A' (the tape holds A'', equal to it when open) */
+    if (!open) { /* rematerialize A' from the token's inputs (its y lands in sg->dq, cleared next) */
+        r->token(io, t, st->at, st->in, sg->a1, sg->dq, io->scratch);
+        a1 = sg->a1;
+    }
+    hct_zero(sg->dq, d);
+    r->read_backward(&sg->g, t, st->out, dy, sg->ds, sg->dq); /* ds = dA'' */
+    if (!io->fixed_schedule) {
+        real dh = 0, g = hct_sigmoid(pre);
+        for (size_t i = 0; i < n; i++) dh += sg->ds[i] * (a1[i] - st->at[i]);
+        real dpre = dh * g * ((real)1 - g);
+        *sg->c = dpre / (real)io->period;
+        sg->g.dfreq_b[0] += dpre;
+    }
+    st->dy = NULL;
+    if (open) {
+        r->token_backward(&sg->g, st);
+    } else {
+        hct_zero(sg->g.dk + (size_t)t * d, d);
+        hct_zero(sg->g.dv + (size_t)t * d, d);
+        hct_zero(sg->g.dgates + (size_t)t * G, G);
+        if (st->dat != sg->ds) { /* dP += dA'', dA' = 0 (period 1: P is the state before, ds already) */
+            add_into(st->dat, sg->ds, n);
+            hct_zero(sg->ds, n);
+        }
+    }
+    hct_copy(dq, sg->dq, d); /* the token backward left dq 0 (no read of its own) */
+}
+
+/* MATH §6.2: the gate's mean-input term at token t of its block, with c =
+ * d pre / C: dx_t += c w, dw += c x_t, and at the chunk start c times the
+ * sum carried in (the earlier inputs are constants, §7); c clears at the
+ * block's start. */
+static void block_input_backward(const state_grads *sg, uint32_t t) {
+    const hct_rule_io *io = sg->g.fwd;
+    uint32_t d = io->d;
+    real c = *sg->c;
+    if (c != 0) {
+        hct_axpy(sg->g.dx + (size_t)t * d, c, io->freq_w, d);
+        hct_axpy(sg->g.dfreq_w, c, io->x + (size_t)t * d, d);
+        if (t == 0 && block_offset(io, 0) > 0) hct_axpy(sg->g.dfreq_w, c, io->sum_in, d);
+    }
+    if (block_offset(io, t) == 0) *sg->c = 0;
 }
 
 void hct_rule_backward_begin(const hct_rule_grad *g) {
@@ -126,6 +230,7 @@ void hct_rule_backward_begin(const hct_rule_grad *g) {
     size_t n = (size_t)g->fwd->rule->state_len(g->fwd->cfg);
     hct_zero(sg.ds, n);
     if (cms(g->fwd)) hct_zero(sg.dat, n); /* period 1: every token starts a block, dat is ds */
+    if (gated(g->fwd)) *sg.c = 0;
 }
 
 void hct_rule_backward_tokens(const hct_rule_grad *g0, uint32_t t0, uint32_t t1) {
@@ -148,11 +253,16 @@ void hct_rule_backward_tokens(const hct_rule_grad *g0, uint32_t t0, uint32_t t1)
             continue;
         }
         const real *in = hct_tape_state(io, tt, n), *at = point(io, tt, n);
-        bool start = block_offset(io, tt) == 0;
-        hct_token_step st = {tt, at, in, in + n, hct_tape_extra(io, tt, n, e), fires(io, tt) ? dy : NULL, sg.ds,
+        bool start = block_offset(io, tt) == 0, fire = fires(io, tt);
+        hct_token_step st = {tt, at, in, in + n, hct_tape_extra(io, tt, n, e), fire ? dy : NULL, sg.ds,
                              start ? sg.ds : sg.dat};
-        r->token_backward(g, &st);
-        if (!st.dy) r->read_backward(g, tt, at, dy, st.dat, dq);
+        if (gated(io) && fire) {
+            gate_backward(&sg, &st, dy, dq);
+        } else {
+            r->token_backward(g, &st);
+            if (!st.dy) r->read_backward(g, tt, at, dy, st.dat, dq);
+        }
+        if (gated(io)) block_input_backward(&sg, tt);
         if (cms(io) && start) {
             add_into(sg.ds, sg.dat, n);
             hct_zero(sg.dat, n);
@@ -183,11 +293,11 @@ void hct_rule_pre_read_backward(const hct_rule_grad *g0, const real *q, uint32_t
 }
 
 uint64_t hct_rule_tape_len(const hct_rule *rule, const hct_config *cfg, uint32_t T) {
-    return hct_tape_len(rule->state_len(cfg), rule->extra_len(cfg), T);
+    return hct_tape_len(rule->state_len(cfg), rule->extra_len(cfg), T) + gate_tape_len(cfg, T);
 }
 
 uint64_t hct_rule_work_len(const hct_rule *rule, const hct_config *cfg) {
-    return rule->work_len(cfg) + 2 * rule->state_len(cfg);
+    return rule->work_len(cfg) + 2 * rule->state_len(cfg) + gate_work_len(cfg, rule->state_len(cfg));
 }
 
 uint64_t hct_rule_consts_len(const hct_rule *rule, const hct_config *cfg) {

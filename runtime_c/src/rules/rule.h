@@ -40,8 +40,16 @@ typedef struct hct_rule_io {
      * state itself, at_in/at_out unused). */
     uint32_t period;        /* C >= 1 */
     uint64_t pos0;          /* global index n of token 0 */
-    const real *at_in;      /* P before token 0 (state_len; period > 1) */
-    real *at_out;           /* out: P after token T-1 (may be at_in; period > 1) */
+    const real *at_in;      /* P before token 0 (state_len; period > 1 or gated) */
+    real *at_out;           /* out: P after token T-1 (may be at_in; period > 1 or gated) */
+    /* Learned frequency gate (MATH §6.2; freq_w NULL: none): at each block's
+     * last token a gate on the block's mean input x decides whether the
+     * level publishes its accumulated state or keeps P.  A gated level
+     * keeps P whatever its period; its backward needs dx. */
+    const real *freq_w, *freq_b; /* (d), (1) */
+    bool fixed_schedule;    /* every gate open and no gate gradient (annealing, MATH §6.2) */
+    const real *sum_in;     /* (d) the current block's input sum before token 0 */
+    real *sum_out;          /* out (d): after token T-1 (not sum_in) */
 } hct_rule_io;
 
 typedef struct hct_rule_grad {
@@ -52,6 +60,7 @@ typedef struct hct_rule_grad {
     real *dgates;           /* out (T, G): d loss / d gate value, overwritten */
     real *const *dtensors;  /* gradients of the rule's tensors, accumulated (+=) */
     real *work;             /* work_len() scalars */
+    real *dfreq_w, *dfreq_b; /* a gated level's gate gradients (d), (1), accumulated (+=) */
 } hct_rule_grad;
 
 /* One token of the backward of a rule's token() (the per-token interface). */
