@@ -9,6 +9,7 @@ import pytest
 from hecate_edge.config import COMPOSITIONS, ModelConfig
 from hecate_edge.reference.init import init_params
 from hecate_edge.reference.model import ReferenceSession
+from chunking import assert_chunking_bit_exact
 from finite_diff import assert_chunk_gradients
 from parity import assert_close
 from conftest import ALL_RULES, RULE_CASES, build_model, lively_params, rule_config
@@ -54,17 +55,7 @@ def test_cms_chunking_and_restore_are_bit_exact(rule, composition, k):
     cfg = config(rule, composition, k)
     model, _ = build_model(cfg, lively_params(cfg, 5), "f32")
     tokens = np.random.default_rng(2).integers(0, cfg.vocab, 29)
-    one = model.session()
-    by_token = np.stack([one.step(int(t)) for t in tokens])
-    chunked = model.session(max_chunk=4)
-    assert np.array_equal(chunked.process(tokens), by_token)
-    assert np.array_equal(chunked.save_state(), one.save_state())
-    split = model.session(max_chunk=6)
-    first = split.process(tokens[:11])  # position 11: inside a block of every level > 0
-    resumed = model.session(max_chunk=5)
-    resumed.load_state(split.save_state())
-    assert np.array_equal(np.concatenate([first, resumed.process(tokens[11:])]), by_token)
-    assert np.array_equal(resumed.save_state(), one.save_state())
+    assert_chunking_bit_exact(model, tokens, split_at=11)  # position 11: inside a block of every level > 0
 
 
 @pytest.mark.parametrize("k", [2, 4])

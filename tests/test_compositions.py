@@ -7,6 +7,7 @@ import pytest
 
 from hecate_edge.config import COMPOSITIONS, ModelConfig
 from hecate_edge.reference.model import ReferenceSession
+from chunking import assert_chunking_bit_exact
 from finite_diff import assert_chunk_gradients
 from parity import assert_close
 from conftest import ALL_RULES, build_model, lively_params, rule_config
@@ -58,11 +59,7 @@ def test_composition_chunking_is_bit_exact(rule, composition, layers):
     cfg = config(rule, composition, n_layers=layers)
     model, _ = build_model(cfg, lively_params(cfg, 5), "f32")
     tokens = np.random.default_rng(2).integers(0, cfg.vocab, 30)
-    one = model.session()
-    by_token = np.stack([one.step(int(t)) for t in tokens])
-    chunked = model.session(max_chunk=4)
-    assert np.array_equal(chunked.process(tokens), by_token)
-    assert np.array_equal(chunked.save_state(), one.save_state())
+    assert_chunking_bit_exact(model, tokens)
 
 
 # (MAG with one block: tests/test_gradients.py)

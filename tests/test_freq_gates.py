@@ -13,7 +13,8 @@ from hecate_edge.config import COMPOSITIONS, ModelConfig
 from hecate_edge.reference.init import FREQ_GATE_BIAS, init_params
 from hecate_edge.reference.mathfn import sigmoid
 from hecate_edge.reference.model import ReferenceSession, cross_entropy
-from finite_diff import central_difference
+from chunking import assert_chunking_bit_exact
+from finite_diff import assert_chunk_gradients, assert_gradient_matches, central_difference, probe_indices
 from parity import assert_close
 from conftest import ALL_RULES, build_model, lively_params
 
@@ -127,21 +128,13 @@ def test_gated_chunking_and_restore_are_bit_exact(rule, composition):
     ref = ReferenceSession(cfg, params)
     ref.process(tokens)
     assert_gates_decided(ref.gate_log, MARGIN["f32"])
-    one = model.session()
-    by_token = np.stack([one.step(int(t)) for t in tokens])
-    chunked = model.session(max_chunk=4)
-    assert np.array_equal(chunked.process(tokens), by_token)
-    assert np.array_equal(chunked.save_state(), one.save_state())
+    one = assert_chunking_bit_exact(model, tokens, split_at=11)  # position 11: inside a block of levels 1 and 2
     trained = model.session(max_train_tokens=len(tokens))
     trained.train_chunk(tokens, tokens)
     assert trained.save_state() == one.save_state()
-    split = model.session(max_chunk=6)
-    first = split.process(tokens[:11])  # position 11: inside a block of levels 1 and 2
-    assert np.abs(blob_parts(model, split.save_state())[1]["sum"]).max() > 0
-    resumed = model.session(max_chunk=5)
-    resumed.load_state(split.save_state())
-    assert np.array_equal(np.concatenate([first, resumed.process(tokens[11:])]), by_token)
-    assert np.array_equal(resumed.save_state(), one.save_state())
+    mid_block = model.session()
+    mid_block.process(tokens[:11])
+    assert np.abs(blob_parts(model, mid_block.save_state())[1]["sum"]).max() > 0  # the split saved a block sum
 
 
 def _chunk_setup(cfg: ModelConfig, seed: int):
@@ -164,15 +157,6 @@ def _reference_chunk(cfg, params, warm_tokens, tokens) -> ReferenceSession:
 FREQ = ("freq_w", "freq_b")
 
 
-def _assert_matches(grads: dict, name: str, index, fd: float) -> None:
-    assert abs(grads[name][index] - fd) <= 1e-6 + 1e-5 * abs(fd), \
-        f"{name}{index}: backward {grads[name][index]:.10g} vs finite difference {fd:.10g}"
-
-
-def _probes(w: np.ndarray, rng) -> list[tuple]:
-    return [tuple(int(i) for i in index) for index in rng.integers(0, w.shape, size=(2, w.ndim))]
-
-
 @pytest.mark.parametrize("composition", sorted(COMPOSITIONS))
 @pytest.mark.parametrize("rule", ALL_RULES)
 def test_gated_gradients_match_finite_differences(rule, composition):
@@ -189,22 +173,8 @@ def test_gated_gradients_match_finite_differences(rule, composition):
     ref.gate_log.clear()
     ref.process(tokens)
     assert_gates_decided(ref.gate_log, 1e-4, both=False)
-    sess = model.session(max_train_tokens=len(tokens))
-    sess.load_state(blob)
-    _, flat = sess.train_chunk(tokens, targets)
-    grads = model.split_grads(flat)
-
-    def loss():
-        sess.load_state(blob)
-        return sess.train_chunk(tokens, targets)[0]
-
-    probe = np.random.default_rng(1)
-    for name, w in model.weights().items():
-        if name == "emb" or name.endswith(FREQ):
-            continue
-        assert np.abs(grads[name]).max() > 0, f"{name}: gradient is identically zero"
-        for index in _probes(w, probe):
-            _assert_matches(grads, name, index, central_difference(loss, w, index, 1e-6))
+    assert_chunk_gradients(model, model.session(max_train_tokens=len(tokens)), blob, tokens, targets, probes=2,
+                           skip=lambda name: name == "emb" or name.endswith(FREQ))
 
 
 @pytest.mark.parametrize("layers", [1, 2])
@@ -252,8 +222,8 @@ def _check_straight_through(cfg: ModelConfig) -> None:
     for name, w in params.items():
         if name.endswith(FREQ):
             assert np.abs(grads[name]).max() > 0, f"{name}: gradient is identically zero"
-        for index in _probes(w, probe):
-            _assert_matches(grads, name, index, central_difference(loss, w, index, 1e-6))
+        for index in probe_indices(w, probe, 2):
+            assert_gradient_matches(grads, name, index, central_difference(loss, w, index, 1e-6))
 
 
 def test_fixed_schedule_is_the_ungated_model():
@@ -366,5 +336,4 @@ def test_gated_level_of_period_one(precision):
     assert_gates_decided([g for g in ref.gate_log if g["level"] == 1], MARGIN[precision])
     for level in range(cfg.n_levels):
         assert_close(sess.memory(level), ref.memory(level), TOL[precision], f"level {level} state")
-    one = model.session()
-    assert np.array_equal(np.stack([one.step(int(t)) for t in tokens]), model.session(max_chunk=3).process(tokens))
+    assert_chunking_bit_exact(model, tokens, max_chunk=3)
