@@ -46,12 +46,12 @@ static window window_of(const hecate_session *s, const hct_block *b, uint32_t t)
     g.j0 = pos + 1 > g.w ? pos + 1 - g.w : 0;
     g.n = (uint32_t)(pos - g.j0 + 1);
     g.scale = (real)1 / hct_sqrt((real)g.hd);
-    gather_rows(s, b, &g);
     return g;
 }
 
 void hct_swa_forward(const hecate_session *s, hct_block *b, uint32_t t) {
     window g = window_of(s, b, t);
+    gather_rows(s, b, &g);
     uint32_t d = g.d, H = g.H, hd = g.hd, m = g.n * g.E;
     real scale = g.scale;
     const real *q = b->L->q + (size_t)t * d, *const *keys = b->rows, *const *values = b->rows + m;
@@ -76,6 +76,7 @@ void hct_swa_forward(const hecate_session *s, hct_block *b, uint32_t t) {
 
 void hct_swa_backward(const hecate_session *s, hct_block *b, uint32_t t) {
     window g = window_of(s, b, t);
+    gather_rows(s, b, &g);
     uint32_t d = g.d, H = g.H, hd = g.hd, E = g.E, m = g.n * g.E;
     real scale = g.scale;
     const real *q = b->L->q + (size_t)t * d, *da = b->da + (size_t)t * d;
