@@ -7,6 +7,8 @@ from it, so nothing is copied to RAM.
 """
 import re
 
+from hecate_edge import atomic
+
 _BYTES_PER_LINE = 16
 
 
@@ -50,6 +52,6 @@ def write_c_array(data: bytes, source_path, symbol: str) -> tuple:
     symbol = c_identifier(symbol)
     source = Path(source_path)
     header = source.with_suffix(".h")
-    header.write_text(c_header(symbol, len(data)))
-    source.write_text(c_source(symbol, data, header.name))
+    atomic.write_text(header, c_header(symbol, len(data)))
+    atomic.write_text(source, c_source(symbol, data, header.name))
     return source, header

@@ -10,6 +10,7 @@ import argparse
 import math
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,17 @@ from hecate_edge.reference.rules import RULES, resolve_params
 EXIT_ERROR = 2
 
 
+# --data names of the built-in corpora (hecate_edge.data) and the kinds each trains on
+BUILTIN_DATA = {"text": ("text",), "recall": ("recall",), "mix": ("text", "recall")}
+DEFAULT_VAL_FRACTION = 0.05  # held-out tail of the user's files when no --val is given
+
+
 class UsageError(Exception):
     """Arguments that parse but make no sense together (reported as one line)."""
+
+
+class TrainingStopped(Exception):
+    """Training stopped on a non-finite step after saving what it had (one line, exit 2)."""
 
 
 def sample_token(logits: np.ndarray, rng: np.random.Generator, temperature: float, top_k: int) -> int:
@@ -101,11 +111,14 @@ def _parse_periods(text: str | None) -> tuple[int, ...] | None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from hecate_edge import data, train
+    from hecate_edge import atomic, train
     from hecate_edge.config import ModelConfig
+    from hecate_edge.nonfinite import NonFiniteTraining
 
-    if args.steps < 1 or args.chunk < 1 or args.burn_in < 0 or args.freq_anneal < 0:
-        raise UsageError("--steps and --chunk must be >= 1, --burn-in and --freq-anneal >= 0")
+    if args.steps < 1 or args.chunk < 1 or args.batch < 1 or args.burn_in < 0 or args.freq_anneal < 0:
+        raise UsageError("--steps, --chunk and --batch must be >= 1, --burn-in and --freq-anneal >= 0")
+    if (args.threads is not None and args.threads < 1) or args.eval_every < 0 or args.eval_tokens < 2:
+        raise UsageError("--threads must be >= 1, --eval-every >= 0, --eval-tokens >= 2")
     try:
         params = resolve_params(RULES[args.rule], args.d_model, _parse_rule_params(args.rule_param))
         cfg = ModelConfig(d_model=args.d_model, n_heads=args.heads, window=args.window, rule=args.rule,
@@ -115,7 +128,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     except ValueError as exc:
         raise UsageError(f"bad model shape: {exc}") from None
     config = train.TrainConfig(
-        steps=args.steps, chunk=args.chunk, lr=args.lr, weight_decay=args.weight_decay,
+        steps=args.steps, chunk=args.chunk, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
         clip_norm=args.clip if args.clip > 0 else None, seed=args.seed, burn_in=args.burn_in,
         optimizer=args.optimizer, freq_anneal=args.freq_anneal,
     )
@@ -124,29 +137,84 @@ def _cmd_train(args: argparse.Namespace) -> None:
         print(f"resuming at step {state.step} of {config.steps} ({config.optimizer})")
     else:
         model, state = train.new_model(cfg, seed=args.seed), None
-    kinds = ["text", "recall"] if args.data == "mix" else [args.data]
-    corpora = [data.load_corpus(kind, "train", seed=config.seed) for kind in kinds]
-    records = train.train(model, corpora, config, log_path=args.log, show_progress=not args.quiet, state=state,
-                          checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
-    Path(args.out).write_bytes(model.to_bytes())
+    plan = _training_data(args, config)
+    try:
+        records = train.train(model, plan.train, config, mix=plan.mix, log_path=args.log,
+                              show_progress=not args.quiet, state=state, checkpoint=args.checkpoint,
+                              checkpoint_every=args.checkpoint_every, threads=args.threads, val=plan.val,
+                              eval_every=args.eval_every, eval_tokens=args.eval_tokens,
+                              on_nonfinite=args.on_nonfinite)
+    except NonFiniteTraining as exc:
+        atomic.write_bytes(args.out, model.to_bytes())  # the last good weights: the failed step applied nothing
+        kept = f"{args.out}" + (f" and {args.checkpoint}" if args.checkpoint else "")
+        raise TrainingStopped(f"training stopped at {exc}. Wrote the last good weights to {kept}; "
+                              "a lower --lr, --clip or a bounded rule setting may help") from None
+    atomic.write_bytes(args.out, model.to_bytes())
     tail = records[-min(len(records), 50):]
     if tail:
-        print(f"trained {len(records)} steps x {config.chunk} tokens, "
+        print(f"trained {len(records)} steps x {config.batch} x {config.chunk} tokens, "
               f"last {len(tail)} steps mean loss {np.mean([r['bpb'] for r in tail]):.3f} bits/byte")
     else:
         print(f"nothing left to train: the checkpoint is at step {config.steps} of {config.steps}")
-    for kind in kinds:
-        result = train.evaluate(model, data.load_corpus(kind, "heldout", seed=config.seed))
-        line = f"held-out {kind}: {result.bits_per_byte:.3f} bits/byte"
+    for name, corpus in plan.builtin_heldout:
+        result = train.evaluate(model, corpus)
+        line = f"held-out {name}: {result.bits_per_byte:.3f} bits/byte"
         if result.recall_accuracy is not None:
             line += f", recall {result.recall_bits_per_byte:.3f} bits/byte, accuracy {result.recall_accuracy:.1%}"
         print(line)
+    if plan.val and not plan.builtin_heldout:
+        result = train.evaluate_corpora(model, plan.val, args.eval_tokens)
+        print(f"held-out ({plan.val_label}): {result.bits_per_byte:.3f} bits/byte over {result.n_predicted:,} bytes")
     print(f"wrote {args.out}" + (f" and {args.checkpoint}" if args.checkpoint else ""))
 
 
+@dataclass
+class _DataPlan:
+    """What ``train`` reads: training streams and their weights, held-out
+    streams for periodic evaluation, and the built-in held-out corpora
+    scored at the end (with recall accuracy)."""
+
+    train: list
+    mix: list | None
+    val: list
+    val_label: str
+    builtin_heldout: list
+
+
+def _training_data(args: argparse.Namespace, config) -> _DataPlan:
+    """--data / --val / --val-fraction as a _DataPlan: built-in names
+    (text, recall, mix) keep their own held-out splits; files, folders and
+    globs are the user's text, held out by --val or a --val-fraction tail."""
+    from hecate_edge import data, sources
+
+    names = [entry for entry in args.data if entry in BUILTIN_DATA]
+    if names and len(names) != len(args.data):
+        raise UsageError("--data takes either built-in names (text, recall, mix) or paths, not both "
+                         "(write ./text for a file named text)")
+    if names:
+        if args.val or args.val_fraction is not None:
+            raise UsageError("built-in data has its own held-out split: --val and --val-fraction are for your files")
+        kinds = list(dict.fromkeys(k for name in names for k in BUILTIN_DATA[name]))
+        heldout = [(kind, data.load_corpus(kind, "heldout", seed=config.seed)) for kind in kinds]
+        return _DataPlan([data.load_corpus(kind, "train", seed=config.seed) for kind in kinds], None,
+                         [corpus for _, corpus in heldout] if args.eval_every else [], "built-in", heldout)
+    corpora = sources.load_files(args.data)
+    if args.val:
+        if args.val_fraction is not None:
+            raise UsageError("give --val or --val-fraction, not both")
+        val, label = sources.load_files(args.val, name="val"), "--val files"
+    else:
+        fraction = DEFAULT_VAL_FRACTION if args.val_fraction is None else args.val_fraction
+        corpora, val = sources.split_tail(corpora, fraction)
+        label = f"the last {fraction:.0%} of each file"
+    if sum(len(c.tokens) for c in val) < 2:
+        raise UsageError("the held-out data has fewer than 2 bytes: pass --val FILE or a larger --val-fraction")
+    return _DataPlan(corpora, sources.size_weights(corpora, config.chunk + config.burn_in), val, label, [])
+
+
 def _cmd_export(args: argparse.Namespace) -> None:
+    from hecate_edge import atomic, train
     from hecate_edge import format as fmt
-    from hecate_edge import train
 
     source = Path(args.input)
     if source.suffix == ".npz":
@@ -161,7 +229,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
         source, header = write_c_array(data, args.out, args.symbol)
         print(f"wrote {source} and {header} ({what}, {len(data)} bytes)")
         return
-    Path(args.out).write_bytes(data)
+    atomic.write_bytes(args.out, data)
     print(f"wrote {args.out} ({what}, {len(data)} bytes)")
 
 
@@ -233,10 +301,10 @@ def _cmd_run(args: argparse.Namespace) -> None:
 def _cmd_demo(args: argparse.Namespace) -> None:
     from hecate_edge import demo
 
-    if (args.steps is not None and args.steps < 1) or (args.chunk is not None and args.chunk < 1):
-        raise UsageError("--steps and --chunk must be >= 1")
-    demo.run_demo(steps=args.steps, chunk=args.chunk, out=args.out, seed=args.seed,
-                  show_progress=not args.quiet, rule=args.rule)
+    if any(value is not None and value < 1 for value in (args.steps, args.chunk, args.batch, args.threads)):
+        raise UsageError("--steps, --chunk, --batch and --threads must be >= 1")
+    demo.run_demo(steps=args.steps, chunk=args.chunk, batch=args.batch, threads=args.threads, out=args.out,
+                  seed=args.seed, show_progress=not args.quiet, rule=args.rule)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hecate-edge", description="Test-time-learning sequence models on a dependency-free C runtime.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train a byte-level model on built-in data")
+    p = sub.add_parser("train", help="train a byte-level model on built-in data or your own files")
     p.add_argument("--out", default="model.hct", help="model file to write (default model.hct)")
     p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--heads", type=int, default=4)
@@ -274,7 +342,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip", type=float, default=1.0, help="global grad-norm clip (0: off)")
     p.add_argument("--burn-in", type=int, default=0, help="tokens fed before each chunk without gradient")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", choices=("text", "recall", "mix"), default="text")
+    p.add_argument("--data", nargs="+", default=["text"], metavar="NAME|PATH",
+                   help="built-in text, recall or mix, or your own files, folders (recursive) and globs, "
+                        "read as bytes (default text)")
+    p.add_argument("--val", nargs="+", metavar="PATH", help="held-out files for --data PATH (default: a tail)")
+    p.add_argument("--val-fraction", type=float, metavar="F",
+                   help=f"hold out the last F of each --data file (default {DEFAULT_VAL_FRACTION})")
+    p.add_argument("--eval-every", type=int, default=0, metavar="N",
+                   help="held-out bits/byte every N steps, in the progress line and --log (0: at the end)")
+    p.add_argument("--eval-tokens", type=int, default=1 << 16, metavar="N",
+                   help="bytes a held-out evaluation of your files reads at most (default 65536)")
+    p.add_argument("--batch", type=int, default=1, help="chunks per step, mean gradient (default 1)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="worker threads for the batch (default: every core); the result does not depend on it")
+    p.add_argument("--on-nonfinite", choices=("stop", "skip"), default="stop",
+                   help="a step that goes NaN/Inf: stop after saving the last good weights (default), "
+                        "or skip its batch (stops after 10 in a row)")
     p.add_argument("--log", help="per-step loss log (.jsonl, or .csv)")
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adamw",
                    help="outer optimizer (docs/MATH.md §10; default adamw)")
@@ -314,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="train a micro model for about a minute and show what memory buys")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: about a minute)")
     p.add_argument("--chunk", type=int, default=None)
+    p.add_argument("--batch", type=int, default=None, help="chunks per step (default 8)")
+    p.add_argument("--threads", type=int, default=None, help="worker threads (default: every core)")
     p.add_argument("--out", help="keep the trained model file here (default: a temporary folder)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rule", default="delta", choices=sorted(RULES), help="memory rule (docs/MATH.md §3)")
@@ -325,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types reported as one line: file, format, value and runtime
     errors (ValueError covers bad checkpoints and configs)."""
-    errors: list[type[BaseException]] = [UsageError, OSError, ImportError, ValueError]
+    errors: list[type[BaseException]] = [UsageError, TrainingStopped, OSError, ImportError, ValueError]
     try:
         from hecate_edge.format import FormatError
 

@@ -21,6 +21,7 @@ import numpy as np
 # memory switched off), 20k steps 2.62 (4.21).
 DEFAULT_STEPS = 25000
 DEFAULT_CHUNK = 64
+DEFAULT_BATCH = 8
 DEFAULT_LR = 6e-3
 TEXT_SHARE = 0.75
 PROMPT = "The return statement"
@@ -30,6 +31,8 @@ SAMPLE_BYTES = 160
 def run_demo(
     steps: int | None = None,
     chunk: int | None = None,
+    batch: int | None = None,
+    threads: int | None = None,
     out: str | None = None,
     seed: int = 0,
     show_progress: bool = True,
@@ -47,13 +50,14 @@ def run_demo(
     accuracy on recalled bytes), ``sample`` (bytes), ``tok_per_s`` and
     ``train_seconds``.
     """
-    from hecate_edge import data, runtime, train
+    from hecate_edge import atomic, data, runtime, train
     from hecate_edge.cli import generate
     from hecate_edge.config import ModelConfig
 
     stream = stream if stream is not None else sys.stdout
     steps = DEFAULT_STEPS if steps is None else steps
     chunk = DEFAULT_CHUNK if chunk is None else chunk
+    batch = DEFAULT_BATCH if batch is None else batch
     cfg = ModelConfig(rule=rule)
     say = lambda text="": print(text, file=stream, flush=True)  # noqa: E731
 
@@ -65,18 +69,17 @@ def run_demo(
     model = train.new_model(cfg, seed=seed)
     say(f"hecate-edge demo: d={cfg.d_model}, {cfg.n_heads} heads, window {cfg.window}, "
         f"{cfg.rule} rule, {cfg.composition.upper()}, {model.n_params:,} parameters")
-    say(f"training {steps} steps x {chunk} bytes ({TEXT_SHARE:.0%} pydoc text, "
+    say(f"training {steps} steps x {batch} chunks x {chunk} bytes ({TEXT_SHARE:.0%} pydoc text, "
         f"{1 - TEXT_SHARE:.0%} key-value recall episodes) ...")
     started = time.perf_counter()
-    records = train.train(
-        model, [text_train, recall_train], train.TrainConfig(steps=steps, chunk=chunk, lr=DEFAULT_LR, seed=seed),
-        mix=[TEXT_SHARE, 1 - TEXT_SHARE], show_progress=show_progress,
-    )
+    config = train.TrainConfig(steps=steps, chunk=chunk, batch=batch, lr=DEFAULT_LR, seed=seed)
+    records = train.train(model, [text_train, recall_train], config, mix=[TEXT_SHARE, 1 - TEXT_SHARE],
+                          show_progress=show_progress, threads=threads)
     train_seconds = time.perf_counter() - started
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(out) if out else Path(tmp) / "demo.hct"
-        path.write_bytes(model.to_bytes())
+        atomic.write_bytes(path, model.to_bytes())
         trained = runtime.Model(path)  # reload: everything below runs from the file
         untrained = train.new_model(cfg, seed=seed)
         runs = {
@@ -91,7 +94,7 @@ def run_demo(
         size = path.stat().st_size
 
     tail = records[-min(len(records), 50):]
-    say(f"trained in {train_seconds:.1f} s, {steps * chunk / train_seconds:,.0f} tok/s; "
+    say(f"trained in {train_seconds:.1f} s, {steps * batch * chunk / train_seconds:,.0f} tok/s; "
         f"last {len(tail)} steps mean training loss {np.mean([r['bpb'] for r in tail]):.3f} bits/byte")
     say()
     labels = {

@@ -14,11 +14,11 @@ from typing import TextIO
 class Progress:
     """Progress of ``total`` steps, drawn on one line of ``stream`` (stderr).
 
-    Quiet when ``quiet`` is True, or when the stream is not a terminal unless
-    ``force`` is True; forced
-    output to a non-terminal (a log file, CI) prints whole lines at most
-    every ``log_interval`` seconds instead of redrawing. Use as a context
-    manager or call :meth:`close` to finish the line::
+    Quiet when ``quiet`` is True. On a terminal the line is redrawn in
+    place; on anything else (a log file, a pipe, CI, a notebook's captured
+    output) whole lines are printed at most every ``log_interval`` seconds,
+    so long work never looks dead. Use as a context manager or call
+    :meth:`close` to finish the line::
 
         with Progress(1000, "train") as bar:
             for step in range(1000):
@@ -30,7 +30,6 @@ class Progress:
         total: int,
         desc: str = "",
         stream: TextIO | None = None,
-        force: bool = False,
         quiet: bool = False,
         unit: str = "step",
         width: int = 24,
@@ -45,7 +44,7 @@ class Progress:
         self.count = 0
         self.fields: dict[str, object] = {}
         self._tty = _is_tty(self.stream)
-        self.enabled = not quiet and (self._tty or force)
+        self.enabled = not quiet
         self._interval = redraw_interval if self._tty else log_interval
         self._start = time.monotonic()
         self._last_draw = float("-inf")

@@ -336,15 +336,23 @@ class Session:
             self._real_ptr(logits) if want_logits else ffi.NULL))
         return logits
 
-    def train_chunk(self, tokens, targets) -> tuple[float, np.ndarray]:
+    def train_chunk(self, tokens, targets, out: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """Forward over tokens (the session advances) and exact gradients of the
         mean cross-entropy against targets (MATH §5, §7).  Targets >= vocab are
-        ignored.  Returns (loss, grads of shape (n_params,))."""
+        ignored.  Returns (loss, grads of shape (n_params,)); the gradients go
+        into ``out`` when given (contiguous, the model's dtype), which after a
+        HECATE_E_NONFINITE error holds what the backward computed (to find
+        the tensors that overflowed)."""
         toks = _as_tokens(tokens, "tokens")
         tgts = _as_tokens(targets, "targets")
         if toks.size != tgts.size:
             raise ValueError(f"tokens ({toks.size}) and targets ({tgts.size}) differ in length")
-        grads = np.empty(self.model.n_params, dtype=self._bind.dtype)
+        if out is None:
+            grads = np.empty(self.model.n_params, dtype=self._bind.dtype)
+        elif out.shape != (self.model.n_params,) or out.dtype != self._bind.dtype or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a contiguous {self._bind.dtype} array of shape ({self.model.n_params},)")
+        else:
+            grads = out
         loss = self._bind.ffi.new("hecate_real *")
         _check(self._bind, self._bind.lib.hecate_train_chunk(
             self._handle, self._u32_ptr(toks), self._u32_ptr(tgts), toks.size,

@@ -14,6 +14,7 @@ import math
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -22,7 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hecate_edge import atomic
 from hecate_edge.data import Corpus
+from hecate_edge.grad_pool import ChunkFailure, ChunkJob, GradientPool, mean_of
+from hecate_edge.nonfinite import NonFiniteTraining, diagnose, is_nonfinite_error, nonfinite_gradients
 from hecate_edge.optim import OPTIMIZERS, Optimizer
 from hecate_edge.progress import Progress
 from hecate_edge.reference.mathfn import log_softmax
@@ -34,6 +38,11 @@ _OPT_PREFIX = "optimizer/"   # ... and its optimizer state
 
 
 _LEVEL_PARAM = re.compile(r"blk\d+\.mem(\d+)\.")  # a memory level's parameter
+
+EVAL_TOKENS = 1 << 16           # held-out bytes a periodic evaluation reads at most
+NONFINITE_POLICIES = ("stop", "skip")
+MAX_SKIPPED = 10                # "skip" gives up after this many failed steps in a row
+_RECORD_FIELDS = ("step", "loss", "bpb", "lr", "grad_norm", "tokens", "seconds")
 
 def lr_at(step: int, steps: int, lr: float, warmup: int, floor: float = 0.1) -> float:
     """Learning rate for 0-based ``step``: linear warmup over ``warmup`` steps,
@@ -57,10 +66,15 @@ class TrainConfig:
     freq_anneal: for the first that many steps the learned frequency gates
     (MATH §6.2) follow the fixed schedule (every level fires at the end of
     each block, no gate gradient); then they decide.
+
+    batch: chunks per step; the step follows their mean gradient. The CMS
+    levels' periods (MATH §6.1) count the tokens of one chunk stream, so a
+    step advances that clock by ``chunk`` whatever the batch.
     """
 
     steps: int = 1000
     chunk: int = 64
+    batch: int = 1
     lr: float = 3e-3
     weight_decay: float = 0.01
     clip_norm: float | None = 1.0
@@ -138,39 +152,63 @@ def train(
     until: int | None = None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 0,
+    threads: int | None = None,
+    val: Sequence[Corpus] = (),
+    eval_every: int = 0,
+    eval_tokens: int = EVAL_TOKENS,
+    on_nonfinite: str = "stop",
 ) -> list[dict]:
     """Train ``model`` (a runtime.Model) in place; return one record per step.
 
-    Each step samples a corpus (weights ``mix``, default uniform), then a
-    chunk of ``config.chunk`` input tokens and their next-token targets:
-    anywhere in the stream, or at an episode start for corpora with
-    ``starts`` (recall, so a chunk holds a whole episode when it is long
-    enough). The session is **reset before every chunk**: ``train_chunk``
-    treats the incoming state as a constant (MATH §7), so a state carried
-    from the previous, unrelated random chunk would only be noise, and
-    streaming consecutive chunks instead would correlate successive updates
-    and feed states computed by older weights. Reset-per-chunk matches how a
-    session starts on a fresh document; ``config.burn_in`` adds warm-up
-    tokens when mid-stream states matter. The float32 weights are updated in
-    place through ``model.weights()`` views, so the C runtime sees the new
-    values without reopening.
+    Each step draws ``config.batch`` chunks; for each one it samples a corpus
+    (weights ``mix``, default uniform), then a chunk of ``config.chunk``
+    input tokens and their next-token targets: anywhere in the stream, or at
+    an episode start for corpora with ``starts`` (recall, so a chunk holds a
+    whole episode when it is long enough). The step follows the batch's mean
+    gradient. The chunks run on ``threads`` worker threads (None: every
+    core); their gradients are added in chunk order, so the weights are the
+    same bits for any thread count (``hecate_edge.grad_pool``).
+
+    Each chunk starts from a **reset session**: ``train_chunk`` treats the
+    incoming state as a constant (MATH §7), so a state carried from another,
+    unrelated random chunk would only be noise, and streaming consecutive
+    chunks instead would correlate successive updates and feed states
+    computed by older weights. Reset-per-chunk matches how a session starts
+    on a fresh document; ``config.burn_in`` adds warm-up tokens when
+    mid-stream states matter. The float32 weights are updated in place
+    through ``model.weights()`` views, so the C runtime sees the new values
+    without reopening.
 
     Records: ``step`` (1-based), ``loss`` (nats per token), ``bpb`` (bits
     per byte), ``lr``, ``grad_norm``, ``tokens`` (trained so far),
-    ``seconds``. Written to ``log_path`` as JSON lines, or CSV when the name
-    ends in ``.csv`` (appended to when resuming).
+    ``seconds``, and ``val_bpb`` (held-out bits per byte) on the steps that
+    evaluate ``val``: every ``eval_every`` steps (0: never) and the last,
+    over at most ``eval_tokens`` bytes (:func:`evaluate_corpora`). Written
+    to ``log_path`` as JSON lines, or CSV when the name ends in ``.csv``
+    (appended to when resuming).
 
     ``state`` resumes a run (``load_training_state``) exactly where it
     stopped; ``until`` stops after that many steps of ``config.steps`` (the
     schedule still spans all of them). With ``checkpoint``, the training
     state is written there every ``checkpoint_every`` steps (0: only at the
     end) and when the run is interrupted (Ctrl-C), so ``state`` can pick it up.
+
+    A step whose chunk goes non-finite (HECATE_E_NONFINITE) applies no
+    update, so the weights stay the last good ones. ``on_nonfinite="stop"``
+    writes the checkpoint (if any) and raises
+    :class:`~hecate_edge.nonfinite.NonFiniteTraining` saying which token or
+    tensor failed; ``"skip"`` drops that step's batch and goes on, and stops
+    the same way after ``MAX_SKIPPED`` failed steps in a row.
     """
     corpora = [corpora] if isinstance(corpora, Corpus) else list(corpora)
     if not corpora:
         raise ValueError("no training corpus")
-    if config.steps < 1 or config.chunk < 1 or config.burn_in < 0 or config.freq_anneal < 0:
-        raise ValueError("steps and chunk must be >= 1, burn_in and freq_anneal >= 0")
+    if config.steps < 1 or config.chunk < 1 or config.batch < 1 or config.burn_in < 0 or config.freq_anneal < 0:
+        raise ValueError("steps, chunk and batch must be >= 1, burn_in and freq_anneal >= 0")
+    if on_nonfinite not in NONFINITE_POLICIES:
+        raise ValueError(f"on_nonfinite must be one of {NONFINITE_POLICIES}, got {on_nonfinite!r}")
+    if eval_every < 0:
+        raise ValueError("eval_every must be >= 0")
     probs = None
     if mix is not None:
         probs = np.asarray(mix, np.float64)
@@ -181,45 +219,60 @@ def train(
     if state is None:
         state = TrainState(0, np.random.default_rng(config.seed), make_optimizer(model, config))
     until = config.steps if until is None else min(until, config.steps)
-    sessions = {fixed: model.session(max_chunk=config.chunk, max_train_tokens=config.chunk, fixed_schedule=fixed)
-                for fixed in {False, state.step < config.freq_anneal}}  # MATH §6.2 annealing
     records: list[dict] = []
     start_time = time.perf_counter()
     smoothed = None
+    skipped = 0
     rng, optimizer = state.rng, state.optimizer
-    with _LossLog(log_path, append=state.step > 0) as log, \
+    step_tokens = config.chunk * config.batch
+    fields = _RECORD_FIELDS + (("val_bpb",) if val else ())
+    with _LossLog(log_path, fields, append=state.step > 0) as log, \
+            GradientPool(model, config.chunk, threads) as pool, \
             Progress(until - state.step, "train", quiet=not show_progress) as bar, \
             _StepBoundaryInterrupt(enabled=checkpoint is not None) as interrupt:
         try:
             while state.step < until:
                 interrupt.check()
                 step = state.step
-                corpus = corpora[rng.choice(len(corpora), p=probs) if len(corpora) > 1 else 0]
-                begin = _sample_start(rng, corpus, config.chunk, config.burn_in)
-                session = sessions[step < config.freq_anneal]
-                session.reset()
-                if config.burn_in:
-                    session.process(corpus.tokens[begin - config.burn_in : begin], want_logits=False)
-                inputs = corpus.tokens[begin : begin + config.chunk]
-                targets = corpus.tokens[begin + 1 : begin + config.chunk + 1]
-                loss, flat = session.train_chunk(inputs, targets)
+                fixed = step < config.freq_anneal  # MATH §6.2 annealing
+                jobs = [_draw_job(rng, corpora, probs, config) for _ in range(config.batch)]
+                results = pool.run(jobs, fixed_schedule=fixed)
+                failure = _first_failure(model, jobs, results, fixed)
+                if failure is not None:
+                    skipped += 1
+                    if on_nonfinite == "skip" and skipped < MAX_SKIPPED:
+                        state.step += 1
+                        bar.update(skipped=skipped)
+                        _warn(f"step {step + 1}: skipped, {failure}")
+                        continue
+                    if checkpoint is not None:
+                        save_training_state(checkpoint, model, config, state)
+                    raise NonFiniteTraining(step + 1, failure)
+                skipped = 0
+                loss, flat = mean_of(results)
                 lr = lr_at(step, config.steps, config.lr, warmup)
                 hold = _held_params(optimizer.params, model.config.periods, step * config.chunk, config.chunk)
                 grad_norm = optimizer.step(model.split_grads(flat), lr=lr, hold=hold)
                 state.step += 1
+                seconds = time.perf_counter() - start_time
                 record = {
                     "step": step + 1,
                     "loss": float(loss),
                     "bpb": float(loss) / math.log(2),
                     "lr": lr,
                     "grad_norm": grad_norm,
-                    "tokens": (step + 1) * config.chunk,
-                    "seconds": time.perf_counter() - start_time,
+                    "tokens": (step + 1) * step_tokens,
+                    "seconds": seconds,
                 }
+                if val and ((eval_every and state.step % eval_every == 0) or state.step == until):
+                    record["val_bpb"] = evaluate_corpora(model, val, eval_tokens).bits_per_byte
                 records.append(record)
                 log.write(record)
                 smoothed = record["bpb"] if smoothed is None else 0.98 * smoothed + 0.02 * record["bpb"]
-                bar.update(bpb=round(smoothed, 4))
+                shown = {"bpb": round(smoothed, 4), "tok/s": f"{len(records) * step_tokens / seconds:,.0f}"}
+                if "val_bpb" in record:
+                    shown["val"] = round(record["val_bpb"], 4)
+                bar.update(**shown)
                 if checkpoint is not None and checkpoint_every and state.step % checkpoint_every == 0 \
                         and state.step < until:
                     save_training_state(checkpoint, model, config, state)
@@ -230,6 +283,58 @@ def train(
     if checkpoint is not None:
         save_training_state(checkpoint, model, config, state)
     return records
+
+
+def _draw_job(rng: np.random.Generator, corpora: list[Corpus], probs, config: TrainConfig) -> ChunkJob:
+    """One training chunk: a corpus (by ``probs``), then a start in it."""
+    corpus = corpora[rng.choice(len(corpora), p=probs) if len(corpora) > 1 else 0]
+    begin = _sample_start(rng, corpus, config.chunk, config.burn_in)
+    tokens = corpus.tokens
+    return ChunkJob(burn_in=np.asarray(tokens[begin - config.burn_in : begin]),
+                    inputs=np.asarray(tokens[begin : begin + config.chunk]),
+                    targets=np.asarray(tokens[begin + 1 : begin + config.chunk + 1]))
+
+
+def _first_failure(model, jobs: list[ChunkJob], results: list, fixed: bool) -> str | None:
+    """None when every chunk trained to finite numbers; else a description of
+    the first non-finite one. Other errors are raised as they are."""
+    for index, result in enumerate(results):
+        if isinstance(result, ChunkFailure):
+            if not is_nonfinite_error(result.error):
+                raise result.error
+            where = diagnose(model, jobs[index], fixed)
+        else:
+            loss, grads = result
+            if math.isfinite(loss) and np.isfinite(grads).all():
+                continue
+            bad = nonfinite_gradients(model, grads)
+            where = f"non-finite {'gradients for ' + ', '.join(bad) if bad else 'loss'}"
+        return f"chunk {index} of the batch went non-finite: {where}; no update was applied"
+    return None
+
+
+def _warn(message: str) -> None:
+    print(f"hecate-edge train: {message}", file=sys.stderr, flush=True)
+
+
+def evaluate_corpora(model, corpora: Sequence[Corpus], max_tokens: int = EVAL_TOKENS) -> EvalResult:
+    """Held-out bits/byte over ``corpora``: each streamed through its own
+    fresh session (:func:`evaluate`), at most ``max_tokens`` bytes in all,
+    shared evenly (the first bytes of each); corpora of fewer than 2 bytes are
+    skipped. The result counts every predicted byte once."""
+    usable = [c for c in corpora if len(c.tokens) >= 2]
+    if not usable or max_tokens < 2:
+        raise ValueError("no held-out data to evaluate (every stream is shorter than 2 bytes)")
+    share = max(max_tokens // len(usable), 2)
+    total = predicted = 0.0
+    seconds = 0.0
+    for corpus in usable:
+        result = evaluate(model, np.asarray(corpus.tokens[:share]))
+        total += result.bits_per_byte * result.n_predicted
+        predicted += result.n_predicted
+        seconds += result.seconds
+    return EvalResult(total / predicted, int(predicted), seconds)
+
 
 
 class _StepBoundaryInterrupt:
@@ -328,10 +433,8 @@ def save_checkpoint(path: str | os.PathLike, cfg, params: Mapping[str, np.ndarra
     arrays = {name: np.asarray(value, np.float64) for name, value in params.items()}
     arrays[_CONFIG_KEY] = np.array(json.dumps(cfg.to_dict()))
     arrays.update(extra or {})
-    tmp = Path(f"{os.fspath(path)}.tmp")
-    with open(tmp, "wb") as f:  # written aside, then renamed: an interrupted save loses nothing
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as f:  # a failed save loses nothing
         np.savez(f, **arrays)
-    os.replace(tmp, path)
 
 
 def save_training_state(path: str | os.PathLike, model, config: TrainConfig, state: TrainState) -> None:
@@ -389,10 +492,12 @@ def _sample_start(rng: np.random.Generator, corpus: Corpus, chunk: int, burn_in:
 
 
 class _LossLog:
-    """Per-step records to a JSONL file, or CSV when the name ends in ``.csv``."""
+    """Per-step records to a JSONL file, or CSV with columns ``fields`` when
+    the name ends in ``.csv`` (a record without a field leaves it empty)."""
 
-    def __init__(self, path: str | os.PathLike | None, append: bool = False):
+    def __init__(self, path: str | os.PathLike | None, fields: Sequence[str], append: bool = False):
         self.path = None if path is None else Path(path)
+        self.fields = list(fields)
         self.append = append
         self._file = None
         self._csv = None
@@ -407,7 +512,7 @@ class _LossLog:
             return
         if self.path.suffix.lower() == ".csv":
             if self._csv is None:
-                self._csv = csv.DictWriter(self._file, fieldnames=list(record))
+                self._csv = csv.DictWriter(self._file, fieldnames=self.fields)
                 if self._file.tell() == 0:  # a resumed run appends below the existing header
                     self._csv.writeheader()
             self._csv.writerow(record)

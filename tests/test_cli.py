@@ -162,3 +162,70 @@ def test_train_with_rule_hyper_parameters(tmp_path, capsys):
     assert "no hyper-parameters ['width']" in capsys.readouterr().err
     assert cli.main([*args, "--rule-param", "d_hidden"]) == 2
     assert "NAME=NUMBER" in capsys.readouterr().err
+
+
+@pytest.fixture
+def text_folder(tmp_path):
+    """A folder of the user's own text: two files, one in a subfolder."""
+    from hecate_edge.data import text_documents
+
+    docs = text_documents()
+    (tmp_path / "corpus" / "more").mkdir(parents=True)
+    (tmp_path / "corpus" / "a.txt").write_bytes(b"\n".join(body for _, body in docs[:40]))
+    (tmp_path / "corpus" / "more" / "b.txt").write_bytes(b"\n".join(body for _, body in docs[40:60]))
+    return tmp_path
+
+
+def test_train_on_own_files_in_batches_with_held_out_evaluation(text_folder, capsys):
+    model, log = text_folder / "own.hct", text_folder / "log.jsonl"
+    args = ["train", "--data", str(text_folder / "corpus"), "--val-fraction", "0.1", "--steps", "4",
+            "--batch", "3", "--threads", "2", "--eval-every", "2", "--eval-tokens", "2000",
+            "--out", str(model), "--log", str(log), *TINY]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "trained 4 steps x 3 x 16 tokens" in out and "held-out (the last 10% of each file)" in out
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["step"] for r in records if "val_bpb" in r] == [2, 4]
+    assert runtime.Model(model).config.d_model == 16
+
+
+def test_train_with_a_val_glob(text_folder, capsys):
+    (text_folder / "val.txt").write_bytes(b"held-out bytes " * 40)
+    args = ["train", "--data", str(text_folder / "corpus" / "**" / "*.txt"), "--val", str(text_folder / "val.*"),
+            "--steps", "2", "--out", str(text_folder / "m.hct"), *TINY]
+    assert cli.main(args) == 0
+    assert "held-out (--val files)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--data", "text", "x.txt"], "either built-in names"),
+    (["--data", "text", "--val", "x.txt"], "its own held-out split"),
+    (["--data", "/no/such/folder"], "/no/such/folder: no such file or folder"),
+    (["--batch", "0"], "--batch must be >= 1"),
+    (["--threads", "0"], "--threads must be >= 1"),
+])
+def test_train_data_errors_are_one_line(tmp_path, extra, message):
+    result = _cli("train", "--steps", "1", "--out", str(tmp_path / "m.hct"), *TINY, *extra)
+    assert result.returncode == 2
+    err = result.stderr.decode()
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_train_that_diverges_keeps_the_last_good_weights(tmp_path):
+    model, ckpt = tmp_path / "m.hct", tmp_path / "c.npz"
+    result = _cli("train", "--lr", "1e4", "--steps", "20", "--data", "text", "--out", str(model),
+                  "--checkpoint", str(ckpt), *TINY)
+    assert result.returncode == 2
+    err = result.stderr.decode().strip().splitlines()[-1]
+    assert "training stopped at step" in err and "went non-finite" in err and str(model) in err
+    weights = runtime.Model(model).weights()  # a loadable model: every weight finite
+    assert all(np.isfinite(w).all() for w in weights.values())
+    assert ckpt.exists()
+
+
+def test_progress_lines_reach_a_log_that_is_not_a_terminal(tmp_path):
+    result = _cli("train", "--steps", "3", "--out", str(tmp_path / "m.hct"),
+                  *[a for a in TINY if a != "--quiet"])
+    assert result.returncode == 0
+    lines = result.stderr.decode().splitlines()
+    assert lines and lines[-1].startswith("train [") and "3/3" in lines[-1] and "tok/s" in lines[-1]

@@ -1,0 +1,58 @@
+"""Files the package writes are replaced whole or not at all (hecate_edge.atomic),
+and progress reaches logs that are not a terminal (hecate_edge.progress)."""
+
+import io
+import os
+import stat
+
+import pytest
+
+from hecate_edge import atomic
+from hecate_edge.progress import Progress
+
+
+def test_write_replaces_the_file_whole(tmp_path):
+    path = tmp_path / "model.hct"
+    path.write_bytes(b"old")
+    atomic.write_bytes(path, b"new contents")
+    assert path.read_bytes() == b"new contents"
+    assert os.listdir(tmp_path) == ["model.hct"]
+    assert stat.S_IMODE(path.stat().st_mode) & 0o644 == 0o644  # not mkstemp's 0600
+
+
+@pytest.mark.parametrize("failing", ["write", "fsync"])
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_litter(tmp_path, monkeypatch, failing):
+    path = tmp_path / "model.hct"
+    path.write_bytes(b"good model")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    if failing == "fsync":
+        monkeypatch.setattr(os, "fsync", full_disk)
+        with pytest.raises(OSError, match="No space"):
+            atomic.write_bytes(path, b"new")
+    else:
+        with pytest.raises(OSError, match="No space"):
+            with atomic.atomic_path(path) as tmp:
+                tmp.write_bytes(b"half")
+                full_disk()
+    assert path.read_bytes() == b"good model"
+    assert os.listdir(tmp_path) == ["model.hct"]
+
+
+def test_progress_prints_whole_lines_off_a_terminal():
+    stream = io.StringIO()
+    with Progress(3, "train", stream=stream, log_interval=0.0) as bar:
+        for _ in range(3):
+            bar.update(bpb=2.5)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3 and "\r" not in stream.getvalue()
+    assert lines[-1].startswith("train [") and "3/3" in lines[-1] and "bpb 2.5" in lines[-1]
+
+
+def test_progress_quiet_prints_nothing():
+    stream = io.StringIO()
+    with Progress(3, "train", stream=stream, quiet=True, log_interval=0.0) as bar:
+        bar.update(3)
+    assert stream.getvalue() == ""

@@ -1,0 +1,137 @@
+"""The batched trainer: a step's mean gradient over several chunks, computed
+on worker threads with the same bits for any thread count; non-finite steps
+that lose nothing; held-out evaluation during training."""
+
+
+import numpy as np
+import pytest
+
+from hecate_edge import grad_pool, train
+from hecate_edge.config import ModelConfig
+from hecate_edge.data import Corpus, load_corpus
+from hecate_edge.nonfinite import NonFiniteTraining
+
+runtime = pytest.importorskip("hecate_edge.runtime")
+try:
+    runtime.load_library("f32")
+except ImportError as exc:  # library not built in this checkout
+    pytest.skip(f"C runtime not available: {exc}", allow_module_level=True)
+
+TINY = ModelConfig(d_model=16, n_heads=2, window=4)
+CORPUS = Corpus("text", load_corpus("text", "train").tokens[:20000])
+
+
+def _weights(model):
+    return {name: w.copy() for name, w in model.weights().items()}
+
+
+def test_weights_do_not_depend_on_the_thread_count():
+    config = train.TrainConfig(steps=3, chunk=16, batch=5, seed=3)
+    runs = {}
+    for threads in (1, 2, 3):
+        model = train.new_model(TINY, seed=1)
+        records = train.train(model, CORPUS, config, show_progress=False, threads=threads)
+        runs[threads] = (_weights(model), [r["loss"] for r in records])
+    for threads in (2, 3):
+        assert runs[threads][1] == runs[1][1]
+        for name, value in runs[1][0].items():
+            np.testing.assert_array_equal(runs[threads][0][name], value, err_msg=name)
+
+
+def test_a_batch_step_follows_the_mean_of_its_chunks_gradients():
+    model = train.new_model(TINY, seed=2)
+    rng = np.random.default_rng(0)
+    jobs = []
+    for _ in range(3):
+        begin = int(rng.integers(0, 1000))
+        jobs.append(grad_pool.ChunkJob(np.zeros(0, np.uint32), CORPUS.tokens[begin:begin + 16],
+                                       CORPUS.tokens[begin + 1:begin + 17]))
+    with grad_pool.GradientPool(model, 16, threads=2) as pool:
+        loss, mean = grad_pool.mean_of(pool.run(jobs))
+    session = model.session(max_chunk=16, max_train_tokens=16)
+    want = []
+    for job in jobs:
+        session.reset()
+        want.append(session.train_chunk(job.inputs, job.targets))
+    assert loss == pytest.approx(np.mean([w[0] for w in want]), rel=1e-12)
+    np.testing.assert_allclose(mean, np.mean([w[1].astype(np.float64) for w in want], axis=0), rtol=1e-12)
+    assert not np.array_equal(want[0][1], want[1][1])  # the chunks really differ
+
+
+def test_a_non_finite_forward_stops_with_the_last_good_weights_saved(tmp_path):
+    model = train.new_model(TINY, seed=0)
+    model.weights()["emb"][...] *= np.float32(1e36)  # the logits overflow at once
+    before = _weights(model)
+    ckpt = tmp_path / "run.npz"
+    with pytest.raises(NonFiniteTraining, match=r"step 1: chunk \d of the batch went non-finite: "
+                                                r"the forward pass went non-finite at token 0") as err:
+        train.train(model, CORPUS, train.TrainConfig(steps=4, chunk=16, batch=2), show_progress=False,
+                    checkpoint=ckpt, threads=2)
+    assert err.value.step == 1
+    for name, value in before.items():
+        np.testing.assert_array_equal(model.weights()[name], value)
+    _, _, state = train.load_training_state(ckpt)
+    assert state.step == 0
+
+
+def _poison(monkeypatch, bad_steps, tensor="blk0.mem0.wk"):
+    """Make the gradient of ``tensor`` NaN in the given 0-based steps' batches."""
+    real_run = grad_pool.GradientPool.run
+    calls = {"n": 0}
+
+    def run(self, jobs, fixed_schedule=False):
+        out = real_run(self, jobs, fixed_schedule)
+        if calls["n"] in bad_steps:
+            loss, grads = out[-1]
+            self.model.split_grads(grads)[tensor][0, 0] = np.nan
+        calls["n"] += 1
+        return out
+
+    monkeypatch.setattr(grad_pool.GradientPool, "run", run)
+
+
+def test_non_finite_gradients_name_the_tensor(monkeypatch):
+    _poison(monkeypatch, {1})
+    model = train.new_model(TINY, seed=0)
+    with pytest.raises(NonFiniteTraining, match=r"step 2: chunk 1 of the batch went non-finite: "
+                                                r"non-finite gradients for blk0\.mem0\.wk"):
+        train.train(model, CORPUS, train.TrainConfig(steps=4, chunk=16, batch=2), show_progress=False)
+
+
+def test_skip_drops_the_failed_batch_and_goes_on(monkeypatch, capsys):
+    _poison(monkeypatch, {1})
+    model = train.new_model(TINY, seed=0)
+    records = train.train(model, CORPUS, train.TrainConfig(steps=4, chunk=16, batch=2), show_progress=False,
+                          on_nonfinite="skip")
+    assert [r["step"] for r in records] == [1, 3, 4]
+    assert "step 2: skipped" in capsys.readouterr().err
+    assert all(np.isfinite(w).all() for w in model.weights().values())
+
+
+def test_skip_gives_up_after_too_many_failures_in_a_row(monkeypatch):
+    _poison(monkeypatch, set(range(100)))
+    model = train.new_model(TINY, seed=0)
+    with pytest.raises(NonFiniteTraining, match=f"step {train.MAX_SKIPPED}:"):
+        train.train(model, CORPUS, train.TrainConfig(steps=50, chunk=16), show_progress=False, on_nonfinite="skip")
+
+
+def test_held_out_evaluation_is_logged_every_n_steps_and_at_the_end(tmp_path):
+    model = train.new_model(TINY, seed=0)
+    val = [Corpus("v", load_corpus("text", "heldout").tokens[:3000])]
+    log = tmp_path / "log.csv"
+    records = train.train(model, CORPUS, train.TrainConfig(steps=5, chunk=16, batch=2), show_progress=False,
+                          val=val, eval_every=2, eval_tokens=1000, log_path=log)
+    assert [r["step"] for r in records if "val_bpb" in r] == [2, 4, 5]
+    final = train.evaluate(model, val[0].tokens[:1000]).bits_per_byte
+    assert records[-1]["val_bpb"] == pytest.approx(final)
+    rows = log.read_text().splitlines()
+    assert rows[0].endswith(",val_bpb") and rows[1].endswith(",") and rows[2].split(",")[-1] != ""
+    assert [r["tokens"] for r in records] == [32, 64, 96, 128, 160]
+
+
+def test_batch_is_kept_in_the_training_checkpoint(tmp_path):
+    model = train.new_model(TINY, seed=0)
+    config = train.TrainConfig(steps=2, chunk=16, batch=3)
+    train.train(model, CORPUS, config, show_progress=False, checkpoint=tmp_path / "c.npz")
+    _, loaded, _ = train.load_training_state(tmp_path / "c.npz")
+    assert loaded.batch == 3
