@@ -110,6 +110,12 @@ def _parse_periods(text: str | None) -> tuple[int, ...] | None:
         raise UsageError(f"--periods takes comma-separated integers, got {text!r}") from None
 
 
+def _feature_flags(args: argparse.Namespace) -> dict:
+    """The on/off model features given on the command line (unset ones keep ModelConfig's default)."""
+    names = ("bounded_steps",)
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
     from hecate_edge import atomic, train
     from hecate_edge.config import ModelConfig
@@ -124,7 +130,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         cfg = ModelConfig(d_model=args.d_model, n_heads=args.heads, window=args.window, rule=args.rule,
                           composition=args.composition, n_layers=args.layers, n_levels=args.levels,
                           periods=_parse_periods(args.periods), rule_params=params, retention=args.retention, retention_param=args.retention_param,
-                          freq_gates=args.freq_gates)
+                          freq_gates=args.freq_gates, **_feature_flags(args))
     except ValueError as exc:
         raise UsageError(f"bad model shape: {exc}") from None
     config = train.TrainConfig(
@@ -329,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learned frequency gates on levels >= 1 (docs/MATH.md §6.2; needs --levels >= 2)")
     p.add_argument("--freq-anneal", type=int, default=0, metavar="N",
                    help="the fixed schedule (every gate open) for the first N steps (docs/MATH.md §6.2)")
+    p.add_argument("--bounded-steps", action=argparse.BooleanOptionalAction, default=None,
+                   help="step gates theta = sigmoid(.) <= 1 instead of softplus (docs/MATH.md §3.1)")
     p.add_argument("--rule-param", action="append", default=[], metavar="NAME=VALUE",
                    help="a rule hyper-parameter, e.g. d_hidden=32 (repeatable; docs/FORMAT.md lists them)")
     p.add_argument("--retention", choices=sorted(RETENTION_IDS),

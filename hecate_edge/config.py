@@ -48,6 +48,7 @@ class ModelConfig:
     periods: tuple[int, ...] | None = None  # None: DEFAULT_PERIODS[:n_levels]
     rule_params: tuple[float, ...] = ()
     freq_gates: bool = False  # learned frequency gates on levels >= 1 (MATH §6.2; needs n_levels >= 2)
+    bounded_steps: bool = False  # softplus step gates become THETA_MAX * sigmoid (MATH §3.1)
 
     def __post_init__(self):
         periods = DEFAULT_PERIODS[:self.n_levels] if self.periods is None else self.periods
@@ -101,6 +102,8 @@ class ModelConfig:
             raise ValueError(f"rule_params must be finite, got {self.rule_params}")
         if not isinstance(self.freq_gates, bool):
             raise ValueError(f"freq_gates must be a bool, got {self.freq_gates!r}")
+        if not isinstance(self.bounded_steps, bool):
+            raise ValueError(f"bounded_steps must be a bool, got {self.bounded_steps!r}")
         if self.freq_gates and self.n_levels < 2:
             raise ValueError("freq_gates needs n_levels >= 2 (level 0 always fires, MATH §6.2)")
 
@@ -141,8 +144,9 @@ class ModelConfig:
 
     @property
     def flags(self) -> int:
-        """Header flags word: bit 0 = L2-normalize memory q, k; bit 1 = frequency gates (MATH §6.2)."""
-        return (1 if self.qk_norm else 0) | (2 if self.freq_gates else 0)
+        """Header flags word: bit 0 = L2-normalize memory q, k; bit 1 = frequency gates (MATH §6.2);
+        bit 4 = bounded inner steps (MATH §3.1)."""
+        return (1 if self.qk_norm else 0) | (2 if self.freq_gates else 0) | (16 if self.bounded_steps else 0)
 
     def gated(self, level: int) -> bool:
         """Memory level `level` has a learned frequency gate (MATH §6.2)."""

@@ -15,14 +15,15 @@ from typing import TextIO
 
 import numpy as np
 
-# About a minute in all on one core of a 2-core machine (training runs at
-# 25k-33k tok/s depending on load); lr 6e-3 beat 3e-3 and 1e-2 at a shorter
-# budget.  15k steps reached 2.75 bits/byte on held-out text (3.74 with the
-# memory switched off), 20k steps 2.62 (4.21).
-DEFAULT_STEPS = 25000
+# Batches of 8 chunks on every core (hecate_edge.grad_pool).  Measured on the
+# shared 2-core machine (docs in the README quickstart): at batch 8, lr 6e-3 /
+# 1e-2 / 2e-2 over 2500-3000 steps reached 2.95 / 2.78 / 2.52 bits/byte on
+# held-out text (the single-chunk demo: 25k steps at lr 6e-3, 2.634 in 207 s);
+# 4000 steps at 1.5e-2 gave 2.44 in a third more time.
+DEFAULT_STEPS = 3000
 DEFAULT_CHUNK = 64
 DEFAULT_BATCH = 8
-DEFAULT_LR = 6e-3
+DEFAULT_LR = 2e-2
 TEXT_SHARE = 0.75
 PROMPT = "The return statement"
 SAMPLE_BYTES = 160

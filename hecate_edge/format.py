@@ -32,6 +32,7 @@ CRC_START = 28               # the CRC covers bytes [28, file size)
 RESERVED_START = 140
 FLAG_QK_NORM = 1
 FLAG_FREQ_GATES = 2          # MATH §6.2; needs n_levels >= 2
+FLAG_BOUNDED_STEP = 16       # MATH §3.1 bounded inner steps
 
 # offset 0 .. 256, little-endian, no padding (FORMAT.md header table)
 HEADER = struct.Struct(f"<8sIIQII10I{MAX_LEVELS}I{MAX_RULE_PARAMS}ff{HEADER_BYTES - RESERVED_START}s")
@@ -205,8 +206,8 @@ def _config_from_header(h: dict) -> ModelConfig:
         raise FormatError("HECATE_E_FILE_RULE", f"unknown memory rule id {h['rule_id']}")
     if not 1 <= h["n_levels"] <= SUPPORTED_LEVELS:
         raise bad(f"n_levels {h['n_levels']} outside 1..{SUPPORTED_LEVELS}")
-    if h["flags"] & ~(FLAG_QK_NORM | FLAG_FREQ_GATES):
-        raise bad(f"flags {h['flags']:#x} set bits other than bits 0 and 1")
+    if h["flags"] & ~(FLAG_QK_NORM | FLAG_FREQ_GATES | FLAG_BOUNDED_STEP):
+        raise bad(f"flags {h['flags']:#x} set bits other than bits 0, 1 and 4")
     if h["flags"] & FLAG_FREQ_GATES and h["n_levels"] < 2:
         raise bad("flag bit 1 (frequency gates) needs n_levels >= 2")
     if not 1 <= h["n_layers"] <= MAX_LAYERS:
@@ -239,7 +240,8 @@ def _config_from_header(h: dict) -> ModelConfig:
                            n_levels=h["n_levels"], qk_norm=bool(h["flags"] & FLAG_QK_NORM),
                            n_layers=h["n_layers"], retention=retention, retention_param=lam,
                            periods=periods[:h["n_levels"]], rule_params=params[:n_params],
-                           freq_gates=bool(h["flags"] & FLAG_FREQ_GATES))
+                           freq_gates=bool(h["flags"] & FLAG_FREQ_GATES),
+                           bounded_steps=bool(h["flags"] & FLAG_BOUNDED_STEP))
     except ValueError as err:
         raise bad(str(err)) from err
 

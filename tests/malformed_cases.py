@@ -267,6 +267,7 @@ CASES = [
     ("config_levels_2", "HECATE_E_FILE_CONFIG", _header_u32(LEVELS, 2)),
     ("config_flags_bit1", "HECATE_E_FILE_CONFIG", _header_u32(FLAGS, 3)),  # gates need 2 levels
     ("config_flags_bit2", "HECATE_E_FILE_CONFIG", _gated_flags(7, True)),
+    ("config_flags_bit5", "HECATE_E_FILE_CONFIG", _header_u32(FLAGS, 1 | 32)),  # beyond the known bits
     ("freq_gates_one_level", "HECATE_E_FILE_CONFIG", _header_u32(FLAGS, 2)),
     ("freq_gates_tensors_missing", "HECATE_E_FILE_TENSOR_COUNT", _gated_flags(3, False)),
     ("freq_gates_flag_cleared", "HECATE_E_FILE_TENSOR_COUNT", _gated_flags(1, True)),

@@ -145,7 +145,7 @@ class ReferenceSession:
         km, vm, qm = frontend.project(params, x, self.cfg.qk_norm)
         if self.freeze_memory:
             return self.rule.read(self._at[layer][level], qm, self.cfg.memory_hp)
-        gate_values = frontend.gates(params, km, vm, self.rule.GATES)
+        gate_values = frontend.gates(params, km, vm, self.rule.GATES, self.cfg.bounded_steps)
         offered = {"x": x, "tensors": params}  # what a rule may ask for besides k, v, q (EXTRA_INPUTS)
         extra = {name: offered[name] for name in getattr(self.rule, "EXTRA_INPUTS", ())}
         keep = self._frequency_gate(layer, level, x) if self.cfg.gated(level) else 1.0

@@ -48,7 +48,10 @@ typedef struct hct_config {
     float retention_param;   /* elastic net: lambda_1 (MATH §3.8); other retentions: 0 */
 } hct_config;
 
-enum { HCT_FLAG_QK_NORM = 1u, HCT_FLAG_FREQ_GATES = 2u }; /* FREQ_GATES: MATH §6.2, needs n_levels >= 2 */
+/* FREQ_GATES: MATH §6.2, needs n_levels >= 2.  BOUNDED_STEP: every softplus step gate is
+ * HCT_THETA_MAX * sigmoid instead (MATH §3.1 "Bounded inner steps"). */
+enum { HCT_FLAG_QK_NORM = 1u, HCT_FLAG_FREQ_GATES = 2u, HCT_FLAG_BOUNDED_STEP = 16u };
+#define HCT_THETA_MAX 1
 
 /* Projections are stored input-major, (d_in, d_out): y = x W (MATH notation). */
 

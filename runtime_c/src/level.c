@@ -5,15 +5,33 @@
 #include "block.h"
 #include "mathfn.h"
 
+/* The activation of gate g: the rule's, except that a softplus step gate is bounded,
+ * theta_max * sigmoid, in files with header flag bit 4 (MATH §3.1 "Bounded inner steps") */
+static uint8_t gate_kind(const hecate_model *m, uint32_t g) {
+    uint8_t kind = m->rule->gate_kind[g];
+    return kind == HCT_GATE_SOFTPLUS && (m->cfg.flags & HCT_FLAG_BOUNDED_STEP) ? HCT_GATE_BOUNDED : kind;
+}
+
 static real gate_act(uint8_t kind, real pre) {
-    if (kind == HCT_GATE_IDENTITY) return pre;
-    return kind == HCT_GATE_SOFTPLUS ? hct_softplus(pre) : hct_sigmoid(pre);
+    switch (kind) {
+    case HCT_GATE_IDENTITY: return pre;
+    case HCT_GATE_SOFTPLUS: return hct_softplus(pre);
+    case HCT_GATE_BOUNDED: return (real)HCT_THETA_MAX * hct_sigmoid(pre);
+    default: return hct_sigmoid(pre);
+    }
 }
 
 /* d gate / d pre-activation */
 static real gate_act_grad(uint8_t kind, real pre, real value) {
-    if (kind == HCT_GATE_IDENTITY) return 1;
-    return kind == HCT_GATE_SOFTPLUS ? hct_sigmoid(pre) : value * ((real)1 - value);
+    switch (kind) {
+    case HCT_GATE_IDENTITY: return 1;
+    case HCT_GATE_SOFTPLUS: return hct_sigmoid(pre);
+    case HCT_GATE_BOUNDED: {
+        real s = hct_sigmoid(pre);
+        return (real)HCT_THETA_MAX * s * ((real)1 - s);
+    }
+    default: return value * ((real)1 - value);
+    }
 }
 
 real hct_level_scale(const hct_config *c) {
@@ -41,7 +59,7 @@ void hct_level_front(const hecate_session *s, hct_block *b, uint32_t level, cons
             const real *gw = W->gate_w + (size_t)g * 2 * d;
             real pre = hct_dot(gw, km, d) + hct_dot(gw + d, vm, d) + W->gate_b[g];
             V->gate_pre[(size_t)t * G + g] = pre;
-            V->gates[(size_t)t * G + g] = gate_act(rule->gate_kind[g], pre);
+            V->gates[(size_t)t * G + g] = gate_act(gate_kind(m, g), pre);
         }
     }
 }
@@ -132,7 +150,7 @@ void hct_level_front_backward(const hecate_session *s, hct_block *b, uint32_t le
         real *dkm = b->dkm + (size_t)t * d, *dvm = b->dvm + (size_t)t * d;
         for (uint32_t g = 0; g < G; g++) {
             size_t i = (size_t)t * G + g;
-            real dpre = b->dgates[i] * gate_act_grad(rule->gate_kind[g], V->gate_pre[i], V->gates[i]);
+            real dpre = b->dgates[i] * gate_act_grad(gate_kind(m, g), V->gate_pre[i], V->gates[i]);
             if (dpre == 0) continue;
             const real *gw = W->gate_w + (size_t)g * 2 * d;
             real *dgw = dW->gate_w + (size_t)g * 2 * d;

@@ -7,7 +7,8 @@
 #include "../internal.h"
 
 /* Gate activations (MATH §3.1); IDENTITY hands the rule the pre-activation. */
-enum { HCT_GATE_SIGMOID = 0, HCT_GATE_SOFTPLUS = 1, HCT_GATE_IDENTITY = 2 };
+/* BOUNDED: HCT_THETA_MAX * sigmoid, what a SOFTPLUS gate becomes under header flag bit 4 (MATH §3.1) */
+enum { HCT_GATE_SIGMOID = 0, HCT_GATE_SOFTPLUS = 1, HCT_GATE_IDENTITY = 2, HCT_GATE_BOUNDED = 3 };
 
 /* Retention ids of the model header (docs/FORMAT.md, MATH §3.8); 0 in a file
  * means the rule's default, which the reader resolves (cfg->retention is
