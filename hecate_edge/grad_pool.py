@@ -37,14 +37,16 @@ class ChunkFailure:
 
 class GradientPool:
     """Runs batches of :class:`ChunkJob` on ``threads`` worker threads
-    (None: every core), one training session per thread and schedule kind.
+    (None: every core), one training session per thread and schedule kind
+    (with the memory frozen when ``freeze_memory``).
     Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, model, chunk: int, threads: int | None = None):
+    def __init__(self, model, chunk: int, threads: int | None = None, freeze_memory: bool = False):
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.model = model
         self.chunk = chunk
+        self.freeze_memory = freeze_memory
         self.threads = threads or os.cpu_count() or 1
         self._sessions: list[dict[bool, object]] = [{} for _ in range(self.threads)]
         self._executor = ThreadPoolExecutor(self.threads, "hecate-train") if self.threads > 1 else None
@@ -53,7 +55,8 @@ class GradientPool:
         sessions = self._sessions[worker]
         if fixed_schedule not in sessions:
             sessions[fixed_schedule] = self.model.session(
-                max_chunk=self.chunk, max_train_tokens=self.chunk, fixed_schedule=fixed_schedule)
+                max_chunk=self.chunk, max_train_tokens=self.chunk, fixed_schedule=fixed_schedule,
+                freeze_memory=self.freeze_memory)
         return sessions[fixed_schedule]
 
     def _run_worker(self, worker: int, stride: int, jobs: Sequence[ChunkJob], fixed_schedule: bool,

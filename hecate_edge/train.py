@@ -70,11 +70,16 @@ class TrainConfig:
     batch: chunks per step; the step follows their mean gradient. The CMS
     levels' periods (MATH §6.1) count the tokens of one chunk stream, so a
     step advances that clock by ``chunk`` whatever the batch.
+
+    freeze_memory: train with the memory's test-time updates off (it reads
+    its initial state throughout): the no-memory baseline of the evals, an
+    attention model with the same parameter tensors.
     """
 
     steps: int = 1000
     chunk: int = 64
     batch: int = 1
+    freeze_memory: bool = False
     lr: float = 3e-3
     weight_decay: float = 0.01
     clip_norm: float | None = 1.0
@@ -227,7 +232,7 @@ def train(
     step_tokens = config.chunk * config.batch
     fields = _RECORD_FIELDS + (("val_bpb",) if val else ())
     with _LossLog(log_path, fields, append=state.step > 0) as log, \
-            GradientPool(model, config.chunk, threads) as pool, \
+            GradientPool(model, config.chunk, threads, freeze_memory=config.freeze_memory) as pool, \
             Progress(until - state.step, "train", quiet=not show_progress) as bar, \
             _StepBoundaryInterrupt(enabled=checkpoint is not None) as interrupt:
         try:

@@ -135,3 +135,14 @@ def test_batch_is_kept_in_the_training_checkpoint(tmp_path):
     train.train(model, CORPUS, config, show_progress=False, checkpoint=tmp_path / "c.npz")
     _, loaded, _ = train.load_training_state(tmp_path / "c.npz")
     assert loaded.batch == 3
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_training_with_the_memory_frozen_leaves_its_gates_alone(frozen):
+    """The no-memory baseline: a frozen memory reads its initial state, so no
+    gradient reaches its write path (gate biases are not decayed either)."""
+    model = train.new_model(TINY, seed=0)
+    before = model.weights()["blk0.mem0.gate_b"].copy()
+    train.train(model, CORPUS, train.TrainConfig(steps=2, chunk=16, batch=2, freeze_memory=frozen),
+                show_progress=False)
+    assert np.array_equal(model.weights()["blk0.mem0.gate_b"], before) == frozen

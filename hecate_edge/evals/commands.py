@@ -1,0 +1,77 @@
+"""The ``hecate-edge eval`` subcommands: each runs an eval and rewrites its
+section of docs/EVALS.md (table, commit, command) and its plot.
+
+Owns argument parsing and console output of the evals; the protocols live in
+``run_recall`` (and the tasks in ``recall``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from hecate_edge.evals import report, run_recall
+
+DEFAULT_DOC = "docs/EVALS.md"
+
+
+def add_parsers(sub) -> None:
+    """Add ``eval`` and its subcommands to the ``hecate-edge`` subparsers ``sub``."""
+    from hecate_edge.config import COMPOSITIONS
+    from hecate_edge.reference.rules import RULES
+
+    p = sub.add_parser("eval", help="run a capability eval and rewrite its table in docs/EVALS.md")
+    evals = p.add_subparsers(dest="eval_name", required=True)
+    r = evals.add_parser("recall", help="MQAR recall by query gap, memory on vs frozen, one model per rule")
+    r.add_argument("--rules", default=",".join(sorted(RULES)), help="comma-separated rules (default: all)")
+    r.add_argument("--composition", default="mag", choices=sorted(COMPOSITIONS))
+    r.add_argument("--steps", type=int, default=1500, help="training steps per rule (default 1500)")
+    r.add_argument("--batch", type=int, default=8)
+    r.add_argument("--lr", type=float, default=1e-2)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--threads", type=int, default=None, help="worker threads (default: every core)")
+    r.add_argument("--episodes", type=int, default=40, help="held-out episodes per (pairs, gap) cell")
+    r.add_argument("--out", default=DEFAULT_DOC, help=f"markdown file to update (default {DEFAULT_DOC})")
+    r.add_argument("--plot", default="docs/evals_recall.png", help="PNG plot (needs matplotlib)")
+    r.add_argument("--quiet", action="store_true", help="no progress lines")
+    r.set_defaults(func=cmd_recall)
+
+
+def cmd_recall(args: argparse.Namespace) -> None:
+    """Train and score every rule of ``--rules``, then write the tables and the plot."""
+    from hecate_edge.reference.rules import RULES
+
+    rules = [rule.strip() for rule in args.rules.split(",") if rule.strip()]
+    unknown = [rule for rule in rules if rule not in RULES]
+    if unknown or not rules:
+        raise ValueError(f"unknown rules {unknown} (known: {', '.join(sorted(RULES))})")
+    if args.steps < 1 or args.batch < 1 or args.episodes < 1:
+        raise ValueError("--steps, --batch and --episodes must be >= 1")
+    runs = []
+    for rule in rules:
+        run = run_recall.run_rule(rule, args.composition, steps=args.steps, batch=args.batch, lr=args.lr,
+                                  seed=args.seed, threads=args.threads, episodes=args.episodes,
+                                  show_progress=not args.quiet)
+        runs.append(run)
+        cells = ", ".join(f"gap {g}: {run.accuracy['memory'][8][g]:.2f}/{run.accuracy['frozen'][8][g]:.2f}"
+                          for g in run_recall.GAPS)
+        print(f"{rule}: {run.train_seconds:.0f} s training; 8 pairs, memory/frozen: {cells}", flush=True)
+    body = [f"## Recall beyond the attention window (MQAR, {args.composition.upper()})", "",
+            report.provenance(), "",
+            f"Each rule: the default `ModelConfig(rule=..., composition={args.composition!r})` (d = 64, "
+            f"window 16), trained {args.steps} steps x {args.batch} chunks of 128 bytes of MQAR episodes "
+            f"(4, 8 or 16 pairs, gaps 0-32), lr {args.lr}; accuracy of the recalled value over "
+            f"{args.episodes} held-out episodes per cell; `frozen` runs the same weights with the memory's "
+            "test-time updates off. Task: `hecate_edge/evals/recall.py`.", ""]
+    for n_pairs in run_recall.PAIR_COUNTS:
+        body += [f"### {n_pairs} pairs", "", run_recall.markdown(runs, n_pairs), ""]
+    body.append(f"![recall by gap]({_relative(args.plot, args.out)})")
+    report.write_section(args.out, f"recall-{args.composition}", "\n".join(body))
+    print(report.save_plot(run_recall.plot(runs, 8), args.plot))
+    print(f"wrote {args.out}")
+
+
+def _relative(target: str, doc: str) -> str:
+    """``target`` as a link from the folder of ``doc``."""
+    import os
+
+    return os.path.relpath(target, os.path.dirname(os.path.abspath(doc)) or ".")
