@@ -42,6 +42,7 @@ _LEVEL_PARAM = re.compile(r"blk\d+\.mem(\d+)\.")  # a memory level's parameter
 EVAL_TOKENS = 1 << 16           # held-out bytes a periodic evaluation reads at most
 NONFINITE_POLICIES = ("stop", "skip")
 MAX_SKIPPED = 10                # "skip" gives up after this many failed steps in a row
+IGNORED_TARGET = 0xFFFFFFFF     # a target the loss skips (any id >= vocab, MATH §5)
 _RECORD_FIELDS = ("step", "loss", "bpb", "lr", "grad_norm", "tokens", "seconds")
 
 def lr_at(step: int, steps: int, lr: float, warmup: int, floor: float = 0.1) -> float:
@@ -74,12 +75,16 @@ class TrainConfig:
     freeze_memory: train with the memory's test-time updates off (it reads
     its initial state throughout): the no-memory baseline of the evals, an
     attention model with the same parameter tensors.
+
+    masked_loss: for corpora with a ``mask`` (recall episodes), score only
+    the masked bytes (the recalled values); elsewhere the loss is every byte.
     """
 
     steps: int = 1000
     chunk: int = 64
     batch: int = 1
     freeze_memory: bool = False
+    masked_loss: bool = False
     lr: float = 3e-3
     weight_decay: float = 0.01
     clip_norm: float | None = 1.0
@@ -295,9 +300,11 @@ def _draw_job(rng: np.random.Generator, corpora: list[Corpus], probs, config: Tr
     corpus = corpora[rng.choice(len(corpora), p=probs) if len(corpora) > 1 else 0]
     begin = _sample_start(rng, corpus, config.chunk, config.burn_in)
     tokens = corpus.tokens
+    targets = np.asarray(tokens[begin + 1 : begin + config.chunk + 1])
+    if config.masked_loss and corpus.mask is not None:  # targets >= vocab are not scored (MATH §5)
+        targets = np.where(corpus.mask[begin + 1 : begin + config.chunk + 1], targets, IGNORED_TARGET)
     return ChunkJob(burn_in=np.asarray(tokens[begin - config.burn_in : begin]),
-                    inputs=np.asarray(tokens[begin : begin + config.chunk]),
-                    targets=np.asarray(tokens[begin + 1 : begin + config.chunk + 1]))
+                    inputs=np.asarray(tokens[begin : begin + config.chunk]), targets=targets)
 
 
 def _first_failure(model, jobs: list[ChunkJob], results: list, fixed: bool) -> str | None:

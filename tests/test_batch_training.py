@@ -146,3 +146,20 @@ def test_training_with_the_memory_frozen_leaves_its_gates_alone(frozen):
     train.train(model, CORPUS, train.TrainConfig(steps=2, chunk=16, batch=2, freeze_memory=frozen),
                 show_progress=False)
     assert np.array_equal(model.weights()["blk0.mem0.gate_b"], before) == frozen
+
+
+def test_masked_loss_scores_only_the_recalled_bytes():
+    corpus = load_corpus("recall", "train")
+    rng = np.random.default_rng(0)
+    job = train._draw_job(rng, [corpus], None, train.TrainConfig(chunk=64, masked_loss=True))
+    begin = train._sample_start(np.random.default_rng(0), corpus, 64, 0)  # the same draw
+    np.testing.assert_array_equal(job.inputs, corpus.tokens[begin:begin + 64])
+    scored = job.targets != train.IGNORED_TARGET
+    assert scored.any() and np.array_equal(scored, corpus.mask[begin + 1:begin + 65])
+    np.testing.assert_array_equal(job.targets[scored], corpus.tokens[begin + 1:begin + 65][scored])
+    session = train.new_model(TINY, seed=0).session(max_chunk=64, max_train_tokens=64)
+    loss, _ = session.train_chunk(job.inputs, job.targets)
+    logits = np.asarray(session.model.session(max_chunk=64).process(job.inputs), np.float64)
+    logp = logits - logits.max(axis=1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+    assert loss == pytest.approx(-logp[scored, job.targets[scored]].mean(), rel=1e-5)
