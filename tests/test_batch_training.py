@@ -8,7 +8,7 @@ import pytest
 
 from hecate_edge import grad_pool, train
 from hecate_edge.config import ModelConfig
-from hecate_edge.data import Corpus, load_corpus
+from hecate_edge.data import Corpus, load_corpus, recall_episodes
 from hecate_edge.nonfinite import NonFiniteTraining
 
 runtime = pytest.importorskip("hecate_edge.runtime")
@@ -149,7 +149,7 @@ def test_training_with_the_memory_frozen_leaves_its_gates_alone(frozen):
 
 
 def test_masked_loss_scores_only_the_recalled_bytes():
-    corpus = load_corpus("recall", "train")
+    corpus = recall_episodes(100, seed=0)
     rng = np.random.default_rng(0)
     job = train._draw_job(rng, [corpus], None, train.TrainConfig(chunk=64, masked_loss=True))
     begin = train._sample_start(np.random.default_rng(0), corpus, 64, 0)  # the same draw
