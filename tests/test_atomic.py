@@ -56,3 +56,9 @@ def test_progress_quiet_prints_nothing():
     with Progress(3, "train", stream=stream, quiet=True, log_interval=0.0) as bar:
         bar.update(3)
     assert stream.getvalue() == ""
+
+
+def test_a_missing_folder_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such folder") as err:
+        atomic.write_bytes(tmp_path / "missing" / "model.hct", b"x")
+    assert err.value.filename == str(tmp_path / "missing")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from hecate_edge.evals import report, run_recall
+from hecate_edge.evals import report, run_recall, run_text
 
 DEFAULT_DOC = "docs/EVALS.md"
 
@@ -23,7 +23,7 @@ def add_parsers(sub) -> None:
     evals = p.add_subparsers(dest="eval_name", required=True)
     r = evals.add_parser("recall", help="MQAR recall by query gap, memory on vs frozen, one model per rule")
     r.add_argument("--rules", default=",".join(sorted(RULES)), help="comma-separated rules (default: all)")
-    r.add_argument("--composition", default="mag", choices=sorted(COMPOSITIONS))
+    r.add_argument("--composition", default=None, choices=sorted(COMPOSITIONS), help="default: ModelConfig's")
     r.add_argument("--steps", type=int, default=1500, help="training steps per rule (default 1500)")
     r.add_argument("--batch", type=int, default=8)
     r.add_argument("--lr", type=float, default=1e-2)
@@ -35,11 +35,28 @@ def add_parsers(sub) -> None:
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.set_defaults(func=cmd_recall)
 
+    t = evals.add_parser("text", help="bits/byte by position in long held-out files: memory, frozen, no memory")
+    t.add_argument("--rule", default="delta", choices=sorted(RULES))
+    t.add_argument("--composition", default=None, choices=sorted(COMPOSITIONS), help="default: ModelConfig's")
+    t.add_argument("--steps", type=int, default=3000, help="training steps per model (default 3000)")
+    t.add_argument("--batch", type=int, default=8)
+    t.add_argument("--chunk", type=int, default=128)
+    t.add_argument("--lr", type=float, default=1e-2)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=None, help="worker threads (default: every core)")
+    t.add_argument("--out", default=DEFAULT_DOC, help=f"markdown file to update (default {DEFAULT_DOC})")
+    t.add_argument("--plot", default="docs/evals_text.png", help="PNG plot (needs matplotlib)")
+    t.add_argument("--quiet", action="store_true", help="no progress lines")
+    t.set_defaults(func=cmd_text)
+
 
 def cmd_recall(args: argparse.Namespace) -> None:
     """Train and score every rule of ``--rules``, then write the tables and the plot."""
     from hecate_edge.reference.rules import RULES
 
+    from hecate_edge.config import ModelConfig
+
+    composition = args.composition or ModelConfig().composition
     rules = [rule.strip() for rule in args.rules.split(",") if rule.strip()]
     unknown = [rule for rule in rules if rule not in RULES]
     if unknown or not rules:
@@ -48,25 +65,46 @@ def cmd_recall(args: argparse.Namespace) -> None:
         raise ValueError("--steps, --batch and --episodes must be >= 1")
     runs = []
     for rule in rules:
-        run = run_recall.run_rule(rule, args.composition, steps=args.steps, batch=args.batch, lr=args.lr,
+        run = run_recall.run_rule(rule, composition, steps=args.steps, batch=args.batch, lr=args.lr,
                                   seed=args.seed, threads=args.threads, episodes=args.episodes,
                                   show_progress=not args.quiet)
         runs.append(run)
         cells = ", ".join(f"gap {g}: {run.accuracy['memory'][8][g]:.2f}/{run.accuracy['frozen'][8][g]:.2f}"
                           for g in run_recall.GAPS)
         print(f"{rule}: {run.train_seconds:.0f} s training; 8 pairs, memory/frozen: {cells}", flush=True)
-    body = [f"## Recall beyond the attention window (MQAR, {args.composition.upper()})", "",
+    body = [f"## Recall beyond the attention window (MQAR, {composition.upper()})", "",
             report.provenance(), "",
-            f"Each rule: the default `ModelConfig(rule=..., composition={args.composition!r})` (d = 64, "
+            f"Each rule: the default `ModelConfig(rule=..., composition={composition!r})` (d = 64, "
             f"window 16), trained {args.steps} steps x {args.batch} chunks of 128 bytes of MQAR episodes "
-            f"(4, 8 or 16 pairs, gaps 0-32), lr {args.lr}; accuracy of the recalled value over "
+            f"(4, 8 or 16 pairs, gaps 0-32; loss on the recalled values only), lr {args.lr}; accuracy of the recalled value over "
             f"{args.episodes} held-out episodes per cell; `frozen` runs the same weights with the memory's "
             "test-time updates off. Task: `hecate_edge/evals/recall.py`.", ""]
     for n_pairs in run_recall.PAIR_COUNTS:
         body += [f"### {n_pairs} pairs", "", run_recall.markdown(runs, n_pairs), ""]
     body.append(f"![recall by gap]({_relative(args.plot, args.out)})")
-    report.write_section(args.out, f"recall-{args.composition}", "\n".join(body))
+    report.write_section(args.out, f"recall-{composition}", "\n".join(body))
     print(report.save_plot(run_recall.plot(runs, 8), args.plot))
+    print(f"wrote {args.out}")
+
+
+def cmd_text(args: argparse.Namespace) -> None:
+    """Train the memory model and the no-memory baseline, score by position, write table and plot."""
+    if args.steps < 1 or args.batch < 1 or args.chunk < 1:
+        raise ValueError("--steps, --batch and --chunk must be >= 1")
+    result = run_text.run(args.rule, args.composition, steps=args.steps, batch=args.batch, chunk=args.chunk,
+                          lr=args.lr, seed=args.seed, threads=args.threads, show_progress=not args.quiet)
+    cfg = result.config
+    body = ["## Long context: bits/byte by position in held-out source files", "", report.provenance(), "",
+            f"Model: the default `ModelConfig(rule={args.rule!r})` ({cfg['composition'].upper()}, d = "
+            f"{cfg['d_model']}, window {cfg['window']}). Each model trained {args.steps} steps x {args.batch} "
+            f"chunks of {args.chunk} bytes (lr {args.lr}) on the Python standard library's sources; scored on "
+            "the first 16 KiB of its long held-out modules (`hecate_edge/evals/longtext.py`), each from a "
+            f"fresh session. Training took {result.seconds['memory']:.0f} s (memory) and "
+            f"{result.seconds['no-memory']:.0f} s (no memory).", "", run_text.markdown(result), "",
+            f"![bits by position]({_relative(args.plot, args.out)})"]
+    report.write_section(args.out, "text", "\n".join(body))
+    print(run_text.markdown(result))
+    print(report.save_plot(run_text.plot(result), args.plot))
     print(f"wrote {args.out}")
 
 

@@ -43,7 +43,8 @@ def run_rule(rule: str, composition: str = "mag", steps: int = 1500, batch: int 
     model = train.new_model(cfg, seed=seed)
     corpus = recall.training_corpus(seed, n_episodes=20000, pair_counts=pair_counts, max_gap=32)
     started = time.perf_counter()
-    records = train.train(model, corpus, train.TrainConfig(steps=steps, chunk=chunk, batch=batch, lr=lr, seed=seed),
+    records = train.train(model, corpus, train.TrainConfig(steps=steps, chunk=chunk, batch=batch, lr=lr, seed=seed,
+                                                               masked_loss=True),
                           show_progress=show_progress, threads=threads, on_nonfinite="skip")
     run = RecallRun(rule, composition, model.n_params, time.perf_counter() - started,
                     records[-1]["bpb"] if records else float("nan"))
