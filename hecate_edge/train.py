@@ -247,7 +247,7 @@ def train(
                 fixed = step < config.freq_anneal  # MATH §6.2 annealing
                 jobs = [_draw_job(rng, corpora, probs, config) for _ in range(config.batch)]
                 results = pool.run(jobs, fixed_schedule=fixed)
-                failure = _first_failure(model, jobs, results, fixed)
+                loss, flat, failure = _batch_mean(model, jobs, results, fixed)
                 if failure is not None:
                     skipped += 1
                     if on_nonfinite == "skip" and skipped < MAX_SKIPPED:
@@ -259,7 +259,6 @@ def train(
                         save_training_state(checkpoint, model, config, state)
                     raise NonFiniteTraining(step + 1, failure)
                 skipped = 0
-                loss, flat = mean_of(results)
                 lr = lr_at(step, config.steps, config.lr, warmup)
                 hold = _held_params(optimizer.params, model.config.periods, step * config.chunk, config.chunk)
                 grad_norm = optimizer.step(model.split_grads(flat), lr=lr, hold=hold)
@@ -307,22 +306,28 @@ def _draw_job(rng: np.random.Generator, corpora: list[Corpus], probs, config: Tr
                     inputs=np.asarray(tokens[begin : begin + config.chunk]), targets=targets)
 
 
-def _first_failure(model, jobs: list[ChunkJob], results: list, fixed: bool) -> str | None:
-    """None when every chunk trained to finite numbers; else a description of
-    the first non-finite one. Other errors are raised as they are."""
+def _batch_mean(model, jobs: list[ChunkJob], results: list, fixed: bool):
+    """``(loss, mean gradient, None)`` of a batch whose chunks all trained to
+    finite numbers; else ``(None, None, why)`` describing the first
+    non-finite chunk. Other errors are raised as they are. The finiteness
+    scan runs once over the mean; chunks are scanned only when it fails."""
     for index, result in enumerate(results):
         if isinstance(result, ChunkFailure):
             if not is_nonfinite_error(result.error):
                 raise result.error
-            where = diagnose(model, jobs[index], fixed)
-        else:
-            loss, grads = result
-            if math.isfinite(loss) and np.isfinite(grads).all():
-                continue
-            bad = nonfinite_gradients(model, grads)
-            where = f"non-finite {'gradients for ' + ', '.join(bad) if bad else 'loss'}"
-        return f"chunk {index} of the batch went non-finite: {where}; no update was applied"
-    return None
+            return None, None, _failed(index, diagnose(model, jobs[index], fixed))
+    loss, flat = mean_of(results)
+    if math.isfinite(loss) and np.isfinite(flat).all():
+        return loss, flat, None
+    for index, (chunk_loss, grads) in enumerate(results):
+        bad = nonfinite_gradients(model, grads)
+        if bad or not math.isfinite(chunk_loss):
+            return None, None, _failed(index, f"non-finite {'gradients for ' + ', '.join(bad) if bad else 'loss'}")
+    return None, None, "the batch's mean gradient overflowed; no update was applied"
+
+
+def _failed(index: int, where: str) -> str:
+    return f"chunk {index} of the batch went non-finite: {where}; no update was applied"
 
 
 def _warn(message: str) -> None:
