@@ -1,6 +1,6 @@
 """The ``hecate-edge`` command line: train, export, inspect, run, demo.
 
-Owns argument parsing, byte sampling for generation and turning library errors
+Owns argument parsing and turning library errors
 into one-line messages (exit status 2). Math lives elsewhere (MATH §1-§7).
 """
 
@@ -34,47 +34,6 @@ class UsageError(Exception):
 
 class TrainingStopped(Exception):
     """Training stopped on a non-finite step after saving what it had (one line, exit 2)."""
-
-
-def sample_token(logits: np.ndarray, rng: np.random.Generator, temperature: float, top_k: int) -> int:
-    """Pick the next byte from ``logits`` (V,): argmax when ``temperature <= 0``,
-    else softmax(logits / temperature) restricted to the ``top_k`` largest
-    logits (``top_k <= 0``: all)."""
-    logits = np.asarray(logits, np.float64)
-    if temperature <= 0:
-        return int(np.argmax(logits))
-    scaled = logits / temperature
-    if 0 < top_k < scaled.size:
-        cutoff = np.partition(scaled, -top_k)[-top_k]
-        scaled = np.where(scaled >= cutoff, scaled, -np.inf)
-    probs = np.exp(scaled - scaled.max())
-    probs /= probs.sum()
-    return int(rng.choice(scaled.size, p=probs))
-
-
-def generate(
-    session,
-    prompt: bytes,
-    max_tokens: int,
-    temperature: float = 0.8,
-    top_k: int = 0,
-    seed: int = 0,
-    on_token=None,
-) -> bytes:
-    """Feed ``prompt`` with ``Session.process`` then sample ``max_tokens`` bytes
-    one ``Session.step`` at a time; ``on_token(byte)`` is called for each as
-    it comes. An empty prompt starts from a newline byte."""
-    rng = np.random.default_rng(seed)
-    prompt = prompt or b"\n"
-    logits = session.process(np.frombuffer(prompt, np.uint8).astype(np.uint32))[-1]
-    out = bytearray()
-    for _ in range(max_tokens):
-        token = sample_token(logits, rng, temperature, top_k)
-        out.append(token)
-        if on_token is not None:
-            on_token(token)
-        logits = session.step(token)
-    return bytes(out)
 
 
 def file_precision(data: bytes) -> str:
@@ -284,7 +243,7 @@ def format_description(name: str, size: int, summary: dict) -> str:
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
-    from hecate_edge import runtime
+    from hecate_edge import runtime, sampler
 
     if args.max_tokens < 0:
         raise UsageError("--max-tokens must be >= 0")
@@ -298,8 +257,8 @@ def _cmd_run(args: argparse.Namespace) -> None:
         out.write(bytes((token,)))
         out.flush()
 
-    generate(model.session(), args.prompt.encode("utf-8"), args.max_tokens,
-             args.temperature, args.top_k, args.seed, on_token=emit)
+    sampler.generate(model.session(), args.prompt.encode("utf-8"), args.max_tokens, seed=args.seed,
+                     temperature=args.temperature, top_k=args.top_k, on_token=emit)
     out.write(b"\n")
     out.flush()
 

@@ -52,7 +52,7 @@ def run_demo(
     ``train_seconds``.
     """
     from hecate_edge import atomic, data, runtime, train
-    from hecate_edge.cli import generate
+    from hecate_edge.sampler import generate
     from hecate_edge.config import ModelConfig
 
     stream = stream if stream is not None else sys.stdout
@@ -90,7 +90,7 @@ def run_demo(
         }
         text = {k: train.evaluate(m, text_held, freeze_memory=f).bits_per_byte for k, (m, f) in runs.items()}
         recall = {k: train.evaluate(m, recall_held, freeze_memory=f) for k, (m, f) in runs.items()}
-        sample = generate(trained.session(), PROMPT.encode(), SAMPLE_BYTES, temperature=0.7, top_k=20, seed=seed)
+        sample = generate(trained.session(), PROMPT.encode(), SAMPLE_BYTES, seed=seed, temperature=0.7, top_k=20)
         tok_per_s = _process_speed(trained, text_held.tokens)
         size = path.stat().st_size
 

@@ -70,9 +70,10 @@ def sample(logits, rng: XorShift32, temperature: float = 0.0, top_k: int = 0) ->
 
 
 def generate(session, prompt: bytes, max_tokens: int, seed: int = 0, temperature: float = 0.0,
-             top_k: int = 0) -> bytes:
+             top_k: int = 0, on_token=None) -> bytes:
     """Feed `prompt` (empty: one newline byte) with session.process, then
-    sample max_tokens bytes with session.step.  Works with any session whose
+    sample max_tokens bytes with session.step; `on_token(byte)` is called
+    for each as it comes (streaming output).  Works with any session whose
     process() returns per-token rows of logits (hecate_edge.runtime,
     hecate_edge.wasm_backend)."""
     rng = XorShift32(seed)
@@ -81,5 +82,7 @@ def generate(session, prompt: bytes, max_tokens: int, seed: int = 0, temperature
     for _ in range(max_tokens):
         token = sample(logits, rng, temperature, top_k)
         out.append(token)
+        if on_token is not None:
+            on_token(token)
         logits = session.step(token)
     return bytes(out)

@@ -126,12 +126,15 @@ def test_run_f64_model(trained):
     assert proc.returncode == 0 and len(proc.stdout) == 5
 
 
-def test_sample_token_top_k_and_greedy():
-    rng = np.random.default_rng(0)
-    logits = np.array([0.0, 5.0, 4.0, -1.0])
-    assert cli.sample_token(logits, rng, 0.0, 0) == 1
-    picks = {cli.sample_token(logits, rng, 1.0, 2) for _ in range(200)}
-    assert picks == {1, 2}
+def test_run_draws_the_bytes_every_target_shares(trained):
+    """`run` samples with hecate_edge.sampler (the WASM demo's and Pyodide's sampler)."""
+    from hecate_edge import sampler
+
+    _, model, _ = trained
+    proc = _cli("run", str(model), "--prompt", "def ", "--max-tokens", "12", "--temperature", "0.8",
+                "--top-k", "10", "--seed", "5")
+    want = sampler.generate(runtime.Model(model).session(), b"def ", 12, seed=5, temperature=0.8, top_k=10)
+    assert proc.stdout == want + b"\n"
 
 
 @pytest.mark.parametrize("rule", sorted(RULES))
