@@ -36,6 +36,10 @@ def lively_params(cfg: ModelConfig, seed: int) -> dict:
         # input): at theta ~ 0.13 with Newton-Schulz, float64 drifts from the
         # reference by x2.3 every 4 tokens; theta ~ 0.018 keeps it near rounding
         bias["theta"] = -4.0
+    if cfg.rule_hp.get("ns_steps") and cfg.conv_kernel:
+        # and so is it behind a lively convolution (MATH §3.1: larger, unnormalized
+        # keys): at theta ~ 0.13 float32 drifts past 1e-5 of the reference in ~20 tokens
+        bias["theta"] = -4.0
     for name in params:
         if name.endswith("gate_b"):
             params[name] = np.array([bias[g] for g in gates]) + rng.uniform(-0.3, 0.3, len(gates))
@@ -43,6 +47,9 @@ def lively_params(cfg: ModelConfig, seed: int) -> dict:
             params[name] = params[name] * 3.0
         if ".mac." in name:  # an uneven mix of the levels (MATH §4.4)
             params[name] = rng.uniform(-1.0, 1.0, params[name].shape)
+        if ".conv_" in name:  # a convolution that mixes the earlier tokens in (MATH §3.1)
+            params[name] = rng.uniform(-0.6, 0.6, params[name].shape)
+            params[name][-1] += 1.0
     return params
 
 
