@@ -59,6 +59,15 @@ def build_model(cfg: ModelConfig, params: dict, precision: str = "f32"):
     return Model(write_model(cfg, params, dtype=precision), precision=precision), stored
 
 
+def conv_states(sess) -> np.ndarray:
+    """(layers, levels, 3, K-1, d): every level's convolution state (MATH
+    §3.1), the tail of the saved state blob's payload (FORMAT.md)."""
+    cfg = sess.model.config
+    shape = (cfg.n_layers, cfg.n_levels, 3, cfg.conv_kernel - 1, cfg.d_model)
+    reals = np.frombuffer(sess.save_state()[56:], DTYPES[sess.model.precision])
+    return reals[len(reals) - int(np.prod(shape)):].reshape(shape)
+
+
 ALL_RULES = sorted(RULES)  # every test parametrized over rules covers a new rule by itself
 
 # Every valid (rule, retention) pair: "rule" for its default retention, else

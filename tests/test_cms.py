@@ -13,7 +13,7 @@ from hecate_edge.reference.model import ReferenceSession
 from chunking import assert_chunking_bit_exact
 from finite_diff import assert_chunk_gradients
 from parity import assert_close
-from conftest import ALL_RULES, RULE_CASES, build_model, lively_params, rule_config
+from conftest import ALL_RULES, RULE_CASES, build_model, conv_states, lively_params, rule_config
 
 ALL_COMPOSITIONS = sorted(COMPOSITIONS)
 TOL = {"f32": 1e-5, "f64": 1e-12}
@@ -34,15 +34,6 @@ def config(case, composition, k, conv=0, **shape):
     base = ModelConfig(**{"vocab": 48, "d_model": 16, "n_heads": 2, "window": 5, **shape})
     return ModelConfig.from_dict({**rule_config(base, case).to_dict(), "composition": composition,
                                   "n_levels": k, "periods": list(PERIODS[k]), "conv_kernel": conv})
-
-
-def conv_states(sess) -> np.ndarray:
-    """(layers, levels, 3, K-1, d): every level's convolution state, the tail
-    of the saved state blob's payload (FORMAT.md)."""
-    cfg = sess.model.config
-    shape = (cfg.n_layers, cfg.n_levels, 3, cfg.conv_kernel - 1, cfg.d_model)
-    reals = np.frombuffer(sess.save_state()[56:], {"f32": np.float32, "f64": np.float64}[sess.model.precision])
-    return reals[len(reals) - int(np.prod(shape)):].reshape(shape)
 
 
 @pytest.mark.parametrize("precision", ["f32", "f64"])
