@@ -79,8 +79,10 @@ def test_status_names_match_header():
     assert {int(k): v for k, v in json.loads(js).items()} == names
 
 
-@pytest.mark.parametrize("index", range(len(JOBS)), ids=[f"{c}-{m}-{n}blk{'-' + q if q else ''}{f'-conv{k}' if k else ''}"
-                                                          for c, m, n, q, k in JOBS])
+JOB_IDS = [f"{c}-{m}-{n}blk{'-' + q if q else ''}{f'-conv{k}' if k else ''}" for c, m, n, q, k in JOBS]
+
+
+@pytest.mark.parametrize("index", range(len(JOBS)), ids=JOB_IDS)
 def test_logits_state_and_info_match_native(wasm_run, index):
     native, js = wasm_run
     model, want = native[index]

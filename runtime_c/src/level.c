@@ -1,7 +1,8 @@
 /* level.c — a block's memory: each CMS level's front end shared by every
  * rule (MATH §3.1: projections, the short causal convolution, q/k L2
- * normalization, scalar gates from concat(k, v)) around the rule's recurrence at the level's period, the
- * levels' reads summed (MATH §6.1), and the backward (MATH §7). */
+ * normalization, scalar gates from concat(k, v)) around the rule's
+ * recurrence at the level's period, the levels' reads summed (MATH §6.1),
+ * and the backward (MATH §7). */
 #include "block.h"
 #include "mathfn.h"
 
@@ -226,7 +227,8 @@ void hct_level_front_backward(const hecate_session *s, hct_block *b, uint32_t le
     }
     uint32_t n = t1 - t0, K = m->cfg.conv_k;
     real *dproj[HCT_CONV_STREAMS] = {b->dkm, b->dvm, b->dqm};
-    if (K) { /* MATH §3.1: through the convolution to its input rows (all of a row's terms come from it and later tokens) */
+    if (K) { /* MATH §3.1: back through the convolution to its input rows; a row's terms come from its own
+              * token and later ones, so this call completes rows t0 .. t1-1 */
         uint32_t mem = hct_mem_index(&m->cfg, b->layer, level);
         for (uint32_t j = 0; j < HCT_CONV_STREAMS; j++) {
             if (t1 == b->T) hct_zero(V->dpre[j], (size_t)b->T * d); /* the first call of the backward */

@@ -18,7 +18,8 @@ static hecate_status resolve_opts(const hecate_session_opts *in, hecate_session_
 
 /* Offsets of the session regions; returns total bytes (UINT64_MAX on overflow). */
 typedef struct layout {
-    uint64_t mem[HCT_MAX_MEMS][4], sum[HCT_MAX_MEMS][2], conv[HCT_MAX_MEMS][2], ring_k[HCT_MAX_LAYERS], ring_v[HCT_MAX_LAYERS];
+    uint64_t mem[HCT_MAX_MEMS][4], sum[HCT_MAX_MEMS][2], conv[HCT_MAX_MEMS][2];
+    uint64_t ring_k[HCT_MAX_LAYERS], ring_v[HCT_MAX_LAYERS];
     uint64_t scratch, scratch_bytes, total;
 } layout;
 
