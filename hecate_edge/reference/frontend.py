@@ -6,13 +6,11 @@ key and query, and computes the rule's scalar gates from concat(km, vm).
 """
 import numpy as np
 
+from hecate_edge.config import CONV_STREAMS as STREAMS  # the convolved projections, in state order
 from hecate_edge.reference.mathfn import l2_normalize, sigmoid, softplus
 
 # MATH §3.1: gate activations a rule may name in its GATES.
 GATE_ACTIVATIONS = {"sigmoid": sigmoid, "softplus": softplus, "identity": lambda pre: pre}
-
-
-STREAMS = ("k", "v", "q")  # config.CONV_STREAMS: the convolved projections, in state order
 
 
 def projections(level: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
