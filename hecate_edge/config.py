@@ -28,6 +28,8 @@ SUPPORTED_LEVELS = 4    # CMS levels per block (MATH §6.1); the C runtime's HCT
 DEFAULT_PERIODS = (1, 8, 64, 512)  # MATH §6.1: level l's period when none are given
 MAX_PERIOD = 65536      # the C runtime's HCT_MAX_PERIOD
 MAX_LAYERS = 4          # stacked blocks (MATH §4.3); the C runtime's HCT_MAX_LAYERS
+CONV_KERNEL_RANGE = (2, 8)  # taps of the front end's short convolution when on (MATH §3.1)
+CONV_STREAMS = ("k", "v", "q")  # the projections it runs over, in tensor and state order
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class ModelConfig:
     rule_params: tuple[float, ...] = ()
     freq_gates: bool = False  # learned frequency gates on levels >= 1 (MATH §6.2; needs n_levels >= 2)
     bounded_steps: bool = False  # softplus step gates become THETA_MAX * sigmoid (MATH §3.1)
+    conv_kernel: int = 0  # taps K of the short causal convolution over memory k, v, q (MATH §3.1); 0 = off
 
     def __post_init__(self):
         periods = DEFAULT_PERIODS[:self.n_levels] if self.periods is None else self.periods
@@ -106,6 +109,8 @@ class ModelConfig:
             raise ValueError(f"bounded_steps must be a bool, got {self.bounded_steps!r}")
         if self.freq_gates and self.n_levels < 2:
             raise ValueError("freq_gates needs n_levels >= 2 (level 0 always fires, MATH §6.2)")
+        if type(self.conv_kernel) is not int or self.conv_kernel != 0:  # 0 (off) or K taps
+            _check_int_range("conv_kernel", self.conv_kernel, CONV_KERNEL_RANGE)
 
     @property
     def rule_hp(self) -> dict[str, float]:
@@ -145,8 +150,9 @@ class ModelConfig:
     @property
     def flags(self) -> int:
         """Header flags word: bit 0 = L2-normalize memory q, k; bit 1 = frequency gates (MATH §6.2);
-        bit 4 = bounded inner steps (MATH §3.1)."""
-        return (1 if self.qk_norm else 0) | (2 if self.freq_gates else 0) | (16 if self.bounded_steps else 0)
+        bit 2 = short convolution in the memory front end; bit 4 = bounded inner steps (MATH §3.1)."""
+        return ((1 if self.qk_norm else 0) | (2 if self.freq_gates else 0) | (4 if self.conv_kernel else 0)
+                | (16 if self.bounded_steps else 0))
 
     def gated(self, level: int) -> bool:
         """Memory level `level` has a learned frequency gate (MATH §6.2)."""
@@ -189,6 +195,8 @@ def tensor_specs(cfg: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
         for level in range(cfg.n_levels):
             prefix = f"blk{layer}.mem{level}"
             specs += [(f"{prefix}.{w}", (d, d)) for w in ("wk", "wv", "wq")]
+            if cfg.conv_kernel:
+                specs += [(f"{prefix}.conv_{s}", (cfg.conv_kernel, d)) for s in CONV_STREAMS]
             specs += [(f"{prefix}.gate_w", (g, 2 * d)), (f"{prefix}.gate_b", (g,))]
             specs += [(f"{prefix}.{name}", shape) for name, shape in rule_tensor_specs(rule, d, cfg.rule_hp)]
             if cfg.gated(level):

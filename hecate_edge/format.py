@@ -10,7 +10,7 @@ import zlib
 
 import numpy as np
 
-from hecate_edge.config import (COMPOSITIONS, D_MODEL_RANGE, MAX_LEVELS, MAX_PERIOD, MAX_RULE_PARAMS,
+from hecate_edge.config import (COMPOSITIONS, CONV_KERNEL_RANGE, D_MODEL_RANGE, MAX_LEVELS, MAX_PERIOD, MAX_RULE_PARAMS,
                                  MAX_LAYERS, SUPPORTED_LEVELS, VOCAB_RANGE, WINDOW_RANGE,
                                  ModelConfig, tensor_specs)
 from hecate_edge.quantize import dequantize_rows, int8_allowed, quantize_rows
@@ -29,13 +29,15 @@ ALIGN = 64
 NAME_BYTES = 40
 MAX_RANK = 4
 CRC_START = 28               # the CRC covers bytes [28, file size)
-RESERVED_START = 140
+RESERVED_START = 144
 FLAG_QK_NORM = 1
 FLAG_FREQ_GATES = 2          # MATH §6.2; needs n_levels >= 2
+FLAG_CONV = 4                # MATH §3.1 short convolution; its kernel size at offset 140
 FLAG_BOUNDED_STEP = 16       # MATH §3.1 bounded inner steps
+FLAGS_KNOWN = FLAG_QK_NORM | FLAG_FREQ_GATES | FLAG_CONV | FLAG_BOUNDED_STEP
 
 # offset 0 .. 256, little-endian, no padding (FORMAT.md header table)
-HEADER = struct.Struct(f"<8sIIQII10I{MAX_LEVELS}I{MAX_RULE_PARAMS}ff{HEADER_BYTES - RESERVED_START}s")
+HEADER = struct.Struct(f"<8sIIQII10I{MAX_LEVELS}I{MAX_RULE_PARAMS}ffI{HEADER_BYTES - RESERVED_START}s")
 ENTRY = struct.Struct(f"<{NAME_BYTES}sII{MAX_RANK}IQQ")
 assert HEADER.size == HEADER_BYTES and ENTRY.size == ENTRY_BYTES
 
@@ -120,7 +122,8 @@ def _pack_header(cfg: ModelConfig, file_size: int, n_tensors: int) -> bytes:
     return HEADER.pack(MAGIC, VERSION, ENDIAN_MARKER, file_size, 0, n_tensors,
                        cfg.vocab, cfg.d_model, cfg.n_heads, cfg.window, cfg.composition_id,
                        cfg.rule_id, cfg.n_levels, cfg.flags, cfg.n_layers, cfg.retention_id,
-                       *periods, *params, cfg.retention_param, bytes(HEADER_BYTES - RESERVED_START))
+                       *periods, *params, cfg.retention_param, cfg.conv_kernel,
+                       bytes(HEADER_BYTES - RESERVED_START))
 
 
 # ---------------------------------------------------------------- reader
@@ -135,6 +138,7 @@ def _unpack_header(data) -> dict:
         "periods": tuple(v[16:16 + MAX_LEVELS]),
         "rule_params": tuple(v[16 + MAX_LEVELS:16 + MAX_LEVELS + MAX_RULE_PARAMS]),
         "retention_param": v[16 + MAX_LEVELS + MAX_RULE_PARAMS],
+        "conv_kernel": v[17 + MAX_LEVELS + MAX_RULE_PARAMS],
         "reserved": v[-1],
     }
 
@@ -180,7 +184,7 @@ def _check_crc(data, header: dict) -> None:
 
 
 def _check_reserved(header: dict) -> None:
-    """FORMAT.md check 8: reserved bytes [140, 256) are zero."""
+    """FORMAT.md check 8: reserved bytes [144, 256) are zero."""
     if any(header["reserved"]):
         first = next(i for i, b in enumerate(header["reserved"]) if b)
         raise FormatError("HECATE_E_FILE_RESERVED", f"reserved header byte {RESERVED_START + first} is not zero")
@@ -206,8 +210,8 @@ def _config_from_header(h: dict) -> ModelConfig:
         raise FormatError("HECATE_E_FILE_RULE", f"unknown memory rule id {h['rule_id']}")
     if not 1 <= h["n_levels"] <= SUPPORTED_LEVELS:
         raise bad(f"n_levels {h['n_levels']} outside 1..{SUPPORTED_LEVELS}")
-    if h["flags"] & ~(FLAG_QK_NORM | FLAG_FREQ_GATES | FLAG_BOUNDED_STEP):
-        raise bad(f"flags {h['flags']:#x} set bits other than bits 0, 1 and 4")
+    if h["flags"] & ~FLAGS_KNOWN:
+        raise bad(f"flags {h['flags']:#x} set bits other than bits 0, 1, 2 and 4")
     if h["flags"] & FLAG_FREQ_GATES and h["n_levels"] < 2:
         raise bad("flag bit 1 (frequency gates) needs n_levels >= 2")
     if not 1 <= h["n_layers"] <= MAX_LAYERS:
@@ -219,6 +223,12 @@ def _config_from_header(h: dict) -> ModelConfig:
     params = h["rule_params"]
     if not all(math.isfinite(p) for p in params):
         raise bad(f"rule hyper-parameters {params} are not all finite")
+    conv = bool(h["flags"] & FLAG_CONV)
+    if conv and not CONV_KERNEL_RANGE[0] <= h["conv_kernel"] <= CONV_KERNEL_RANGE[1]:
+        raise bad(f"flag bit 2 (short convolution) needs a kernel size in {CONV_KERNEL_RANGE[0]}.."
+                  f"{CONV_KERNEL_RANGE[1]}, got {h['conv_kernel']}")
+    if not conv and h["conv_kernel"]:
+        raise bad(f"kernel size {h['conv_kernel']} without flag bit 2 (short convolution); must be 0")
     n_params = len(rule.PARAM_NAMES)
     if any(params[n_params:]):
         raise bad(f"rule {rule.NAME!r} takes {n_params} hyper-parameters, unused entries must be 0")
@@ -240,7 +250,7 @@ def _config_from_header(h: dict) -> ModelConfig:
                            n_levels=h["n_levels"], qk_norm=bool(h["flags"] & FLAG_QK_NORM),
                            n_layers=h["n_layers"], retention=retention, retention_param=lam,
                            periods=periods[:h["n_levels"]], rule_params=params[:n_params],
-                           freq_gates=bool(h["flags"] & FLAG_FREQ_GATES),
+                           freq_gates=bool(h["flags"] & FLAG_FREQ_GATES), conv_kernel=h["conv_kernel"],
                            bounded_steps=bool(h["flags"] & FLAG_BOUNDED_STEP))
     except ValueError as err:
         raise bad(str(err)) from err

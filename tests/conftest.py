@@ -36,6 +36,10 @@ def lively_params(cfg: ModelConfig, seed: int) -> dict:
         # input): at theta ~ 0.13 with Newton-Schulz, float64 drifts from the
         # reference by x2.3 every 4 tokens; theta ~ 0.018 keeps it near rounding
         bias["theta"] = -4.0
+    if cfg.rule_hp.get("ns_steps") and cfg.conv_kernel:
+        # and so is it behind a lively convolution (MATH §3.1: larger, unnormalized
+        # keys): at theta ~ 0.13 float32 drifts past 1e-5 of the reference in ~20 tokens
+        bias["theta"] = -4.0
     for name in params:
         if name.endswith("gate_b"):
             params[name] = np.array([bias[g] for g in gates]) + rng.uniform(-0.3, 0.3, len(gates))
@@ -43,6 +47,9 @@ def lively_params(cfg: ModelConfig, seed: int) -> dict:
             params[name] = params[name] * 3.0
         if ".mac." in name:  # an uneven mix of the levels (MATH §4.4)
             params[name] = rng.uniform(-1.0, 1.0, params[name].shape)
+        if ".conv_" in name:  # a convolution that mixes the earlier tokens in (MATH §3.1)
+            params[name] = rng.uniform(-0.6, 0.6, params[name].shape)
+            params[name][-1] += 1.0
     return params
 
 
@@ -50,6 +57,15 @@ def build_model(cfg: ModelConfig, params: dict, precision: str = "f32"):
     """(C Model, float64 params exactly as stored in the file)."""
     stored = {k: np.asarray(v, DTYPES[precision]).astype(np.float64) for k, v in params.items()}
     return Model(write_model(cfg, params, dtype=precision), precision=precision), stored
+
+
+def conv_states(sess) -> np.ndarray:
+    """(layers, levels, 3, K-1, d): every level's convolution state (MATH
+    §3.1), the tail of the saved state blob's payload (FORMAT.md)."""
+    cfg = sess.model.config
+    shape = (cfg.n_layers, cfg.n_levels, 3, cfg.conv_kernel - 1, cfg.d_model)
+    reals = np.frombuffer(sess.save_state()[56:], DTYPES[sess.model.precision])
+    return reals[len(reals) - int(np.prod(shape)):].reshape(shape)
 
 
 ALL_RULES = sorted(RULES)  # every test parametrized over rules covers a new rule by itself

@@ -21,6 +21,7 @@ CRC, COUNT, VOCAB, D_MODEL, N_HEADS, WINDOW = 24, 28, 32, 36, 40, 44
 COMPOSITION, RULE, LEVELS, FLAGS, LAYERS, RETENTION, PERIODS, RULE_PARAMS = (
     48, 52, 56, 60, 64, 68, 72, 104)
 RETENTION_PARAM = 136
+CONV_KERNEL = 140
 # directory entry field offsets
 E_DTYPE, E_RANK, E_SHAPE, E_OFFSET, E_BYTES = 40, 44, 48, 64, 72
 
@@ -48,6 +49,33 @@ def _gated_flags(value: int, freq_gates: bool):
     def build(dtype="f32"):
         buf = bytearray(gated_model(dtype, freq_gates))
         struct.pack_into("<I", buf, FLAGS, value)
+        return fix_crc(buf)
+    return build
+
+
+CONV = ModelConfig(vocab=16, d_model=8, n_heads=2, window=4, conv_kernel=4)
+
+
+@functools.lru_cache(maxsize=None)
+def conv_model(dtype: str = "f32") -> bytes:
+    """A valid model file of CONV: a short convolution of 4 taps (MATH §3.1)."""
+    return write_model(CONV, init_params(CONV, seed=0), dtype)
+
+
+def _conv_header(flags: int, kernel: int, source=conv_model):
+    """A file (of CONV, or another source) whose header says these flags and kernel size."""
+    def build(dtype="f32"):
+        buf = bytearray(source(dtype))
+        struct.pack_into("<I", buf, FLAGS, flags)
+        struct.pack_into("<I", buf, CONV_KERNEL, kernel)
+        return fix_crc(buf)
+    return build
+
+
+def _conv_entry(name: str, field: int, value: int):
+    def build(dtype="f32"):
+        buf = bytearray(conv_model(dtype))
+        struct.pack_into("<I", buf, entry_at(buf, name) + field, value)
         return fix_crc(buf)
     return build
 
@@ -128,19 +156,19 @@ def _entry_field(name: str, field: int, fmt: str, value):
     return build
 
 
-def _entry_name(name: str, raw: bytes):
+def _entry_name(name: str, raw: bytes, source=valid_model):
     def build(dtype="f32"):
-        buf = bytearray(valid_model(dtype))
+        buf = bytearray(source(dtype))
         at = entry_at(buf, name)
         buf[at:at + 40] = raw
         return fix_crc(buf)
     return build
 
 
-def _tensor_value(name: str, value: float):
-    """Store `value` as the first element of tensor `name`."""
+def _tensor_value(name: str, value: float, source=None):
+    """Store `value` as the first element of tensor `name` (of valid_model, or `source`'s file)."""
     def build(dtype="f32"):
-        buf = bytearray(valid_model(dtype))
+        buf = bytearray((source or valid_model)(dtype))
         offset = struct.unpack_from("<Q", buf, entry_at(buf, name) + E_OFFSET)[0]
         struct.pack_into("<f" if dtype == "f32" else "<d", buf, offset, value)
         return fix_crc(buf)
@@ -252,7 +280,7 @@ CASES = [
     ("size_trailing_bytes", "HECATE_E_FILE_SIZE", lambda dtype="f32": valid_model(dtype) + bytes(64)),
     ("crc_data_flipped", "HECATE_E_FILE_CRC", _flip_data_byte),
     ("crc_field", "HECATE_E_FILE_CRC", _bad_crc_field),
-    ("reserved_first", "HECATE_E_FILE_RESERVED", _patch(140, b"\x01", recompute_crc=True)),
+    ("reserved_first", "HECATE_E_FILE_RESERVED", _patch(144, b"\x01", recompute_crc=True)),
     ("reserved_last", "HECATE_E_FILE_RESERVED", _patch(255, b"\x80", recompute_crc=True)),
     ("config_vocab_1", "HECATE_E_FILE_CONFIG", _header_u32(VOCAB, 1)),
     ("config_vocab_65537", "HECATE_E_FILE_CONFIG", _header_u32(VOCAB, 65537)),
@@ -273,6 +301,19 @@ CASES = [
     ("freq_gates_flag_cleared", "HECATE_E_FILE_TENSOR_COUNT", _gated_flags(1, True)),
     ("freq_w_wrong_shape", "HECATE_E_FILE_TENSOR_SHAPE", _gated_entry("blk0.mem1.freq_w", E_SHAPE, 9)),
     ("freq_b_named_wrong", "HECATE_E_FILE_TENSOR_NAME", _gated_entry("blk0.mem1.freq_b", 0, 0x66)),
+    ("config_flags_bit3", "HECATE_E_FILE_CONFIG", _header_u32(FLAGS, 9)),
+    ("conv_flag_without_kernel", "HECATE_E_FILE_CONFIG", _conv_header(5, 0)),
+    ("conv_kernel_1", "HECATE_E_FILE_CONFIG", _conv_header(5, 1)),
+    ("conv_kernel_9", "HECATE_E_FILE_CONFIG", _conv_header(5, 9)),
+    ("conv_kernel_huge", "HECATE_E_FILE_CONFIG", _conv_header(5, 0xFFFFFFFF)),
+    ("conv_kernel_without_flag", "HECATE_E_FILE_CONFIG", _conv_header(1, 4)),
+    ("conv_kernel_without_flag_or_tensors", "HECATE_E_FILE_CONFIG", _conv_header(1, 4, valid_model)),
+    ("conv_flag_without_tensors", "HECATE_E_FILE_TENSOR_COUNT", _conv_header(5, 4, valid_model)),
+    ("conv_kernel_other_than_tensors", "HECATE_E_FILE_TENSOR_SHAPE", _conv_header(5, 3)),
+    ("conv_tensor_misplaced", "HECATE_E_FILE_TENSOR_NAME",
+     _entry_name("blk0.mem0.conv_k", b"blk0.mem0.conv_v".ljust(40, b"\0"), conv_model)),
+    ("conv_tensor_int8", "HECATE_E_FILE_TENSOR_DTYPE", _conv_entry("blk0.mem0.conv_q", E_DTYPE, 2)),
+    ("conv_tensor_nan", "HECATE_E_FILE_NONFINITE", _tensor_value("blk0.mem0.conv_v", math.nan, conv_model)),
     ("config_layers_0", "HECATE_E_FILE_CONFIG", _header_u32(LAYERS, 0)),
     ("config_layers_5", "HECATE_E_FILE_CONFIG", _header_u32(LAYERS, 5)),
     ("config_layers_2_tensors_of_1", "HECATE_E_FILE_TENSOR_COUNT", _header_u32(LAYERS, 2)),

@@ -2,7 +2,8 @@
 retention) x composition x k in {1, 2, 4} against the reference, bit-exact
 chunking and state save/restore inside a block, and every parameter's
 gradient against finite differences with blocks that started before the
-chunk (double build)."""
+chunk (double build); each also with the front end's short convolution
+(MATH §3.1) at k in {1, 2}."""
 import numpy as np
 import pytest
 
@@ -12,27 +13,35 @@ from hecate_edge.reference.model import ReferenceSession
 from chunking import assert_chunking_bit_exact
 from finite_diff import assert_chunk_gradients
 from parity import assert_close
-from conftest import ALL_RULES, RULE_CASES, build_model, lively_params, rule_config
+from conftest import ALL_RULES, RULE_CASES, build_model, conv_states, lively_params, rule_config
 
 ALL_COMPOSITIONS = sorted(COMPOSITIONS)
 TOL = {"f32": 1e-5, "f64": 1e-12}
 # short periods, so that every level fires inside the tests' few dozen tokens
 # and blocks straddle the chunks (max_chunk 7)
 PERIODS = {1: (1,), 2: (1, 3), 4: (1, 3, 4, 10)}
+# (k, conv_kernel): levels, and the short convolution's taps (0: none, MATH §3.1)
+PARITY_SHAPES = [(1, 0), (2, 0), (4, 0), (1, 4), (2, 3)]
+CHUNKING_SHAPES = [(2, 0), (4, 0), (1, 4), (2, 3)]
 
 
-def config(case, composition, k, **shape):
+def shape_id(shape) -> str:
+    k, conv = shape
+    return f"{k}-conv{conv}" if conv else str(k)
+
+
+def config(case, composition, k, conv=0, **shape):
     base = ModelConfig(**{"vocab": 48, "d_model": 16, "n_heads": 2, "window": 5, **shape})
     return ModelConfig.from_dict({**rule_config(base, case).to_dict(), "composition": composition,
-                                  "n_levels": k, "periods": list(PERIODS[k])})
+                                  "n_levels": k, "periods": list(PERIODS[k]), "conv_kernel": conv})
 
 
 @pytest.mark.parametrize("precision", ["f32", "f64"])
-@pytest.mark.parametrize("k", sorted(PERIODS))
+@pytest.mark.parametrize("k,conv", PARITY_SHAPES, ids=[shape_id(s) for s in PARITY_SHAPES])
 @pytest.mark.parametrize("composition", ALL_COMPOSITIONS)
 @pytest.mark.parametrize("case", RULE_CASES)
-def test_cms_matches_reference(case, composition, k, precision):
-    cfg = config(case, composition, k)
+def test_cms_matches_reference(case, composition, k, conv, precision):
+    cfg = config(case, composition, k, conv)
     model, params = build_model(cfg, lively_params(cfg, 4), precision)
     # Newton-Schulz Atlas inside MAC's loop still amplifies rounding slowly
     # (conftest.lively_params): float32 reaches 1e-5 after ~24 tokens at k = 4
@@ -44,26 +53,30 @@ def test_cms_matches_reference(case, composition, k, precision):
     for level in range(k):
         assert_close(sess.memory(level), ref.memory(level), TOL[precision], f"level {level} state")
         assert_close(sess.memory_read(level), ref.memory_read(level), TOL[precision], f"level {level} read state")
+        if conv:
+            assert_close(conv_states(sess)[0, level], ref.conv_state(level), TOL[precision], f"level {level} conv")
 
 
-@pytest.mark.parametrize("k", [2, 4])
+@pytest.mark.parametrize("k,conv", CHUNKING_SHAPES, ids=[shape_id(s) for s in CHUNKING_SHAPES])
 @pytest.mark.parametrize("composition", ALL_COMPOSITIONS)
 @pytest.mark.parametrize("rule", ALL_RULES)
-def test_cms_chunking_and_restore_are_bit_exact(rule, composition, k):
+def test_cms_chunking_and_restore_are_bit_exact(rule, composition, k, conv):
     """MATH §6 (A6): token by token == any chunking, and a state saved inside
-    a block resumes exactly (the blob holds every level's block-start state)."""
-    cfg = config(rule, composition, k)
+    a block resumes exactly (the blob holds every level's block-start state
+    and convolution state)."""
+    cfg = config(rule, composition, k, conv)
     model, _ = build_model(cfg, lively_params(cfg, 5), "f32")
     tokens = np.random.default_rng(2).integers(0, cfg.vocab, 29)
     assert_chunking_bit_exact(model, tokens, split_at=11)  # position 11: inside a block of every level > 0
 
 
-@pytest.mark.parametrize("k", [2, 4])
+@pytest.mark.parametrize("k,conv", CHUNKING_SHAPES, ids=[shape_id(s) for s in CHUNKING_SHAPES])
 @pytest.mark.parametrize("composition", ALL_COMPOSITIONS)
 @pytest.mark.parametrize("rule", ALL_RULES)
-def test_cms_gradients_match_finite_differences(rule, composition, k):
-    """Every parameter tensor, from a state carried over from inside a block."""
-    cfg = config(rule, composition, k, vocab=20, d_model=8, window=3)
+def test_cms_gradients_match_finite_differences(rule, composition, k, conv):
+    """Every parameter tensor (the convolution's taps too), from a state
+    carried over from inside a block (and a convolution state: a constant)."""
+    cfg = config(rule, composition, k, conv, vocab=20, d_model=8, window=3)
     model, _ = build_model(cfg, lively_params(cfg, 11), "f64")
     rng = np.random.default_rng(3)
     tokens, targets = rng.integers(0, cfg.vocab, 9), rng.integers(0, cfg.vocab, 9)

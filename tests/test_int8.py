@@ -40,14 +40,17 @@ def test_rows_round_to_nearest_step_of_their_own_scale():
 
 def test_only_the_matrices_the_kernels_read_may_be_int8():
     assert all(int8_allowed(n) for n in ("emb", "head", "blk0.attn.wo", "blk0.mem0.wk", "blk1.mem2.wq"))
-    assert not any(int8_allowed(n) for n in ("blk0.mem0.gate_w", "blk0.mem0.gate_b", "blk0.mem0.A_log"))
+    assert not any(int8_allowed(n) for n in ("blk0.mem0.gate_w", "blk0.mem0.gate_b", "blk0.mem0.A_log",
+                                             "blk0.mem0.conv_k", "blk1.mem0.conv_q"))  # conv taps: float
 
 
 @pytest.mark.parametrize("precision", ["f32", "f64"])
+@pytest.mark.parametrize("conv", [0, 4], ids=lambda k: f"conv{k}")
 @pytest.mark.parametrize("composition", sorted(COMPOSITIONS))
 @pytest.mark.parametrize("case", RULE_CASES)
-def test_int8_model_matches_reference_on_dequantized_weights(case, composition, precision):
-    cfg = rule_config(replace(CFG, composition=composition), case)
+def test_int8_model_matches_reference_on_dequantized_weights(case, composition, conv, precision):
+    """Also with the short convolution (MATH §3.1), whose taps stay float."""
+    cfg = rule_config(replace(CFG, composition=composition, conv_kernel=conv), case)
     model, stored, _ = int8_model(cfg, 3, precision)
     assert model.quantized
     tokens = np.random.default_rng(11).integers(0, cfg.vocab, 80)

@@ -77,6 +77,9 @@ static hecate_status open_checks(const void *file, size_t file_bytes, hecate_cud
     if (b->info.n_levels != 1 || read_u32(f, OFF_N_LAYERS) != 1)
         return fail(HECATE_E_UNSUPPORTED, "CUDA sessions run one layer with one memory level (file: %u layers, %u "
                     "levels)", read_u32(f, OFF_N_LAYERS), b->info.n_levels);
+    if (b->info.flags & 4u) /* FORMAT.md flag bit 2, MATH §3.1 */
+        return fail(HECATE_E_UNSUPPORTED, "the short convolution in the memory front end (flag bit 2) is not "
+                    "implemented on CUDA");
     if (b->info.flags & ~1u) /* docs/FORMAT.md flags: only bit 0 (q/k normalization) runs here */
         return fail(HECATE_E_UNSUPPORTED, "header flags %#x: the CUDA kernels implement flag bit 0 (q/k "
                     "normalization) only", b->info.flags);

@@ -4,7 +4,9 @@ emb, attention and head use s = sqrt(1/d); memory projections, gate_w and
 freq_w use s = sqrt(1/(2d)); gate_b takes the rule's default biases for its level
 (MATH §3.1, §6.1: slower levels forget less and step less); freq_b is
 FREQ_GATE_BIAS (MATH §6.2: every gate starts open); MAC's level-mixing logits
-start at 0, an even mix (MATH §4.4).
+start at 0, an even mix (MATH §4.4); the short convolution's taps (MATH §3.1)
+are U(-s, s) with 1 added to the current token's tap, close to the identity,
+so a model with the convolution starts near the one without it.
 """
 import re
 
@@ -59,4 +61,6 @@ def init_params(cfg: ModelConfig, seed: int) -> dict[str, np.ndarray]:
         else:
             s = init_scale(name, cfg.d_model)
             params[name] = rng.uniform(-s, s, size=shape)
+            if short.startswith("conv_"):
+                params[name][-1] += 1.0  # the current token's tap (MATH §3.1)
     return params

@@ -85,6 +85,9 @@ class ReferenceSession:
         # MATH §6.2: each gated level's input summed over its current block
         self._sums = [[np.zeros(self.cfg.d_model) for _ in range(self.cfg.n_levels)]
                       for _ in range(self.cfg.n_layers)]
+        # MATH §3.1: each level's last K-1 pre-convolution rows of k, v, q (zeros: no earlier tokens)
+        conv = (3, max(self.cfg.conv_kernel - 1, 0), self.cfg.d_model)
+        self._conv = [[np.zeros(conv) for _ in range(self.cfg.n_levels)] for _ in range(self.cfg.n_layers)]
         self.gate_log: list[dict] = []
 
     def memory(self, level: int = 0, layer: int = 0) -> np.ndarray:
@@ -99,6 +102,14 @@ class ReferenceSession:
     def block_sum(self, level: int, layer: int = 0) -> np.ndarray:
         """Copy of gated level `level`'s input sum over its current block (MATH §6.2)."""
         return self._sums[layer][level].copy()
+
+    def conv_state(self, level: int = 0, layer: int = 0) -> np.ndarray:
+        """Copy of level `level`'s convolution state in block `layer`: (3, K-1, d),
+        the last K-1 pre-convolution rows of k, v, q, oldest first (MATH §3.1)."""
+        return self._conv[layer][level].copy()
+
+    def _history(self, layer: int, level: int) -> np.ndarray | None:
+        return self._conv[layer][level] if self.cfg.conv_kernel else None
 
     def attention_cache(self, layer: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Copies of block `layer`'s cached (keys, values), each (m, d) oldest first, m <= window
@@ -140,9 +151,13 @@ class ReferenceSession:
 
     def memory_step(self, layer: int, level: int, x: np.ndarray) -> np.ndarray:
         """MATH §3.1 front end then the rule's write-and-read at the level's
-        period (MATH §6.1), or a read only when frozen."""
+        period (MATH §6.1), or a read only when frozen (the convolution state,
+        a front-end buffer, advances either way)."""
         params = self._levels[layer][level]
-        km, vm, qm = frontend.project(params, x, self.cfg.qk_norm)
+        history = self._history(layer, level)
+        km, vm, qm = frontend.project(params, x, self.cfg.qk_norm, history)
+        if history is not None:
+            self._conv[layer][level] = frontend.shift(history, frontend.projections(params, x))
         if self.freeze_memory:
             return self.rule.read(self._at[layer][level], qm, self.cfg.memory_hp)
         gate_values = frontend.gates(params, km, vm, self.rule.GATES, self.cfg.bounded_steps)
@@ -155,8 +170,9 @@ class ReferenceSession:
         return y
 
     def memory_pre_read(self, layer: int, level: int, x: np.ndarray) -> np.ndarray:
-        """MATH §4.4: level `level`'s read before this token's write, with the query of x (§3.1)."""
-        _, _, qm = frontend.project(self._levels[layer][level], x, self.cfg.qk_norm)
+        """MATH §4.4: level `level`'s read before this token's write, with the query of x (§3.1;
+        convolved over the level's own q stream, x's row the newest, which leaves the state as it is)."""
+        qm = frontend.query(self._levels[layer][level], x, self.cfg.qk_norm, self._history(layer, level))
         state, at = self._memory[layer][level], self._at[layer][level]
         if not self.freeze_memory:
             at = readable_before_write(state, at, self.position, self.cfg.periods[level])

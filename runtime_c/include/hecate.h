@@ -103,7 +103,9 @@ typedef struct hecate_model_info {
     uint32_t composition;  /* 0 = MAG, 1 = MAL */
     uint32_t rule;         /* memory rule id, 0 = delta */
     uint32_t n_levels;     /* memory levels k */
-    uint32_t flags;        /* bit 0: L2-normalize memory q and k; bit 1: learned frequency gates; bit 4: bounded inner steps */
+    uint32_t flags;        /* bit 0: L2-normalize memory q and k; bit 1: learned frequency gates;
+                            * bit 2: short convolution in the memory front end (conv_kernel);
+                            * bit 4: bounded inner steps */
     uint32_t n_tensors;
     uint32_t real_bytes;   /* 4 or 8: the scalar type the tensors are stored in */
     uint32_t file_crc32;   /* CRC32 recorded in (and checked against) the file */
@@ -177,7 +179,7 @@ hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_mode
                                   const hecate_session_opts *opts, hecate_session **out);
 
 /* Back to the initial state: every memory level at its rule's init state,
- * empty attention window, position 0. */
+ * empty attention window, empty convolution state (MATH §3.1), position 0. */
 hecate_status hecate_session_reset(hecate_session *session);
 
 /* Tokens consumed since the last reset. */
@@ -226,7 +228,7 @@ hecate_status hecate_train_chunk(hecate_session *session, const uint32_t *tokens
 hecate_status hecate_state_bytes(const hecate_session *session, size_t *bytes);
 
 /* Write the whole session state (position, attention window, every memory
- * level) as a versioned blob with CRC (docs/FORMAT.md) into buf. */
+ * level, each level's convolution state) as a versioned blob with CRC (docs/FORMAT.md) into buf. */
 hecate_status hecate_state_save(const hecate_session *session, void *buf, size_t buf_bytes,
                                 size_t *written);
 

@@ -22,10 +22,21 @@ static void layout_pre_read(carver *cv, const hecate_model *m, uint32_t T, bool 
     if (!m->composition->reads_before_write) return;
     V->qx = take(cv, Td);
     V->qxnorm = take(cv, T);
+    V->qxp = m->cfg.conv_k ? take(cv, Td) : V->qx;
     V->hy = take(cv, Td);
     if (training) {
         V->dqx = take(cv, Td);
+        V->dqxp = m->cfg.conv_k ? take(cv, Td) : V->dqx;
         V->dy = take(cv, Td);
+    }
+}
+
+/* A level's rows before the convolution (MATH §3.1): its own even in
+ * inference (MAC interleaves the levels token by token), and their gradients. */
+static void layout_conv(carver *cv, const hecate_model *m, uint32_t T, bool training, hct_level_buf *V) {
+    for (uint32_t j = 0; j < HCT_CONV_STREAMS; j++) {
+        V->pre[j] = m->cfg.conv_k ? take(cv, (uint64_t)T * m->cfg.d) : NULL;
+        V->dpre[j] = m->cfg.conv_k && training ? take(cv, (uint64_t)T * m->cfg.d) : NULL;
     }
 }
 
@@ -73,6 +84,7 @@ static void layout_layer(carver *cv, const hecate_model *m, uint32_t T, bool tra
         } else {
             layout_level(cv, m, T, training, &L->lev[i]);
         }
+        layout_conv(cv, m, T, training, &L->lev[i]);
         layout_pre_read(cv, m, T, training, &L->lev[i]);
     }
     L->y = c->n_levels == 1 && !mac ? L->lev[0].y : take(cv, Td); /* MAC mixes even one level */
@@ -141,6 +153,8 @@ hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, b
             if (!hct_all_finite(s->mem_spare[mem], s->mem_len[mem])) return HECATE_E_NONFINITE;
             if (s->mem_at[mem] && !hct_all_finite(s->mem_at_spare[mem], s->mem_len[mem])) return HECATE_E_NONFINITE;
         }
+        for (uint32_t i = 0; i < c->n_levels && c->conv_k; i++) /* frozen too: it is the front end's */
+            if (!hct_all_finite(s->conv_spare[hct_mem_index(c, l, i)], hct_conv_len(c))) return HECATE_E_NONFINITE;
         if (l < last) { /* in place when inference shares x between layers */
             const hct_layer_buf *in = &b->lay[l];
             real *next = b->lay[l + 1].x;
@@ -170,6 +184,10 @@ void hct_block_commit(hecate_session *s, const hct_block *b) {
             swap(&s->mem_state[mem], &s->mem_spare[mem]);
             if (s->mem_at[mem]) swap(&s->mem_at[mem], &s->mem_at_spare[mem]);
             if (s->mem_sum[mem]) swap(&s->mem_sum[mem], &s->mem_sum_spare[mem]);
+        }
+        for (uint32_t i = 0; i < c->n_levels && c->conv_k; i++) { /* a front-end buffer: frozen too */
+            uint32_t mem = hct_mem_index(c, l, i);
+            swap(&s->conv_state[mem], &s->conv_spare[mem]);
         }
         for (uint32_t t = T > w ? T - w : 0; t < T; t++) { /* slot: the token's entries (swa.c) */
             size_t slot = (size_t)((b->p0 + t) % w) * E * d, r = (size_t)t * d;

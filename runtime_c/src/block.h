@@ -13,6 +13,8 @@
  * shares one set between the levels (each level's read is summed at once). */
 typedef struct hct_level_buf {
     real *km, *vm, *qm;       /* (T, d) memory key/value/query after normalization, MATH §3.1 */
+    real *pre[HCT_CONV_STREAMS];  /* (T, d) with the convolution: k, v, q before it (the level's own) */
+    real *dpre[HCT_CONV_STREAMS]; /* (T, d) training, with the convolution: their gradients */
     real *knorm, *qnorm;      /* (T) norms before normalization */
     real *gate_pre, *gates;   /* (T, G) */
     real *y;                  /* (T, d) the level's read */
@@ -23,8 +25,10 @@ typedef struct hct_level_buf {
     real *dy;                 /* (T, d) training only, MAC: d loss / d the level's read */
     /* MAC (MATH §4.4): the read before each token's write from the block input x */
     real *qx, *qxnorm;        /* (T, d), (T): its query after normalization and the norm before */
+    real *qxp;                /* (T, d) x's query projection before the convolution (qx without one) */
     real *hy;                 /* (T, d) the read */
     real *dqx;                /* (T, d) training only: d loss / d qx */
+    real *dqxp;               /* (T, d) training only: d loss / d qxp (dqx without the convolution) */
     hct_rule_io rule_io;      /* the rule call, kept for backward */
 } hct_level_buf;
 
@@ -99,15 +103,24 @@ void hct_memory_backward(const hecate_session *s, hct_block *b, const real *in, 
 /* One level of the current layer a part at a time (MAC, MATH §4.4; the
  * memory above is begin, front(0, T) and hct_rule_forward): begin sets up
  * the level's rule call on input `in` (T, d) whose rows may be filled
- * later; front computes the front end (MATH §3.1) of rows t0 .. t1-1;
- * pre_queries the queries of the read before the write from x (L->lev[].qx).
+ * later; front computes the front end (MATH §3.1) of rows t0 .. t1-1 (the
+ * call that reaches T also writes the session's spare convolution state);
+ * pre_queries projects x to the queries of the read before the write
+ * (L->lev[].qxp), pre_query finishes token t's (convolution over the level's
+ * q stream, whose rows before t front has made; normalization) into qx.
  * Backward: the rule call's hct_rule_grad (dy: the level's read gradient),
  * the front end's backward of rows t0 .. t1-1 from b->dkm/dvm/dqm/dgates
- * (din += the input's gradient), and the pre-read queries' (from lev[].dqx). */
+ * (din += the input's gradient; calls run from the last rows to the first,
+ * the first reaching T), pre_query_backward of token t (from lev[].dqx, into
+ * dqxp and the q stream's earlier rows: before front_backward of those rows),
+ * and the pre-read queries' projection (from lev[].dqxp). */
 void hct_level_begin(const hecate_session *s, hct_block *b, uint32_t level, const real *in, bool training);
 void hct_level_front(const hecate_session *s, hct_block *b, uint32_t level, const real *in, uint32_t t0,
                      uint32_t t1);
 void hct_level_pre_queries(const hecate_session *s, hct_block *b, uint32_t level, const real *x);
+void hct_level_pre_query(const hecate_session *s, hct_block *b, uint32_t level, uint32_t t);
+void hct_level_pre_query_backward(const hecate_session *s, hct_block *b, uint32_t level, uint32_t t,
+                                  hct_weights *grad);
 hct_rule_grad hct_level_grad(hct_block *b, uint32_t level, const real *dy, hct_weights *grad, real *din);
 void hct_level_front_backward(const hecate_session *s, hct_block *b, uint32_t level, const real *in,
                               hct_weights *grad, real *din, uint32_t t0, uint32_t t1);

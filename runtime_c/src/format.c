@@ -62,10 +62,12 @@ static void entry(expect *e, uint32_t ndim, uint32_t d0, uint32_t d1, size_t fie
     e->q8 = q8;
 }
 
-/* Tensor j (from 0) of memory level `level` of block `layer`: front end, the
- * rule's own, then a gated level's frequency gate (MATH §6.2). */
+/* Tensor j (from 0) of memory level `level` of block `layer`: front end
+ * (projections, the convolution's taps when on, gates), the rule's own, then
+ * a gated level's frequency gate (MATH §3.1, §6.2). */
 static void level_tensor(const hct_config *c, const hct_rule *r, uint32_t layer, uint32_t level, uint32_t j,
                          expect *e) {
+    static const char *const conv[HCT_CONV_STREAMS] = {"conv_k", "conv_v", "conv_q"};
     static const char *const front[5] = {"wk", "wv", "wq", "gate_w", "gate_b"};
     static const char *const freq[2] = {"freq_w", "freq_b"};
     static const size_t front_at[5] = {offsetof(hct_level_w, wk), offsetof(hct_level_w, wv),
@@ -76,6 +78,14 @@ static void level_tensor(const hct_config *c, const hct_rule *r, uint32_t layer,
     size_t base = offsetof(hct_weights, layer) + layer * sizeof(hct_layer_w) + offsetof(hct_layer_w, level) +
                   level * sizeof(hct_level_w);
     char prefix[6] = {'m', 'e', 'm', (char)('0' + level), '.', 0}, rest[40];
+    uint32_t n_conv = c->conv_k ? HCT_CONV_STREAMS : 0;
+    if (j >= 3 && j < 3 + n_conv) { /* (K, d) taps, float (MATH §3.1) */
+        entry(e, 2, c->conv_k, d, base + offsetof(hct_level_w, conv) + (j - 3) * sizeof(real *), false);
+        join(rest, prefix, conv[j - 3]);
+        layer_name(e->name, layer, rest);
+        return;
+    }
+    if (j >= 3) j -= n_conv;
     if (j < 3) entry(e, 2, d, d, base + front_at[j], true);
     else if (j == 3) entry(e, 2, G, 2 * d, base + front_at[j], false);
     else if (j == 4) entry(e, 1, G, 1, base + front_at[j], false);
@@ -88,7 +98,7 @@ static void level_tensor(const hct_config *c, const hct_rule *r, uint32_t layer,
 
 /* Tensors of memory level `level`, before the levels of a block, and of a block. */
 static uint32_t level_count(const hct_config *c, const hct_rule *r, uint32_t level) {
-    return 5 + r->n_tensors + (hct_gated(c, level) ? 2u : 0u);
+    return 5 + (c->conv_k ? HCT_CONV_STREAMS : 0u) + r->n_tensors + (hct_gated(c, level) ? 2u : 0u);
 }
 static uint32_t head_count(const hct_config *c) {
     return 4 + (c->n_levels > 1 ? hct_composition_by_id(c->composition)->n_tensors : 0);
@@ -155,6 +165,7 @@ static hecate_status read_config(const unsigned char *p, hct_config *c) {
     for (int i = 0; i < 8; i++) c->periods[i] = rd32(p + 72 + 4 * i);
     for (int i = 0; i < 8; i++) c->rule_params[i] = rdf32(p + 104 + 4 * i);
     c->retention_param = rdf32(p + 136);
+    c->conv_k = rd32(p + 140);
     if (c->vocab < 2 || c->vocab > 65536 || c->d < 1 || c->d > 4096) return HECATE_E_FILE_CONFIG;
     if (c->n_heads < 1 || c->d % c->n_heads != 0) return HECATE_E_FILE_CONFIG;
     if (c->window < 1 || c->window > 4096) return HECATE_E_FILE_CONFIG;
@@ -162,7 +173,8 @@ static hecate_status read_config(const unsigned char *p, hct_config *c) {
     if (!hct_rule_by_id(c->rule)) return HECATE_E_FILE_RULE;
     if (c->n_levels < 1 || c->n_levels > HCT_MAX_LEVELS) return HECATE_E_FILE_CONFIG;
     if (c->n_layers < 1 || c->n_layers > HCT_MAX_LAYERS) return HECATE_E_FILE_CONFIG;
-    if (c->flags & ~(uint32_t)(HCT_FLAG_QK_NORM | HCT_FLAG_FREQ_GATES | HCT_FLAG_BOUNDED_STEP)) return HECATE_E_FILE_CONFIG;
+    if (c->flags & ~(uint32_t)(HCT_FLAG_QK_NORM | HCT_FLAG_FREQ_GATES | HCT_FLAG_CONV | HCT_FLAG_BOUNDED_STEP))
+        return HECATE_E_FILE_CONFIG;
     if ((c->flags & HCT_FLAG_FREQ_GATES) && c->n_levels < 2) return HECATE_E_FILE_CONFIG; /* MATH §6.2 */
     if (c->periods[0] != 1) return HECATE_E_FILE_CONFIG; /* MATH §6.1: level 0 writes every token */
     for (uint32_t i = 1; i < 8; i++) {
@@ -174,6 +186,8 @@ static hecate_status read_config(const unsigned char *p, hct_config *c) {
         float v = c->rule_params[i];
         if (!(v == v) || v > FLT_MAX || v < -FLT_MAX) return HECATE_E_FILE_CONFIG;
     }
+    if (c->flags & HCT_FLAG_CONV ? c->conv_k < HCT_MIN_CONV || c->conv_k > HCT_MAX_CONV : c->conv_k != 0)
+        return HECATE_E_FILE_CONFIG; /* MATH §3.1: K taps with the flag, 0 without */
     const hct_rule *rule = hct_rule_by_id(c->rule);
     hecate_status st = rule->check_params(c);
     return st != HECATE_OK ? st : hct_rule_check_retention(rule, c);
@@ -190,7 +204,7 @@ static hecate_status check_header(const unsigned char *p, size_t n) {
     if (recorded > (uint64_t)n) return HECATE_E_FILE_TRUNCATED;
     if (recorded < (uint64_t)n) return HECATE_E_FILE_SIZE;
     if (hct_crc32(p + 28, n - 28) != rd32(p + 24)) return HECATE_E_FILE_CRC;
-    for (size_t i = 140; i < HCT_HEADER_BYTES; i++) if (p[i]) return HECATE_E_FILE_RESERVED;
+    for (size_t i = 144; i < HCT_HEADER_BYTES; i++) if (p[i]) return HECATE_E_FILE_RESERVED;
     return HECATE_OK;
 }
 

@@ -28,10 +28,13 @@ typedef hecate_real real;
 #define HCT_MAX_GATES 4
 #define HCT_MAX_RULE_TENSORS 4   /* parameter tensors a rule may own (rules/rule.h) */
 #define HCT_MAX_COMPOSE_TENSORS 2 /* parameter tensors a composition may own (compose/compose.h) */
+#define HCT_CONV_STREAMS 3        /* the short convolution runs over memory k, v, q (MATH §3.1) */
+#define HCT_MIN_CONV 2u           /* its kernel sizes K when on */
+#define HCT_MAX_CONV 8u
 /* emb, head, and per block 4 attention, the composition's own, per level 5
- * front-end, the rule's own and 2 frequency-gate tensors */
+ * front-end, 3 convolution, the rule's own and 2 frequency-gate tensors */
 #define HCT_MAX_TENSORS \
-    (2 + HCT_MAX_LAYERS * (4 + HCT_MAX_COMPOSE_TENSORS + HCT_MAX_LEVELS * (7 + HCT_MAX_RULE_TENSORS)))
+    (2 + HCT_MAX_LAYERS * (4 + HCT_MAX_COMPOSE_TENSORS + HCT_MAX_LEVELS * (10 + HCT_MAX_RULE_TENSORS)))
 #define HCT_HEADER_BYTES 256u
 #define HCT_DIR_ENTRY_BYTES 80u
 #define HCT_ALIGN 64u
@@ -46,11 +49,12 @@ typedef struct hct_config {
     uint32_t periods[8];
     float rule_params[8];
     float retention_param;   /* elastic net: lambda_1 (MATH §3.8); other retentions: 0 */
+    uint32_t conv_k;         /* taps K of the front end's short convolution (MATH §3.1); 0: none */
 } hct_config;
 
-/* FREQ_GATES: MATH §6.2, needs n_levels >= 2.  BOUNDED_STEP: every softplus step gate is
- * HCT_THETA_MAX * sigmoid instead (MATH §3.1 "Bounded inner steps"). */
-enum { HCT_FLAG_QK_NORM = 1u, HCT_FLAG_FREQ_GATES = 2u, HCT_FLAG_BOUNDED_STEP = 16u };
+/* FREQ_GATES: MATH §6.2, needs n_levels >= 2; CONV: MATH §3.1, K in conv_k.  BOUNDED_STEP:
+ * every softplus step gate is HCT_THETA_MAX * sigmoid instead (MATH §3.1 "Bounded inner steps"). */
+enum { HCT_FLAG_QK_NORM = 1u, HCT_FLAG_FREQ_GATES = 2u, HCT_FLAG_CONV = 4u, HCT_FLAG_BOUNDED_STEP = 16u };
 #define HCT_THETA_MAX 1
 
 /* Projections are stored input-major, (d_in, d_out): y = x W (MATH notation). */
@@ -58,6 +62,8 @@ enum { HCT_FLAG_QK_NORM = 1u, HCT_FLAG_FREQ_GATES = 2u, HCT_FLAG_BOUNDED_STEP = 
 /* Parameters of one memory level (MATH §3.1). */
 typedef struct hct_level_w {
     real *wk, *wv, *wq; /* (d, d) */
+    real *conv[HCT_CONV_STREAMS]; /* (K, d) each: taps over k, v, q, tap K-1 the current token
+                                   * (MATH §3.1); NULL without the convolution */
     real *gate_w;       /* (G, 2d) */
     real *gate_b;       /* (G) */
     real *rule_t[HCT_MAX_RULE_TENSORS]; /* the rule's own tensors (rule->tensor_shape), e.g. the SSM's A_log */
@@ -131,6 +137,9 @@ struct hecate_session {
     real *mem_sum[HCT_MAX_MEMS];   /* (d) a gated level's input summed over its current block (MATH
                                     * §6.2); NULL without a gate */
     real *mem_sum_spare[HCT_MAX_MEMS];
+    real *conv_state[HCT_MAX_MEMS]; /* (3, K-1, d) each level's last K-1 projections of k, v, q
+                                     * before the convolution, oldest first (MATH §3.1); NULL without */
+    real *conv_spare[HCT_MAX_MEMS];
     size_t mem_len[HCT_MAX_MEMS];
     real *ring_k[HCT_MAX_LAYERS], *ring_v[HCT_MAX_LAYERS]; /* (window, d) attention window cache
                                                              * of each block, slot = pos mod w */
@@ -157,6 +166,11 @@ size_t hct_ring_len(const hecate_model *m);
 /* Level `level` has a learned frequency gate (MATH §6.2: every level but 0 when the flag is set). */
 static inline bool hct_gated(const hct_config *c, uint32_t level) {
     return (c->flags & HCT_FLAG_FREQ_GATES) && level > 0;
+}
+
+/* Scalars of one level's convolution state: 3 streams x (K-1) rows x d; 0 without the convolution. */
+static inline size_t hct_conv_len(const hct_config *c) {
+    return c->conv_k ? (size_t)HCT_CONV_STREAMS * (c->conv_k - 1) * c->d : 0;
 }
 
 /* Level `level` keeps a block-start state apart from its state (MATH §6.1, §6.2). */

@@ -1,7 +1,8 @@
 /* level.c — a block's memory: each CMS level's front end shared by every
- * rule (MATH §3.1: projections, q/k L2 normalization, scalar gates from
- * concat(k, v)) around the rule's recurrence at the level's period, the
- * levels' reads summed (MATH §6.1), and the backward (MATH §7). */
+ * rule (MATH §3.1: projections, the short causal convolution, q/k L2
+ * normalization, scalar gates from concat(k, v)) around the rule's
+ * recurrence at the level's period, the levels' reads summed (MATH §6.1),
+ * and the backward (MATH §7). */
 #include "block.h"
 #include "mathfn.h"
 
@@ -34,6 +35,65 @@ static real gate_act_grad(uint8_t kind, real pre, real value) {
     }
 }
 
+/* Row j (0 .. K-1) of token t's convolution window in one stream: token
+ * t - (K-1) + j, from the block's rows `pre` (T, d) or, before the block,
+ * from the stream's state `hist` (K-1, d, oldest first); `cur`: token t's own
+ * row (MAC's pre-read puts x's query there). */
+static const real *conv_window_row(const real *hist, const real *pre, const real *cur, uint32_t K, uint32_t d,
+                                   uint32_t t, uint32_t j) {
+    if (j == K - 1) return cur;
+    int64_t u = (int64_t)t + j - (K - 1);
+    return u < 0 ? hist + (size_t)((int64_t)K - 1 + u) * d : pre + (size_t)u * d;
+}
+
+/* MATH §3.1: out = sum_j taps[j] * window row j, taps in order (the chunking
+ * invariant: every token sums the same way). */
+static void conv_forward(const real *taps, const real *hist, const real *pre, const real *cur, uint32_t K,
+                         uint32_t d, uint32_t t, real *out) {
+    for (uint32_t c = 0; c < d; c++) out[c] = taps[c] * conv_window_row(hist, pre, cur, K, d, t, 0)[c];
+    for (uint32_t j = 1; j < K; j++) {
+        const real *row = conv_window_row(hist, pre, cur, K, d, t, j), *w = taps + (size_t)j * d;
+        for (uint32_t c = 0; c < d; c++) out[c] += w[c] * row[c];
+    }
+}
+
+/* Backward of conv_forward from dout: dtaps += dout * rows; the block's
+ * earlier rows' gradients dpre += taps * dout (rows before the block are
+ * constants, MATH §7); the current row's gradient is taps[K-1] * dout, left
+ * to the caller. */
+static void conv_backward(const real *taps, const real *hist, const real *pre, const real *cur, uint32_t K,
+                          uint32_t d, uint32_t t, const real *dout, real *dtaps, real *dpre) {
+    for (uint32_t j = 0; j < K; j++) {
+        const real *row = conv_window_row(hist, pre, cur, K, d, t, j), *w = taps + (size_t)j * d;
+        real *dw = dtaps + (size_t)j * d;
+        for (uint32_t c = 0; c < d; c++) dw[c] += dout[c] * row[c];
+        if (j == K - 1 || (int64_t)t + j < (int64_t)K - 1) continue;
+        real *dp = dpre + (size_t)(t + j - (K - 1)) * d;
+        for (uint32_t c = 0; c < d; c++) dp[c] += w[c] * dout[c];
+    }
+}
+
+/* Stream j's state (K-1, d) of memory `mem` (session conv_state, or its spare). */
+static real *conv_hist(const hecate_session *s, uint32_t mem, uint32_t j, bool spare) {
+    size_t rows = (size_t)(s->model->cfg.conv_k - 1) * s->model->cfg.d;
+    return (spare ? s->conv_spare[mem] : s->conv_state[mem]) + j * rows;
+}
+
+/* The convolution state after a block of T tokens: each stream's last K-1
+ * rows of (state, block rows), into the session's spare. */
+static void conv_advance(const hecate_session *s, const hct_block *b, uint32_t level) {
+    const hct_config *c = &s->model->cfg;
+    uint32_t mem = hct_mem_index(c, b->layer, level), K = c->conv_k, d = c->d, T = b->T;
+    const hct_level_buf *V = &b->L->lev[level];
+    for (uint32_t j = 0; j < HCT_CONV_STREAMS; j++) {
+        const real *hist = conv_hist(s, mem, j, false);
+        real *next = conv_hist(s, mem, j, true);
+        const real *last = V->pre[j] + (size_t)(T - 1) * d;
+        for (uint32_t i = 0; i + 1 < K; i++) /* row i: token T - (K-1) + i, the window of T-1 without its oldest */
+            hct_copy(next + (size_t)i * d, conv_window_row(hist, V->pre[j], last, K, d, T - 1, i + 1), d);
+    }
+}
+
 real hct_level_scale(const hct_config *c) {
     return c->n_levels > 2 ? (real)1 / hct_sqrt((real)c->n_levels) : (real)1;
 }
@@ -44,11 +104,21 @@ void hct_level_front(const hecate_session *s, hct_block *b, uint32_t level, cons
     const hct_level_w *W = &m->w.layer[b->layer].level[level];
     hct_level_buf *V = &b->L->lev[level];
     const hct_rule *rule = m->rule;
-    uint32_t d = m->cfg.d, G = rule->n_gates;
+    uint32_t d = m->cfg.d, G = rule->n_gates, K = m->cfg.conv_k;
     size_t r0 = (size_t)t0 * d;
-    hct_model_linear(m, W->wk, in + r0, t1 - t0, d, d, V->km + r0);
-    hct_model_linear(m, W->wv, in + r0, t1 - t0, d, d, V->vm + r0);
-    hct_model_linear(m, W->wq, in + r0, t1 - t0, d, d, V->qm + r0);
+    real *out[HCT_CONV_STREAMS] = {V->km, V->vm, V->qm};
+    real *const *proj = K ? V->pre : out; /* with the convolution, the projections are its input */
+    hct_model_linear(m, W->wk, in + r0, t1 - t0, d, d, proj[0] + r0);
+    hct_model_linear(m, W->wv, in + r0, t1 - t0, d, d, proj[1] + r0);
+    hct_model_linear(m, W->wq, in + r0, t1 - t0, d, d, proj[2] + r0);
+    if (K) {
+        uint32_t mem = hct_mem_index(&m->cfg, b->layer, level);
+        for (uint32_t t = t0; t < t1; t++)
+            for (uint32_t j = 0; j < HCT_CONV_STREAMS; j++)
+                conv_forward(W->conv[j], conv_hist(s, mem, j, false), V->pre[j], V->pre[j] + (size_t)t * d, K, d,
+                             t, out[j] + (size_t)t * d);
+        if (t1 == b->T) conv_advance(s, b, level);
+    }
     for (uint32_t t = t0; t < t1; t++) {
         real *km = V->km + (size_t)t * d, *vm = V->vm + (size_t)t * d;
         if (m->cfg.flags & HCT_FLAG_QK_NORM) {
@@ -104,10 +174,18 @@ void hct_level_begin(const hecate_session *s, hct_block *b, uint32_t level, cons
 void hct_level_pre_queries(const hecate_session *s, hct_block *b, uint32_t level, const real *x) {
     const hecate_model *m = s->model;
     hct_level_buf *V = &b->L->lev[level];
-    uint32_t d = m->cfg.d;
-    hct_model_linear(m, m->w.layer[b->layer].level[level].wq, x, b->T, d, d, V->qx);
-    if (!(m->cfg.flags & HCT_FLAG_QK_NORM)) return;
-    for (uint32_t t = 0; t < b->T; t++) V->qxnorm[t] = hct_l2_normalize(V->qx + (size_t)t * d, d);
+    hct_model_linear(m, m->w.layer[b->layer].level[level].wq, x, b->T, m->cfg.d, m->cfg.d, V->qxp);
+}
+
+void hct_level_pre_query(const hecate_session *s, hct_block *b, uint32_t level, uint32_t t) {
+    const hct_config *c = &s->model->cfg;
+    hct_level_buf *V = &b->L->lev[level];
+    real *qx = V->qx + (size_t)t * c->d;
+    if (c->conv_k) /* MATH §4.4: the q stream's rows before t, then x's query */
+        conv_forward(s->model->w.layer[b->layer].level[level].conv[2],
+                     conv_hist(s, hct_mem_index(c, b->layer, level), 2, false), V->pre[2],
+                     V->qxp + (size_t)t * c->d, c->conv_k, c->d, t, qx);
+    if (c->flags & HCT_FLAG_QK_NORM) V->qxnorm[t] = hct_l2_normalize(qx, c->d);
 }
 
 static void level_forward(const hecate_session *s, hct_block *b, uint32_t level, const real *in, bool training) {
@@ -165,10 +243,42 @@ void hct_level_front_backward(const hecate_session *s, hct_block *b, uint32_t le
             hct_l2_normalize_backward(V->qm + (size_t)t * d, V->qnorm[t], b->dqm + (size_t)t * d, d);
         }
     }
-    uint32_t n = t1 - t0;
-    hct_linear_backward(W->wk, in + r0, b->dkm + r0, n, d, d, dW->wk, din + r0, b->lin_work);
-    hct_linear_backward(W->wv, in + r0, b->dvm + r0, n, d, d, dW->wv, din + r0, b->lin_work);
-    hct_linear_backward(W->wq, in + r0, b->dqm + r0, n, d, d, dW->wq, din + r0, b->lin_work);
+    uint32_t n = t1 - t0, K = m->cfg.conv_k;
+    real *dproj[HCT_CONV_STREAMS] = {b->dkm, b->dvm, b->dqm};
+    if (K) { /* MATH §3.1: back through the convolution to its input rows; a row's terms come from its own
+              * token and later ones, so this call completes rows t0 .. t1-1 */
+        uint32_t mem = hct_mem_index(&m->cfg, b->layer, level);
+        for (uint32_t j = 0; j < HCT_CONV_STREAMS; j++) {
+            if (t1 == b->T) hct_zero(V->dpre[j], (size_t)b->T * d); /* the first call of the backward */
+            for (uint32_t t = t1; t-- > t0;) {
+                const real *dout = dproj[j] + (size_t)t * d;
+                real *cur = V->pre[j] + (size_t)t * d, *dcur = V->dpre[j] + (size_t)t * d;
+                conv_backward(W->conv[j], conv_hist(s, mem, j, false), V->pre[j], cur, K, d, t, dout, dW->conv[j],
+                              V->dpre[j]);
+                const real *last = W->conv[j] + (size_t)(K - 1) * d;
+                for (uint32_t c = 0; c < d; c++) dcur[c] += last[c] * dout[c];
+            }
+            dproj[j] = V->dpre[j];
+        }
+    }
+    hct_linear_backward(W->wk, in + r0, dproj[0] + r0, n, d, d, dW->wk, din + r0, b->lin_work);
+    hct_linear_backward(W->wv, in + r0, dproj[1] + r0, n, d, d, dW->wv, din + r0, b->lin_work);
+    hct_linear_backward(W->wq, in + r0, dproj[2] + r0, n, d, d, dW->wq, din + r0, b->lin_work);
+}
+
+void hct_level_pre_query_backward(const hecate_session *s, hct_block *b, uint32_t level, uint32_t t,
+                                  hct_weights *grad) {
+    const hct_config *c = &s->model->cfg;
+    hct_level_buf *V = &b->L->lev[level];
+    uint32_t d = c->d, K = c->conv_k;
+    real *dqx = V->dqx + (size_t)t * d;
+    if (c->flags & HCT_FLAG_QK_NORM) hct_l2_normalize_backward(V->qx + (size_t)t * d, V->qxnorm[t], dqx, d);
+    if (!K) return; /* dqxp is dqx */
+    const real *taps = s->model->w.layer[b->layer].level[level].conv[2], *last = taps + (size_t)(K - 1) * d;
+    real *dqxp = V->dqxp + (size_t)t * d;
+    conv_backward(taps, conv_hist(s, hct_mem_index(c, b->layer, level), 2, false), V->pre[2],
+                  V->qxp + (size_t)t * d, K, d, t, dqx, grad->layer[b->layer].level[level].conv[2], V->dpre[2]);
+    for (uint32_t j = 0; j < d; j++) dqxp[j] = last[j] * dqx[j];
 }
 
 void hct_level_pre_queries_backward(const hecate_session *s, hct_block *b, uint32_t level, const real *x,
@@ -176,10 +286,7 @@ void hct_level_pre_queries_backward(const hecate_session *s, hct_block *b, uint3
     const hecate_model *m = s->model;
     hct_level_buf *V = &b->L->lev[level];
     uint32_t d = m->cfg.d;
-    if (m->cfg.flags & HCT_FLAG_QK_NORM)
-        for (uint32_t t = 0; t < b->T; t++)
-            hct_l2_normalize_backward(V->qx + (size_t)t * d, V->qxnorm[t], V->dqx + (size_t)t * d, d);
-    hct_linear_backward(m->w.layer[b->layer].level[level].wq, x, V->dqx, b->T, d, d,
+    hct_linear_backward(m->w.layer[b->layer].level[level].wq, x, V->dqxp, b->T, d, d,
                         grad->layer[b->layer].level[level].wq, dx, b->lin_work);
 }
 

@@ -18,7 +18,8 @@ static hecate_status resolve_opts(const hecate_session_opts *in, hecate_session_
 
 /* Offsets of the session regions; returns total bytes (UINT64_MAX on overflow). */
 typedef struct layout {
-    uint64_t mem[HCT_MAX_MEMS][4], sum[HCT_MAX_MEMS][2], ring_k[HCT_MAX_LAYERS], ring_v[HCT_MAX_LAYERS];
+    uint64_t mem[HCT_MAX_MEMS][4], sum[HCT_MAX_MEMS][2], conv[HCT_MAX_MEMS][2];
+    uint64_t ring_k[HCT_MAX_LAYERS], ring_v[HCT_MAX_LAYERS];
     uint64_t scratch, scratch_bytes, total;
 } layout;
 
@@ -35,6 +36,10 @@ static void plan(const hecate_model *m, const hecate_session_opts *o, layout *L)
         for (uint32_t j = 0; j < 2; j++) { /* a gated level's block input sum + spare (MATH §6.2) */
             L->sum[i][j] = hct_gated(c, i % c->n_levels) ? at : 0;
             if (L->sum[i][j]) at = align_up(at + (uint64_t)c->d * sizeof(real));
+        }
+        for (uint32_t j = 0; j < 2; j++) { /* the convolution state + spare (MATH §3.1) */
+            L->conv[i][j] = c->conv_k ? at : 0;
+            if (L->conv[i][j]) at = align_up(at + (uint64_t)hct_conv_len(c) * sizeof(real));
         }
     }
     for (uint32_t l = 0; l < c->n_layers; l++) {
@@ -97,6 +102,8 @@ hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_mode
         s->mem_at_spare[i] = L.mem[i][3] ? (real *)(void *)(base + L.mem[i][3]) : NULL;
         s->mem_sum[i] = L.sum[i][0] ? (real *)(void *)(base + L.sum[i][0]) : NULL;
         s->mem_sum_spare[i] = L.sum[i][1] ? (real *)(void *)(base + L.sum[i][1]) : NULL;
+        s->conv_state[i] = L.conv[i][0] ? (real *)(void *)(base + L.conv[i][0]) : NULL;
+        s->conv_spare[i] = L.conv[i][1] ? (real *)(void *)(base + L.conv[i][1]) : NULL;
     }
     for (uint32_t l = 0; l < model->cfg.n_layers; l++) {
         s->ring_k[l] = (real *)(void *)(base + L.ring_k[l]);
@@ -117,6 +124,7 @@ hecate_status hecate_session_reset(hecate_session *s) {
         m->rule->state_init(s->mem_state[i], &m->cfg);
         if (s->mem_at[i]) hct_copy(s->mem_at[i], s->mem_state[i], s->mem_len[i]);
         if (s->mem_sum[i]) hct_zero(s->mem_sum[i], m->cfg.d);
+        if (s->conv_state[i]) hct_zero(s->conv_state[i], hct_conv_len(&m->cfg)); /* no earlier tokens */
     }
     size_t ring = hct_ring_len(m);
     for (uint32_t l = 0; l < m->cfg.n_layers; l++) {

@@ -1,6 +1,7 @@
 /* state.c — session state blob v1 (docs/FORMAT.md): save, and a load that
  * validates everything before it touches the session.  The blob holds all
- * session state (MATH §6): position, every block's attention window and memories. */
+ * session state (MATH §6): position, every block's attention window and memories,
+ * and each level's convolution state (MATH §3.1). */
 #include "internal.h"
 
 #define STATE_VERSION 1u
@@ -27,12 +28,13 @@ static real *memory_part(const hecate_session *s, uint32_t i, uint32_t r, size_t
 }
 
 /* Scalars after the header: every memory's parts (layer-major), then each
- * layer's window keys and values. */
+ * layer's window keys and values, then every memory's convolution state. */
 static size_t payload_len(const hecate_session *s) {
+    const hct_config *c = &s->model->cfg;
     size_t n = 0, len;
-    for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg); i++)
+    for (uint32_t i = 0; i < hct_n_mems(c); i++)
         for (uint32_t r = 0; r < 3; r++) n += memory_part(s, i, r, &len) ? len : 0;
-    return n + 2 * (size_t)s->model->cfg.n_layers * hct_ring_len(s->model);
+    return n + 2 * (size_t)c->n_layers * hct_ring_len(s->model) + hct_n_mems(c) * hct_conv_len(c);
 }
 
 static bool valid_session(const hecate_session *s) { return s && s->magic == HCT_SESSION_MAGIC; }
@@ -72,6 +74,9 @@ hecate_status hecate_state_save(const hecate_session *s, void *buf, size_t buf_b
         hct_bytes_copy(at, s->ring_k[l], ring);
         hct_bytes_copy(at + ring, s->ring_v[l], ring);
     }
+    size_t conv = hct_conv_len(&s->model->cfg) * sizeof(real);
+    for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg) && conv; i++, at += conv)
+        hct_bytes_copy(at, s->conv_state[i], conv);
     wr32(p + 24, hct_crc32(p + 28, total - 28));
     *written = total;
     return HECATE_OK;
@@ -123,5 +128,8 @@ hecate_status hecate_state_load(hecate_session *s, const void *buf, size_t n) {
         hct_bytes_copy(s->ring_k[l], at, ring);
         hct_bytes_copy(s->ring_v[l], at + ring, ring);
     }
+    size_t conv = hct_conv_len(&s->model->cfg) * sizeof(real);
+    for (uint32_t i = 0; i < hct_n_mems(&s->model->cfg) && conv; i++, at += conv)
+        hct_bytes_copy(s->conv_state[i], at, conv);
     return HECATE_OK;
 }

@@ -22,7 +22,7 @@ static const char PROMPT[] = "The return statement";
 enum { N_TOKENS = sizeof PROMPT - 1 };
 
 /* Caller memory of the runtime: the model handle, one session, the logits. */
-static unsigned char model_mem[12288] __attribute__((aligned(16)));
+static unsigned char model_mem[16384] __attribute__((aligned(16)));
 static unsigned char arena[MCU_ARENA_BYTES] __attribute__((aligned(16)));
 static float logits[MCU_MAX_VOCAB];
 

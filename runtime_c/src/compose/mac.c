@@ -39,7 +39,10 @@ static void mac_forward(const hecate_session *s, hct_block *b, bool need_out, bo
     }
     for (uint32_t t = 0; t < T; t++) {
         size_t at = (size_t)t * d;
-        for (uint32_t i = 0; i < k; i++) hct_rule_pre_read(&L->lev[i].rule_io, L->lev[i].qx, t, L->lev[i].hy + at);
+        for (uint32_t i = 0; i < k; i++) {
+            hct_level_pre_query(s, b, i, t); /* its convolution reads the level's rows before t */
+            hct_rule_pre_read(&L->lev[i].rule_io, L->lev[i].qx, t, L->lev[i].hy + at);
+        }
         hct_zero(L->h + at, d);
         for (uint32_t i = 0; i < k; i++) hct_axpy(L->h + at, wr[i], L->lev[i].hy + at, d);
         hct_model_linear(m, W->wk, L->h + at, 1, d, d, L->kh + at);
@@ -113,6 +116,7 @@ static void mac_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
             dwr[i] += hct_dot(b->dh + at, V->hy + at, d);
             for (uint32_t j = 0; j < d; j++) V->dy[at + j] = wr[i] * b->dh[at + j]; /* row t is used up */
             hct_rule_pre_read_backward(&rg[i], V->qx, t, V->dy + at, V->dqx + at);
+            hct_level_pre_query_backward(s, b, i, t, g); /* before the front end's backward of rows < t */
         }
     }
     if (k > 1) {
