@@ -48,6 +48,7 @@ class ModelConfig:
     periods: tuple[int, ...] | None = None  # None: DEFAULT_PERIODS[:n_levels]
     rule_params: tuple[float, ...] = ()
     freq_gates: bool = False  # learned frequency gates on levels >= 1 (MATH §6.2; needs n_levels >= 2)
+    rope: bool = False  # rotary positions in window attention (MATH §2; needs an even head_dim)
 
     def __post_init__(self):
         periods = DEFAULT_PERIODS[:self.n_levels] if self.periods is None else self.periods
@@ -103,6 +104,10 @@ class ModelConfig:
             raise ValueError(f"freq_gates must be a bool, got {self.freq_gates!r}")
         if self.freq_gates and self.n_levels < 2:
             raise ValueError("freq_gates needs n_levels >= 2 (level 0 always fires, MATH §6.2)")
+        if not isinstance(self.rope, bool):
+            raise ValueError(f"rope must be a bool, got {self.rope!r}")
+        if self.rope and self.head_dim % 2:
+            raise ValueError(f"rope needs an even head_dim (pairs of entries, MATH §2), got {self.head_dim}")
 
     @property
     def rule_hp(self) -> dict[str, float]:
@@ -141,8 +146,9 @@ class ModelConfig:
 
     @property
     def flags(self) -> int:
-        """Header flags word: bit 0 = L2-normalize memory q, k; bit 1 = frequency gates (MATH §6.2)."""
-        return (1 if self.qk_norm else 0) | (2 if self.freq_gates else 0)
+        """Header flags word: bit 0 = L2-normalize memory q, k; bit 1 = frequency gates (MATH §6.2);
+        bit 3 = rotary positions in window attention (MATH §2)."""
+        return (1 if self.qk_norm else 0) | (2 if self.freq_gates else 0) | (8 if self.rope else 0)
 
     def gated(self, level: int) -> bool:
         """Memory level `level` has a learned frequency gate (MATH §6.2)."""

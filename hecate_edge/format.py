@@ -32,6 +32,7 @@ CRC_START = 28               # the CRC covers bytes [28, file size)
 RESERVED_START = 140
 FLAG_QK_NORM = 1
 FLAG_FREQ_GATES = 2          # MATH §6.2; needs n_levels >= 2
+FLAG_ROPE = 8                # MATH §2 rotary positions; needs an even head width d / n_heads
 
 # offset 0 .. 256, little-endian, no padding (FORMAT.md header table)
 HEADER = struct.Struct(f"<8sIIQII10I{MAX_LEVELS}I{MAX_RULE_PARAMS}ff{HEADER_BYTES - RESERVED_START}s")
@@ -205,10 +206,13 @@ def _config_from_header(h: dict) -> ModelConfig:
         raise FormatError("HECATE_E_FILE_RULE", f"unknown memory rule id {h['rule_id']}")
     if not 1 <= h["n_levels"] <= SUPPORTED_LEVELS:
         raise bad(f"n_levels {h['n_levels']} outside 1..{SUPPORTED_LEVELS}")
-    if h["flags"] & ~(FLAG_QK_NORM | FLAG_FREQ_GATES):
-        raise bad(f"flags {h['flags']:#x} set bits other than bits 0 and 1")
+    if h["flags"] & ~(FLAG_QK_NORM | FLAG_FREQ_GATES | FLAG_ROPE):
+        raise bad(f"flags {h['flags']:#x} set bits other than bits 0, 1 and 3")
     if h["flags"] & FLAG_FREQ_GATES and h["n_levels"] < 2:
         raise bad("flag bit 1 (frequency gates) needs n_levels >= 2")
+    if h["flags"] & FLAG_ROPE and (h["d_model"] // h["n_heads"]) % 2:
+        raise bad(f"flag bit 3 (rotary positions) needs an even head width, got "
+                  f"{h['d_model'] // h['n_heads']}")
     if not 1 <= h["n_layers"] <= MAX_LAYERS:
         raise bad(f"n_layers {h['n_layers']} outside 1..{MAX_LAYERS}")
     periods = h["periods"]
@@ -239,7 +243,7 @@ def _config_from_header(h: dict) -> ModelConfig:
                            n_levels=h["n_levels"], qk_norm=bool(h["flags"] & FLAG_QK_NORM),
                            n_layers=h["n_layers"], retention=retention, retention_param=lam,
                            periods=periods[:h["n_levels"]], rule_params=params[:n_params],
-                           freq_gates=bool(h["flags"] & FLAG_FREQ_GATES))
+                           freq_gates=bool(h["flags"] & FLAG_FREQ_GATES), rope=bool(h["flags"] & FLAG_ROPE))
     except ValueError as err:
         raise bad(str(err)) from err
 

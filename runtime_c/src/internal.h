@@ -48,7 +48,9 @@ typedef struct hct_config {
     float retention_param;   /* elastic net: lambda_1 (MATH §3.8); other retentions: 0 */
 } hct_config;
 
-enum { HCT_FLAG_QK_NORM = 1u, HCT_FLAG_FREQ_GATES = 2u }; /* FREQ_GATES: MATH §6.2, needs n_levels >= 2 */
+/* FREQ_GATES: MATH §6.2, needs n_levels >= 2; ROPE: rotary positions in window attention (MATH §2),
+ * needs an even head width */
+enum { HCT_FLAG_QK_NORM = 1u, HCT_FLAG_FREQ_GATES = 2u, HCT_FLAG_ROPE = 8u };
 
 /* Projections are stored input-major, (d_in, d_out): y = x W (MATH notation). */
 
@@ -131,6 +133,8 @@ struct hecate_session {
     size_t mem_len[HCT_MAX_MEMS];
     real *ring_k[HCT_MAX_LAYERS], *ring_v[HCT_MAX_LAYERS]; /* (window, d) attention window cache
                                                              * of each block, slot = pos mod w */
+    real *rope;                  /* (window, h/2, 2) cos, sin of offset o times each pair's frequency
+                                  * (MATH §2 rotary positions; constant, not state); NULL without */
     /* scratch, sized for max(block, max_train_tokens) tokens */
     unsigned char *scratch;
     size_t scratch_bytes;
@@ -160,6 +164,9 @@ static inline bool hct_gated(const hct_config *c, uint32_t level) {
 static inline bool hct_keeps_block_start(const hct_config *c, uint32_t level) {
     return hct_period(c, level) > 1 || hct_gated(c, level);
 }
+
+/* Window attention turns queries by the key's offset (MATH §2 rotary positions). */
+static inline bool hct_rope(const hct_config *c) { return (c->flags & HCT_FLAG_ROPE) != 0; }
 
 /* Bind a weights view: base + tensor offsets (grad_offset elements). */
 void hct_bind_weights(const hecate_model *m, real *base, hct_weights *out);
