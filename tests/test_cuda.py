@@ -114,10 +114,11 @@ def test_device_is_named():
 MODEL_CASES = [("delta", 64, 4, ()), ("titans", 32, 2, ()), ("hebbian", 16, 1, ()), ("atlas", 48, 4, (3, 0))]
 
 
-def make_model(rule, d, heads, rule_params=(), composition="mag", precision="f32", layers=1, quantize=None):
+def make_model(rule, d, heads, rule_params=(), composition="mag", precision="f32", layers=1, quantize=None,
+               rope=False):
     """A fresh model whose memory writes hard (theta = softplus(0) where the rule has it), window 8."""
     cfg = ModelConfig(d_model=d, n_heads=heads, window=8, rule=rule, composition=composition,
-                      rule_params=rule_params, n_layers=layers)
+                      rule_params=rule_params, n_layers=layers, rope=rope)
     params = {name: np.array(array) for name, array in init_params(cfg, seed=0).items()}
     params["blk0.mem0.gate_b"][1:2] = 0.0
     return Model(model_bytes(cfg, params, dtype=precision, quantize=quantize), precision=precision)
@@ -151,6 +152,7 @@ def test_model_sessions_match_the_c_runtime(rule, d, heads, rule_params):
     ({"d": 256}, "d <= 128"),
     ({"layers": 2}, "one layer with one memory level"),
     ({"quantize": "int8"}, "int8 weights are not implemented on CUDA"),
+    ({"rope": True}, "rotary positions .* not implemented on CUDA"),
 ])
 def test_unsupported_models_are_refused_by_name(kwargs, words):
     args = {"rule": "delta", "d": 32, "heads": 2, **kwargs}
