@@ -23,10 +23,13 @@ TOL = 1e-5   # float32 runtime on two targets (tests/test_parity.py's f32 tolera
 BASE = ModelConfig(vocab=64, d_model=16, n_heads=2, window=8)
 PROMPT_TOKENS, MORE_TOKENS, MAX_CHUNK = 40, 6, 7
 # every rule case x composition with one block, a stack of 3 (MATH §4.3) per
-# composition, and int8 weights (FORMAT.md dtype 2): (case, composition, blocks, quantize)
-JOBS = ([(case, comp, 1, None) for case in RULE_CASES for comp in sorted(COMPOSITIONS)]
-        + [("titans", comp, 3, None) for comp in sorted(COMPOSITIONS)]
-        + [(case, "mag", 2, "int8") for case in ("delta", "moneta")])
+# composition, int8 weights (FORMAT.md dtype 2), and rotary positions (MATH §2)
+# per composition and with int8: (case, composition, blocks, quantize, rope)
+JOBS = ([(case, comp, 1, None, False) for case in RULE_CASES for comp in sorted(COMPOSITIONS)]
+        + [("titans", comp, 3, None, False) for comp in sorted(COMPOSITIONS)]
+        + [(case, "mag", 2, "int8", False) for case in ("delta", "moneta")]
+        + [("titans", comp, 2, None, True) for comp in sorted(COMPOSITIONS)]
+        + [("delta", "mac", 1, "int8", True)])
 
 
 def floats(text: str) -> np.ndarray:
@@ -50,8 +53,8 @@ def wasm_run(request, wasm_modules, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"jobs_{request.param}")
     rng = np.random.default_rng(7)
     jobs, native = [], []
-    for i, (case, comp, layers, quantize) in enumerate(JOBS):
-        cfg = replace(rule_config(BASE, case), composition=comp, n_layers=layers)
+    for i, (case, comp, layers, quantize, rope) in enumerate(JOBS):
+        cfg = replace(rule_config(BASE, case), composition=comp, n_layers=layers, rope=rope)
         data = write_model(cfg, lively_params(cfg, seed=i), dtype="f32", quantize=quantize)
         tokens = rng.integers(0, cfg.vocab, PROMPT_TOKENS).tolist()
         more = rng.integers(0, cfg.vocab, MORE_TOKENS).tolist()
@@ -77,7 +80,8 @@ def test_status_names_match_header():
     assert {int(k): v for k, v in json.loads(js).items()} == names
 
 
-@pytest.mark.parametrize("index", range(len(JOBS)), ids=[f"{c}-{m}-{n}blk{'-' + q if q else ''}" for c, m, n, q in JOBS])
+@pytest.mark.parametrize("index", range(len(JOBS)), ids=[f"{c}-{m}-{n}blk{'-' + q if q else ''}{'-rope' if r else ''}"
+                                                     for c, m, n, q, r in JOBS])
 def test_logits_state_and_info_match_native(wasm_run, index):
     native, js = wasm_run
     model, want = native[index]
