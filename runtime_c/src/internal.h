@@ -133,8 +133,9 @@ struct hecate_session {
     size_t mem_len[HCT_MAX_MEMS];
     real *ring_k[HCT_MAX_LAYERS], *ring_v[HCT_MAX_LAYERS]; /* (window, d) attention window cache
                                                              * of each block, slot = pos mod w */
-    real *rope;                  /* (window, h/2, 2) cos, sin of offset o times each pair's frequency
-                                  * (MATH §2 rotary positions; constant, not state); NULL without */
+    real *rope;                  /* (window, 2, h) per offset o: cos (o theta_i) per entry, then the
+                                  * signed sin, -sin and +sin per pair (MATH §2 rotary positions; swa.c;
+                                  * constant, not state); NULL without */
     /* scratch, sized for max(block, max_train_tokens) tokens */
     unsigned char *scratch;
     size_t scratch_bytes;

@@ -162,8 +162,10 @@ void hct_rope_table(real *table, uint32_t window, uint32_t head_dim) {
         double theta = exp_double(-(double)(2 * i) / (double)head_dim * LN_BASE), sn, cs;
         for (uint32_t o = 0; o < window; o++) {
             sincos_double((double)o * theta, &sn, &cs);
-            table[((size_t)o * pairs + i) * 2] = (real)cs;
-            table[((size_t)o * pairs + i) * 2 + 1] = (real)sn;
+            real *row = table + (size_t)o * 2 * head_dim;
+            row[2 * i] = row[2 * i + 1] = (real)cs;
+            row[head_dim + 2 * i] = -(real)sn;
+            row[head_dim + 2 * i + 1] = (real)sn;
         }
     }
 }

@@ -44,7 +44,7 @@ static void plan(const hecate_model *m, const hecate_session_opts *o, layout *L)
         L->ring_v[l] = at; at = align_up(at + ring);
     }
     L->rope = hct_rope(c) ? at : 0; /* MATH §2: cos, sin per window offset and pair of a head */
-    if (L->rope) at = align_up(at + (uint64_t)c->window * (c->d / c->n_heads) * sizeof(real));
+    if (L->rope) at = align_up(at + (uint64_t)c->window * 2 * (c->d / c->n_heads) * sizeof(real));
     hct_block b;
     uint64_t inf = hct_block_layout(m, o->max_chunk, false, NULL, &b);
     uint64_t trn = o->max_train_tokens ? hct_block_layout(m, o->max_train_tokens, true, NULL, &b) : 0;
