@@ -41,15 +41,20 @@ def run(cmd) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("precision", ["f32", "f64"])
 def test_c_unit_tests_pass_under_sanitizers(tmp_path, precision):
-    model = GOLDEN
+    """On the golden model, and on its weights with rotary positions (MATH §2)."""
+    from dataclasses import replace
+    cfg, tensors, _ = read_model(GOLDEN.read_bytes())
+    models = [GOLDEN, tmp_path / "golden_rope.hct"]
+    models[1].write_bytes(write_model(replace(cfg, rope=True), tensors, dtype=precision))
     if precision == "f64":
-        cfg, tensors, _ = read_model(GOLDEN.read_bytes())
-        model = tmp_path / "golden_f64.hct"
-        model.write_bytes(write_model(cfg, tensors, dtype="f64"))
-    result = run([build("test_runtime", precision, tmp_path), model])
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "~~~ALL TESTS PASSED~~~" in result.stdout
-    assert "runtime error" not in result.stderr  # UBSan
+        models[0] = tmp_path / "golden_f64.hct"
+        models[0].write_bytes(write_model(cfg, tensors, dtype="f64"))
+    exe = build("test_runtime", precision, tmp_path)
+    for model in models:
+        result = run([exe, model])
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "~~~ALL TESTS PASSED~~~" in result.stdout
+        assert "runtime error" not in result.stderr  # UBSan
 
 
 def test_malformed_files_under_sanitizers(tmp_path):
