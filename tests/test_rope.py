@@ -130,6 +130,19 @@ def test_shuffling_the_cached_window_changes_the_next_token_only_with_rope(rope)
         assert_close(got, want, 1e-13, "next logits of a shuffled window")
 
 
+@pytest.mark.parametrize("precision", ["f32", "f64"])
+def test_rope_costs_its_table_and_scratch_and_no_state(precision):
+    """Session bytes grow by the cos/sin table (2 w h scalars) and the block's
+    4 h turning scratch, each 64-byte aligned; the state blob does not grow."""
+    cfg = config("delta", "mac", d_model=32, n_heads=2, window=9)
+    plain = ModelConfig.from_dict({**cfg.to_dict(), "rope": False})
+    real = {"f32": 4, "f64": 8}[precision]
+    sessions = [build_model(c, sharp_params(c, 0), precision)[0].session() for c in (plain, cfg)]
+    aligned = [-(-n * real // 64) * 64 for n in (2 * 9 * 16, 4 * 16)]
+    assert sessions[1]._arena.size - sessions[0]._arena.size == sum(aligned)
+    assert sessions[1].state_bytes == sessions[0].state_bytes
+
+
 # ---- streaming ----
 
 @pytest.mark.parametrize("composition", ALL_COMPOSITIONS)
