@@ -52,6 +52,7 @@ class ModelConfig:
     freq_gates: bool = False  # learned frequency gates on levels >= 1 (MATH §6.2; needs n_levels >= 2)
     bounded_steps: bool = False  # softplus step gates become THETA_MAX * sigmoid (MATH §3.1)
     conv_kernel: int = 0  # taps K of the short causal convolution over memory k, v, q (MATH §3.1); 0 = off
+    rope: bool = False  # rotary positions in window attention (MATH §2; needs an even head_dim)
 
     def __post_init__(self):
         periods = DEFAULT_PERIODS[:self.n_levels] if self.periods is None else self.periods
@@ -111,6 +112,10 @@ class ModelConfig:
             raise ValueError("freq_gates needs n_levels >= 2 (level 0 always fires, MATH §6.2)")
         if type(self.conv_kernel) is not int or self.conv_kernel != 0:  # 0 (off) or K taps
             _check_int_range("conv_kernel", self.conv_kernel, CONV_KERNEL_RANGE)
+        if not isinstance(self.rope, bool):
+            raise ValueError(f"rope must be a bool, got {self.rope!r}")
+        if self.rope and self.head_dim % 2:
+            raise ValueError(f"rope needs an even head_dim (pairs of entries, MATH §2), got {self.head_dim}")
 
     @property
     def rule_hp(self) -> dict[str, float]:
@@ -150,9 +155,10 @@ class ModelConfig:
     @property
     def flags(self) -> int:
         """Header flags word: bit 0 = L2-normalize memory q, k; bit 1 = frequency gates (MATH §6.2);
-        bit 2 = short convolution in the memory front end; bit 4 = bounded inner steps (MATH §3.1)."""
+        bit 2 = short convolution in the memory front end; bit 3 = rotary positions in window attention
+        (MATH §2); bit 4 = bounded inner steps (MATH §3.1)."""
         return ((1 if self.qk_norm else 0) | (2 if self.freq_gates else 0) | (4 if self.conv_kernel else 0)
-                | (16 if self.bounded_steps else 0))
+                | (8 if self.rope else 0) | (16 if self.bounded_steps else 0))
 
     def gated(self, level: int) -> bool:
         """Memory level `level` has a learned frequency gate (MATH §6.2)."""

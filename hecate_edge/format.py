@@ -33,8 +33,9 @@ RESERVED_START = 144
 FLAG_QK_NORM = 1
 FLAG_FREQ_GATES = 2          # MATH §6.2; needs n_levels >= 2
 FLAG_CONV = 4                # MATH §3.1 short convolution; its kernel size at offset 140
+FLAG_ROPE = 8                # MATH §2 rotary positions; needs an even head width d / n_heads
 FLAG_BOUNDED_STEP = 16       # MATH §3.1 bounded inner steps
-FLAGS_KNOWN = FLAG_QK_NORM | FLAG_FREQ_GATES | FLAG_CONV | FLAG_BOUNDED_STEP
+FLAGS_KNOWN = FLAG_QK_NORM | FLAG_FREQ_GATES | FLAG_CONV | FLAG_ROPE | FLAG_BOUNDED_STEP
 
 # offset 0 .. 256, little-endian, no padding (FORMAT.md header table)
 HEADER = struct.Struct(f"<8sIIQII10I{MAX_LEVELS}I{MAX_RULE_PARAMS}ffI{HEADER_BYTES - RESERVED_START}s")
@@ -211,9 +212,12 @@ def _config_from_header(h: dict) -> ModelConfig:
     if not 1 <= h["n_levels"] <= SUPPORTED_LEVELS:
         raise bad(f"n_levels {h['n_levels']} outside 1..{SUPPORTED_LEVELS}")
     if h["flags"] & ~FLAGS_KNOWN:
-        raise bad(f"flags {h['flags']:#x} set bits other than bits 0, 1, 2 and 4")
+        raise bad(f"flags {h['flags']:#x} set bits other than bits 0 to 4")
     if h["flags"] & FLAG_FREQ_GATES and h["n_levels"] < 2:
         raise bad("flag bit 1 (frequency gates) needs n_levels >= 2")
+    if h["flags"] & FLAG_ROPE and (h["d_model"] // h["n_heads"]) % 2:
+        raise bad(f"flag bit 3 (rotary positions) needs an even head width, got "
+                  f"{h['d_model'] // h['n_heads']}")
     if not 1 <= h["n_layers"] <= MAX_LAYERS:
         raise bad(f"n_layers {h['n_layers']} outside 1..{MAX_LAYERS}")
     periods = h["periods"]
@@ -251,7 +255,7 @@ def _config_from_header(h: dict) -> ModelConfig:
                            n_layers=h["n_layers"], retention=retention, retention_param=lam,
                            periods=periods[:h["n_levels"]], rule_params=params[:n_params],
                            freq_gates=bool(h["flags"] & FLAG_FREQ_GATES), conv_kernel=h["conv_kernel"],
-                           bounded_steps=bool(h["flags"] & FLAG_BOUNDED_STEP))
+                           rope=bool(h["flags"] & FLAG_ROPE), bounded_steps=bool(h["flags"] & FLAG_BOUNDED_STEP))
     except ValueError as err:
         raise bad(str(err)) from err
 

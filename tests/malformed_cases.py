@@ -109,6 +109,16 @@ def _header_u32(offset: int, value: int):
     return build
 
 
+def _rope_heads(n_heads: int):
+    """A valid file of SMALL with rotary positions (MATH §2, flag bit 3) whose header says n_heads."""
+    def build(dtype="f32"):
+        cfg = replace(SMALL, rope=True)
+        buf = bytearray(write_model(cfg, init_params(cfg, seed=0), dtype))
+        struct.pack_into("<I", buf, N_HEADS, n_heads)
+        return fix_crc(buf)
+    return build
+
+
 def _levels(n_levels: int, periods: tuple[int, ...]):
     """A one-level file whose header claims n_levels with these periods."""
     def build(dtype="f32"):
@@ -296,12 +306,12 @@ CASES = [
     ("config_flags_bit1", "HECATE_E_FILE_CONFIG", _header_u32(FLAGS, 3)),  # gates need 2 levels
     ("config_flags_bit2", "HECATE_E_FILE_CONFIG", _gated_flags(7, True)),
     ("config_flags_bit5", "HECATE_E_FILE_CONFIG", _header_u32(FLAGS, 1 | 32)),  # beyond the known bits
+    ("rope_odd_head_dim", "HECATE_E_FILE_CONFIG", _rope_heads(8)),  # head width 1: no pairs to turn
     ("freq_gates_one_level", "HECATE_E_FILE_CONFIG", _header_u32(FLAGS, 2)),
     ("freq_gates_tensors_missing", "HECATE_E_FILE_TENSOR_COUNT", _gated_flags(3, False)),
     ("freq_gates_flag_cleared", "HECATE_E_FILE_TENSOR_COUNT", _gated_flags(1, True)),
     ("freq_w_wrong_shape", "HECATE_E_FILE_TENSOR_SHAPE", _gated_entry("blk0.mem1.freq_w", E_SHAPE, 9)),
     ("freq_b_named_wrong", "HECATE_E_FILE_TENSOR_NAME", _gated_entry("blk0.mem1.freq_b", 0, 0x66)),
-    ("config_flags_bit3", "HECATE_E_FILE_CONFIG", _header_u32(FLAGS, 9)),
     ("conv_flag_without_kernel", "HECATE_E_FILE_CONFIG", _conv_header(5, 0)),
     ("conv_kernel_1", "HECATE_E_FILE_CONFIG", _conv_header(5, 1)),
     ("conv_kernel_9", "HECATE_E_FILE_CONFIG", _conv_header(5, 9)),

@@ -41,15 +41,20 @@ def run(cmd) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("precision", ["f32", "f64"])
 def test_c_unit_tests_pass_under_sanitizers(tmp_path, precision):
-    model = GOLDEN
+    """On the golden model, and on its weights with rotary positions (MATH §2)."""
+    from dataclasses import replace
+    cfg, tensors, _ = read_model(GOLDEN.read_bytes())
+    models = [GOLDEN, tmp_path / "golden_rope.hct"]
+    models[1].write_bytes(write_model(replace(cfg, rope=True), tensors, dtype=precision))
     if precision == "f64":
-        cfg, tensors, _ = read_model(GOLDEN.read_bytes())
-        model = tmp_path / "golden_f64.hct"
-        model.write_bytes(write_model(cfg, tensors, dtype="f64"))
-    result = run([build("test_runtime", precision, tmp_path), model])
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "~~~ALL TESTS PASSED~~~" in result.stdout
-    assert "runtime error" not in result.stderr  # UBSan
+        models[0] = tmp_path / "golden_f64.hct"
+        models[0].write_bytes(write_model(cfg, tensors, dtype="f64"))
+    exe = build("test_runtime", precision, tmp_path)
+    for model in models:
+        result = run([exe, model])
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "~~~ALL TESTS PASSED~~~" in result.stdout
+        assert "runtime error" not in result.stderr  # UBSan
 
 
 def test_malformed_files_under_sanitizers(tmp_path):
@@ -64,6 +69,29 @@ def test_malformed_files_under_sanitizers(tmp_path):
     assert "runtime error" not in result.stderr and "AddressSanitizer" not in result.stderr
     seen = dict(reversed(line.split(" ", 1)) for line in result.stdout.splitlines())
     assert seen == expected
+
+
+@pytest.mark.parametrize("precision", ["f32", "f64"])
+def test_rope_table_matches_numpy(tmp_path, precision):
+    """MATH §2 rotary positions: the session's cos/sin table (built in double
+    without libm, stored in the build's type) against numpy, for every offset
+    of the longest window and a head of 16 (angles up to 4095 rad)."""
+    import numpy as np
+    from hecate_edge.reference.attention import rope_frequencies
+    window, head_dim = 4096, 16
+    exe = tmp_path / f"rope_table_{precision}"  # mathfn.c alone: the table needs nothing else
+    subprocess.run([CC, "-std=c99", "-O1", "-g", *SANITIZE, "-ffp-contract=off", "-fno-math-errno", "-Wall",
+                    "-Wextra", "-Werror", f"-DHECATE_REAL={'double' if precision == 'f64' else 'float'}",
+                    f"-I{ROOT / 'runtime_c' / 'include'}", str(ROOT / "runtime_c" / "src" / "mathfn.c"),
+                    str(ROOT / "runtime_c" / "tests" / "rope_table.c"), "-o", str(exe)],
+                   check=True, capture_output=True, text=True)
+    result = run([exe, window, head_dim])
+    assert result.returncode == 0, result.stderr
+    got = np.array(result.stdout.split(), dtype=np.float64).reshape(window, head_dim // 2, 2)
+    angles = np.outer(np.arange(window), rope_frequencies(head_dim))
+    tol = 1e-7 if precision == "f32" else 5e-13  # float: its rounding; double: a few ulp of angles < 4096
+    assert np.abs(got[..., 0] - np.cos(angles)).max() <= tol
+    assert np.abs(got[..., 1] - np.sin(angles)).max() <= tol
 
 
 @pytest.mark.parametrize("arch", [(), ("-march=native",)], ids=["baseline", "native"])

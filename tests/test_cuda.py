@@ -155,6 +155,7 @@ def test_model_sessions_match_the_c_runtime(rule, d, heads, rule_params):
     ({"quantize": "int8"}, "int8 weights are not implemented on CUDA"),
     ({"bounded_steps": True}, "header flags 0x11"),
     ({"conv_kernel": 4}, "short convolution .* is not implemented on CUDA"),
+    ({"rope": True}, "rotary positions .* not implemented on CUDA"),
 ])
 def test_unsupported_models_are_refused_by_name(kwargs, words):
     args = {"rule": "delta", "d": 32, "heads": 2, **kwargs}

@@ -13,7 +13,7 @@ import pytest
 from malformed_cases import CASES, SMALL, fix_crc, valid_model
 
 from hecate_edge.config import ModelConfig, param_count, tensor_specs
-from hecate_edge.format import FormatError, describe, read_model, write_model
+from hecate_edge.format import FormatError, describe, header_config, read_model, write_model
 from hecate_edge.reference.init import init_params
 
 HEADER_H = Path(__file__).resolve().parents[1] / "runtime_c" / "include" / "hecate.h"
@@ -139,6 +139,16 @@ def test_describe_valid_file():
     assert summary["header"]["n_tensors"] == 11
 
 
+def test_rope_flag_round_trips_and_describe_shows_it():
+    """MATH §2 rotary positions: header flag bit 3 <-> ModelConfig.rope, in describe too."""
+    from dataclasses import replace as changed
+    cfg = changed(SMALL, rope=True)
+    data = write_model(cfg, init_params(cfg, seed=0))
+    assert cfg.flags == SMALL.flags | 8 and struct.unpack_from("<I", data, 60)[0] == cfg.flags
+    assert read_model(data)[0] == cfg and header_config(data).rope
+    assert describe(data)["config"]["rope"] is True and describe(valid_model("f32"))["config"]["rope"] is False
+
+
 def test_describe_reports_bad_crc_without_raising():
     buf = bytearray(valid_model("f32"))
     buf[-1] ^= 1
@@ -189,6 +199,7 @@ def test_config_dict_round_trip():
     {"retention": "elastic_net", "retention_param": 0.0}, {"retention": "l2", "retention_param": 0.1},
     {"retention": "elastic_net", "retention_param": float("nan")}, {"periods": (2,)}, {"periods": (1, 1)},
     {"rule_params": (1.0,)}, {"qk_norm": 1}, {"vocab": 2.5}, {"d_model": True},
+    {"rope": True, "d_model": 12, "n_heads": 4}, {"rope": 1},
 ])
 def test_config_rejects_out_of_range(changes):
     with pytest.raises(ValueError):

@@ -60,6 +60,17 @@ def test_int8_model_matches_reference_on_dequantized_weights(case, composition, 
     assert_close(sess.memory(), ref.memory(), TOL[precision], "int8 final memory state")
 
 
+@pytest.mark.parametrize("precision", ["f32", "f64"])
+@pytest.mark.parametrize("composition", sorted(COMPOSITIONS))
+def test_int8_rope_matches_reference(composition, precision):
+    """Rotary positions in window attention (MATH §2) over int8 projections."""
+    cfg = replace(CFG, composition=composition, rope=True)
+    model, stored, _ = int8_model(cfg, 6, precision)
+    tokens = np.random.default_rng(13).integers(0, cfg.vocab, 40)
+    ref = ReferenceSession(cfg, stored)
+    assert_close(model.session(max_chunk=6).process(tokens), ref.process(tokens), TOL[precision], "int8 rope logits")
+
+
 @pytest.mark.parametrize("composition", sorted(COMPOSITIONS))
 def test_int8_stack_matches_reference(composition):
     """Every block's matrices are int8 in a 3-block stack (MATH §4.3)."""

@@ -41,11 +41,12 @@ def assert_matches(run: dict, want: dict, what: str) -> None:
     assert_close(run["sum"], want["sum"], TOL, f"{what}: per-token logit sums")
 
 
-@pytest.fixture(scope="module", params=["f32", "int8", "conv4"])
+@pytest.fixture(scope="module", params=["f32", "int8", "conv4", "rope"])
 def micro_model(request, tmp_path_factory) -> Path:
     """The d = 64 micro model (ModelConfig()) with lively gates, fp32 or int8,
-    or fp32 with the short convolution of 4 taps in its memory front end (MATH §3.1)."""
-    cfg = ModelConfig(conv_kernel=4 if request.param == "conv4" else 0)
+    or fp32 with the short convolution of 4 taps in its memory front end (MATH §3.1),
+    or fp32 with rotary positions in window attention (MATH §2)."""
+    cfg = ModelConfig(conv_kernel=4 if request.param == "conv4" else 0, rope=request.param == "rope")
     quantize = "int8" if request.param == "int8" else None
     path = tmp_path_factory.mktemp(f"mcu_{request.param}") / "micro.hct"
     path.write_bytes(write_model(cfg, lively_params(cfg, 0), "f32", quantize=quantize))

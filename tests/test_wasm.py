@@ -23,12 +23,14 @@ TOL = 1e-5   # float32 runtime on two targets (tests/test_parity.py's f32 tolera
 BASE = ModelConfig(vocab=64, d_model=16, n_heads=2, window=8)
 PROMPT_TOKENS, MORE_TOKENS, MAX_CHUNK = 40, 6, 7
 # every rule case x composition with one block, a stack of 3 (MATH §4.3) per
-# composition, int8 weights (FORMAT.md dtype 2), and the short convolution
-# (MATH §3.1) per composition: (case, composition, blocks, quantize, conv_kernel)
-JOBS = ([(case, comp, 1, None, 0) for case in RULE_CASES for comp in sorted(COMPOSITIONS)]
-        + [("titans", comp, 3, None, 0) for comp in sorted(COMPOSITIONS)]
-        + [(case, "mag", 2, "int8", 0) for case in ("delta", "moneta")]
-        + [("delta", comp, 2, None, 4) for comp in sorted(COMPOSITIONS)])
+# composition, int8 weights (FORMAT.md dtype 2), the short convolution (MATH §3.1)
+# and rotary positions (MATH §2) per composition: (case, composition, blocks, quantize, features)
+JOBS = ([(case, comp, 1, None, {}) for case in RULE_CASES for comp in sorted(COMPOSITIONS)]
+        + [("titans", comp, 3, None, {}) for comp in sorted(COMPOSITIONS)]
+        + [(case, "mag", 2, "int8", {}) for case in ("delta", "moneta")]
+        + [("delta", comp, 2, None, {"conv_kernel": 4}) for comp in sorted(COMPOSITIONS)]
+        + [("titans", comp, 2, None, {"rope": True}) for comp in sorted(COMPOSITIONS)]
+        + [("delta", "mac", 1, "int8", {"rope": True})])
 
 
 def floats(text: str) -> np.ndarray:
@@ -52,8 +54,8 @@ def wasm_run(request, wasm_modules, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"jobs_{request.param}")
     rng = np.random.default_rng(7)
     jobs, native = [], []
-    for i, (case, comp, layers, quantize, conv) in enumerate(JOBS):
-        cfg = replace(rule_config(BASE, case), composition=comp, n_layers=layers, conv_kernel=conv)
+    for i, (case, comp, layers, quantize, features) in enumerate(JOBS):
+        cfg = replace(rule_config(BASE, case), composition=comp, n_layers=layers, **features)
         data = write_model(cfg, lively_params(cfg, seed=i), dtype="f32", quantize=quantize)
         tokens = rng.integers(0, cfg.vocab, PROMPT_TOKENS).tolist()
         more = rng.integers(0, cfg.vocab, MORE_TOKENS).tolist()
@@ -79,7 +81,9 @@ def test_status_names_match_header():
     assert {int(k): v for k, v in json.loads(js).items()} == names
 
 
-JOB_IDS = [f"{c}-{m}-{n}blk{'-' + q if q else ''}{f'-conv{k}' if k else ''}" for c, m, n, q, k in JOBS]
+JOB_IDS = [f"{c}-{m}-{n}blk{'-' + q if q else ''}" + "".join(f"-{k.split('_')[0]}{'' if v is True else v}"
+                                                              for k, v in f.items())
+           for c, m, n, q, f in JOBS]
 
 
 @pytest.mark.parametrize("index", range(len(JOBS)), ids=JOB_IDS)

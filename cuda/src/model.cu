@@ -74,6 +74,8 @@ static hecate_status open_checks(const void *file, size_t file_bytes, hecate_cud
     if (int8) return fail(HECATE_E_UNSUPPORTED, "int8 weights are not implemented on CUDA (export float32)");
     if (b->info.composition != 0)
         return fail(HECATE_E_UNSUPPORTED, "composition id %u is not implemented on CUDA (mag is)", b->info.composition);
+    if (b->info.flags & 8u) /* header flag bit 3: rotary positions in window attention (MATH §2) */
+        return fail(HECATE_E_UNSUPPORTED, "rotary positions (flag bit 3) are not implemented on CUDA");
     if (b->info.n_levels != 1 || read_u32(f, OFF_N_LAYERS) != 1)
         return fail(HECATE_E_UNSUPPORTED, "CUDA sessions run one layer with one memory level (file: %u layers, %u "
                     "levels)", read_u32(f, OFF_N_LAYERS), b->info.n_levels);

@@ -134,10 +134,14 @@ class ReferenceSession:
         window, attend with inp's query."""
         w = {name: self.params[f"blk{layer}.attn.{name}"] for name in ("wq", "wk", "wv")}
         cache = self._caches[layer]
-        for entry in (inp,) if extra is None else (inp, extra):     # the current token included
+        entries = (inp,) if extra is None else (inp, extra)
+        for entry in entries:                                       # the current token included
             cache.push(entry @ w["wk"], entry @ w["wv"])
         q = inp @ w["wq"]
-        return attend(q, cache.keys(), cache.values(), self.cfg.n_heads)
+        keys = cache.keys()
+        # rotary positions: a token's entries are (m - 1 - i) // entries tokens back (oldest first)
+        offsets = (len(keys) - 1 - np.arange(len(keys))) // len(entries) if self.cfg.rope else None
+        return attend(q, keys, cache.values(), self.cfg.n_heads, offsets)
 
     def output_weights(self, layer: int) -> np.ndarray:
         """Wo of block `layer` (MATH §4)."""

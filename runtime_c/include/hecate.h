@@ -105,7 +105,7 @@ typedef struct hecate_model_info {
     uint32_t n_levels;     /* memory levels k */
     uint32_t flags;        /* bit 0: L2-normalize memory q and k; bit 1: learned frequency gates;
                             * bit 2: short convolution in the memory front end (conv_kernel);
-                            * bit 4: bounded inner steps */
+                            * bit 3: rotary positions in window attention; bit 4: bounded inner steps */
     uint32_t n_tensors;
     uint32_t real_bytes;   /* 4 or 8: the scalar type the tensors are stored in */
     uint32_t file_crc32;   /* CRC32 recorded in (and checked against) the file */

@@ -109,6 +109,7 @@ uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsi
     b->scores = take(&cv, (uint64_t)c->window * m->composition->window_entries);
     b->rows = (const real **)take_bytes(&cv, 2 * (uint64_t)c->window * m->composition->window_entries *
                                                  sizeof(const real *));
+    b->turned = hct_rope(c) ? take(&cv, 4 * (uint64_t)(c->d / c->n_heads)) : NULL;
     b->rule_scratch = take(&cv, m->rule->scratch_len(c));
     if (training) {
         b->logits = take(&cv, (uint64_t)T * c->vocab);

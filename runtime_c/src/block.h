@@ -54,6 +54,8 @@ typedef struct hct_block {
     hct_layer_buf lay[HCT_MAX_LAYERS];
     real *scores;             /* (w E) scratch for one softmax row (E: the composition's window entries) */
     const real **rows;        /* (2 w E) the window's key rows, then its value rows (swa.c) */
+    real *turned;             /* (4 h) a query turned by one offset, the query's pairs swapped, and
+                               * their gradients (swa.c, MATH §2 rotary positions); NULL without */
     real *logits;             /* (T, V) training only (else the caller's buffer) */
     real *rule_scratch;       /* (scratch_len) the rule's per-token temporaries */
     /* gradients, training only; shared by the layers (backward runs one at a time) */

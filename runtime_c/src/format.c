@@ -173,9 +173,11 @@ static hecate_status read_config(const unsigned char *p, hct_config *c) {
     if (!hct_rule_by_id(c->rule)) return HECATE_E_FILE_RULE;
     if (c->n_levels < 1 || c->n_levels > HCT_MAX_LEVELS) return HECATE_E_FILE_CONFIG;
     if (c->n_layers < 1 || c->n_layers > HCT_MAX_LAYERS) return HECATE_E_FILE_CONFIG;
-    if (c->flags & ~(uint32_t)(HCT_FLAG_QK_NORM | HCT_FLAG_FREQ_GATES | HCT_FLAG_CONV | HCT_FLAG_BOUNDED_STEP))
+    if (c->flags & ~(uint32_t)(HCT_FLAG_QK_NORM | HCT_FLAG_FREQ_GATES | HCT_FLAG_CONV | HCT_FLAG_ROPE |
+                               HCT_FLAG_BOUNDED_STEP))
         return HECATE_E_FILE_CONFIG;
     if ((c->flags & HCT_FLAG_FREQ_GATES) && c->n_levels < 2) return HECATE_E_FILE_CONFIG; /* MATH §6.2 */
+    if (hct_rope(c) && (c->d / c->n_heads) % 2) return HECATE_E_FILE_CONFIG; /* MATH §2: pairs of a head */
     if (c->periods[0] != 1) return HECATE_E_FILE_CONFIG; /* MATH §6.1: level 0 writes every token */
     for (uint32_t i = 1; i < 8; i++) {
         bool used = i < c->n_levels;

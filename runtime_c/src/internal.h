@@ -52,9 +52,11 @@ typedef struct hct_config {
     uint32_t conv_k;         /* taps K of the front end's short convolution (MATH §3.1); 0: none */
 } hct_config;
 
-/* FREQ_GATES: MATH §6.2, needs n_levels >= 2; CONV: MATH §3.1, K in conv_k.  BOUNDED_STEP:
- * every softplus step gate is HCT_THETA_MAX * sigmoid instead (MATH §3.1 "Bounded inner steps"). */
-enum { HCT_FLAG_QK_NORM = 1u, HCT_FLAG_FREQ_GATES = 2u, HCT_FLAG_CONV = 4u, HCT_FLAG_BOUNDED_STEP = 16u };
+/* FREQ_GATES: MATH §6.2, needs n_levels >= 2; CONV: MATH §3.1, K in conv_k; ROPE: rotary positions
+ * in window attention (MATH §2), needs an even head width.  BOUNDED_STEP: every softplus step gate
+ * is HCT_THETA_MAX * sigmoid instead (MATH §3.1 "Bounded inner steps"). */
+enum { HCT_FLAG_QK_NORM = 1u, HCT_FLAG_FREQ_GATES = 2u, HCT_FLAG_CONV = 4u, HCT_FLAG_ROPE = 8u,
+       HCT_FLAG_BOUNDED_STEP = 16u };
 #define HCT_THETA_MAX 1
 
 /* Projections are stored input-major, (d_in, d_out): y = x W (MATH notation). */
@@ -143,6 +145,9 @@ struct hecate_session {
     size_t mem_len[HCT_MAX_MEMS];
     real *ring_k[HCT_MAX_LAYERS], *ring_v[HCT_MAX_LAYERS]; /* (window, d) attention window cache
                                                              * of each block, slot = pos mod w */
+    real *rope;                  /* (window, 2, h) per offset o: cos (o theta_i) per entry, then the
+                                  * signed sin, -sin and +sin per pair (MATH §2 rotary positions; swa.c;
+                                  * constant, not state); NULL without */
     /* scratch, sized for max(block, max_train_tokens) tokens */
     unsigned char *scratch;
     size_t scratch_bytes;
@@ -177,6 +182,9 @@ static inline size_t hct_conv_len(const hct_config *c) {
 static inline bool hct_keeps_block_start(const hct_config *c, uint32_t level) {
     return hct_period(c, level) > 1 || hct_gated(c, level);
 }
+
+/* Window attention turns queries by the key's offset (MATH §2 rotary positions). */
+static inline bool hct_rope(const hct_config *c) { return (c->flags & HCT_FLAG_ROPE) != 0; }
 
 /* Bind a weights view: base + tensor offsets (grad_offset elements). */
 void hct_bind_weights(const hecate_model *m, real *base, hct_weights *out);

@@ -1,5 +1,6 @@
 /* mathfn.c — exp/log/log1p/sqrt/sigmoid/softplus for float and double builds
- * without libm (MATH §9), and the batched linear map with its backward. */
+ * without libm (MATH §9), the rotary position table (MATH §2) and the
+ * batched linear map with its backward. */
 #include "mathfn.h"
 
 #define HCT_IS_DOUBLE (sizeof(real) == 8)
@@ -117,6 +118,56 @@ real hct_silu_grad(real z) {
 real hct_softplus(real x) {
     real ax = x < 0 ? -x : x;
     return (x > 0 ? x : (real)0) + hct_log1p(hct_exp(-ax));
+}
+
+/* ---- rotary position table (MATH §2), built once per session in double ---- */
+
+/* e^x for x in [-700, 0] (double whatever the build): as hct_exp's double path. */
+static double exp_double(double x) {
+    double kf = x * INV_LN2;
+    int k = (int)(kf - 0.5);
+    double r = (x - (double)k * LN2_HI) - (double)k * LN2_LO, p = 1;
+    for (int n = 14; n >= 1; n--) p = 1 + r / n * p; /* e^r = 1 + r (1 + r/2 (1 + r/3 (...))) */
+    union { double f; uint64_t u; } v;
+    v.u = (uint64_t)(k + 1023) << 52;
+    return p * v.f;
+}
+
+/* sin and cos of a in [0, 2^20): a = n pi/2 + r with |r| <= pi/4 (pi/2 in three parts,
+ * Cody-Waite: n pi/2's first parts are exact for n < 2^20), Taylor series of r, quadrant n mod 4. */
+static void sincos_double(double a, double *sn, double *cs) {
+    static const double PIO2_1 = 1.57079632673412561417e+00;  /* first 33 bits of pi/2 */
+    static const double PIO2_2 = 6.07710050630396597660e-11;  /* next 33 bits */
+    static const double PIO2_3 = 2.02226624871116645580e-21;  /* pi/2 - PIO2_1 - PIO2_2 */
+    static const double TWO_OVER_PI = 6.36619772367581382433e-01;
+    uint32_t n = (uint32_t)(a * TWO_OVER_PI + 0.5);
+    double r = ((a - n * PIO2_1) - n * PIO2_2) - n * PIO2_3, r2 = r * r, s = 1, c = 1;
+    for (int k = 10; k >= 1; k--) { /* nested Taylor series: sin to r^19/19!, cos to r^18/18! */
+        s = 1 - s * r2 / ((2 * k) * (2 * k + 1));
+        c = 1 - c * r2 / ((2 * k - 1) * (2 * k));
+    }
+    s *= r;
+    switch (n & 3u) {
+    case 0: *sn = s; *cs = c; break;
+    case 1: *sn = c; *cs = -s; break;
+    case 2: *sn = -s; *cs = -c; break;
+    default: *sn = -c; *cs = s; break;
+    }
+}
+
+void hct_rope_table(real *table, uint32_t window, uint32_t head_dim) {
+    static const double LN_BASE = 9.21034037197618273607e+00; /* ln 10000 */
+    uint32_t pairs = head_dim / 2;
+    for (uint32_t i = 0; i < pairs; i++) {
+        double theta = exp_double(-(double)(2 * i) / (double)head_dim * LN_BASE), sn, cs;
+        for (uint32_t o = 0; o < window; o++) {
+            sincos_double((double)o * theta, &sn, &cs);
+            real *row = table + (size_t)o * 2 * head_dim;
+            row[2 * i] = row[2 * i + 1] = (real)cs;
+            row[head_dim + 2 * i] = -(real)sn;
+            row[head_dim + 2 * i + 1] = (real)sn;
+        }
+    }
 }
 
 /* y[o0 .. o0 + nv lanes) = sum over i = 0, 1, .. din-1 (in that order) of

@@ -16,6 +16,11 @@ real hct_silu(real z);       /* z sigmoid(z) */
 real hct_silu_grad(real z);  /* silu'(z) = s (1 + z (1 - s)), s = sigmoid(z) */
 real hct_softplus(real x);
 
+/* MATH §2 rotary positions: table (window, 2, head_dim), for offsets o < window: cos(o theta_i)
+ * at entries 2i and 2i+1, then -sin(o theta_i) at 2i and +sin at 2i+1 (theta_i =
+ * 10000^(-2i/head_dim)); computed in double (no libm), rounded once to real.  head_dim even. */
+void hct_rope_table(real *table, uint32_t window, uint32_t head_dim);
+
 /* y += s * x */
 static inline void hct_axpy(real *y, real s, const real *x, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) y[i] += s * x[i];

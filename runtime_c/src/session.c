@@ -1,6 +1,7 @@
 /* session.c — sessions in caller memory: size query, arena carving, reset,
  * step/process (MATH §6: both run the same block forward) and accessors. */
 #include "block.h"
+#include "mathfn.h"
 
 #define DEFAULT_BLOCK 16u
 
@@ -20,6 +21,7 @@ static hecate_status resolve_opts(const hecate_session_opts *in, hecate_session_
 typedef struct layout {
     uint64_t mem[HCT_MAX_MEMS][4], sum[HCT_MAX_MEMS][2], conv[HCT_MAX_MEMS][2];
     uint64_t ring_k[HCT_MAX_LAYERS], ring_v[HCT_MAX_LAYERS];
+    uint64_t rope; /* 0 without rotary positions */
     uint64_t scratch, scratch_bytes, total;
 } layout;
 
@@ -46,6 +48,8 @@ static void plan(const hecate_model *m, const hecate_session_opts *o, layout *L)
         L->ring_k[l] = at; at = align_up(at + ring);
         L->ring_v[l] = at; at = align_up(at + ring);
     }
+    L->rope = hct_rope(c) ? at : 0; /* MATH §2: cos, sin per window offset and pair of a head */
+    if (L->rope) at = align_up(at + (uint64_t)c->window * 2 * (c->d / c->n_heads) * sizeof(real));
     hct_block b;
     uint64_t inf = hct_block_layout(m, o->max_chunk, false, NULL, &b);
     uint64_t trn = o->max_train_tokens ? hct_block_layout(m, o->max_train_tokens, true, NULL, &b) : 0;
@@ -108,6 +112,10 @@ hecate_status hecate_session_init(void *mem, size_t mem_bytes, const hecate_mode
     for (uint32_t l = 0; l < model->cfg.n_layers; l++) {
         s->ring_k[l] = (real *)(void *)(base + L.ring_k[l]);
         s->ring_v[l] = (real *)(void *)(base + L.ring_v[l]);
+    }
+    if (L.rope) {
+        s->rope = (real *)(void *)(base + L.rope);
+        hct_rope_table(s->rope, model->cfg.window, model->cfg.d / model->cfg.n_heads);
     }
     s->scratch = base + L.scratch;
     s->scratch_bytes = (size_t)L.scratch_bytes;
