@@ -121,13 +121,16 @@ def _held_params(names, periods, tokens_before: int, chunk: int) -> set[str]:
 
 def make_optimizer(model, config: TrainConfig) -> Optimizer:
     """config.optimizer over model.weights(); a rule's own tensors (e.g. the
-    SSM's A_log) are not weights to shrink (D24)."""
+    SSM's A_log) and the short convolution's taps (MATH §3.1: per-channel
+    filters that start at the identity, not weight matrices) are not weights
+    to shrink (D24)."""
     if config.optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {config.optimizer!r} (known: {sorted(OPTIMIZERS)})")
     weights = model.weights()
     cfg = model.config
     own = {name for name, _ in rule_tensor_specs(rule_by_name(cfg.rule), cfg.d_model, cfg.rule_hp)}
-    no_decay = {name for name in weights if ".mem" in name and name.rsplit(".", 1)[-1] in own}
+    no_decay = {name for name in weights if ".mem" in name and
+                (name.rsplit(".", 1)[-1] in own or name.rsplit(".", 1)[-1].startswith("conv_"))}
     return OPTIMIZERS[config.optimizer](weights, lr=config.lr, weight_decay=config.weight_decay,
                                         clip_norm=config.clip_norm, no_decay=no_decay)
 
