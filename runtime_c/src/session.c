@@ -48,7 +48,7 @@ static void plan(const hecate_model *m, const hecate_session_opts *o, layout *L)
         L->ring_k[l] = at; at = align_up(at + ring);
         L->ring_v[l] = at; at = align_up(at + ring);
     }
-    L->rope = hct_rope(c) ? at : 0; /* MATH §2: cos, sin per window offset and pair of a head */
+    L->rope = hct_rope(c) ? at : 0; /* MATH §2: (window, 2, h) cos and signed sin per offset */
     if (L->rope) at = align_up(at + (uint64_t)c->window * 2 * (c->d / c->n_heads) * sizeof(real));
     hct_block b;
     uint64_t inf = hct_block_layout(m, o->max_chunk, false, NULL, &b);
