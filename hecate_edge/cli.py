@@ -71,7 +71,7 @@ def _parse_periods(text: str | None) -> tuple[int, ...] | None:
 
 def _feature_flags(args: argparse.Namespace) -> dict:
     """The on/off model features given on the command line (unset ones keep ModelConfig's default)."""
-    names = ("bounded_steps",)
+    names = ("bounded_steps", "conv_kernel", "rope", "composition")
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
@@ -87,7 +87,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     try:
         params = resolve_params(RULES[args.rule], args.d_model, _parse_rule_params(args.rule_param))
         cfg = ModelConfig(d_model=args.d_model, n_heads=args.heads, window=args.window, rule=args.rule,
-                          composition=args.composition, n_layers=args.layers, n_levels=args.levels,
+                          n_layers=args.layers, n_levels=args.levels,
                           periods=_parse_periods(args.periods), rule_params=params, retention=args.retention, retention_param=args.retention_param,
                           freq_gates=args.freq_gates, **_feature_flags(args))
     except ValueError as exc:
@@ -284,8 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--window", type=int, default=16, help="attention window in tokens")
     p.add_argument("--rule", default="delta", choices=sorted(RULES), help="memory rule (docs/MATH.md §3)")
-    p.add_argument("--composition", default="mag", choices=sorted(COMPOSITIONS),
-                   help="how attention and memory combine (docs/MATH.md §4)")
+    p.add_argument("--composition", default=None, choices=sorted(COMPOSITIONS),
+                   help="how attention and memory combine (docs/MATH.md §4; default mal)")
+    p.add_argument("--conv-kernel", type=int, default=None, metavar="K",
+                   help="taps of the memory's short convolution, 0 = off (docs/MATH.md §3.1; default 4)")
+    p.add_argument("--rope", action=argparse.BooleanOptionalAction, default=None,
+                   help="rotary positions in window attention (docs/MATH.md §2; default on)")
     p.add_argument("--layers", type=int, default=1, help="stacked blocks (docs/MATH.md §4.3; 1..4)")
     p.add_argument("--levels", type=int, default=1, help="CMS memory levels per block (docs/MATH.md §6.1; 1..4)")
     p.add_argument("--periods", metavar="C0,C1,..",
@@ -295,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--freq-anneal", type=int, default=0, metavar="N",
                    help="the fixed schedule (every gate open) for the first N steps (docs/MATH.md §6.2)")
     p.add_argument("--bounded-steps", action=argparse.BooleanOptionalAction, default=None,
-                   help="step gates theta = sigmoid(.) <= 1 instead of softplus (docs/MATH.md §3.1)")
+                   help="step gates theta = sigmoid(.) <= 1 instead of softplus (docs/MATH.md §3.1; default on)")
     p.add_argument("--rule-param", action="append", default=[], metavar="NAME=VALUE",
                    help="a rule hyper-parameter, e.g. d_hidden=32 (repeatable; docs/FORMAT.md lists them)")
     p.add_argument("--retention", choices=sorted(RETENTION_IDS),

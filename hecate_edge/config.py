@@ -19,6 +19,9 @@ COMPOSITIONS: dict[str, int] = {"mag": 0, "mal": 1, "mac": 2}
 # in blocks of more than one level
 COMPOSITION_TENSORS: dict[str, tuple[str, ...]] = {"mac": ("mac.mix_read", "mac.mix_out")}
 
+# Features whose default changed to on (D37): what a config dict written before them meant
+LEGACY_OFF = {"composition": "mag", "conv_kernel": 0, "rope": False, "bounded_steps": False}
+
 VOCAB_RANGE = (2, 65536)
 D_MODEL_RANGE = (1, 4096)
 WINDOW_RANGE = (1, 4096)
@@ -40,7 +43,7 @@ class ModelConfig:
     d_model: int = 64
     n_heads: int = 4
     window: int = 16
-    composition: str = "mag"
+    composition: str = "mal"   # D37: the composition whose memory recalls (MAG's gate does not)
     rule: str = "delta"
     n_levels: int = 1
     qk_norm: bool | None = None   # None: the rule's default (MATH §3.1)
@@ -50,14 +53,16 @@ class ModelConfig:
     periods: tuple[int, ...] | None = None  # None: DEFAULT_PERIODS[:n_levels]
     rule_params: tuple[float, ...] = ()
     freq_gates: bool = False  # learned frequency gates on levels >= 1 (MATH §6.2; needs n_levels >= 2)
-    bounded_steps: bool = False  # softplus step gates become THETA_MAX * sigmoid (MATH §3.1)
-    conv_kernel: int = 0  # taps K of the short causal convolution over memory k, v, q (MATH §3.1); 0 = off
-    rope: bool = False  # rotary positions in window attention (MATH §2; needs an even head_dim)
+    bounded_steps: bool = True  # softplus step gates become THETA_MAX * sigmoid (MATH §3.1)
+    conv_kernel: int = 4  # taps K of the short causal convolution over memory k, v, q (MATH §3.1); 0 = off
+    rope: bool | None = None  # rotary positions in window attention (MATH §2); None: on for an even head_dim
 
     def __post_init__(self):
         periods = DEFAULT_PERIODS[:self.n_levels] if self.periods is None else self.periods
         object.__setattr__(self, "periods", tuple(int(p) for p in periods))
         object.__setattr__(self, "rule_params", tuple(float(p) for p in self.rule_params))
+        if self.rope is None and isinstance(self.d_model, int) and isinstance(self.n_heads, int) and self.n_heads:
+            object.__setattr__(self, "rope", (self.d_model // self.n_heads) % 2 == 0)
         if self.rule in RULES:
             rule = RULES[self.rule]
             if self.qk_norm is None:
@@ -173,12 +178,14 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
-        """Inverse of to_dict; missing keys take defaults, unknown keys are a ValueError."""
+        """Inverse of to_dict; missing keys take defaults, unknown keys are a
+        ValueError. A feature added after a dict was written (LEGACY_OFF) is off
+        when missing, so an older checkpoint keeps describing its own model."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown ModelConfig keys: {unknown}")
-        return cls(**values)
+        return cls(**{**LEGACY_OFF, **values})
 
 
 def _check_int_range(name: str, value, bounds: tuple[int, int]) -> None:

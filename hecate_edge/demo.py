@@ -1,8 +1,9 @@
 """``hecate-edge demo``: train a micro model briefly and show what test-time learning buys.
 
 Owns the demo script: train (MATH §7) on built-in data, export and reload the
-model file through the C runtime, then compare held-out loss (MATH §5) of the
-trained model with memory on, memory frozen (§3.2 ablation) and untrained.
+model file through the C runtime, then show recall beyond the attention window
+and held-out text loss (MATH §5) with the memory on, frozen (§3.2 ablation)
+and untrained.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ DEFAULT_CHUNK = 64
 DEFAULT_BATCH = 8
 DEFAULT_LR = 2e-2
 TEXT_SHARE = 0.75
+RECALL_PAIRS = (4, 8)        # pairs per training episode (MQAR, hecate_edge.evals.recall)
+RECALL_SHOWN = 8             # pairs of the held-out episodes the demo scores
+RECALL_GAPS = (0, 64, 256)   # filler bytes before the queries (the window is 16)
+RECALL_EPISODES = 40
 PROMPT = "The return statement"
 SAMPLE_BYTES = 160
 
@@ -42,18 +47,20 @@ def run_demo(
 ) -> dict:
     """Train, export, reload and report; returns the numbers it prints.
 
-    Model: d=64, 4 heads, window 16, MAG, memory rule ``rule`` (the default
-    ModelConfig uses the delta rule). Training mixes pydoc text (75% of chunks) and key-value
-    recall episodes (25%), AdamW at lr ``DEFAULT_LR`` otherwise as TrainConfig.
-    ``out`` keeps the model file; otherwise it lives in a temporary folder
-    for the run. The returned dict has keys ``trained``, ``frozen``,
-    ``untrained`` (text bits/byte), ``recall`` (per model: bits/byte and
-    accuracy on recalled bytes), ``sample`` (bytes), ``tok_per_s`` and
+    Model: the default ``ModelConfig(rule=rule)``. Training mixes pydoc
+    text (``TEXT_SHARE`` of the chunks) and MQAR recall episodes
+    (``hecate_edge.evals.recall``; loss on the recalled values), AdamW at lr
+    ``DEFAULT_LR``, batches of ``DEFAULT_BATCH`` on every core. ``out``
+    keeps the model file; otherwise it lives in a temporary folder for the
+    run. The returned dict has keys ``trained``, ``frozen``, ``untrained``
+    (held-out text bits/byte), ``recall`` ({gap: (memory on, frozen)}
+    accuracy at 8 pairs), ``sample`` (bytes), ``tok_per_s`` and
     ``train_seconds``.
     """
     from hecate_edge import atomic, data, runtime, train
-    from hecate_edge.sampler import generate
     from hecate_edge.config import ModelConfig
+    from hecate_edge.evals import recall
+    from hecate_edge.sampler import generate
 
     stream = stream if stream is not None else sys.stdout
     steps = DEFAULT_STEPS if steps is None else steps
@@ -64,16 +71,19 @@ def run_demo(
 
     text_train = data.load_corpus("text", "train")
     text_held = data.load_corpus("text", "heldout")
-    recall_train = data.load_corpus("recall", "train", seed=seed)
-    recall_held = data.load_corpus("recall", "heldout", seed=seed)
+    # episodes that fit one chunk: 2N + gap + 2N + 2 bytes
+    recall_train = recall.training_corpus(seed, n_episodes=8000, pair_counts=RECALL_PAIRS,
+                                          max_gap=max(chunk - 4 * max(RECALL_PAIRS) - 2, 0))
 
     model = train.new_model(cfg, seed=seed)
-    say(f"hecate-edge demo: d={cfg.d_model}, {cfg.n_heads} heads, window {cfg.window}, "
-        f"{cfg.rule} rule, {cfg.composition.upper()}, {model.n_params:,} parameters")
+    features = ", ".join(f for f, on in (("4-tap memory convolution", cfg.conv_kernel), ("rotary positions", cfg.rope),
+                                         ("bounded steps", cfg.bounded_steps)) if on)
+    say(f"hecate-edge demo: d={cfg.d_model}, {cfg.n_heads} heads, window {cfg.window}, {cfg.rule} rule, "
+        f"{cfg.composition.upper()}, {features}; {model.n_params:,} parameters")
     say(f"training {steps} steps x {batch} chunks x {chunk} bytes ({TEXT_SHARE:.0%} pydoc text, "
         f"{1 - TEXT_SHARE:.0%} key-value recall episodes) ...")
     started = time.perf_counter()
-    config = train.TrainConfig(steps=steps, chunk=chunk, batch=batch, lr=DEFAULT_LR, seed=seed)
+    config = train.TrainConfig(steps=steps, chunk=chunk, batch=batch, lr=DEFAULT_LR, seed=seed, masked_loss=True)
     records = train.train(model, [text_train, recall_train], config, mix=[TEXT_SHARE, 1 - TEXT_SHARE],
                           show_progress=show_progress, threads=threads)
     train_seconds = time.perf_counter() - started
@@ -83,40 +93,39 @@ def run_demo(
         atomic.write_bytes(path, model.to_bytes())
         trained = runtime.Model(path)  # reload: everything below runs from the file
         untrained = train.new_model(cfg, seed=seed)
-        runs = {
-            "trained": (trained, False),
-            "frozen": (trained, True),
-            "untrained": (untrained, False),
-        }
+        runs = {"trained": (trained, False), "frozen": (trained, True), "untrained": (untrained, False)}
         text = {k: train.evaluate(m, text_held, freeze_memory=f).bits_per_byte for k, (m, f) in runs.items()}
-        recall = {k: train.evaluate(m, recall_held, freeze_memory=f) for k, (m, f) in runs.items()}
+        accuracy = {}
+        for gap in RECALL_GAPS:
+            episodes = recall.held_out_episodes(seed, RECALL_SHOWN, gap, RECALL_EPISODES)
+            accuracy[gap] = tuple(recall.accuracy(trained, episodes, freeze_memory=f) for f in (False, True))
         sample = generate(trained.session(), PROMPT.encode(), SAMPLE_BYTES, seed=seed, temperature=0.7, top_k=20)
         tok_per_s = _process_speed(trained, text_held.tokens)
         size = path.stat().st_size
 
     tail = records[-min(len(records), 50):]
-    say(f"trained in {train_seconds:.1f} s, {steps * batch * chunk / train_seconds:,.0f} tok/s; "
-        f"last {len(tail)} steps mean training loss {np.mean([r['bpb'] for r in tail]):.3f} bits/byte")
+    say(f"trained in {train_seconds:.1f} s, {steps * batch * chunk / train_seconds:,.0f} tok/s")
+    say()
+    say(f"recall beyond the attention window ({cfg.window} bytes): {RECALL_SHOWN} key-value pairs, then N filler bytes,")
+    say(f"then the keys again; accuracy of the value after each key ({RECALL_EPISODES} held-out episodes, "
+        f"chance {recall.CHANCE:.0%})")
+    say(f"  {'gap N':<40}" + "".join(f"{gap:>8}" for gap in RECALL_GAPS))
+    say(f"  {'memory learning at test time':<40}" + "".join(f"{accuracy[g][0]:>8.0%}" for g in RECALL_GAPS))
+    say(f"  {'memory updates switched off':<40}" + "".join(f"{accuracy[g][1]:>8.0%}" for g in RECALL_GAPS))
     say()
     labels = {
         "trained": "trained, memory learning at test time",
         "frozen": "trained, memory updates switched off",
         "untrained": f"untrained (init seed {seed})",
     }
-    say(f"{'held-out loss':<40}{'text':>10}{'recall':>10}{'recall':>10}")
-    say(f"{'':<40}{'bits/B':>10}{'bits/B':>10}{'acc':>10}")
+    say(f"held-out pydoc text ({text_held.tokens.size:,} bytes), bits/byte:")
     for key, label in labels.items():
-        r = recall[key]
-        say(f"  {label:<38}{text[key]:>10.3f}{r.recall_bits_per_byte:>10.3f}{r.recall_accuracy:>10.1%}")
+        say(f"  {label:<40}{text[key]:>8.3f}")
     gain = text["frozen"] - text["trained"]
     verb = "save" if gain >= 0 else "cost"
-    say(f"  test-time memory updates {verb} {abs(gain):.3f} bits/byte on text "
-        f"({abs(gain) / text['frozen']:.1%})")
-    say(f"  ({text_held.tokens.size:,} held-out text bytes; {recall['trained'].n_recall} recalled "
-        f"bytes in {len(recall_held.starts)} episodes)")
-    say("  recall: chance accuracy is 10%. The micro model's memory reads one token at a time")
-    say("  (key, value and query of the same byte), so it cannot bind a key to the value that")
-    say("  follows it; see docs/DECISIONS.md, 'Known limits of the micro model'.")
+    say(f"  test-time memory updates {verb} {abs(gain):.3f} bits/byte ({abs(gain) / text['frozen']:.1%}); "
+        f"last {len(tail)} training steps {np.mean([r['bpb'] for r in tail]):.3f}")
+    say("  (against a model trained with no memory at all: hecate-edge eval text, docs/EVALS.md)")
     say()
     say(f"sample (prompt {PROMPT!r}, temperature 0.7, top-k 20):")
     for line in (PROMPT.encode() + sample).decode("utf-8", "replace").splitlines():
@@ -126,7 +135,7 @@ def run_demo(
     say(f"model file: {path if out else 'temporary'} ({size / 1024:.0f} KiB)")
     return {
         **text,
-        "recall": {k: (r.recall_bits_per_byte, r.recall_accuracy) for k, r in recall.items()},
+        "recall": accuracy,
         "sample": sample,
         "tok_per_s": tok_per_s,
         "train_seconds": train_seconds,

@@ -9,12 +9,13 @@ import math
 import struct
 from dataclasses import replace
 
-from hecate_edge.config import ModelConfig
+from hecate_edge.config import LEGACY_OFF, ModelConfig
 from hecate_edge.format import (CRC_START, ENTRY_BYTES, HEADER_BYTES, crc32, read_model,
                                 write_model)
 from hecate_edge.reference.init import init_params
 
-SMALL = ModelConfig(vocab=16, d_model=8, n_heads=2, window=4)
+# the plain model (no optional feature): each case flips one thing of it
+SMALL = ModelConfig(vocab=16, d_model=8, n_heads=2, window=4, **LEGACY_OFF)
 
 # header field offsets (docs/FORMAT.md)
 CRC, COUNT, VOCAB, D_MODEL, N_HEADS, WINDOW = 24, 28, 32, 36, 40, 44
@@ -34,7 +35,7 @@ def valid_model(dtype: str = "f32", rule: str = "delta", quantize: str | None = 
     return write_model(cfg, init_params(cfg, seed=0), dtype, quantize=quantize)
 
 
-GATED = ModelConfig(vocab=16, d_model=8, n_heads=2, window=4, n_levels=2, periods=(1, 4), freq_gates=True)
+GATED = replace(SMALL, n_levels=2, periods=(1, 4), freq_gates=True)
 
 
 @functools.lru_cache(maxsize=None)
@@ -53,7 +54,7 @@ def _gated_flags(value: int, freq_gates: bool):
     return build
 
 
-CONV = ModelConfig(vocab=16, d_model=8, n_heads=2, window=4, conv_kernel=4)
+CONV = replace(SMALL, conv_kernel=4)
 
 
 @functools.lru_cache(maxsize=None)

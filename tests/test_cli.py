@@ -142,7 +142,7 @@ def test_demo_with_few_steps(tmp_path, capsys, rule):
     out = tmp_path / "demo.hct"
     assert cli.main(["demo", "--steps", "3", "--out", str(out), "--quiet", "--rule", rule]) == 0
     text = capsys.readouterr().out
-    for word in ("untrained", "switched off", "tok/s", "sample", f"{rule} rule"):
+    for word in ("untrained", "switched off", "recall beyond the attention window", "tok/s", "sample", f"{rule} rule"):
         assert word in text
     config = runtime.Model(out).config
     assert config.d_model == 64 and config.rule == rule

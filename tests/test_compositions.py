@@ -46,7 +46,8 @@ def _window(sess, layer):
     w, d, entries = cfg.window, cfg.d_model, WINDOW_ENTRIES.get(cfg.composition, 1)
     blob = np.frombuffer(sess.save_state(), dtype=np.uint8)
     reals = blob[56:].view({"f32": np.float32, "f64": np.float64}[sess.model.precision])
-    rings = reals[cfg.n_layers * cfg.n_levels * int(np.prod(sess.model.memory_shape)):]
+    start = cfg.n_layers * cfg.n_levels * int(np.prod(sess.model.memory_shape))
+    rings = reals[start:start + cfg.n_layers * 2 * w * entries * d]  # the convolution state follows
     rings = rings.reshape(cfg.n_layers, 2, w, entries * d)  # slot: the token's entries in order
     order = [(sess.position - w + i) % w for i in range(w)]  # the 60 tokens fill every slot
     return tuple(rings[layer, i][order].reshape(w * entries, d) for i in (0, 1))

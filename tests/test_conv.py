@@ -10,7 +10,7 @@ import struct
 import numpy as np
 import pytest
 
-from hecate_edge.config import ModelConfig, tensor_specs
+from hecate_edge.config import LEGACY_OFF, ModelConfig, tensor_specs
 from hecate_edge.errors import HecateError
 from hecate_edge.format import crc32, describe, write_model
 from hecate_edge.reference.init import init_params, init_scale
@@ -22,8 +22,9 @@ TOL = {"f32": 1e-5, "f64": 1e-12}
 
 
 def conv_config(composition="mag", **changes):
-    return ModelConfig(**{"vocab": 40, "d_model": 16, "n_heads": 2, "window": 4, "composition": composition,
-                          "n_levels": 2, "periods": (1, 3), "conv_kernel": 4, **changes})
+    """A 2-level model with the convolution and no other optional feature."""
+    return ModelConfig(**{**LEGACY_OFF, "vocab": 40, "d_model": 16, "n_heads": 2, "window": 4,
+                          "composition": composition, "n_levels": 2, "periods": (1, 3), "conv_kernel": 4, **changes})
 
 
 @pytest.mark.parametrize("composition", ["mag", "mal", "mac"])
@@ -118,4 +119,5 @@ def test_config_range_flag_tensors_and_init():
         assert np.all(np.abs(taps[:-1]) <= s) and np.all(np.abs(taps[-1] - 1.0) <= s)
     info = describe(write_model(cfg, params))
     assert info["header"]["conv_kernel"] == 4 and info["config"]["conv_kernel"] == 4 and info["problem"] is None
-    assert describe(write_model(ModelConfig(), init_params(ModelConfig(), 0)))["header"]["conv_kernel"] == 0
+    plain = ModelConfig(**LEGACY_OFF)
+    assert describe(write_model(plain, init_params(plain, 0)))["header"]["conv_kernel"] == 0

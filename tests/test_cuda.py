@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hecate_edge import cuda, ops
-from hecate_edge.config import ModelConfig
+from hecate_edge.config import LEGACY_OFF, ModelConfig
 from hecate_edge.reference.init import init_params
 from hecate_edge.runtime import HecateError, Model
 from hecate_edge.train import model_bytes
@@ -116,10 +116,11 @@ MODEL_CASES = [("delta", 64, 4, ()), ("titans", 32, 2, ()), ("hebbian", 16, 1, (
 
 def make_model(rule, d, heads, rule_params=(), composition="mag", precision="f32", layers=1, quantize=None,
                **features):
-    """A fresh model whose memory writes hard (theta = softplus(0) where the rule has it), window 8;
-    ``features``: other ModelConfig fields (e.g. bounded_steps=True)."""
-    cfg = ModelConfig(d_model=d, n_heads=heads, window=8, rule=rule, composition=composition,
-                      rule_params=rule_params, n_layers=layers, **features)
+    """A fresh plain model (no optional feature: what the CUDA kernels run) whose memory
+    writes hard (theta = softplus(0) where the rule has it), window 8; ``features``: other
+    ModelConfig fields (e.g. bounded_steps=True)."""
+    cfg = ModelConfig(d_model=d, n_heads=heads, window=8, rule=rule, rule_params=rule_params, n_layers=layers,
+                      **{**LEGACY_OFF, "composition": composition, **features})
     params = {name: np.array(array) for name, array in init_params(cfg, seed=0).items()}
     params["blk0.mem0.gate_b"][1:2] = 0.0
     return Model(model_bytes(cfg, params, dtype=precision, quantize=quantize), precision=precision)

@@ -171,15 +171,16 @@ def test_describe_reports_later_problems():
 # ---------------------------------------------------------------- ModelConfig
 
 def test_config_defaults_and_specs():
-    cfg = ModelConfig()
+    cfg = ModelConfig()  # D37: MAL, 4-tap convolution, rotary positions, bounded steps
     assert (cfg.vocab, cfg.d_model, cfg.n_heads, cfg.window, cfg.head_dim) == (256, 64, 4, 16, 16)
-    assert (cfg.rule_id, cfg.composition_id, cfg.n_gates, cfg.flags) == (0, 0, 2, 1)
+    assert (cfg.rule_id, cfg.composition_id, cfg.n_gates, cfg.flags) == (0, 1, 2, 1 | 4 | 8 | 16)
     specs = tensor_specs(cfg)
     assert [n for n, _ in specs] == ["emb", "blk0.attn.wq", "blk0.attn.wk", "blk0.attn.wv", "blk0.attn.wo",
-                                     "blk0.mem0.wk", "blk0.mem0.wv", "blk0.mem0.wq", "blk0.mem0.gate_w",
+                                     "blk0.mem0.wk", "blk0.mem0.wv", "blk0.mem0.wq", "blk0.mem0.conv_k",
+                                     "blk0.mem0.conv_v", "blk0.mem0.conv_q", "blk0.mem0.gate_w",
                                      "blk0.mem0.gate_b", "head"]
     assert dict(specs)["blk0.mem0.gate_w"] == (2, 128) and dict(specs)["blk0.mem0.gate_b"] == (2,)
-    assert param_count(cfg) == 2 * 256 * 64 + 7 * 64 * 64 + 2 * 128 + 2
+    assert param_count(cfg) == 2 * 256 * 64 + 7 * 64 * 64 + 3 * 4 * 64 + 2 * 128 + 2
 
 
 def test_config_dict_round_trip():

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from hecate_edge.config import ModelConfig, tensor_specs
+from hecate_edge.config import LEGACY_OFF, ModelConfig, tensor_specs
 from hecate_edge.reference import attention, frontend, mathfn
 from hecate_edge.reference.init import init_params
 from hecate_edge.reference.model import ReferenceSession, cross_entropy
@@ -98,7 +98,7 @@ def test_delta_rule_hand_computed_2x2_step():
 def test_rule_registry_and_delta_defaults():
     assert RULES["delta"] is delta and rule_by_id(0) is delta
     assert delta.GATES == (("alpha", "sigmoid"), ("theta", "softplus"))
-    assert delta.DEFAULT_GATE_BIAS[0] == (-3.0, -4.6)
+    assert delta.DEFAULT_GATE_BIAS[0] == (-7.0, -4.6)  # D37: half-life ~760 tokens
     assert np.array_equal(delta.init_state(3), np.zeros((3, 3)))
     with pytest.raises(ValueError):
         rule_by_id(99)
@@ -158,7 +158,7 @@ def test_attention_window_larger_than_history_and_sliding():
 
 
 def test_session_window_one_attention_is_value_of_current_token():
-    cfg = ModelConfig(vocab=16, d_model=4, n_heads=2, window=1)
+    cfg = ModelConfig(vocab=16, d_model=4, n_heads=2, window=1, **LEGACY_OFF)  # MAG, no positions
     params = init_params(cfg, seed=5)
     frozen = ReferenceSession(cfg, params, freeze_memory=True)  # memory stays 0, so y = 0
     for token in [3, 9, 9, 1]:
@@ -191,7 +191,7 @@ def test_frozen_from_reset_stays_at_init_state():
 
 
 def test_init_params_follow_math_8():
-    cfg = ModelConfig(vocab=32, d_model=16, n_heads=4, window=4)
+    cfg = ModelConfig(vocab=32, d_model=16, n_heads=4, window=4)  # with the default 4-tap convolution
     params = init_params(cfg, seed=11)
     assert list(params) == [name for name, _ in tensor_specs(cfg)]
     assert all(p.dtype == np.float64 for p in params.values())
@@ -201,10 +201,15 @@ def test_init_params_follow_math_8():
     s_model, s_mem = math.sqrt(1 / 16), math.sqrt(1 / 32)
     for name, shape in tensor_specs(cfg):
         if name.endswith("gate_b"):
-            assert np.array_equal(params[name], [-3.0, -4.6])
+            assert np.array_equal(params[name], [-7.0, -4.6])
             continue
         s = s_mem if ".mem0." in name else s_model
-        assert np.array_equal(params[name], rng.uniform(-s, s, size=shape)), name
+        want = rng.uniform(-s, s, size=shape)
+        if ".conv_" in name:  # MATH §8: the current token's tap starts at 1 + U(-s, s)
+            want[-1] += 1.0
+            assert np.array_equal(params[name], want), name
+            continue
+        assert np.array_equal(params[name], want), name
         assert np.abs(params[name]).max() < s
 
 

@@ -116,7 +116,8 @@ def test_shuffling_the_cached_window_changes_the_next_token_only_with_rope(rope)
     sess.process(np.arange(18) % cfg.vocab)  # position 18: slot i holds the token at 12 + i
     blob = bytearray(sess.save_state())
     reals = np.frombuffer(blob, np.uint8)[56:].view(np.float64)
-    ring = reals[int(np.prod(model.memory_shape)):].reshape(2, cfg.window, cfg.d_model)
+    start = int(np.prod(model.memory_shape))
+    ring = reals[start:start + 2 * cfg.window * cfg.d_model].reshape(2, cfg.window, cfg.d_model)
     shuffled = ring[:, [0, 3, 5, 1, 4, 2]].copy()  # slot 0 (position 12) leaves the window next
     want = sess.step(7)
     ring[:] = shuffled

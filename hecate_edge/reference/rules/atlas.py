@@ -15,7 +15,7 @@ from hecate_edge.reference.rules import matrix
 RULE_ID = 8
 NAME = "atlas"
 GATES = (("alpha", "sigmoid"), ("theta", "softplus"), ("eta", "sigmoid"))
-DEFAULT_GATE_BIAS = ((-3.0, -4.6, 1.5),)
+DEFAULT_GATE_BIAS = ((-7.0, -4.6, 1.5),)
 # MATH §3.1 (A3): Atlas is a matrix rule, q and k L2-normalized by default.
 QK_NORM = True
 PARAM_NAMES = ("window", "ns_steps")

@@ -15,8 +15,8 @@ RULE_ID = 0
 NAME = "delta"
 # MATH §3.1: gate name and activation, in gate_w / gate_b row order.
 GATES = (("alpha", "sigmoid"), ("theta", "softplus"))
-# MATH §3.1: per level, biases of (alpha, theta); level 0 keeps ~95% per token, theta ~ 0.01.
-DEFAULT_GATE_BIAS = ((-3.0, -4.6),)
+# MATH §3.1: per level, biases of (alpha, theta); level 0 keeps 99.9% per token (half-life ~760), theta ~ 0.01.
+DEFAULT_GATE_BIAS = ((-7.0, -4.6),)
 
 
 def init_state(d: int, hp: dict | None = None) -> np.ndarray:

@@ -15,8 +15,8 @@ RULE_ID = 2
 NAME = "hebbian"
 # MATH §3.1: one gate, the forget rate.
 GATES = (("alpha", "sigmoid"),)
-# MATH §3.1: per level, the alpha bias (level 0 keeps ~95% per token).
-DEFAULT_GATE_BIAS = ((-3.0,),)
+# MATH §3.1: per level, the alpha bias (level 0 keeps 99.9% per token, half-life ~760).
+DEFAULT_GATE_BIAS = ((-7.0,),)
 
 
 def init_state(d: int, hp: dict | None = None) -> np.ndarray:

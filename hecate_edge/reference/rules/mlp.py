@@ -16,7 +16,7 @@ from hecate_edge.reference.retention import elastic, shrink
 # What the MLP rules declare unless they say otherwise (rules/__init__.py):
 # MATH §3.1 gates and level-0 biases, q and k unnormalized by default (A3).
 GATES = (("alpha", "sigmoid"), ("theta", "softplus"))
-DEFAULT_GATE_BIAS = ((-3.0, -4.6),)
+DEFAULT_GATE_BIAS = ((-7.0, -4.6),)
 QK_NORM = False
 # MATH §3.8: an MLP memory takes L2 decay or the elastic net toward its prior
 # (MEMORA also KL, its default).

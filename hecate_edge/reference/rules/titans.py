@@ -16,7 +16,7 @@ RULE_ID = 1
 NAME = "titans"
 GATES = (("alpha", "sigmoid"), ("theta", "softplus"), ("eta", "sigmoid"))
 # MATH §3.1: per level, biases of (alpha, theta, eta): keep ~95%, theta ~ 0.01, eta ~ 0.82.
-DEFAULT_GATE_BIAS = ((-3.0, -4.6, 1.5),)
+DEFAULT_GATE_BIAS = ((-7.0, -4.6, 1.5),)
 
 
 def init_state(d: int, hp: dict | None = None) -> np.ndarray:

@@ -17,7 +17,7 @@ from hecate_edge.reference.rules import matrix, mlp
 RULE_ID = 7
 NAME = "trellis"
 GATES = (("alpha", "sigmoid"), ("theta", "softplus"))
-DEFAULT_GATE_BIAS = ((-3.0, -4.6),)
+DEFAULT_GATE_BIAS = ((-7.0, -4.6),)
 # MATH §3.1 (A3): Trellis takes q and k unnormalized by default.
 QK_NORM = False
 PARAM_NAMES = ("d_k", "lambda_k", "lambda_v")
