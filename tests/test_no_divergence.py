@@ -1,0 +1,35 @@
+"""With default settings short training runs do not diverge: every rule x
+composition x k in {1, 2} trains on text and on recall episodes at a high
+learning rate (10x the default) without a non-finite step. Without bounded
+steps (MATH §3.1) 11 of these 60 runs diverge, all under MAC; with them 4
+still do (KNOWN_UNSTABLE: the SSM, whose step is its own softplus, and the
+MLP rules at k = 2, whose inner step's scale is their curvature), marked
+xfail so a fix shows. A run that goes non-finite raises NonFiniteTraining."""
+import numpy as np
+import pytest
+
+from hecate_edge import train
+from hecate_edge.config import COMPOSITIONS, ModelConfig
+from hecate_edge.data import Corpus, load_corpus
+from hecate_edge.evals import recall
+from hecate_edge.nonfinite import NonFiniteTraining
+from conftest import ALL_RULES
+
+TEXT = Corpus("text", load_corpus("text", "train").tokens[:30000])
+RECALL = recall.training_corpus(0, 300, pair_counts=(4,), max_gap=8)
+KNOWN_UNSTABLE = {("ssm", "mac", 1), ("ssm", "mac", 2), ("moneta", "mac", 2), ("yaad", "mac", 2)}
+
+
+@pytest.mark.parametrize("levels", [1, 2])
+@pytest.mark.parametrize("composition", sorted(COMPOSITIONS))
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_default_models_train_without_diverging(rule, composition, levels, request):
+    if (rule, composition, levels) in KNOWN_UNSTABLE:
+        request.applymarker(pytest.mark.xfail(raises=NonFiniteTraining, strict=True,
+                                              reason="MAC at 10x the default lr (module docstring)"))
+    cfg = ModelConfig(rule=rule, composition=composition, n_levels=levels, d_model=16, n_heads=2, window=4)
+    model = train.new_model(cfg, seed=0)
+    config = train.TrainConfig(steps=30, chunk=32, batch=2, lr=3e-2, warmup=0, masked_loss=True)
+    records = train.train(model, [TEXT, RECALL], config, show_progress=False, threads=1)
+    assert len(records) == 30 and all(np.isfinite(r["loss"]) for r in records)
+    assert all(np.isfinite(w).all() for w in model.weights().values())
