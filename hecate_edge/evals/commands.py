@@ -31,7 +31,8 @@ def add_parsers(sub) -> None:
     r.add_argument("--threads", type=int, default=None, help="worker threads (default: every core)")
     r.add_argument("--episodes", type=int, default=40, help="held-out episodes per (pairs, gap) cell")
     r.add_argument("--out", default=DEFAULT_DOC, help=f"markdown file to update (default {DEFAULT_DOC})")
-    r.add_argument("--plot", default="docs/evals_recall.png", help="PNG plot (needs matplotlib)")
+    r.add_argument("--plot", default=None,
+                   help="PNG plot (needs matplotlib; default docs/evals_recall_<composition>_<steps>.png)")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.set_defaults(func=cmd_recall)
 
@@ -57,6 +58,7 @@ def cmd_recall(args: argparse.Namespace) -> None:
     from hecate_edge.config import ModelConfig
 
     composition = args.composition or ModelConfig().composition
+    plot_path = args.plot or f"docs/evals_recall_{composition}_{args.steps}.png"
     rules = [rule.strip() for rule in args.rules.split(",") if rule.strip()]
     unknown = [rule for rule in rules if rule not in RULES]
     if unknown or not rules:
@@ -72,7 +74,7 @@ def cmd_recall(args: argparse.Namespace) -> None:
         cells = ", ".join(f"gap {g}: {run.accuracy['memory'][8][g]:.2f}/{run.accuracy['frozen'][8][g]:.2f}"
                           for g in run_recall.GAPS)
         print(f"{rule}: {run.train_seconds:.0f} s training; 8 pairs, memory/frozen: {cells}", flush=True)
-    body = [f"## Recall beyond the attention window (MQAR, {composition.upper()})", "",
+    body = [f"## Recall beyond the attention window (MQAR, {composition.upper()}, {args.steps} steps)", "",
             report.provenance(), "",
             f"Each rule: the default `ModelConfig(rule=..., composition={composition!r})` (d = 64, "
             f"window 16), trained {args.steps} steps x {args.batch} chunks of 128 bytes of MQAR episodes "
@@ -81,9 +83,9 @@ def cmd_recall(args: argparse.Namespace) -> None:
             "test-time updates off. Task: `hecate_edge/evals/recall.py`.", ""]
     for n_pairs in run_recall.PAIR_COUNTS:
         body += [f"### {n_pairs} pairs", "", run_recall.markdown(runs, n_pairs), ""]
-    body.append(f"![recall by gap]({_relative(args.plot, args.out)})")
-    report.write_section(args.out, f"recall-{composition}", "\n".join(body))
-    print(report.save_plot(run_recall.plot(runs, 8), args.plot))
+    body.append(f"![recall by gap]({_relative(plot_path, args.out)})")
+    report.write_section(args.out, f"recall-{composition}-{args.steps}", "\n".join(body))
+    print(report.save_plot(run_recall.plot(runs, 8), plot_path))
     print(f"wrote {args.out}")
 
 

@@ -1,0 +1,41 @@
+"""The eval commands run end to end on tiny budgets (their numbers are in
+docs/EVALS.md, produced by the same code at real budgets) and their tasks
+are what they say."""
+import numpy as np
+
+from hecate_edge import cli, train
+from hecate_edge.config import ModelConfig
+from hecate_edge.evals import longtext, recall
+
+
+def test_mqar_episode_layout_and_answers():
+    ep = recall.episode(np.random.default_rng(0), n_pairs=3, gap=5)
+    text = bytes(ep.tokens.astype(np.uint8))
+    pairs, rest = text[:6], text[6:]
+    assert rest[:5].isdigit() and rest[5:6] == b"|" and text.endswith(b"\n")
+    stored = {pairs[i]: pairs[i + 1] for i in range(0, 6, 2)}
+    for q in ep.query_positions:  # the byte after each queried key is that key's value
+        assert stored[text[q]] == text[q + 1]
+    assert len(set(pairs[0::2])) == 3
+
+
+def test_eval_recall_writes_its_section_and_plot(tmp_path, capsys):
+    doc, plot = tmp_path / "EVALS.md", tmp_path / "recall.png"
+    doc.write_text("# Evaluations\n\nkept text\n")
+    args = ["eval", "recall", "--rules", "delta", "--steps", "2", "--episodes", "1", "--out", str(doc),
+            "--plot", str(plot), "--quiet"]
+    assert cli.main(args) == 0
+    text = doc.read_text()
+    assert "kept text" in text and "<!-- recall-mal-2:begin -->" in text and "| delta | frozen |" in text
+    assert cli.main(args) == 0 and doc.read_text().count("recall-mal-2:begin") == 1  # replaced, not appended
+
+
+def test_long_text_split_and_position_buckets(tmp_path):
+    for name, size in (("a.py", 40000), ("b.py", 100), ("test/c.py", 50000)):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"x = 1\n" * (size // 6))
+    train_files, held = longtext.stdlib_split(tmp_path)
+    assert {p.name for p in train_files} | {p.name for p in held} == {"a.py", "b.py"}  # test/ skipped
+    model = train.new_model(ModelConfig(d_model=16, n_heads=2, window=4), seed=0)
+    bits, counts = longtext.bits_by_position(model, [tmp_path / "a.py"], max_bytes=300)
+    assert counts.tolist()[:4] == [16, 48, 192, 43] and np.isfinite(bits[:4]).all()
