@@ -53,7 +53,8 @@ class ModelConfig:
     periods: tuple[int, ...] | None = None  # None: DEFAULT_PERIODS[:n_levels]
     rule_params: tuple[float, ...] = ()
     freq_gates: bool = False  # learned frequency gates on levels >= 1 (MATH §6.2; needs n_levels >= 2)
-    bounded_steps: bool = True  # softplus step gates become THETA_MAX * sigmoid (MATH §3.1)
+    bounded_steps: bool | None = None  # softplus step gates become THETA_MAX * sigmoid (MATH §3.1);
+                                       # None: the rule's default (on where it bounds the write: delta)
     conv_kernel: int = 4  # taps K of the short causal convolution over memory k, v, q (MATH §3.1); 0 = off
     rope: bool | None = None  # rotary positions in window attention (MATH §2); None: on for an even head_dim
 
@@ -67,6 +68,8 @@ class ModelConfig:
             rule = RULES[self.rule]
             if self.qk_norm is None:
                 object.__setattr__(self, "qk_norm", rule.QK_NORM)
+            if self.bounded_steps is None:
+                object.__setattr__(self, "bounded_steps", getattr(rule, "BOUNDED_STEP", False))
             name, param = resolve_retention(rule, self.retention, self.retention_param)
             object.__setattr__(self, "retention", name)
             object.__setattr__(self, "retention_param", param)

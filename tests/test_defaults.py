@@ -15,6 +15,13 @@ def test_the_default_model_has_every_recall_feature():
     assert cfg.flags == 1 | 4 | 8 | 16
 
 
+def test_bounded_steps_are_the_rules_default():
+    """MATH §3.1: on for delta (unit keys: the bound makes each write non-expansive), off where it
+    would only cap theta (momentum, MLP rules); D37 measured titans' recall falling with it."""
+    assert {rule for rule in RULES if ModelConfig(rule=rule).bounded_steps} == {"delta"}
+    assert ModelConfig(rule="titans", bounded_steps=True).bounded_steps is True
+
+
 def test_rope_follows_the_head_width_unless_given():
     assert ModelConfig(d_model=15, n_heads=3).rope is False  # odd head width: no pairs to turn
     assert ModelConfig(d_model=16, n_heads=2).rope is True

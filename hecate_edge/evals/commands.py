@@ -66,7 +66,7 @@ def cmd_recall(args: argparse.Namespace) -> None:
     if args.steps < 1 or args.batch < 1 or args.episodes < 1:
         raise ValueError("--steps, --batch and --episodes must be >= 1")
     runs = []
-    for rule in rules:
+    for rule in rules:  # the section is rewritten after every rule: a long run shows (and keeps) its progress
         run = run_recall.run_rule(rule, composition, steps=args.steps, batch=args.batch, lr=args.lr,
                                   seed=args.seed, threads=args.threads, episodes=args.episodes,
                                   show_progress=not args.quiet)
@@ -74,19 +74,27 @@ def cmd_recall(args: argparse.Namespace) -> None:
         cells = ", ".join(f"gap {g}: {run.accuracy['memory'][8][g]:.2f}/{run.accuracy['frozen'][8][g]:.2f}"
                           for g in run_recall.GAPS)
         print(f"{rule}: {run.train_seconds:.0f} s training; 8 pairs, memory/frozen: {cells}", flush=True)
+        _write_recall(args, composition, plot_path, runs, done=len(runs) == len(rules))
+    print(report.save_plot(run_recall.plot(runs, 8), plot_path))
+    print(f"wrote {args.out}")
+
+
+def _write_recall(args: argparse.Namespace, composition: str, plot_path: str, runs: list, done: bool) -> None:
+    """The recall section of ``args.out`` for the rules run so far."""
     body = [f"## Recall beyond the attention window (MQAR, {composition.upper()}, {args.steps} steps)", "",
             report.provenance(), "",
             f"Each rule: the default `ModelConfig(rule=..., composition={composition!r})` (d = 64, "
             f"window 16), trained {args.steps} steps x {args.batch} chunks of 128 bytes of MQAR episodes "
-            f"(4, 8 or 16 pairs, gaps 0-32; loss on the recalled values only), lr {args.lr}; accuracy of the recalled value over "
-            f"{args.episodes} held-out episodes per cell; `frozen` runs the same weights with the memory's "
-            "test-time updates off. Task: `hecate_edge/evals/recall.py`.", ""]
+            f"(4, 8 or 16 pairs, gaps 0-32; loss on the recalled values only), lr {args.lr}; accuracy of the "
+            f"recalled value over {args.episodes} held-out episodes per cell; `frozen` runs the same weights "
+            "with the memory's test-time updates off. Task: `hecate_edge/evals/recall.py`. Training time per "
+            "rule (2 threads): " + ", ".join(f"{r.rule} {r.train_seconds:.0f} s" for r in runs) + ".", ""]
+    if not done:
+        body += ["(in progress: the rules run so far)", ""]
     for n_pairs in run_recall.PAIR_COUNTS:
         body += [f"### {n_pairs} pairs", "", run_recall.markdown(runs, n_pairs), ""]
     body.append(f"![recall by gap]({_relative(plot_path, args.out)})")
     report.write_section(args.out, f"recall-{composition}-{args.steps}", "\n".join(body))
-    print(report.save_plot(run_recall.plot(runs, 8), plot_path))
-    print(f"wrote {args.out}")
 
 
 def cmd_text(args: argparse.Namespace) -> None:

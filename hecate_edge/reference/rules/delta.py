@@ -17,6 +17,9 @@ NAME = "delta"
 GATES = (("alpha", "sigmoid"), ("theta", "softplus"))
 # MATH §3.1: per level, biases of (alpha, theta); level 0 keeps 99.9% per token (half-life ~760), theta ~ 0.01.
 DEFAULT_GATE_BIAS = ((-7.0, -4.6),)
+# MATH §3.1 "Bounded inner steps": on by default, since with unit keys the bound makes every
+# write non-expansive (for momentum and MLP rules it would cap theta without bounding the step)
+BOUNDED_STEP = True
 
 
 def init_state(d: int, hp: dict | None = None) -> np.ndarray:
