@@ -16,9 +16,10 @@ def test_the_default_model_has_every_recall_feature():
 
 
 def test_bounded_steps_are_the_rules_default():
-    """MATH §3.1: on for delta (unit keys: the bound makes each write non-expansive), off where it
-    would only cap theta (momentum, MLP rules); D37 measured titans' recall falling with it."""
-    assert {rule for rule in RULES if ModelConfig(rule=rule).bounded_steps} == {"delta"}
+    """MATH §3.1, D37: on for delta (unit keys: the bound makes each write non-expansive) and
+    atlas (its step sums a window of gradients; recall needed it), off for titans (its recall
+    fell with it) and where it would only cap theta without measurements (MLP rules, trellis)."""
+    assert {rule for rule in RULES if ModelConfig(rule=rule).bounded_steps} == {"delta", "atlas"}
     assert ModelConfig(rule="titans", bounded_steps=True).bounded_steps is True
 
 
