@@ -31,22 +31,22 @@ class RecallRun:
     accuracy: dict = field(default_factory=dict)
 
 
-def run_rule(rule: str, composition: str = "mag", steps: int = 1500, batch: int = 8, chunk: int = 128,
+def run_rule(rule: str, composition: str | None = None, steps: int = 1500, batch: int = 8, chunk: int = 128,
              lr: float = 1e-2, seed: int = 0, threads: int | None = None, episodes: int = 40,
              gaps=GAPS, pair_counts=PAIR_COUNTS, show_progress: bool = True) -> RecallRun:
-    """Train the default model of ``rule`` on MQAR episodes (gaps 0..32, so
+    """Train the default model of ``rule`` (``composition`` None: ModelConfig's) on MQAR episodes (gaps 0..32, so
     every training episode fits one chunk) and score held-out episodes."""
     from hecate_edge import train
     from hecate_edge.config import ModelConfig
 
-    cfg = ModelConfig(rule=rule, composition=composition)
+    cfg = ModelConfig(rule=rule) if composition is None else ModelConfig(rule=rule, composition=composition)
     model = train.new_model(cfg, seed=seed)
     corpus = recall.training_corpus(seed, n_episodes=20000, pair_counts=pair_counts, max_gap=32)
     started = time.perf_counter()
     records = train.train(model, corpus, train.TrainConfig(steps=steps, chunk=chunk, batch=batch, lr=lr, seed=seed,
                                                                masked_loss=True),
                           show_progress=show_progress, threads=threads, on_nonfinite="skip")
-    run = RecallRun(rule, composition, model.n_params, time.perf_counter() - started,
+    run = RecallRun(rule, cfg.composition, model.n_params, time.perf_counter() - started,
                     records[-1]["bpb"] if records else float("nan"))
     for variant in VARIANTS:
         run.accuracy[variant] = {
