@@ -65,6 +65,7 @@ def cmd_recall(args: argparse.Namespace) -> None:
         raise ValueError(f"unknown rules {unknown} (known: {', '.join(sorted(RULES))})")
     if args.steps < 1 or args.batch < 1 or args.episodes < 1:
         raise ValueError("--steps, --batch and --episodes must be >= 1")
+    made_by = report.provenance(args.out)
     runs = []
     for rule in rules:  # the section is rewritten after every rule: a long run shows (and keeps) its progress
         run = run_recall.run_rule(rule, composition, steps=args.steps, batch=args.batch, lr=args.lr,
@@ -74,15 +75,16 @@ def cmd_recall(args: argparse.Namespace) -> None:
         cells = ", ".join(f"gap {g}: {run.accuracy['memory'][8][g]:.2f}/{run.accuracy['frozen'][8][g]:.2f}"
                           for g in run_recall.GAPS)
         print(f"{rule}: {run.train_seconds:.0f} s training; 8 pairs, memory/frozen: {cells}", flush=True)
-        _write_recall(args, composition, plot_path, runs, done=len(runs) == len(rules))
+        _write_recall(args, composition, plot_path, made_by, runs, done=len(runs) == len(rules))
     print(report.save_plot(run_recall.plot(runs, 8), plot_path))
     print(f"wrote {args.out}")
 
 
-def _write_recall(args: argparse.Namespace, composition: str, plot_path: str, runs: list, done: bool) -> None:
+def _write_recall(args: argparse.Namespace, composition: str, plot_path: str, made_by: str, runs: list,
+                  done: bool) -> None:
     """The recall section of ``args.out`` for the rules run so far."""
     body = [f"## Recall beyond the attention window (MQAR, {composition.upper()}, {args.steps} steps)", "",
-            report.provenance(), "",
+            made_by, "",
             f"Each rule: the default `ModelConfig(rule=..., composition={composition!r})` (d = 64, "
             f"window 16), trained {args.steps} steps x {args.batch} chunks of 128 bytes of MQAR episodes "
             f"(4, 8 or 16 pairs, gaps 0-32; loss on the recalled values only), lr {args.lr}; accuracy of the "
@@ -101,10 +103,11 @@ def cmd_text(args: argparse.Namespace) -> None:
     """Train the memory model and the no-memory baseline, score by position, write table and plot."""
     if args.steps < 1 or args.batch < 1 or args.chunk < 1:
         raise ValueError("--steps, --batch and --chunk must be >= 1")
+    made_by = report.provenance(args.out)
     result = run_text.run(args.rule, args.composition, steps=args.steps, batch=args.batch, chunk=args.chunk,
                           lr=args.lr, seed=args.seed, threads=args.threads, show_progress=not args.quiet)
     cfg = result.config
-    body = ["## Long context: bits/byte by position in held-out source files", "", report.provenance(), "",
+    body = ["## Long context: bits/byte by position in held-out source files", "", made_by, "",
             f"Model: the default `ModelConfig(rule={args.rule!r})` ({cfg['composition'].upper()}, d = "
             f"{cfg['d_model']}, window {cfg['window']}). Each model trained {args.steps} steps x {args.batch} "
             f"chunks of {args.chunk} bytes (lr {args.lr}) on the Python standard library's sources; scored on "

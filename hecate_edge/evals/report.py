@@ -16,15 +16,18 @@ from pathlib import Path
 from hecate_edge import atomic
 
 
-def provenance(argv: list[str] | None = None) -> str:
-    """One markdown line: the commit of the working tree and the command."""
+def provenance(doc: str | Path, argv: list[str] | None = None) -> str:
+    """One markdown line: the commit of the working tree and the command. Take
+    it when the eval starts (a commit made while it runs is not what ran);
+    changes to ``doc``, the file the eval writes, do not count as local ones."""
     argv = sys.argv if argv is None else argv
     command = "hecate-edge " + " ".join(shlex.quote(a) for a in argv[1:]) if argv else "?"
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 check=True, cwd=Path(__file__).parent).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=Path(__file__).parent).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/",
+                                f":(exclude){Path(doc).resolve()}"], capture_output=True, text=True,
+                               cwd=Path(__file__).parent).stdout.strip()
         commit += " (with local changes)" if dirty else ""
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown (not a git checkout)"
