@@ -127,9 +127,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
         if result.recall_accuracy is not None:
             line += f", recall {result.recall_bits_per_byte:.3f} bits/byte, accuracy {result.recall_accuracy:.1%}"
         print(line)
-    if plan.val and not plan.builtin_heldout:
-        result = train.evaluate_corpora(model, plan.val, args.eval_tokens)
-        print(f"held-out ({plan.val_label}): {result.bits_per_byte:.3f} bits/byte over {result.n_predicted:,} bytes")
+    if plan.val and not plan.builtin_heldout:  # train() scored them at its last step
+        bpb = (records[-1]["val_bpb"] if records
+               else train.evaluate_corpora(model, plan.val, args.eval_tokens).bits_per_byte)
+        print(f"held-out ({plan.val_label}): {bpb:.3f} bits/byte over at most {args.eval_tokens:,} bytes")
     print(f"wrote {args.out}" + (f" and {args.checkpoint}" if args.checkpoint else ""))
 
 

@@ -28,11 +28,12 @@ def is_nonfinite_error(error: BaseException) -> bool:
     return getattr(error, "name", None) == "HECATE_E_NONFINITE"
 
 
-def diagnose(model, job: ChunkJob, fixed_schedule: bool = False) -> str:
-    """One line naming where ``job`` goes non-finite on ``model``'s weights."""
+def diagnose(model, job: ChunkJob, fixed_schedule: bool = False, freeze_memory: bool = False) -> str:
+    """One line naming where ``job`` goes non-finite on ``model``'s weights, replayed in a
+    session of the kind that trained it (schedule, frozen memory)."""
     cfg = model.config
     session = model.session(max_chunk=max(len(job.inputs), 1), max_train_tokens=len(job.inputs),
-                            fixed_schedule=fixed_schedule)
+                            fixed_schedule=fixed_schedule, freeze_memory=freeze_memory)
     if job.burn_in.size:
         try:
             session.process(job.burn_in, want_logits=False)

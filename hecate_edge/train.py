@@ -129,8 +129,8 @@ def make_optimizer(model, config: TrainConfig) -> Optimizer:
     weights = model.weights()
     cfg = model.config
     own = {name for name, _ in rule_tensor_specs(rule_by_name(cfg.rule), cfg.d_model, cfg.rule_hp)}
-    no_decay = {name for name in weights if ".mem" in name and
-                (name.rsplit(".", 1)[-1] in own or name.rsplit(".", 1)[-1].startswith("conv_"))}
+    short = {name: name.rsplit(".", 1)[-1] for name in weights if ".mem" in name}
+    no_decay = {name for name, tail in short.items() if tail in own or tail.startswith("conv_")}
     return OPTIMIZERS[config.optimizer](weights, lr=config.lr, weight_decay=config.weight_decay,
                                         clip_norm=config.clip_norm, no_decay=no_decay)
 
@@ -250,7 +250,7 @@ def train(
                 fixed = step < config.freq_anneal  # MATH §6.2 annealing
                 jobs = [_draw_job(rng, corpora, probs, config) for _ in range(config.batch)]
                 results = pool.run(jobs, fixed_schedule=fixed)
-                loss, flat, failure = _batch_mean(model, jobs, results, fixed)
+                loss, flat, failure = _batch_mean(model, jobs, results, fixed, config.freeze_memory)
                 if failure is not None:
                     skipped += 1
                     if on_nonfinite == "skip" and skipped < MAX_SKIPPED:
@@ -309,7 +309,7 @@ def _draw_job(rng: np.random.Generator, corpora: list[Corpus], probs, config: Tr
                     inputs=np.asarray(tokens[begin : begin + config.chunk]), targets=targets)
 
 
-def _batch_mean(model, jobs: list[ChunkJob], results: list, fixed: bool):
+def _batch_mean(model, jobs: list[ChunkJob], results: list, fixed: bool, frozen: bool):
     """``(loss, mean gradient, None)`` of a batch whose chunks all trained to
     finite numbers; else ``(None, None, why)`` describing the first
     non-finite chunk. Other errors are raised as they are. The finiteness
@@ -318,7 +318,7 @@ def _batch_mean(model, jobs: list[ChunkJob], results: list, fixed: bool):
         if isinstance(result, ChunkFailure):
             if not is_nonfinite_error(result.error):
                 raise result.error
-            return None, None, _failed(index, diagnose(model, jobs[index], fixed))
+            return None, None, _failed(index, diagnose(model, jobs[index], fixed, frozen))
     loss, flat = mean_of(results)
     if math.isfinite(loss) and np.isfinite(flat).all():
         return loss, flat, None
@@ -354,7 +354,6 @@ def evaluate_corpora(model, corpora: Sequence[Corpus], max_tokens: int = EVAL_TO
         predicted += result.n_predicted
         seconds += result.seconds
     return EvalResult(total / predicted, int(predicted), seconds)
-
 
 
 class _StepBoundaryInterrupt:
