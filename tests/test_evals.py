@@ -1,6 +1,8 @@
 """The eval commands run end to end on tiny budgets (their numbers are in
 docs/EVALS.md, produced by the same code at real budgets) and their tasks
 are what they say."""
+import json
+
 import numpy as np
 
 from hecate_edge import cli, train
@@ -20,14 +22,19 @@ def test_mqar_episode_layout_and_answers():
 
 
 def test_eval_recall_writes_its_section_and_plot(tmp_path, capsys):
-    doc, plot = tmp_path / "EVALS.md", tmp_path / "recall.png"
+    doc, plot, results = tmp_path / "EVALS.md", tmp_path / "recall.png", tmp_path / "recall.json"
     doc.write_text("# Evaluations\n\nkept text\n")
-    args = ["eval", "recall", "--rules", "delta", "--steps", "2", "--episodes", "1", "--out", str(doc),
-            "--plot", str(plot), "--quiet"]
-    assert cli.main(args) == 0
+    common = ["eval", "recall", "--steps", "2", "--episodes", "1", "--out", str(doc), "--plot", str(plot),
+              "--results", str(results), "--quiet"]
+    assert cli.main(common + ["--rules", "delta"]) == 0
     text = doc.read_text()
     assert "kept text" in text and "<!-- recall-mal-2:begin -->" in text and "| delta | frozen |" in text
-    assert cli.main(args) == 0 and doc.read_text().count("recall-mal-2:begin") == 1  # replaced, not appended
+    # a later run of other rules (two processes at once) merges into the same table
+    assert cli.main(common + ["--rules", "hebbian,no-memory", "--jobs", "2"]) == 0
+    text = doc.read_text()
+    assert text.count("recall-mal-2:begin") == 1  # replaced, not appended
+    assert "| delta | frozen |" in text and "| hebbian | memory |" in text and "| attention only | - |" in text
+    assert set(json.loads(results.read_text())) == {"delta", "hebbian", "no-memory"}
 
 
 def test_long_text_split_and_position_buckets(tmp_path):

@@ -22,15 +22,22 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("eval", help="run a capability eval and rewrite its table in docs/EVALS.md")
     evals = p.add_subparsers(dest="eval_name", required=True)
     r = evals.add_parser("recall", help="MQAR recall by query gap, memory on vs frozen, one model per rule")
-    r.add_argument("--rules", default=",".join(sorted(RULES)), help="comma-separated rules (default: all)")
+    r.add_argument("--rules", default=",".join(sorted(RULES) + [run_recall.NO_MEMORY]),
+                   help=f"comma-separated rules, '{run_recall.NO_MEMORY}' for the attention-only model "
+                        "(default: all of them)")
     r.add_argument("--composition", default=None, choices=sorted(COMPOSITIONS), help="default: ModelConfig's")
-    r.add_argument("--steps", type=int, default=1500, help="training steps per rule (default 1500)")
+    r.add_argument("--steps", type=int, default=4000, help="training steps per rule (default 4000)")
     r.add_argument("--batch", type=int, default=8)
     r.add_argument("--lr", type=float, default=1e-2)
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--threads", type=int, default=None, help="worker threads (default: every core)")
+    r.add_argument("--jobs", type=int, default=1, help="rules trained at once, each in its own process (default 1)")
+    r.add_argument("--threads", type=int, default=None,
+                   help="worker threads per rule (default: the cores divided among the jobs)")
     r.add_argument("--episodes", type=int, default=40, help="held-out episodes per (pairs, gap) cell")
     r.add_argument("--out", default=DEFAULT_DOC, help=f"markdown file to update (default {DEFAULT_DOC})")
+    r.add_argument("--results", default=None,
+                   help="JSON file the runs are merged into; the table shows every rule it holds "
+                        "(default docs/evals_recall_<composition>_<steps>.json)")
     r.add_argument("--plot", default=None,
                    help="PNG plot (needs matplotlib; default docs/evals_recall_<composition>_<steps>.png)")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -52,47 +59,67 @@ def add_parsers(sub) -> None:
 
 
 def cmd_recall(args: argparse.Namespace) -> None:
-    """Train and score every rule of ``--rules``, then write the tables and the plot."""
-    from hecate_edge.reference.rules import RULES
+    """Train and score every rule of ``--rules`` (``--jobs`` at a time), merge
+    each into the results file as it finishes and rewrite the section from
+    every rule that file holds, then draw the plot."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
 
     from hecate_edge.config import ModelConfig
+    from hecate_edge.reference.rules import RULES
 
     composition = args.composition or ModelConfig().composition
-    plot_path = args.plot or f"docs/evals_recall_{composition}_{args.steps}.png"
+    stem = f"docs/evals_recall_{composition}_{args.steps}"
+    plot_path, results = args.plot or stem + ".png", args.results or stem + ".json"
     rules = [rule.strip() for rule in args.rules.split(",") if rule.strip()]
-    unknown = [rule for rule in rules if rule not in RULES]
+    unknown = [rule for rule in rules if rule not in RULES and rule != run_recall.NO_MEMORY]
     if unknown or not rules:
-        raise ValueError(f"unknown rules {unknown} (known: {', '.join(sorted(RULES))})")
-    if args.steps < 1 or args.batch < 1 or args.episodes < 1:
-        raise ValueError("--steps, --batch and --episodes must be >= 1")
+        raise ValueError(f"unknown rules {unknown} (known: {', '.join(sorted(RULES))}, {run_recall.NO_MEMORY})")
+    if args.steps < 1 or args.batch < 1 or args.episodes < 1 or args.jobs < 1:
+        raise ValueError("--steps, --batch, --episodes and --jobs must be >= 1")
     made_by = report.provenance(args.out)
-    runs = []
-    for rule in rules:  # the section is rewritten after every rule: a long run shows (and keeps) its progress
-        run = run_recall.run_rule(rule, composition, steps=args.steps, batch=args.batch, lr=args.lr,
-                                  seed=args.seed, threads=args.threads, episodes=args.episodes,
-                                  show_progress=not args.quiet)
-        runs.append(run)
-        cells = ", ".join(f"gap {g}: {run.accuracy['memory'][8][g]:.2f}/{run.accuracy['frozen'][8][g]:.2f}"
+    jobs = min(args.jobs, len(rules))
+    threads = args.threads or max(1, (os.cpu_count() or 1) // jobs)
+    settings = dict(composition=composition, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+                    threads=threads, episodes=args.episodes, show_progress=not args.quiet and jobs == 1)
+
+    def finished(run: run_recall.RecallRun) -> None:
+        # the section is rewritten after every rule: a long run shows (and keeps) its progress
+        run.made_by = made_by
+        runs = run_recall.load_runs(results)
+        runs[run.rule] = run
+        run_recall.save_runs(results, runs)
+        cells = ", ".join(f"gap {g}: " + "/".join(f"{run.accuracy[v][8][g]:.2f}" for v in run.accuracy)
                           for g in run_recall.GAPS)
-        print(f"{rule}: {run.train_seconds:.0f} s training; 8 pairs, memory/frozen: {cells}", flush=True)
-        _write_recall(args, composition, plot_path, made_by, runs, done=len(runs) == len(rules))
-    print(report.save_plot(run_recall.plot(runs, 8), plot_path))
-    print(f"wrote {args.out}")
+        print(f"{run.rule}: {run.train_seconds:.0f} s training; 8 pairs, memory/frozen: {cells}", flush=True)
+        _write_recall(args, composition, plot_path, run_recall.ordered(runs))
+
+    if jobs == 1:
+        for rule in rules:
+            finished(run_recall.run_rule(rule, **settings))
+    else:  # spawned processes: each loads the runtime afresh, none inherits a running thread pool
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            pending = [pool.submit(run_recall.run_rule, rule, **settings) for rule in rules]
+            print(f"training {len(rules)} models, {jobs} at a time, {threads} threads each", flush=True)
+            for future in as_completed(pending):
+                finished(future.result())
+    print(report.save_plot(run_recall.plot(run_recall.ordered(run_recall.load_runs(results)), 8), plot_path))
+    print(f"wrote {args.out} and {results}")
 
 
-def _write_recall(args: argparse.Namespace, composition: str, plot_path: str, made_by: str, runs: list,
-                  done: bool) -> None:
-    """The recall section of ``args.out`` for the rules run so far."""
+def _write_recall(args: argparse.Namespace, composition: str, plot_path: str, runs: list) -> None:
+    """The recall section of ``args.out`` for the runs of the results file."""
+    origins = sorted({run.made_by for run in runs})
     body = [f"## Recall beyond the attention window (MQAR, {composition.upper()}, {args.steps} steps)", "",
-            made_by, "",
+            *[line + "\n" for line in origins],
             f"Each rule: the default `ModelConfig(rule=..., composition={composition!r})` (d = 64, "
             f"window 16), trained {args.steps} steps x {args.batch} chunks of 128 bytes of MQAR episodes "
             f"(4, 8 or 16 pairs, gaps 0-32; loss on the recalled values only), lr {args.lr}; accuracy of the "
             f"recalled value over {args.episodes} held-out episodes per cell; `frozen` runs the same weights "
-            "with the memory's test-time updates off. Task: `hecate_edge/evals/recall.py`. Training time per "
-            "rule (2 threads): " + ", ".join(f"{r.rule} {r.train_seconds:.0f} s" for r in runs) + ".", ""]
-    if not done:
-        body += ["(in progress: the rules run so far)", ""]
+            "with the memory's test-time updates off; `attention only` is the delta model trained and run with "
+            "its memory frozen. Task: `hecate_edge/evals/recall.py`. Training time per rule: "
+            + ", ".join(f"{r.rule} {r.train_seconds:.0f} s ({r.machine})" for r in runs) + ".", ""]
     for n_pairs in run_recall.PAIR_COUNTS:
         body += [f"### {n_pairs} pairs", "", run_recall.markdown(runs, n_pairs), ""]
     body.append(f"![recall by gap]({_relative(plot_path, args.out)})")

@@ -1,27 +1,38 @@
 """``hecate-edge eval recall``: train one small model per memory rule on MQAR
-episodes and measure recall by query gap, memory on vs frozen vs chance.
+episodes and measure recall by query gap, memory on vs frozen vs an
+attention-only model vs chance.
 
-Owns the recall eval's protocol (model, training budget, test grid), its
-markdown table and plot. The task itself is ``hecate_edge.evals.recall``.
-Every model is ``ModelConfig(rule=..., composition=...)`` with nothing else
-set: the evals measure the defaults users get.
+Owns the recall eval's protocol (model, training budget, test grid), the
+results file its runs are merged into, its markdown table and plot. The task
+itself is ``hecate_edge.evals.recall``. Every model is
+``ModelConfig(rule=..., composition=...)`` with nothing else set: the evals
+measure the defaults users get.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from hecate_edge.evals import recall
 
 GAPS = (0, 16, 64, 256, 1024)     # filler bytes between the pairs and the queries (window 16)
 PAIR_COUNTS = (4, 8, 16)
 VARIANTS = ("memory", "frozen")  # test-time learning on, and the same weights with it off
+# The attention-only baseline: the delta model trained and run with its memory
+# frozen (it reads its zero initial state, so only attention carries tokens)
+NO_MEMORY = "no-memory"
 
 
 @dataclass
 class RecallRun:
-    """One rule's trained model and its accuracy[variant][n_pairs][gap]."""
+    """One trained model and its accuracy[variant][n_pairs][gap]; ``rule`` is
+    a rule name or NO_MEMORY. ``made_by`` is the provenance line of the eval
+    run that trained it, ``machine`` where and on how many threads."""
 
     rule: str
     composition: str
@@ -29,31 +40,72 @@ class RecallRun:
     train_seconds: float
     final_bpb: float
     accuracy: dict = field(default_factory=dict)
+    made_by: str = ""
+    machine: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RecallRun":
+        """The inverse of ``asdict`` after a JSON round trip (keys back to ints)."""
+        data = dict(data)
+        data["accuracy"] = {v: {int(n): {int(g): a for g, a in by_gap.items()} for n, by_gap in by_n.items()}
+                            for v, by_n in data["accuracy"].items()}
+        return cls(**data)
 
 
-def run_rule(rule: str, composition: str | None = None, steps: int = 1500, batch: int = 8, chunk: int = 128,
+def run_rule(rule: str, composition: str | None = None, steps: int = 4000, batch: int = 8, chunk: int = 128,
              lr: float = 1e-2, seed: int = 0, threads: int | None = None, episodes: int = 40,
              gaps=GAPS, pair_counts=PAIR_COUNTS, show_progress: bool = True) -> RecallRun:
     """Train the default model of ``rule`` (``composition`` None: ModelConfig's) on MQAR episodes (gaps 0..32, so
-    every training episode fits one chunk) and score held-out episodes."""
+    every training episode fits one chunk) and score held-out episodes. ``rule`` NO_MEMORY trains the
+    delta model with its memory frozen: the attention-only baseline."""
     from hecate_edge import train
     from hecate_edge.config import ModelConfig
 
-    cfg = ModelConfig(rule=rule) if composition is None else ModelConfig(rule=rule, composition=composition)
+    frozen_model = rule == NO_MEMORY
+    name = "delta" if frozen_model else rule
+    cfg = ModelConfig(rule=name) if composition is None else ModelConfig(rule=name, composition=composition)
     model = train.new_model(cfg, seed=seed)
     corpus = recall.training_corpus(seed, n_episodes=20000, pair_counts=pair_counts, max_gap=32)
     started = time.perf_counter()
     records = train.train(model, corpus, train.TrainConfig(steps=steps, chunk=chunk, batch=batch, lr=lr, seed=seed,
-                                                               masked_loss=True),
+                                                               masked_loss=True, freeze_memory=frozen_model),
                           show_progress=show_progress, threads=threads, on_nonfinite="skip")
     run = RecallRun(rule, cfg.composition, model.n_params, time.perf_counter() - started,
-                    records[-1]["bpb"] if records else float("nan"))
-    for variant in VARIANTS:
+                    records[-1]["bpb"] if records else float("nan"),
+                    machine=f"{platform.machine()}, {threads or os.cpu_count()} threads")
+    for variant in VARIANTS[:1] if frozen_model else VARIANTS:
         run.accuracy[variant] = {
             n: {gap: recall.accuracy(model, recall.held_out_episodes(seed, n, gap, episodes),
-                                     freeze_memory=variant == "frozen") for gap in gaps}
+                                     freeze_memory=frozen_model or variant == "frozen") for gap in gaps}
             for n in pair_counts}
     return run
+
+
+def load_runs(path: str | Path) -> dict[str, RecallRun]:
+    """The runs stored in the results file ``path`` by rule ({} if none yet)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    return {rule: RecallRun.from_json(data) for rule, data in json.loads(path.read_text()).items()}
+
+
+def save_runs(path: str | Path, runs: dict[str, RecallRun]) -> None:
+    """Write ``runs`` (by rule) to the results file ``path`` atomically."""
+    from hecate_edge import atomic
+
+    atomic.write_text(path, json.dumps({rule: asdict(run) for rule, run in sorted(runs.items())}, indent=1) + "\n")
+
+
+def ordered(runs: dict[str, RecallRun]) -> list[RecallRun]:
+    """Rules by name, then the attention-only baseline."""
+    return [runs[r] for r in sorted(runs) if r != NO_MEMORY] + ([runs[NO_MEMORY]] if NO_MEMORY in runs else [])
+
+
+def rows(run: RecallRun):
+    """(label, variant) of the table rows of one run."""
+    if run.rule == NO_MEMORY:
+        return [("attention only", "memory")]
+    return [(run.rule, variant) for variant in VARIANTS]
 
 
 def markdown(runs: list[RecallRun], n_pairs: int, gaps=GAPS) -> str:
@@ -61,20 +113,25 @@ def markdown(runs: list[RecallRun], n_pairs: int, gaps=GAPS) -> str:
     head = "| rule | memory | " + " | ".join(f"gap {g}" for g in gaps) + " |"
     lines = [head, "|" + "---|" * (len(gaps) + 2)]
     for run in runs:
-        for variant in VARIANTS:
+        for label, variant in rows(run):
             cells = " | ".join(f"{run.accuracy[variant][n_pairs][g]:.3f}" for g in gaps)
-            lines.append(f"| {run.rule} | {variant} | {cells} |")
+            shown = "-" if run.rule == NO_MEMORY else variant
+            lines.append(f"| {label} | {shown} | {cells} |")
     lines.append(f"| (chance) | | " + " | ".join(f"{recall.CHANCE:.3f}" for _ in gaps) + " |")
     return "\n".join(lines)
 
 
 def plot(runs: list[RecallRun], n_pairs: int, gaps=GAPS):
     """A draw(pyplot) function: accuracy vs gap, one line per rule, memory
-    solid and frozen dashed, chance dotted."""
+    solid and frozen dashed, the attention-only model black, chance dotted."""
     def draw(pyplot):
         figure, axes = pyplot.subplots(figsize=(7, 4))
         xs = list(range(len(gaps)))
         for run in runs:
+            if run.rule == NO_MEMORY:
+                axes.plot(xs, [run.accuracy["memory"][n_pairs][g] for g in gaps], color="black", marker="x",
+                          label="attention only")
+                continue
             line, = axes.plot(xs, [run.accuracy["memory"][n_pairs][g] for g in gaps], marker="o", label=run.rule)
             axes.plot(xs, [run.accuracy["frozen"][n_pairs][g] for g in gaps], linestyle="--",
                       color=line.get_color(), alpha=0.5)
