@@ -22,6 +22,9 @@ class NonFiniteTraining(RuntimeError):
         self.step = step
         self.detail = detail
 
+    def __reduce__(self):  # so it crosses process boundaries (eval jobs) intact
+        return type(self), (self.step, self.detail)
+
 
 def is_nonfinite_error(error: BaseException) -> bool:
     """True for the runtime's "a computation produced NaN/Inf" status."""

@@ -163,3 +163,11 @@ def test_masked_loss_scores_only_the_recalled_bytes():
     logp = logits - logits.max(axis=1, keepdims=True)
     logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
     assert loss == pytest.approx(-logp[scored, job.targets[scored]].mean(), rel=1e-5)
+
+
+def test_nonfinite_training_error_survives_pickling():
+    """Eval jobs in other processes hand it back through pickle."""
+    import pickle
+
+    error = pickle.loads(pickle.dumps(NonFiniteTraining(7, "chunk 0 went non-finite")))
+    assert (error.step, error.detail, str(error)) == (7, "chunk 0 went non-finite", "step 7: chunk 0 went non-finite")

@@ -120,6 +120,8 @@ def _write_recall(args: argparse.Namespace, composition: str, plot_path: str, ru
             "with the memory's test-time updates off; `attention only` is the delta model trained and run with "
             "its memory frozen. Task: `hecate_edge/evals/recall.py`. Training time per rule: "
             + ", ".join(f"{r.rule} {r.train_seconds:.0f} s ({r.machine})" for r in runs) + ".", ""]
+    body += [f"Training of `{r.rule}` stopped early: {r.stopped} (scored with its last good weights)." + "\n"
+             for r in runs if r.stopped]
     for n_pairs in run_recall.PAIR_COUNTS:
         body += [f"### {n_pairs} pairs", "", run_recall.markdown(runs, n_pairs), ""]
     body.append(f"![recall by gap]({_relative(plot_path, args.out)})")

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hecate_edge.evals import recall
+from hecate_edge.nonfinite import NonFiniteTraining
 
 GAPS = (0, 16, 64, 256, 1024)     # filler bytes between the pairs and the queries (window 16)
 PAIR_COUNTS = (4, 8, 16)
@@ -42,6 +43,7 @@ class RecallRun:
     accuracy: dict = field(default_factory=dict)
     made_by: str = ""
     machine: str = ""
+    stopped: str = ""  # why training ended early (non-finite steps), "" when it ran every step
 
     @classmethod
     def from_json(cls, data: dict) -> "RecallRun":
@@ -67,12 +69,17 @@ def run_rule(rule: str, composition: str | None = None, steps: int = 4000, batch
     model = train.new_model(cfg, seed=seed)
     corpus = recall.training_corpus(seed, n_episodes=20000, pair_counts=pair_counts, max_gap=32)
     started = time.perf_counter()
-    records = train.train(model, corpus, train.TrainConfig(steps=steps, chunk=chunk, batch=batch, lr=lr, seed=seed,
-                                                               masked_loss=True, freeze_memory=frozen_model),
-                          show_progress=show_progress, threads=threads, on_nonfinite="skip")
+    stopped, records = "", []
+    try:
+        records = train.train(model, corpus, train.TrainConfig(steps=steps, chunk=chunk, batch=batch, lr=lr,
+                                                                   seed=seed, masked_loss=True,
+                                                                   freeze_memory=frozen_model),
+                              show_progress=show_progress, threads=threads, on_nonfinite="skip")
+    except NonFiniteTraining as failure:  # scored anyway: the model holds its last good weights
+        stopped = str(failure)
     run = RecallRun(rule, cfg.composition, model.n_params, time.perf_counter() - started,
                     records[-1]["bpb"] if records else float("nan"),
-                    machine=f"{platform.machine()}, {threads or os.cpu_count()} threads")
+                    machine=f"{platform.machine()}, {threads or os.cpu_count()} threads", stopped=stopped)
     for variant in VARIANTS[:1] if frozen_model else VARIANTS:
         run.accuracy[variant] = {
             n: {gap: recall.accuracy(model, recall.held_out_episodes(seed, n, gap, episodes),
