@@ -55,14 +55,15 @@ def episode(rng: np.random.Generator, n_pairs: int, gap: int) -> Episode:
     return Episode(tokens, first_query + 2 * np.arange(n_pairs), n_pairs, gap)
 
 
-def training_corpus(seed: int, n_episodes: int, pair_counts=(4, 8, 16), max_gap: int = 32) -> Corpus:
+def training_corpus(seed: int, n_episodes: int, pair_counts=(4, 8, 16), max_gap: int = 32,
+                    min_gap: int = 0) -> Corpus:
     """A stream of episodes with ``n_pairs`` drawn from ``pair_counts`` and
-    gaps uniform in 0..``max_gap``; ``starts`` are the episode starts (the
+    gaps uniform in ``min_gap``..``max_gap``; ``starts`` are the episode starts (the
     trainer begins chunks there) and ``mask`` marks the recalled values."""
     rng = np.random.default_rng(seed)
     parts, masks, starts, at = [], [], [], 0
     for _ in range(n_episodes):
-        ep = episode(rng, int(rng.choice(pair_counts)), int(rng.integers(0, max_gap + 1)))
+        ep = episode(rng, int(rng.choice(pair_counts)), int(rng.integers(min_gap, max_gap + 1)))
         mask = np.zeros(ep.tokens.size, bool)
         mask[ep.query_positions + 1] = True
         parts.append(ep.tokens)
