@@ -29,6 +29,9 @@ def test_eval_recall_writes_its_section_and_plot(tmp_path, capsys):
     assert cli.main(common + ["--rules", "delta"]) == 0
     text = doc.read_text()
     assert "kept text" in text and "<!-- recall-mal-2:begin -->" in text and "| delta | frozen |" in text
+    stored = json.loads(results.read_text())
+    stored["delta"]["written_by_a_newer_version"] = 1
+    results.write_text(json.dumps(stored))
     # a later run of other rules (two processes at once) merges into the same table
     assert cli.main(common + ["--rules", "hebbian,no-memory", "--jobs", "2"]) == 0
     text = doc.read_text()
@@ -46,3 +49,28 @@ def test_long_text_split_and_position_buckets(tmp_path):
     model = train.new_model(ModelConfig(d_model=16, n_heads=2, window=4), seed=0)
     bits, counts = longtext.bits_by_position(model, [tmp_path / "a.py"], max_bytes=300)
     assert counts.tolist()[:4] == [16, 48, 192, 43] and np.isfinite(bits[:4]).all()
+
+
+def test_eval_cms_writes_its_section(tmp_path, monkeypatch):
+    from hecate_edge.evals import longtext, run_cms
+
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_bytes(b"def f(x):\n    return x + 1\n" * 1400)
+    monkeypatch.setattr(longtext, "stdlib_split", lambda root=None: ([tmp_path / "a.py"], [tmp_path / "b.py"]))
+    monkeypatch.setattr(run_cms, "STREAM_TRAIN", 20_000)
+    monkeypatch.setattr(run_cms, "STREAM_HELD_OUT", 600)
+    doc = tmp_path / "EVALS.md"
+    assert cli.main(["eval", "cms", "--levels", "1,2", "--steps", "2", "--text-steps", "2", "--batch", "1",
+                     "--out", str(doc), "--quiet"]) == 0
+    text = doc.read_text()
+    assert "<!-- cms:begin -->" in text and "| 1 | 1 |" in text and "| 2 | 1, 8 |" in text
+
+
+def test_multiscale_stream_follows_its_table():
+    from hecate_edge.evals import multiscale
+
+    clean = multiscale.stream(4096, seed=3, signal=1.0)
+    assert clean.max() < multiscale.VOCAB
+    # with no noise, a token is fixed by (slow, medium, phase): one medium block repeats its phase pattern
+    assert np.array_equal(clean[:8], clean[8:16])
+    assert 0 < multiscale.entropy_floor() < np.log2(multiscale.VOCAB)

@@ -15,7 +15,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from hecate_edge.evals import recall
@@ -47,8 +47,11 @@ class RecallRun:
 
     @classmethod
     def from_json(cls, data: dict) -> "RecallRun":
-        """The inverse of ``asdict`` after a JSON round trip (keys back to ints)."""
-        data = dict(data)
+        """The inverse of ``asdict`` after a JSON round trip (keys back to
+        ints); fields this version does not know are dropped, so a long run
+        can still merge into a file that a newer version wrote meanwhile."""
+        known = {f.name for f in fields(cls)}
+        data = {key: value for key, value in data.items() if key in known}
         data["accuracy"] = {v: {int(n): {int(g): a for g, a in by_gap.items()} for n, by_gap in by_n.items()}
                             for v, by_n in data["accuracy"].items()}
         return cls(**data)

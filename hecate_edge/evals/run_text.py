@@ -32,29 +32,38 @@ class TextRun:
 def run(rule: str = "delta", composition: str | None = None, steps: int = 3000, batch: int = 8, chunk: int = 128,
         lr: float = 1e-2, seed: int = 0, threads: int | None = None, show_progress: bool = True) -> TextRun:
     """Train both models on the standard library's training split and score the held-out files."""
-    from hecate_edge import sources, train
     from hecate_edge.config import ModelConfig
 
     cfg = ModelConfig(rule=rule) if composition is None else ModelConfig(rule=rule, composition=composition)
-    train_files, held = longtext.stdlib_split()
-    corpora = sources.load_files(train_files)
-    mix = sources.size_weights(corpora, chunk)
     result = TextRun(cfg.to_dict())
     models = {}
     for name, frozen in (("memory", False), ("no-memory", True)):
-        model = train.new_model(cfg, seed=seed)
-        started = time.perf_counter()
-        train.train(model, corpora, train.TrainConfig(steps=steps, chunk=chunk, batch=batch, lr=lr, seed=seed,
-                                                      freeze_memory=frozen),
-                    mix=mix, show_progress=show_progress, threads=threads, on_nonfinite="skip")
-        result.seconds[name] = time.perf_counter() - started
-        models[name] = model
+        models[name], result.seconds[name] = train_on_stdlib(cfg, steps=steps, batch=batch, chunk=chunk, lr=lr,
+                                                             seed=seed, threads=threads, freeze_memory=frozen,
+                                                             show_progress=show_progress)
+    held = longtext.stdlib_split()[1]
     for variant, (name, frozen) in {"memory": ("memory", False), "frozen": ("memory", True),
                                     "no-memory": ("no-memory", True)}.items():
         bits, counts = longtext.bits_by_position(models[name], held, freeze_memory=frozen)
         result.bits[variant] = [float(b) for b in bits]
         result.counts = [int(c) for c in counts]
     return result
+
+
+def train_on_stdlib(cfg, steps: int, batch: int, chunk: int, lr: float, seed: int, threads: int | None,
+                    freeze_memory: bool = False, show_progress: bool = True):
+    """``(model, seconds)``: a new model of ``cfg`` trained on the standard
+    library's training split (``longtext.stdlib_split``), files mixed by size."""
+    from hecate_edge import sources, train
+
+    corpora = sources.load_files(longtext.stdlib_split()[0])
+    model = train.new_model(cfg, seed=seed)
+    started = time.perf_counter()
+    train.train(model, corpora, train.TrainConfig(steps=steps, chunk=chunk, batch=batch, lr=lr, seed=seed,
+                                                  freeze_memory=freeze_memory),
+                mix=sources.size_weights(corpora, chunk), show_progress=show_progress, threads=threads,
+                on_nonfinite="skip")
+    return model, time.perf_counter() - started
 
 
 def bucket_labels() -> list[str]:
