@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hecate_edge import __version__
 from hecate_edge.config import COMPOSITIONS
 from hecate_edge.optim import OPTIMIZERS
 from hecate_edge.reference.retention import RETENTION_IDS
@@ -189,6 +190,9 @@ def _cmd_export(args: argparse.Namespace) -> None:
         cfg, params, _ = fmt.read_model(source.read_bytes())
     data = train.model_bytes(cfg, params, args.dtype, quantize=args.quantize)
     what = args.dtype + (f", {args.quantize} matrices" if args.quantize else "")
+    if args.format == "c" and Path(args.out).suffix.lower() != ".c":
+        raise UsageError(f"--format c writes the C source to --out and its header beside it: --out must end in .c, "
+                         f"got {args.out}")
     if args.format == "c":
         from hecate_edge.c_export import write_c_array
 
@@ -252,13 +256,16 @@ def _cmd_run(args: argparse.Namespace) -> None:
         raise UsageError("--temperature must be a finite number >= 0")
     raw = Path(args.file).read_bytes()
     model = runtime.Model(raw, precision=file_precision(raw))
+    if model.info["vocab"] != 256:
+        raise UsageError(f"run reads and writes bytes, but {args.file} has a vocabulary of {model.info['vocab']} tokens; "
+                         "drive it from Python (hecate_edge.runtime) with its own tokens")
     out = sys.stdout.buffer
 
     def emit(token: int) -> None:
         out.write(bytes((token,)))
         out.flush()
 
-    sampler.generate(model.session(), args.prompt.encode("utf-8"), args.max_tokens, seed=args.seed,
+    sampler.generate(model.session(), os.fsencode(args.prompt), args.max_tokens, seed=args.seed,
                      temperature=args.temperature, top_k=args.top_k, on_token=emit)
     out.write(b"\n")
     out.flush()
@@ -277,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``hecate-edge``."""
     parser = argparse.ArgumentParser(
         prog="hecate-edge", description="Test-time-learning sequence models on a dependency-free C runtime.")
+    parser.add_argument("--version", action="version", version=f"hecate-edge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a byte-level model on built-in data or your own files")
@@ -416,11 +424,21 @@ def main(argv: list[str] | None = None) -> int:
     except _user_errors() as exc:
         message = _one_line(exc)
         source = getattr(args, "file", None) or getattr(args, "input", None)
-        if source and source not in message:
+        if source and source not in message and _about_file_contents(exc):
             message = f"{source}: {message}"
         print(f"hecate-edge {args.command}: error: {message}", file=sys.stderr)
         return EXIT_ERROR
     return 0
+
+
+def _about_file_contents(exc: BaseException) -> bool:
+    """True for errors about what the input file holds (format and runtime
+    checks), which the message alone does not tie to a file; argument
+    errors and file-system errors name their own culprit."""
+    from hecate_edge.errors import HecateError
+    from hecate_edge.format import FormatError
+
+    return isinstance(exc, (FormatError, HecateError))
 
 
 def _one_line(exc: BaseException) -> str:

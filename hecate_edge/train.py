@@ -469,7 +469,7 @@ def load_training_state(path: str | os.PathLike, dtype: str = "f32"):
     """``(model, TrainConfig, TrainState)`` from a ``save_training_state`` file;
     ValueError when it is not one."""
     cfg, params = load_checkpoint(path)
-    with np.load(path, allow_pickle=False) as npz:
+    with _open_checkpoint(path) as npz:
         if _TRAIN_KEY not in npz.files:
             raise ValueError(f"{path}: a weights-only checkpoint, not a training state (no {_TRAIN_KEY})")
         meta = json.loads(str(npz[_TRAIN_KEY]))
@@ -485,11 +485,29 @@ def load_training_state(path: str | os.PathLike, dtype: str = "f32"):
     return model, config, TrainState(int(meta["step"]), rng, optimizer)
 
 
+def _open_checkpoint(path: str | os.PathLike):
+    """``np.load`` of a checkpoint; a file that is not a whole ``.npz`` of
+    arrays (cut short, another format, pickled objects) is a ValueError
+    naming it. File-system errors pass as they are."""
+    import zipfile
+
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except OSError:
+        raise
+    except (ValueError, EOFError, zipfile.BadZipFile) as err:
+        why = "it holds pickled objects, which are never loaded" if "pickle" in str(err) else str(err)
+        raise ValueError(f"{path}: not a checkpoint written by hecate-edge train (an .npz file): {why}") from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: not a checkpoint written by hecate-edge train (a single .npy array)")
+    return npz
+
+
 def load_checkpoint(path: str | os.PathLike):
     """Read a checkpoint written by :func:`save_checkpoint`: ``(cfg, params float64)``."""
     from hecate_edge.config import ModelConfig
 
-    with np.load(path, allow_pickle=False) as npz:
+    with _open_checkpoint(path) as npz:
         if _CONFIG_KEY not in npz.files:
             raise ValueError(f"{path}: not a hecate_edge checkpoint (no {_CONFIG_KEY} entry)")
         fields = json.loads(str(npz[_CONFIG_KEY]))

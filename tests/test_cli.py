@@ -232,3 +232,66 @@ def test_progress_lines_reach_a_log_that_is_not_a_terminal(tmp_path):
     assert result.returncode == 0
     lines = result.stderr.decode().splitlines()
     assert lines and lines[-1].startswith("train [") and "3/3" in lines[-1] and "tok/s" in lines[-1]
+
+
+def _one_error_line(status, capsys) -> str:
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("what", ["cut", "model file", "one array"])
+def test_resume_from_something_that_is_no_checkpoint_names_it(trained, tmp_path, capsys, what):
+    _, model, ckpt = trained
+    bad = tmp_path / "bad.npz"
+    if what == "cut":
+        bad.write_bytes(ckpt.read_bytes()[:300])
+    elif what == "model file":
+        bad = model
+    else:
+        np.save(tmp_path / "one.npy", np.zeros(3))
+        bad = tmp_path / "one.npy"
+    err = _one_error_line(cli.main(["train", "--resume", str(bad), "--out", str(tmp_path / "x.hct"), "--quiet"]),
+                          capsys)
+    assert f"{bad}: not a checkpoint written by hecate-edge train" in err
+
+
+def test_argument_and_output_errors_blame_the_argument_not_the_model(trained, tmp_path, capsys):
+    _, model, _ = trained
+    err = _one_error_line(cli.main(["run", str(model), "--temperature", "-1"]), capsys)
+    assert err == "hecate-edge run: error: --temperature must be a finite number >= 0"
+    err = _one_error_line(cli.main(["export", str(model), "--format", "c", "--out", "/no/such/dir/x.c"]), capsys)
+    assert err.startswith("hecate-edge export: error: /no/such/dir") and str(model) not in err
+
+
+def test_c_export_refuses_to_write_its_source_over_its_header(trained, tmp_path, capsys):
+    _, model, _ = trained
+    err = _one_error_line(cli.main(["export", str(model), "--format", "c", "--out", str(tmp_path / "x.h")]), capsys)
+    assert "--out must end in .c" in err and not (tmp_path / "x.h").exists()
+
+
+def test_run_takes_the_prompt_as_the_bytes_the_shell_passed(trained):
+    _, model, _ = trained
+    prompt = os.fsdecode(b"ab\xff")  # not UTF-8: how Python hands such an argument over
+    plain = _cli("run", str(model), "--prompt", prompt, "--max-tokens", "4", "--temperature", "0")
+    assert plain.returncode == 0 and len(plain.stdout) == 5  # 4 bytes and the newline
+
+
+def test_run_refuses_a_model_that_does_not_read_bytes(tmp_path, capsys):
+    from hecate_edge import train
+    from hecate_edge.config import ModelConfig
+    from hecate_edge.reference.init import init_params
+
+    cfg = ModelConfig(vocab=64, d_model=16, n_heads=2, window=4)
+    (tmp_path / "v64.hct").write_bytes(train.model_bytes(cfg, init_params(cfg, 0)))
+    err = _one_error_line(cli.main(["run", str(tmp_path / "v64.hct")]), capsys)
+    assert "vocabulary of 64 tokens" in err
+
+
+def test_version(capsys):
+    from hecate_edge import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"hecate-edge {__version__}"
