@@ -1,6 +1,6 @@
 """Finding and loading the runtime's shared libraries, and their status codes.
 Owns where libhecate* and hecate.h are looked up ($HECATE_EDGE_LIB_DIR first), cffi bindings
-built from the real headers, and a non-zero hecate_status -> HecateError."""
+built from the real headers, the backend names, and a non-zero hecate_status -> HecateError."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .errors import HecateError
 LIB_DIR_ENV = "HECATE_EDGE_LIB_DIR"
 _LIB_STEMS = {"f32": "hecate", "f64": "hecate_f64"}
 _DTYPES = {"f32": np.dtype(np.float32), "f64": np.dtype(np.float64)}
+BACKENDS = ("cpu", "cuda")  # libhecate / libhecate_f64, and libhecate_cuda (cuda.py)
 
 
 class Binding(NamedTuple):
@@ -99,6 +100,12 @@ def load_library(precision: str = "f32") -> Binding:
             f"(install with 'pip install .' or point {LIB_DIR_ENV} at a CMake build folder)")
     ffi, lib, names = open_cffi(path, [header], precision)
     return Binding(ffi, lib, names, _DTYPES[precision], precision)
+
+
+def check_backend(backend: str) -> None:
+    """ValueError unless `backend` is one of BACKENDS."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
 
 
 def status_error(ffi, lib, status_names: dict, status: int, detail: str = "") -> HecateError:

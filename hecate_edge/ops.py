@@ -36,13 +36,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from hecate_edge._lib import check, load_library
+from hecate_edge._lib import check, check_backend, load_library
 from hecate_edge.reference.retention import RETENTION_IDS
 from hecate_edge.reference.retention import resolve as resolve_retention
 from hecate_edge.reference.rules import RULES, resolve_params, rule_tensor_specs
 
 _PRECISION = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
-BACKENDS = ("cpu", "cuda")
 
 
 class _Call(NamedTuple):
@@ -124,16 +123,11 @@ def _cuda_backend(call: _Call):
     return cuda
 
 
-def _check_backend(backend: str) -> None:
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
-
-
 def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state: bool = True,
         params: dict | None = None, retention: str | None = None, lambda_1: float | None = None, x=None,
         tensors: dict | None = None, backend: str = "cpu", period: int = 1, position: int = 0):
     """The op of `rule` (a name of the rule registry); see the module docs."""
-    _check_backend(backend)
+    check_backend(backend)
     call = _prepare(rule, q, k, v, gates, initial_state, params, retention, lambda_1, x, tensors, period, position)
     k, v, q, x, gate_values = call.arrays
     state = call.state
@@ -163,7 +157,7 @@ def backward(rule: str, q, k, v, gates: dict, dy, initial_state=None, params: di
     "q", "k", "v" (B, H, T, D) and one (B, H, T) entry per gate name; the incoming state is a
     constant (MATH §7).  The CPU path is hecate_rule_backward, the backward model training runs;
     with x given (Trellis) "x" holds its gradient, else it is part of "k"."""
-    _check_backend(backend)
+    check_backend(backend)
     call = _prepare(rule, q, k, v, gates, initial_state, params, retention, lambda_1, x, tensors, period, position)
     k, v, q, xx, gate_values = call.arrays
     dy = np.ascontiguousarray(dy, call.dtype)
