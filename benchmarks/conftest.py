@@ -83,7 +83,7 @@ def chunk() -> tuple[np.ndarray, np.ndarray]:
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     """Record which runtime build was measured in the JSON's machine_info."""
-    from hecate_edge.runtime import lib_dir
+    from hecate_edge._lib import lib_dir
 
     machine_info["hecate_lib_dir"] = str(lib_dir())
     machine_info["hecate_build_note"] = os.environ.get("HECATE_BENCH_BUILD", "")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-BACKENDS = ("cpu", "cuda")
+from hecate_edge._lib import check_backend
 
 
 class CpuSessionBatch:
@@ -42,8 +42,7 @@ class CpuSessionBatch:
 
 def session_batch(model, n_sessions: int, backend: str = "cpu", max_chunk: int = 64):
     """n_sessions fresh sessions of `model` (a runtime.Model) on `backend`."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+    check_backend(backend)
     if backend == "cuda":
         from hecate_edge.cuda import CudaSessionBatch
 

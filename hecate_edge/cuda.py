@@ -2,9 +2,9 @@
 through cffi, and the rule ops on numpy arrays that hecate_edge.ops runs
 with backend="cuda" (docs/CUDA.md).
 
-Owns finding and loading the library, telling why it cannot run (no library
-built, no driver, no GPU: CudaUnavailable, a RuntimeError), and moving
-arrays to and from the device around one rule call.  Math: MATH §3.2-§3.6,
+Owns loading the library (from the folder _lib.lib_dir names), telling why
+it cannot run (no library built, no driver, no GPU: CudaUnavailable, a
+RuntimeError), and moving arrays to and from the device around one rule call.  Math: MATH §3.2-§3.6,
 the same as the C runtime's ops (hecate_rule_forward / hecate_rule_backward).
 """
 from __future__ import annotations
@@ -14,8 +14,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ._cdef import build_cdef
-from .runtime import HecateError, _library_filename, lib_dir
+from ._lib import first_missing, lib_dir, library_filename, open_cffi, status_error
 
 _STEM = "hecate_cuda"
 
@@ -27,33 +26,25 @@ class CudaUnavailable(RuntimeError):
 @functools.cache
 def _binding():
     """(ffi, lib, status_names) of libhecate_cuda, loaded once; CudaUnavailable if it is not built."""
-    import cffi
-
     folder = lib_dir()
     headers = [folder / "hecate.h", folder / "hecate_cuda.h"]
-    path = folder / _library_filename(_STEM)
-    for needed in (*headers, path):
-        if not needed.is_file():
-            raise CudaUnavailable(f"the CUDA backend is not built: {needed} is missing (configure CMake with "
-                                  f"-DHECATE_CUDA=ON, docs/CUDA.md)")
-    cdef, names = build_cdef("\n".join(h.read_text(encoding="utf-8") for h in headers), "f32")
-    ffi = cffi.FFI()
-    ffi.cdef(cdef)
+    path = folder / library_filename(_STEM)
+    missing = first_missing(*headers, path)
+    if missing is not None:
+        raise CudaUnavailable(f"the CUDA backend is not built: {missing} is missing (configure CMake with "
+                              f"-DHECATE_CUDA=ON, docs/CUDA.md)")
     try:
-        lib = ffi.dlopen(str(path))
+        return open_cffi(path, headers, "f32")
     except OSError as exc:
         raise CudaUnavailable(f"cannot load {path}: {exc}") from exc
-    return ffi, lib, names
 
 
 def _check(status: int) -> None:
     """HecateError with the library's own detail for a non-zero status."""
     if status != 0:
         ffi, lib, names = _binding()
-        name = names.get(status, f"HECATE_STATUS_{status}")
         detail = ffi.string(lib.hecate_cuda_last_error()).decode("utf-8", "replace")
-        text = ffi.string(lib.hecate_status_str(status)).decode("utf-8", "replace")
-        raise HecateError(status, name, f"{name}: {detail}" if detail else text)
+        raise status_error(ffi, lib, names, status, detail)
 
 
 @functools.cache

@@ -36,13 +36,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from hecate_edge._lib import check, check_backend, load_library
 from hecate_edge.reference.retention import RETENTION_IDS
 from hecate_edge.reference.retention import resolve as resolve_retention
 from hecate_edge.reference.rules import RULES, resolve_params, rule_tensor_specs
-from hecate_edge.runtime import _check, load_library
 
 _PRECISION = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
-BACKENDS = ("cpu", "cuda")
 
 
 class _Call(NamedTuple):
@@ -89,14 +88,14 @@ def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, 
     ffi, lib = binding.ffi, binding.lib
     c_spec = ffi.new("hecate_rule_spec *", spec)
     shape = [ffi.new("uint32_t *"), ffi.new("size_t *"), ffi.new("size_t *")]
-    _check(binding, lib.hecate_rule_shape(c_spec, *shape))
+    check(binding, lib.hecate_rule_shape(c_spec, *shape))
     if shape[1][0] != int(np.prod(state_shape)):
         raise RuntimeError(f"{rule}: the runtime's state has {shape[1][0]} scalars, the reference's "
                            f"{state_shape}; library and package are out of step")
     own = _rule_tensors(module, D, hp, tensors, dtype)
     for index, array in enumerate(own):
         length = ffi.new("size_t *")
-        _check(binding, lib.hecate_rule_tensor_len(c_spec, index, length))
+        check(binding, lib.hecate_rule_tensor_len(c_spec, index, length))
         if length[0] != array.size:
             raise RuntimeError(f"{rule}: tensor {index} has {length[0]} scalars in the runtime, {array.size} "
                                f"in the reference; library and package are out of step")
@@ -104,7 +103,7 @@ def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, 
     if initial_state is None:
         for b in range(B):
             for h in range(H):
-                _check(binding, lib.hecate_rule_init(c_spec, _ptr(ffi, state[b, h])))
+                check(binding, lib.hecate_rule_init(c_spec, _ptr(ffi, state[b, h])))
     else:
         initial_state = np.asarray(initial_state)
         if initial_state.shape != state.shape:
@@ -124,16 +123,11 @@ def _cuda_backend(call: _Call):
     return cuda
 
 
-def _check_backend(backend: str) -> None:
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
-
-
 def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state: bool = True,
         params: dict | None = None, retention: str | None = None, lambda_1: float | None = None, x=None,
         tensors: dict | None = None, backend: str = "cpu", period: int = 1, position: int = 0):
     """The op of `rule` (a name of the rule registry); see the module docs."""
-    _check_backend(backend)
+    check_backend(backend)
     call = _prepare(rule, q, k, v, gates, initial_state, params, retention, lambda_1, x, tensors, period, position)
     k, v, q, x, gate_values = call.arrays
     state = call.state
@@ -150,7 +144,7 @@ def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state:
     for b in range(B):
         for h in range(H):
             kk, vv, qq, xx, gg = (a[b, h] for a in call.arrays)
-            _check(binding, lib.hecate_rule_forward(
+            check(binding, lib.hecate_rule_forward(
                 spec, T, _ptr(ffi, kk), _ptr(ffi, vv), _ptr(ffi, qq), _ptr(ffi, xx), _ptr(ffi, gg),
                 tensor_ptrs, _ptr(ffi, state[b, h]), _ptr(ffi, out[b, h]), _ptr(ffi, scratch)))
     return out, (state if output_final_state else None)
@@ -163,7 +157,7 @@ def backward(rule: str, q, k, v, gates: dict, dy, initial_state=None, params: di
     "q", "k", "v" (B, H, T, D) and one (B, H, T) entry per gate name; the incoming state is a
     constant (MATH §7).  The CPU path is hecate_rule_backward, the backward model training runs;
     with x given (Trellis) "x" holds its gradient, else it is part of "k"."""
-    _check_backend(backend)
+    check_backend(backend)
     call = _prepare(rule, q, k, v, gates, initial_state, params, retention, lambda_1, x, tensors, period, position)
     k, v, q, xx, gate_values = call.arrays
     dy = np.ascontiguousarray(dy, call.dtype)
@@ -189,7 +183,7 @@ def _cpu_backward(call: _Call, dy: np.ndarray, has_x: bool):
     k, v, q, x, gate_values = call.arrays
     B, H, T, D = q.shape
     length = ffi.new("size_t *")
-    _check(binding, lib.hecate_rule_backward_len(spec, T, length))
+    check(binding, lib.hecate_rule_backward_len(spec, T, length))
     work = np.empty(max(length[0], 1), call.dtype)
     dk, dv, dq, dx = (np.zeros((B, H, T, D), call.dtype) for _ in range(4))
     dgates = np.zeros(gate_values.shape, call.dtype)
@@ -198,7 +192,7 @@ def _cpu_backward(call: _Call, dy: np.ndarray, has_x: bool):
     dtensor_ptrs = ffi.new("hecate_real *[]", [_ptr(ffi, a) for a in dtensors]) if dtensors else ffi.NULL
     for b in range(B):
         for h in range(H):
-            _check(binding, lib.hecate_rule_backward(
+            check(binding, lib.hecate_rule_backward(
                 spec, T, _ptr(ffi, k[b, h]), _ptr(ffi, v[b, h]), _ptr(ffi, q[b, h]),
                 _ptr(ffi, x[b, h]) if has_x else ffi.NULL, _ptr(ffi, gate_values[b, h]), tensor_ptrs,
                 _ptr(ffi, call.state[b, h]), _ptr(ffi, dy[b, h]), _ptr(ffi, dk[b, h]), _ptr(ffi, dv[b, h]),

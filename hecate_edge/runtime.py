@@ -1,9 +1,11 @@
 """Python binding of the C runtime (cffi ABI mode over libhecate / libhecate_f64).
 
 Owns Model (a validated model file kept in a 64-byte aligned buffer, weights
-readable and writable in place), Session (step / process / train_chunk / state
-blobs over a numpy arena) and HecateError.  The math is the C runtime's:
-MATH §1-§5 forward, §6 chunking and state, §7 gradients; formats in FORMAT.md.
+readable and writable in place) and Session (step / process / train_chunk /
+state blobs over a numpy arena); HecateError (errors.py) and load_library
+(_lib.py, which finds the libraries) are importable from here too.  The math
+is the C runtime's: MATH §1-§5 forward, §6 chunking and state, §7 gradients;
+formats in FORMAT.md.
 """
 
 from __future__ import annotations
@@ -11,18 +13,13 @@ from __future__ import annotations
 import functools
 import operator
 import os
-import sys
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from ._cdef import read_cdef
-from .errors import HecateError
+from ._lib import check, load_library
+from .errors import HecateError  # noqa: F401  (public here: hecate_edge.runtime.HecateError)
 
-LIB_DIR_ENV = "HECATE_EDGE_LIB_DIR"
-_LIB_STEMS = {"f32": "hecate", "f64": "hecate_f64"}
-_DTYPES = {"f32": np.dtype(np.float32), "f64": np.dtype(np.float64)}
 _FILE_ALIGN = 64    # tensors sit at 64-byte multiples of the file (FORMAT.md)
 _ARENA_ALIGN = 64   # hecate.h asks 16 for handles and arenas; 64 suits SIMD too
 _UINT32_MAX = 0xFFFFFFFF
@@ -37,80 +34,6 @@ class TensorInfo(NamedTuple):
     grad_offset: int
     file_offset: int
     dtype: str          # "f32", "f64" or "i8" (int8 with row scales, docs/FORMAT.md)
-
-
-class _Binding(NamedTuple):
-    ffi: object
-    lib: object
-    status_names: dict
-    dtype: np.dtype
-    precision: str
-
-
-def lib_dir() -> Path:
-    """Folder holding the shared libraries and hecate.h: $HECATE_EDGE_LIB_DIR
-    if set (development builds), else hecate_edge/lib next to this file, else
-    the installed distribution's hecate_edge/lib."""
-    override = os.environ.get(LIB_DIR_ENV)
-    if override:
-        return Path(override)
-    own = Path(__file__).resolve().parent / "lib"
-    if own.is_dir():
-        return own
-    return _installed_lib_dir() or own
-
-
-def _installed_lib_dir() -> Path | None:
-    """hecate_edge/lib of the pip-installed distribution.  Used when the
-    package is imported from a source checkout without built libraries
-    (`python -m pytest` in the repo root puts the checkout first on sys.path)."""
-    from importlib import metadata
-
-    try:
-        dist = metadata.distribution("hecate-edge")
-    except metadata.PackageNotFoundError:
-        return None
-    path = Path(dist.locate_file("hecate_edge/lib"))
-    return path if path.is_dir() else None
-
-
-def _library_filename(stem: str) -> str:
-    if sys.platform == "darwin":
-        return f"lib{stem}.dylib"
-    if sys.platform == "win32":
-        return f"{stem}.dll"
-    return f"lib{stem}.so"
-
-
-@functools.cache
-def load_library(precision: str = "f32") -> _Binding:
-    """Load the runtime build for `precision` ("f32" or "f64") once and
-    return its (ffi, lib, status_names, dtype, precision) binding."""
-    import cffi
-
-    if precision not in _LIB_STEMS:
-        raise ValueError(f"precision must be 'f32' or 'f64', not {precision!r}")
-    folder = lib_dir()
-    header = folder / "hecate.h"
-    path = folder / _library_filename(_LIB_STEMS[precision])
-    for needed in (header, path):
-        if not needed.is_file():
-            raise ImportError(
-                f"hecate_edge runtime file missing: {needed} "
-                f"(install with 'pip install .' or point {LIB_DIR_ENV} at a CMake build folder)")
-    cdef, names = read_cdef(header, precision)
-    ffi = cffi.FFI()
-    ffi.cdef(cdef)
-    lib = ffi.dlopen(str(path))
-    return _Binding(ffi, lib, names, _DTYPES[precision], precision)
-
-
-def _check(binding: _Binding, status: int) -> None:
-    """Raise HecateError for a non-zero status."""
-    if status != 0:
-        name = binding.status_names.get(status, f"HECATE_STATUS_{status}")
-        text = binding.ffi.string(binding.lib.hecate_status_str(status)).decode("utf-8", "replace")
-        raise HecateError(status, name, text)
 
 
 def _aligned_bytes(n: int, align: int) -> np.ndarray:
@@ -176,12 +99,12 @@ class Model:
         self._file[:] = source
         self._handle_mem = _aligned_bytes(lib.hecate_model_bytes(), _ARENA_ALIGN)
         out = ffi.new("hecate_model **")
-        _check(self._bind, lib.hecate_model_open(
+        check(self._bind, lib.hecate_model_open(
             ffi.from_buffer(self._handle_mem), self._handle_mem.size,
             ffi.from_buffer(self._file), self._file.size, out))
         self._handle = out[0]
         info = ffi.new("hecate_model_info *")
-        _check(self._bind, lib.hecate_model_get_info(self._handle, info))
+        check(self._bind, lib.hecate_model_get_info(self._handle, info))
         self.info = {field: int(getattr(info, field))
                      for field, _ in ffi.typeof("hecate_model_info").fields}
         self.tensors = [self._tensor_info(i) for i in range(self.info["n_tensors"])]
@@ -189,7 +112,7 @@ class Model:
     def _tensor_info(self, index: int) -> TensorInfo:
         ffi = self._bind.ffi
         t = ffi.new("hecate_tensor_info *")
-        _check(self._bind, self._bind.lib.hecate_model_tensor(self._handle, index, t))
+        check(self._bind, self._bind.lib.hecate_model_tensor(self._handle, index, t))
         return TensorInfo(
             name=ffi.string(t.name).decode("ascii"),
             shape=tuple(int(t.shape[k]) for k in range(t.ndim)),
@@ -303,10 +226,10 @@ class Session:
         self._opts = ffi.new("hecate_session_opts *", {
             "max_chunk": max_chunk, "max_train_tokens": max_train_tokens, "flags": flags})
         size = ffi.new("size_t *")
-        _check(self._bind, lib.hecate_session_bytes(model._handle, self._opts, size))
+        check(self._bind, lib.hecate_session_bytes(model._handle, self._opts, size))
         self._arena = _aligned_bytes(size[0], _ARENA_ALIGN)
         out = ffi.new("hecate_session **")
-        _check(self._bind, lib.hecate_session_init(
+        check(self._bind, lib.hecate_session_init(
             ffi.from_buffer(self._arena), self._arena.size, model._handle, self._opts, out))
         self._handle = out[0]
         self.vocab = model.info["vocab"]
@@ -321,7 +244,7 @@ class Session:
     def step(self, token) -> np.ndarray:
         """Feed one token; return its next-token logits, shape (vocab,)."""
         logits = np.empty(self.vocab, dtype=self._bind.dtype)
-        _check(self._bind, self._bind.lib.hecate_step(
+        check(self._bind, self._bind.lib.hecate_step(
             self._handle, _as_token(token), self._real_ptr(logits)))
         return logits
 
@@ -331,7 +254,7 @@ class Session:
         toks = _as_tokens(tokens, "tokens")
         ffi = self._bind.ffi
         logits = np.empty((toks.size, self.vocab), dtype=self._bind.dtype) if want_logits else None
-        _check(self._bind, self._bind.lib.hecate_process(
+        check(self._bind, self._bind.lib.hecate_process(
             self._handle, self._u32_ptr(toks), toks.size,
             self._real_ptr(logits) if want_logits else ffi.NULL))
         return logits
@@ -354,20 +277,20 @@ class Session:
         else:
             grads = out
         loss = self._bind.ffi.new("hecate_real *")
-        _check(self._bind, self._bind.lib.hecate_train_chunk(
+        check(self._bind, self._bind.lib.hecate_train_chunk(
             self._handle, self._u32_ptr(toks), self._u32_ptr(tgts), toks.size,
             self._real_ptr(grads), loss))
         return float(loss[0]), grads
 
     def reset(self) -> None:
         """Back to the initial state (empty window, init memory, position 0)."""
-        _check(self._bind, self._bind.lib.hecate_session_reset(self._handle))
+        check(self._bind, self._bind.lib.hecate_session_reset(self._handle))
 
     @property
     def position(self) -> int:
         """Tokens consumed since the last reset."""
         pos = self._bind.ffi.new("uint64_t *")
-        _check(self._bind, self._bind.lib.hecate_session_position(self._handle, pos))
+        check(self._bind, self._bind.lib.hecate_session_position(self._handle, pos))
         return int(pos[0])
 
     def memory(self, level: int = 0, layer: int = 0) -> np.ndarray:
@@ -391,7 +314,7 @@ class Session:
         ffi = self._bind.ffi
         state = ffi.new("const hecate_real **")
         count = ffi.new("size_t *")
-        _check(self._bind, getattr(self._bind.lib, call)(self._handle, level, state, count))
+        check(self._bind, getattr(self._bind.lib, call)(self._handle, level, state, count))
         n = int(count[0])
         flat = np.frombuffer(ffi.buffer(state[0], n * self._bind.dtype.itemsize),
                              dtype=self._bind.dtype).copy()
@@ -401,7 +324,7 @@ class Session:
     def state_bytes(self) -> int:
         """Size in bytes of a save_state() blob for this session."""
         size = self._bind.ffi.new("size_t *")
-        _check(self._bind, self._bind.lib.hecate_state_bytes(self._handle, size))
+        check(self._bind, self._bind.lib.hecate_state_bytes(self._handle, size))
         return int(size[0])
 
     def save_state(self) -> bytes:
@@ -409,7 +332,7 @@ class Session:
         ffi = self._bind.ffi
         buf = _aligned_bytes(self.state_bytes, _ARENA_ALIGN)
         written = ffi.new("size_t *")
-        _check(self._bind, self._bind.lib.hecate_state_save(
+        check(self._bind, self._bind.lib.hecate_state_save(
             self._handle, ffi.from_buffer(buf), buf.size, written))
         return buf[:written[0]].tobytes()
 
@@ -419,7 +342,7 @@ class Session:
         source = np.frombuffer(blob, dtype=np.uint8)
         buf = _aligned_bytes(source.size, _ARENA_ALIGN)
         buf[:] = source
-        _check(self._bind, self._bind.lib.hecate_state_load(
+        check(self._bind, self._bind.lib.hecate_state_load(
             self._handle, self._bind.ffi.from_buffer(buf), buf.size))
 
     def __repr__(self) -> str:
