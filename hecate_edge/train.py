@@ -229,6 +229,13 @@ def train(
             raise ValueError("mix needs one non-negative weight per corpus")
         probs = probs / probs.sum()
     warmup = min(100, config.steps // 10) if config.warmup is None else config.warmup
+    silent = untrained_levels(model.config.periods, config.chunk, config.burn_in)
+    if silent:
+        _warn(f"memory levels {', '.join(map(str, silent))} (periods "
+              f"{', '.join(str(model.config.periods[l]) for l in silent)}) never fire inside a chunk of "
+              f"{config.chunk} tokens after {config.burn_in} burn-in tokens: they get no gradient in training, "
+              "yet fire at run time; choose --chunk and --burn-in so that one of their periods ends in the chunk "
+              "(MATH §6.1)")
     if state is None:
         state = TrainState(0, np.random.default_rng(config.seed), make_optimizer(model, config))
     until = config.steps if until is None else min(until, config.steps)
@@ -331,6 +338,14 @@ def _batch_mean(model, jobs: list[ChunkJob], results: list, fixed: bool, frozen:
 
 def _failed(index: int, where: str) -> str:
     return f"chunk {index} of the batch went non-finite: {where}; no update was applied"
+
+
+def untrained_levels(periods, chunk: int, burn_in: int) -> list[int]:
+    """The CMS levels (MATH §6.1) that never publish inside a training chunk:
+    the session is reset per chunk, so level l fires at positions n with
+    (n + 1) mod C_l = 0, and none of them may fall in burn_in .. burn_in +
+    chunk - 1. Such a level gets no gradient."""
+    return [level for level, period in enumerate(periods) if (burn_in + chunk) // period == burn_in // period]
 
 
 def _warn(message: str) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hecate_edge.config import COMPOSITIONS, ModelConfig
+from hecate_edge.data import Corpus
 from hecate_edge.reference.init import init_params
 from hecate_edge.reference.model import ReferenceSession
 from chunking import assert_chunking_bit_exact
@@ -177,3 +178,15 @@ def test_cms_training_resumes_bit_exactly(tmp_path, optimizer):
     assert [r["loss"] for r in rest] == [r["loss"] for r in want[2:]]
     for key, value in whole.weights().items():
         assert np.array_equal(model.weights()[key], value), key
+
+
+def test_levels_that_never_fire_in_a_training_chunk_are_named(capsys):
+    from hecate_edge import train
+
+    assert train.untrained_levels((1, 8, 64, 512), chunk=128, burn_in=0) == [3]
+    assert train.untrained_levels((1, 8, 64, 512), chunk=64, burn_in=448) == []  # 511 is in 448..511
+    assert train.untrained_levels((1, 200), chunk=64, burn_in=448) == [1]  # fires at 399 and 599, not in 448..511
+    model = train.new_model(ModelConfig(d_model=8, n_heads=2, window=4, n_levels=2, periods=(1, 64)), seed=0)
+    corpus = Corpus("x", np.arange(400, dtype=np.uint32) % 200)
+    train.train(model, corpus, train.TrainConfig(steps=1, chunk=16), show_progress=False)
+    assert "memory levels 1 (periods 64) never fire inside a chunk of 16 tokens" in capsys.readouterr().err

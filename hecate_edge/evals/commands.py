@@ -62,6 +62,9 @@ def add_parsers(sub) -> None:
     c.add_argument("--levels", default="1,2,4", help="comma-separated level counts (default 1,2,4)")
     c.add_argument("--steps", type=int, default=2000, help="training steps on the stream per model (default 2000)")
     c.add_argument("--text-steps", type=int, default=2000, help="training steps on text per model (default 2000)")
+    c.add_argument("--text-burn-in", type=int, default=0,
+                   help="bytes fed before each text chunk, so slow levels fire in training (default 0; "
+                        "a separate section)")
     c.add_argument("--batch", type=int, default=8)
     c.add_argument("--lr", type=float, default=1e-2)
     c.add_argument("--seeds", type=int, default=1, help="seeds per k on the stream (default 1)")
@@ -168,12 +171,17 @@ def cmd_cms(args: argparse.Namespace) -> None:
     from hecate_edge.evals import multiscale
 
     levels = [int(k) for k in args.levels.split(",") if k.strip()]
-    if not levels or args.steps < 1 or args.text_steps < 1 or args.batch < 1 or args.seeds < 1:
-        raise ValueError("--levels must name at least one k; --steps, --text-steps, --batch, --seeds >= 1")
+    if not levels or args.steps < 1 or args.text_steps < 1 or args.batch < 1 or args.seeds < 1 \
+            or args.text_burn_in < 0:
+        raise ValueError("--levels must name at least one k; --steps, --text-steps, --batch, --seeds >= 1; "
+                         "--text-burn-in >= 0")
+    burn = args.text_burn_in
+    section = "cms" if not burn else f"cms-text-burn-in-{burn}"
     made_by = report.provenance(args.out)
 
     def write(runs):
-        body = ["## More memory levels (CMS k = 1, 2, 4)", "", made_by, "",
+        title = "## More memory levels (CMS k = 1, 2, 4)" + (f", text with {burn} burn-in bytes" if burn else "")
+        body = [title, "", made_by, "",
                 f"The default `ModelConfig(n_levels=k)` (delta, MAL, d = 64, window 16; periods as listed). "
                 f"**Stream**: vocabulary {multiscale.VOCAB}, three time scales "
                 f"({', '.join(map(str, multiscale.SCALES))} tokens; `hecate_edge/evals/multiscale.py`), trained "
@@ -181,15 +189,16 @@ def cmd_cms(args: argparse.Namespace) -> None:
                 f"{run_cms.STREAM_BURN_IN} burn-in tokens, scored on {run_cms.STREAM_HELD_OUT:,} held-out tokens "
                 f"in one session; the ideal predictor scores {multiscale.entropy_floor():.4f} bits/token, a "
                 f"uniform guess {math.log2(multiscale.VOCAB):.4f}. **Text**: trained {args.text_steps} steps x "
-                f"{args.batch} chunks of 128 bytes on the standard library's sources, bits/byte by position in "
+                f"{args.batch} chunks of 128 bytes" + (f" (each after {burn} burn-in bytes)" if burn else "") +
+                " on the standard library's sources, bits/byte by position in "
                 "its held-out long modules (as in the long-context section). lr "
                 f"{args.lr}. Time per k (both tasks): " + ", ".join(f"k = {r.levels} {r.seconds:.0f} s" for r in runs)
                 + ".", "", run_cms.markdown(runs)]
-        report.write_section(args.out, "cms", "\n".join(body))
+        report.write_section(args.out, section, "\n".join(body))
         print(run_cms.markdown(runs), flush=True)
 
     run_cms.run(levels, steps=args.steps, text_steps=args.text_steps, batch=args.batch, lr=args.lr, seeds=args.seeds,
-                threads=args.threads, show_progress=not args.quiet, on_done=write)
+                threads=args.threads, show_progress=not args.quiet, on_done=write, text_burn_in=burn)
     print(f"wrote {args.out}")
 
 

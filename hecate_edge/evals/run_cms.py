@@ -59,8 +59,11 @@ def stream_bits(k: int, seed: int, steps: int, batch: int, lr: float, threads: i
 
 
 def run(levels=LEVELS, steps: int = 2000, text_steps: int = 2000, batch: int = 8, lr: float = 1e-2,
-        seeds: int = 1, threads: int | None = None, show_progress: bool = True, on_done=None) -> list[CmsRun]:
-    """Every k of ``levels`` on both tasks; ``on_done(runs)`` after each k."""
+        seeds: int = 1, threads: int | None = None, show_progress: bool = True, on_done=None,
+        text_burn_in: int = 0) -> list[CmsRun]:
+    """Every k of ``levels`` on both tasks; ``on_done(runs)`` after each k.
+    ``text_burn_in`` tokens before each text chunk let slow levels fire in
+    training (MATH §6.1)."""
     from hecate_edge.config import ModelConfig
 
     runs = []
@@ -71,7 +74,7 @@ def run(levels=LEVELS, steps: int = 2000, text_steps: int = 2000, batch: int = 8
         run = CmsRun(k, cfg.periods)
         run.stream_bits = [stream_bits(k, seed, steps, batch, lr, threads, show_progress) for seed in range(seeds)]
         model, _ = run_text.train_on_stdlib(cfg, steps=text_steps, batch=batch, chunk=128, lr=lr, seed=0,
-                                            threads=threads, show_progress=show_progress)
+                                            threads=threads, show_progress=show_progress, burn_in=text_burn_in)
         bits, counts = longtext.bits_by_position(model, held)
         run.text_bits, run.text_counts = [float(b) for b in bits], [int(c) for c in counts]
         run.seconds = time.perf_counter() - started

@@ -51,7 +51,7 @@ def run(rule: str = "delta", composition: str | None = None, steps: int = 3000, 
 
 
 def train_on_stdlib(cfg, steps: int, batch: int, chunk: int, lr: float, seed: int, threads: int | None,
-                    freeze_memory: bool = False, show_progress: bool = True):
+                    freeze_memory: bool = False, show_progress: bool = True, burn_in: int = 0):
     """``(model, seconds)``: a new model of ``cfg`` trained on the standard
     library's training split (``longtext.stdlib_split``), files mixed by size."""
     from hecate_edge import sources, train
@@ -60,8 +60,8 @@ def train_on_stdlib(cfg, steps: int, batch: int, chunk: int, lr: float, seed: in
     model = train.new_model(cfg, seed=seed)
     started = time.perf_counter()
     train.train(model, corpora, train.TrainConfig(steps=steps, chunk=chunk, batch=batch, lr=lr, seed=seed,
-                                                  freeze_memory=freeze_memory),
-                mix=sources.size_weights(corpora, chunk), show_progress=show_progress, threads=threads,
+                                                  freeze_memory=freeze_memory, burn_in=burn_in),
+                mix=sources.size_weights(corpora, chunk + burn_in), show_progress=show_progress, threads=threads,
                 on_nonfinite="skip")
     return model, time.perf_counter() - started
 
