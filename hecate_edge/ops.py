@@ -32,6 +32,7 @@ backward(rule, q, k, v, gates, dy, ...) returns the gradients of sum(o * dy).
 """
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -44,16 +45,62 @@ from hecate_edge.reference.rules import RULES, resolve_params, rule_tensor_specs
 _PRECISION = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
+class _Layout(NamedTuple):
+    """What one op configuration (rule, D, hyper-parameters, retention, CMS
+    clock, dtype) needs, checked against the runtime once and cached."""
+    spec: dict            # hecate_rule_spec fields
+    c_spec: object        # the same as a cffi struct
+    state_shape: tuple    # per (batch, head)
+    init: np.ndarray      # the runtime's initial state (read-only template)
+    scratch_len: int      # scalars of scratch hecate_rule_forward needs
+    hp: dict              # hyper-parameters by name
+
+
 class _Call(NamedTuple):
-    """One op call, checked: the rule, its spec fields, the arrays as the runtime takes them."""
+    """One op call, checked: the rule, its layout, the arrays as the runtime takes them."""
     module: object
-    spec: dict          # hecate_rule_spec fields
+    layout: _Layout
     gate_names: list
     arrays: list        # k, v, q, x, gates (B, H, T, ...) contiguous in the call's dtype
     state: np.ndarray   # (B, H, *state shape): the incoming state (a copy)
     tensors: list       # the rule's own tensors, file order
     dtype: np.dtype
-    scratch_len: int    # scalars of scratch hecate_rule_forward needs
+
+    @property
+    def spec(self) -> dict:
+        return self.layout.spec
+
+
+@functools.lru_cache(maxsize=256)
+def _layout(rule: str, D: int, values: tuple, retention: str, lambda_1: float, period: int, position: int,
+            precision: str) -> _Layout:
+    """The checked layout of one configuration (see _Layout); the runtime must
+    agree with the reference on the state and tensor sizes."""
+    module = RULES[rule]
+    hp = dict(zip(module.PARAM_NAMES, values))
+    state_shape = module.init_state(D, hp).shape
+    if period > 1:  # MATH §6.1: the accumulated state, then the block-start state
+        state_shape = (2, *state_shape)
+    spec = {"rule": module.RULE_ID, "d": D, "params": list(values), "retention": RETENTION_IDS[retention],
+            "retention_param": lambda_1, "period": period, "position": position}
+    binding = load_library(precision)
+    ffi, lib = binding.ffi, binding.lib
+    c_spec = ffi.new("hecate_rule_spec *", spec)
+    shape = [ffi.new("uint32_t *"), ffi.new("size_t *"), ffi.new("size_t *")]
+    check(binding, lib.hecate_rule_shape(c_spec, *shape))
+    if shape[1][0] != int(np.prod(state_shape)):
+        raise RuntimeError(f"{rule}: the runtime's state has {shape[1][0]} scalars, the reference's "
+                           f"{state_shape}; library and package are out of step")
+    for index, (name, tensor_shape) in enumerate(rule_tensor_specs(module, D, hp)):
+        length = ffi.new("size_t *")
+        check(binding, lib.hecate_rule_tensor_len(c_spec, index, length))
+        if length[0] != int(np.prod(tensor_shape)):
+            raise RuntimeError(f"{rule}: tensor {name} has {length[0]} scalars in the runtime, {tensor_shape} "
+                               f"in the reference; library and package are out of step")
+    init = np.empty(state_shape, binding.dtype)
+    check(binding, lib.hecate_rule_init(c_spec, _ptr(ffi, init)))
+    init.flags.writeable = False
+    return _Layout(spec, c_spec, state_shape, init, int(shape[2][0]), hp)
 
 
 def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, lambda_1, x, tensors,
@@ -74,36 +121,15 @@ def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, 
     gate_values = np.stack([np.asarray(gates[name], dtype) for name in names], axis=-1)
     if gate_values.shape != (B, H, T, len(names)):
         raise ValueError(f"each gate must have shape {(B, H, T)}")
-    values = resolve_params(module, D, params)
-    retention, lambda_1 = resolve_retention(module, retention, lambda_1)
-    hp = dict(zip(module.PARAM_NAMES, values))
-    state_shape = module.init_state(D, hp).shape
     if int(period) < 1 or int(position) < 0:
         raise ValueError(f"period must be >= 1 and position >= 0, got {period}, {position}")
-    if period > 1:  # MATH §6.1: the accumulated state, then the block-start state
-        state_shape = (2, *state_shape)
-    spec = {"rule": module.RULE_ID, "d": D, "params": list(values), "retention": RETENTION_IDS[retention],
-            "retention_param": lambda_1, "period": int(period), "position": int(position)}
-    binding = load_library(_PRECISION[dtype])
-    ffi, lib = binding.ffi, binding.lib
-    c_spec = ffi.new("hecate_rule_spec *", spec)
-    shape = [ffi.new("uint32_t *"), ffi.new("size_t *"), ffi.new("size_t *")]
-    check(binding, lib.hecate_rule_shape(c_spec, *shape))
-    if shape[1][0] != int(np.prod(state_shape)):
-        raise RuntimeError(f"{rule}: the runtime's state has {shape[1][0]} scalars, the reference's "
-                           f"{state_shape}; library and package are out of step")
-    own = _rule_tensors(module, D, hp, tensors, dtype)
-    for index, array in enumerate(own):
-        length = ffi.new("size_t *")
-        check(binding, lib.hecate_rule_tensor_len(c_spec, index, length))
-        if length[0] != array.size:
-            raise RuntimeError(f"{rule}: tensor {index} has {length[0]} scalars in the runtime, {array.size} "
-                               f"in the reference; library and package are out of step")
-    state = np.empty((B, H, *state_shape), dtype)
+    values = tuple(resolve_params(module, D, params))
+    retention, lambda_1 = resolve_retention(module, retention, lambda_1)
+    layout = _layout(rule, D, values, retention, lambda_1, int(period), int(position), _PRECISION[dtype])
+    own = _rule_tensors(module, D, layout.hp, tensors, dtype)
+    state = np.empty((B, H, *layout.state_shape), dtype)
     if initial_state is None:
-        for b in range(B):
-            for h in range(H):
-                check(binding, lib.hecate_rule_init(c_spec, _ptr(ffi, state[b, h])))
+        state[...] = layout.init
     else:
         initial_state = np.asarray(initial_state)
         if initial_state.shape != state.shape:
@@ -112,7 +138,13 @@ def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, 
     if x is not None and np.shape(x) != q.shape:
         raise ValueError(f"x must have the shape of q, {q.shape}, got {np.shape(x)}")
     arrays = [np.ascontiguousarray(a, dtype) for a in (k, v, q, k if x is None else x, gate_values)]
-    return _Call(module, spec, names, arrays, state, own, dtype, int(shape[2][0]))
+    return _Call(module, layout, names, arrays, state, own, dtype)
+
+
+def _heads(ffi, *arrays):
+    """For arrays of leading shape (B, H): a base pointer of each and the
+    stride in scalars between consecutive (batch, head) slices."""
+    return [(_ptr(ffi, a), a[0, 0].size if a.size else 0) for a in arrays]
 
 
 def _cuda_backend(call: _Call):
@@ -136,17 +168,16 @@ def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state:
         return out, (state if output_final_state else None)
     binding = load_library(_PRECISION[call.dtype])
     ffi, lib = binding.ffi, binding.lib
-    spec = ffi.new("hecate_rule_spec *", call.spec)
     tensor_ptrs = ffi.new("hecate_real *[]", [_ptr(ffi, a) for a in call.tensors]) if call.tensors else ffi.NULL
     B, H, T, D = q.shape
     out = np.empty((B, H, T, D), call.dtype)
-    scratch = np.empty(max(call.scratch_len, 1), call.dtype)
-    for b in range(B):
-        for h in range(H):
-            kk, vv, qq, xx, gg = (a[b, h] for a in call.arrays)
-            check(binding, lib.hecate_rule_forward(
-                spec, T, _ptr(ffi, kk), _ptr(ffi, vv), _ptr(ffi, qq), _ptr(ffi, xx), _ptr(ffi, gg),
-                tensor_ptrs, _ptr(ffi, state[b, h]), _ptr(ffi, out[b, h]), _ptr(ffi, scratch)))
+    scratch = np.empty(max(call.layout.scratch_len, 1), call.dtype)
+    scratch_ptr = _ptr(ffi, scratch)
+    heads = _heads(ffi, *call.arrays, state, out)
+    for i in range(B * H):  # (b, h) slices are contiguous and consecutive
+        kk, vv, qq, xx, gg, ss, oo = (base + i * stride for base, stride in heads)
+        check(binding, lib.hecate_rule_forward(call.layout.c_spec, T, kk, vv, qq, xx, gg, tensor_ptrs, ss, oo,
+                                               scratch_ptr))
     return out, (state if output_final_state else None)
 
 
@@ -179,7 +210,7 @@ def _cpu_backward(call: _Call, dy: np.ndarray, has_x: bool):
     """hecate_rule_backward over every (batch, head): dk, dv, dq, dgates, dx (zeros unless has_x)."""
     binding = load_library(_PRECISION[call.dtype])
     ffi, lib = binding.ffi, binding.lib
-    spec = ffi.new("hecate_rule_spec *", call.spec)
+    spec = call.layout.c_spec
     k, v, q, x, gate_values = call.arrays
     B, H, T, D = q.shape
     length = ffi.new("size_t *")
@@ -190,14 +221,12 @@ def _cpu_backward(call: _Call, dy: np.ndarray, has_x: bool):
     dtensors = [np.zeros_like(a) for a in call.tensors]
     tensor_ptrs = ffi.new("hecate_real *[]", [_ptr(ffi, a) for a in call.tensors]) if call.tensors else ffi.NULL
     dtensor_ptrs = ffi.new("hecate_real *[]", [_ptr(ffi, a) for a in dtensors]) if dtensors else ffi.NULL
-    for b in range(B):
-        for h in range(H):
-            check(binding, lib.hecate_rule_backward(
-                spec, T, _ptr(ffi, k[b, h]), _ptr(ffi, v[b, h]), _ptr(ffi, q[b, h]),
-                _ptr(ffi, x[b, h]) if has_x else ffi.NULL, _ptr(ffi, gate_values[b, h]), tensor_ptrs,
-                _ptr(ffi, call.state[b, h]), _ptr(ffi, dy[b, h]), _ptr(ffi, dk[b, h]), _ptr(ffi, dv[b, h]),
-                _ptr(ffi, dq[b, h]), _ptr(ffi, dx[b, h]), _ptr(ffi, dgates[b, h]), dtensor_ptrs,
-                _ptr(ffi, work)))
+    work_ptr = _ptr(ffi, work)
+    heads = _heads(ffi, k, v, q, x, gate_values, call.state, dy, dk, dv, dq, dx, dgates)
+    for i in range(B * H):  # (b, h) slices are contiguous and consecutive
+        kk, vv, qq, xx, gg, ss, yy, dkk, dvv, dqq, dxx, dgg = (base + i * stride for base, stride in heads)
+        check(binding, lib.hecate_rule_backward(spec, T, kk, vv, qq, xx if has_x else ffi.NULL, gg, tensor_ptrs,
+                                                ss, yy, dkk, dvv, dqq, dxx, dgg, dtensor_ptrs, work_ptr))
     return dk, dv, dq, dgates, dx
 
 
