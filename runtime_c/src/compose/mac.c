@@ -131,4 +131,13 @@ static void mac_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
 
 static const char *const TENSOR_NAMES[2] = {"mac.mix_read", "mac.mix_out"};
 
-const hct_composition hct_compose_mac = {2, "mac", 2, true, 2, TENSOR_NAMES, mac_forward, mac_backward};
+const hct_composition hct_compose_mac = {
+    .id = 2,
+    .name = "mac",
+    .window_entries = 2,
+    .reads_before_write = true,
+    .n_tensors = 2,
+    .tensor_names = TENSOR_NAMES,
+    .forward = mac_forward,
+    .backward = mac_backward,
+};

@@ -30,4 +30,10 @@ static void mag_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
     hct_attention_backward(s, b, b->L->x, g, b->dx);
 }
 
-const hct_composition hct_compose_mag = {0, "mag", 1, false, 0, NULL, mag_forward, mag_backward};
+const hct_composition hct_compose_mag = {
+    .id = 0,
+    .name = "mag",
+    .window_entries = 1,
+    .forward = mag_forward,
+    .backward = mag_backward,
+};

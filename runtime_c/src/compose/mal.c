@@ -25,4 +25,10 @@ static void mal_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
     hct_memory_backward(s, b, b->L->x, g, b->dx);
 }
 
-const hct_composition hct_compose_mal = {1, "mal", 1, false, 0, NULL, mal_forward, mal_backward};
+const hct_composition hct_compose_mal = {
+    .id = 1,
+    .name = "mal",
+    .window_entries = 1,
+    .forward = mal_forward,
+    .backward = mal_backward,
+};
