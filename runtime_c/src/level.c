@@ -209,8 +209,9 @@ void hct_memory_forward(const hecate_session *s, hct_block *b, const real *in, b
 hct_rule_grad hct_level_grad(hct_block *b, uint32_t level, const real *dy, hct_weights *grad, real *din) {
     hct_level_buf *V = &b->L->lev[level];
     hct_level_w *dW = &grad->layer[b->layer].level[level];
-    hct_rule_grad rg = {&V->rule_io, dy, b->dkm, b->dvm, b->dqm, din, b->dgates, dW->rule_t, V->rule_work,
-                        dW->freq_w, dW->freq_b};
+    hct_rule_grad rg = {.fwd = &V->rule_io, .dy = dy, .dk = b->dkm, .dv = b->dvm, .dq = b->dqm, .dx = din,
+                        .dgates = b->dgates, .dtensors = dW->rule_t, .work = V->rule_work,
+                        .dfreq_w = dW->freq_w, .dfreq_b = dW->freq_b};
     return rg;
 }
 

@@ -17,8 +17,9 @@ const real *hct_tape_extra(const hct_rule_io *io, uint32_t t, uint64_t state_len
 hct_token_grad hct_token_slices(const hct_rule_grad *g, uint32_t t, uint32_t n_gates) {
     const hct_rule_io *io = g->fwd;
     size_t at = (size_t)t * io->d, gat = (size_t)t * n_gates;
-    hct_token_grad v = {io->k + at, io->v + at, io->q + at, io->gates + gat, g->dy + at,
-                        g->dk + at, g->dv + at, g->dq + at, g->dgates + gat};
+    hct_token_grad v = {.k = io->k + at, .v = io->v + at, .q = io->q + at, .gates = io->gates + gat,
+                        .dy = g->dy + at, .dk = g->dk + at, .dv = g->dv + at, .dq = g->dq + at,
+                        .dgates = g->dgates + gat};
     return v;
 }
 
@@ -158,7 +159,7 @@ static uint64_t gate_work_len(const hct_config *cfg, uint64_t state_len) {
 static state_grads state_grads_of(const hct_rule_grad *g0) {
     const hct_rule_io *io = g0->fwd;
     size_t n = (size_t)io->rule->state_len(io->cfg);
-    state_grads v = {g0->work, g0->work + n, NULL, NULL, NULL, *g0};
+    state_grads v = {.ds = g0->work, .dat = g0->work + n, .g = *g0};
     if (gate_work_len(io->cfg, n)) {
         v.a1 = v.dat + n;
         v.dq = v.a1 + n;
@@ -254,8 +255,8 @@ void hct_rule_backward_tokens(const hct_rule_grad *g0, uint32_t t0, uint32_t t1)
         }
         const real *in = hct_tape_state(io, tt, n), *at = point(io, tt, n);
         bool start = block_offset(io, tt) == 0, fire = fires(io, tt);
-        hct_token_step st = {tt, at, in, in + n, hct_tape_extra(io, tt, n, e), fire ? dy : NULL, sg.ds,
-                             start ? sg.ds : sg.dat};
+        hct_token_step st = {.t = tt, .at = at, .in = in, .out = in + n, .extra = hct_tape_extra(io, tt, n, e),
+                             .dy = fire ? dy : NULL, .ds = sg.ds, .dat = start ? sg.ds : sg.dat};
         if (gated(io) && fire) {
             gate_backward(&sg, &st, dy, dq);
         } else {
