@@ -38,9 +38,10 @@ typedef struct hct_layer_buf {
     real *a;                  /* (T, d) attention output */
     real *probs;              /* (T, H, w) attention weights; training only */
     hct_level_buf lev[HCT_MAX_LEVELS];
-    real *y;                  /* (T, d) memory output: the levels' reads summed (MATH §6.1; lev[0].y when k = 1) */
+    real *y;                  /* (T, d) memory output: the levels' reads summed (MATH §6.1; lev[0].y
+                               * when k = 1, but MAC mixes even one level) */
     real *gy;                 /* (T, d) sigmoid(y), MATH §4 */
-    real *o, *p;              /* (T, d) MAG's gated attention; the layer output Wo gives */
+    real *o, *p;              /* (T, d) MAG's and MAC's gated attention; the layer output Wo gives */
     real *z;                  /* (T, d) MAL's residual y + x, attention's input */
     real *h, *kh, *vh;        /* (T, d) MAC's mixed pre-write reads and their attention key/value, MATH §4.4 */
 } hct_layer_buf;

@@ -143,8 +143,9 @@ struct hecate_session {
                                      * before the convolution, oldest first (MATH §3.1); NULL without */
     real *conv_spare[HCT_MAX_MEMS];
     size_t mem_len[HCT_MAX_MEMS];
-    real *ring_k[HCT_MAX_LAYERS], *ring_v[HCT_MAX_LAYERS]; /* (window, d) attention window cache
-                                                             * of each block, slot = pos mod w */
+    real *ring_k[HCT_MAX_LAYERS], *ring_v[HCT_MAX_LAYERS]; /* (window, E, d) attention window cache
+                                                             * of each block, slot = pos mod w, E the
+                                                             * composition's entries per token */
     real *rope;                  /* (window, 2, h) per offset o: cos (o theta_i) per entry, then the
                                   * signed sin, -sin and +sin per pair (MATH §2 rotary positions; swa.c;
                                   * constant, not state); NULL without */
