@@ -13,7 +13,7 @@ HEADER=runtime_c/include/hecate.h
 # __heap_base (the module has no malloc).
 STACK_BYTES=1048576
 mapfile -t SHARED_FLAGS < <(grep '^-' runtime_c/flags.txt)
-FLAGS=(--target=wasm32 -std=c99 -O3 "${SHARED_FLAGS[@]}"
+FLAGS=(--target=wasm32 -std=c99 -O3 -DNDEBUG "${SHARED_FLAGS[@]}"
        -ffreestanding -nostdlib -Iruntime_c/include -Iruntime_c/src)
 
 mapfile -t SOURCES < <(find runtime_c/src -name '*.c' | sort)

@@ -178,6 +178,7 @@ static void swap(real **a, real **b) {
 void hct_block_commit(hecate_session *s, const hct_block *b) {
     const hct_config *c = &s->model->cfg;
     uint32_t d = c->d, w = c->window, T = b->T, E = s->model->composition->window_entries;
+    HCT_ASSERT(b->p0 == s->position); /* a block ran forward from the current state commits once */
     for (uint32_t l = 0; l < c->n_layers; l++) {
         const hct_layer_buf *L = &b->lay[l];
         for (uint32_t i = 0; i < c->n_levels && !hct_memory_frozen(s); i++) {

@@ -15,6 +15,22 @@ typedef hecate_real real;
 /* Largest finite value of the build's scalar type. */
 #define HCT_REAL_MAX ((real)(sizeof(real) == 8 ? DBL_MAX : FLT_MAX))
 
+/* HCT_ASSERT(cond): a debug check of an internal contract (call order,
+ * buffer sizes) that no caller input can break, so it is no status.  Active
+ * without NDEBUG or with HECATE_DEBUG: a false cond traps (the compiler's
+ * trap instruction, no libc: SIGILL on a host, a fault on Cortex-M,
+ * `unreachable` in wasm).  With NDEBUG alone it is compiled out and cond
+ * is not evaluated. */
+#if !defined(NDEBUG) || defined(HECATE_DEBUG)
+#if defined(__GNUC__) || defined(__clang__)
+#define HCT_ASSERT(cond) ((cond) ? (void)0 : __builtin_trap())
+#else
+#define HCT_ASSERT(cond) ((cond) ? (void)0 : (void)(*(volatile int *)0 = 0))
+#endif
+#else
+#define HCT_ASSERT(cond) ((void)sizeof((cond) ? 1 : 0))
+#endif
+
 /* Compile-time knobs of the handle size (a small target may lower them; a
  * file needing more is refused with HECATE_E_FILE_CONFIG). */
 #ifndef HCT_MAX_LAYERS

@@ -100,6 +100,7 @@ void hct_rule_run(const hct_rule_io *io, uint32_t t0, uint32_t t1) {
     const hct_rule *r = io->rule;
     size_t n = (size_t)r->state_len(io->cfg);
     uint64_t e = r->extra_len(io->cfg);
+    HCT_ASSERT(t0 <= t1 && t1 <= io->T);
     if (t0 == 0 && r->prepare) r->prepare(io, io->consts);
     if (t0 == 0 && io->tape && !io->frozen) hct_copy(io->tape, io->state_in, n);
     if (t0 == 0 && gated(io) && !io->frozen) hct_copy(io->sum_out, io->sum_in, io->d);
@@ -242,6 +243,7 @@ void hct_rule_backward_tokens(const hct_rule_grad *g0, uint32_t t0, uint32_t t1)
     uint64_t e = r->extra_len(io->cfg);
     state_grads sg = state_grads_of(g0);
     hct_rule_grad *g = &sg.g;
+    HCT_ASSERT(t0 <= t1 && t1 <= io->T && (io->tape || io->frozen)); /* the forward kept its tape */
     for (uint32_t tt = t1; tt-- > t0;) {
         const real *dy = g->dy + (size_t)tt * d;
         real *dq = g->dq + (size_t)tt * d;
