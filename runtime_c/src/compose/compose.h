@@ -36,4 +36,17 @@ void hct_attention_forward(const hecate_session *s, hct_block *b, const real *in
  * din (T, d) += the input gradient. */
 void hct_attention_backward(const hecate_session *s, hct_block *b, const real *in, hct_weights *grad, real *din);
 
+/* The projections alone (a composition that runs the window attention a
+ * token at a time, MAC): L->q, L->k, L->v of rows `in` (T, d); backward from
+ * b->dq, b->dk, b->dv: weight gradients and din (T, d) += the input gradient. */
+void hct_attention_project(const hecate_session *s, hct_block *b, const real *in, bool need_q);
+void hct_attention_project_backward(const hecate_session *s, hct_block *b, const real *in, hct_weights *grad,
+                                    real *din);
+
+/* The output gate (output_gate.c, MATH §4): L->gy = sigmoid(L->y),
+ * L->o = L->a * L->gy, L->p = L->o Wo; backward from b->dp: Wo's gradient,
+ * b->da and b->dy overwritten (b->do_ its scratch). */
+void hct_output_gate_forward(const hecate_session *s, hct_block *b);
+void hct_output_gate_backward(const hecate_session *s, hct_block *b, hct_weights *grad);
+
 #endif

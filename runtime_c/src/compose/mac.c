@@ -30,9 +30,7 @@ static void mac_forward(const hecate_session *s, hct_block *b, bool need_out, bo
     real wr[HCT_MAX_LEVELS], wo[HCT_MAX_LEVELS];
     mixing(s, b, MIX_READ, wr);
     mixing(s, b, MIX_OUT, wo);
-    hct_model_linear(m, W->wq, L->x, T, d, d, L->q);
-    hct_model_linear(m, W->wk, L->x, T, d, d, L->k);
-    hct_model_linear(m, W->wv, L->x, T, d, d, L->v);
+    hct_attention_project(s, b, L->x, true);
     for (uint32_t i = 0; i < k; i++) {
         hct_level_begin(s, b, i, L->a, training);
         hct_level_pre_queries(s, b, i, L->x);
@@ -55,12 +53,7 @@ static void mac_forward(const hecate_session *s, hct_block *b, bool need_out, bo
             hct_axpy(L->y + at, wo[i], L->lev[i].y + at, d);
         }
     }
-    if (!need_out) return;
-    for (size_t i = 0; i < (size_t)T * d; i++) {
-        L->gy[i] = hct_sigmoid(L->y[i]);
-        L->o[i] = L->a[i] * L->gy[i];
-    }
-    hct_model_linear(m, W->wo, L->o, T, d, d, L->p);
+    if (need_out) hct_output_gate_forward(s, b);
 }
 
 /* d logits of a softmax w from dw = d loss / d w: w (dw - <w, dw>) */
@@ -81,12 +74,7 @@ static void mac_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
     hct_rule_grad rg[HCT_MAX_LEVELS];
     mixing(s, b, MIX_READ, wr);
     mixing(s, b, MIX_OUT, wo);
-    hct_zero(b->do_, Td);
-    hct_linear_backward(W->wo, L->o, b->dp, T, d, d, dW->wo, b->do_, b->lin_work);
-    for (size_t i = 0; i < Td; i++) { /* o = a * sigmoid(y): da direct, dy */
-        b->da[i] = b->do_[i] * L->gy[i];
-        b->dy[i] = b->do_[i] * L->a[i] * L->gy[i] * ((real)1 - L->gy[i]);
-    }
+    hct_output_gate_backward(s, b, g); /* da direct, dy */
     for (uint32_t i = 0; i < k; i++) { /* y = sum_i wo_i y_i */
         hct_level_buf *V = &L->lev[i];
         for (size_t j = 0; j < Td; j++) V->dy[j] = wo[i] * b->dy[j];
@@ -123,9 +111,7 @@ static void mac_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
         mixing_backward(wr, dwr, k, dW->compose_t[MIX_READ]);
         mixing_backward(wo, dwo, k, dW->compose_t[MIX_OUT]);
     }
-    hct_linear_backward(W->wq, L->x, b->dq, T, d, d, dW->wq, b->dx, b->lin_work);
-    hct_linear_backward(W->wk, L->x, b->dk, T, d, d, dW->wk, b->dx, b->lin_work);
-    hct_linear_backward(W->wv, L->x, b->dv, T, d, d, dW->wv, b->dx, b->lin_work);
+    hct_attention_project_backward(s, b, L->x, g, b->dx);
     for (uint32_t i = 0; i < k; i++) hct_level_pre_queries_backward(s, b, i, L->x, g, b->dx);
 }
 
