@@ -44,6 +44,7 @@ typedef hecate_real real;
 #define HCT_MAX_GATES 4
 #define HCT_MAX_RULE_TENSORS 4   /* parameter tensors a rule may own (rules/rule.h) */
 #define HCT_MAX_COMPOSE_TENSORS 2 /* parameter tensors a composition may own (compose/compose.h) */
+#define HCT_MAX_ENTRIES 2         /* window entries per token a composition may have (compose/compose.h) */
 #define HCT_CONV_STREAMS 3        /* the short convolution runs over memory k, v, q (MATH §3.1) */
 #define HCT_MIN_CONV 2u           /* its kernel sizes K when on */
 #define HCT_MAX_CONV 8u
@@ -91,7 +92,8 @@ typedef struct hct_level_w {
 /* Parameters of one block (MATH §2-§4). */
 typedef struct hct_layer_w {
     real *wq, *wk, *wv, *wo;     /* (d, d)  MATH §2, §4 */
-    real *compose_t[HCT_MAX_COMPOSE_TENSORS]; /* (n_levels) each: MAC's level mixing, MATH §4.4 */
+    real *compose_t[HCT_MAX_COMPOSE_TENSORS]; /* (n_levels) each: the composition's own
+                                               * (MAC's level mixing, MATH §4.4) */
     hct_level_w level[HCT_MAX_LEVELS];
 } hct_layer_w;
 

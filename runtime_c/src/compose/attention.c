@@ -7,8 +7,8 @@
 void hct_attention_project(const hecate_session *s, hct_block *b, const real *in, bool need_q) {
     const hecate_model *m = s->model;
     uint32_t d = m->cfg.d, T = b->T;
-    hct_model_linear(m, m->w.layer[b->layer].wk, in, T, d, d, b->L->k);
-    hct_model_linear(m, m->w.layer[b->layer].wv, in, T, d, d, b->L->v);
+    hct_model_linear(m, m->w.layer[b->layer].wk, in, T, d, d, b->L->k[0]);
+    hct_model_linear(m, m->w.layer[b->layer].wv, in, T, d, d, b->L->v[0]);
     if (need_q) hct_model_linear(m, m->w.layer[b->layer].wq, in, T, d, d, b->L->q);
 }
 
@@ -17,8 +17,8 @@ void hct_attention_project_backward(const hecate_session *s, hct_block *b, const
     const hecate_model *m = s->model;
     uint32_t d = m->cfg.d, T = b->T;
     hct_linear_backward(m->w.layer[b->layer].wq, in, b->dq, T, d, d, grad->layer[b->layer].wq, din, b->lin_work);
-    hct_linear_backward(m->w.layer[b->layer].wk, in, b->dk, T, d, d, grad->layer[b->layer].wk, din, b->lin_work);
-    hct_linear_backward(m->w.layer[b->layer].wv, in, b->dv, T, d, d, grad->layer[b->layer].wv, din, b->lin_work);
+    hct_linear_backward(m->w.layer[b->layer].wk, in, b->dk[0], T, d, d, grad->layer[b->layer].wk, din, b->lin_work);
+    hct_linear_backward(m->w.layer[b->layer].wv, in, b->dv[0], T, d, d, grad->layer[b->layer].wv, din, b->lin_work);
 }
 
 void hct_attention_forward(const hecate_session *s, hct_block *b, const real *in, bool need_q) {
@@ -30,8 +30,8 @@ void hct_attention_forward(const hecate_session *s, hct_block *b, const real *in
 void hct_attention_backward(const hecate_session *s, hct_block *b, const real *in, hct_weights *grad, real *din) {
     size_t Td = (size_t)b->T * s->model->cfg.d;
     hct_zero(b->dq, Td);
-    hct_zero(b->dk, Td);
-    hct_zero(b->dv, Td);
+    hct_zero(b->dk[0], Td);
+    hct_zero(b->dv[0], Td);
     for (uint32_t t = 0; t < b->T; t++) hct_swa_backward(s, b, t);
     hct_attention_project_backward(s, b, in, grad, din);
 }
