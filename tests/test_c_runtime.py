@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "data" / "golden.hct"
 CC = shutil.which("gcc") or shutil.which("cc")
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+# The flags every build of the runtime shares (runtime_c/flags.txt: its lines that start with '-').
+SHARED_FLAGS = [line for line in (ROOT / "runtime_c" / "flags.txt").read_text().splitlines() if line.startswith("-")]
 
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler on PATH")
 
@@ -26,8 +28,7 @@ def build(program: str, precision: str, out_dir: Path, extra=(), sanitize: bool 
     real = "double" if precision == "f64" else "float"
     sources = sorted(str(p) for p in (ROOT / "runtime_c" / "src").rglob("*.c"))
     cmd = [CC, "-std=c99", "-D_POSIX_C_SOURCE=200112L", "-O1", "-g", *(SANITIZE if sanitize else ()),
-           "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra", "-Werror",
-           f"-DHECATE_REAL={real}", *extra, f"-I{ROOT / 'runtime_c' / 'include'}", *sources,
+           *SHARED_FLAGS, f"-DHECATE_REAL={real}", *extra, f"-I{ROOT / 'runtime_c' / 'include'}", *sources,
            str(ROOT / "runtime_c" / "host" / "hecate_host.c"),
            str(ROOT / "runtime_c" / "tests" / f"{program}.c"), "-o", str(exe)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -80,8 +81,8 @@ def test_rope_table_matches_numpy(tmp_path, precision):
     from hecate_edge.reference.attention import rope_frequencies
     window, head_dim = 4096, 16
     exe = tmp_path / f"rope_table_{precision}"  # mathfn.c alone: the table needs nothing else
-    subprocess.run([CC, "-std=c99", "-O1", "-g", *SANITIZE, "-ffp-contract=off", "-fno-math-errno", "-Wall",
-                    "-Wextra", "-Werror", f"-DHECATE_REAL={'double' if precision == 'f64' else 'float'}",
+    subprocess.run([CC, "-std=c99", "-O1", "-g", *SANITIZE, *SHARED_FLAGS,
+                    f"-DHECATE_REAL={'double' if precision == 'f64' else 'float'}",
                     f"-I{ROOT / 'runtime_c' / 'include'}", str(ROOT / "runtime_c" / "src" / "mathfn.c"),
                     str(ROOT / "runtime_c" / "tests" / "rope_table.c"), "-o", str(exe)],
                    check=True, capture_output=True, text=True)
@@ -136,8 +137,8 @@ def test_readme_c_example_is_the_shipped_example_and_runs(tmp_path):
     assert example.read_text() in re.findall(r"```c\n(.*?)```", readme, flags=re.S)
     exe = tmp_path / "quickstart"
     sources = sorted(str(p) for p in (ROOT / "runtime_c" / "src").rglob("*.c"))
-    subprocess.run([CC, "-std=c99", "-O1", "-g", *SANITIZE, "-ffp-contract=off", "-fno-math-errno", "-Wall",
-                    "-Wextra", "-Werror", f"-I{ROOT / 'runtime_c' / 'include'}", *sources, str(example),
+    subprocess.run([CC, "-std=c99", "-O1", "-g", *SANITIZE, *SHARED_FLAGS,
+                    f"-I{ROOT / 'runtime_c' / 'include'}", *sources, str(example),
                     "-o", str(exe)], check=True, capture_output=True, text=True)
     from test_golden import PROMPT
     prompt = PROMPT.decode()

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/c_bench
 mkdir -p "$out"
-FLAGS=(-std=c99 -O3 -ffp-contract=off -fno-math-errno -Wall -Wextra -Werror ${HECATE_BENCH_ARCH:--march=native})
+mapfile -t SHARED_FLAGS < <(grep '^-' runtime_c/flags.txt)
+FLAGS=(-std=c99 -O3 -DNDEBUG "${SHARED_FLAGS[@]}" ${HECATE_BENCH_ARCH:--march=native})
 gcc "${FLAGS[@]}" -Iruntime_c/include -Iruntime_c/host $(find runtime_c/src -name "*.c" | sort) \
     runtime_c/host/hecate_host.c benchmarks/c_throughput.c -o "$out/c_throughput"
 for d in 64 128 256; do

@@ -10,8 +10,10 @@ trap 'echo "FAIL: cross-compile check (command above)" >&2' ERR
 SRC_DIR=runtime_c/src
 HEADER=runtime_c/include/hecate.h
 OUT=build/cross
-COMMON_FLAGS=(-std=c99 -O2 -Wall -Wextra -Werror -ffp-contract=off -fno-math-errno
-              -ffreestanding -Iruntime_c/include -I"$SRC_DIR")
+mapfile -t SHARED_FLAGS < <(grep '^-' runtime_c/flags.txt)
+# No NDEBUG: the core with its debug asserts (HCT_ASSERT, internal.h) must link
+# freestanding too; a release build is the same minus them.
+COMMON_FLAGS=(-std=c99 -O2 "${SHARED_FLAGS[@]}" -ffreestanding -Iruntime_c/include -I"$SRC_DIR")
 
 mapfile -t SOURCES < <(find "$SRC_DIR" -name '*.c' | sort)
 [ ${#SOURCES[@]} -gt 0 ] || { echo "no C sources under $SRC_DIR" >&2; exit 1; }

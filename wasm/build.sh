@@ -12,7 +12,8 @@ HEADER=runtime_c/include/hecate.h
 # running into static data.  hecate.js allocates everything else above
 # __heap_base (the module has no malloc).
 STACK_BYTES=1048576
-FLAGS=(--target=wasm32 -std=c99 -O3 -Wall -Wextra -Werror -ffp-contract=off -fno-math-errno
+mapfile -t SHARED_FLAGS < <(grep '^-' runtime_c/flags.txt)
+FLAGS=(--target=wasm32 -std=c99 -O3 -DNDEBUG "${SHARED_FLAGS[@]}"
        -ffreestanding -nostdlib -Iruntime_c/include -Iruntime_c/src)
 
 mapfile -t SOURCES < <(find runtime_c/src -name '*.c' | sort)

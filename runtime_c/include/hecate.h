@@ -100,8 +100,8 @@ typedef struct hecate_model_info {
     uint32_t d_model;      /* d */
     uint32_t n_heads;      /* attention heads H; head dim d/H */
     uint32_t window;       /* sliding attention window w (tokens, current included) */
-    uint32_t composition;  /* 0 = MAG, 1 = MAL */
-    uint32_t rule;         /* memory rule id, 0 = delta */
+    uint32_t composition;  /* 0 = MAG, 1 = MAL, 2 = MAC (docs/MATH.md §4) */
+    uint32_t rule;         /* memory rule id, 0 = delta (the ids: docs/FORMAT.md) */
     uint32_t n_levels;     /* memory levels k */
     uint32_t flags;        /* bit 0: L2-normalize memory q and k; bit 1: learned frequency gates;
                             * bit 2: short convolution in the memory front end (conv_kernel);

@@ -6,132 +6,114 @@
 #include "compose/compose.h"
 #include "mathfn.h"
 
-typedef struct carver { unsigned char *base; uint64_t used; } carver;
-
-static void *take_bytes(carver *c, uint64_t bytes) {
-    uint64_t off = (c->used + (HCT_ALIGN - 1)) & ~(uint64_t)(HCT_ALIGN - 1);
-    c->used = off + bytes;
-    return c->base ? (void *)(c->base + off) : NULL;
+void *hct_take_bytes(hct_carver *cv, uint64_t bytes) {
+    uint64_t off = (cv->used + (HCT_ALIGN - 1)) & ~(uint64_t)(HCT_ALIGN - 1);
+    cv->used = off + bytes;
+    return cv->base ? (void *)(cv->base + off) : NULL;
 }
 
-static real *take(carver *c, uint64_t n) { return (real *)take_bytes(c, n * sizeof(real)); }
+real *hct_take(hct_carver *cv, uint64_t n) { return (real *)hct_take_bytes(cv, n * sizeof(real)); }
 
-/* MAC's arrays of one memory level (its own, even in inference). */
-static void layout_pre_read(carver *cv, const hecate_model *m, uint32_t T, bool training, hct_level_buf *V) {
-    uint64_t Td = (uint64_t)T * m->cfg.d;
-    if (!m->composition->reads_before_write) return;
-    V->qx = take(cv, Td);
-    V->qxnorm = take(cv, T);
-    V->qxp = m->cfg.conv_k ? take(cv, Td) : V->qx;
-    V->hy = take(cv, Td);
-    if (training) {
-        V->dqx = take(cv, Td);
-        V->dqxp = m->cfg.conv_k ? take(cv, Td) : V->dqx;
-        V->dy = take(cv, Td);
-    }
+void *hct_take_own(hct_carver *cv, hct_block *b, uint64_t bytes, void *measuring) {
+    b->own = hct_take_bytes(cv, bytes);
+    return b->own ? b->own : measuring;
 }
 
 /* A level's rows before the convolution (MATH §3.1): its own even in
- * inference (MAC interleaves the levels token by token), and their gradients. */
-static void layout_conv(carver *cv, const hecate_model *m, uint32_t T, bool training, hct_level_buf *V) {
+ * inference (a composition may interleave the levels token by token), and
+ * their gradients. */
+static void layout_conv(hct_carver *cv, const hecate_model *m, uint32_t T, bool training, hct_level_buf *V) {
     for (uint32_t j = 0; j < HCT_CONV_STREAMS; j++) {
-        V->pre[j] = m->cfg.conv_k ? take(cv, (uint64_t)T * m->cfg.d) : NULL;
-        V->dpre[j] = m->cfg.conv_k && training ? take(cv, (uint64_t)T * m->cfg.d) : NULL;
+        V->pre[j] = m->cfg.conv_k ? hct_take(cv, (uint64_t)T * m->cfg.d) : NULL;
+        V->dpre[j] = m->cfg.conv_k && training ? hct_take(cv, (uint64_t)T * m->cfg.d) : NULL;
     }
 }
 
 /* The arrays of one memory level. */
-static void layout_level(carver *cv, const hecate_model *m, uint32_t T, bool training, hct_level_buf *V) {
+static void layout_level(hct_carver *cv, const hecate_model *m, uint32_t T, bool training, hct_level_buf *V) {
     const hct_config *c = &m->cfg;
     uint64_t G = m->rule->n_gates, Td = (uint64_t)T * c->d;
-    V->km = take(cv, Td);
-    V->vm = take(cv, Td);
-    V->qm = take(cv, Td);
-    V->knorm = take(cv, T);
-    V->qnorm = take(cv, T);
-    V->gate_pre = take(cv, (uint64_t)T * G);
-    V->gates = take(cv, (uint64_t)T * G);
-    V->y = take(cv, Td);
-    V->consts = take(cv, hct_rule_consts_len(m->rule, c));
+    V->km = hct_take(cv, Td);
+    V->vm = hct_take(cv, Td);
+    V->qm = hct_take(cv, Td);
+    V->knorm = hct_take(cv, T);
+    V->qnorm = hct_take(cv, T);
+    V->gate_pre = hct_take(cv, (uint64_t)T * G);
+    V->gates = hct_take(cv, (uint64_t)T * G);
+    V->y = hct_take(cv, Td);
+    V->consts = hct_take(cv, hct_rule_consts_len(m->rule, c));
     if (training) {
-        V->rule_tape = take(cv, hct_rule_tape_len(m->rule, c, T));
-        V->rule_work = take(cv, hct_rule_work_len(m->rule, c));
+        V->rule_tape = hct_take(cv, hct_rule_tape_len(m->rule, c, T));
+        V->rule_work = hct_take(cv, hct_rule_work_len(m->rule, c));
     }
 }
 
 /* The arrays of one layer; `shared`: inference's layers after the first
- * reuse its arrays and carve only k and v (the window caches read them).
- * Inference's levels share one set; the layer's y is the first level's
- * when there is one level, else its own sum. */
-static void layout_layer(carver *cv, const hecate_model *m, uint32_t T, bool training,
+ * reuse its arrays and carve only their window entries (the window caches
+ * read them).  Inference's levels share one set; the layer's y is the first
+ * level's when there is one level, else its own sum. */
+static void layout_layer(hct_carver *cv, const hecate_model *m, uint32_t T, bool training,
                          const hct_layer_buf *shared, hct_layer_buf *L) {
     const hct_config *c = &m->cfg;
     uint64_t Td = (uint64_t)T * c->d;
-    bool mac = m->composition->window_entries > 1;
+    uint32_t E = m->composition->window_entries;
     if (shared) hct_bytes_copy(L, shared, sizeof *L);
-    L->k = take(cv, Td);
-    L->v = take(cv, Td);
-    L->kh = mac ? take(cv, Td) : NULL;
-    L->vh = mac ? take(cv, Td) : NULL;
+    for (uint32_t e = 0; e < E; e++) {
+        L->k[e] = hct_take(cv, Td);
+        L->v[e] = hct_take(cv, Td);
+    }
     if (shared) return;
-    L->x = take(cv, Td);
-    L->q = take(cv, Td);
-    L->a = take(cv, Td);
+    L->x = hct_take(cv, Td);
+    L->q = hct_take(cv, Td);
+    L->a = hct_take(cv, Td);
     for (uint32_t i = 0; i < c->n_levels; i++) {
         if (i > 0 && !training) {
             hct_bytes_copy(&L->lev[i], &L->lev[0], sizeof L->lev[i]);
-            L->lev[i].consts = take(cv, hct_rule_consts_len(m->rule, c));
+            L->lev[i].consts = hct_take(cv, hct_rule_consts_len(m->rule, c));
         } else {
             layout_level(cv, m, T, training, &L->lev[i]);
         }
         layout_conv(cv, m, T, training, &L->lev[i]);
-        layout_pre_read(cv, m, T, training, &L->lev[i]);
     }
-    L->y = c->n_levels == 1 && !mac ? L->lev[0].y : take(cv, Td); /* MAC mixes even one level */
-    L->gy = take(cv, Td);
-    L->o = take(cv, Td);
-    L->p = take(cv, Td);
-    L->z = take(cv, Td);
-    L->h = mac ? take(cv, Td) : NULL;
-    if (training) L->probs = take(cv, (uint64_t)T * c->n_heads * c->window * m->composition->window_entries);
+    L->y = c->n_levels == 1 ? L->lev[0].y : hct_take(cv, Td);
+    L->p = hct_take(cv, Td);
+    if (training) L->probs = hct_take(cv, (uint64_t)T * c->n_heads * c->window * E);
 }
 
 uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsigned char *base,
                           hct_block *b) {
     const hct_config *c = &m->cfg;
     uint64_t d = c->d, G = m->rule->n_gates, Td = (uint64_t)T * d;
-    carver cv = {base, 0};
+    uint32_t E = m->composition->window_entries;
+    hct_carver cv = {base, 0};
+    HCT_ASSERT(E >= 1 && E <= HCT_MAX_ENTRIES);
     hct_bytes_zero(b, sizeof *b);
     b->T = T;
     for (uint32_t l = 0; l < c->n_layers; l++)
         layout_layer(&cv, m, T, training, l > 0 && !training ? &b->lay[0] : NULL, &b->lay[l]);
     hct_block_select(b, 0);
-    b->scores = take(&cv, (uint64_t)c->window * m->composition->window_entries);
-    b->rows = (const real **)take_bytes(&cv, 2 * (uint64_t)c->window * m->composition->window_entries *
-                                                 sizeof(const real *));
-    b->turned = hct_rope(c) ? take(&cv, 4 * (uint64_t)(c->d / c->n_heads)) : NULL;
-    b->rule_scratch = take(&cv, m->rule->scratch_len(c));
+    m->composition->layout(&cv, m, training, b);
+    b->scores = hct_take(&cv, (uint64_t)c->window * E);
+    b->rows = (const real **)hct_take_bytes(&cv, 2 * (uint64_t)c->window * E * sizeof(const real *));
+    b->turned = hct_rope(c) ? hct_take(&cv, 4 * (uint64_t)(c->d / c->n_heads)) : NULL;
+    b->rule_scratch = hct_take(&cv, m->rule->scratch_len(c));
     if (training) {
-        b->logits = take(&cv, (uint64_t)T * c->vocab);
-        b->dx = take(&cv, Td);
-        b->dq = take(&cv, Td);
-        b->dk = take(&cv, Td);
-        b->dv = take(&cv, Td);
-        b->da = take(&cv, Td);
-        b->dkm = take(&cv, Td);
-        b->dvm = take(&cv, Td);
-        b->dqm = take(&cv, Td);
-        b->dy = take(&cv, Td);
-        b->dyl = take(&cv, Td);
-        b->do_ = take(&cv, Td);
-        b->dp = take(&cv, Td);
-        b->dgates = take(&cv, (uint64_t)T * G);
-        if (m->composition->window_entries > 1) {
-            b->dh = take(&cv, Td);
-            b->dkh = take(&cv, Td);
-            b->dvh = take(&cv, Td);
+        b->logits = hct_take(&cv, (uint64_t)T * c->vocab);
+        b->dx = hct_take(&cv, Td);
+        b->dq = hct_take(&cv, Td);
+        for (uint32_t e = 0; e < E; e++) {
+            b->dk[e] = hct_take(&cv, Td);
+            b->dv[e] = hct_take(&cv, Td);
         }
-        b->lin_work = take(&cv, (uint64_t)T * (d + (c->vocab > d ? c->vocab : d)));
+        b->da = hct_take(&cv, Td);
+        b->dkm = hct_take(&cv, Td);
+        b->dvm = hct_take(&cv, Td);
+        b->dqm = hct_take(&cv, Td);
+        b->dy = hct_take(&cv, Td);
+        b->dyl = hct_take(&cv, Td);
+        b->dp = hct_take(&cv, Td);
+        b->dgates = hct_take(&cv, (uint64_t)T * G);
+        b->lin_work = hct_take(&cv, (uint64_t)T * (d + (c->vocab > d ? c->vocab : d)));
     }
     return cv.used;
 }
@@ -178,6 +160,7 @@ static void swap(real **a, real **b) {
 void hct_block_commit(hecate_session *s, const hct_block *b) {
     const hct_config *c = &s->model->cfg;
     uint32_t d = c->d, w = c->window, T = b->T, E = s->model->composition->window_entries;
+    HCT_ASSERT(b->p0 == s->position); /* a block ran forward from the current state commits once */
     for (uint32_t l = 0; l < c->n_layers; l++) {
         const hct_layer_buf *L = &b->lay[l];
         for (uint32_t i = 0; i < c->n_levels && !hct_memory_frozen(s); i++) {
@@ -192,11 +175,9 @@ void hct_block_commit(hecate_session *s, const hct_block *b) {
         }
         for (uint32_t t = T > w ? T - w : 0; t < T; t++) { /* slot: the token's entries (swa.c) */
             size_t slot = (size_t)((b->p0 + t) % w) * E * d, r = (size_t)t * d;
-            hct_copy(s->ring_k[l] + slot, L->k + r, d);
-            hct_copy(s->ring_v[l] + slot, L->v + r, d);
-            if (E > 1) {
-                hct_copy(s->ring_k[l] + slot + d, L->kh + r, d);
-                hct_copy(s->ring_v[l] + slot + d, L->vh + r, d);
+            for (uint32_t e = 0; e < E; e++) {
+                hct_copy(s->ring_k[l] + slot + (size_t)e * d, L->k[e] + r, d);
+                hct_copy(s->ring_v[l] + slot + (size_t)e * d, L->v[e] + r, d);
             }
         }
     }

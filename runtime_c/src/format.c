@@ -330,9 +330,22 @@ void hct_bind_weights(const hecate_model *m, real *base, hct_weights *out) {
 hecate_status hecate_model_get_info(const hecate_model *m, hecate_model_info *out) {
     if (!m || !out || m->magic != HCT_MODEL_MAGIC) return HECATE_E_NULL_ARG;
     const hct_config *c = &m->cfg;
-    hecate_model_info i = {FORMAT_VERSION, c->vocab, c->d, c->n_heads, c->window, c->composition,
-                           c->rule, c->n_levels, c->flags, m->n_tensors, (uint32_t)sizeof(real),
-                           m->file_crc, m->n_params, c->n_layers};
+    hecate_model_info i = {
+        .format_version = FORMAT_VERSION,
+        .vocab = c->vocab,
+        .d_model = c->d,
+        .n_heads = c->n_heads,
+        .window = c->window,
+        .composition = c->composition,
+        .rule = c->rule,
+        .n_levels = c->n_levels,
+        .flags = c->flags,
+        .n_tensors = m->n_tensors,
+        .real_bytes = (uint32_t)sizeof(real),
+        .file_crc32 = m->file_crc,
+        .n_params = m->n_params,
+        .n_layers = c->n_layers,
+    };
     *out = i;
     return HECATE_OK;
 }

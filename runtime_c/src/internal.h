@@ -15,6 +15,22 @@ typedef hecate_real real;
 /* Largest finite value of the build's scalar type. */
 #define HCT_REAL_MAX ((real)(sizeof(real) == 8 ? DBL_MAX : FLT_MAX))
 
+/* HCT_ASSERT(cond): a debug check of an internal contract (call order,
+ * buffer sizes) that no caller input can break, so it is no status.  Active
+ * without NDEBUG or with HECATE_DEBUG: a false cond traps (the compiler's
+ * trap instruction, no libc: SIGILL on a host, a fault on Cortex-M,
+ * `unreachable` in wasm).  With NDEBUG alone it is compiled out and cond
+ * is not evaluated. */
+#if !defined(NDEBUG) || defined(HECATE_DEBUG)
+#if defined(__GNUC__) || defined(__clang__)
+#define HCT_ASSERT(cond) ((cond) ? (void)0 : __builtin_trap())
+#else
+#define HCT_ASSERT(cond) ((cond) ? (void)0 : (void)(*(volatile int *)0 = 0))
+#endif
+#else
+#define HCT_ASSERT(cond) ((void)sizeof((cond) ? 1 : 0))
+#endif
+
 /* Compile-time knobs of the handle size (a small target may lower them; a
  * file needing more is refused with HECATE_E_FILE_CONFIG). */
 #ifndef HCT_MAX_LAYERS
@@ -28,6 +44,7 @@ typedef hecate_real real;
 #define HCT_MAX_GATES 4
 #define HCT_MAX_RULE_TENSORS 4   /* parameter tensors a rule may own (rules/rule.h) */
 #define HCT_MAX_COMPOSE_TENSORS 2 /* parameter tensors a composition may own (compose/compose.h) */
+#define HCT_MAX_ENTRIES 2         /* window entries per token a composition may have (compose/compose.h) */
 #define HCT_CONV_STREAMS 3        /* the short convolution runs over memory k, v, q (MATH §3.1) */
 #define HCT_MIN_CONV 2u           /* its kernel sizes K when on */
 #define HCT_MAX_CONV 8u
@@ -75,7 +92,8 @@ typedef struct hct_level_w {
 /* Parameters of one block (MATH §2-§4). */
 typedef struct hct_layer_w {
     real *wq, *wk, *wv, *wo;     /* (d, d)  MATH §2, §4 */
-    real *compose_t[HCT_MAX_COMPOSE_TENSORS]; /* (n_levels) each: MAC's level mixing, MATH §4.4 */
+    real *compose_t[HCT_MAX_COMPOSE_TENSORS]; /* (n_levels) each: the composition's own
+                                               * (MAC's level mixing, MATH §4.4) */
     hct_level_w level[HCT_MAX_LEVELS];
 } hct_layer_w;
 
@@ -143,8 +161,9 @@ struct hecate_session {
                                      * before the convolution, oldest first (MATH §3.1); NULL without */
     real *conv_spare[HCT_MAX_MEMS];
     size_t mem_len[HCT_MAX_MEMS];
-    real *ring_k[HCT_MAX_LAYERS], *ring_v[HCT_MAX_LAYERS]; /* (window, d) attention window cache
-                                                             * of each block, slot = pos mod w */
+    real *ring_k[HCT_MAX_LAYERS], *ring_v[HCT_MAX_LAYERS]; /* (window, E, d) attention window cache
+                                                             * of each block, slot = pos mod w, E the
+                                                             * composition's entries per token */
     real *rope;                  /* (window, 2, h) per offset o: cos (o theta_i) per entry, then the
                                   * signed sin, -sin and +sin per pair (MATH §2 rotary positions; swa.c;
                                   * constant, not state); NULL without */

@@ -2,7 +2,7 @@
  * rule (MATH §3.1: projections, the short causal convolution, q/k L2
  * normalization, scalar gates from concat(k, v)) around the rule's
  * recurrence at the level's period, the levels' reads summed (MATH §6.1),
- * and the backward (MATH §7). */
+ * a level's queries of other rows (MATH §4.4), and the backward (MATH §7). */
 #include "block.h"
 #include "mathfn.h"
 
@@ -38,7 +38,7 @@ static real gate_act_grad(uint8_t kind, real pre, real value) {
 /* Row j (0 .. K-1) of token t's convolution window in one stream: token
  * t - (K-1) + j, from the block's rows `pre` (T, d) or, before the block,
  * from the stream's state `hist` (K-1, d, oldest first); `cur`: token t's own
- * row (MAC's pre-read puts x's query there). */
+ * row (a pre-query puts its own row's query there). */
 static const real *conv_window_row(const real *hist, const real *pre, const real *cur, uint32_t K, uint32_t d,
                                    uint32_t t, uint32_t j) {
     if (j == K - 1) return cur;
@@ -171,21 +171,32 @@ void hct_level_begin(const hecate_session *s, hct_block *b, uint32_t level, cons
     }
 }
 
-void hct_level_pre_queries(const hecate_session *s, hct_block *b, uint32_t level, const real *x) {
-    const hecate_model *m = s->model;
-    hct_level_buf *V = &b->L->lev[level];
-    hct_model_linear(m, m->w.layer[b->layer].level[level].wq, x, b->T, m->cfg.d, m->cfg.d, V->qxp);
+void hct_pre_queries_layout(hct_carver *cv, const hecate_model *m, uint32_t T, bool training,
+                            hct_pre_queries *pq) {
+    uint64_t Td = (uint64_t)T * m->cfg.d;
+    pq->q = hct_take(cv, Td);
+    pq->norm = hct_take(cv, T);
+    pq->proj = m->cfg.conv_k ? hct_take(cv, Td) : pq->q;
+    pq->dq = training ? hct_take(cv, Td) : NULL;
+    pq->dproj = training && m->cfg.conv_k ? hct_take(cv, Td) : pq->dq;
 }
 
-void hct_level_pre_query(const hecate_session *s, hct_block *b, uint32_t level, uint32_t t) {
+void hct_level_pre_queries(const hecate_session *s, const hct_block *b, uint32_t level, const real *x,
+                           const hct_pre_queries *pq) {
+    const hecate_model *m = s->model;
+    hct_model_linear(m, m->w.layer[b->layer].level[level].wq, x, b->T, m->cfg.d, m->cfg.d, pq->proj);
+}
+
+void hct_level_pre_query(const hecate_session *s, const hct_block *b, uint32_t level, uint32_t t,
+                         const hct_pre_queries *pq) {
     const hct_config *c = &s->model->cfg;
-    hct_level_buf *V = &b->L->lev[level];
-    real *qx = V->qx + (size_t)t * c->d;
-    if (c->conv_k) /* MATH §4.4: the q stream's rows before t, then x's query */
+    const hct_level_buf *V = &b->L->lev[level];
+    real *q = pq->q + (size_t)t * c->d;
+    if (c->conv_k) /* MATH §4.4: the q stream's rows before t, then the row's own query */
         conv_forward(s->model->w.layer[b->layer].level[level].conv[2],
                      conv_hist(s, hct_mem_index(c, b->layer, level), 2, false), V->pre[2],
-                     V->qxp + (size_t)t * c->d, c->conv_k, c->d, t, qx);
-    if (c->flags & HCT_FLAG_QK_NORM) V->qxnorm[t] = hct_l2_normalize(qx, c->d);
+                     pq->proj + (size_t)t * c->d, c->conv_k, c->d, t, q);
+    if (c->flags & HCT_FLAG_QK_NORM) pq->norm[t] = hct_l2_normalize(q, c->d);
 }
 
 static void level_forward(const hecate_session *s, hct_block *b, uint32_t level, const real *in, bool training) {
@@ -209,8 +220,9 @@ void hct_memory_forward(const hecate_session *s, hct_block *b, const real *in, b
 hct_rule_grad hct_level_grad(hct_block *b, uint32_t level, const real *dy, hct_weights *grad, real *din) {
     hct_level_buf *V = &b->L->lev[level];
     hct_level_w *dW = &grad->layer[b->layer].level[level];
-    hct_rule_grad rg = {&V->rule_io, dy, b->dkm, b->dvm, b->dqm, din, b->dgates, dW->rule_t, V->rule_work,
-                        dW->freq_w, dW->freq_b};
+    hct_rule_grad rg = {.fwd = &V->rule_io, .dy = dy, .dk = b->dkm, .dv = b->dvm, .dq = b->dqm, .dx = din,
+                        .dgates = b->dgates, .dtensors = dW->rule_t, .work = V->rule_work,
+                        .dfreq_w = dW->freq_w, .dfreq_b = dW->freq_b};
     return rg;
 }
 
@@ -267,26 +279,25 @@ void hct_level_front_backward(const hecate_session *s, hct_block *b, uint32_t le
 }
 
 void hct_level_pre_query_backward(const hecate_session *s, hct_block *b, uint32_t level, uint32_t t,
-                                  hct_weights *grad) {
+                                  const hct_pre_queries *pq, hct_weights *grad) {
     const hct_config *c = &s->model->cfg;
     hct_level_buf *V = &b->L->lev[level];
     uint32_t d = c->d, K = c->conv_k;
-    real *dqx = V->dqx + (size_t)t * d;
-    if (c->flags & HCT_FLAG_QK_NORM) hct_l2_normalize_backward(V->qx + (size_t)t * d, V->qxnorm[t], dqx, d);
-    if (!K) return; /* dqxp is dqx */
+    real *dq = pq->dq + (size_t)t * d;
+    if (c->flags & HCT_FLAG_QK_NORM) hct_l2_normalize_backward(pq->q + (size_t)t * d, pq->norm[t], dq, d);
+    if (!K) return; /* dproj is dq */
     const real *taps = s->model->w.layer[b->layer].level[level].conv[2], *last = taps + (size_t)(K - 1) * d;
-    real *dqxp = V->dqxp + (size_t)t * d;
+    real *dproj = pq->dproj + (size_t)t * d;
     conv_backward(taps, conv_hist(s, hct_mem_index(c, b->layer, level), 2, false), V->pre[2],
-                  V->qxp + (size_t)t * d, K, d, t, dqx, grad->layer[b->layer].level[level].conv[2], V->dpre[2]);
-    for (uint32_t j = 0; j < d; j++) dqxp[j] = last[j] * dqx[j];
+                  pq->proj + (size_t)t * d, K, d, t, dq, grad->layer[b->layer].level[level].conv[2], V->dpre[2]);
+    for (uint32_t j = 0; j < d; j++) dproj[j] = last[j] * dq[j];
 }
 
 void hct_level_pre_queries_backward(const hecate_session *s, hct_block *b, uint32_t level, const real *x,
-                                    hct_weights *grad, real *dx) {
+                                    const hct_pre_queries *pq, hct_weights *grad, real *dx) {
     const hecate_model *m = s->model;
-    hct_level_buf *V = &b->L->lev[level];
     uint32_t d = m->cfg.d;
-    hct_linear_backward(m->w.layer[b->layer].level[level].wq, x, V->dqxp, b->T, d, d,
+    hct_linear_backward(m->w.layer[b->layer].level[level].wq, x, pq->dproj, b->T, d, d,
                         grad->layer[b->layer].level[level].wq, dx, b->lin_work);
 }
 

@@ -172,7 +172,8 @@ hecate_status hecate_process(hecate_session *s, const uint32_t *tokens, size_t n
     for (size_t off = 0; off < n; off += s->block) {
         uint32_t T = (uint32_t)(n - off < s->block ? n - off : s->block);
         hct_block b;
-        hct_block_layout(m, T, false, s->scratch, &b);
+        uint64_t used = hct_block_layout(m, T, false, s->scratch, &b);
+        HCT_ASSERT(used <= s->scratch_bytes); /* init sized the scratch for s->block tokens */
         b.tokens = tokens + off;
         b.p0 = s->position;
         hecate_status st = hct_block_forward(s, &b, logits ? logits + off * m->cfg.vocab : NULL, false);

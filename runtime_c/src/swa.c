@@ -12,8 +12,8 @@ size_t hct_ring_len(const hecate_model *m) {
 /* Point b->rows at the key rows (first m) then the value rows (next m) of
  * window g's entries in softmax order (position j0 + i, entry e at i E + e):
  * the window cache for positions before the block (slot j mod w holds the
- * position's entries in order), the block's own arrays after (entry 0: k,
- * v; entry 1: MAC's kh, vh).  Once per token, not per head. */
+ * position's entries in order), the block's own arrays L->k[e], L->v[e]
+ * after.  Once per token, not per head. */
 typedef struct window { uint32_t d, H, hd, w, n, E; uint64_t j0; real scale; } window;
 
 static void gather_rows(const hecate_session *s, const hct_block *b, const window *g) {
@@ -23,8 +23,8 @@ static void gather_rows(const hecate_session *s, const hct_block *b, const windo
         for (uint32_t e = 0; e < g->E; e++, i++) {
             if (j >= b->p0) {
                 size_t r = (size_t)(j - b->p0) * g->d;
-                keys[i] = (e ? b->L->kh : b->L->k) + r;
-                values[i] = (e ? b->L->vh : b->L->v) + r;
+                keys[i] = b->L->k[e] + r;
+                values[i] = b->L->v[e] + r;
             } else {
                 size_t r = ((size_t)(j % g->w) * g->E + e) * g->d;
                 keys[i] = s->ring_k[b->layer] + r;
@@ -145,8 +145,8 @@ void hct_swa_backward(const hecate_session *s, hct_block *b, uint32_t t) {
                 if (i >= own) {
                     uint32_t e = i % E;
                     size_t r = (size_t)(g.j0 + i / E - b->p0) * d + h * hd;
-                    hct_axpy((e ? b->dkh : b->dk) + r, dsc, row ? qt : q + h * hd, hd);
-                    hct_axpy((e ? b->dvh : b->dv) + r, pr[i], da + h * hd, hd);
+                    hct_axpy(b->dk[e] + r, dsc, row ? qt : q + h * hd, hd);
+                    hct_axpy(b->dv[e] + r, pr[i], da + h * hd, hd);
                 }
             }
             if (row) {

@@ -53,7 +53,8 @@ hecate_status hecate_train_chunk(hecate_session *s, const uint32_t *tokens, cons
     const hecate_model *m = s->model;
     for (size_t t = 0; t < n; t++) if (tokens[t] >= m->cfg.vocab) return HECATE_E_TOKEN_RANGE;
     hct_block b;
-    hct_block_layout(m, (uint32_t)n, true, s->scratch, &b);
+    uint64_t used = hct_block_layout(m, (uint32_t)n, true, s->scratch, &b);
+    HCT_ASSERT(used <= s->scratch_bytes); /* init sized the scratch for max_train_tokens */
     b.tokens = tokens;
     b.p0 = s->position;
     hecate_status st = hct_block_forward(s, &b, NULL, true);

@@ -20,8 +20,8 @@ write_c_array(Path(sys.argv[1]).read_bytes(), sys.argv[2], "hecate_model_data")'
 
 mapfile -t RUNTIME < <(find "$ROOT/runtime_c/src" -name '*.c' | sort)
 INCLUDES=(-I"$ROOT/runtime_c/include" -I"$ROOT/runtime_c/src" -I"$HERE" -I"$OUT")
-# MATH §6 needs -ffp-contract=off on every target
-COMMON=(-std=gnu99 -O2 -Wall -Wextra -Werror -ffp-contract=off -fno-math-errno "${INCLUDES[@]}")
+mapfile -t SHARED_FLAGS < <(grep '^-' "$ROOT/runtime_c/flags.txt")
+COMMON=(-std=gnu99 -O2 -DNDEBUG "${SHARED_FLAGS[@]}" "${INCLUDES[@]}")
 
 if [ "$TARGET" = host ]; then
   gcc "${COMMON[@]}" -o "$OUT/run_model" "$HERE/run_model.c" "$HERE/board_host.c" "$OUT/model_data.c" \

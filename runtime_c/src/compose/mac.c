@@ -8,6 +8,54 @@
 #include "../mathfn.h"
 
 enum { MIX_READ = 0, MIX_OUT = 1 };
+enum { ENTRY_X = 0, ENTRY_H = 1, N_ENTRIES = 2 }; /* a token's window entries: x's, then h's keys/values */
+
+/* MAC's own arrays of one memory level: its read before each token's write. */
+typedef struct mac_level {
+    hct_pre_queries qx;       /* the level's queries of x */
+    real *hy;                 /* (T, d) the reads */
+    real *dy;                 /* (T, d) training only: d loss / d the level's read (the write's, then
+                               * the read before's, a row at a time) */
+} mac_level;
+
+typedef struct mac_layer {
+    hct_output_gate gate;
+    real *h;                  /* (T, d) the levels' reads before the write, mixed (window entry H) */
+    mac_level lev[HCT_MAX_LEVELS]; /* each level's own, even in inference */
+} mac_layer;
+
+typedef struct mac_arrays {
+    mac_layer lay[HCT_MAX_LAYERS]; /* inference's layers share lay[0] */
+    real *dh;                 /* (T, d) training only: d loss / d h */
+} mac_arrays;
+
+/* MAC's arrays, and its own y for the mixed reads: not the level's read even
+ * when there is one level (the mix is written a row at a time, between the
+ * level's writes). */
+static void mac_layout(hct_carver *cv, const hecate_model *m, bool training, hct_block *b) {
+    const hct_config *c = &m->cfg;
+    uint64_t Td = (uint64_t)b->T * c->d;
+    mac_arrays measuring, *A = hct_take_own(cv, b, sizeof *A, &measuring);
+    for (uint32_t l = 0; l < c->n_layers; l++) {
+        mac_layer *M = &A->lay[l];
+        if (l > 0 && !training) {
+            *M = A->lay[0];
+            b->lay[l].y = b->lay[0].y;
+            continue;
+        }
+        if (c->n_levels == 1) b->lay[l].y = hct_take(cv, Td);
+        hct_output_gate_layout(cv, Td, &M->gate);
+        M->h = hct_take(cv, Td);
+        for (uint32_t i = 0; i < c->n_levels; i++) {
+            hct_pre_queries_layout(cv, m, b->T, training, &M->lev[i].qx);
+            M->lev[i].hy = hct_take(cv, Td);
+            M->lev[i].dy = training ? hct_take(cv, Td) : NULL;
+        }
+    }
+    A->dh = training ? hct_take(cv, Td) : NULL;
+}
+
+static mac_layer *layer_of(const hct_block *b) { return &((mac_arrays *)b->own)->lay[b->layer]; }
 
 /* softmax of a layer's mixing logits (n_levels) into w; one level has
  * weight 1 and no logits */
@@ -26,27 +74,26 @@ static void mac_forward(const hecate_session *s, hct_block *b, bool need_out, bo
     const hecate_model *m = s->model;
     const hct_layer_w *W = &m->w.layer[b->layer];
     hct_layer_buf *L = b->L;
+    mac_layer *M = layer_of(b);
     uint32_t d = m->cfg.d, T = b->T, k = m->cfg.n_levels;
     real wr[HCT_MAX_LEVELS], wo[HCT_MAX_LEVELS];
     mixing(s, b, MIX_READ, wr);
     mixing(s, b, MIX_OUT, wo);
-    hct_model_linear(m, W->wq, L->x, T, d, d, L->q);
-    hct_model_linear(m, W->wk, L->x, T, d, d, L->k);
-    hct_model_linear(m, W->wv, L->x, T, d, d, L->v);
+    hct_attention_project(s, b, L->x, true);
     for (uint32_t i = 0; i < k; i++) {
         hct_level_begin(s, b, i, L->a, training);
-        hct_level_pre_queries(s, b, i, L->x);
+        hct_level_pre_queries(s, b, i, L->x, &M->lev[i].qx);
     }
     for (uint32_t t = 0; t < T; t++) {
         size_t at = (size_t)t * d;
         for (uint32_t i = 0; i < k; i++) {
-            hct_level_pre_query(s, b, i, t); /* its convolution reads the level's rows before t */
-            hct_rule_pre_read(&L->lev[i].rule_io, L->lev[i].qx, t, L->lev[i].hy + at);
+            hct_level_pre_query(s, b, i, t, &M->lev[i].qx); /* its convolution reads the level's rows before t */
+            hct_rule_pre_read(&L->lev[i].rule_io, M->lev[i].qx.q, t, M->lev[i].hy + at);
         }
-        hct_zero(L->h + at, d);
-        for (uint32_t i = 0; i < k; i++) hct_axpy(L->h + at, wr[i], L->lev[i].hy + at, d);
-        hct_model_linear(m, W->wk, L->h + at, 1, d, d, L->kh + at);
-        hct_model_linear(m, W->wv, L->h + at, 1, d, d, L->vh + at);
+        hct_zero(M->h + at, d);
+        for (uint32_t i = 0; i < k; i++) hct_axpy(M->h + at, wr[i], M->lev[i].hy + at, d);
+        hct_model_linear(m, W->wk, M->h + at, 1, d, d, L->k[ENTRY_H] + at);
+        hct_model_linear(m, W->wv, M->h + at, 1, d, d, L->v[ENTRY_H] + at);
         hct_swa_forward(s, b, t);
         hct_zero(L->y + at, d);
         for (uint32_t i = 0; i < k; i++) { /* inference's levels share arrays: mix each read at once */
@@ -55,12 +102,7 @@ static void mac_forward(const hecate_session *s, hct_block *b, bool need_out, bo
             hct_axpy(L->y + at, wo[i], L->lev[i].y + at, d);
         }
     }
-    if (!need_out) return;
-    for (size_t i = 0; i < (size_t)T * d; i++) {
-        L->gy[i] = hct_sigmoid(L->y[i]);
-        L->o[i] = L->a[i] * L->gy[i];
-    }
-    hct_model_linear(m, W->wo, L->o, T, d, d, L->p);
+    if (need_out) hct_output_gate_forward(s, b, &M->gate);
 }
 
 /* d logits of a softmax w from dw = d loss / d w: w (dw - <w, dw>) */
@@ -75,32 +117,29 @@ static void mac_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
     const hct_layer_w *W = &m->w.layer[b->layer];
     hct_layer_w *dW = &g->layer[b->layer];
     hct_layer_buf *L = b->L;
+    mac_layer *M = layer_of(b);
+    real *dh = ((mac_arrays *)b->own)->dh;
     uint32_t d = m->cfg.d, T = b->T, k = m->cfg.n_levels;
     size_t Td = (size_t)T * d;
     real wr[HCT_MAX_LEVELS], wo[HCT_MAX_LEVELS], dwr[HCT_MAX_LEVELS], dwo[HCT_MAX_LEVELS];
     hct_rule_grad rg[HCT_MAX_LEVELS];
     mixing(s, b, MIX_READ, wr);
     mixing(s, b, MIX_OUT, wo);
-    hct_zero(b->do_, Td);
-    hct_linear_backward(W->wo, L->o, b->dp, T, d, d, dW->wo, b->do_, b->lin_work);
-    for (size_t i = 0; i < Td; i++) { /* o = a * sigmoid(y): da direct, dy */
-        b->da[i] = b->do_[i] * L->gy[i];
-        b->dy[i] = b->do_[i] * L->a[i] * L->gy[i] * ((real)1 - L->gy[i]);
-    }
+    hct_output_gate_backward(s, b, &M->gate, g); /* da direct, dy */
     for (uint32_t i = 0; i < k; i++) { /* y = sum_i wo_i y_i */
-        hct_level_buf *V = &L->lev[i];
+        mac_level *V = &M->lev[i];
         for (size_t j = 0; j < Td; j++) V->dy[j] = wo[i] * b->dy[j];
-        dwo[i] = hct_dot(b->dy, V->y, (uint32_t)Td);
+        dwo[i] = hct_dot(b->dy, L->lev[i].y, (uint32_t)Td);
         dwr[i] = 0;
-        hct_zero(V->dqx, Td);
+        hct_zero(V->qx.dq, Td);
         rg[i] = hct_level_grad(b, i, V->dy, g, b->da);
         hct_rule_backward_begin(&rg[i]);
     }
     hct_zero(b->dq, Td);
-    hct_zero(b->dk, Td);
-    hct_zero(b->dv, Td);
-    hct_zero(b->dkh, Td);
-    hct_zero(b->dvh, Td);
+    for (uint32_t e = 0; e < N_ENTRIES; e++) {
+        hct_zero(b->dk[e], Td);
+        hct_zero(b->dv[e], Td);
+    }
     for (uint32_t t = T; t-- > 0;) { /* the forward's token order, reversed */
         size_t at = (size_t)t * d;
         for (uint32_t i = 0; i < k; i++) { /* the writes (input a) */
@@ -108,27 +147,34 @@ static void mac_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
             hct_level_front_backward(s, b, i, L->a, g, b->da, t, t + 1);
         }
         hct_swa_backward(s, b, t); /* da[t] is complete: t's own and later tokens' terms */
-        hct_zero(b->dh + at, d);   /* kh[t], vh[t] are complete: only tokens >= t read them */
-        hct_linear_backward(W->wk, L->h + at, b->dkh + at, 1, d, d, dW->wk, b->dh + at, b->lin_work);
-        hct_linear_backward(W->wv, L->h + at, b->dvh + at, 1, d, d, dW->wv, b->dh + at, b->lin_work);
+        hct_zero(dh + at, d);      /* h's entry of t is complete: only tokens >= t read it */
+        hct_linear_backward(W->wk, M->h + at, b->dk[ENTRY_H] + at, 1, d, d, dW->wk, dh + at, b->lin_work);
+        hct_linear_backward(W->wv, M->h + at, b->dv[ENTRY_H] + at, 1, d, d, dW->wv, dh + at, b->lin_work);
         for (uint32_t i = 0; i < k; i++) { /* h = sum_i wr_i hy_i, the reads before the writes */
-            hct_level_buf *V = &L->lev[i];
-            dwr[i] += hct_dot(b->dh + at, V->hy + at, d);
-            for (uint32_t j = 0; j < d; j++) V->dy[at + j] = wr[i] * b->dh[at + j]; /* row t is used up */
-            hct_rule_pre_read_backward(&rg[i], V->qx, t, V->dy + at, V->dqx + at);
-            hct_level_pre_query_backward(s, b, i, t, g); /* before the front end's backward of rows < t */
+            mac_level *V = &M->lev[i];
+            dwr[i] += hct_dot(dh + at, V->hy + at, d);
+            for (uint32_t j = 0; j < d; j++) V->dy[at + j] = wr[i] * dh[at + j]; /* row t is used up */
+            hct_rule_pre_read_backward(&rg[i], V->qx.q, t, V->dy + at, V->qx.dq + at);
+            hct_level_pre_query_backward(s, b, i, t, &V->qx, g); /* before the front end's backward of rows < t */
         }
     }
     if (k > 1) {
         mixing_backward(wr, dwr, k, dW->compose_t[MIX_READ]);
         mixing_backward(wo, dwo, k, dW->compose_t[MIX_OUT]);
     }
-    hct_linear_backward(W->wq, L->x, b->dq, T, d, d, dW->wq, b->dx, b->lin_work);
-    hct_linear_backward(W->wk, L->x, b->dk, T, d, d, dW->wk, b->dx, b->lin_work);
-    hct_linear_backward(W->wv, L->x, b->dv, T, d, d, dW->wv, b->dx, b->lin_work);
-    for (uint32_t i = 0; i < k; i++) hct_level_pre_queries_backward(s, b, i, L->x, g, b->dx);
+    hct_attention_project_backward(s, b, L->x, g, b->dx);
+    for (uint32_t i = 0; i < k; i++) hct_level_pre_queries_backward(s, b, i, L->x, &M->lev[i].qx, g, b->dx);
 }
 
 static const char *const TENSOR_NAMES[2] = {"mac.mix_read", "mac.mix_out"};
 
-const hct_composition hct_compose_mac = {2, "mac", 2, true, 2, TENSOR_NAMES, mac_forward, mac_backward};
+const hct_composition hct_compose_mac = {
+    .id = 2,
+    .name = "mac",
+    .window_entries = N_ENTRIES,
+    .n_tensors = 2,
+    .tensor_names = TENSOR_NAMES,
+    .layout = mac_layout,
+    .forward = mac_forward,
+    .backward = mac_backward,
+};

@@ -213,11 +213,20 @@ static void atlas_token_backward(const hct_rule_grad *g, const hct_token_step *s
 }
 
 const hct_rule hct_rule_atlas = {
-    8, "atlas", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, HCT_GATE_SIGMOID, 0}, HCT_RET_L2,
-    HCT_MATRIX_RETENTIONS,
-    atlas_check, atlas_state_len, atlas_state_init, atlas_scratch_len,
-    extra_len, atlas_token, hct_matrix_read,
-    atlas_work_len, atlas_token_backward, hct_matrix_read_backward,
-    NULL, 0, NULL, NULL,
-    NULL, NULL,
+    .id = 8,
+    .name = "atlas",
+    .n_gates = N_GATES,
+    .gate_kind = {[G_ALPHA] = HCT_GATE_SIGMOID, [G_THETA] = HCT_GATE_SOFTPLUS, [G_ETA] = HCT_GATE_SIGMOID},
+    .retention_default = HCT_RET_L2,
+    .retention_ok = HCT_MATRIX_RETENTIONS,
+    .check_params = atlas_check,
+    .state_len = atlas_state_len,
+    .state_init = atlas_state_init,
+    .scratch_len = atlas_scratch_len,
+    .extra_len = extra_len,
+    .token = atlas_token,
+    .read = hct_matrix_read,
+    .work_len = atlas_work_len,
+    .token_backward = atlas_token_backward,
+    .read_backward = hct_matrix_read_backward,
 };

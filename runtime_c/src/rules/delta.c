@@ -48,10 +48,20 @@ static void delta_token_backward(const hct_rule_grad *g, const hct_token_step *s
 }
 
 const hct_rule hct_rule_delta = {
-    0, "delta", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0}, HCT_RET_L2, HCT_MATRIX_RETENTIONS,
-    hct_rule_params_none, hct_matrix_state_len, hct_matrix_state_init, hct_matrix_scratch_len,
-    hct_matrix_extra_len, delta_token, hct_matrix_read,
-    delta_work_len, delta_token_backward, hct_matrix_read_backward,
-    NULL, 0, NULL, NULL,
-    NULL, NULL,
+    .id = 0,
+    .name = "delta",
+    .n_gates = N_GATES,
+    .gate_kind = {[G_ALPHA] = HCT_GATE_SIGMOID, [G_THETA] = HCT_GATE_SOFTPLUS},
+    .retention_default = HCT_RET_L2,
+    .retention_ok = HCT_MATRIX_RETENTIONS,
+    .check_params = hct_rule_params_none,
+    .state_len = hct_matrix_state_len,
+    .state_init = hct_matrix_state_init,
+    .scratch_len = hct_matrix_scratch_len,
+    .extra_len = hct_matrix_extra_len,
+    .token = delta_token,
+    .read = hct_matrix_read,
+    .work_len = delta_work_len,
+    .token_backward = delta_token_backward,
+    .read_backward = hct_matrix_read_backward,
 };

@@ -60,10 +60,20 @@ static void hebbian_token_backward(const hct_rule_grad *g, const hct_token_step 
 }
 
 const hct_rule hct_rule_hebbian = {
-    2, "hebbian", N_GATES, {HCT_GATE_SIGMOID, 0, 0, 0}, HCT_RET_L2, HCT_MATRIX_RETENTIONS,
-    hct_rule_params_none, hct_matrix_state_len, hct_matrix_state_init, hct_matrix_scratch_len,
-    hebbian_extra_len, hebbian_token, hct_matrix_read,
-    hebbian_work_len, hebbian_token_backward, hct_matrix_read_backward,
-    NULL, 0, NULL, NULL,
-    NULL, NULL,
+    .id = 2,
+    .name = "hebbian",
+    .n_gates = N_GATES,
+    .gate_kind = {[G_ALPHA] = HCT_GATE_SIGMOID},
+    .retention_default = HCT_RET_L2,
+    .retention_ok = HCT_MATRIX_RETENTIONS,
+    .check_params = hct_rule_params_none,
+    .state_len = hct_matrix_state_len,
+    .state_init = hct_matrix_state_init,
+    .scratch_len = hct_matrix_scratch_len,
+    .extra_len = hebbian_extra_len,
+    .token = hebbian_token,
+    .read = hct_matrix_read,
+    .work_len = hebbian_work_len,
+    .token_backward = hebbian_token_backward,
+    .read_backward = hct_matrix_read_backward,
 };

@@ -133,10 +133,20 @@ static void lattice_token_backward(const hct_rule_grad *gr, const hct_token_step
 }
 
 const hct_rule hct_rule_lattice = {
-    6, "lattice", N_GATES, {HCT_GATE_SIGMOID, 0, 0, 0}, HCT_RET_SPHERE, HCT_RET_BIT(HCT_RET_SPHERE),
-    lattice_check, lattice_state_len, lattice_state_init, lattice_scratch_len,
-    lattice_extra_len, lattice_token, lattice_read,
-    lattice_work_len, lattice_token_backward, lattice_read_backward,
-    NULL, 0, NULL, NULL,
-    NULL, NULL,
+    .id = 6,
+    .name = "lattice",
+    .n_gates = N_GATES,
+    .gate_kind = {[G_BETA] = HCT_GATE_SIGMOID},
+    .retention_default = HCT_RET_SPHERE,
+    .retention_ok = HCT_RET_BIT(HCT_RET_SPHERE),
+    .check_params = lattice_check,
+    .state_len = lattice_state_len,
+    .state_init = lattice_state_init,
+    .scratch_len = lattice_scratch_len,
+    .extra_len = lattice_extra_len,
+    .token = lattice_token,
+    .read = lattice_read,
+    .work_len = lattice_work_len,
+    .token_backward = lattice_token_backward,
+    .read_backward = lattice_read_backward,
 };

@@ -17,8 +17,9 @@ const real *hct_tape_extra(const hct_rule_io *io, uint32_t t, uint64_t state_len
 hct_token_grad hct_token_slices(const hct_rule_grad *g, uint32_t t, uint32_t n_gates) {
     const hct_rule_io *io = g->fwd;
     size_t at = (size_t)t * io->d, gat = (size_t)t * n_gates;
-    hct_token_grad v = {io->k + at, io->v + at, io->q + at, io->gates + gat, g->dy + at,
-                        g->dk + at, g->dv + at, g->dq + at, g->dgates + gat};
+    hct_token_grad v = {.k = io->k + at, .v = io->v + at, .q = io->q + at, .gates = io->gates + gat,
+                        .dy = g->dy + at, .dk = g->dk + at, .dv = g->dv + at, .dq = g->dq + at,
+                        .dgates = g->dgates + gat};
     return v;
 }
 
@@ -99,6 +100,7 @@ void hct_rule_run(const hct_rule_io *io, uint32_t t0, uint32_t t1) {
     const hct_rule *r = io->rule;
     size_t n = (size_t)r->state_len(io->cfg);
     uint64_t e = r->extra_len(io->cfg);
+    HCT_ASSERT(t0 <= t1 && t1 <= io->T);
     if (t0 == 0 && r->prepare) r->prepare(io, io->consts);
     if (t0 == 0 && io->tape && !io->frozen) hct_copy(io->tape, io->state_in, n);
     if (t0 == 0 && gated(io) && !io->frozen) hct_copy(io->sum_out, io->sum_in, io->d);
@@ -158,7 +160,7 @@ static uint64_t gate_work_len(const hct_config *cfg, uint64_t state_len) {
 static state_grads state_grads_of(const hct_rule_grad *g0) {
     const hct_rule_io *io = g0->fwd;
     size_t n = (size_t)io->rule->state_len(io->cfg);
-    state_grads v = {g0->work, g0->work + n, NULL, NULL, NULL, *g0};
+    state_grads v = {.ds = g0->work, .dat = g0->work + n, .g = *g0};
     if (gate_work_len(io->cfg, n)) {
         v.a1 = v.dat + n;
         v.dq = v.a1 + n;
@@ -241,6 +243,7 @@ void hct_rule_backward_tokens(const hct_rule_grad *g0, uint32_t t0, uint32_t t1)
     uint64_t e = r->extra_len(io->cfg);
     state_grads sg = state_grads_of(g0);
     hct_rule_grad *g = &sg.g;
+    HCT_ASSERT(t0 <= t1 && t1 <= io->T && (io->tape || io->frozen)); /* the forward kept its tape */
     for (uint32_t tt = t1; tt-- > t0;) {
         const real *dy = g->dy + (size_t)tt * d;
         real *dq = g->dq + (size_t)tt * d;
@@ -254,8 +257,8 @@ void hct_rule_backward_tokens(const hct_rule_grad *g0, uint32_t t0, uint32_t t1)
         }
         const real *in = hct_tape_state(io, tt, n), *at = point(io, tt, n);
         bool start = block_offset(io, tt) == 0, fire = fires(io, tt);
-        hct_token_step st = {tt, at, in, in + n, hct_tape_extra(io, tt, n, e), fire ? dy : NULL, sg.ds,
-                             start ? sg.ds : sg.dat};
+        hct_token_step st = {.t = tt, .at = at, .in = in, .out = in + n, .extra = hct_tape_extra(io, tt, n, e),
+                             .dy = fire ? dy : NULL, .ds = sg.ds, .dat = start ? sg.ds : sg.dat};
         if (gated(io) && fire) {
             gate_backward(&sg, &st, dy, dq);
         } else {

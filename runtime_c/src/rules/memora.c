@@ -36,14 +36,19 @@ static void memora_init(real *state, const hct_config *cfg) {
     for (size_t i = 0; i < n; i++) state[n + i] = (real)1 / (real)h;
 }
 
-static const hct_mlp_kind MEMORA = {identity_bias, identity_bias_grad, memora_init, -1};
+static const hct_mlp_kind MEMORA = {
+    .bias = identity_bias,
+    .bias_grad = identity_bias_grad,
+    .init = memora_init,
+    .lambda_2_param = -1,
+};
 
 const hct_rule hct_rule_memora = {
-    5, "memora", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0}, HCT_RET_KL,
-    HCT_MLP_RETENTIONS | HCT_RET_BIT(HCT_RET_KL),
-    memora_check, hct_mlp_state_len, memora_init, hct_mlp_scratch_len,
-    hct_mlp_extra_len, hct_mlp_token, hct_mlp_read,
-    hct_mlp_work_len, hct_mlp_token_backward, hct_mlp_read_backward,
-    &MEMORA, 0, NULL, NULL,
-    hct_mlp_consts_len, hct_mlp_prepare,
+    .id = 5,
+    .name = "memora",
+    .retention_default = HCT_RET_KL,
+    .retention_ok = HCT_MLP_RETENTIONS | HCT_RET_BIT(HCT_RET_KL),
+    .check_params = memora_check,
+    .state_init = memora_init,
+    HCT_MLP_RULE_FIELDS(MEMORA),
 };

@@ -47,4 +47,17 @@ void hct_mlp_token_backward(const hct_rule_grad *g, const hct_token_step *s);
 void hct_mlp_read_backward(const hct_rule_grad *g, uint32_t t, const real *state, const real *dy, real *ds,
                            real *dq);
 
+/* The vtable fields (rule.h) every MLP rule shares, for its designated
+ * initializer: two gates (alpha: sigmoid, theta: softplus), the sizes, the
+ * per-token interface above and `kind` (an hct_mlp_kind) as impl.  The rule
+ * adds its id, name, retentions, check_params and state_init (kind's init). */
+#define HCT_MLP_RULE_FIELDS(kind)                                              \
+    .n_gates = 2, .gate_kind = {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS},          \
+    .state_len = hct_mlp_state_len, .scratch_len = hct_mlp_scratch_len,        \
+    .extra_len = hct_mlp_extra_len, .token = hct_mlp_token,                    \
+    .read = hct_mlp_read, .work_len = hct_mlp_work_len,                        \
+    .token_backward = hct_mlp_token_backward,                                  \
+    .read_backward = hct_mlp_read_backward, .impl = &(kind),                   \
+    .consts_len = hct_mlp_consts_len, .prepare = hct_mlp_prepare
+
 #endif

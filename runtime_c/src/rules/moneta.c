@@ -31,7 +31,12 @@ static void lp_bias_grad(const hct_config *cfg, const real *e, real *gp, uint32_
     }
 }
 
-static const hct_mlp_kind MONETA = {lp_bias, lp_bias_grad, hct_mlp_hash_init, P_LAMBDA};
+static const hct_mlp_kind MONETA = {
+    .bias = lp_bias,
+    .bias_grad = lp_bias_grad,
+    .init = hct_mlp_hash_init,
+    .lambda_2_param = P_LAMBDA,
+};
 
 static hecate_status moneta_check(const hct_config *cfg) {
     const float *p = cfg->rule_params;
@@ -41,10 +46,11 @@ static hecate_status moneta_check(const hct_config *cfg) {
 }
 
 const hct_rule hct_rule_moneta = {
-    3, "moneta", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0}, HCT_RET_L2, HCT_MLP_RETENTIONS,
-    moneta_check, hct_mlp_state_len, hct_mlp_hash_init, hct_mlp_scratch_len,
-    hct_mlp_extra_len, hct_mlp_token, hct_mlp_read,
-    hct_mlp_work_len, hct_mlp_token_backward, hct_mlp_read_backward,
-    &MONETA, 0, NULL, NULL,
-    hct_mlp_consts_len, hct_mlp_prepare,
+    .id = 3,
+    .name = "moneta",
+    .retention_default = HCT_RET_L2,
+    .retention_ok = HCT_MLP_RETENTIONS,
+    .check_params = moneta_check,
+    .state_init = hct_mlp_hash_init,
+    HCT_MLP_RULE_FIELDS(MONETA),
 };

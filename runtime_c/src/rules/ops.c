@@ -156,7 +156,8 @@ hecate_status hecate_rule_backward(const hecate_rule_spec *spec, uint32_t T, con
     real *dx_all = io.y + n;
     hct_rule_forward(&io);
     hct_zero(dx_all, n);
-    hct_rule_grad g = {&io, dy, dk, dv, dq, dx_all, dgates, dtensors, rule_work, NULL, NULL};
+    hct_rule_grad g = {.fwd = &io, .dy = dy, .dk = dk, .dv = dv, .dq = dq, .dx = dx_all, .dgates = dgates,
+                       .dtensors = dtensors, .work = rule_work};
     hct_rule_backward(&g);
     for (size_t i = 0; i < n; i++) {
         if (!x) dk[i] += dx_all[i];

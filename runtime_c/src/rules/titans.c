@@ -97,11 +97,20 @@ static void titans_token_backward(const hct_rule_grad *g, const hct_token_step *
 }
 
 const hct_rule hct_rule_titans = {
-    1, "titans", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, HCT_GATE_SIGMOID, 0}, HCT_RET_L2,
-    HCT_MATRIX_RETENTIONS,
-    hct_rule_params_none, titans_state_len, titans_state_init, hct_matrix_scratch_len,
-    hct_matrix_extra_len, titans_token, hct_matrix_read,
-    titans_work_len, titans_token_backward, hct_matrix_read_backward,
-    NULL, 0, NULL, NULL,
-    NULL, NULL,
+    .id = 1,
+    .name = "titans",
+    .n_gates = N_GATES,
+    .gate_kind = {[G_ALPHA] = HCT_GATE_SIGMOID, [G_THETA] = HCT_GATE_SOFTPLUS, [G_ETA] = HCT_GATE_SIGMOID},
+    .retention_default = HCT_RET_L2,
+    .retention_ok = HCT_MATRIX_RETENTIONS,
+    .check_params = hct_rule_params_none,
+    .state_len = titans_state_len,
+    .state_init = titans_state_init,
+    .scratch_len = hct_matrix_scratch_len,
+    .extra_len = hct_matrix_extra_len,
+    .token = titans_token,
+    .read = hct_matrix_read,
+    .work_len = titans_work_len,
+    .token_backward = titans_token_backward,
+    .read_backward = hct_matrix_read_backward,
 };

@@ -222,10 +222,20 @@ static void trellis_token_backward(const hct_rule_grad *gr, const hct_token_step
 }
 
 const hct_rule hct_rule_trellis = {
-    7, "trellis", N_GATES, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0}, HCT_RET_L2, HCT_MATRIX_RETENTIONS,
-    trellis_check, trellis_state_len, trellis_state_init, trellis_scratch_len,
-    trellis_extra_len, trellis_token, trellis_read,
-    trellis_work_len, trellis_token_backward, trellis_read_backward,
-    NULL, 0, NULL, NULL,
-    NULL, NULL,
+    .id = 7,
+    .name = "trellis",
+    .n_gates = N_GATES,
+    .gate_kind = {[G_ALPHA] = HCT_GATE_SIGMOID, [G_THETA] = HCT_GATE_SOFTPLUS},
+    .retention_default = HCT_RET_L2,
+    .retention_ok = HCT_MATRIX_RETENTIONS,
+    .check_params = trellis_check,
+    .state_len = trellis_state_len,
+    .state_init = trellis_state_init,
+    .scratch_len = trellis_scratch_len,
+    .extra_len = trellis_extra_len,
+    .token = trellis_token,
+    .read = trellis_read,
+    .work_len = trellis_work_len,
+    .token_backward = trellis_token_backward,
+    .read_backward = trellis_read_backward,
 };

@@ -16,7 +16,12 @@ static void huber_bias_grad(const hct_config *cfg, const real *e, real *gp, uint
     for (uint32_t j = 0; j < d; j++) gp[j] = e[j] < delta && e[j] > -delta ? 1 : 0;
 }
 
-static const hct_mlp_kind YAAD = {huber_bias, huber_bias_grad, hct_mlp_hash_init, P_LAMBDA};
+static const hct_mlp_kind YAAD = {
+    .bias = huber_bias,
+    .bias_grad = huber_bias_grad,
+    .init = hct_mlp_hash_init,
+    .lambda_2_param = P_LAMBDA,
+};
 
 static hecate_status yaad_check(const hct_config *cfg) {
     const float *p = cfg->rule_params;
@@ -26,10 +31,11 @@ static hecate_status yaad_check(const hct_config *cfg) {
 }
 
 const hct_rule hct_rule_yaad = {
-    4, "yaad", 2, {HCT_GATE_SIGMOID, HCT_GATE_SOFTPLUS, 0, 0}, HCT_RET_L2, HCT_MLP_RETENTIONS,
-    yaad_check, hct_mlp_state_len, hct_mlp_hash_init, hct_mlp_scratch_len,
-    hct_mlp_extra_len, hct_mlp_token, hct_mlp_read,
-    hct_mlp_work_len, hct_mlp_token_backward, hct_mlp_read_backward,
-    &YAAD, 0, NULL, NULL,
-    hct_mlp_consts_len, hct_mlp_prepare,
+    .id = 4,
+    .name = "yaad",
+    .retention_default = HCT_RET_L2,
+    .retention_ok = HCT_MLP_RETENTIONS,
+    .check_params = yaad_check,
+    .state_init = hct_mlp_hash_init,
+    HCT_MLP_RULE_FIELDS(YAAD),
 };
