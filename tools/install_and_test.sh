@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # System packages the checks need; later checks append here
 # (e.g. qemu-system-arm, chromium, nodejs).
-APT_PACKAGES=(gcc clang lld gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-multilib nodejs chromium qemu-system-arm)
+APT_PACKAGES=(gcc clang lld pkg-config gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-multilib nodejs chromium qemu-system-arm)
 PYTHON=${PYTHON:-python3}
 
 SECTION=""

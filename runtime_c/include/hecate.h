@@ -25,6 +25,15 @@
 extern "C" {
 #endif
 
+/* Version of this runtime (the hecate-edge package's version, pyproject.toml;
+ * model files and state blobs carry their own format versions,
+ * docs/FORMAT.md).  hecate_version() returns the string the library was
+ * built with, to compare with the header a program was compiled against. */
+#define HECATE_VERSION_MAJOR 0
+#define HECATE_VERSION_MINOR 1
+#define HECATE_VERSION_PATCH 0
+#define HECATE_VERSION_STRING "0.1.0"
+
 /* Scalar type of the build: float (default) or double (-DHECATE_REAL=double,
  * used for gradient checking).  Model tensors must be stored in this type,
  * or as int8 with row scales where docs/FORMAT.md allows it. */
@@ -88,6 +97,9 @@ typedef enum hecate_status {
 
 /* Human-readable text for a status (never NULL; static storage). */
 const char *hecate_status_str(hecate_status status);
+
+/* HECATE_VERSION_STRING of the library's build (never NULL; static storage). */
+const char *hecate_version(void);
 
 /* Opaque handles.  Both live in caller memory. */
 typedef struct hecate_model hecate_model;

@@ -1,4 +1,5 @@
-/* status.c — text for every status code of hecate.h (one table, one lookup). */
+/* status.c — text for every status code of hecate.h (one table, one lookup)
+ * and the library's version string. */
 #include "internal.h"
 
 typedef struct status_text { hecate_status code; const char *text; } status_text;
@@ -53,3 +54,5 @@ const char *hecate_status_str(hecate_status status) {
         if (TEXTS[i].code == status) return TEXTS[i].text;
     return "HECATE_E_UNKNOWN: unknown status code";
 }
+
+const char *hecate_version(void) { return HECATE_VERSION_STRING; }
