@@ -23,3 +23,22 @@ def test_license_and_metadata_are_declared():
 
 def test_package_is_marked_typed():
     assert (Path(hecate_edge.__file__).parent / "py.typed").exists()
+
+
+def test_library_header_and_package_share_one_version():
+    import re
+
+    from hecate_edge import _lib
+
+    try:
+        binding = _lib.load_library("f32")
+    except ImportError as exc:
+        import pytest
+
+        pytest.skip(f"C runtime not available: {exc}")
+    header = (ROOT / "runtime_c" / "include" / "hecate.h").read_text()
+    parts = [re.search(rf"#define HECATE_VERSION_{p} (\d+)", header).group(1) for p in ("MAJOR", "MINOR", "PATCH")]
+    assert ".".join(parts) == hecate_edge.__version__
+    assert f'#define HECATE_VERSION_STRING "{hecate_edge.__version__}"' in header
+    assert f"project(hecate_edge VERSION {hecate_edge.__version__} " in (ROOT / "CMakeLists.txt").read_text()
+    assert binding.ffi.string(binding.lib.hecate_version()).decode() == hecate_edge.__version__
