@@ -25,7 +25,8 @@ typedef struct mac_layer {
 } mac_layer;
 
 typedef struct mac_arrays {
-    mac_layer lay[HCT_MAX_LAYERS]; /* inference's layers share lay[0] */
+    mac_layer lay[HCT_MAX_LAYERS]; /* training: one per layer; inference: lay[0] serves all */
+    bool shared;              /* inference: every layer uses lay[0] */
     real *dh;                 /* (T, d) training only: d loss / d h */
 } mac_arrays;
 
@@ -36,10 +37,10 @@ static void mac_layout(hct_carver *cv, const hecate_model *m, bool training, hct
     const hct_config *c = &m->cfg;
     uint64_t Td = (uint64_t)b->T * c->d;
     mac_arrays measuring, *A = hct_take_own(cv, b, sizeof *A, &measuring);
+    A->shared = !training;
     for (uint32_t l = 0; l < c->n_layers; l++) {
         mac_layer *M = &A->lay[l];
-        if (l > 0 && !training) {
-            *M = A->lay[0];
+        if (l > 0 && !training) {  /* no struct copy: a freestanding build has no memcpy */
             b->lay[l].y = b->lay[0].y;
             continue;
         }
@@ -55,7 +56,10 @@ static void mac_layout(hct_carver *cv, const hecate_model *m, bool training, hct
     A->dh = training ? hct_take(cv, Td) : NULL;
 }
 
-static mac_layer *layer_of(const hct_block *b) { return &((mac_arrays *)b->own)->lay[b->layer]; }
+static mac_layer *layer_of(const hct_block *b) {
+    mac_arrays *A = b->own;
+    return &A->lay[A->shared ? 0 : b->layer];
+}
 
 /* softmax of a layer's mixing logits (n_levels) into w; one level has
  * weight 1 and no logits */
