@@ -196,3 +196,33 @@ def test_a_nan_rule_input_reaches_the_state_or_the_read(case, dtype, period):
                            params=overrides, retention=retention, lambda_1=hp.get("lambda_1"), period=period)
         fed = y[0, 0, 0] if name == "q" else state
         assert not np.isfinite(fed).all(), f"{case}: a NaN in {name} was absorbed"
+
+
+# ---- norms that overflow: NaN, not a zero vector ----------------------------------------
+
+@pytest.mark.parametrize("precision", ["f32", "f64"])
+def test_an_overflowing_memory_key_norm_is_refused(precision):
+    """The poison token's memory key is finite but its squared norm overflows: the L2
+    normalization (MATH §3.1) used to divide by inf and write with a zero key."""
+    big = 1e30 if precision == "f32" else 1e160
+    cfg = replace(CFG, conv_kernel=0)
+    p = lively_params(cfg, 0)
+    p["emb"][:, :2] = 0.0
+    p["emb"][POISON] = 0.0
+    p["emb"][POISON][:2] = 8.0
+    p["blk0.mem0.wk"][:2] = big
+    model = build_model(cfg, p, precision)[0]
+    sess = model.session()
+    sess.process(GOOD)
+    before = refused(sess, lambda: sess.process([POISON], want_logits=False))
+    goes_on(model, sess, before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_overflowing_slot_norm_is_nan_on_the_sphere(dtype):
+    """Lattice (MATH §3.7): a finite write whose norm overflows used to renormalize the
+    slot to zeros, off the sphere and finite."""
+    q, k, v, gates = inputs("lattice", B=1, H=1, T=2, D=8, dtype=dtype)
+    v[0, 0, 1] = 1e30 if dtype == np.float32 else 1e300
+    _, state = ops.run("lattice", q, k, v, gates)
+    assert np.isnan(state).any()

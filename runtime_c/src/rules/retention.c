@@ -87,11 +87,11 @@ real hct_shrink_lambda(const hct_config *cfg) {
 }
 
 real hct_retain_sphere(const real *u, const real *keep, real *s, uint32_t n) {
-    real norm = hct_sqrt(hct_dot(u, u, n));
+    real norm = hct_sqrt(hct_dot(u, u, n)), div = hct_norm_divisor(norm);
     if (norm <= HCT_SPHERE_FLOOR) { /* NaN is not kept: it divides (D38) */
         if (s != keep) hct_copy(s, keep, n);
     } else {
-        for (uint32_t j = 0; j < n; j++) s[j] = u[j] / norm;
+        for (uint32_t j = 0; j < n; j++) s[j] = u[j] / div;
     }
     return norm;
 }

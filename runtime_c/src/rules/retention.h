@@ -55,7 +55,7 @@ real hct_shrink_lambda(const hct_config *cfg);
 
 /* Sphere retention, MATH §3.7: s = u / ||u|| for one vector of n scalars;
  * returns ||u||.  A vector whose norm is <= 1e-8 is left as `keep` (copied
- * to s) instead; a NaN norm gives NaN, never `keep` (D38). */
+ * to s) instead; a NaN or overflowed norm gives NaN, never `keep` (D38). */
 real hct_retain_sphere(const real *u, const real *keep, real *s, uint32_t n);
 
 /* Backward of hct_retain_sphere given s and the returned norm (> 1e-8): the
