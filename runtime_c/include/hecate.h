@@ -212,7 +212,8 @@ hecate_status hecate_session_memory_read(const hecate_session *session, uint32_t
                                          const hecate_real **state, size_t *n_elems);
 
 /* Feed one token; write its next-token logits (vocab values) to `logits`
- * unless it is NULL.  On error the session is unchanged. */
+ * unless it is NULL.  On error the session is unchanged.  Non-finite values
+ * as hecate_process: HECATE_E_NONFINITE, never an OK with NaN/Inf inside. */
 hecate_status hecate_step(hecate_session *session, uint32_t token, hecate_real *logits);
 
 /* Feed n tokens; logits (n x vocab, row-major) unless NULL.  Results and the
@@ -220,7 +221,18 @@ hecate_status hecate_step(hecate_session *session, uint32_t token, hecate_real *
  * All tokens are checked before any is consumed.  Tokens are consumed in
  * blocks of max_chunk: on HECATE_E_NONFINITE the earlier blocks stay consumed
  * (hecate_session_position tells how many tokens) and the failing block is
- * not; logits of the failing block are unspecified. */
+ * not; logits of the failing block are unspecified.
+ * Non-finite values (docs/DECISIONS.md D10, D39): an OK call leaves every
+ * value of the session finite (memories, CMS block-start states and gate
+ * sums, convolution states, window keys and values), so its saved state
+ * always loads.  A block whose new state holds NaN/Inf, or whose logits do
+ * when they are asked for, is HECATE_E_NONFINITE and not committed; this
+ * holds with logits NULL, under HECATE_SESSION_FREEZE_MEMORY (the window and
+ * convolution states are still checked) and for every rule, retention and
+ * composition: a NaN is never absorbed by a threshold, floor or gate, and
+ * a norm that overflows gives NaN, not a zero vector.  With logits NULL the
+ * last layer's output and the head are not computed, so a NaN that would
+ * reach only the logits is not seen. */
 hecate_status hecate_process(hecate_session *session, const uint32_t *tokens, size_t n,
                              hecate_real *logits);
 
@@ -231,7 +243,9 @@ hecate_status hecate_process(hecate_session *session, const uint32_t *tokens, si
  * and d loss / d parameter for every parameter into `grads` (n_params
  * values, laid out as hecate_tensor_info.grad_offset says; overwritten, not
  * accumulated).  The incoming state is a constant (truncated BPTT at the
- * chunk start, MATH §7).  1 <= n <= max_train_tokens. */
+ * chunk start, MATH §7).  1 <= n <= max_train_tokens.  HECATE_E_NONFINITE,
+ * with the session unchanged, when the forward's new state or logits (as
+ * hecate_process), the loss or a gradient hold NaN/Inf. */
 hecate_status hecate_train_chunk(hecate_session *session, const uint32_t *tokens,
                                  const uint32_t *targets, size_t n,
                                  hecate_real *grads, hecate_real *loss);
@@ -240,7 +254,8 @@ hecate_status hecate_train_chunk(hecate_session *session, const uint32_t *tokens
 hecate_status hecate_state_bytes(const hecate_session *session, size_t *bytes);
 
 /* Write the whole session state (position, attention window, every memory
- * level, each level's convolution state) as a versioned blob with CRC (docs/FORMAT.md) into buf. */
+ * level, each level's convolution state) as a versioned blob with CRC (docs/FORMAT.md) into buf.
+ * Its values are finite (hecate_process), so hecate_state_load accepts it. */
 hecate_status hecate_state_save(const hecate_session *session, void *buf, size_t buf_bytes,
                                 size_t *written);
 
@@ -298,7 +313,10 @@ hecate_status hecate_rule_init(const hecate_rule_spec *spec, hecate_real *state)
  * and overwritten with the state after token T-1; y (T, d) receives the
  * memory read of every token.  scratch: scratch_len scalars.  Bit-identical
  * to the same tokens inside a session.  HECATE_E_NONFINITE (state left as
- * it was) when the incoming state is not finite. */
+ * it was) when the incoming state is not finite.  Non-finite inputs are not
+ * refused: they propagate into the state or the reads they feed, never
+ * absorbed by a rule's or retention's threshold, floor or clip, and a norm
+ * that overflows gives NaN (DECISIONS D39). */
 hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, const hecate_real *k,
                                   const hecate_real *v, const hecate_real *q, const hecate_real *x,
                                   const hecate_real *gates, const hecate_real *const *tensors,

@@ -118,6 +118,30 @@ uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsi
     return cv.used;
 }
 
+/* Whether everything layer l of the block would commit is finite (D10,
+ * D39): each memory's new state, CMS block-start state and gate input sum
+ * (none under freeze_memory: the block wrote none), each convolution state,
+ * and every window row the block made, all T and not only the last `window`
+ * the cache keeps, so that whether a call fails does not depend on how it is
+ * chunked.  A scan of the block's new state, O(state + T d) per layer: never
+ * per token and element inside the loops. */
+static bool layer_finite(const hecate_session *s, const hct_block *b, uint32_t l) {
+    const hct_config *c = &s->model->cfg;
+    size_t Td = (size_t)b->T * c->d;
+    for (uint32_t i = 0; i < c->n_levels; i++) {
+        uint32_t mem = hct_mem_index(c, l, i);
+        if (!hct_memory_frozen(s)) {
+            if (!hct_all_finite(s->mem_spare[mem], s->mem_len[mem])) return false;
+            if (s->mem_at[mem] && !hct_all_finite(s->mem_at_spare[mem], s->mem_len[mem])) return false;
+            if (s->mem_sum[mem] && !hct_all_finite(s->mem_sum_spare[mem], c->d)) return false;
+        }
+        if (c->conv_k && !hct_all_finite(s->conv_spare[mem], hct_conv_len(c))) return false; /* frozen too */
+    }
+    for (uint32_t e = 0; e < s->model->composition->window_entries; e++)
+        if (!hct_all_finite(b->lay[l].k[e], Td) || !hct_all_finite(b->lay[l].v[e], Td)) return false;
+    return true;
+}
+
 /* MATH §4.3: layer l reads h_l; h_{l+1} = h_l + p_l; the head reads the
  * last layer's p.  Layers before the last always produce p (the next one
  * reads it); the last only when logits are wanted. */
@@ -131,13 +155,7 @@ hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, b
     for (uint32_t l = 0; l <= last; l++) {
         hct_block_select(b, l);
         m->composition->forward(s, b, need_out || l < last, training); /* MATH §4: x -> p, memory, window */
-        for (uint32_t i = 0; i < c->n_levels && !hct_memory_frozen(s); i++) {
-            uint32_t mem = hct_mem_index(c, l, i);
-            if (!hct_all_finite(s->mem_spare[mem], s->mem_len[mem])) return HECATE_E_NONFINITE;
-            if (s->mem_at[mem] && !hct_all_finite(s->mem_at_spare[mem], s->mem_len[mem])) return HECATE_E_NONFINITE;
-        }
-        for (uint32_t i = 0; i < c->n_levels && c->conv_k; i++) /* frozen too: it is the front end's */
-            if (!hct_all_finite(s->conv_spare[hct_mem_index(c, l, i)], hct_conv_len(c))) return HECATE_E_NONFINITE;
+        if (!layer_finite(s, b, l)) return HECATE_E_NONFINITE;
         if (l < last) { /* in place when inference shares x between layers */
             const hct_layer_buf *in = &b->lay[l];
             real *next = b->lay[l + 1].x;

@@ -256,7 +256,7 @@ void hct_linear_backward(const real *W, const real *X, const real *dY, uint32_t 
 
 real hct_l2_normalize(real *x, uint32_t n) {
     real norm = hct_sqrt(hct_dot(x, x, n));
-    real inv = (real)1 / (norm > (real)1e-8 ? norm : (real)1e-8);
+    real inv = (real)1 / hct_norm_divisor(norm > (real)1e-8 ? norm : (real)1e-8);
     for (uint32_t i = 0; i < n; i++) x[i] *= inv;
     return norm;
 }

@@ -94,7 +94,13 @@ void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t
 void hct_linear_backward(const real *W, const real *X, const real *dY, uint32_t T,
                          uint32_t din, uint32_t dout, real *dW, real *dX, real *work);
 
-/* x_hat = x / max(||x||, 1e-8) in place; returns ||x||.  MATH §3.1 */
+/* A norm about to divide: +Inf (the squares of a vector overflowed) becomes
+ * NaN, so the quotient is NaN, not a silent zero vector that the block's
+ * finite check would pass (D38); every other value is returned as it is. */
+static inline real hct_norm_divisor(real norm) { return norm > HCT_REAL_MAX ? norm - norm : norm; }
+
+/* x_hat = x / max(||x||, 1e-8) in place; returns ||x||.  MATH §3.1; an
+ * overflowed norm gives NaN (hct_norm_divisor). */
 real hct_l2_normalize(real *x, uint32_t n);
 
 /* Backward of hct_l2_normalize given x_hat and the norm it returned:

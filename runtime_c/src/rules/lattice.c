@@ -113,7 +113,7 @@ static void lattice_token_backward(const hct_rule_grad *gr, const hct_token_step
     hct_zero(x.dk, d);
     hct_zero(x.dv, d);
     for (uint32_t i = 0; i < m; i++) {
-        if (!(n[i] > HCT_SPHERE_FLOOR)) continue; /* the slot was kept: its gradient passes through */
+        if (n[i] <= HCT_SPHERE_FLOOR) continue; /* the slot was kept: its gradient passes through */
         const real *sa = s->at + (size_t)i * d;
         real *du = s->ds + (size_t)i * d, *da = s->dat + (size_t)i * d, ag = beta * g[i];
         hct_retain_sphere_backward(s->out + (size_t)i * d, n[i], du, du, d); /* in place: ds_i = du */

@@ -61,8 +61,12 @@ static uint64_t gate_tape_len(const hct_config *cfg, uint32_t T) {
 
 /* MATH §6.2: adds x_t to the block's input sum; at the block's last token
  * evaluates the gate on the mean (pre-activation kept on the tape), clears
- * the sum and returns whether the gate is shut. */
-static bool gate_shut(const hct_rule_io *io, uint32_t t) {
+ * the sum and returns whether the gate is shut.  Neither a NaN gate nor a
+ * shut one hides a NaN (D38): a NaN pre-activation is written into the
+ * block's update `dst` (n scalars), and a shut gate does not discard an
+ * update that is not finite (the gate counts as open), so the block's finite
+ * check sees both; an O(n) scan only where a shut gate fires. */
+static bool gate_shut(const hct_rule_io *io, uint32_t t, real *dst, size_t n) {
     uint32_t d = io->d;
     real *S = io->sum_out;
     const real *x = io->x + (size_t)t * d;
@@ -72,7 +76,12 @@ static bool gate_shut(const hct_rule_io *io, uint32_t t) {
     real pre = hct_dot(io->freq_w, S, d) / (real)io->period + io->freq_b[0];
     hct_zero(S, d);
     if (io->tape) gate_tape(io)[t] = pre;
-    return !io->fixed_schedule && !(pre > 0);
+    if (io->fixed_schedule) return false;
+    if (!(pre == pre)) {
+        dst[0] = pre;
+        return false;
+    }
+    return pre <= 0 && hct_all_finite(dst, n);
 }
 
 /* MATH §6.1: the state reads see without a write (frozen sessions). */
@@ -118,7 +127,7 @@ void hct_rule_run(const hct_rule_io *io, uint32_t t0, uint32_t t1) {
         real *dst = io->tape ? io->tape + (size_t)(t + 1) * n : io->state;
         real *extra = io->tape ? (real *)(uintptr_t)hct_tape_extra(io, t, n, e) : io->scratch;
         r->token(io, t, at, src, dst, y, extra);
-        bool shut = gated(io) && gate_shut(io, t);
+        bool shut = gated(io) && gate_shut(io, t, dst, n);
         if (shut) hct_copy(dst, at, n); /* MATH §6.2: the block's update is discarded, the state stays P */
         if (cms(io) && (shut || !fires(io, t))) r->read(io, t, at, y);
     }
@@ -181,7 +190,7 @@ static void gate_backward(state_grads *sg, hct_token_step *st, const real *dy, r
     size_t n = (size_t)r->state_len(io->cfg);
     uint32_t d = io->d, G = r->n_gates, t = st->t;
     real pre = gate_tape(io)[t];
-    bool open = io->fixed_schedule || pre > 0;
+    bool open = io->fixed_schedule || !(pre <= 0); /* as the forward: NaN is open */
     const real *a1 = st->out; /* A' (the tape holds A'', equal to it when open) */
     if (!open) { /* rematerialize A' from the token's inputs (its y lands in sg->dq, cleared next) */
         r->token(io, t, st->at, st->in, sg->a1, sg->dq, io->scratch);

@@ -18,7 +18,7 @@ static void gram(const real *P, uint32_t d, real *out) {
 
 real hct_newton_schulz(const real *Z, uint32_t d, uint32_t steps, real *iter, real *work) {
     size_t dd = (size_t)d * d;
-    real norm = hct_sqrt(hct_dot(Z, Z, (uint32_t)dd)), inv = (real)1 / (norm + NS_EPS);
+    real norm = hct_sqrt(hct_dot(Z, Z, (uint32_t)dd)), inv = (real)1 / hct_norm_divisor(norm + NS_EPS);
     for (size_t i = 0; i < dd; i++) iter[i] = Z[i] * inv;
     real *A = work, *B = work + dd;
     for (uint32_t s = 0; s < steps; s++) {

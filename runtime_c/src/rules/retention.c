@@ -20,7 +20,8 @@ hct_retain_grad hct_retain_l2_backward(const real *W, const real *W0, size_t n, 
     return r;
 }
 
-static real log_floor(real w) { return hct_log(w > KL_FLOOR ? w : KL_FLOOR); }
+/* NaN is not floored: it stays NaN (D38). */
+static real log_floor(real w) { return hct_log(w < KL_FLOOR ? KL_FLOOR : w); }
 
 void hct_log_floor(const real *w, real *out, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = log_floor(w[i]);
@@ -66,7 +67,7 @@ hct_retain_grad hct_retain_kl_backward(const hct_groups *gr, const real *W, cons
 void hct_retain_shrink(real *W, const real *W0, size_t n, real thr) {
     for (size_t i = 0; i < n; i++) {
         real base = W0 ? W0[i] : 0, x = W[i] - base;
-        W[i] = x > thr ? base + (x - thr) : x < -thr ? base + (x + thr) : base;
+        W[i] = x > thr ? base + (x - thr) : x >= -thr ? base : base + (x + thr); /* NaN: the last, NaN */
     }
 }
 
@@ -86,11 +87,12 @@ real hct_shrink_lambda(const hct_config *cfg) {
 }
 
 real hct_retain_sphere(const real *u, const real *keep, real *s, uint32_t n) {
-    real norm = hct_sqrt(hct_dot(u, u, n));
-    if (norm > HCT_SPHERE_FLOOR)
-        for (uint32_t j = 0; j < n; j++) s[j] = u[j] / norm;
-    else if (s != keep)
-        hct_copy(s, keep, n);
+    real norm = hct_sqrt(hct_dot(u, u, n)), div = hct_norm_divisor(norm);
+    if (norm <= HCT_SPHERE_FLOOR) { /* NaN is not kept: it divides (D38) */
+        if (s != keep) hct_copy(s, keep, n);
+    } else {
+        for (uint32_t j = 0; j < n; j++) s[j] = u[j] / div;
+    }
     return norm;
 }
 

@@ -40,7 +40,7 @@ static uint64_t trellis_work_len(const hct_config *cfg) { return 5 * (uint64_t)d
 static real nsilu(const real *a, real *out, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) out[i] = hct_silu(a[i]);
     real norm = hct_sqrt(hct_dot(out, out, n));
-    real scale = norm > HCT_SPHERE_FLOOR ? (real)1 / norm : 0;
+    real scale = norm > HCT_SPHERE_FLOOR ? (real)1 / hct_norm_divisor(norm) : 0; /* NaN stays: NaN * 0 */
     for (uint32_t i = 0; i < n; i++) out[i] *= scale;
     return norm;
 }

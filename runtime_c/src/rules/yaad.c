@@ -8,7 +8,7 @@ enum { P_HIDDEN = 0, P_DELTA = 1, P_LAMBDA = 2 };
 static void huber_bias(const hct_config *cfg, const real *e, real *g, uint32_t d) {
     real delta = (real)cfg->rule_params[P_DELTA];
     for (uint32_t j = 0; j < d; j++)
-        g[j] = e[j] < delta && e[j] > -delta ? e[j] : (e[j] > 0 ? delta : e[j] < 0 ? -delta : 0);
+        g[j] = e[j] < delta && e[j] > -delta ? e[j] : (e[j] > 0 ? delta : e[j] < 0 ? -delta : e[j]); /* NaN */
 }
 
 static void huber_bias_grad(const hct_config *cfg, const real *e, real *gp, uint32_t d) {
