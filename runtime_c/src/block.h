@@ -95,7 +95,7 @@ uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsi
  * training).  Does not change the session: hct_block_commit does.
  * HECATE_E_NONFINITE when anything the commit would make session state (new
  * memories, convolution states, window rows) or the logits it wrote hold
- * NaN/Inf (D10, D38); the block must then not be committed. */
+ * NaN/Inf (D10, D39); the block must then not be committed. */
 hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, bool training);
 
 /* Make the block's results the session state: memories, window caches, position. */

@@ -96,7 +96,7 @@ void hct_linear_backward(const real *W, const real *X, const real *dY, uint32_t 
 
 /* A norm about to divide: +Inf (the squares of a vector overflowed) becomes
  * NaN, so the quotient is NaN, not a silent zero vector that the block's
- * finite check would pass (D38); every other value is returned as it is. */
+ * finite check would pass (D39); every other value is returned as it is. */
 static inline real hct_norm_divisor(real norm) { return norm > HCT_REAL_MAX ? norm - norm : norm; }
 
 /* x_hat = x / max(||x||, 1e-8) in place; returns ||x||.  MATH §3.1; an

@@ -62,7 +62,7 @@ static uint64_t gate_tape_len(const hct_config *cfg, uint32_t T) {
 /* MATH §6.2: adds x_t to the block's input sum; at the block's last token
  * evaluates the gate on the mean (pre-activation kept on the tape), clears
  * the sum and returns whether the gate is shut.  Neither a NaN gate nor a
- * shut one hides a NaN (D38): a NaN pre-activation is written into the
+ * shut one hides a NaN (D39): a NaN pre-activation is written into the
  * block's update `dst` (n scalars), and a shut gate does not discard an
  * update that is not finite (the gate counts as open), so the block's finite
  * check sees both; an O(n) scan only where a shut gate fires. */

@@ -20,7 +20,7 @@ hct_retain_grad hct_retain_l2_backward(const real *W, const real *W0, size_t n, 
     return r;
 }
 
-/* NaN is not floored: it stays NaN (D38). */
+/* NaN is not floored: it stays NaN (D39). */
 static real log_floor(real w) { return hct_log(w < KL_FLOOR ? KL_FLOOR : w); }
 
 void hct_log_floor(const real *w, real *out, size_t n) {
@@ -88,7 +88,7 @@ real hct_shrink_lambda(const hct_config *cfg) {
 
 real hct_retain_sphere(const real *u, const real *keep, real *s, uint32_t n) {
     real norm = hct_sqrt(hct_dot(u, u, n)), div = hct_norm_divisor(norm);
-    if (norm <= HCT_SPHERE_FLOOR) { /* NaN is not kept: it divides (D38) */
+    if (norm <= HCT_SPHERE_FLOOR) { /* NaN is not kept: it divides (D39) */
         if (s != keep) hct_copy(s, keep, n);
     } else {
         for (uint32_t j = 0; j < n; j++) s[j] = u[j] / div;

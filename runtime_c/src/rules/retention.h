@@ -40,7 +40,7 @@ hct_retain_grad hct_retain_kl_backward(const hct_groups *gr, const real *W, cons
 /* Elastic net, MATH §3.8: after the rule's L2 step, soft-threshold the state's
  * distance from its prior, W = W0 + shrink(W - W0, thr) with shrink(x, thr) =
  * sign(x) max(|x| - thr, 0), over n scalars in place (W0 NULL: prior 0);
- * NaN stays NaN, not W0 (D38). */
+ * NaN stays NaN, not W0 (D39). */
 void hct_retain_shrink(real *W, const real *W0, size_t n, real thr);
 
 /* Backward of hct_retain_shrink given its result W: D (the gradient of W) is
@@ -55,7 +55,7 @@ real hct_shrink_lambda(const hct_config *cfg);
 
 /* Sphere retention, MATH §3.7: s = u / ||u|| for one vector of n scalars;
  * returns ||u||.  A vector whose norm is <= 1e-8 is left as `keep` (copied
- * to s) instead; a NaN or overflowed norm gives NaN, never `keep` (D38). */
+ * to s) instead; a NaN or overflowed norm gives NaN, never `keep` (D39). */
 real hct_retain_sphere(const real *u, const real *keep, real *s, uint32_t n);
 
 /* Backward of hct_retain_sphere given s and the returned norm (> 1e-8): the
