@@ -126,9 +126,11 @@ def cmd_recall(args: argparse.Namespace) -> None:
 
 def _write_recall(args: argparse.Namespace, composition: str, plot_path: str, runs: list) -> None:
     """The recall section of ``args.out`` for the runs of the results file."""
-    origins = sorted({run.made_by for run in runs})
+    origins = {}
+    for run in runs:
+        origins.setdefault(run.made_by, []).append(run.rule)
     body = [f"## Recall beyond the attention window (MQAR, {composition.upper()}, {args.steps} steps)", "",
-            *[line + "\n" for line in origins],
+            *[f"{made_by} Rows: {', '.join(rules)}.\n" for made_by, rules in sorted(origins.items())],
             f"Each rule: the default `ModelConfig(rule=..., composition={composition!r})` (d = 64, "
             f"window 16), trained {args.steps} steps x {args.batch} chunks of 128 bytes of MQAR episodes "
             f"(4, 8 or 16 pairs, gaps 0-32; loss on the recalled values only), lr {args.lr}; accuracy of the "
