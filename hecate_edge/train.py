@@ -508,8 +508,6 @@ def _open_checkpoint(path: str | os.PathLike):
 
     try:
         npz = np.load(path, allow_pickle=False)
-    except OSError:
-        raise
     except (ValueError, EOFError, zipfile.BadZipFile) as err:
         why = "it holds pickled objects, which are never loaded" if "pickle" in str(err) else str(err)
         raise ValueError(f"{path}: not a checkpoint written by hecate-edge train (an .npz file): {why}") from None

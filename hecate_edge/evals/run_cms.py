@@ -67,13 +67,13 @@ def run(levels=LEVELS, steps: int = 2000, text_steps: int = 2000, batch: int = 8
     from hecate_edge.config import ModelConfig
 
     runs = []
-    held = longtext.stdlib_split()[1]
+    corpora, held = run_text.stdlib_data()
     for k in levels:
         cfg = ModelConfig(n_levels=k)
         started = time.perf_counter()
         run = CmsRun(k, cfg.periods)
         run.stream_bits = [stream_bits(k, seed, steps, batch, lr, threads, show_progress) for seed in range(seeds)]
-        model, _ = run_text.train_on_stdlib(cfg, steps=text_steps, batch=batch, chunk=128, lr=lr, seed=0,
+        model, _ = run_text.train_on_stdlib(cfg, corpora, steps=text_steps, batch=batch, chunk=128, lr=lr, seed=0,
                                             threads=threads, show_progress=show_progress, burn_in=text_burn_in)
         bits, counts = longtext.bits_by_position(model, held)
         run.text_bits, run.text_counts = [float(b) for b in bits], [int(c) for c in counts]

@@ -112,10 +112,10 @@ def ordered(runs: dict[str, RecallRun]) -> list[RecallRun]:
 
 
 def rows(run: RecallRun):
-    """(label, variant) of the table rows of one run."""
+    """(label, memory column, variant) of the table rows of one run."""
     if run.rule == NO_MEMORY:
-        return [("attention only", "memory")]
-    return [(run.rule, variant) for variant in VARIANTS]
+        return [("attention only", "-", "memory")]
+    return [(run.rule, variant, variant) for variant in VARIANTS]
 
 
 def markdown(runs: list[RecallRun], n_pairs: int, gaps=GAPS) -> str:
@@ -123,9 +123,8 @@ def markdown(runs: list[RecallRun], n_pairs: int, gaps=GAPS) -> str:
     head = "| rule | memory | " + " | ".join(f"gap {g}" for g in gaps) + " |"
     lines = [head, "|" + "---|" * (len(gaps) + 2)]
     for run in runs:
-        for label, variant in rows(run):
+        for label, shown, variant in rows(run):
             cells = " | ".join(f"{run.accuracy[variant][n_pairs][g]:.3f}" for g in gaps)
-            shown = "-" if run.rule == NO_MEMORY else variant
             lines.append(f"| {label} | {shown} | {cells} |")
     lines.append(f"| (chance) | | " + " | ".join(f"{recall.CHANCE:.3f}" for _ in gaps) + " |")
     return "\n".join(lines)

@@ -36,12 +36,12 @@ def run(rule: str = "delta", composition: str | None = None, steps: int = 3000, 
 
     cfg = ModelConfig(rule=rule) if composition is None else ModelConfig(rule=rule, composition=composition)
     result = TextRun(cfg.to_dict())
+    corpora, held = stdlib_data()
     models = {}
     for name, frozen in (("memory", False), ("no-memory", True)):
-        models[name], result.seconds[name] = train_on_stdlib(cfg, steps=steps, batch=batch, chunk=chunk, lr=lr,
-                                                             seed=seed, threads=threads, freeze_memory=frozen,
-                                                             show_progress=show_progress)
-    held = longtext.stdlib_split()[1]
+        models[name], result.seconds[name] = train_on_stdlib(cfg, corpora, steps=steps, batch=batch, chunk=chunk,
+                                                             lr=lr, seed=seed, threads=threads,
+                                                             freeze_memory=frozen, show_progress=show_progress)
     for variant, (name, frozen) in {"memory": ("memory", False), "frozen": ("memory", True),
                                     "no-memory": ("no-memory", True)}.items():
         bits, counts = longtext.bits_by_position(models[name], held, freeze_memory=frozen)
@@ -50,13 +50,21 @@ def run(rule: str = "delta", composition: str | None = None, steps: int = 3000, 
     return result
 
 
-def train_on_stdlib(cfg, steps: int, batch: int, chunk: int, lr: float, seed: int, threads: int | None,
+def stdlib_data():
+    """``(training corpora, held-out files)`` of the standard library's split
+    (``longtext.stdlib_split``), read once for every model an eval trains."""
+    from hecate_edge import sources
+
+    train_files, held = longtext.stdlib_split()
+    return sources.load_files(train_files), held
+
+
+def train_on_stdlib(cfg, corpora, steps: int, batch: int, chunk: int, lr: float, seed: int, threads: int | None,
                     freeze_memory: bool = False, show_progress: bool = True, burn_in: int = 0):
-    """``(model, seconds)``: a new model of ``cfg`` trained on the standard
-    library's training split (``longtext.stdlib_split``), files mixed by size."""
+    """``(model, seconds)``: a new model of ``cfg`` trained on ``corpora``
+    (from ``stdlib_data``), files mixed by size."""
     from hecate_edge import sources, train
 
-    corpora = sources.load_files(longtext.stdlib_split()[0])
     model = train.new_model(cfg, seed=seed)
     started = time.perf_counter()
     train.train(model, corpora, train.TrainConfig(steps=steps, chunk=chunk, batch=batch, lr=lr, seed=seed,
