@@ -183,12 +183,26 @@ class ModelConfig:
     def from_dict(cls, values: dict) -> "ModelConfig":
         """Inverse of to_dict; missing keys take defaults, unknown keys are a
         ValueError. A feature added after a dict was written (LEGACY_OFF) is off
-        when missing, so an older checkpoint keeps describing its own model."""
+        when missing, so an older checkpoint keeps describing its own model;
+        likewise a rule hyper-parameter added later (the rule's LEGACY_PARAMS)
+        takes its legacy value when a written rule_params list stops short of it."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown ModelConfig keys: {unknown}")
-        return cls(**{**LEGACY_OFF, **values})
+        values = {**LEGACY_OFF, **values}
+        if values.get("rule_params"):
+            values["rule_params"] = _with_legacy_params(values.get("rule", cls.rule), values["rule_params"])
+        return cls(**values)
+
+
+def _with_legacy_params(rule_name: str, params) -> tuple[float, ...]:
+    """`params` extended by the legacy values of the rule's later parameters it lacks."""
+    params = tuple(params)
+    rule = RULES.get(rule_name)
+    legacy = getattr(rule, "LEGACY_PARAMS", {})
+    missing = rule.PARAM_NAMES[len(params):] if rule else ()
+    return params + tuple(legacy[name] for name in missing if name in legacy)
 
 
 def _check_int_range(name: str, value, bounds: tuple[int, int]) -> None:

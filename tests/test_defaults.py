@@ -53,3 +53,42 @@ def test_the_golden_file_from_before_keeps_its_configuration():
 
     cfg, _, _ = read_model((Path(__file__).parent / "data" / "golden.hct").read_bytes())
     assert (cfg.composition, cfg.conv_kernel, cfg.rope, cfg.bounded_steps) == ("mag", 0, False, False)
+
+
+def _c_init_state(rule: str, d: int, params: tuple) -> np.ndarray:
+    """The C runtime's init state of one memory (hecate_rule_init, double build)."""
+    from hecate_edge.runtime import load_library
+    binding = load_library("f64")
+    ffi, lib = binding.ffi, binding.lib
+    module = RULES[rule]
+    spec = ffi.new("hecate_rule_spec *", {"rule": module.RULE_ID, "d": d, "params": list(params)})
+    size = module.init_state(d, dict(zip(module.PARAM_NAMES, params))).size
+    out = np.empty(size)
+    assert lib.hecate_rule_init(spec, ffi.cast("double *", ffi.from_buffer(out))) == 0
+    return out
+
+
+def test_mlp_memories_written_before_w1_scale_keep_the_small_init():
+    """D49: w1_scale 0 (what older files hold, and what an older config dict's
+    shorter rule_params list means) is the reference's 0.1 sqrt(2/(d+h)) (hash - 0.5)."""
+    d = h = 8
+    hashes = (np.arange(h * d, dtype=np.uint64) * 2654435761 % (1 << 32)).astype(np.float64) / (2.0**32 - 1)
+    legacy_w1 = 0.1 * np.sqrt(2.0 / (d + h)) * (hashes - 0.5)
+    for rule in ("moneta", "yaad"):
+        old = ModelConfig(rule=rule, d_model=d, n_heads=2).to_dict()
+        old["rule_params"] = old["rule_params"][:3]
+        params = ModelConfig.from_dict(old).rule_params
+        assert params[3] == 0.0
+        state = _c_init_state(rule, d, params)
+        np.testing.assert_allclose(state[:h * d], legacy_w1, rtol=1e-15, atol=0)
+        assert not state[h * d:].any()
+
+
+def test_yaad_starts_at_the_xavier_scale():
+    """D49: a new YAAD memory's W1 spans +-sqrt(6/(d+h)) (the legacy one +-0.1 of that / 2 sqrt 3)."""
+    d = h = 8
+    cfg = ModelConfig(rule="yaad", d_model=d, n_heads=2)
+    w1 = _c_init_state("yaad", d, cfg.rule_params)[:h * d]
+    bound = np.sqrt(6.0 / (d + h))
+    assert np.abs(w1).max() <= bound and np.abs(w1).max() > 0.9 * bound
+    assert ModelConfig(rule="moneta").rule_params[3] == 0.0  # p = 3 diverges at this scale

@@ -58,10 +58,23 @@ def hidden(hp: dict) -> int:
     return int(hp["d_hidden"])
 
 
+# MATH §3.5 / DECISIONS D49: the hash init's scale s.  Xavier-uniform
+# (|W1| <= sqrt(6/(d+h))) for new models; 0, what files and config dicts
+# written before the parameter hold, means the reference's 0.1.
+W1_SCALE = 2.0 * np.sqrt(3.0)
+LEGACY_W1_SCALE = 0.1
+
+
+def check_w1_scale(scale: float) -> None:
+    if not 0 <= scale <= 1e6:
+        raise ValueError(f"w1_scale must be 0 (the legacy 0.1) or in (0, 1e6], got {scale}")
+
+
 def hash_init(d: int, hp: dict) -> np.ndarray:
-    """MATH §3.5 (MONETA, YAAD): W1[i, j] = 0.1 sqrt(2/(d+h)) (hash(i d + j) - 0.5), W2 = 0."""
+    """MATH §3.5 (MONETA, YAAD): W1[i, j] = s sqrt(2/(d+h)) (hash(i d + j) - 0.5), W2 = 0."""
     h = hidden(hp)
-    w1 = 0.1 * np.sqrt(2.0 / (d + h)) * (unit_hash(h * d).reshape(h, d) - 0.5)
+    scale = hp["w1_scale"] or LEGACY_W1_SCALE
+    w1 = scale * np.sqrt(2.0 / (d + h)) * (unit_hash(h * d).reshape(h, d) - 0.5)
     return np.stack([w1, np.zeros((h, d))])
 
 

@@ -14,12 +14,14 @@ from hecate_edge.reference.rules.mlp import (DEFAULT_GATE_BIAS, ELASTIC_LAMBDA_1
 
 RULE_ID = 4
 NAME = "yaad"
-PARAM_NAMES = ("d_hidden", "delta", "lambda_2")
+PARAM_NAMES = ("d_hidden", "delta", "lambda_2", "w1_scale")
+# what a config dict written before w1_scale existed means by omitting it
+LEGACY_PARAMS = {"w1_scale": 0.0}
 
 
 def default_params(d: int) -> tuple[float, ...]:
-    """d_hidden = d, delta = 1, lambda_2 = 0.01."""
-    return (float(d), 1.0, 0.01)
+    """d_hidden = d, delta = 1, lambda_2 = 0.01, w1_scale Xavier-uniform (mlp.W1_SCALE)."""
+    return (float(d), 1.0, 0.01, float(mlp.W1_SCALE))
 
 
 def check_params(d: int, params: tuple[float, ...]) -> None:
@@ -28,6 +30,7 @@ def check_params(d: int, params: tuple[float, ...]) -> None:
         raise ValueError(f"delta must be > 0, got {params[1]}")
     if params[2] < 0:
         raise ValueError(f"lambda_2 must be >= 0, got {params[2]}")
+    mlp.check_w1_scale(params[3])
 
 
 def huber_bias(e: np.ndarray, delta: float) -> np.ndarray:

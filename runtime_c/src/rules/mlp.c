@@ -15,6 +15,11 @@ hecate_status hct_mlp_check_hidden(const hct_config *cfg) {
     return (h >= 1.0f && h <= 4096.0f && h == (float)(uint32_t)h) ? HECATE_OK : HECATE_E_FILE_CONFIG;
 }
 
+hecate_status hct_mlp_check_w1_scale(const hct_config *cfg) {
+    float s = cfg->rule_params[HCT_MLP_W1_SCALE];
+    return (s >= 0.0f && s <= 1e6f) ? HECATE_OK : HECATE_E_FILE_CONFIG;
+}
+
 /* n = h d scalars per matrix */
 static uint64_t mat_len(const hct_config *cfg) { return (uint64_t)hct_mlp_hidden(cfg) * cfg->d; }
 
@@ -49,7 +54,8 @@ void hct_mlp_prepare(const hct_rule_io *io, real *prior) {
 void hct_mlp_hash_init(real *state, const hct_config *cfg) {
     uint32_t d = cfg->d, h = hct_mlp_hidden(cfg);
     size_t n = (size_t)h * d;
-    real scale = (real)0.1 * hct_sqrt((real)2 / (real)(d + h));
+    real s = (real)cfg->rule_params[HCT_MLP_W1_SCALE];
+    real scale = (s == 0 ? HCT_MLP_LEGACY_W1_SCALE : s) * hct_sqrt((real)2 / (real)(d + h));
     for (size_t i = 0; i < n; i++) state[i] = scale * (hct_unit_hash(i) - (real)0.5);
     hct_zero(state + n, n);
 }

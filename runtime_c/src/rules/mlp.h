@@ -33,8 +33,16 @@ uint64_t hct_mlp_scratch_len(const hct_config *cfg);
 uint64_t hct_mlp_work_len(const hct_config *cfg);
 uint64_t hct_mlp_extra_len(const hct_config *cfg);
 
-/* MATH §3.5 init: W1[i][j] = 0.1 sqrt(2/(d+h)) (hash(i d + j) - 0.5), W2 = 0. */
+/* The rules that start from hct_mlp_hash_init keep its scale s in
+ * rule_params[HCT_MLP_W1_SCALE]; 0 (files written before the parameter)
+ * means the reference's s = 0.1 (MATH §3.5, DECISIONS D49). */
+#define HCT_MLP_W1_SCALE 3
+#define HCT_MLP_LEGACY_W1_SCALE ((real)0.1)
+
+/* MATH §3.5 init: W1[i][j] = s sqrt(2/(d+h)) (hash(i d + j) - 0.5), W2 = 0. */
 void hct_mlp_hash_init(real *state, const hct_config *cfg);
+/* s is 0 (legacy) or finite and > 0 */
+hecate_status hct_mlp_check_w1_scale(const hct_config *cfg);
 
 /* The per-token interface (rule.h) of a rule whose vtable impl is its
  * hct_mlp_kind; its consts are the prior (prepare builds it). */
