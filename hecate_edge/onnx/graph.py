@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
+from hecate_edge.reference.mathfn import L2_EPS
+
 FLOAT = TensorProto.FLOAT
 INT64 = TensorProto.INT64
 
@@ -79,3 +81,9 @@ class GraphBuilder:
 
     def one_minus(self, a) -> str:
         return self.sub(self.const(1.0, "one"), a)
+
+
+def l2_normalize(g: GraphBuilder, x: str) -> str:
+    """MATH §3.1: x / max(||x||, 1e-8) of a row."""
+    norm = g.op("ReduceL2", x, keepdims=1)
+    return g.div(x, g.op("Max", norm, g.const([L2_EPS], "eps")))

@@ -6,18 +6,11 @@ from __future__ import annotations
 
 import math
 
-from hecate_edge.onnx.graph import GraphBuilder
-from hecate_edge.onnx.rules import RULE_GRAPHS
+from hecate_edge.onnx.graph import GraphBuilder, l2_normalize
+from hecate_edge.onnx.rules import rule_graph
 from hecate_edge.onnx.state import has_block_start
 from hecate_edge.reference.frontend import THETA_MAX
-from hecate_edge.reference.mathfn import L2_EPS
 from hecate_edge.reference.rules import rule_by_name
-
-
-def l2_normalize(g: GraphBuilder, x: str) -> str:
-    """MATH §3.1: x / max(||x||, 1e-8)."""
-    norm = g.op("ReduceL2", x, keepdims=1)
-    return g.div(x, g.op("Max", norm, g.const([L2_EPS], "eps")))
 
 
 def activate(g: GraphBuilder, kind: str, pre: str) -> str:
@@ -40,7 +33,7 @@ class Level:
         self.body, self.g, self.cfg = body, body.g, body.cfg
         self.level, self.period = level, body.cfg.periods[level]
         self.prefix = f"blk{layer}.mem{level}"
-        self.rule = RULE_GRAPHS[self.cfg.rule]
+        self.rule = rule_graph(self.cfg.rule, self.cfg.d_model)
         self.gate_kinds = rule_by_name(self.cfg.rule).GATES
 
     def weight(self, name: str) -> str:
@@ -87,14 +80,14 @@ class Level:
         km, vm, qm = self.front_end(x)
         gates = self.gates(km, vm)
         state = body.state(f"{self.prefix}.state")
-        tensors = {name: self.weight(name) for name in body.rule_tensor_names}
+        extra = {"x": x, **{name: self.weight(name) for name in body.rule_tensor_names}}
         hp = self.cfg.memory_hp
         if not has_block_start(self.cfg, self.level):
-            new = self.rule.write(g, state, km, vm, gates, state, hp, tensors)
+            new = self.rule.write(g, state, km, vm, gates, state, hp, extra)
             body.set_state(f"{self.prefix}.state", new)
             return self.rule.read(g, new, qm, hp)
         at = g.where(self._position_is(0), state, body.state(f"{self.prefix}.at"))
-        new = self.rule.write(g, state, km, vm, gates, at, hp, tensors)
+        new = self.rule.write(g, state, km, vm, gates, at, hp, extra)
         fires = self._position_is(1)
         published = g.where(self._frequency_gate(x, fires), new, at) if self.cfg.gated(self.level) else new
         at_next = g.where(fires, published, at)
