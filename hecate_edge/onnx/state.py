@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from hecate_edge.config import ModelConfig
-from hecate_edge.errors import OnnxStateError
+from hecate_edge.errors import OnnxStateError, OnnxUnsupported
 from hecate_edge.reference.rules import rule_by_name
 
 BLOB_MAGIC = b"HCTSTATE"
@@ -61,15 +61,20 @@ def state_specs(cfg: ModelConfig) -> list[tuple[str, tuple[int, ...], type]]:
 
 
 def load_model_file(model) -> tuple[ModelConfig, dict, dict]:
-    """(config, float64 tensors, header) of a model file given as a path,
-    bytes, or a hecate_edge.runtime.Model (its current weights)."""
+    """(config, float64 tensors, header) of a float32 model file given as a path,
+    bytes, or a hecate_edge.runtime.Model (its current weights). A float64 file
+    is refused: the graph computes in float32, the float build's type."""
     from hecate_edge.format import read_model
 
     if hasattr(model, "to_bytes"):
         model = model.to_bytes()
     elif isinstance(model, (str, Path)):
         model = Path(model).read_bytes()
-    return read_model(bytes(model))
+    cfg, params, header = read_model(bytes(model))
+    if header["dtype"] != "f32":
+        raise OnnxUnsupported("ONNX_UNSUPPORTED_DTYPE", "a float64 model file runs only in the double build; "
+                                                        "export it as float32 first (hecate-edge export --dtype f32)")
+    return cfg, params, header
 
 
 def initial_state(model) -> dict[str, np.ndarray]:
@@ -95,35 +100,34 @@ def _ring_order(cfg: ModelConfig, position: int) -> list[int | None]:
     return [(p % w if p >= 0 else None) for p in range(position - w, position)]
 
 
+def _blob_parts(cfg: ModelConfig):
+    """State names in blob payload order: memories, then windows, then convolution states."""
+    names = [name for name, _, _ in state_specs(cfg) if name != "position"]
+    window = [n for n in names if ".attn." in n]
+    conv = [n for n in names if n.endswith(".conv")]
+    return [n for n in names if n not in window and n not in conv], window, conv
+
+
 def state_from_blob(model, blob: bytes) -> dict[str, np.ndarray]:
     """The state tensors of a float-build state blob (Session.save_state) of this model."""
     cfg, _, header = load_model_file(model)
     position, payload = _read_blob(blob, header["crc32"])
-    out, at = {}, 0
-    parts = [s for s in state_specs(cfg) if s[0] != "position"]
-    for name, shape, dtype in parts:
-        if ".attn." in name:
-            continue
-        size = int(np.prod(shape))
-        if name.endswith(".conv"):
-            continue
-        out[name] = payload[at:at + size].reshape(shape).astype(dtype)
-        at += size
+    shapes = {name: shape for name, shape, _ in state_specs(cfg)}
+    memories, windows, convs = _blob_parts(cfg)
     d, e, w = cfg.d_model, window_entries(cfg), cfg.window
-    for layer in range(cfg.n_layers):
-        for which in ("keys", "values"):
-            ring = payload[at:at + w * e * d].reshape(w, e * d)
-            at += w * e * d
-            rows = [ring[slot] if slot is not None else np.zeros(e * d) for slot in _ring_order(cfg, position)]
-            out[f"blk{layer}.attn.{which}"] = np.array(rows, np.float32).reshape(w * e, d)
-    for name, shape, dtype in parts:
-        if name.endswith(".conv"):
-            size = int(np.prod(shape))
-            out[name] = payload[at:at + size].reshape(shape).astype(dtype)
-            at += size
-    if at != payload.size:
-        raise OnnxStateError(f"the blob holds {payload.size} scalars, this model's state {at}")
-    return {"position": np.array(position, np.int64), **{name: out[name] for name, _, _ in parts}}
+    sizes = [int(np.prod(shapes[n])) for n in memories] + [w * e * d] * len(windows) + \
+        [int(np.prod(shapes[n])) for n in convs]
+    if sum(sizes) != payload.size:
+        raise OnnxStateError(f"the blob holds {payload.size} scalars, this model's state {sum(sizes)}")
+    chunks = dict(zip(memories + windows + convs, np.split(payload, np.cumsum(sizes)[:-1])))
+    out = {"position": np.array(position, np.int64)}
+    for name in memories + convs:
+        out[name] = chunks[name].reshape(shapes[name]).astype(np.float32)
+    for name in windows:  # FORMAT.md ring (slot = token position mod window) -> oldest first
+        ring = chunks[name].reshape(w, e * d)
+        rows = [ring[slot] if slot is not None else np.zeros(e * d) for slot in _ring_order(cfg, position)]
+        out[name] = np.array(rows, np.float32).reshape(w * e, d)
+    return {name: out[name] for name, _, _ in state_specs(cfg)}
 
 
 def state_to_blob(model, state: dict[str, np.ndarray]) -> bytes:
@@ -139,18 +143,16 @@ def state_to_blob(model, state: dict[str, np.ndarray]) -> bytes:
     position = int(state["position"])
     if position < 0:
         raise OnnxStateError(f"position {position} is negative")
-    chunks = [np.asarray(state[name], np.float32).ravel() for name, _, _ in specs
-              if name != "position" and ".attn." not in name and not name.endswith(".conv")]
+    memories, windows, convs = _blob_parts(cfg)
+    chunks = [np.asarray(state[name], np.float32).ravel() for name in memories]
     d, e, w = cfg.d_model, window_entries(cfg), cfg.window
-    for layer in range(cfg.n_layers):
-        for which in ("keys", "values"):
-            rows = np.asarray(state[f"blk{layer}.attn.{which}"], np.float32).reshape(w, e * d)
-            ring = np.zeros((w, e * d), np.float32)
-            for row, slot in zip(rows, _ring_order(cfg, position)):
-                if slot is not None:
-                    ring[slot] = row
-            chunks.append(ring.ravel())
-    chunks += [np.asarray(state[name], np.float32).ravel() for name, _, _ in specs if name.endswith(".conv")]
+    for name in windows:  # oldest first -> FORMAT.md ring (slot = token position mod window)
+        ring = np.zeros((w, e * d), np.float32)
+        for row, slot in zip(np.asarray(state[name], np.float32).reshape(w, e * d), _ring_order(cfg, position)):
+            if slot is not None:
+                ring[slot] = row
+        chunks.append(ring.ravel())
+    chunks += [np.asarray(state[name], np.float32).ravel() for name in convs]
     payload = np.concatenate(chunks).astype("<f4")
     total = BLOB_HEADER.size + payload.nbytes
     head = BLOB_HEADER.pack(BLOB_MAGIC, BLOB_VERSION, BLOB_ENDIAN, total, 0, SCALAR_BYTES, header["crc32"], 0,
