@@ -160,3 +160,25 @@ def test_cli_export_onnx(tmp_path, capsys):
                  TOL, "logits")
     assert cli.main(["export", str(source), "--format", "onnx", "--dtype", "f64", "--out", str(out)]) == 2
     assert "float32" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rule", ["delta", "titans", "atlas", "lattice", "memora"])
+def test_op_graph_matches_the_op(rule):
+    """hecate_edge.onnx.op_graph: the rule alone (docs/OPS.md) against hecate_edge.ops, state handed on."""
+    from hecate_edge import ops
+    from hecate_edge.reference.rules import resolve_params, rule_by_name
+    module, d = rule_by_name(rule), 16
+    rng = np.random.default_rng(0)
+    graph = ort_session(hecate_onnx.op_graph(rule, d))
+    hp = dict(zip(module.PARAM_NAMES, resolve_params(module, d)))
+    state = ours = module.init_state(d, hp).astype(np.float32)
+    for count in (7, 1, 12):
+        q, k, v = (rng.normal(size=(1, 1, count, d)).astype(np.float32) for _ in range(3))
+        k /= np.linalg.norm(k, axis=-1, keepdims=True)
+        gates = {name: rng.uniform(0.05, 0.6, (1, 1, count)).astype(np.float32) for name, _ in module.GATES}
+        want, ours = ops.run(rule, q, k, v, gates, initial_state=ours[None, None])
+        ours = ours[0, 0]
+        got, state = graph.run(None, {"state": state, "q": q[0, 0], "k": k[0, 0], "v": v[0, 0],
+                                      **{name: g[0, 0] for name, g in gates.items()}})
+        assert_close(got, want[0, 0], TOL, "o")
+        assert_close(state, ours, TOL, "state")

@@ -21,6 +21,7 @@ from hecate_edge.reference.mathfn import softmax
 from hecate_edge.reference.rules import rule_by_name, rule_tensor_specs
 
 OPSET = 17
+IR_VERSION = 8  # read by onnxruntime 1.14 and later, onnxruntime-web included
 ONNX_TYPES = {np.float32: FLOAT, np.int64: INT64}
 
 
@@ -85,7 +86,8 @@ class BodyContext:
         self._state[name] = value
 
 
-def _value_info(name: str, shape, dtype) -> onnx.ValueInfoProto:
+def value_info(name: str, shape, dtype) -> onnx.ValueInfoProto:
+    """A typed graph input or output (a str in shape is a dynamic dimension)."""
     return helper.make_tensor_value_info(name, ONNX_TYPES[dtype], list(shape))
 
 
@@ -111,17 +113,17 @@ def build_graph(cfg: ModelConfig, params: dict, int8: set[str]) -> onnx.ModelPro
         body.op("Identity", ctx.state(name), outputs=[f"loop/{name}_out"])
     body_graph = helper.make_graph(
         body.nodes, "token_step",
-        [_value_info(f"loop/{n}", s, t) for n, s, t in specs] + [_value_info(token, (), np.int64)],
-        [_value_info(f"loop/{n}_out", s, t) for n, s, t in specs] + [_value_info("loop/logits", (cfg.vocab,), np.float32)])
+        [value_info(f"loop/{n}", s, t) for n, s, t in specs] + [value_info(token, (), np.int64)],
+        [value_info(f"loop/{n}_out", s, t) for n, s, t in specs] + [value_info("loop/logits", (cfg.vocab,), np.float32)])
     top.op("Scan", *(name for name, _, _ in specs), "tokens",
            outputs=[f"{name}_out" for name, _, _ in specs] + ["logits"], body=body_graph, num_scan_inputs=1)
     graph = helper.make_graph(
         top.nodes, "hecate_edge",
-        [_value_info("tokens", ("T",), np.int64)] + [_value_info(n, s, t) for n, s, t in specs],
-        [_value_info("logits", ("T", cfg.vocab), np.float32)] + [_value_info(f"{n}_out", s, t) for n, s, t in specs],
+        [value_info("tokens", ("T",), np.int64)] + [value_info(n, s, t) for n, s, t in specs],
+        [value_info("logits", ("T", cfg.vocab), np.float32)] + [value_info(f"{n}_out", s, t) for n, s, t in specs],
         initializer=list(constants.values()))
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="hecate_edge")
-    model.ir_version = 8
+    model.ir_version = IR_VERSION
     return model
 
 

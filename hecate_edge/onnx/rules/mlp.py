@@ -41,7 +41,7 @@ class MlpMemory(RuleGraph):
     def write(self, g, state, km, vm, gates, at, hp, extra):
         grad = self.inner_grad(g, at, km, vm, hp)
         prior = self.prior(g, hp)
-        if hp.get("retention") == "kl":
+        if hp.get("retention", self.rule.RETENTION) == "kl":
             return self._kl_step(g, state, grad, gates, prior)
         lambda_2 = float(hp.get("lambda_2", 0.0))
         keep = g.one_minus(gates["alpha"])
