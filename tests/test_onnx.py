@@ -182,3 +182,16 @@ def test_op_graph_matches_the_op(rule):
                                       **{name: g[0, 0] for name, g in gates.items()}})
         assert_close(got, want[0, 0], TOL, "o")
         assert_close(state, ours, TOL, "state")
+
+
+def test_an_empty_call_passes_the_state_through():
+    data = model_file(SMALL)
+    graph = ort_session(hecate_onnx.export(data))
+    state = hecate_onnx.initial_state(data)
+    names = list(state)
+    _, *outs = graph.run(None, {"tokens": np.arange(5), **state})
+    state = dict(zip(names, outs))
+    logits, *outs = graph.run(None, {"tokens": np.zeros(0, np.int64), **state})
+    assert logits.shape == (0, SMALL.vocab)
+    for name, value in zip(names, outs):
+        np.testing.assert_array_equal(value, state[name], err_msg=name)

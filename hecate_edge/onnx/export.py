@@ -1,7 +1,7 @@
 """export(): a model file as one stateful ONNX graph (docs/ONNX.md): inputs
 `tokens` then the state tensors (state.state_specs), outputs `logits` then
-the same tensors as `<name>_out`; the time loop is a Scan whose body is one
-token of MATH §1-§4 (compositions from compose.py, memory levels from
+the same tensors as `<name>_out`; the time loop is a Scan (inside an If
+that passes the state through for an empty call) whose body is one token of MATH §1-§4 (compositions from compose.py, memory levels from
 level.py, rules from rules.py). int8 tensors stay int8 behind DequantizeLinear.
 """
 from __future__ import annotations
@@ -115,12 +115,28 @@ def build_graph(cfg: ModelConfig, params: dict, int8: set[str]) -> onnx.ModelPro
         body.nodes, "token_step",
         [value_info(f"loop/{n}", s, t) for n, s, t in specs] + [value_info(token, (), np.int64)],
         [value_info(f"loop/{n}_out", s, t) for n, s, t in specs] + [value_info("loop/logits", (cfg.vocab,), np.float32)])
-    top.op("Scan", *(name for name, _, _ in specs), "tokens",
-           outputs=[f"{name}_out" for name, _, _ in specs] + ["logits"], body=body_graph, num_scan_inputs=1)
+    outputs = [value_info(f"{n}_out", s, t) for n, s, t in specs]
+    logits = value_info("logits", ("T", cfg.vocab), np.float32)
+    scan = GraphBuilder("scan/", constants)
+    scan.op("Scan", *(name for name, _, _ in specs), "tokens", outputs=[f"scan/{n}_out" for n, _, _ in specs]
+            + ["scan/logits"], body=body_graph, num_scan_inputs=1)
+    empty = GraphBuilder("empty/", constants)  # onnxruntime's Scan refuses a sequence of length 0
+    for name, _, _ in specs:
+        empty.op("Identity", name, outputs=[f"empty/{name}_out"])
+    empty.op("Identity", empty.const(np.zeros((0, cfg.vocab)), "no_logits"), outputs=["empty/logits"])
+    branches = {}
+    for branch, builder in (("then_branch", scan), ("else_branch", empty)):
+        prefix = builder.prefix
+        branches[branch] = helper.make_graph(
+            builder.nodes, prefix.rstrip("/"), [],
+            [value_info(f"{prefix}{n}_out", s, t) for n, s, t in specs]
+            + [value_info(f"{prefix}logits", ("T", cfg.vocab), np.float32)])
+    has_tokens = top.op("Greater", top.op("Size", "tokens"), top.ints(0, "zero"))
+    top.op("If", has_tokens, outputs=[f"{n}_out" for n, _, _ in specs] + ["logits"], **branches)
     graph = helper.make_graph(
         top.nodes, "hecate_edge",
         [value_info("tokens", ("T",), np.int64)] + [value_info(n, s, t) for n, s, t in specs],
-        [value_info("logits", ("T", cfg.vocab), np.float32)] + [value_info(f"{n}_out", s, t) for n, s, t in specs],
+        [logits] + outputs,
         initializer=list(constants.values()))
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="hecate_edge")
     model.ir_version = IR_VERSION
