@@ -4,7 +4,9 @@ calls with the state handed on, for every rule x composition, CMS levels
 with frequency gates, stacked blocks, the front end's switches and int8;
 the state blob converts both ways; what is not covered is refused by name.
 Skipped when onnxruntime is not installed (pip install '.[onnx]')."""
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,7 +91,8 @@ def test_cms_levels_with_frequency_gates(case):
     replace(SMALL, n_levels=2, periods=(1, 8)),
     replace(SMALL, n_layers=2),
     replace(SMALL, n_layers=3, n_levels=2, periods=(1, 3), composition="mac"),
-    replace(SMALL, conv_kernel=0), replace(SMALL, conv_kernel=8), replace(SMALL, rope=False),
+    replace(SMALL, n_layers=4, composition="mag"),
+    replace(SMALL, conv_kernel=0), replace(SMALL, conv_kernel=2), replace(SMALL, conv_kernel=8), replace(SMALL, rope=False),
     replace(SMALL, qk_norm=False), replace(SMALL, bounded_steps=False), replace(SMALL, window=1),
     ModelConfig(vocab=32, d_model=12, n_heads=3, window=3),   # odd head width: no rotary positions
 ], ids=lambda c: f"{c.composition}-k{c.n_levels}-L{c.n_layers}-conv{c.conv_kernel}-rope{int(c.rope)}"
@@ -156,8 +159,8 @@ def test_cli_export_onnx(tmp_path, capsys):
     graph = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     state = hecate_onnx.initial_state(source)
     tokens = np.arange(6)
-    assert_close(graph.run(["logits"], {"tokens": tokens, **state})[0], Model(source.read_bytes()).session().process(tokens),
-                 TOL, "logits")
+    expected = Model(source.read_bytes()).session().process(tokens)
+    assert_close(graph.run(["logits"], {"tokens": tokens, **state})[0], expected, TOL, "logits")
     assert cli.main(["export", str(source), "--format", "onnx", "--dtype", "f64", "--out", str(out)]) == 2
     assert "float32" in capsys.readouterr().err
 
@@ -195,3 +198,11 @@ def test_an_empty_call_passes_the_state_through():
     assert logits.shape == (0, SMALL.vocab)
     for name, value in zip(names, outs):
         np.testing.assert_array_equal(value, state[name], err_msg=name)
+
+
+def test_doc_example_runs(capsys):
+    """docs/ONNX.md's example runs as written and prints what its comment says."""
+    doc = Path(__file__).resolve().parent.parent / "docs" / "ONNX.md"
+    for block in re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S):
+        exec(compile(block, "docs/ONNX.md python block", "exec"), {})
+    assert capsys.readouterr().out.split() == ["(5,", "256)", "11", "11"]

@@ -6,5 +6,5 @@ from hecate_edge.onnx.export import check_exportable, export
 from hecate_edge.onnx.op import op_graph
 from hecate_edge.onnx.state import initial_state, state_from_blob, state_specs, state_to_blob
 
-__all__ = ["OnnxStateError", "OnnxUnsupported", "check_exportable", "export", "initial_state", "op_graph", "state_from_blob",
-           "state_specs", "state_to_blob"]
+__all__ = ["OnnxStateError", "OnnxUnsupported", "check_exportable", "export", "initial_state", "op_graph",
+           "state_from_blob", "state_specs", "state_to_blob"]

@@ -1,8 +1,9 @@
 """export(): a model file as one stateful ONNX graph (docs/ONNX.md): inputs
 `tokens` then the state tensors (state.state_specs), outputs `logits` then
 the same tensors as `<name>_out`; the time loop is a Scan (inside an If
-that passes the state through for an empty call) whose body is one token of MATH §1-§4 (compositions from compose.py, memory levels from
-level.py, rules from rules.py). int8 tensors stay int8 behind DequantizeLinear.
+that passes the state through for an empty call) whose body is one token
+of MATH §1-§4 (compositions from compose.py, memory levels from level.py,
+rules from rules/). int8 tensors stay int8 behind DequantizeLinear.
 """
 from __future__ import annotations
 
@@ -114,7 +115,8 @@ def build_graph(cfg: ModelConfig, params: dict, int8: set[str]) -> onnx.ModelPro
     body_graph = helper.make_graph(
         body.nodes, "token_step",
         [value_info(f"loop/{n}", s, t) for n, s, t in specs] + [value_info(token, (), np.int64)],
-        [value_info(f"loop/{n}_out", s, t) for n, s, t in specs] + [value_info("loop/logits", (cfg.vocab,), np.float32)])
+        [value_info(f"loop/{n}_out", s, t) for n, s, t in specs]
+        + [value_info("loop/logits", (cfg.vocab,), np.float32)])
     outputs = [value_info(f"{n}_out", s, t) for n, s, t in specs]
     logits = value_info("logits", ("T", cfg.vocab), np.float32)
     scan = GraphBuilder("scan/", constants)
