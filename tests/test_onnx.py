@@ -16,9 +16,10 @@ ort = pytest.importorskip("onnxruntime")
 
 from hecate_edge import cli  # noqa: E402
 from hecate_edge import onnx as hecate_onnx  # noqa: E402
+from hecate_edge.config import COMPOSITIONS as CONFIG_COMPOSITIONS  # noqa: E402
 from hecate_edge.config import ModelConfig  # noqa: E402
 from hecate_edge.errors import OnnxStateError, OnnxUnsupported  # noqa: E402
-from hecate_edge.format import write_model  # noqa: E402
+from hecate_edge.format import read_model, write_model  # noqa: E402
 from hecate_edge.reference.init import init_params  # noqa: E402
 from hecate_edge.runtime import Model  # noqa: E402
 from conftest import RULE_CASES, lively_params, rule_config  # noqa: E402
@@ -27,7 +28,7 @@ from parity import assert_close  # noqa: E402
 TOL = 1e-5                      # float32, as tests/test_parity.py
 CALLS = (5, 17, 1, 30)          # token counts of the calls, the state handed on between them
 SMALL = ModelConfig(vocab=64, d_model=16, n_heads=2, window=4)
-COMPOSITIONS = ("mag", "mal", "mac")
+COMPOSITIONS = tuple(CONFIG_COMPOSITIONS)
 
 
 def ort_session(proto):
@@ -107,6 +108,15 @@ def test_int8_stays_int8(cfg):
     data = model_file(cfg, quantize="int8")
     proto, _ = check_parity(data)
     assert any(node.op_type == "DequantizeLinear" for node in proto.graph.node)
+    stored = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
+    for entry in read_model(data)[2]["tensors"]:  # the file's own int8 values and row scales, bit for bit
+        if entry["dtype"] == "i8":
+            rows, offset = entry["shape"][0], entry["offset"]
+            scales = np.frombuffer(data, "<f4", rows, offset)
+            values = np.frombuffer(data, np.int8, rows * entry["shape"][1], offset + 4 * rows)
+            name = entry["name"]
+            assert [v.tobytes() for k, v in stored.items() if k.startswith(f"k_{name}.q_")] == [values.tobytes()]
+            assert [v.tobytes() for k, v in stored.items() if k.startswith(f"k_{name}.scale_")] == [scales.tobytes()]
     float_size = len(hecate_onnx.export(model_file(cfg)).SerializeToString())
     if cfg == ModelConfig():
         assert len(proto.SerializeToString()) < 0.35 * float_size

@@ -20,6 +20,7 @@ import numpy as np
 
 from hecate_edge.config import ModelConfig
 from hecate_edge.errors import OnnxStateError, OnnxUnsupported
+from hecate_edge.reference.model import COMPOSITIONS as REFERENCE_COMPOSITIONS
 from hecate_edge.reference.rules import rule_by_name
 
 BLOB_MAGIC = b"HCTSTATE"
@@ -29,8 +30,8 @@ SCALAR_BYTES = 4  # the graph computes in float32: its blobs are the float build
 
 
 def window_entries(cfg: ModelConfig) -> int:
-    """MATH §4.4: window entries per token (MAC caches an x and an h entry)."""
-    return 2 if cfg.composition == "mac" else 1
+    """MATH §4.4: window entries per token (MAC caches an x and an h entry), as the reference's composition says."""
+    return getattr(REFERENCE_COMPOSITIONS[cfg.composition], "WINDOW_ENTRIES", 1)
 
 
 def has_block_start(cfg: ModelConfig, level: int) -> bool:
