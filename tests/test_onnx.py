@@ -37,9 +37,10 @@ def ort_session(proto):
     return ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
-def check_parity(data: bytes, calls=CALLS, seed: int = 0):
+def check_parity(data: bytes, calls=CALLS, seed: int = 0, states: bool = True):
     """Export `data`, run it call after call in onnxruntime and in the C runtime;
-    logits and every state tensor must agree; returns (ONNX model, final state)."""
+    logits and (unless `states` is False) every state tensor must agree; returns
+    (ONNX model, final state)."""
     proto = hecate_onnx.export(data)
     onnx.checker.check_model(proto, full_check=True)
     graph, runtime = ort_session(proto), Model(data).session()
@@ -54,6 +55,8 @@ def check_parity(data: bytes, calls=CALLS, seed: int = 0):
         logits, *outs = graph.run(None, {"tokens": tokens, **state})
         state = dict(zip(names, outs))
         assert_close(logits, runtime.process(tokens), TOL, f"logits after {count} tokens")
+        if not states:
+            continue
         expected = hecate_onnx.state_from_blob(data, runtime.save_state())
         for name in names:
             assert_close(state[name], expected[name], TOL, name)
