@@ -1,5 +1,5 @@
 """Our runtime vs ONNX Runtime (CPU, one thread), side by side per group
-(docs/ONNX.md, benchmarks/RESULTS.md §3):
+(docs/ONNX.md, benchmarks/RESULTS.md §6):
 
 - the whole default model (ModelConfig(): MAL, delta, short convolution,
   rotary positions; heads d/16) exported by hecate_edge.onnx, at d = 64, 128,
