@@ -39,8 +39,8 @@ class Weights:
     """Values of the top-level graph holding each weight (float32 initializers,
     or DequantizeLinear of int8 ones) and the few tensors derived from them."""
 
-    def __init__(self, top: GraphBuilder, cfg: ModelConfig, params: dict, int8: set[str]):
-        self.top, self.cfg, self.params, self.int8 = top, cfg, params, int8
+    def __init__(self, top: GraphBuilder, params: dict, int8: set[str]):
+        self.top, self.params, self.int8 = top, params, int8
         self._values: dict[str, str] = {}
 
     def __call__(self, name: str) -> str:
@@ -97,7 +97,7 @@ def build_graph(cfg: ModelConfig, params: dict, int8: set[str]) -> onnx.ModelPro
     check_exportable(cfg)
     constants: dict = {}
     top = GraphBuilder("", constants)
-    weights = Weights(top, cfg, params, int8)
+    weights = Weights(top, params, int8)
     specs = state_specs(cfg)
     body = GraphBuilder("loop/", constants)
     ctx = BodyContext(body, cfg, weights, {name: f"loop/{name}" for name, _, _ in specs})

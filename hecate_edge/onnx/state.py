@@ -1,4 +1,4 @@
-"""The exported graph's session state (docs/ONNX.md "State tensors"): the
+"""The exported graph's session state (docs/ONNX.md "The state-tensor convention"): the
 tensors a call takes after `tokens` and returns after `logits`, a fresh
 session's values, and the conversion to and from the C runtime's state blob
 (docs/FORMAT.md "Session state blob"; MATH §6, §6.1, §6.2, §3.1).
@@ -20,6 +20,7 @@ import numpy as np
 
 from hecate_edge.config import ModelConfig
 from hecate_edge.errors import OnnxStateError, OnnxUnsupported
+from hecate_edge.format import read_model
 from hecate_edge.reference.model import COMPOSITIONS as REFERENCE_COMPOSITIONS
 from hecate_edge.reference.rules import rule_by_name
 
@@ -65,8 +66,6 @@ def load_model_file(model) -> tuple[ModelConfig, dict, dict]:
     """(config, float64 tensors, header) of a float32 model file given as a path,
     bytes, or a hecate_edge.runtime.Model (its current weights). A float64 file
     is refused: the graph computes in float32, the float build's type."""
-    from hecate_edge.format import read_model
-
     if hasattr(model, "to_bytes"):
         model = model.to_bytes()
     elif isinstance(model, (str, Path)):
@@ -82,10 +81,6 @@ def initial_state(model) -> dict[str, np.ndarray]:
     """{input name: array} of a fresh session (MATH §6: position 0, empty
     windows, every memory at its rule's init state, zero convolution rows)."""
     cfg = load_model_file(model)[0]
-    return _fresh(cfg)
-
-
-def _fresh(cfg: ModelConfig) -> dict[str, np.ndarray]:
     init = rule_by_name(cfg.rule).init_state(cfg.d_model, cfg.rule_hp)
     out = {}
     for name, shape, dtype in state_specs(cfg):
