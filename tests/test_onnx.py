@@ -73,6 +73,12 @@ def test_default_model_matches_runtime_over_calls():
         check_parity(write_model(cfg, params, dtype="f32"), calls=(5, 17, 1, 30, 64))
 
 
+def test_trained_demo_model_over_1024_tokens():
+    """The trained model of the demo page (wasm/demo/micro.hct), 16 calls of 64 tokens."""
+    check_parity((Path(__file__).resolve().parent.parent / "wasm" / "demo" / "micro.hct").read_bytes(),
+                 calls=[64] * 16)
+
+
 @pytest.mark.parametrize("composition", COMPOSITIONS)
 @pytest.mark.parametrize("case", RULE_CASES)
 def test_every_rule_and_composition(case, composition):
