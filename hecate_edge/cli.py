@@ -188,8 +188,16 @@ def _cmd_export(args: argparse.Namespace) -> None:
         cfg, params = train.load_checkpoint(source)
     else:
         cfg, params, _ = fmt.read_model(source.read_bytes())
+    if args.format == "onnx" and args.dtype != "f32":
+        raise UsageError("--format onnx computes in float32: leave --dtype at f32")
     data = train.model_bytes(cfg, params, args.dtype, quantize=args.quantize)
     what = args.dtype + (f", {args.quantize} matrices" if args.quantize else "")
+    if args.format == "onnx":
+        from hecate_edge.onnx import export
+
+        export(data, args.out)
+        print(f"wrote {args.out} (ONNX, {what}, {Path(args.out).stat().st_size} bytes; docs/ONNX.md)")
+        return
     if args.format == "c" and Path(args.out).suffix.lower() != ".c":
         raise UsageError(f"--format c writes the C source to --out and its header beside it: --out must end in .c, "
                          f"got {args.out}")
@@ -356,8 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=("f32", "f64"), default="f32")
     p.add_argument("--quantize", choices=("int8",), default=None,
                    help="store the embedding, projections and head as int8 with row scales")
-    p.add_argument("--format", choices=("hct", "c"), default="hct",
-                   help="c: a C array (--out NAME.c, plus NAME.h) for firmware")
+    p.add_argument("--format", choices=("hct", "c", "onnx"), default="hct",
+                   help="c: a C array (--out NAME.c, plus NAME.h) for firmware; onnx: a stateful ONNX graph "
+                        "(docs/ONNX.md; needs the [onnx] extra)")
     p.add_argument("--symbol", default="hecate_model_data", help="C array name for --format c")
     p.set_defaults(func=_cmd_export)
 

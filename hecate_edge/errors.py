@@ -18,3 +18,17 @@ class HecateError(RuntimeError):
 
     def __reduce__(self):
         return (HecateError, (self.status, self.name, self.message))
+
+
+class OnnxUnsupported(ValueError):
+    """A model configuration the ONNX exporter does not cover (docs/ONNX.md);
+    `name` says which feature, e.g. "ONNX_UNSUPPORTED_RULE"."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+
+
+class OnnxStateError(ValueError):
+    """A state blob or state dict that does not fit the model (hecate_edge.onnx.state)."""

@@ -1,8 +1,10 @@
 """The demo page (wasm/demo/) end to end in real headless Chromium: it loads
 the bundled micro model, generates through its own controls exactly the bytes
 the native runtime and the same sampler give, paints the memory heat map,
-and its Python console (Pyodide) drives the same model.  The screenshot is
-written to build/artifacts/demo_page.png."""
+its Python console (Pyodide) drives the same model, and (with the onnx extra
+installed) the model's ONNX export in onnxruntime-web gives the runtime's
+logits.  The screenshot is written to build/artifacts/demo_page.png."""
+import importlib.util
 import json
 import shutil
 import threading
@@ -17,6 +19,7 @@ ARTIFACTS = REPO / "build" / "artifacts"
 MODEL = REPO / "wasm" / "demo" / "micro.hct"
 SPEC = {"prompt": "The return statement", "max_tokens": 120, "temperature": 0.7, "top_k": 20, "seed": 3}
 PY_BYTES = 48
+HAS_ONNX = importlib.util.find_spec("onnx") is not None  # tools/serve_demo.py exports micro.onnx with it
 PYTHON = ("from hecate_edge import sampler, wasm_backend\n"
           "model = wasm_backend.Model('/demo/micro.hct')\n"
           f"out = sampler.generate(model.session(), b'def ', {PY_BYTES}, seed=5, temperature=0.8, top_k=10)\n"
@@ -41,7 +44,7 @@ def page_result(wasm_modules, tmp_path_factory):  # noqa: F811 (fixture)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "demo_page.png").unlink(missing_ok=True)   # a stale shot cannot pass
-    spec = dict(SPEC, chromium=chromium, python=PYTHON, screenshot=str(ARTIFACTS / "demo_page.png"),
+    spec = dict(SPEC, chromium=chromium, python=PYTHON, screenshot=str(ARTIFACTS / "demo_page.png"), onnx=HAS_ONNX,
                 url=f"http://127.0.0.1:{server.server_address[1]}{serve_demo.DEMO_PATH}")
     path = tmp_path_factory.mktemp("demo") / "spec.json"
     path.write_text(json.dumps(spec))
@@ -77,3 +80,12 @@ def test_python_console_drives_the_same_model(page_result):
 def test_screenshot_written(page_result):
     shot = ARTIFACTS / "demo_page.png"
     assert shot.stat().st_size > 10000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(not HAS_ONNX, reason="the onnx extra is not installed: the server cannot export micro.onnx")
+def test_onnxruntime_web_gives_the_runtime_logits(page_result):
+    onnx = page_result["onnx"]
+    assert onnx["status"] == "done", onnx["output"]
+    assert onnx["result"]["tokens"] == len(SPEC["prompt"])
+    assert onnx["result"]["rmsRelative"] < 1e-5, onnx["output"]
+    assert "tok/s" in onnx["output"] and "onnxruntime-web" in onnx["output"]

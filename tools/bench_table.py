@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """bench_table.py — turn a pytest-benchmark JSON (--benchmark-json) of the
 benchmarks/ throughput sweep into a markdown table: per group and implementation,
-mean and best (min) us/call, tok/s from each, and ratios against the numpy reference and the NL_Hecate figures.
+mean and best (min) us/call, tok/s from each, and ratios against the numpy reference
+(or --baseline IMPL, e.g. onnxruntime) and the NL_Hecate figures.
 
-usage: python tools/bench_table.py RESULTS.json [--title TEXT]
+usage: python tools/bench_table.py RESULTS.json [--title TEXT] [--baseline IMPL]
 """
 import argparse
 import json
@@ -57,21 +58,26 @@ def _ratio(value: float, base: float | None) -> str:
     return f"{value / base:.2f}x" if base else "-"
 
 
-def markdown_table(rows: list[dict]) -> str:
+def markdown_table(rows: list[dict], baseline: str = REFERENCE_IMPL) -> str:
     """Markdown table; ratios are mean tok/s of the row over tok/s of the baseline
-    (>1 means faster).  NL_Hecate baseline: forward figure for forward rows,
-    forward+backward figure for train rows."""
-    reference = {r["group"]: r["tok_s"] for r in rows if r["impl"] == REFERENCE_IMPL}
+    implementation of its group (>1 means faster).  With the numpy reference as
+    the baseline (the sweep of the NL_Hecate workload) a last column compares with
+    NL_Hecate: its forward figure for forward rows, forward+backward for train rows."""
+    reference = {r["group"]: r["tok_s"] for r in rows if r["impl"] == baseline}
+    label = "numpy reference" if baseline == REFERENCE_IMPL else baseline
+    versus_nl_hecate = baseline == REFERENCE_IMPL
     lines = ["| group | implementation | kind | mean us/call | min us/call | tok/s (mean) "
-             "| tok/s (min) | vs numpy reference | vs NL_Hecate |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+             f"| tok/s (min) | vs {label} |" + (" vs NL_Hecate |" if versus_nl_hecate else ""),
+             "|---|---|---|---:|---:|---:|---:|---:|" + ("---:|" if versus_nl_hecate else "")]
     for r in rows:
-        # NL_Hecate's published figures are for the delta rule only
-        nl_hecate = NL_HECATE_TOK_PER_S.get(r["kind"], {}).get(r["d"]) if r["rule"] == "delta" else None
-        vs_ref = "-" if r["impl"] == REFERENCE_IMPL else _ratio(r["tok_s"], reference.get(r["group"]))
-        lines.append(f"| {r['group']} | {r['impl']} | {r['kind']} | {r['mean_us']:,.1f} "
-                     f"| {r['min_us']:,.1f} | {r['tok_s']:,.0f} | {r['best_tok_s']:,.0f} "
-                     f"| {vs_ref} | {_ratio(r['tok_s'], nl_hecate)} |")
+        vs_ref = "-" if r["impl"] == baseline else _ratio(r["tok_s"], reference.get(r["group"]))
+        line = (f"| {r['group']} | {r['impl']} | {r['kind']} | {r['mean_us']:,.1f} "
+                f"| {r['min_us']:,.1f} | {r['tok_s']:,.0f} | {r['best_tok_s']:,.0f} | {vs_ref} |")
+        if versus_nl_hecate:
+            # NL_Hecate's published figures are for the delta rule only
+            nl_hecate = NL_HECATE_TOK_PER_S.get(r["kind"], {}).get(r["d"]) if r["rule"] == "delta" else None
+            line += f" {_ratio(r['tok_s'], nl_hecate)} |"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -79,12 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("json_path", help="file written by pytest --benchmark-json")
     parser.add_argument("--title", help="markdown heading printed above the table")
+    parser.add_argument("--baseline", default=REFERENCE_IMPL,
+                        help="implementation the ratio column divides by, per group (default: the numpy reference)")
     args = parser.parse_args(argv)
     with open(args.json_path, encoding="utf-8") as fh:
         data = json.load(fh)
     if args.title:
         print(f"### {args.title}\n")
-    print(markdown_table(rows_from_json(data)))
+    print(markdown_table(rows_from_json(data), args.baseline))
     return 0
 
 

@@ -43,14 +43,14 @@ if ! command -v npm >/dev/null; then
 fi
 npm ci --prefix wasm --no-audit --no-fund
 
-banner "python package: $PYTHON -m pip install '.[test]'"
+banner "python package: $PYTHON -m pip install '.[test,onnx]'"
 # Debian's own python3 refuses pip installs (PEP 668); a throwaway CI machine
 # running as root may override that.
 if [ "$(id -u)" -eq 0 ] && "$PYTHON" -c 'import sys, sysconfig, os; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
   echo "externally managed interpreter, running as root: setting PIP_BREAK_SYSTEM_PACKAGES=1"
   export PIP_BREAK_SYSTEM_PACKAGES=1
 fi
-"$PYTHON" -m pip install '.[test]'
+"$PYTHON" -m pip install '.[test,onnx]'
 
 banner "cross-compile checks (wasm32, Cortex-M4F)"
 bash tools/cross_compile.sh

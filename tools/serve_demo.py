@@ -1,19 +1,50 @@
 #!/usr/bin/env python3
 """serve_demo.py — serves the repository root over HTTP for the browser demo
-(wasm/demo/), with the MIME types ES modules and WebAssembly need.  Build the
-modules first (bash wasm/build.sh); then open the printed URL."""
+(wasm/demo/), with the MIME types ES modules and WebAssembly need, plus the
+bundled model's ONNX export and its initial state (docs/ONNX.md), made on
+request when hecate_edge.onnx is importable.  Build the modules first (bash
+wasm/build.sh); then open the printed URL."""
 import argparse
 import functools
+import json
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_PATH = "/wasm/demo/"
+DEMO_MODEL = REPO / "wasm" / "demo" / "micro.hct"
+
+
+@functools.cache
+def onnx_files() -> dict[str, tuple[bytes, str]]:
+    """{URL path: (body, MIME type)} of micro.onnx and micro.state.json ({input name:
+    {dtype, shape, data}}, a fresh session); empty without the onnx extra."""
+    try:
+        from hecate_edge import onnx as hecate_onnx
+    except ImportError:
+        return {}
+    data = DEMO_MODEL.read_bytes()
+    state = {name: {"dtype": str(value.dtype), "shape": list(value.shape), "data": value.ravel().tolist()}
+             for name, value in hecate_onnx.initial_state(data).items()}
+    return {f"{DEMO_PATH}micro.onnx": (hecate_onnx.export(data).SerializeToString(), "application/octet-stream"),
+            f"{DEMO_PATH}micro.state.json": (json.dumps(state).encode(), "application/json")}
 
 
 class _Handler(SimpleHTTPRequestHandler):
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map,
                       ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm"}
+
+    def do_GET(self):
+        made = onnx_files().get(self.path) if self.path.startswith(f"{DEMO_PATH}micro.") else None
+        if made is None:
+            super().do_GET()
+            return
+        body, mime = made
+        self.send_response(200)
+        self.send_header("Content-Type", mime)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, *args):  # quiet: the page reports its own errors
         pass

@@ -1,7 +1,8 @@
 // demo_e2e.mjs — Node driver of tests/test_demo_page.py: opens the demo page
 // in headless Chromium (playwright-core, the system browser), generates from
 // the JSON spec's prompt and settings through the page's own controls, runs
-// its Python console, writes a screenshot and prints what the page produced.
+// its Python console and (spec.onnx) its onnxruntime-web comparison, writes a
+// screenshot and prints what the page produced.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,9 +41,16 @@ try {
   await page.click("#run-python");
   await page.waitForSelector("body[data-python=done], body[data-python=error]", { timeout: 180000 });
   const python = { status: await page.getAttribute("body", "data-python"), output: await page.textContent("#pyout") };
+  let onnx = null;
+  if (spec.onnx) {
+    await page.click("#compare-onnx");
+    await page.waitForSelector("body[data-onnx=done], body[data-onnx=error]", { timeout: 120000 });
+    onnx = { status: await page.getAttribute("body", "data-onnx"), output: await page.textContent("#ort-out"),
+             result: await page.evaluate(() => window.hecateDemo.onnx) };
+  }
   await page.screenshot({ path: spec.screenshot, fullPage: true });
   const error = await page.textContent("#error");
-  process.stdout.write(JSON.stringify({ about, bytes, stats, caption, colours, python, error, consoleErrors }));
+  process.stdout.write(JSON.stringify({ about, bytes, stats, caption, colours, python, onnx, error, consoleErrors }));
 } finally {
   await browser.close();
 }

@@ -1,7 +1,9 @@
 // demo.js — drives index.html: loads the runtime (SIMD build where the
 // engine has SIMD128) and micro.hct, streams sampled bytes with tok/s, paints
-// memory level 0 after every byte, and runs the Python console in Pyodide.
+// memory level 0 after every byte, runs the Python console in Pyodide, and
+// runs the ONNX export in onnxruntime-web beside the runtime (compare-onnx.js).
 import { loadRuntime, simdSupported, sample, XorShift32 } from "../hecate.js";
+import { compareOnnx } from "./compare-onnx.js";
 
 const MODULE_URL = `../../build/wasm/${simdSupported() ? "hecate_simd" : "hecate"}.wasm`;
 const MODEL_URL = "micro.hct";
@@ -134,8 +136,32 @@ async function onRunPython() {
   }
 }
 
+async function onCompareOnnx() {
+  $("compare-onnx").disabled = true;
+  document.body.dataset.onnx = "running";
+  $("ort-out").textContent = "";
+  try {
+    $("ort-status").textContent = "loading onnxruntime-web…";
+    const result = await compareOnnx(model, new TextEncoder().encode($("prompt").value || "\n"));
+    window.hecateDemo.onnx = result;
+    $("ort-out").textContent =
+      `logits of ${result.tokens} bytes: rms-relative difference ${result.rmsRelative.toExponential(2)}\n` +
+      `hecate_edge WebAssembly: ${result.oursTokPerS.toFixed(0)} tok/s\n` +
+      `onnxruntime-web ${result.ortVersion} (WebAssembly, 1 thread): ${result.ortTokPerS.toFixed(0)} tok/s\n` +
+      `(${result.rounds} calls each, state handed on; ${(result.oursTokPerS / result.ortTokPerS).toFixed(1)}x)`;
+    $("ort-status").textContent = "done";
+    document.body.dataset.onnx = "done";
+  } catch (err) {
+    $("ort-out").textContent = String(err);
+    $("ort-status").textContent = "error";
+    document.body.dataset.onnx = "error";
+  } finally {
+    $("compare-onnx").disabled = false;
+  }
+}
+
 async function main() {
-  window.hecateDemo = { lastBytes: null };
+  window.hecateDemo = { lastBytes: null, onnx: null };
   try {
     runtime = await loadRuntime(MODULE_URL);
     const response = await fetch(MODEL_URL);
@@ -147,7 +173,9 @@ async function main() {
       `d=${i.d_model}, ${i.n_heads} heads, window ${i.window}, rule id ${i.rule}, composition id ${i.composition}`;
     $("generate").disabled = false;
     $("run-python").disabled = false;
+    $("compare-onnx").disabled = false;
     $("generate").addEventListener("click", onGenerate);
+    $("compare-onnx").addEventListener("click", onCompareOnnx);
     $("run-python").addEventListener("click", onRunPython);
     state("ready");
   } catch (err) {
