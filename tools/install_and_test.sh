@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # install_and_test.sh — the one command that installs hecate_edge and runs every
 # test on a fresh Debian/Ubuntu machine: system packages (when root), the Python
-# package with its test extra, the cross-compile checks, then pytest.
+# package with its test extra, the cross-compile checks, bounded fuzzing of the
+# C loaders (tools/fuzz.sh), then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the checks need; later checks append here
 # (e.g. qemu-system-arm, chromium, nodejs).
-APT_PACKAGES=(gcc clang lld pkg-config gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-multilib nodejs chromium qemu-system-arm)
+APT_PACKAGES=(gcc clang libclang-rt-dev lld pkg-config gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-multilib nodejs chromium qemu-system-arm)
 PYTHON=${PYTHON:-python3}
 
 SECTION=""
@@ -54,6 +55,9 @@ fi
 
 banner "cross-compile checks (wasm32, Cortex-M4F)"
 bash tools/cross_compile.sh
+
+banner "fuzzing (libFuzzer + ASan/UBSan, 20 s per target: tools/fuzz.sh)"
+PYTHON="$PYTHON" bash tools/fuzz.sh 20
 
 banner "pytest"
 status=0
