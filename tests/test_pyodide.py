@@ -10,7 +10,7 @@ import pytest
 from conftest import lively_params
 from malformed_cases import CASES
 from parity import assert_close
-from wasm_tools import REPO, run_node, wasm_modules  # noqa: F401 (fixture)
+from wasm_tools import REPO, npm_package, run_node, wasm_modules  # noqa: F401 (fixture)
 
 from hecate_edge.config import ModelConfig
 from hecate_edge.format import write_model
@@ -26,6 +26,7 @@ JOB = {"tokens": list(b"The return statement ends a function"), "more": [10, 200
 
 @pytest.fixture(scope="module")
 def pyodide_result(wasm_modules, tmp_path_factory):  # noqa: F811 (fixture)
+    npm_package("pyodide")
     folder = tmp_path_factory.mktemp("pyodide")
     data = write_model(CFG, lively_params(CFG, seed=3), dtype="f32")
     bad_name, _, bad_build = CASES[0]
