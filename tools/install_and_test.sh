@@ -31,7 +31,7 @@ else
   echo "WARNING: missing ${missing[*]} and not root (or no apt-get): install them by hand" >&2
 fi
 
-banner "npm packages for the browser tests (wasm/package-lock.json)"
+banner "npm packages for the browser tests (wasm/package-lock.json), Pyodide's micropip"
 # nodesource's nodejs bundles npm, Debian's does not (its npm package would
 # conflict with nodesource's): install Debian's only where npm is missing.
 if ! command -v npm >/dev/null; then
@@ -43,6 +43,8 @@ if ! command -v npm >/dev/null; then
   fi
 fi
 npm ci --prefix wasm --no-audit --no-fund
+# micropip for the Pyodide test, from PyPI at the versions the pinned Pyodide lists
+"$PYTHON" tools/fetch_micropip.py
 
 banner "python package: $PYTHON -m pip install '.[test]'"
 # Debian's own python3 refuses pip installs (PEP 668); a throwaway CI machine
