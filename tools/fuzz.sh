@@ -23,7 +23,7 @@ rm -rf "$OUT" && mkdir -p "$OUT/obj"
 
 echo "== build (clang, ASan + UBSan + libFuzzer) =="
 probe=$OUT/probe.c
-echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { return (int)(d && n) - (int)(d && n); }' >"$probe"
+echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' >"$probe"
 "$CLANG" -fsanitize=fuzzer "$probe" -o "$OUT/probe" 2>/dev/null || {
   echo "clang cannot link -fsanitize=fuzzer: install libclang-rt-dev (Debian's libFuzzer runtime)" >&2; exit 1; }
 # The runtime and the shared helpers once, instrumented for coverage, two
@@ -45,10 +45,11 @@ echo "== seed corpora (tools/fuzz_seeds.py) =="
 declare -A SEEDS=([model]="$OUT/seeds/models" [state]="$OUT/seeds/states" [process]="$OUT/seeds/models")
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+shopt -s nullglob
 status=0
 for target in "${TARGETS[@]}"; do
   cases=(tests/data/fuzz/"$target"/*)
-  if [ -e "${cases[0]}" ]; then
+  if [ ${#cases[@]} -gt 0 ]; then
     echo "== $target: replay ${#cases[@]} regression inputs of tests/data/fuzz/$target =="
     "$OUT/$target" "${cases[@]}" >"$OUT/$target.replay.log" 2>&1 || {
       tail -n 40 "$OUT/$target.replay.log" >&2
@@ -62,8 +63,11 @@ for target in "${TARGETS[@]}"; do
     grep -E 'DONE' "$OUT/$target.log" | tr -s ' \t' ' '
   else
     tail -n 60 "$OUT/$target.log" >&2
-    for repro in "$OUT/crashes/$target"/*; do
-      echo "FAIL: $target crashed; reproducer: $repro  (rerun: $OUT/$target $repro)" >&2
+    repros=("$OUT/crashes/$target"/*)
+    [ ${#repros[@]} -gt 0 ] || echo "FAIL: $target failed without a reproducer (log: $OUT/$target.log)" >&2
+    for repro in "${repros[@]}"; do
+      echo "FAIL: $target crashed; reproducer: $repro  (rerun: $OUT/$target $repro;" \
+        "keep it: python3 tools/fuzz_keep.py $target $repro NAME)" >&2
     done
     status=1
   fi

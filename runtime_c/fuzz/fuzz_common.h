@@ -14,6 +14,9 @@
  * failures (the fuzzer would spend its time zeroing memory). */
 #define FUZZ_MAX_ARENA ((size_t)16 << 20)
 
+/* hecate_tensor_info.dtype of int8 tensors with row scales (docs/FORMAT.md). */
+#define FUZZ_DTYPE_INT8 2u
+
 /* A heap copy of data[0..n) of exactly n bytes (64-byte aligned); free() it. */
 unsigned char *fuzz_copy(const uint8_t *data, size_t n);
 
