@@ -4,7 +4,9 @@ Owns the Python side of the Pyodide route (docs/WASM.md): calls wasm/hecate.js
 through Pyodide's JS bridge and converts values both ways.  Pure Python: logits
 come back as numpy float32 arrays when numpy is importable, else as lists.
 The host page (or Node script) registers a loaded runtime first:
-``pyodide.registerJsModule("hecate_wasm", {runtime: await loadRuntime(...)})``.
+``pyodide.registerJsModule("hecate_wasm", {runtime: await loadRuntime(...)})``;
+or, installed from the Pyodide wheel (tools/build_pyodide_wheel.py), which
+carries the runtime under hecate_edge/wasm/, ``await load_runtime()``.
 """
 
 from __future__ import annotations
@@ -28,14 +30,52 @@ def _bridge():
     return to_js, JsException
 
 
+RUNTIME_DIR = os.path.join(os.path.dirname(__file__), "wasm")  # the Pyodide wheel's runtime files
+SAMPLER_IMPORT = '"./sampler.js"'   # hecate.js's one relative import
+_loaded = None                      # the runtime load_runtime() made
+
+
 def default_runtime():
-    """The runtime the host registered as JS module `hecate_wasm`."""
+    """The runtime the host registered as JS module `hecate_wasm`, else the
+    one load_runtime() made."""
     try:
-        module = __import__(JS_MODULE)
+        return __import__(JS_MODULE).runtime
     except ImportError:
-        raise ImportError(f"no JS module {JS_MODULE!r}: the host must call "
-                          f"pyodide.registerJsModule({JS_MODULE!r}, {{runtime}}) first") from None
-    return module.runtime
+        if _loaded is not None:
+            return _loaded
+        raise ImportError(f"no JS module {JS_MODULE!r}: the host must call pyodide.registerJsModule("
+                          f"{JS_MODULE!r}, {{runtime}}), or Python `await wasm_backend.load_runtime()`, "
+                          f"first") from None
+
+
+def _module_url(source: bytes) -> str:
+    """A data: URL that imports as the ES module `source`."""
+    import base64
+
+    return "data:text/javascript;base64," + base64.b64encode(source).decode()
+
+
+async def load_runtime(simd: bool | None = None):
+    """Instantiate the runtime the Pyodide wheel carries (hecate_edge/wasm/:
+    hecate.js and the SIMD128 or plain module; simd=None: SIMD where the
+    engine has it) and make it the default of Model(); returns it."""
+    global _loaded
+    from pyodide.code import run_js
+
+    def read(name: str) -> bytes:
+        with open(os.path.join(RUNTIME_DIR, name), "rb") as f:
+            return f.read()
+
+    api = read("hecate.js").decode()
+    if api.count(SAMPLER_IMPORT) != 1:
+        raise RuntimeError(f"hecate.js must import {SAMPLER_IMPORT} exactly once to be loaded from data: URLs")
+    api = api.replace(SAMPLER_IMPORT, f'"{_module_url(read("sampler.js"))}"')
+    js = await run_js(f'import("{_module_url(api.encode())}")')
+    if simd is None:
+        simd = bool(js.simdSupported())
+    to_js, _ = _bridge()
+    _loaded = await js.loadRuntime(to_js(memoryview(read("hecate_simd.wasm" if simd else "hecate.wasm"))))
+    return _loaded
 
 
 def _call(fn, *args):

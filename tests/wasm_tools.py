@@ -1,5 +1,5 @@
 """Helpers of the WebAssembly tests: build the modules once (wasm/build.sh, as a
-user would), find node and run a script with it.  Node is required, never
+user would), check an npm package is installed, find node and run a script with it.  Node is required, never
 skipped: tools/install_and_test.sh installs it."""
 import shutil
 import subprocess
@@ -16,6 +16,13 @@ def node_binary() -> str:
     node = shutil.which("node") or shutil.which("nodejs")
     assert node, "node is not installed (tools/install_and_test.sh installs Debian's nodejs)"
     return node
+
+
+def npm_package(name: str) -> Path:
+    """wasm/node_modules/<name>, failing the test with the command that installs it when missing."""
+    path = REPO / "wasm" / "node_modules" / name
+    assert path.is_dir(), f"npm package {name} is missing: run `npm ci --prefix wasm` in the repository root"
+    return path
 
 
 def run_node(*args, timeout: float = 600) -> str:

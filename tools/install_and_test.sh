@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # install_and_test.sh — the one command that installs hecate_edge and runs every
 # test on a fresh Debian/Ubuntu machine: system packages (when root), the Python
-# package with its test extra, the cross-compile checks, then pytest.
+# package with its test extra, the cross-compile checks, bounded fuzzing of the
+# C loaders (tools/fuzz.sh), then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the checks need; later checks append here
 # (e.g. qemu-system-arm, chromium, nodejs).
-APT_PACKAGES=(gcc clang lld pkg-config gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-multilib nodejs chromium qemu-system-arm)
+APT_PACKAGES=(gcc clang libclang-rt-dev lld pkg-config gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-multilib nodejs chromium qemu-system-arm)
 PYTHON=${PYTHON:-python3}
 
 SECTION=""
@@ -30,7 +31,7 @@ else
   echo "WARNING: missing ${missing[*]} and not root (or no apt-get): install them by hand" >&2
 fi
 
-banner "npm packages for the browser tests (wasm/package-lock.json)"
+banner "npm packages for the browser tests (wasm/package-lock.json), Pyodide's micropip"
 # nodesource's nodejs bundles npm, Debian's does not (its npm package would
 # conflict with nodesource's): install Debian's only where npm is missing.
 if ! command -v npm >/dev/null; then
@@ -42,6 +43,8 @@ if ! command -v npm >/dev/null; then
   fi
 fi
 npm ci --prefix wasm --no-audit --no-fund
+# micropip for the Pyodide test, from PyPI at the versions the pinned Pyodide lists
+"$PYTHON" tools/fetch_micropip.py
 
 banner "python package: $PYTHON -m pip install '.[test,onnx]'"
 # Debian's own python3 refuses pip installs (PEP 668); a throwaway CI machine
@@ -54,6 +57,9 @@ fi
 
 banner "cross-compile checks (wasm32, Cortex-M4F)"
 bash tools/cross_compile.sh
+
+banner "fuzzing (libFuzzer + ASan/UBSan, 20 s per target: tools/fuzz.sh)"
+PYTHON="$PYTHON" bash tools/fuzz.sh 20
 
 banner "pytest"
 status=0

@@ -130,9 +130,13 @@ void hct_swa_backward(const hecate_session *s, hct_block *b, uint32_t t) {
             ds[i] = hct_dot(da + h * hd, values[i] + h * hd, hd); /* dP */
             pdp += pr[i] * ds[i];
         }
-        /* with rotary positions: R(o) q, swap(q), its gradient and the gradient's swap */
-        real *qt = b->turned, *qs = b->turned + hd, *dqt = b->turned + 2 * hd, *dqs = b->turned + 3 * hd;
-        if (s->rope) swap_pairs(q + h * hd, hd, qs);
+        /* with rotary positions: R(o) q, swap(q), its gradient and the gradient's swap
+         * (b->turned is NULL without them, and no offset may be added to NULL) */
+        real *qt = b->turned, *qs = NULL, *dqt = NULL, *dqs = NULL;
+        if (s->rope) {
+            qs = qt + hd, dqt = qt + 2 * hd, dqs = qt + 3 * hd;
+            swap_pairs(q + h * hd, hd, qs);
+        }
         for (uint32_t j = 0; j < g.n; j++) { /* position j0 + j, its E entries */
             const real *row = s->rope ? s->rope + (size_t)(g.n - 1 - j) * 2 * hd : NULL; /* n - 1 - j back */
             if (row) {

@@ -1,17 +1,22 @@
-# pyodide_job.py — runs inside Pyodide (tests/js/pyodide_run.mjs): drives the
-# model at /job/model.hct through hecate_edge.wasm_backend as `spec_json`
-# says; its last expression, a JSON string, is the result.
+# pyodide_job.py — runs inside Pyodide (tests/js/pyodide_run.mjs) with
+# hecate_edge installed from its wheel: loads the runtime the wheel carries,
+# drives the model at /job/model.hct through hecate_edge.wasm_backend as
+# `spec_json` says; its last expression, a JSON string, is the result.
 import base64
 import json
 import sys
+from importlib import metadata
 
+import hecate_edge
 from hecate_edge import sampler, wasm_backend
 from hecate_edge.errors import HecateError
 
 spec = json.loads(spec_json)  # noqa: F821 (set by the host)
+await wasm_backend.load_runtime(simd=spec["simd"])  # noqa: F704 (run with runPythonAsync)
 model = wasm_backend.Model("/job/model.hct")
 session = model.session(max_chunk=spec["max_chunk"])
 result = {
+    "installed": [hecate_edge.__file__, metadata.version("hecate-edge")],
     "numpy_loaded": "numpy" in sys.modules,
     "info": model.info,
     "logits": session.process(spec["tokens"]),

@@ -2,6 +2,8 @@
 // engine has SIMD128) and micro.hct, streams sampled bytes with tok/s, paints
 // memory level 0 after every byte, runs the Python console in Pyodide, and
 // runs the ONNX export in onnxruntime-web beside the runtime (compare-onnx.js).
+// A part that is built rather than committed (the .wasm modules, Pyodide's
+// npm package) and missing gives an error naming the command that makes it.
 import { loadRuntime, simdSupported, sample, XorShift32 } from "../hecate.js";
 import { compareOnnx } from "./compare-onnx.js";
 
@@ -11,7 +13,21 @@ const PYODIDE_URL = "../node_modules/pyodide/";
 // The Python files the console imports (hecate_edge.wasm_backend needs no numpy).
 const PYTHON_FILES = ["__init__.py", "errors.py", "sampler.py", "wasm_backend.py"];
 
+// What builds each fetched part that is not committed, for the page's errors.
+const BUILD_WASM = "bash wasm/build.sh", INSTALL_NPM = "npm ci --prefix wasm";
+
 const $ = (id) => document.getElementById(id);
+
+// The response for url, or an error naming the command that makes the file
+// (run in the repository root) when the server does not have it.
+async function fetchOrExplain(url, command, init) {
+  const response = await fetch(url, init);
+  if (response.ok) return response;
+  const path = new URL(url, location.href).pathname;
+  throw new Error(response.status === 404
+    ? `${path} is missing (HTTP 404): run \`${command}\` in the repository root, then reload this page`
+    : `cannot fetch ${path}: HTTP ${response.status}`);
+}
 const state = (s) => { document.body.dataset.state = s; };
 let runtime, model, modelBytes;
 
@@ -98,6 +114,7 @@ async function onGenerate() {
 // /demo/micro.hct and this page's runtime registered as JS module hecate_wasm.
 let pyodide;
 async function startPython() {
+  await fetchOrExplain(`${PYODIDE_URL}pyodide.mjs`, INSTALL_NPM, { method: "HEAD" });
   const { loadPyodide } = await import(`${PYODIDE_URL}pyodide.mjs`);
   const py = await loadPyodide({ indexURL: PYODIDE_URL });
   py.FS.mkdirTree("/home/pyodide/hecate_edge");
@@ -163,7 +180,7 @@ async function onCompareOnnx() {
 async function main() {
   window.hecateDemo = { lastBytes: null, onnx: null };
   try {
-    runtime = await loadRuntime(MODULE_URL);
+    runtime = await loadRuntime(await (await fetchOrExplain(MODULE_URL, BUILD_WASM)).arrayBuffer());
     const response = await fetch(MODEL_URL);
     if (!response.ok) throw new Error(`cannot fetch ${MODEL_URL}: HTTP ${response.status}`);
     modelBytes = new Uint8Array(await response.arrayBuffer());
