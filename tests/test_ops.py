@@ -5,7 +5,7 @@ import pytest
 
 from hecate_edge import ops
 from hecate_edge.reference.rules import RULES, resolve_params
-from conftest import ALL_RULES, RULE_CASES, TEST_LAMBDA_SCALE, parse_case
+from conftest import ALL_RULES, RULE_CASES, elastic_lambda_1, parse_case
 from parity import assert_close
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
@@ -28,7 +28,7 @@ def default_hp(rule, D, retention=None, overrides=None):
     module = RULES[rule]
     hp = dict(zip(module.PARAM_NAMES, resolve_params(module, D, overrides)))
     if retention == "elastic_net":
-        hp.update(retention=retention, lambda_1=float(np.float32(TEST_LAMBDA_SCALE * module.ELASTIC_LAMBDA_1)))
+        hp.update(retention=retention, lambda_1=float(np.float32(elastic_lambda_1(rule))))
     elif retention:
         hp.update(retention=retention, lambda_1=0.0)
     return hp
