@@ -54,6 +54,7 @@ class _Layout(NamedTuple):
     init: np.ndarray      # the runtime's initial state (read-only template)
     scratch_len: int      # scalars of scratch hecate_rule_forward needs
     hp: dict              # hyper-parameters by name
+    has_tensors: bool     # the rule owns parameter tensors (rule_tensor_specs)
 
 
 class _Call(NamedTuple):
@@ -69,6 +70,15 @@ class _Call(NamedTuple):
     @property
     def spec(self) -> dict:
         return self.layout.spec
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(rule: str, D: int, params: tuple, retention: str | None, lambda_1: float | None) -> tuple:
+    """(hyper-parameter values, retention, lambda_1) of a call: the rule's
+    defaults updated by `params` ((name, value) pairs), checked once."""
+    module = RULES[rule]
+    values = tuple(resolve_params(module, D, dict(params)))
+    return (values, *resolve_retention(module, retention, lambda_1))
 
 
 @functools.lru_cache(maxsize=256)
@@ -100,7 +110,7 @@ def _layout(rule: str, D: int, values: tuple, retention: str, lambda_1: float, p
     init = np.empty(state_shape, binding.dtype)
     check(binding, lib.hecate_rule_init(c_spec, _ptr(ffi, init)))
     init.flags.writeable = False
-    return _Layout(spec, c_spec, state_shape, init, int(shape[2][0]), hp)
+    return _Layout(spec, c_spec, state_shape, init, int(shape[2][0]), hp, bool(rule_tensor_specs(module, D, hp)))
 
 
 def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, lambda_1, x, tensors,
@@ -123,10 +133,9 @@ def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, 
         raise ValueError(f"each gate must have shape {(B, H, T)}")
     if int(period) < 1 or int(position) < 0:
         raise ValueError(f"period must be >= 1 and position >= 0, got {period}, {position}")
-    values = tuple(resolve_params(module, D, params))
-    retention, lambda_1 = resolve_retention(module, retention, lambda_1)
+    values, retention, lambda_1 = _resolved(rule, D, tuple(sorted((params or {}).items())), retention, lambda_1)
     layout = _layout(rule, D, values, retention, lambda_1, int(period), int(position), _PRECISION[dtype])
-    own = _rule_tensors(module, D, layout.hp, tensors, dtype)
+    own = _rule_tensors(module, D, layout.hp, tensors, dtype) if tensors or layout.has_tensors else []
     state = np.empty((B, H, *layout.state_shape), dtype)
     if initial_state is None:
         state[...] = layout.init
@@ -173,11 +182,9 @@ def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state:
     out = np.empty((B, H, T, D), call.dtype)
     scratch = np.empty(max(call.layout.scratch_len, 1), call.dtype)
     scratch_ptr = _ptr(ffi, scratch)
-    heads = _heads(ffi, *call.arrays, state, out)
-    for i in range(B * H):  # (b, h) slices are contiguous and consecutive
-        kk, vv, qq, xx, gg, ss, oo = (base + i * stride for base, stride in heads)
-        check(binding, lib.hecate_rule_forward(call.layout.c_spec, T, kk, vv, qq, xx, gg, tensor_ptrs, ss, oo,
-                                               scratch_ptr))
+    # the (b, h) slices are contiguous and consecutive: one call runs them all
+    check(binding, lib.hecate_rule_forward_batch(call.layout.c_spec, B * H, T, *(_ptr(ffi, a) for a in call.arrays),
+                                                 tensor_ptrs, _ptr(ffi, state), _ptr(ffi, out), scratch_ptr))
     return out, (state if output_final_state else None)
 
 
@@ -249,8 +256,8 @@ def _rule_tensors(module, D: int, hp: dict, given: dict | None, dtype) -> list[n
 
 
 def _ptr(ffi, array: np.ndarray):
-    """A hecate_real* to a C-contiguous array (no copy)."""
-    return ffi.cast("hecate_real *", ffi.from_buffer(array))
+    """A hecate_real[] over a C-contiguous array (no copy), passed where the runtime takes hecate_real*."""
+    return ffi.from_buffer("hecate_real[]", array)
 
 
 def _make_op(name: str):

@@ -1,5 +1,7 @@
 """hecate_edge.ops: every registered rule as an op on (B, H, T, D) arrays,
 against the numpy reference rule applied token by token (docs/OPS.md)."""
+import functools
+
 import numpy as np
 import pytest
 
@@ -150,3 +152,40 @@ def test_rule_hyper_parameters_are_checked():
         ops.moneta(q, k, v, params={"d_hidden": 2.5}, **gates)
     o, state = ops.moneta(q, k, v, params={"d_hidden": 3}, **gates)
     assert state.shape == (2, 3, 2, 3, 8)
+
+
+def _forward_batch(lib, ffi, spec, n, T, arrays, state, out, scratch):
+    ptr = functools.partial(ffi.from_buffer, "hecate_real[]")
+    return lib.hecate_rule_forward_batch(spec, n, T, *(ptr(a) for a in arrays), ffi.NULL, ptr(state), ptr(out),
+                                         ptr(scratch))
+
+
+def test_batched_forward_is_the_per_sequence_calls_and_runs_nothing_on_a_bad_state():
+    """hecate_rule_forward_batch (what ops.run calls) gives the bits of one
+    hecate_rule_forward per sequence; a non-finite incoming state in any
+    sequence is HECATE_E_NONFINITE before any sequence runs."""
+    from hecate_edge._lib import load_library
+    binding = load_library("f64")
+    ffi, lib = binding.ffi, binding.lib
+    n, T, D = 3, 7, 8
+    q, k, v, gates = inputs("delta", B=1, H=n, T=T, D=D)
+    arrays = [np.ascontiguousarray(a[0]) for a in (k, v, q, k)]
+    arrays.append(np.ascontiguousarray(np.stack([gates["alpha"][0], gates["theta"][0]], axis=-1)))
+    spec = ffi.new("hecate_rule_spec *", {"rule": RULES["delta"].RULE_ID, "d": D, "params": [],
+                                          "period": 1})
+    state = np.random.default_rng(2).normal(size=(n, D, D)) * 0.1
+    scratch = np.empty(4096)
+    out, batch_state = np.empty((n, T, D)), state.copy()
+    ptr = functools.partial(ffi.from_buffer, "hecate_real[]")
+    assert _forward_batch(lib, ffi, spec, n, T, arrays, batch_state, out, scratch) == 0
+    for i in range(n):
+        one_state, one_out = state[i].copy(), np.empty((T, D))
+        assert lib.hecate_rule_forward(spec, T, *(ptr(np.ascontiguousarray(a[i])) for a in arrays), ffi.NULL,
+                                       ptr(one_state), ptr(one_out), ptr(scratch)) == 0
+        assert np.array_equal(one_out, out[i]) and np.array_equal(one_state, batch_state[i])
+    bad = state.copy()
+    bad[n - 1, 0, 0] = np.nan
+    before, out[...] = bad.copy(), 0.0
+    status = _forward_batch(lib, ffi, spec, n, T, arrays, bad, out, scratch)
+    assert binding.status_names[status] == "HECATE_E_NONFINITE"
+    assert np.array_equal(bad[:n - 1], before[:n - 1]) and not out.any()

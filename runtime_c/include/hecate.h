@@ -322,6 +322,20 @@ hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, cons
                                   const hecate_real *gates, const hecate_real *const *tensors,
                                   hecate_real *state, hecate_real *y, hecate_real *scratch);
 
+/* hecate_rule_forward over `n` independent sequences laid out one after
+ * another (e.g. the (batch, head) slices of a (B, H, T, d) array, n = B H):
+ * sequence i reads k, v, q, x + i T d, gates + i T n_gates, updates
+ * state + i state_len and writes y + i T d; tensors and scratch are shared.
+ * One call instead of n, bit-identical to them.  On an error in sequence i
+ * the status is returned, sequences before i are done and i onwards untouched
+ * (the incoming states are all checked first: a non-finite one is
+ * HECATE_E_NONFINITE before any sequence runs). */
+hecate_status hecate_rule_forward_batch(const hecate_rule_spec *spec, uint32_t n, uint32_t T,
+                                        const hecate_real *k, const hecate_real *v, const hecate_real *q,
+                                        const hecate_real *x, const hecate_real *gates,
+                                        const hecate_real *const *tensors, hecate_real *state, hecate_real *y,
+                                        hecate_real *scratch);
+
 /* Scalars of `work` hecate_rule_backward needs for T tokens (the forward's
  * tape, the rule's backward work, a y and an x gradient) in *work_len.
  * HECATE_E_BAD_ARG as hecate_rule_shape. */

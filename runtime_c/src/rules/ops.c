@@ -114,6 +114,28 @@ hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, cons
     return HECATE_OK;
 }
 
+hecate_status hecate_rule_forward_batch(const hecate_rule_spec *spec, uint32_t n, uint32_t T,
+                                        const hecate_real *k, const hecate_real *v, const hecate_real *q,
+                                        const hecate_real *x, const hecate_real *gates,
+                                        const hecate_real *const *tensors, hecate_real *state, hecate_real *y,
+                                        hecate_real *scratch) {
+    const hct_rule *rule;
+    hct_config cfg;
+    if (!spec || !state) return HECATE_E_NULL_ARG;
+    hecate_status st = lookup(spec, &rule, &cfg);
+    if (st != HECATE_OK) return st;
+    uint64_t len = op_state_len(spec, rule, &cfg), rows = (uint64_t)T * spec->d,
+             gate_rows = (uint64_t)T * rule->n_gates;
+    if (!hct_all_finite(state, (size_t)(len * n))) return HECATE_E_NONFINITE;
+    for (uint32_t i = 0; i < n; i++) {
+        st = hecate_rule_forward(spec, T, k ? k + i * rows : k, v ? v + i * rows : v, q ? q + i * rows : q,
+                                 x ? x + i * rows : x, gates ? gates + i * gate_rows : gates, tensors,
+                                 state + i * len, y ? y + i * rows : y, scratch);
+        if (st != HECATE_OK) return st;
+    }
+    return HECATE_OK;
+}
+
 /* work of hecate_rule_backward: tape, backward work, scratch, consts, final op state, y, dx */
 static uint64_t backward_len(const hct_rule *rule, const hct_config *cfg, uint32_t T) {
     return hct_rule_tape_len(rule, cfg, T) + hct_rule_work_len(rule, cfg) + rule->scratch_len(cfg) +
