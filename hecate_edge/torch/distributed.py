@@ -55,11 +55,11 @@ def device_for(name: str) -> torch.device:
 
 
 def join(device_name: str) -> World:
-    """This process's World: one process when WORLD_SIZE is unset or 1, else the process group
-    torchrun set up (NCCL on CUDA, one GPU per local rank; gloo on CPU), joined once."""
+    """This process's World: one plain process when WORLD_SIZE is unset, else a member of the
+    process group torchrun set up (NCCL on CUDA, one GPU per local rank; gloo on CPU), joined
+    once; under torchrun even one process trains through the group (DDP)."""
     device = device_for(device_name)
-    size = int(os.environ.get("WORLD_SIZE", "1"))
-    if size == 1:
+    if "WORLD_SIZE" not in os.environ:
         return World(0, 1, device)
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))

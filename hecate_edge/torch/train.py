@@ -102,7 +102,7 @@ def train(lm: HecateLM, corpora, config: TrainConfig, world: World, mix: Sequenc
     corpora = list(corpora)
     probs = None if mix is None else np.asarray(mix, np.float64) / np.sum(mix)
     share = world.share(config.batch)
-    net = lm if world.size == 1 else DistributedDataParallel(
+    net = lm if not torch.distributed.is_initialized() else DistributedDataParallel(
         lm, device_ids=[world.device.index] if world.device.type == "cuda" else None, find_unused_parameters=True)
     run = run or TorchRun(0, np.random.default_rng(config.seed), make_optimizer(lm, config), {})
     until = config.steps if until is None else min(until, config.steps)
