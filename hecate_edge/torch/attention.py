@@ -1,23 +1,30 @@
 """Streaming causal sliding-window attention on torch tensors (MATH §2), every
 token of a call at once: the window cache (the last w tokens' keys and values,
-E entries a token: MAC's two, MATH §4.4) is prepended, each token gathers its
-own window and masks the slots before the stream's start.  Rotary positions
-in their relative form: the query is turned by each slot's token offset."""
-import functools
+E entries a token: MAC's two, MATH §4.4) is prepended and each token's window
+is a strided view of the result (the slots before the stream's start masked).
+
+Rotary positions: the cache keeps unturned keys (the state of MATH §6), and
+each call turns every query and key by its token's position relative to the
+call's first token (cached tokens at -1, -2, ...), with cos and sin taken in
+float64 and rounded once: <R(a) q, R(b) k> = <R(a - b) q, k>, MATH §2's
+relative form, and no angle grows with the stream's absolute position."""
 import math
 
-import numpy as np
 import torch
 
 from hecate_edge.reference.attention import rope_frequencies
 
 
-@functools.lru_cache(maxsize=64)
-def _rope_table(n_slots: int, entries: int, head_dim: int):
-    """cos and sin (n_slots, h/2) of offset(slot) theta_i, float64 (MATH §2), slot n_slots-1 the newest."""
-    offsets = (n_slots - 1 - np.arange(n_slots)) // entries
-    angles = np.outer(offsets, rope_frequencies(head_dim))
-    return np.cos(angles), np.sin(angles)
+def _turn(x: torch.Tensor, positions: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """R(p theta) x for rows x (B, L, d) at positions (L,) (float64), each head's pairs (2i, 2i+1)."""
+    B, L, d = x.shape
+    hd = d // n_heads
+    freqs = torch.as_tensor(rope_frequencies(hd), dtype=torch.float64, device=x.device)
+    angles = positions[:, None] * freqs[None, :]                          # (L, h/2)
+    cos, sin = (f(angles).to(x.dtype)[None, :, None, :] for f in (torch.cos, torch.sin))
+    pairs = x.reshape(B, L, n_heads, hd // 2, 2)
+    even, odd = pairs[..., 0], pairs[..., 1]
+    return torch.stack([cos * even - sin * odd, sin * even + cos * odd], -1).reshape(B, L, d)
 
 
 def attend(attn, entries: list[torch.Tensor], cache_k: torch.Tensor, cache_v: torch.Tensor, window: int,
@@ -25,28 +32,27 @@ def attend(attn, entries: list[torch.Tensor], cache_k: torch.Tensor, cache_v: to
     """a (B, T, d) and the cache after the call: each token's E entries (entries[e] (B, T, d),
     pushed in order) join the window; the query is entries[0] Wq.  cache_k/v: (B, m, d), m <= E w."""
     B, T, d = entries[0].shape
-    E = len(entries)
+    E, slots, m = len(entries), window * len(entries), cache_k.shape[1]
     new_k = torch.stack([e @ attn.wk for e in entries], 2).reshape(B, T * E, d)
     new_v = torch.stack([e @ attn.wv for e in entries], 2).reshape(B, T * E, d)
     all_k, all_v = torch.cat([cache_k, new_k], 1), torch.cat([cache_v, new_v], 1)
-    m, slots = cache_k.shape[1], window * E
-    index = torch.arange(T, device=all_k.device)[:, None] * E + (m + E - slots) + \
-        torch.arange(slots, device=all_k.device)[None, :]                       # (T, slots)
-    valid = index >= 0
-    index = index.clamp_min(0)
+    q = entries[0] @ attn.wq
+    keys = all_k
+    if rope:  # token positions relative to the call: entry i belongs to token floor((i - m) / E)
+        device = q.device
+        keys = _turn(all_k, torch.div(torch.arange(all_k.shape[1], device=device) - m, E, rounding_mode="floor")
+                     .to(torch.float64), n_heads)
+        q = _turn(q, torch.arange(T, device=device, dtype=torch.float64), n_heads)
+    pad = slots - m   # zero rows in front, so token t's window is rows [tE + E, tE + E + slots) of the padded keys
     hd = d // n_heads
-    keys = all_k[:, index].reshape(B, T, slots, n_heads, hd)
-    values = all_v[:, index].reshape(B, T, slots, n_heads, hd)
-    q = (entries[0] @ attn.wq).reshape(B, T, 1, n_heads, hd)
-    if rope:
-        cos, sin = (torch.as_tensor(t, dtype=q.dtype, device=q.device)[None, None, :, None, :]
-                    for t in _rope_table(slots, E, hd))
-        qe, qo = q[..., 0::2], q[..., 1::2]
-        scores = torch.sum((cos * qe - sin * qo) * keys[..., 0::2] + (sin * qe + cos * qo) * keys[..., 1::2], -1)
-    else:
-        scores = torch.sum(q * keys, -1)
-    scores = (scores / math.sqrt(hd)).masked_fill(~valid[None, :, :, None], float("-inf"))
-    p = torch.softmax(scores, dim=2)
-    a = torch.sum(p[..., None] * values, 2).reshape(B, T, d)
+
+    def windows(rows):  # (B, T, H, hd, slots): a strided view, slot slots-1 the newest
+        padded = torch.nn.functional.pad(rows, (0, 0, pad, 0))[:, E:]
+        return padded.unfold(1, slots, E).reshape(B, T, n_heads, hd, slots)
+    valid = (torch.arange(T, device=q.device)[:, None] * E + E +
+             torch.arange(slots, device=q.device)[None, :]) >= pad          # (T, slots)
+    scores = torch.einsum("bthx,bthxs->bths", q.reshape(B, T, n_heads, hd), windows(keys)) / math.sqrt(hd)
+    p = torch.softmax(scores.masked_fill(~valid[None, :, None, :], float("-inf")), dim=-1)
+    a = torch.einsum("bths,bthxs->bthx", p, windows(all_v)).reshape(B, T, d)
     keep = min(slots, all_k.shape[1])
     return a, all_k[:, -keep:], all_v[:, -keep:]

@@ -25,16 +25,16 @@ def convolve(taps: torch.Tensor, history: torch.Tensor, rows: torch.Tensor) -> t
 def project(level, x: torch.Tensor, qk_norm: bool, conv: torch.Tensor | None):
     """(km, vm, qm, conv'): the projections of x, convolved over their streams when conv
     (B, 3, K-1, d) is given (conv': the last K-1 pre-convolution rows), km and qm normalized
-    when qk_norm."""
-    rows = [x @ level.wk, x @ level.wv, x @ level.wq]
+    when qk_norm.  The three streams go through one matrix product and one windowed product."""
+    B, T, d = x.shape
+    rows = (x @ torch.cat([level.wk, level.wv, level.wq], 1)).reshape(B, T, 3, d).transpose(1, 2)  # (B, 3, T, d)
     new_conv = None
     if conv is not None:
-        taps = (level.conv_k, level.conv_v, level.conv_q)
-        keep = conv.shape[2]
-        new_conv = torch.stack([torch.cat([conv[:, s], rows[s]], 1)[:, -keep:] if keep else conv[:, s]
-                                for s in range(3)], 1)
-        rows = [convolve(taps[s], conv[:, s], rows[s]) for s in range(3)]
-    km, vm, qm = rows
+        window = torch.cat([conv, rows], 2)                                  # (B, 3, K-1+T, d)
+        new_conv = window[:, :, T:]
+        taps = torch.stack([level.conv_k, level.conv_v, level.conv_q])       # (3, K, d)
+        rows = torch.einsum("bstdk,skd->bstd", window.unfold(2, taps.shape[1], 1), taps)
+    km, vm, qm = rows.unbind(1)
     if qk_norm:
         km, qm = l2_normalize(km), l2_normalize(qm)
     return km, vm, qm, new_conv

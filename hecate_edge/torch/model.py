@@ -50,6 +50,7 @@ class HecateLM(nn.Module):
                 node = getattr(node, part)
             node.register_parameter(leaf, nn.Parameter(torch.tensor(value, dtype=dtype)))
         ref = rule_by_name(cfg.rule)
+        self._init: dict = {}
         self._specs = [LevelSpec(cfg.rule, rules.rule(cfg.rule), ref.GATES, cfg.qk_norm, cfg.bounded_steps,
                                  cfg.periods[level], cfg.gated(level), cfg.memory_hp,
                                  tuple(getattr(ref, "EXTRA_INPUTS", ())))
@@ -91,8 +92,12 @@ class HecateLM(nn.Module):
         cfg = self.config
         p = self.emb
         device = p.device if device is None else device
-        d, ref = cfg.d_model, rule_by_name(cfg.rule)
-        init = torch.as_tensor(ref.init_state(d, cfg.rule_hp), dtype=p.dtype, device=device)
+        d = cfg.d_model
+        key = (p.dtype, str(device))
+        if key not in self._init:  # the rule's init state, copied to the device once
+            self._init[key] = torch.as_tensor(rule_by_name(cfg.rule).init_state(d, cfg.rule_hp), dtype=p.dtype,
+                                              device=device)
+        init = self._init[key]
         memory = init.expand((batch,) + init.shape).clone()
         conv = (torch.zeros(batch, 3, cfg.conv_kernel - 1, d, dtype=p.dtype, device=device)
                 if cfg.conv_kernel else None)

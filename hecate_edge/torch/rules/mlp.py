@@ -3,6 +3,7 @@ state (B, 2, h, d) = (W1, W2^T); the inner gradient of the attentional bias at
 `at`, retention toward the rule's init state W0 (L2 with lambda_2, the
 elastic net of MATH §3.8, or MEMORA's KL on the simplex).  Autograd takes the
 silu'' term of the BPTT by differentiating silu_grad."""
+import functools
 from types import SimpleNamespace
 
 import torch
@@ -31,8 +32,14 @@ def inner_grad(at: torch.Tensor, km: torch.Tensor, vm: torch.Tensor, bias) -> to
 
 
 def prior(ref_rule, d: int, hp: dict, like: torch.Tensor) -> torch.Tensor:
-    """The rule's init state W0 (MATH §3.5), where forgetting returns to."""
-    return torch.as_tensor(ref_rule.init_state(d, hp), dtype=like.dtype, device=like.device)
+    """The rule's init state W0 (MATH §3.5), where forgetting returns to (made once per device and dtype)."""
+    return _prior(ref_rule, d, tuple(sorted((k, v) for k, v in hp.items() if k in ref_rule.PARAM_NAMES)),
+                  like.dtype, like.device)
+
+
+@functools.lru_cache(maxsize=32)
+def _prior(ref_rule, d: int, hp: tuple, dtype, device) -> torch.Tensor:
+    return torch.as_tensor(ref_rule.init_state(d, dict(hp)), dtype=dtype, device=device)
 
 
 def l2_step(state, grad, gates, lambda_2: float, w0, hp) -> torch.Tensor:
