@@ -8,6 +8,7 @@ each call turns every query and key by its token's position relative to the
 call's first token (cached tokens at -1, -2, ...), with cos and sin taken in
 float64 and rounded once: <R(a) q, R(b) k> = <R(a - b) q, k>, MATH §2's
 relative form, and no angle grows with the stream's absolute position."""
+import functools
 import math
 
 import torch
@@ -15,12 +16,17 @@ import torch
 from hecate_edge.reference.attention import rope_frequencies
 
 
+@functools.lru_cache(maxsize=16)
+def _frequencies(head_dim: int, device: torch.device) -> torch.Tensor:
+    """theta_i of MATH §2 in float64 on `device`, copied there once."""
+    return torch.as_tensor(rope_frequencies(head_dim), dtype=torch.float64, device=device)
+
+
 def _turn(x: torch.Tensor, positions: torch.Tensor, n_heads: int) -> torch.Tensor:
     """R(p theta) x for rows x (B, L, d) at positions (L,) (float64), each head's pairs (2i, 2i+1)."""
     B, L, d = x.shape
     hd = d // n_heads
-    freqs = torch.as_tensor(rope_frequencies(hd), dtype=torch.float64, device=x.device)
-    angles = positions[:, None] * freqs[None, :]                          # (L, h/2)
+    angles = positions[:, None] * _frequencies(hd, x.device)[None, :]    # (L, h/2)
     cos, sin = (f(angles).to(x.dtype)[None, :, None, :] for f in (torch.cos, torch.sin))
     pairs = x.reshape(B, L, n_heads, hd // 2, 2)
     even, odd = pairs[..., 0], pairs[..., 1]

@@ -121,7 +121,7 @@ class HecateLM(nn.Module):
         ctx = SimpleNamespace(specs=self._specs, window=cfg.window, n_heads=cfg.n_heads, rope=cfg.rope,
                               freeze=freeze_memory, fixed=fixed_schedule, fast=fast)
         compose = COMPOSITIONS[cfg.composition]
-        h = self.emb[tokens]                                             # MATH §1
+        h = nn.functional.embedding(tokens, self.emb)                    # MATH §1
         caches, levels = [], []
         for layer in range(cfg.n_layers):                                # MATH §4.3
             p, cache, lv = compose(ctx, getattr(self, f"blk{layer}"), h, state.caches[layer],

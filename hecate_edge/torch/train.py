@@ -117,22 +117,25 @@ def train(lm: HecateLM, corpora, config: TrainConfig, world: World, mix: Sequenc
             step = run.step
             fixed = step < config.freq_anneal  # MATH §6.2 annealing
             jobs = [draw_job(run.rng, corpora, probs, config) for _ in range(config.batch)][share]
-            batch = {key: torch.as_tensor(np.stack([getattr(j, key) for j in jobs]).astype(np.int64),
-                                          device=world.device) for key in ("burn_in", "inputs", "targets")}
+            rows = np.concatenate([np.stack([getattr(j, key) for j in jobs]).astype(np.int64)
+                                   for key in ("burn_in", "inputs", "targets")], 1)
+            rows = torch.as_tensor(rows, device=world.device)  # one copy to the device per step
+            burn_in, inputs, targets = rows.split([config.burn_in, config.chunk, config.chunk], 1)
             state = None
             if config.burn_in:
                 with torch.no_grad():
-                    _, state = lm(batch["burn_in"], freeze_memory=config.freeze_memory, fixed_schedule=fixed)
-            logits, _ = net(batch["inputs"], state, freeze_memory=config.freeze_memory, fixed_schedule=fixed)
-            loss = chunk_mean_loss(logits, batch["targets"])
+                    _, state = lm(burn_in, freeze_memory=config.freeze_memory, fixed_schedule=fixed)
+            logits, _ = net(inputs, state, freeze_memory=config.freeze_memory, fixed_schedule=fixed)
+            loss = chunk_mean_loss(logits, targets)
             run.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             _hold(lm, run, step, config.chunk)
             params = [p for p in lm.parameters() if p.grad is not None]
             norm = float(torch.nn.utils.clip_grad_norm_(params, config.clip_norm or math.inf)) if params else 0.0
-            if not (math.isfinite(norm) and math.isfinite(loss.item())):
+            loss_value = loss.item()
+            if not (math.isfinite(norm) and math.isfinite(loss_value)):
                 skipped += 1
-                why = f"non-finite {'loss' if not math.isfinite(loss.item()) else 'gradient norm'}; no update applied"
+                why = f"non-finite {'loss' if not math.isfinite(loss_value) else 'gradient norm'}; no update applied"
                 if on_nonfinite == "skip" and skipped < MAX_SKIPPED:
                     run.step += 1
                     continue
@@ -145,7 +148,7 @@ def train(lm: HecateLM, corpora, config: TrainConfig, world: World, mix: Sequenc
                 group["lr"] = lr
             run.optimizer.step()
             run.step += 1
-            mean_loss = world.mean(loss.item())
+            mean_loss = world.mean(loss_value)
             record = {"step": step + 1, "loss": mean_loss, "bpb": mean_loss / math.log(2), "lr": lr,
                       "grad_norm": norm, "tokens": (step + 1) * step_tokens, "seconds": time.perf_counter() - start}
             if val and world.leader and ((eval_every and run.step % eval_every == 0) or run.step == until):
