@@ -50,7 +50,7 @@ def test_gradients_match_train_chunk(case):
 
 @pytest.mark.parametrize("case", [CASES[0], CASES[5], CASES[22]], ids=case_id)
 def test_gradients_match_finite_differences(case):
-    """Autograd of the float64 model against central differences at a few entries of every tensor."""
+    """Autograd of the float64 model against central differences at a random entry of every tensor."""
     cfg = sweep_config(*case)
     lm = HecateLM(cfg, lively_params(cfg, 8), dtype=torch.float64)
     stream = np.random.default_rng(3).integers(0, cfg.vocab, CHUNK + 1)
@@ -63,6 +63,6 @@ def test_gradients_match_finite_differences(case):
         def loss():
             with torch.no_grad():
                 return float(cross_entropy(lm(tokens)[0], targets))
-        for index in {tuple(int(i) for i in rng.integers(0, values.shape)) for _ in range(2)}:
+        for index in [tuple(int(i) for i in rng.integers(0, values.shape))]:
             fd = central_difference(loss, values, index, 1e-6)
             assert abs(grads[name][index] - fd) <= 1e-6 + 1e-5 * abs(fd), f"{name}{index}: {grads[name][index]} vs {fd}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install_and_test.sh — the one command that installs hecate_edge and runs every
 # test on a fresh Debian/Ubuntu machine: system packages (when root), the Python
-# package with its test extra, the cross-compile checks, then pytest.
+# package with its test extra and CPU PyTorch (the torch extra), the cross-compile
+# checks, then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +52,15 @@ if [ "$(id -u)" -eq 0 ] && "$PYTHON" -c 'import sys, sysconfig, os; sys.exit(not
   export PIP_BREAK_SYSTEM_PACKAGES=1
 fi
 "$PYTHON" -m pip install '.[test]'
+
+banner "PyTorch, CPU build: the [torch] extra (tests/test_torch_*.py, docs/TORCH.md)"
+# The CPU wheel (~190 MB) from PyTorch's own index: PyPI's default torch is the CUDA
+# build, several GB with its nvidia packages. Without that index, PyPI's is the fallback.
+if ! "$PYTHON" -m pip install torch --index-url https://download.pytorch.org/whl/cpu; then
+  echo "WARNING: PyTorch's CPU index is unreachable: installing torch from PyPI (the CUDA build, several GB)" >&2
+  "$PYTHON" -m pip install torch
+fi
+"$PYTHON" -m pip install '.[test,torch]'
 
 banner "cross-compile checks (wasm32, Cortex-M4F)"
 bash tools/cross_compile.sh
