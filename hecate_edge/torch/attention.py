@@ -39,8 +39,8 @@ def attend(attn, entries: list[torch.Tensor], cache_k: torch.Tensor, cache_v: to
     pushed in order) join the window; the query is entries[0] Wq.  cache_k/v: (B, m, d), m <= E w."""
     B, T, d = entries[0].shape
     E, slots, m = len(entries), window * len(entries), cache_k.shape[1]
-    new_k = torch.stack([e @ attn.wk for e in entries], 2).reshape(B, T * E, d)
-    new_v = torch.stack([e @ attn.wv for e in entries], 2).reshape(B, T * E, d)
+    rows = entries[0] if E == 1 else torch.stack(entries, 2).reshape(B, T * E, d)
+    new_k, new_v = rows @ attn.wk, rows @ attn.wv
     all_k, all_v = torch.cat([cache_k, new_k], 1), torch.cat([cache_v, new_v], 1)
     q = entries[0] @ attn.wq
     keys = all_k

@@ -34,9 +34,10 @@ def project(level, x: torch.Tensor, qk_norm: bool, conv: torch.Tensor | None):
         new_conv = window[:, :, T:]
         taps = torch.stack([level.conv_k, level.conv_v, level.conv_q])       # (3, K, d)
         rows = torch.einsum("bstdk,skd->bstd", window.unfold(2, taps.shape[1], 1), taps)
+    if qk_norm:  # km and qm in one pass
+        kq = l2_normalize(rows[:, 0::2])
+        return kq[:, 0], rows[:, 1], kq[:, 1], new_conv
     km, vm, qm = rows.unbind(1)
-    if qk_norm:
-        km, qm = l2_normalize(km), l2_normalize(qm)
     return km, vm, qm, new_conv
 
 

@@ -55,6 +55,8 @@ def make_optimizer(lm: HecateLM, config: TrainConfig) -> torch.optim.Optimizer:
         (decay if shrinks else plain).append(param)
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": plain, "weight_decay": 0.0}]
     extra = {"betas": (0.9, 0.999), "eps": 1e-8} if name == "AdamW" else {}
+    if name in ("AdamW", "Adam") and all(p.is_cuda for p in lm.parameters()):
+        extra["fused"] = True  # one kernel per step on the GPU instead of one per tensor group
     return cls(groups, lr=config.lr, **extra)
 
 
