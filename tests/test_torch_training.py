@@ -78,3 +78,21 @@ def test_two_gloo_processes_equal_one_process(tmp_path):
     one, two = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
     for name in one.files:
         assert_close(two[name], one[name], 1e-6, name)
+
+
+def test_nonfinite_step_applies_nothing():
+    """A NaN in every embedding row makes the loss NaN: "stop" raises with the weights as they
+    were, "skip" drops each such step (3 here, fewer than MAX_SKIPPED in a row) and records none."""
+    from hecate_edge.nonfinite import NonFiniteTraining
+
+    cfg, config, corpus = setup()
+    lm = HecateLM.from_config(cfg, seed=0)
+    with torch.no_grad():
+        lm.emb[:, 0] = float("nan")
+    before = lm.tensors()
+    with pytest.raises(NonFiniteTraining, match="step 1: non-finite loss"):
+        torch_train.train(lm, [corpus], config, CPU, show_progress=False)
+    for name, value in lm.tensors().items():
+        np.testing.assert_array_equal(value, before[name], err_msg=name)  # NaN == NaN here
+    records = torch_train.train(lm, [corpus], config, CPU, show_progress=False, on_nonfinite="skip")
+    assert records == []

@@ -11,7 +11,9 @@ hecate_cuda_rule_check accepts, period 1).  Neither takes a level with a
 frequency gate (MATH §6.2), a frozen memory, a rule that owns tensors (the
 SSM: the op gives no gradient for them) or, on CUDA, a block-start state
 (period > 1); those run in torch.  The op's incoming state is a constant
-(MATH §7), as a call's incoming state is.
+(MATH §7), as a call's incoming state is.  Where the runtime refuses a
+non-finite result (HECATE_E_NONFINITE, D39) the op returns NaN, as the torch
+ops would compute, so the trainer sees a non-finite loss and skips the step.
 """
 from __future__ import annotations
 
@@ -23,6 +25,20 @@ import torch
 from hecate_edge.reference.retention import RETENTION_IDS
 from hecate_edge.reference.rules import RULES as REF_RULES
 from hecate_edge.reference.rules import rule_tensor_specs
+
+
+def _nan_on_refusal(call, *like):
+    """call()'s result, or NaN arrays shaped as `like` where the runtime refused a non-finite result."""
+    from hecate_edge.errors import HecateError
+    from hecate_edge.nonfinite import is_nonfinite_error
+
+    try:
+        return call()
+    except HecateError as err:
+        if not is_nonfinite_error(err):
+            raise
+        return tuple(np.full_like(a, np.nan) if isinstance(a, np.ndarray) else torch.full_like(a, float("nan"))
+                     for a in like)
 
 
 def _rule_params(spec) -> dict:
@@ -85,7 +101,8 @@ class _CpuRule(torch.autograd.Function):
         call = dict(initial_state=state.detach().numpy()[:, None], params=_rule_params(spec),
                     retention=spec.hp["retention"], lambda_1=spec.hp["lambda_1"],
                     x=None if x is None else x.detach().numpy()[:, None], period=spec.period, position=position)
-        y, final = ops.run(spec.rule_name, *arrays, g, **call)
+        y, final = _nan_on_refusal(lambda: ops.run(spec.rule_name, *arrays, g, **call), arrays[0],
+                                   call["initial_state"])
         ctx.saved = (spec, arrays, g, call, x is not None)
         final = torch.from_numpy(final[:, 0])
         ctx.mark_non_differentiable(final)
@@ -96,10 +113,22 @@ class _CpuRule(torch.autograd.Function):
         from hecate_edge import ops
 
         spec, arrays, g, call, has_x = ctx.saved
-        grads = ops.backward(spec.rule_name, *arrays, g, np.ascontiguousarray(dy.numpy()[:, None]), **call)
+        names = ["q", "k", "v", *g] + (["x"] if has_x else [])
+        like = [*arrays, *g.values()] + ([call["x"]] if has_x else [])
+
+        def run():
+            grads = ops.backward(spec.rule_name, *arrays, g, np.ascontiguousarray(dy.numpy()[:, None]), **call)
+            return tuple(grads[n] for n in names)
+        grads = dict(zip(names, _nan_on_refusal(run, *like)))
         out = [torch.from_numpy(grads[n][:, 0]) for n in ("k", "v", "q")]
         dx = torch.from_numpy(grads["x"][:, 0]) if has_x else None
         return (None, None, None, *out, dx, *[torch.from_numpy(grads[name][:, 0]) for name, _ in spec.gate_kinds])
+
+
+def _run(fn, spec: dict, n_seq: int, T: int, tensors: tuple, out: tuple) -> tuple:
+    """fn(spec, n_seq, T, the tensors' data pointers...), then `out`, the tensors it wrote."""
+    fn(spec, n_seq, T, *(t.data_ptr() for t in tensors))
+    return out
 
 
 class _CudaRule(torch.autograd.Function):
@@ -116,8 +145,8 @@ class _CudaRule(torch.autograd.Function):
         final = state0.clone()
         y = torch.empty_like(q)
         c = _c_spec(spec, d, position)
-        cuda.rule_forward_device(c, B, T, k.data_ptr(), v.data_ptr(), q.data_ptr(), g.data_ptr(),
-                                 final.data_ptr(), y.data_ptr())
+        pointers = (k, v, q, g, final, y)
+        y, final = _nan_on_refusal(lambda: _run(cuda.rule_forward_device, c, B, T, pointers, (y, final)), y, final)
         ctx.save_for_backward(k, v, q, g, state0)
         ctx.c_spec = c
         final = final.reshape(state.shape)
@@ -133,7 +162,7 @@ class _CudaRule(torch.autograd.Function):
         dy = dy.contiguous()
         dk, dv, dq, dg = (torch.empty_like(a) for a in (k, v, q, g))
         work = torch.empty(max(cuda.rule_backward_len(ctx.c_spec, B, T), 1), dtype=torch.float32, device=k.device)
-        cuda.rule_backward_device(ctx.c_spec, B, T, k.data_ptr(), v.data_ptr(), q.data_ptr(), g.data_ptr(),
-                                  state0.data_ptr(), dy.data_ptr(), dk.data_ptr(), dv.data_ptr(), dq.data_ptr(),
-                                  dg.data_ptr(), work.data_ptr())
+        pointers = (k, v, q, g, state0, dy, dk, dv, dq, dg, work)
+        out = (dk, dv, dq, dg)
+        dk, dv, dq, dg = _nan_on_refusal(lambda: _run(cuda.rule_backward_device, ctx.c_spec, B, T, pointers, out), *out)
         return (None, None, None, dk, dv, dq, None, *dg.unbind(-1))

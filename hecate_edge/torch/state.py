@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 import torch
 
-from hecate_edge.torch.cms import LevelState
-
 
 @dataclass
 class State:

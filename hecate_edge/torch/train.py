@@ -134,10 +134,10 @@ def train(lm: HecateLM, corpora, config: TrainConfig, world: World, mix: Sequenc
             _hold(lm, run, step, config.chunk)
             params = [p for p in lm.parameters() if p.grad is not None]
             norm = float(torch.nn.utils.clip_grad_norm_(params, config.clip_norm or math.inf)) if params else 0.0
-            loss_value = loss.item()
-            if not (math.isfinite(norm) and math.isfinite(loss_value)):
+            mean_loss = world.mean(loss.item())  # every rank decides on the same numbers
+            if not (math.isfinite(norm) and math.isfinite(mean_loss)):
                 skipped += 1
-                why = f"non-finite {'loss' if not math.isfinite(loss_value) else 'gradient norm'}; no update applied"
+                why = f"non-finite {'loss' if not math.isfinite(mean_loss) else 'gradient norm'}; no update applied"
                 if on_nonfinite == "skip" and skipped < MAX_SKIPPED:
                     run.step += 1
                     continue
@@ -150,14 +150,14 @@ def train(lm: HecateLM, corpora, config: TrainConfig, world: World, mix: Sequenc
                 group["lr"] = lr
             run.optimizer.step()
             run.step += 1
-            mean_loss = world.mean(loss_value)
             record = {"step": step + 1, "loss": mean_loss, "bpb": mean_loss / math.log(2), "lr": lr,
                       "grad_norm": norm, "tokens": (step + 1) * step_tokens, "seconds": time.perf_counter() - start}
             if val and world.leader and ((eval_every and run.step % eval_every == 0) or run.step == until):
                 record["val_bpb"] = evaluate_corpora(runtime_model(lm), val, eval_tokens).bits_per_byte
             records.append(record)
             log.write(record)
-            bar.update(bpb=round(record["bpb"], 4), **{"tok/s": f"{len(records) * step_tokens / record['seconds']:,.0f}"})
+            rate = len(records) * step_tokens / record["seconds"]
+            bar.update(bpb=round(record["bpb"], 4), **{"tok/s": f"{rate:,.0f}"})
             if checkpoint is not None and world.leader and checkpoint_every and run.step % checkpoint_every == 0:
                 save_checkpoint(checkpoint, lm, config, run)
     if checkpoint is not None and world.leader:

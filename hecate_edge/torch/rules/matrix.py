@@ -8,7 +8,8 @@ import torch
 
 from hecate_edge.reference.rules import atlas as ref_atlas
 from hecate_edge.torch.mathfn import col, ns_iterate
-from hecate_edge.torch.rules.retention import elastic, shrink
+from hecate_edge.reference.retention import elastic
+from hecate_edge.torch.rules.retention import shrink
 
 
 def read_matrix(s: torch.Tensor, qm: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,8 @@ from hecate_edge.reference.rules import mlp as ref_mlp
 from hecate_edge.reference.rules import moneta as ref_moneta
 from hecate_edge.reference.rules import yaad as ref_yaad
 from hecate_edge.torch.mathfn import col, silu, silu_grad
-from hecate_edge.torch.rules.retention import elastic, shrink
+from hecate_edge.reference.retention import elastic
+from hecate_edge.torch.rules.retention import shrink
 
 
 def apply(state: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

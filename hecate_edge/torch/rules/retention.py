@@ -2,7 +2,6 @@
 an L2 step, with a per-sequence threshold (the torch twin of reference/retention.py)."""
 import torch
 
-from hecate_edge.reference.retention import elastic  # noqa: F401  (lambda_1 of a memory_hp, else 0)
 from hecate_edge.torch.mathfn import col
 
 
