@@ -54,18 +54,30 @@ def run_level(spec: LevelSpec, level, x: torch.Tensor, state: LevelState, positi
     if use_fast and not spec.gated and fast.runs(spec, x):
         y, memory, at = fast.recurrence(spec, km, vm, qm, gates, xs, state.memory, state.at, position)
         return y, LevelState(memory, at, state.block_sum, conv)
-    memory, at, block_sum = state.memory, state.at, state.block_sum
+    block_sum = [state.block_sum]
+
+    def gate(t: int, n: int):
+        keep, block_sum[0] = _frequency_gate(level, block_sum[0], x[:, t], n, spec.period, fixed_schedule)
+        return keep
+    y, memory, at = recurrence(spec, km, vm, qm, gates, state.memory, state.at, position, xs, tensors,
+                               gate if spec.gated else None)
+    return y, LevelState(memory, at, block_sum[0], conv)
+
+
+def recurrence(spec: LevelSpec, km, vm, qm, gates: dict, memory, at, position: int, xs=None, tensors=None,
+               gate=None):
+    """(y (B, T, d), memory', at') of the rule over a call's tokens on the level's clock (MATH §6.1)
+    in torch ops.  gate(t, n), called at every token, gives the frequency gate's multiplier at a
+    block end (MATH §6.2), None elsewhere and without a gate."""
     ys = []
-    for t in range(x.shape[1]):
+    for t in range(km.shape[1]):
         n = position + t
         if n % spec.period == 0:  # a block starts: its start state is the state (period 1: always)
             at = memory
         g = {name: value[:, t] for name, value in gates.items()}
         new, y = spec.rule.write_read(memory, at, km[:, t], vm[:, t], qm[:, t], g, spec.hp,
                                       x=None if xs is None else xs[:, t], tensors=tensors)
-        keep = None
-        if spec.gated:
-            keep, block_sum = _frequency_gate(level, block_sum, x[:, t], n, spec.period, fixed_schedule)
+        keep = None if gate is None else gate(t, n)
         if not fires(n, spec.period):
             memory, y = new, spec.rule.read(at, qm[:, t], spec.hp)
         elif keep is None:
@@ -74,7 +86,7 @@ def run_level(spec: LevelSpec, level, x: torch.Tensor, state: LevelState, positi
             memory = at = at + keep.reshape((-1,) + (1,) * (new.dim() - 1)) * (new - at)
             y = spec.rule.read(memory, qm[:, t], spec.hp)
         ys.append(y)
-    return torch.stack(ys, 1), LevelState(memory, at, block_sum, conv)
+    return torch.stack(ys, 1), memory, at
 
 
 def pre_read(spec: LevelSpec, level, x: torch.Tensor, state: LevelState, position: int, freeze: bool):
