@@ -66,3 +66,25 @@ def test_train_on_cuda_writes_a_runnable_file(tmp_path):
     tokens = np.arange(12)[None] % 256
     logits = lm(torch.as_tensor(tokens).cuda())[0][0].detach().cpu().numpy()
     assert_close(logits, Model(str(out)).session().process(tokens[0]), 1e-5, "logits")
+
+
+@pytest.mark.parametrize("rule", KERNEL_RULES)
+def test_cuda_torch_op_matches_runtime_op(rule):
+    """hecate_edge.torch.ops on CUDA float32 (the kernels) against the C op in float64."""
+    from hecate_edge import ops
+    from hecate_edge.torch import ops as tops
+    from rule_inputs import rule_inputs
+
+    if cuda.unavailable_reason() is not None:
+        pytest.skip(cuda.unavailable_reason())
+    q, k, v, gates, dy, state = rule_inputs(rule, 2, 2, 20, 32, dtype=np.float64)
+    tensors = [torch.tensor(a, dtype=torch.float32, device="cuda", requires_grad=True) for a in (q, k, v)]
+    tgates = {n: torch.tensor(g, dtype=torch.float32, device="cuda", requires_grad=True) for n, g in gates.items()}
+    o, final = tops.run(rule, *tensors, tgates, initial_state=torch.tensor(state, dtype=torch.float32).cuda())
+    want_o, want_state = ops.run(rule, q, k, v, gates, initial_state=state)
+    assert_close(o.detach().cpu().numpy(), want_o, 1e-4, "o")
+    assert_close(final.cpu().numpy(), want_state, 1e-4, "final state")
+    torch.sum(o * torch.tensor(dy, dtype=torch.float32, device="cuda")).backward()
+    want = ops.backward(rule, q, k, v, gates, dy, initial_state=state)
+    for name, t in [("q", tensors[0]), ("k", tensors[1]), ("v", tensors[2]), *tgates.items()]:
+        assert_close(t.grad.cpu().numpy(), want[name], 1e-4, f"d/d{name}")
