@@ -9,8 +9,6 @@ import torch
 from hecate_edge.torch.attention import attend
 from hecate_edge.torch.cms import pre_read, run_level
 
-WINDOW_ENTRIES = {"mag": 1, "mal": 1, "mac": 2}  # MATH §4.4: MAC caches an x and an h entry per token
-
 
 def memory_output(ctx, blk, x, levels, position):
     """MATH §6.1: the levels' reads summed (1/sqrt(k) for k > 2), and their states after."""
