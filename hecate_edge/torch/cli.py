@@ -40,6 +40,9 @@ def train_torch(args, cfg, config, training_data):
         if world.leader:
             lm.save(args.out)
         raise
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
     if not world.leader:
         return None
     lm.save(args.out)

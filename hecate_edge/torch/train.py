@@ -104,8 +104,11 @@ def train(lm: HecateLM, corpora, config: TrainConfig, world: World, mix: Sequenc
     corpora = list(corpora)
     probs = None if mix is None else np.asarray(mix, np.float64) / np.sum(mix)
     share = world.share(config.batch)
+    # parameters without a gradient in a step: a frozen memory's, and with CMS levels those of a level
+    # that does not fire in the chunk (or a frequency gate on the fixed schedule)
+    unused = config.freeze_memory or lm.config.n_levels > 1
     net = lm if not torch.distributed.is_initialized() else DistributedDataParallel(
-        lm, device_ids=[world.device.index] if world.device.type == "cuda" else None, find_unused_parameters=True)
+        lm, device_ids=[world.device.index] if world.device.type == "cuda" else None, find_unused_parameters=unused)
     run = run or TorchRun(0, np.random.default_rng(config.seed), make_optimizer(lm, config), {})
     until = config.steps if until is None else min(until, config.steps)
     warmup = min(100, config.steps // 10) if config.warmup is None else config.warmup
