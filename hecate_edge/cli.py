@@ -77,9 +77,8 @@ def _feature_flags(args: argparse.Namespace) -> dict:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from hecate_edge import atomic, train
+    from hecate_edge import train
     from hecate_edge.config import ModelConfig
-    from hecate_edge.nonfinite import NonFiniteTraining
 
     if args.steps < 1 or args.chunk < 1 or args.batch < 1 or args.burn_in < 0 or args.freq_anneal < 0:
         raise UsageError("--steps, --chunk and --batch must be >= 1, --burn-in and --freq-anneal >= 0")
@@ -98,6 +97,50 @@ def _cmd_train(args: argparse.Namespace) -> None:
         clip_norm=args.clip if args.clip > 0 else None, seed=args.seed, burn_in=args.burn_in,
         optimizer=args.optimizer, freq_anneal=args.freq_anneal,
     )
+    if args.engine == "torch":
+        from hecate_edge.nonfinite import NonFiniteTraining
+        from hecate_edge.torch.cli import train_torch
+
+        try:
+            trained = train_torch(args, cfg, config, _training_data)
+        except NonFiniteTraining as exc:
+            raise TrainingStopped(f"training stopped at {exc}. Wrote the last good weights to {args.out}; "
+                                  "a lower --lr or --clip may help") from None
+        if trained is None:  # a rank other than the leader: rank 0 writes and reports
+            return
+    else:
+        if args.device is not None:
+            raise UsageError("--device needs --engine torch (the native trainer runs on the CPU)")
+        if args.optimizer not in OPTIMIZERS:
+            raise UsageError(f"--optimizer {args.optimizer}: the native trainer has {', '.join(sorted(OPTIMIZERS))} "
+                             "(torch.optim classes need --engine torch)")
+        trained = _train_native(args, cfg, config)
+    model, records, config, plan = trained
+    tail = records[-min(len(records), 50):]
+    if tail:
+        print(f"trained {len(records)} steps x {config.batch} x {config.chunk} tokens, "
+              f"last {len(tail)} steps mean loss {np.mean([r['bpb'] for r in tail]):.3f} bits/byte")
+    else:
+        print(f"nothing left to train: the checkpoint is at step {config.steps} of {config.steps}")
+    for name, corpus in plan.builtin_heldout:
+        result = train.evaluate(model, corpus)
+        line = f"held-out {name}: {result.bits_per_byte:.3f} bits/byte"
+        if result.recall_accuracy is not None:
+            line += f", recall {result.recall_bits_per_byte:.3f} bits/byte, accuracy {result.recall_accuracy:.1%}"
+        print(line)
+    if plan.val and not plan.builtin_heldout:  # train() scored them at its last step
+        bpb = (records[-1]["val_bpb"] if records
+               else train.evaluate_corpora(model, plan.val, args.eval_tokens).bits_per_byte)
+        print(f"held-out ({plan.val_label}): {bpb:.3f} bits/byte over at most {args.eval_tokens:,} bytes")
+    print(f"wrote {args.out}" + (f" and {args.checkpoint}" if args.checkpoint else ""))
+
+
+def _train_native(args: argparse.Namespace, cfg, config):
+    """(runtime Model, records, TrainConfig, _DataPlan) of the native trainer (the optimizers of
+    hecate_edge.optim over the C backward); the model file written."""
+    from hecate_edge import atomic, train
+    from hecate_edge.nonfinite import NonFiniteTraining
+
     if args.resume:  # the run's own model and settings come from the checkpoint (D26)
         model, config, state = train.load_training_state(args.resume)
         print(f"resuming at step {state.step} of {config.steps} ({config.optimizer})")
@@ -116,23 +159,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         raise TrainingStopped(f"training stopped at {exc}. Wrote the last good weights to {kept}; "
                               "a lower --lr, --clip or a bounded rule setting may help") from None
     atomic.write_bytes(args.out, model.to_bytes())
-    tail = records[-min(len(records), 50):]
-    if tail:
-        print(f"trained {len(records)} steps x {config.batch} x {config.chunk} tokens, "
-              f"last {len(tail)} steps mean loss {np.mean([r['bpb'] for r in tail]):.3f} bits/byte")
-    else:
-        print(f"nothing left to train: the checkpoint is at step {config.steps} of {config.steps}")
-    for name, corpus in plan.builtin_heldout:
-        result = train.evaluate(model, corpus)
-        line = f"held-out {name}: {result.bits_per_byte:.3f} bits/byte"
-        if result.recall_accuracy is not None:
-            line += f", recall {result.recall_bits_per_byte:.3f} bits/byte, accuracy {result.recall_accuracy:.1%}"
-        print(line)
-    if plan.val and not plan.builtin_heldout:  # train() scored them at its last step
-        bpb = (records[-1]["val_bpb"] if records
-               else train.evaluate_corpora(model, plan.val, args.eval_tokens).bits_per_byte)
-        print(f"held-out ({plan.val_label}): {bpb:.3f} bits/byte over at most {args.eval_tokens:,} bytes")
-    print(f"wrote {args.out}" + (f" and {args.checkpoint}" if args.checkpoint else ""))
+    return model, records, config, plan
 
 
 @dataclass
@@ -347,8 +374,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a step that goes NaN/Inf: stop after saving the last good weights (default), "
                         "or skip its batch (stops after 10 in a row)")
     p.add_argument("--log", help="per-step loss log (.jsonl, or .csv)")
-    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adamw",
-                   help="outer optimizer (docs/MATH.md §10; default adamw)")
+    p.add_argument("--optimizer", default="adamw", metavar="NAME",
+                   help=f"outer optimizer: {', '.join(sorted(OPTIMIZERS))} (docs/MATH.md §10; default adamw); "
+                        "with --engine torch adamw, sgd or any torch.optim class name")
+    p.add_argument("--engine", choices=("native", "torch"), default="native",
+                   help="native: the C backward on CPU threads; torch: PyTorch autograd (pip install "
+                        "'hecate-edge[torch]'; docs/TORCH.md), on --device, data-parallel under torchrun")
+    p.add_argument("--device", default=None, help="with --engine torch: cpu (default), cuda or cuda:N")
     p.add_argument("--checkpoint", help="also write a training checkpoint (.npz: weights, config, optimizer, "
                                         "RNG), at the end, every --checkpoint-every steps and on Ctrl-C")
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="N", help="checkpoint every N steps")

@@ -137,6 +137,39 @@ def rule_backward(spec: dict, k, v, q, gates, state, dy):
                 _download(gg, gates.shape))
 
 
+def rule_runs(spec: dict) -> bool:
+    """Whether the kernels run this rule spec (hecate_cuda_rule_check); False where the backend cannot run."""
+    if unavailable_reason() is not None:
+        return False
+    ffi, lib = _ready()
+    return lib.hecate_cuda_rule_check(_spec(spec), ffi.new("uint32_t *"), ffi.new("size_t *")) == 0
+
+
+def rule_forward_device(spec: dict, n_seq: int, T: int, k: int, v: int, q: int, gates: int, state: int,
+                        y: int) -> None:
+    """hecate_cuda_rule_forward on device addresses (a framework tensor's data pointer; float32,
+    contiguous): no host copy.  state is overwritten with the state after token T-1."""
+    ffi, lib = _ready()
+    f = [ffi.cast("float *", a) for a in (k, v, q, gates, state, y)]
+    _check(lib.hecate_cuda_rule_forward(_spec(spec), n_seq, T, *f))
+
+
+def rule_backward_len(spec: dict, n_seq: int, T: int) -> int:
+    """Scalars of device work rule_backward_device needs."""
+    ffi, lib = _ready()
+    work = ffi.new("size_t *")
+    _check(lib.hecate_cuda_rule_backward_len(_spec(spec), n_seq, T, work))
+    return int(work[0])
+
+
+def rule_backward_device(spec: dict, n_seq: int, T: int, k: int, v: int, q: int, gates: int, state: int, dy: int,
+                         dk: int, dv: int, dq: int, dgates: int, work: int) -> None:
+    """hecate_cuda_rule_backward on device addresses: dk, dv, dq, dgates overwritten."""
+    ffi, lib = _ready()
+    f = [ffi.cast("float *", a) for a in (k, v, q, gates, state, dy, dk, dv, dq, dgates, work)]
+    _check(lib.hecate_cuda_rule_backward(_spec(spec), n_seq, T, *f))
+
+
 class CudaSessionBatch:
     """n_sessions sessions of one float32 model file on the GPU, fed together
     (hecate_cuda_batch_*: MAG with a rule this backend runs; others raise

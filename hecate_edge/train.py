@@ -113,7 +113,7 @@ def held_levels(periods, tokens_before: int, chunk: int) -> set[int]:
             if (tokens_before + chunk) // period == tokens_before // period}
 
 
-def _held_params(names, periods, tokens_before: int, chunk: int) -> set[str]:
+def held_params(names, periods, tokens_before: int, chunk: int) -> set[str]:
     """The parameter names (blk<l>.mem<i>.*) of the levels held this step."""
     held = held_levels(periods, tokens_before, chunk)
     return {name for name in names if (m := _LEVEL_PARAM.match(name)) and int(m.group(1)) in held}
@@ -246,7 +246,7 @@ def train(
     rng, optimizer = state.rng, state.optimizer
     step_tokens = config.chunk * config.batch
     fields = _RECORD_FIELDS + (("val_bpb",) if val else ())
-    with _LossLog(log_path, fields, append=state.step > 0) as log, \
+    with LossLog(log_path, fields, append=state.step > 0) as log, \
             GradientPool(model, config.chunk, threads, freeze_memory=config.freeze_memory) as pool, \
             Progress(until - state.step, "train", quiet=not show_progress) as bar, \
             _StepBoundaryInterrupt(enabled=checkpoint is not None) as interrupt:
@@ -255,7 +255,7 @@ def train(
                 interrupt.check()
                 step = state.step
                 fixed = step < config.freq_anneal  # MATH §6.2 annealing
-                jobs = [_draw_job(rng, corpora, probs, config) for _ in range(config.batch)]
+                jobs = [draw_job(rng, corpora, probs, config) for _ in range(config.batch)]
                 results = pool.run(jobs, fixed_schedule=fixed)
                 loss, flat, failure = _batch_mean(model, jobs, results, fixed, config.freeze_memory)
                 if failure is not None:
@@ -270,7 +270,7 @@ def train(
                     raise NonFiniteTraining(step + 1, failure)
                 skipped = 0
                 lr = lr_at(step, config.steps, config.lr, warmup)
-                hold = _held_params(optimizer.params, model.config.periods, step * config.chunk, config.chunk)
+                hold = held_params(optimizer.params, model.config.periods, step * config.chunk, config.chunk)
                 grad_norm = optimizer.step(model.split_grads(flat), lr=lr, hold=hold)
                 state.step += 1
                 seconds = time.perf_counter() - start_time
@@ -304,7 +304,7 @@ def train(
     return records
 
 
-def _draw_job(rng: np.random.Generator, corpora: list[Corpus], probs, config: TrainConfig) -> ChunkJob:
+def draw_job(rng: np.random.Generator, corpora: list[Corpus], probs, config: TrainConfig) -> ChunkJob:
     """One training chunk: a corpus (by ``probs``), then a start in it."""
     corpus = corpora[rng.choice(len(corpora), p=probs) if len(corpora) > 1 else 0]
     begin = _sample_start(rng, corpus, config.chunk, config.burn_in)
@@ -541,7 +541,7 @@ def _sample_start(rng: np.random.Generator, corpus: Corpus, chunk: int, burn_in:
     return int(rng.integers(burn_in, last + 1))
 
 
-class _LossLog:
+class LossLog:
     """Per-step records to a JSONL file, or CSV with columns ``fields`` when
     the name ends in ``.csv`` (a record without a field leaves it empty)."""
 
@@ -552,7 +552,7 @@ class _LossLog:
         self._file = None
         self._csv = None
 
-    def __enter__(self) -> "_LossLog":
+    def __enter__(self) -> "LossLog":
         if self.path is not None:
             self._file = open(self.path, "a" if self.append else "w", newline="")
         return self

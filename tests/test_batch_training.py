@@ -151,7 +151,7 @@ def test_training_with_the_memory_frozen_leaves_its_gates_alone(frozen):
 def test_masked_loss_scores_only_the_recalled_bytes():
     corpus = recall_episodes(100, seed=0)
     rng = np.random.default_rng(0)
-    job = train._draw_job(rng, [corpus], None, train.TrainConfig(chunk=64, masked_loss=True))
+    job = train.draw_job(rng, [corpus], None, train.TrainConfig(chunk=64, masked_loss=True))
     begin = train._sample_start(np.random.default_rng(0), corpus, 64, 0)  # the same draw
     np.testing.assert_array_equal(job.inputs, corpus.tokens[begin:begin + 64])
     scored = job.targets != train.IGNORED_TARGET

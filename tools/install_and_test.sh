@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # install_and_test.sh — the one command that installs hecate_edge and runs every
 # test on a fresh Debian/Ubuntu machine: system packages (when root), the Python
-# package with its test extra, the cross-compile checks, bounded fuzzing of the
-# C loaders (tools/fuzz.sh), then pytest.
+# package with its test, onnx and torch extras (CPU PyTorch), the cross-compile
+# checks, bounded fuzzing of the C loaders (tools/fuzz.sh), then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,14 +46,18 @@ npm ci --prefix wasm --no-audit --no-fund
 # micropip for the Pyodide test, from PyPI at the versions the pinned Pyodide lists
 "$PYTHON" tools/fetch_micropip.py
 
-banner "python package: $PYTHON -m pip install '.[test,onnx]'"
+banner "python package: $PYTHON -m pip install '.[test,onnx,torch]'"
 # Debian's own python3 refuses pip installs (PEP 668); a throwaway CI machine
 # running as root may override that.
 if [ "$(id -u)" -eq 0 ] && "$PYTHON" -c 'import sys, sysconfig, os; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
   echo "externally managed interpreter, running as root: setting PIP_BREAK_SYSTEM_PACKAGES=1"
   export PIP_BREAK_SYSTEM_PACKAGES=1
 fi
-"$PYTHON" -m pip install '.[test,onnx]'
+# PyTorch for the [torch] extra's tests (docs/TORCH.md), pinned: a machine whose
+# pip finds a local CPU wheel of this version (find-links) takes it; elsewhere
+# pip downloads it. Unpinned, pip would pick the newest CUDA build (several GB).
+"$PYTHON" -c 'import torch' 2>/dev/null || "$PYTHON" -m pip install 'torch==2.13.0'
+"$PYTHON" -m pip install '.[test,onnx,torch]'
 
 banner "cross-compile checks (wasm32, Cortex-M4F)"
 bash tools/cross_compile.sh
