@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 from hecate_edge import ops  # noqa: E402
 from hecate_edge.reference.rules import RULES  # noqa: E402
 from hecate_edge.torch import ops as tops  # noqa: E402
-from conftest import RULE_CASES, TEST_LAMBDA_SCALE, parse_case  # noqa: E402
+from conftest import RULE_CASES, elastic_lambda_1, parse_case  # noqa: E402
 from parity import assert_close  # noqa: E402
 
 RANGES = {"sigmoid": (0.02, 0.3), "softplus": (0.05, 0.5), "identity": (-1.0, 1.0)}
@@ -29,7 +29,7 @@ def inputs(rule, seed=0):
 
 def options(case):
     rule, retention, params = parse_case(case)
-    lam = TEST_LAMBDA_SCALE * RULES[rule].ELASTIC_LAMBDA_1 if retention == "elastic_net" else None
+    lam = elastic_lambda_1(rule) if retention == "elastic_net" else None
     return rule, {"params": params, "retention": retention, "lambda_1": lam}
 
 
