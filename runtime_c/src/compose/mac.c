@@ -76,7 +76,7 @@ static void mixing(const hecate_session *s, const hct_block *b, uint32_t which, 
 
 static void mac_forward(const hecate_session *s, hct_block *b, bool need_out, bool training) {
     const hecate_model *m = s->model;
-    const hct_layer_w *W = &m->w.layer[b->layer];
+    const hct_layer_mats *W = &m->mat.layer[b->layer];
     hct_layer_buf *L = b->L;
     mac_layer *M = layer_of(b);
     uint32_t d = m->cfg.d, T = b->T, k = m->cfg.n_levels;
@@ -96,8 +96,8 @@ static void mac_forward(const hecate_session *s, hct_block *b, bool need_out, bo
         }
         hct_zero(M->h + at, d);
         for (uint32_t i = 0; i < k; i++) hct_axpy(M->h + at, wr[i], M->lev[i].hy + at, d);
-        hct_model_linear(m, W->wk, M->h + at, 1, d, d, L->k[ENTRY_H] + at);
-        hct_model_linear(m, W->wv, M->h + at, 1, d, d, L->v[ENTRY_H] + at);
+        hct_model_linear(&W->wk, M->h + at, 1, d, d, L->k[ENTRY_H] + at);
+        hct_model_linear(&W->wv, M->h + at, 1, d, d, L->v[ENTRY_H] + at);
         hct_swa_forward(s, b, t);
         hct_zero(L->y + at, d);
         for (uint32_t i = 0; i < k; i++) { /* inference's levels share arrays: mix each read at once */
