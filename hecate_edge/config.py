@@ -10,14 +10,13 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from hecate_edge.reference.compositions import COMPOSITIONS as COMPOSITION_MODULES
 from hecate_edge.reference.retention import RETENTION_IDS
 from hecate_edge.reference.retention import resolve as resolve_retention
 from hecate_edge.reference.rules import RULES, rule_by_name, rule_tensor_specs
 
-COMPOSITIONS: dict[str, int] = {"mag": 0, "mal": 1, "mac": 2}
-# MATH §4.4: a composition's own tensors, "blk<l>.<name>", each of shape (n_levels,),
-# in blocks of more than one level
-COMPOSITION_TENSORS: dict[str, tuple[str, ...]] = {"mac": ("mac.mix_read", "mac.mix_out")}
+# name -> file id of every composition of the registry (reference/compositions.py)
+COMPOSITIONS: dict[str, int] = {name: c.COMPOSITION_ID for name, c in COMPOSITION_MODULES.items()}
 
 # Features whose default changed to on (D37): what a config dict written before them meant
 LEGACY_OFF = {"composition": "mag", "conv_kernel": 0, "rope": False, "bounded_steps": False}
@@ -221,7 +220,7 @@ def tensor_specs(cfg: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
     for layer in range(cfg.n_layers):
         specs += [(f"blk{layer}.attn.{w}", (d, d)) for w in ("wq", "wk", "wv", "wo")]
         if cfg.n_levels > 1:
-            specs += [(f"blk{layer}.{name}", (cfg.n_levels,)) for name in COMPOSITION_TENSORS.get(cfg.composition, ())]
+            specs += [(f"blk{layer}.{name}", (cfg.n_levels,)) for name in COMPOSITION_MODULES[cfg.composition].TENSORS]
         for level in range(cfg.n_levels):
             prefix = f"blk{layer}.mem{level}"
             specs += [(f"{prefix}.{w}", (d, d)) for w in ("wk", "wv", "wq")]

@@ -7,6 +7,7 @@ import pytest
 
 from hecate_edge.config import ModelConfig
 from hecate_edge.format import write_model
+from hecate_edge.reference.compositions import composition_by_name
 from hecate_edge.reference.init import init_params
 from hecate_edge.reference.rules import RULES, resolve_params, rule_by_name
 from hecate_edge.runtime import Model
@@ -26,6 +27,7 @@ def lively_params(cfg: ModelConfig, seed: int) -> dict:
     params = init_params(cfg, seed)
     rng = np.random.default_rng(seed + 1)
     gates = [gate for gate, _ in rule_by_name(cfg.rule).GATES]
+    own = composition_by_name(cfg.composition).TENSORS
     bias = dict(LIVELY_BIAS)
     if cfg.rule_hp.get("ns_steps"):
         # Newton-Schulz momentum with theta ~ 0.7 is chaotic (MATH §3.6: float32 and
@@ -45,7 +47,7 @@ def lively_params(cfg: ModelConfig, seed: int) -> dict:
             params[name] = np.array([bias[g] for g in gates]) + rng.uniform(-0.3, 0.3, len(gates))
         if ".mem0.w" in name or name.endswith("gate_w"):
             params[name] = params[name] * 3.0
-        if ".mac." in name:  # an uneven mix of the levels (MATH §4.4)
+        if name.partition(".")[2] in own:  # the composition's own: MAC's uneven mix of the levels (MATH §4.4)
             params[name] = rng.uniform(-1.0, 1.0, params[name].shape)
         if ".conv_" in name:  # a convolution that mixes the earlier tokens in (MATH §3.1)
             params[name] = rng.uniform(-0.6, 0.6, params[name].shape)

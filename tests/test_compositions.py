@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from hecate_edge.config import COMPOSITIONS, ModelConfig
+from hecate_edge.reference.compositions import composition_by_name
 from hecate_edge.reference.model import ReferenceSession
 from chunking import assert_chunking_bit_exact
 from finite_diff import assert_chunk_gradients
@@ -13,7 +14,6 @@ from parity import assert_close
 from conftest import ALL_RULES, build_model, lively_params, rule_config
 
 ALL_COMPOSITIONS = sorted(COMPOSITIONS)
-WINDOW_ENTRIES = {"mac": 2}  # FORMAT.md state blob: MAC's slots hold an x and an h entry
 TOL = {"f32": 1e-5, "f64": 1e-12}
 
 
@@ -43,7 +43,7 @@ def _window(sess, layer):
     """(keys, values) of block `layer`'s attention window, oldest first, read
     from the saved state blob (FORMAT.md: memories, then each block's ring)."""
     cfg = sess.model.config
-    w, d, entries = cfg.window, cfg.d_model, WINDOW_ENTRIES.get(cfg.composition, 1)
+    w, d, entries = cfg.window, cfg.d_model, composition_by_name(cfg.composition).WINDOW_ENTRIES  # MAC: x, h
     blob = np.frombuffer(sess.save_state(), dtype=np.uint8)
     reals = blob[56:].view({"f32": np.float32, "f64": np.float64}[sess.model.precision])
     start = cfg.n_layers * cfg.n_levels * int(np.prod(sess.model.memory_shape))

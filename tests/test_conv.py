@@ -10,7 +10,7 @@ import struct
 import numpy as np
 import pytest
 
-from hecate_edge.config import LEGACY_OFF, ModelConfig, tensor_specs
+from hecate_edge.config import COMPOSITIONS, LEGACY_OFF, ModelConfig, tensor_specs
 from hecate_edge.errors import HecateError
 from hecate_edge.format import crc32, describe, write_model
 from hecate_edge.reference.init import init_params, init_scale
@@ -27,7 +27,7 @@ def conv_config(composition="mag", **changes):
                           "composition": composition, "n_levels": 2, "periods": (1, 3), "conv_kernel": 4, **changes})
 
 
-@pytest.mark.parametrize("composition", ["mag", "mal", "mac"])
+@pytest.mark.parametrize("composition", sorted(COMPOSITIONS))
 def test_identity_taps_equal_the_model_without_convolution(composition):
     """Taps (0, .., 0, 1) pass each projection through: the same logits and
     memories, bit for bit, as the same weights without the flag."""

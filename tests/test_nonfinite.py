@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hecate_edge import ops
-from hecate_edge.config import ModelConfig
+from hecate_edge.config import COMPOSITIONS, ModelConfig
 from hecate_edge.runtime import HecateError
 from conftest import DTYPES, RULE_CASES, build_model, lively_params, parse_case, rule_config
 from test_ops import default_hp, inputs
@@ -73,7 +73,7 @@ CALLS = {  # name: (session options, the failing call)
 
 @pytest.mark.parametrize("call", sorted(CALLS))
 @pytest.mark.parametrize("precision", ["f32", "f64"])
-@pytest.mark.parametrize("composition", ["mag", "mal", "mac"])
+@pytest.mark.parametrize("composition", sorted(COMPOSITIONS))
 def test_an_overflowing_window_key_is_refused(composition, precision, call):
     model = window_poisoned(composition, precision)
     opts, fail = CALLS[call]

@@ -88,7 +88,7 @@ def test_every_rule_and_composition(case, composition):
 @pytest.mark.parametrize("case", RULE_CASES)
 def test_cms_levels_with_frequency_gates(case):
     """k = 2, period 3, a gate that opens and shuts (freq_b = 0, MATH §6.2)."""
-    composition = COMPOSITIONS[RULE_CASES.index(case) % 3]
+    composition = COMPOSITIONS[RULE_CASES.index(case) % len(COMPOSITIONS)]
     cfg = replace(rule_config(SMALL, case), composition=composition, n_levels=2, periods=(1, 3), freq_gates=True)
     params = lively_params(cfg, 0)
     params["blk0.mem1.freq_b"] = np.zeros(1)

@@ -1,6 +1,7 @@
 """The C runtime's rule and composition registries agree with the Python ones
-(reference/rules RULES, config.COMPOSITIONS), through what hecate.h exposes:
-ids, gate counts, state sizes and init, tensors, retentions, parameter verdicts."""
+(reference/rules RULES, reference/compositions COMPOSITIONS, whose ids
+config.COMPOSITIONS lists), through what hecate.h exposes: ids, gate counts,
+state sizes and init, tensors, window entries, retentions, parameter verdicts."""
 import struct
 from dataclasses import replace
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from hecate_edge.config import COMPOSITIONS, ModelConfig, tensor_specs
+from hecate_edge.reference.compositions import composition_by_name
 from hecate_edge.format import write_model
 from hecate_edge.reference.init import init_params
 from hecate_edge.reference.retention import RETENTION_IDS
@@ -73,6 +75,18 @@ def test_a_composition_has_its_id_and_tensors_in_c(composition):
     model = Model(write_model(cfg, init_params(cfg, seed=0)))
     assert model.info["composition"] == COMPOSITIONS[composition]
     assert [(t.name, t.shape) for t in model.tensors] == tensor_specs(cfg)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("composition", sorted(COMPOSITIONS))
+def test_a_composition_has_its_window_entries_in_c(composition, layers):
+    """The C session's state blob (FORMAT.md: header, memories, then each
+    block's window of keys and values) holds WINDOW_ENTRIES rows per token."""
+    cfg = replace(SMALL, composition=composition, n_layers=layers)
+    model = Model(write_model(cfg, init_params(cfg, seed=0)))
+    entries = composition_by_name(composition).WINDOW_ENTRIES
+    reals = layers * (int(np.prod(model.memory_shape)) + 2 * cfg.window * entries * cfg.d_model)
+    assert model.session().state_bytes == 56 + 4 * reals
 
 
 @pytest.mark.parametrize("rule", ALL_RULES)

@@ -21,7 +21,7 @@ import numpy as np
 from hecate_edge.config import ModelConfig
 from hecate_edge.errors import OnnxStateError, OnnxUnsupported
 from hecate_edge.format import read_model
-from hecate_edge.reference.model import COMPOSITIONS as REFERENCE_COMPOSITIONS
+from hecate_edge.reference.compositions import composition_by_name
 from hecate_edge.reference.rules import rule_by_name
 
 BLOB_MAGIC = b"HCTSTATE"
@@ -32,7 +32,7 @@ SCALAR_BYTES = 4  # the graph computes in float32: its blobs are the float build
 
 def window_entries(cfg: ModelConfig) -> int:
     """MATH §4.4: window entries per token (MAC caches an x and an h entry), as the reference's composition says."""
-    return getattr(REFERENCE_COMPOSITIONS[cfg.composition], "WINDOW_ENTRIES", 1)
+    return composition_by_name(cfg.composition).WINDOW_ENTRIES
 
 
 def has_block_start(cfg: ModelConfig, level: int) -> bool:

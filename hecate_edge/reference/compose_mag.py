@@ -6,6 +6,11 @@ import numpy as np
 
 from hecate_edge.reference.mathfn import sigmoid
 
+COMPOSITION_ID = 0
+NAME = "mag"
+WINDOW_ENTRIES = 1
+TENSORS: tuple[str, ...] = ()
+
 
 def gate_attention(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """MATH §4: o_n = a_n * sigmoid(y_n), elementwise."""

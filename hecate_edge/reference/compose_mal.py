@@ -6,6 +6,11 @@ block output is p = Wo a.
 """
 import numpy as np
 
+COMPOSITION_ID = 1
+NAME = "mal"
+WINDOW_ENTRIES = 1
+TENSORS: tuple[str, ...] = ()
+
 
 def block(session, layer: int, x: np.ndarray) -> np.ndarray:
     """MATH §4.2: p = Wo SWA(z), z = memory(x) + x."""

@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from hecate_edge.config import ModelConfig, tensor_specs
+from hecate_edge.reference.compositions import composition_by_name
 from hecate_edge.reference.rules import rule_by_name, rule_tensor_specs
 
 _GATE_BIAS = re.compile(r"blk\d+\.mem(\d+)\.gate_b")
@@ -46,13 +47,14 @@ def init_params(cfg: ModelConfig, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     rule = rule_by_name(cfg.rule)
     own = {name for name, _ in rule_tensor_specs(rule, cfg.d_model, cfg.rule_hp)}
+    composition = composition_by_name(cfg.composition)
     params = {}
     for name, shape in tensor_specs(cfg):
         bias = _GATE_BIAS.fullmatch(name)
         short = name.rsplit(".", 1)[-1]
         if bias:
             params[name] = level_gate_bias(rule, int(bias.group(1)))
-        elif ".mac." in name:
+        elif name.partition(".")[2] in composition.TENSORS:  # the composition's own (MAC: an even mix, MATH §4.4)
             params[name] = np.zeros(shape)
         elif name.endswith(".freq_b"):
             params[name] = np.full(shape, FREQ_GATE_BIAS)

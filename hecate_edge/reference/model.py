@@ -10,14 +10,11 @@ import numpy as np
 from hecate_edge.config import ModelConfig, tensor_specs
 from hecate_edge.reference import frontend
 from hecate_edge.reference.attention import WindowCache, attend
-from hecate_edge.reference import compose_mac, compose_mag, compose_mal
 from hecate_edge.reference.cms import add_block_input, fires, gate_pre, level_token, readable_before_write
 from hecate_edge.reference.compose_mag import lm_head
+from hecate_edge.reference.compositions import composition_by_name
 from hecate_edge.reference.mathfn import log_softmax, sigmoid
 from hecate_edge.reference.rules import rule_by_name
-
-# MATH §4: name -> module whose block(session, x) maps a block input to its output p
-COMPOSITIONS = {"mag": compose_mag, "mal": compose_mal, "mac": compose_mac}
 
 
 def check_params(cfg: ModelConfig, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -57,7 +54,7 @@ class ReferenceSession:
         self.fixed_schedule = fixed_schedule
         self.ste_anchors: dict[tuple[int, int, int], float] = {}
         self.set_params(params)
-        entries = getattr(COMPOSITIONS[cfg.composition], "WINDOW_ENTRIES", 1)  # MATH §4.4
+        entries = composition_by_name(cfg.composition).WINDOW_ENTRIES  # MATH §4.4
         self._caches = [WindowCache(cfg.window * entries) for _ in range(cfg.n_layers)]
         self.reset()
 
@@ -121,7 +118,7 @@ class ReferenceSession:
         if not 0 <= int(token) < self.cfg.vocab:
             raise ValueError(f"token {token} outside 0..{self.cfg.vocab - 1}")
         h = self.params["emb"][int(token)]                          # MATH §1
-        compose = COMPOSITIONS[self.cfg.composition]
+        compose = composition_by_name(self.cfg.composition)  # MATH §4: its block(session, layer, x) -> p
         for layer in range(self.cfg.n_layers):                      # MATH §4.3: stacked blocks
             p = compose.block(self, layer, h)                       # MATH §2-§4
             h = h + p

@@ -151,7 +151,7 @@ hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, b
     uint32_t d = c->d, T = b->T, last = c->n_layers - 1;
     size_t Td = (size_t)T * d;
     bool need_out = training || logits != NULL;
-    for (uint32_t t = 0; t < T; t++) hct_model_row(m, m->w.emb, b->tokens[t], d, b->lay[0].x + (size_t)t * d);
+    for (uint32_t t = 0; t < T; t++) hct_model_row(&m->mat.emb, b->tokens[t], d, b->lay[0].x + (size_t)t * d);
     for (uint32_t l = 0; l <= last; l++) {
         hct_block_select(b, l);
         m->composition->forward(s, b, need_out || l < last, training); /* MATH §4: x -> p, memory, window */
@@ -164,7 +164,7 @@ hecate_status hct_block_forward(hecate_session *s, hct_block *b, real *logits, b
     }
     if (!need_out) return HECATE_OK;
     real *out = training ? b->logits : logits;
-    hct_model_linear(m, m->w.head, b->L->p, T, d, c->vocab, out);
+    hct_model_linear(&m->mat.head, b->L->p, T, d, c->vocab, out);
     if (!hct_all_finite(out, (size_t)T * c->vocab)) return HECATE_E_NONFINITE;
     return HECATE_OK;
 }

@@ -28,9 +28,11 @@ size_t hecate_model_bytes(void) { return sizeof(hecate_model); }
 
 /* ---- the tensors a config needs (FORMAT.md "Tensors and their order") ---- */
 
-/* q8: the tensor may be stored as int8 (the matrices hct_model_linear and
- * hct_model_row read: FORMAT.md dtype table) */
-typedef struct expect { char name[40]; uint32_t ndim, shape[4]; size_t field; bool q8; } expect;
+/* mat: byte offset of the tensor's hct_mat in hct_mats, NO_MAT for a tensor
+ * that has none; the matrices hct_model_linear and hct_model_row read (and
+ * only they) may be stored as int8 (FORMAT.md dtype table) */
+typedef struct expect { char name[40]; uint32_t ndim, shape[4]; size_t field, mat; } expect;
+#define NO_MAT ((size_t)-1)
 
 /* out (40 bytes) = a then b, cut at 39 characters and NUL-terminated (a
  * rule's tensor names are short; a cut one would fail the name check) */
@@ -52,14 +54,14 @@ static void layer_name(char *out, uint32_t layer, const char *rest) {
 }
 
 /* Fill *e (written field by field: a struct copy would make compilers call memcpy). */
-static void entry(expect *e, uint32_t ndim, uint32_t d0, uint32_t d1, size_t field, bool q8) {
+static void entry(expect *e, uint32_t ndim, uint32_t d0, uint32_t d1, size_t field, size_t mat) {
     hct_bytes_zero(e, sizeof *e);
     e->ndim = ndim;
     e->shape[0] = d0;
     e->shape[1] = d1;
     e->shape[2] = e->shape[3] = 1;
     e->field = field;
-    e->q8 = q8;
+    e->mat = mat;
 }
 
 /* Tensor j (from 0) of memory level `level` of block `layer`: front end
@@ -74,23 +76,27 @@ static void level_tensor(const hct_config *c, const hct_rule *r, uint32_t layer,
                                        offsetof(hct_level_w, wq), offsetof(hct_level_w, gate_w),
                                        offsetof(hct_level_w, gate_b)};
     static const size_t freq_at[2] = {offsetof(hct_level_w, freq_w), offsetof(hct_level_w, freq_b)};
+    static const size_t mat_at[3] = {offsetof(hct_level_mats, wk), offsetof(hct_level_mats, wv),
+                                     offsetof(hct_level_mats, wq)};
     uint32_t d = c->d, G = r->n_gates, own = 5 + r->n_tensors;
     size_t base = offsetof(hct_weights, layer) + layer * sizeof(hct_layer_w) + offsetof(hct_layer_w, level) +
                   level * sizeof(hct_level_w);
+    size_t mats = offsetof(hct_mats, layer) + layer * sizeof(hct_layer_mats) + offsetof(hct_layer_mats, level) +
+                  level * sizeof(hct_level_mats);
     char prefix[6] = {'m', 'e', 'm', (char)('0' + level), '.', 0}, rest[40];
     uint32_t n_conv = c->conv_k ? HCT_CONV_STREAMS : 0;
     if (j >= 3 && j < 3 + n_conv) { /* (K, d) taps, float (MATH §3.1) */
-        entry(e, 2, c->conv_k, d, base + offsetof(hct_level_w, conv) + (j - 3) * sizeof(real *), false);
+        entry(e, 2, c->conv_k, d, base + offsetof(hct_level_w, conv) + (j - 3) * sizeof(real *), NO_MAT);
         join(rest, prefix, conv[j - 3]);
         layer_name(e->name, layer, rest);
         return;
     }
     if (j >= 3) j -= n_conv;
-    if (j < 3) entry(e, 2, d, d, base + front_at[j], true);
-    else if (j == 3) entry(e, 2, G, 2 * d, base + front_at[j], false);
-    else if (j == 4) entry(e, 1, G, 1, base + front_at[j], false);
-    else if (j < own) entry(e, 1, 1, 1, base + offsetof(hct_level_w, rule_t) + (j - 5) * sizeof(real *), false);
-    else entry(e, 1, j == own ? d : 1, 1, base + freq_at[j - own], false);
+    if (j < 3) entry(e, 2, d, d, base + front_at[j], mats + mat_at[j]);
+    else if (j == 3) entry(e, 2, G, 2 * d, base + front_at[j], NO_MAT);
+    else if (j == 4) entry(e, 1, G, 1, base + front_at[j], NO_MAT);
+    else if (j < own) entry(e, 1, 1, 1, base + offsetof(hct_level_w, rule_t) + (j - 5) * sizeof(real *), NO_MAT);
+    else entry(e, 1, j == own ? d : 1, 1, base + freq_at[j - own], NO_MAT);
     join(rest, prefix, j < 5 ? front[j] : j < own ? r->tensor_names[j - 5] : freq[j - own]);
     layer_name(e->name, layer, rest);
     if (j >= 5 && j < own) r->tensor_shape(c, j - 5, &e->ndim, e->shape);
@@ -115,18 +121,21 @@ static void layer_tensor(const hct_config *c, const hct_rule *r, uint32_t layer,
     static const char *const attn[4] = {"attn.wq", "attn.wk", "attn.wv", "attn.wo"};
     static const size_t attn_at[4] = {offsetof(hct_layer_w, wq), offsetof(hct_layer_w, wk),
                                       offsetof(hct_layer_w, wv), offsetof(hct_layer_w, wo)};
+    static const size_t mat_at[4] = {offsetof(hct_layer_mats, wq), offsetof(hct_layer_mats, wk),
+                                     offsetof(hct_layer_mats, wv), offsetof(hct_layer_mats, wo)};
     const hct_composition *comp = hct_composition_by_id(c->composition);
     size_t base = offsetof(hct_weights, layer) + layer * sizeof(hct_layer_w);
+    size_t mats = offsetof(hct_mats, layer) + layer * sizeof(hct_layer_mats);
     uint32_t h = head_count(c);
     if (j >= h) {
         uint32_t level = 0;
         for (j -= h; j >= level_count(c, r, level); level++) j -= level_count(c, r, level);
         level_tensor(c, r, layer, level, j, e);
     } else if (j >= 4) {
-        entry(e, 1, c->n_levels, 1, base + offsetof(hct_layer_w, compose_t) + (j - 4) * sizeof(real *), false);
+        entry(e, 1, c->n_levels, 1, base + offsetof(hct_layer_w, compose_t) + (j - 4) * sizeof(real *), NO_MAT);
         layer_name(e->name, layer, comp->tensor_names[j - 4]);
     } else {
-        entry(e, 2, c->d, c->d, base + attn_at[j], true);
+        entry(e, 2, c->d, c->d, base + attn_at[j], mats + mat_at[j]);
         layer_name(e->name, layer, attn[j]);
     }
 }
@@ -135,14 +144,14 @@ static void layer_tensor(const hct_config *c, const hct_rule *r, uint32_t layer,
 static uint32_t tensor_count(const hct_config *c, const hct_rule *r) { return 2 + c->n_layers * layer_count(c, r); }
 
 /* Tensor i of the file's order (FORMAT.md), built one at a time so that no
- * table of them sits on the stack.  q8: the matrices hct_model_linear /
- * hct_model_row read may be int8 (D29). */
+ * table of them sits on the stack.  mat: the matrices hct_model_linear /
+ * hct_model_row read, which may be int8 (D29). */
 static void expected_tensor(const hct_config *c, const hct_rule *r, uint32_t i, expect *e) {
     if (i == 0) {
-        entry(e, 2, c->vocab, c->d, offsetof(hct_weights, emb), true);
+        entry(e, 2, c->vocab, c->d, offsetof(hct_weights, emb), offsetof(hct_mats, emb));
         join(e->name, "emb", "");
     } else if (i + 1 == tensor_count(c, r)) {
-        entry(e, 2, c->d, c->vocab, offsetof(hct_weights, head), true);
+        entry(e, 2, c->d, c->vocab, offsetof(hct_weights, head), offsetof(hct_mats, head));
         join(e->name, "head", "");
     } else {
         layer_tensor(c, r, (i - 1) / layer_count(c, r), (i - 1) % layer_count(c, r), e);
@@ -230,7 +239,7 @@ static hecate_status check_entry(const unsigned char *e, const expect *x, size_t
     if (!name_matches(e, x->name)) return HECATE_E_FILE_TENSOR_NAME;
     uint32_t dtype = rd32(e + 40), ndim = rd32(e + 44);
     bool real_dtype = dtype <= HCT_DTYPE_F64 && (dtype == HCT_DTYPE_F32 ? 4u : 8u) == sizeof(real);
-    if (!real_dtype && !(dtype == HCT_DTYPE_I8 && x->q8)) return HECATE_E_FILE_TENSOR_DTYPE;
+    if (!real_dtype && !(dtype == HCT_DTYPE_I8 && x->mat != NO_MAT)) return HECATE_E_FILE_TENSOR_DTYPE;
     if (ndim != x->ndim) return HECATE_E_FILE_TENSOR_SHAPE;
     uint64_t elems = 1;
     for (uint32_t i = 0; i < 4; i++) {
@@ -294,22 +303,26 @@ hecate_status hecate_model_open(void *mem, size_t mem_bytes, const void *file, s
             if (a->file_offset < b->file_offset + b->bytes && b->file_offset < a->file_offset + a->bytes)
                 return HECATE_E_FILE_TENSOR_OVERLAP;
         }
-    for (uint32_t i = 0; i < n_t; i++) {
+    for (uint32_t i = 0; i < n_t; i++) { /* the weight views, and each matrix's kernel chosen once (hct_mat) */
         const hct_tensor *a = &m->tensors[i];
         const unsigned char *data = p + a->file_offset;
-        if (a->dtype == HCT_DTYPE_I8) {
-            expect e;
-            expected_tensor(&m->cfg, m->rule, i, &e);
-            hct_q8 *q = &m->q8[m->n_q8++];
+        expect e;
+        expected_tensor(&m->cfg, m->rule, i, &e);
+        hct_mat *mat = e.mat == NO_MAT ? NULL : (hct_mat *)(void *)((unsigned char *)&m->mat + e.mat);
+        if (a->dtype == HCT_DTYPE_I8) { /* check_entry allowed it: mat is not NULL */
+            hct_q8 *q = &mat->q8;
             q->scale = (const float *)(const void *)data;
             q->q = (const int8_t *)(const void *)(data + (size_t)e.shape[0] * 4u);
+            m->n_q8++;
             for (uint32_t r = 0; r < e.shape[0]; r++) {
                 float sc = q->scale[r];
                 if (!(sc > 0 && sc <= FLT_MAX)) return HECATE_E_FILE_TENSOR_SCALE; /* NaN fails too */
             }
-            data = (const unsigned char *)q->q; /* the weight view points at the values (hct_q8_find) */
+            data = (const unsigned char *)q->q; /* the weight view points at the values */
         } else if (!hct_all_finite((const real *)(const void *)data, (size_t)(a->bytes / sizeof(real)))) {
             return HECATE_E_FILE_NONFINITE;
+        } else if (mat) {
+            mat->w = (const real *)(const void *)data;
         }
         *(real **)(void *)((unsigned char *)&m->w + m->tensors[i].field) = (real *)(uintptr_t)data;
     }

@@ -115,6 +115,24 @@ typedef struct hct_q8 {
     const int8_t *q;             /* (rows, cols); also the tensor's weight-view pointer */
 } hct_q8;
 
+/* A matrix the model-weight kernels read (qweights.h: the embedding, the
+ * head and the projections, the tensors that may be int8), resolved once at
+ * open to its real values or its int8 rows: no call looks its kernel up. */
+typedef struct hct_mat {
+    const real *w;               /* (rows, cols) real; NULL when int8 */
+    hct_q8 q8;                   /* int8 rows and scales; q8.q NULL when real */
+} hct_mat;
+
+typedef struct hct_level_mats { hct_mat wk, wv, wq; } hct_level_mats;           /* MATH §3.1 */
+typedef struct hct_layer_mats {
+    hct_mat wq, wk, wv, wo;                                                      /* MATH §2, §4 */
+    hct_level_mats level[HCT_MAX_LEVELS];
+} hct_layer_mats;
+typedef struct hct_mats {
+    hct_mat emb, head;                                                           /* MATH §1, §4 */
+    hct_layer_mats layer[HCT_MAX_LAYERS];
+} hct_mats;
+
 /* What the handle keeps of a tensor; its name and shape follow from the
  * config (format.c rebuilds them for hecate_model_tensor). */
 typedef struct hct_tensor {
@@ -132,8 +150,8 @@ struct hecate_model {
     uint64_t n_params;
     hct_tensor tensors[HCT_MAX_TENSORS];
     hct_weights w;               /* pointers into the file buffer */
-    hct_q8 q8[HCT_MAX_TENSORS];  /* the int8 tensors, n_q8 of them (qweights.h) */
-    uint32_t n_q8;
+    hct_mats mat;                /* the matrices of w as their kernels read them (qweights.h) */
+    uint32_t n_q8;               /* how many of them are int8 */
     const struct hct_rule *rule;
     const struct hct_composition *composition;
 };

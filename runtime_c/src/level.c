@@ -108,9 +108,10 @@ void hct_level_front(const hecate_session *s, hct_block *b, uint32_t level, cons
     size_t r0 = (size_t)t0 * d;
     real *out[HCT_CONV_STREAMS] = {V->km, V->vm, V->qm};
     real *const *proj = K ? V->pre : out; /* with the convolution, the projections are its input */
-    hct_model_linear(m, W->wk, in + r0, t1 - t0, d, d, proj[0] + r0);
-    hct_model_linear(m, W->wv, in + r0, t1 - t0, d, d, proj[1] + r0);
-    hct_model_linear(m, W->wq, in + r0, t1 - t0, d, d, proj[2] + r0);
+    const hct_level_mats *M = &m->mat.layer[b->layer].level[level];
+    hct_model_linear(&M->wk, in + r0, t1 - t0, d, d, proj[0] + r0);
+    hct_model_linear(&M->wv, in + r0, t1 - t0, d, d, proj[1] + r0);
+    hct_model_linear(&M->wq, in + r0, t1 - t0, d, d, proj[2] + r0);
     if (K) {
         uint32_t mem = hct_mem_index(&m->cfg, b->layer, level);
         for (uint32_t t = t0; t < t1; t++)
@@ -184,7 +185,7 @@ void hct_pre_queries_layout(hct_carver *cv, const hecate_model *m, uint32_t T, b
 void hct_level_pre_queries(const hecate_session *s, const hct_block *b, uint32_t level, const real *x,
                            const hct_pre_queries *pq) {
     const hecate_model *m = s->model;
-    hct_model_linear(m, m->w.layer[b->layer].level[level].wq, x, b->T, m->cfg.d, m->cfg.d, pq->proj);
+    hct_model_linear(&m->mat.layer[b->layer].level[level].wq, x, b->T, m->cfg.d, m->cfg.d, pq->proj);
 }
 
 void hct_level_pre_query(const hecate_session *s, const hct_block *b, uint32_t level, uint32_t t,

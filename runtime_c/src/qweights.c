@@ -4,12 +4,6 @@
 #include "qweights.h"
 #include "mathfn.h"
 
-const hct_q8 *hct_q8_find(const hecate_model *m, const real *W) {
-    for (uint32_t i = 0; i < m->n_q8; i++)
-        if ((const void *)m->q8[i].q == (const void *)W) return &m->q8[i];
-    return NULL;
-}
-
 /* y[o0 .. o0 + nv lanes) = sum over i in order of (x[i] s[i]) q[i, o]: the
  * shape of mathfn.c's linear_vecs, with each int8 lane widened first. */
 static inline void q8_vecs(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
@@ -43,23 +37,21 @@ static void q8_cols(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout,
     }
 }
 
-void hct_model_linear(const hecate_model *m, const real *W, const real *X, uint32_t T, uint32_t din,
-                      uint32_t dout, real *Y) {
-    const hct_q8 *q = hct_q8_find(m, W);
-    if (!q) {
-        hct_linear(W, X, T, din, dout, Y);
+void hct_model_linear(const hct_mat *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y) {
+    if (!W->q8.q) {
+        hct_linear(W->w, X, T, din, dout, Y);
         return;
     }
     for (uint32_t t = 0; t < T; t++)
         for (uint32_t o0 = 0; o0 < dout; o0 += LIN_BLOCK)
-            q8_cols(q, X + (size_t)t * din, din, dout, o0, dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK,
+            q8_cols(&W->q8, X + (size_t)t * din, din, dout, o0, dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK,
                     Y + (size_t)t * dout);
 }
 
-void hct_model_row(const hecate_model *m, const real *W, uint32_t row, uint32_t n, real *out) {
-    const hct_q8 *q = hct_q8_find(m, W);
-    if (!q) {
-        hct_copy(out, W + (size_t)row * n, n);
+void hct_model_row(const hct_mat *W, uint32_t row, uint32_t n, real *out) {
+    const hct_q8 *q = &W->q8;
+    if (!q->q) {
+        hct_copy(out, W->w + (size_t)row * n, n);
         return;
     }
     real s = (real)q->scale[row];

@@ -5,18 +5,13 @@
 #define HECATE_QWEIGHTS_H
 #include "internal.h"
 
-/* The int8 tensor whose weight-view pointer is W, or NULL when W is stored
- * as real (or is not a model weight at all, e.g. a gradient view). */
-const hct_q8 *hct_q8_find(const hecate_model *m, const real *W);
+/* Y[t, :] = X[t, :] W for a model matrix W (din, dout) of m->mat, real or
+ * int8 (its kernel chosen at open); the int8 form computes sum_i (x_i s_i)
+ * q_io, rows in order, so the chunking invariant of hct_linear holds (MATH §6). */
+void hct_model_linear(const hct_mat *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y);
 
-/* Y[t, :] = X[t, :] W for a model weight W (din, dout) stored as real or
- * int8; the int8 form computes sum_i (x_i s_i) q_io, rows in order, so the
- * chunking invariant of hct_linear holds (MATH §6). */
-void hct_model_linear(const hecate_model *m, const real *W, const real *X, uint32_t T, uint32_t din,
-                      uint32_t dout, real *Y);
-
-/* out[0..n) = row `row` of a model weight W (rows, n): a copy, or s_row q_row
- * for int8 (the embedding lookup, MATH §1). */
-void hct_model_row(const hecate_model *m, const real *W, uint32_t row, uint32_t n, real *out);
+/* out[0..n) = row `row` of a model matrix W (rows, n) of m->mat: a copy, or
+ * s_row q_row for int8 (the embedding lookup, MATH §1). */
+void hct_model_row(const hct_mat *W, uint32_t row, uint32_t n, real *out);
 
 #endif

@@ -7,9 +7,9 @@
 void hct_attention_project(const hecate_session *s, hct_block *b, const real *in, bool need_q) {
     const hecate_model *m = s->model;
     uint32_t d = m->cfg.d, T = b->T;
-    hct_model_linear(m, m->w.layer[b->layer].wk, in, T, d, d, b->L->k[0]);
-    hct_model_linear(m, m->w.layer[b->layer].wv, in, T, d, d, b->L->v[0]);
-    if (need_q) hct_model_linear(m, m->w.layer[b->layer].wq, in, T, d, d, b->L->q);
+    hct_model_linear(&m->mat.layer[b->layer].wk, in, T, d, d, b->L->k[0]);
+    hct_model_linear(&m->mat.layer[b->layer].wv, in, T, d, d, b->L->v[0]);
+    if (need_q) hct_model_linear(&m->mat.layer[b->layer].wq, in, T, d, d, b->L->q);
 }
 
 void hct_attention_project_backward(const hecate_session *s, hct_block *b, const real *in, hct_weights *grad,

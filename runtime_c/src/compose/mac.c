@@ -76,7 +76,7 @@ static void mixing(const hecate_session *s, const hct_block *b, uint32_t which, 
 
 static void mac_forward(const hecate_session *s, hct_block *b, bool need_out, bool training) {
     const hecate_model *m = s->model;
-    const hct_layer_w *W = &m->w.layer[b->layer];
+    const hct_layer_mats *W = &m->mat.layer[b->layer];
     hct_layer_buf *L = b->L;
     mac_layer *M = layer_of(b);
     uint32_t d = m->cfg.d, T = b->T, k = m->cfg.n_levels;
@@ -92,12 +92,12 @@ static void mac_forward(const hecate_session *s, hct_block *b, bool need_out, bo
         size_t at = (size_t)t * d;
         for (uint32_t i = 0; i < k; i++) {
             hct_level_pre_query(s, b, i, t, &M->lev[i].qx); /* its convolution reads the level's rows before t */
-            hct_rule_pre_read(&L->lev[i].rule_io, M->lev[i].qx.q, t, M->lev[i].hy + at);
+            hct_rule_pre_read(&L->lev[i].rule_io, M->lev[i].qx.q + at, t, M->lev[i].hy + at);
         }
         hct_zero(M->h + at, d);
         for (uint32_t i = 0; i < k; i++) hct_axpy(M->h + at, wr[i], M->lev[i].hy + at, d);
-        hct_model_linear(m, W->wk, M->h + at, 1, d, d, L->k[ENTRY_H] + at);
-        hct_model_linear(m, W->wv, M->h + at, 1, d, d, L->v[ENTRY_H] + at);
+        hct_model_linear(&W->wk, M->h + at, 1, d, d, L->k[ENTRY_H] + at);
+        hct_model_linear(&W->wv, M->h + at, 1, d, d, L->v[ENTRY_H] + at);
         hct_swa_forward(s, b, t);
         hct_zero(L->y + at, d);
         for (uint32_t i = 0; i < k; i++) { /* inference's levels share arrays: mix each read at once */
@@ -158,7 +158,7 @@ static void mac_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
             mac_level *V = &M->lev[i];
             dwr[i] += hct_dot(dh + at, V->hy + at, d);
             for (uint32_t j = 0; j < d; j++) V->dy[at + j] = wr[i] * dh[at + j]; /* row t is used up */
-            hct_rule_pre_read_backward(&rg[i], V->qx.q, t, V->dy + at, V->qx.dq + at);
+            hct_rule_pre_read_backward(&rg[i], V->qx.q + at, t, V->dy + at, V->qx.dq + at);
             hct_level_pre_query_backward(s, b, i, t, &V->qx, g); /* before the front end's backward of rows < t */
         }
     }

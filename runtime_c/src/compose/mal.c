@@ -22,7 +22,7 @@ static void mal_forward(const hecate_session *s, hct_block *b, bool need_out, bo
     hct_memory_forward(s, b, b->L->x, training);
     for (size_t i = 0; i < (size_t)T * d; i++) z[i] = b->L->y[i] + b->L->x[i];
     hct_attention_forward(s, b, z, need_out);
-    if (need_out) hct_model_linear(m, m->w.layer[b->layer].wo, b->L->a, T, d, d, b->L->p);
+    if (need_out) hct_model_linear(&m->mat.layer[b->layer].wo, b->L->a, T, d, d, b->L->p);
 }
 
 static void mal_backward(const hecate_session *s, hct_block *b, hct_weights *g) {

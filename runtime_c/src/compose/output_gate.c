@@ -17,7 +17,7 @@ void hct_output_gate_forward(const hecate_session *s, hct_block *b, const hct_ou
         g->gy[i] = hct_sigmoid(L->y[i]);
         g->o[i] = L->a[i] * g->gy[i];
     }
-    hct_model_linear(m, m->w.layer[b->layer].wo, g->o, T, d, d, L->p);
+    hct_model_linear(&m->mat.layer[b->layer].wo, g->o, T, d, d, L->p);
 }
 
 void hct_output_gate_backward(const hecate_session *s, hct_block *b, const hct_output_gate *g, hct_weights *grad) {

@@ -50,10 +50,10 @@ static void slot_weights(const real *S, uint32_t m, uint32_t d, const real *q, r
 }
 
 /* y = sum_i w_i S[i] with w = softmax(S q) (w: the scratch after the extra). */
-static void lattice_read(const hct_rule_io *io, uint32_t t, const real *S, real *y) {
+static void lattice_read(const hct_rule_io *io, const real *q, const real *S, real *y) {
     uint32_t d = io->d, m = slots(io->cfg);
     real *w = io->scratch + lattice_extra_len(io->cfg);
-    slot_weights(S, m, d, io->q + (size_t)t * d, w);
+    slot_weights(S, m, d, q, w);
     hct_zero(y, d);
     for (uint32_t i = 0; i < m; i++) hct_axpy(y, w[i], S + (size_t)i * d, d);
 }
@@ -75,15 +75,14 @@ static void lattice_token(const hct_rule_io *io, uint32_t t, const real *at, con
         for (uint32_t j = 0; j < d; j++) u[j] = s[j] + a * v[j] - p[i] * sa[j]; /* s + delta - <s_at, delta> s_at */
         n[i] = hct_retain_sphere(u, s, out + (size_t)i * d, d);
     }
-    lattice_read(io, t, out, y);
+    lattice_read(io, io->q + (size_t)t * d, out, y);
 }
 
 /* Backward of the read at S (MATH §3.7 BPTT): D += w_i dy + dr_i q (D may be
  * NULL), dq += sum dr_i S[i]. */
-static void lattice_read_backward(const hct_rule_grad *gr, uint32_t t, const real *S, const real *dy, real *D,
+static void lattice_read_backward(const hct_rule_grad *gr, const real *q, const real *S, const real *dy, real *D,
                                   real *dq) {
     uint32_t d = gr->fwd->d, m = slots(gr->fwd->cfg);
-    const real *q = gr->fwd->q + (size_t)t * d;
     real *w = gr->work, *a = w + m, mean = 0;
     slot_weights(S, m, d, q, w);
     for (uint32_t i = 0; i < m; i++) {
@@ -109,7 +108,7 @@ static void lattice_token_backward(const hct_rule_grad *gr, const hct_token_step
     const real *g = s->extra, *p = g + m, *n = p + m;
     real *dd = gr->work + 2 * (size_t)m, beta = x.gates[G_BETA], dbeta = 0;
     hct_zero(x.dq, d);
-    if (s->dy) lattice_read_backward(gr, s->t, s->out, s->dy, s->ds, x.dq);
+    if (s->dy) lattice_read_backward(gr, x.q, s->out, s->dy, s->ds, x.dq);
     hct_zero(x.dk, d);
     hct_zero(x.dv, d);
     for (uint32_t i = 0; i < m; i++) {

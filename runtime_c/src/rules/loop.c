@@ -116,7 +116,7 @@ void hct_rule_run(const hct_rule_io *io, uint32_t t0, uint32_t t1) {
     for (uint32_t t = t0; t < t1; t++) {
         real *y = io->y + (size_t)t * io->d;
         if (io->frozen) {
-            r->read(io, t, readable(io), y);
+            r->read(io, io->q + (size_t)t * io->d, readable(io), y);
             continue;
         }
         const real *src = state_before(io, t, n), *at = point(io, t, n);
@@ -129,7 +129,7 @@ void hct_rule_run(const hct_rule_io *io, uint32_t t0, uint32_t t1) {
         r->token(io, t, at, src, dst, y, extra);
         bool shut = gated(io) && gate_shut(io, t, dst, n);
         if (shut) hct_copy(dst, at, n); /* MATH §6.2: the block's update is discarded, the state stays P */
-        if (cms(io) && (shut || !fires(io, t))) r->read(io, t, at, y);
+        if (cms(io) && (shut || !fires(io, t))) r->read(io, io->q + (size_t)t * io->d, at, y);
     }
     if (t1 < io->T || io->frozen) return;
     if (io->tape) hct_copy(io->state, hct_tape_state(io, io->T, n), n);
@@ -142,10 +142,7 @@ void hct_rule_run(const hct_rule_io *io, uint32_t t0, uint32_t t1) {
 void hct_rule_forward(const hct_rule_io *io) { hct_rule_run(io, 0, io->T); }
 
 void hct_rule_pre_read(const hct_rule_io *io, const real *q, uint32_t t, real *y) {
-    hct_rule_io pre; /* io with the pre-read queries (copied by hand: no memcpy freestanding) */
-    hct_bytes_copy(&pre, io, sizeof pre);
-    pre.q = q;
-    io->rule->read(&pre, t, io->frozen ? readable(io) : point(io, t, (size_t)io->rule->state_len(io->cfg)), y);
+    io->rule->read(io, q, io->frozen ? readable(io) : point(io, t, (size_t)io->rule->state_len(io->cfg)), y);
 }
 
 static void add_into(real *dst, const real *src, size_t n) {
@@ -197,7 +194,7 @@ static void gate_backward(state_grads *sg, hct_token_step *st, const real *dy, r
         a1 = sg->a1;
     }
     hct_zero(sg->dq, d);
-    r->read_backward(&sg->g, t, st->out, dy, sg->ds, sg->dq); /* ds = dA'' */
+    r->read_backward(&sg->g, io->q + (size_t)t * d, st->out, dy, sg->ds, sg->dq); /* ds = dA'' */
     if (!io->fixed_schedule) {
         real dh = 0, g = hct_sigmoid(pre);
         for (size_t i = 0; i < n; i++) dh += sg->ds[i] * (a1[i] - st->at[i]);
@@ -261,7 +258,7 @@ void hct_rule_backward_tokens(const hct_rule_grad *g0, uint32_t t0, uint32_t t1)
             hct_zero(g->dv + (size_t)tt * d, d);
             hct_zero(g->dgates + (size_t)tt * G, G);
             hct_zero(dq, d);
-            r->read_backward(g, tt, readable(io), dy, NULL, dq);
+            r->read_backward(g, io->q + (size_t)tt * d, readable(io), dy, NULL, dq);
             continue;
         }
         const real *in = hct_tape_state(io, tt, n), *at = point(io, tt, n);
@@ -272,7 +269,7 @@ void hct_rule_backward_tokens(const hct_rule_grad *g0, uint32_t t0, uint32_t t1)
             gate_backward(&sg, &st, dy, dq);
         } else {
             r->token_backward(g, &st);
-            if (!st.dy) r->read_backward(g, tt, at, dy, st.dat, dq);
+            if (!st.dy) r->read_backward(g, io->q + (size_t)tt * d, at, dy, st.dat, dq);
         }
         if (gated(io)) block_input_backward(&sg, tt);
         if (cms(io) && start) {
@@ -290,18 +287,14 @@ void hct_rule_backward(const hct_rule_grad *g) {
 void hct_rule_pre_read_backward(const hct_rule_grad *g0, const real *q, uint32_t t, const real *dy, real *dq) {
     const hct_rule_io *io = g0->fwd;
     size_t n = (size_t)io->rule->state_len(io->cfg);
-    hct_rule_io pre;
-    hct_bytes_copy(&pre, io, sizeof pre);
-    pre.q = q;
     state_grads sg = state_grads_of(g0);
-    sg.g.fwd = &pre;
     if (io->frozen) {
-        io->rule->read_backward(&sg.g, t, readable(io), dy, NULL, dq);
+        io->rule->read_backward(&sg.g, q, readable(io), dy, NULL, dq);
         return;
     }
     /* after token t's backward (and its block-start fold) ds is the gradient of the state before t */
     real *ds = block_offset(io, t) == 0 ? sg.ds : sg.dat;
-    io->rule->read_backward(&sg.g, t, point(io, t, n), dy, ds, dq);
+    io->rule->read_backward(&sg.g, q, point(io, t, n), dy, ds, dq);
 }
 
 uint64_t hct_rule_tape_len(const hct_rule *rule, const hct_config *cfg, uint32_t T) {

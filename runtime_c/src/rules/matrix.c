@@ -72,14 +72,13 @@ real hct_matrix_error_step_backward(const real *dX, const real *M, const real *k
 
 uint64_t hct_matrix_extra_len(const hct_config *cfg) { return cfg->d; }
 
-void hct_matrix_read(const hct_rule_io *io, uint32_t t, const real *state, real *y) {
-    hct_linear(state, io->q + (size_t)t * io->d, 1, io->d, io->d, y);
+void hct_matrix_read(const hct_rule_io *io, const real *q, const real *state, real *y) {
+    hct_linear(state, q, 1, io->d, io->d, y);
 }
 
-void hct_matrix_read_backward(const hct_rule_grad *g, uint32_t t, const real *state, const real *dy, real *ds,
+void hct_matrix_read_backward(const hct_rule_grad *g, const real *q, const real *state, const real *dy, real *ds,
                               real *dq) {
     uint32_t d = g->fwd->d;
-    const real *q = g->fwd->q + (size_t)t * d;
     for (uint32_t j = 0; j < d; j++) {
         dq[j] += hct_dot(state + (size_t)j * d, dy, d);
         if (ds) hct_axpy(ds + (size_t)j * d, q[j], dy, d);

@@ -39,8 +39,8 @@ real hct_matrix_error_step_backward(const real *dX, const real *M, const real *k
  * extra e (d scalars) of a rule with one error e = k M - v; the read
  * y = q S of the state's first d x d matrix and its backward. */
 uint64_t hct_matrix_extra_len(const hct_config *cfg);
-void hct_matrix_read(const hct_rule_io *io, uint32_t t, const real *state, real *y);
-void hct_matrix_read_backward(const hct_rule_grad *g, uint32_t t, const real *state, const real *dy, real *ds,
+void hct_matrix_read(const hct_rule_io *io, const real *q, const real *state, real *y);
+void hct_matrix_read_backward(const hct_rule_grad *g, const real *q, const real *state, const real *dy, real *ds,
                               real *dq);
 
 /* dS <- keep dS, then dA += k^T de, row by row (dA may be dS: rule.h). */

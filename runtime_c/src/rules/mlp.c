@@ -130,11 +130,11 @@ void hct_mlp_token(const hct_rule_io *io, uint32_t t, const real *at, const real
     mlp_apply(out, out + n, d, h, io->q + off, zq, r + h, y);
 }
 
-void hct_mlp_read(const hct_rule_io *io, uint32_t t, const real *state, real *y) {
+void hct_mlp_read(const hct_rule_io *io, const real *q, const real *state, real *y) {
     uint32_t d = io->d, h = hct_mlp_hidden(io->cfg);
     size_t n = (size_t)h * d;
     real *z = io->scratch + hct_mlp_extra_len(io->cfg) + 2 * n; /* past G */
-    mlp_apply(state, state + n, d, h, io->q + (size_t)t * d, z, z + h, y);
+    mlp_apply(state, state + n, d, h, q, z, z + h, y);
 }
 
 /* Backward of the read y = M(x) at state (w1, w2t) with z = W1 x (MATH §3.5
@@ -266,11 +266,10 @@ void hct_mlp_token_backward(const hct_rule_grad *g, const hct_token_step *s) {
                                          s->dat);
 }
 
-void hct_mlp_read_backward(const hct_rule_grad *g, uint32_t t, const real *state, const real *dy, real *ds,
+void hct_mlp_read_backward(const hct_rule_grad *g, const real *q, const real *state, const real *dy, real *ds,
                            real *dq) {
     uint32_t d = g->fwd->d, h = hct_mlp_hidden(g->fwd->cfg);
     size_t n = (size_t)h * d;
-    const real *q = g->fwd->q + (size_t)t * d;
     real *z = work_of(g).hv;
     for (uint32_t i = 0; i < h; i++) z[i] = hct_dot(state + (size_t)i * d, q, d);
     read_back(state, state + n, d, h, q, z, dy, ds, dq);

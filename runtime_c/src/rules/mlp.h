@@ -50,9 +50,9 @@ uint64_t hct_mlp_consts_len(const hct_config *cfg);
 void hct_mlp_prepare(const hct_rule_io *io, real *prior);
 void hct_mlp_token(const hct_rule_io *io, uint32_t t, const real *at, const real *in, real *out, real *y,
                    real *extra);
-void hct_mlp_read(const hct_rule_io *io, uint32_t t, const real *state, real *y);
+void hct_mlp_read(const hct_rule_io *io, const real *q, const real *state, real *y);
 void hct_mlp_token_backward(const hct_rule_grad *g, const hct_token_step *s);
-void hct_mlp_read_backward(const hct_rule_grad *g, uint32_t t, const real *state, const real *dy, real *ds,
+void hct_mlp_read_backward(const hct_rule_grad *g, const real *q, const real *state, const real *dy, real *ds,
                            real *dq);
 
 /* The vtable fields (rule.h) every MLP rule shares, for its designated

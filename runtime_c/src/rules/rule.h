@@ -96,18 +96,19 @@ typedef struct hct_rule {
      * (may alias) with the inner gradient taken at `at` (== in, or the CMS
      * block-start state; may alias in and out: read it before writing
      * out), then y = read(out); extra: extra_len scalars kept for the
-     * backward.  read: y = read(state) for token t, no write (scratch:
+     * backward.  read: y = read(state) for the query row q (d scalars: the
+     * token's row of io->q, or MAC's pre-write query), no write (scratch:
      * io->scratch).  token_backward: overwrites dk, dv, dq (0 when s->dy
      * is NULL), dgates for token t; adds to dx and dtensors; g->work holds
-     * work_len scalars.  read_backward: dq += d/dq, ds += d/d state (ds
-     * may be NULL: not wanted). */
+     * work_len scalars.  read_backward: the read's backward for the same
+     * q: dq += d/dq, ds += d/d state (ds may be NULL: not wanted). */
     uint64_t (*extra_len)(const hct_config *cfg);
     void (*token)(const hct_rule_io *io, uint32_t t, const real *at, const real *in, real *out, real *y,
                   real *extra);
-    void (*read)(const hct_rule_io *io, uint32_t t, const real *state, real *y);
+    void (*read)(const hct_rule_io *io, const real *q, const real *state, real *y);
     uint64_t (*work_len)(const hct_config *cfg);
     void (*token_backward)(const hct_rule_grad *g, const hct_token_step *s);
-    void (*read_backward)(const hct_rule_grad *g, uint32_t t, const real *state, const real *dy, real *ds,
+    void (*read_backward)(const hct_rule_grad *g, const real *q, const real *state, const real *dy, real *ds,
                           real *dq);
     const void *impl;       /* data of a rule family's shared code (rules/mlp.h), else NULL */
     /* the rule's own parameter tensors, stored after the level's gate_b as
@@ -136,7 +137,7 @@ uint64_t hct_rule_consts_len(const hct_rule *rule, const hct_config *cfg);
  * hct_rule_run(io, t0, t1) runs tokens t0 .. t1-1 (calls must cover 0 .. T-1
  * in order; hct_rule_forward is run(0, T)).  hct_rule_pre_read: y (d) =
  * the read token t would see before its write (the state, or the CMS
- * block-start state), with queries q (T, d) in place of io->q; call it
+ * block-start state), with the query row q (d) in place of io->q's; call it
  * after run(.., t) and before run(t, ..).  Backward: begin once, then
  * hct_rule_backward_tokens(g, t0, t1) in reverse ranges (t1 = T first),
  * and hct_rule_pre_read_backward for token t (dq (d) += d/dq, the state

@@ -53,9 +53,8 @@ static void ssm_prepare(const hct_rule_io *io, real *A) {
 }
 
 /* y[c] = sum_n C[n] h[c][n] */
-static void ssm_read(const hct_rule_io *io, uint32_t t, const real *h, real *y) {
+static void ssm_read(const hct_rule_io *io, const real *C, const real *h, real *y) {
     uint32_t d = io->d, N = n_state(io->cfg);
-    const real *C = io->q + (size_t)t * d;
     for (uint32_t c = 0; c < d; c++) y[c] = hct_dot(h + (size_t)c * N, C, N);
 }
 
@@ -76,14 +75,13 @@ static void ssm_token(const hct_rule_io *io, uint32_t t, const real *at, const r
         dt[c] = hct_softplus(delta + dtb[c]);
         for (uint32_t n = 0; n < N; n++) ho[n] = hct_exp(dt[c] * a[n]) * h[n] + dt[c] * B[n] * u[c];
     }
-    ssm_read(io, t, out, y);
+    ssm_read(io, io->q + (size_t)t * d, out, y);
 }
 
 /* Backward of the read at state h: ds += dy C^T (when ds), dq[:N] += h^T dy. */
-static void ssm_read_backward(const hct_rule_grad *g, uint32_t t, const real *h, const real *dy, real *ds,
+static void ssm_read_backward(const hct_rule_grad *g, const real *C, const real *h, const real *dy, real *ds,
                               real *dq) {
     uint32_t d = g->fwd->d, N = n_state(g->fwd->cfg);
-    const real *C = g->fwd->q + (size_t)t * d;
     for (uint32_t c = 0; c < d; c++) {
         if (ds) hct_axpy(ds + (size_t)c * N, dy[c], C, N);
         hct_axpy(dq, dy[c], h + (size_t)c * N, N);
@@ -102,7 +100,7 @@ static void ssm_token_backward(const hct_rule_grad *g, const hct_token_step *s) 
     hct_zero(x.dk, d);
     hct_zero(x.dq, d);
     hct_zero(x.dv, d);
-    if (s->dy) ssm_read_backward(g, s->t, s->out, s->dy, s->ds, x.dq);
+    if (s->dy) ssm_read_backward(g, x.q, s->out, s->dy, s->ds, x.dq);
     /* h' = a h + dt B u with a = exp(dt A), A = -exp(A_log) */
     real ddelta = 0;
     hct_zero(dB, N);

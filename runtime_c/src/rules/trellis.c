@@ -88,10 +88,10 @@ static real read_feature(const real *S, uint32_t d, uint32_t dk, const real *q, 
 }
 
 /* y = S_V' nsilu(S_K' q) */
-static void trellis_read(const hct_rule_io *io, uint32_t t, const real *state, real *y) {
+static void trellis_read(const hct_rule_io *io, const real *q, const real *state, real *y) {
     uint32_t d = io->d, dk = dk_of(io->cfg);
     real *aq = io->scratch, *cq = aq + dk;
-    read_feature(state, d, dk, io->q + (size_t)t * d, aq, cq);
+    read_feature(state, d, dk, q, aq, cq);
     matvec(state + (size_t)dk * d, cq, d, dk, y);
 }
 
@@ -146,10 +146,9 @@ static void read_grad(const real *S, uint32_t d, uint32_t dk, const real *q, con
     matvec_t_add(S, daq, dk, d, dq);
 }
 
-static void trellis_read_backward(const hct_rule_grad *gr, uint32_t t, const real *state, const real *dy,
+static void trellis_read_backward(const hct_rule_grad *gr, const real *q, const real *state, const real *dy,
                                   real *ds, real *dq) {
     uint32_t d = gr->fwd->d, dk = dk_of(gr->fwd->cfg);
-    const real *q = gr->fwd->q + (size_t)t * d;
     real *aq = gr->work, *cq = aq + dk, *dcq = cq + dk, *daq = dcq + dk;
     real norm = read_feature(state, d, dk, q, aq, cq);
     read_grad(state, d, dk, q, aq, cq, norm, dy, ds, dcq, daq, dq);
