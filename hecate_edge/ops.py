@@ -150,12 +150,6 @@ def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, 
     return _Call(module, layout, names, arrays, state, own, dtype)
 
 
-def _heads(ffi, *arrays):
-    """For arrays of leading shape (B, H): a base pointer of each and the
-    stride in scalars between consecutive (batch, head) slices."""
-    return [(_ptr(ffi, a), a[0, 0].size if a.size else 0) for a in arrays]
-
-
 def _cuda_backend(call: _Call):
     """The CUDA binding for a call (float32 only; the import stays lazy so the CPU path never needs it)."""
     if call.dtype != np.float32:
@@ -228,12 +222,11 @@ def _cpu_backward(call: _Call, dy: np.ndarray, has_x: bool):
     dtensors = [np.zeros_like(a) for a in call.tensors]
     tensor_ptrs = ffi.new("hecate_real *[]", [_ptr(ffi, a) for a in call.tensors]) if call.tensors else ffi.NULL
     dtensor_ptrs = ffi.new("hecate_real *[]", [_ptr(ffi, a) for a in dtensors]) if dtensors else ffi.NULL
-    work_ptr = _ptr(ffi, work)
-    heads = _heads(ffi, k, v, q, x, gate_values, call.state, dy, dk, dv, dq, dx, dgates)
-    for i in range(B * H):  # (b, h) slices are contiguous and consecutive
-        kk, vv, qq, xx, gg, ss, yy, dkk, dvv, dqq, dxx, dgg = (base + i * stride for base, stride in heads)
-        check(binding, lib.hecate_rule_backward(spec, T, kk, vv, qq, xx if has_x else ffi.NULL, gg, tensor_ptrs,
-                                                ss, yy, dkk, dvv, dqq, dxx, dgg, dtensor_ptrs, work_ptr))
+    # the (b, h) slices are contiguous and consecutive: one call runs them all
+    p = functools.partial(_ptr, ffi)
+    check(binding, lib.hecate_rule_backward_batch(spec, B * H, T, p(k), p(v), p(q), p(x) if has_x else ffi.NULL,
+                                                  p(gate_values), tensor_ptrs, p(call.state), p(dy), p(dk), p(dv),
+                                                  p(dq), p(dx), p(dgates), dtensor_ptrs, p(work)))
     return dk, dv, dq, dgates, dx
 
 

@@ -357,6 +357,20 @@ hecate_status hecate_rule_backward(const hecate_rule_spec *spec, uint32_t T, con
                                    hecate_real *dv, hecate_real *dq, hecate_real *dx, hecate_real *dgates,
                                    hecate_real *const *dtensors, hecate_real *work);
 
+/* hecate_rule_backward over `n` sequences laid out as in
+ * hecate_rule_forward_batch (dy, dk, dv, dq, dx advance by T d per sequence,
+ * dgates by T n_gates, state by state_len); dtensors accumulate over all of
+ * them, in sequence order.  One call instead of n, bit-identical to them.
+ * On an error in sequence i the status is returned and the gradients of
+ * sequences i onwards are not written. */
+hecate_status hecate_rule_backward_batch(const hecate_rule_spec *spec, uint32_t n, uint32_t T,
+                                         const hecate_real *k, const hecate_real *v, const hecate_real *q,
+                                         const hecate_real *x, const hecate_real *gates,
+                                         const hecate_real *const *tensors, const hecate_real *state,
+                                         const hecate_real *dy, hecate_real *dk, hecate_real *dv, hecate_real *dq,
+                                         hecate_real *dx, hecate_real *dgates, hecate_real *const *dtensors,
+                                         hecate_real *work);
+
 #ifdef __cplusplus
 }
 #endif

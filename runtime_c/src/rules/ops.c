@@ -114,6 +114,9 @@ hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, cons
     return HECATE_OK;
 }
 
+/* pointer p advanced by i rows of `len` scalars (NULL stays NULL) */
+#define HCT_ROW(p, i, len) ((p) ? (p) + (uint64_t)(i) * (len) : (p))
+
 hecate_status hecate_rule_forward_batch(const hecate_rule_spec *spec, uint32_t n, uint32_t T,
                                         const hecate_real *k, const hecate_real *v, const hecate_real *q,
                                         const hecate_real *x, const hecate_real *gates,
@@ -128,9 +131,9 @@ hecate_status hecate_rule_forward_batch(const hecate_rule_spec *spec, uint32_t n
              gate_rows = (uint64_t)T * rule->n_gates;
     if (!hct_all_finite(state, (size_t)(len * n))) return HECATE_E_NONFINITE;
     for (uint32_t i = 0; i < n; i++) {
-        st = hecate_rule_forward(spec, T, k ? k + i * rows : k, v ? v + i * rows : v, q ? q + i * rows : q,
-                                 x ? x + i * rows : x, gates ? gates + i * gate_rows : gates, tensors,
-                                 state + i * len, y ? y + i * rows : y, scratch);
+        st = hecate_rule_forward(spec, T, HCT_ROW(k, i, rows), HCT_ROW(v, i, rows), HCT_ROW(q, i, rows),
+                                 HCT_ROW(x, i, rows), HCT_ROW(gates, i, gate_rows), tensors, state + i * len,
+                                 HCT_ROW(y, i, rows), scratch);
         if (st != HECATE_OK) return st;
     }
     return HECATE_OK;
@@ -184,6 +187,32 @@ hecate_status hecate_rule_backward(const hecate_rule_spec *spec, uint32_t T, con
     for (size_t i = 0; i < n; i++) {
         if (!x) dk[i] += dx_all[i];
         else if (dx) dx[i] = dx_all[i];
+    }
+    return HECATE_OK;
+}
+
+
+hecate_status hecate_rule_backward_batch(const hecate_rule_spec *spec, uint32_t n, uint32_t T,
+                                         const hecate_real *k, const hecate_real *v, const hecate_real *q,
+                                         const hecate_real *x, const hecate_real *gates,
+                                         const hecate_real *const *tensors, const hecate_real *state,
+                                         const hecate_real *dy, hecate_real *dk, hecate_real *dv, hecate_real *dq,
+                                         hecate_real *dx, hecate_real *dgates, hecate_real *const *dtensors,
+                                         hecate_real *work) {
+    const hct_rule *rule;
+    hct_config cfg;
+    if (!spec || !state) return HECATE_E_NULL_ARG;
+    hecate_status st = lookup(spec, &rule, &cfg);
+    if (st != HECATE_OK) return st;
+    uint64_t len = op_state_len(spec, rule, &cfg), rows = (uint64_t)T * spec->d,
+             gate_rows = (uint64_t)T * rule->n_gates;
+    for (uint32_t i = 0; i < n; i++) {
+        st = hecate_rule_backward(spec, T, HCT_ROW(k, i, rows), HCT_ROW(v, i, rows), HCT_ROW(q, i, rows),
+                                  HCT_ROW(x, i, rows), HCT_ROW(gates, i, gate_rows), tensors, state + i * len,
+                                  HCT_ROW(dy, i, rows), HCT_ROW(dk, i, rows), HCT_ROW(dv, i, rows),
+                                  HCT_ROW(dq, i, rows), HCT_ROW(dx, i, rows), HCT_ROW(dgates, i, gate_rows),
+                                  dtensors, work);
+        if (st != HECATE_OK) return st;
     }
     return HECATE_OK;
 }
