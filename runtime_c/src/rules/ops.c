@@ -117,23 +117,38 @@ hecate_status hecate_rule_forward(const hecate_rule_spec *spec, uint32_t T, cons
 /* pointer p advanced by i rows of `len` scalars (NULL stays NULL) */
 #define HCT_ROW(p, i, len) ((p) ? (p) + (uint64_t)(i) * (len) : (p))
 
-hecate_status hecate_rule_forward_batch(const hecate_rule_spec *spec, uint32_t n, uint32_t T,
-                                        const hecate_real *k, const hecate_real *v, const hecate_real *q,
-                                        const hecate_real *x, const hecate_real *gates,
-                                        const hecate_real *const *tensors, hecate_real *state, hecate_real *y,
-                                        hecate_real *scratch) {
+/* How far one sequence of a batched op call reaches in each buffer: its
+ * state (state_len), its (T, d) rows and its (T, n_gates) gates. */
+typedef struct {
+    uint64_t state, rows, gates;
+} batch_strides;
+
+static hecate_status strides_of(const hecate_rule_spec *spec, uint32_t T, const hecate_real *state,
+                                batch_strides *b) {
     const hct_rule *rule;
     hct_config cfg;
     if (!spec || !state) return HECATE_E_NULL_ARG;
     hecate_status st = lookup(spec, &rule, &cfg);
     if (st != HECATE_OK) return st;
-    uint64_t len = op_state_len(spec, rule, &cfg), rows = (uint64_t)T * spec->d,
-             gate_rows = (uint64_t)T * rule->n_gates;
-    if (!hct_all_finite(state, (size_t)(len * n))) return HECATE_E_NONFINITE;
+    b->state = op_state_len(spec, rule, &cfg);
+    b->rows = (uint64_t)T * spec->d;
+    b->gates = (uint64_t)T * rule->n_gates;
+    return HECATE_OK;
+}
+
+hecate_status hecate_rule_forward_batch(const hecate_rule_spec *spec, uint32_t n, uint32_t T,
+                                        const hecate_real *k, const hecate_real *v, const hecate_real *q,
+                                        const hecate_real *x, const hecate_real *gates,
+                                        const hecate_real *const *tensors, hecate_real *state, hecate_real *y,
+                                        hecate_real *scratch) {
+    batch_strides b;
+    hecate_status st = strides_of(spec, T, state, &b);
+    if (st != HECATE_OK) return st;
+    if (!hct_all_finite(state, (size_t)(b.state * n))) return HECATE_E_NONFINITE;
     for (uint32_t i = 0; i < n; i++) {
-        st = hecate_rule_forward(spec, T, HCT_ROW(k, i, rows), HCT_ROW(v, i, rows), HCT_ROW(q, i, rows),
-                                 HCT_ROW(x, i, rows), HCT_ROW(gates, i, gate_rows), tensors, state + i * len,
-                                 HCT_ROW(y, i, rows), scratch);
+        st = hecate_rule_forward(spec, T, HCT_ROW(k, i, b.rows), HCT_ROW(v, i, b.rows), HCT_ROW(q, i, b.rows),
+                                 HCT_ROW(x, i, b.rows), HCT_ROW(gates, i, b.gates), tensors, state + i * b.state,
+                                 HCT_ROW(y, i, b.rows), scratch);
         if (st != HECATE_OK) return st;
     }
     return HECATE_OK;
@@ -191,7 +206,6 @@ hecate_status hecate_rule_backward(const hecate_rule_spec *spec, uint32_t T, con
     return HECATE_OK;
 }
 
-
 hecate_status hecate_rule_backward_batch(const hecate_rule_spec *spec, uint32_t n, uint32_t T,
                                          const hecate_real *k, const hecate_real *v, const hecate_real *q,
                                          const hecate_real *x, const hecate_real *gates,
@@ -199,18 +213,14 @@ hecate_status hecate_rule_backward_batch(const hecate_rule_spec *spec, uint32_t 
                                          const hecate_real *dy, hecate_real *dk, hecate_real *dv, hecate_real *dq,
                                          hecate_real *dx, hecate_real *dgates, hecate_real *const *dtensors,
                                          hecate_real *work) {
-    const hct_rule *rule;
-    hct_config cfg;
-    if (!spec || !state) return HECATE_E_NULL_ARG;
-    hecate_status st = lookup(spec, &rule, &cfg);
+    batch_strides b;
+    hecate_status st = strides_of(spec, T, state, &b);
     if (st != HECATE_OK) return st;
-    uint64_t len = op_state_len(spec, rule, &cfg), rows = (uint64_t)T * spec->d,
-             gate_rows = (uint64_t)T * rule->n_gates;
     for (uint32_t i = 0; i < n; i++) {
-        st = hecate_rule_backward(spec, T, HCT_ROW(k, i, rows), HCT_ROW(v, i, rows), HCT_ROW(q, i, rows),
-                                  HCT_ROW(x, i, rows), HCT_ROW(gates, i, gate_rows), tensors, state + i * len,
-                                  HCT_ROW(dy, i, rows), HCT_ROW(dk, i, rows), HCT_ROW(dv, i, rows),
-                                  HCT_ROW(dq, i, rows), HCT_ROW(dx, i, rows), HCT_ROW(dgates, i, gate_rows),
+        st = hecate_rule_backward(spec, T, HCT_ROW(k, i, b.rows), HCT_ROW(v, i, b.rows), HCT_ROW(q, i, b.rows),
+                                  HCT_ROW(x, i, b.rows), HCT_ROW(gates, i, b.gates), tensors, state + i * b.state,
+                                  HCT_ROW(dy, i, b.rows), HCT_ROW(dk, i, b.rows), HCT_ROW(dv, i, b.rows),
+                                  HCT_ROW(dq, i, b.rows), HCT_ROW(dx, i, b.rows), HCT_ROW(dgates, i, b.gates),
                                   dtensors, work);
         if (st != HECATE_OK) return st;
     }
