@@ -94,6 +94,11 @@ class TrainConfig:
     optimizer: str = "adamw"   # a name of hecate_edge.optim.OPTIMIZERS (MATH §10)
     freq_anneal: int = 0
 
+    @property
+    def warmup_steps(self) -> int:
+        """The warmup steps lr_at takes: ``warmup``, or min(100, steps // 10) where it is None."""
+        return min(100, self.steps // 10) if self.warmup is None else self.warmup
+
 
 @dataclass
 class TrainState:
@@ -127,12 +132,17 @@ def make_optimizer(model, config: TrainConfig) -> Optimizer:
     if config.optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {config.optimizer!r} (known: {sorted(OPTIMIZERS)})")
     weights = model.weights()
-    cfg = model.config
-    own = {name for name, _ in rule_tensor_specs(rule_by_name(cfg.rule), cfg.d_model, cfg.rule_hp)}
-    short = {name: name.rsplit(".", 1)[-1] for name in weights if ".mem" in name}
-    no_decay = {name for name, tail in short.items() if tail in own or tail.startswith("conv_")}
     return OPTIMIZERS[config.optimizer](weights, lr=config.lr, weight_decay=config.weight_decay,
-                                        clip_norm=config.clip_norm, no_decay=no_decay)
+                                        clip_norm=config.clip_norm, no_decay=undecayed(model.config, weights))
+
+
+def undecayed(cfg, names) -> set[str]:
+    """Of the tensor names, the memory tensors weight decay leaves alone
+    although they may be matrices: a rule's own tensors (e.g. the SSM's A_log)
+    and the short convolution's taps (MATH §3.1; D24).  Vectors are never decayed."""
+    own = {name for name, _ in rule_tensor_specs(rule_by_name(cfg.rule), cfg.d_model, cfg.rule_hp)}
+    tails = {name: name.rsplit(".", 1)[-1] for name in names if ".mem" in name}
+    return {name for name, tail in tails.items() if tail in own or tail.startswith("conv_")}
 
 
 def new_model(cfg, seed: int = 0, dtype: str = "f32"):
@@ -228,7 +238,7 @@ def train(
         if probs.shape != (len(corpora),) or (probs < 0).any() or probs.sum() <= 0:
             raise ValueError("mix needs one non-negative weight per corpus")
         probs = probs / probs.sum()
-    warmup = min(100, config.steps // 10) if config.warmup is None else config.warmup
+    warmup = config.warmup_steps
     silent = untrained_levels(model.config.periods, config.chunk, config.burn_in)
     if silent:
         _warn(f"memory levels {', '.join(map(str, silent))} (periods "

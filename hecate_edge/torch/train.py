@@ -19,11 +19,10 @@ from hecate_edge import atomic
 from hecate_edge.config import ModelConfig
 from hecate_edge.nonfinite import NonFiniteTraining
 from hecate_edge.progress import Progress
-from hecate_edge.reference.rules import rule_by_name, rule_tensor_specs
 from hecate_edge.torch.distributed import World
 from hecate_edge.torch.model import HecateLM
 from hecate_edge.train import (EVAL_TOKENS, MAX_SKIPPED, NONFINITE_POLICIES, TrainConfig, draw_job, LossLog,
-                               evaluate_corpora, held_params, lr_at)
+                               evaluate_corpora, held_params, lr_at, undecayed)
 
 NATIVE_NAMES = {"adamw": "AdamW", "sgd": "SGD"}  # the native optimizers' names, as torch.optim classes
 
@@ -46,13 +45,11 @@ def make_optimizer(lm: HecateLM, config: TrainConfig) -> torch.optim.Optimizer:
     cls = getattr(torch.optim, name, None)
     if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
         raise ValueError(f"unknown optimizer {config.optimizer!r}: give adamw, sgd or a torch.optim class name")
-    cfg = lm.config
-    own = {n for n, _ in rule_tensor_specs(rule_by_name(cfg.rule), cfg.d_model, cfg.rule_hp)}
+    named = dict(lm.named_parameters())
+    kept = undecayed(lm.config, named)
     decay, plain = [], []
-    for pname, param in lm.named_parameters():
-        tail = pname.rsplit(".", 1)[-1]
-        shrinks = param.dim() >= 2 and tail not in own and not tail.startswith("conv_")
-        (decay if shrinks else plain).append(param)
+    for pname, param in named.items():
+        (decay if param.dim() >= 2 and pname not in kept else plain).append(param)
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": plain, "weight_decay": 0.0}]
     extra = {"betas": (0.9, 0.999), "eps": 1e-8} if name == "AdamW" else {}
     if name in ("AdamW", "Adam") and all(p.is_cuda for p in lm.parameters()):
@@ -111,7 +108,7 @@ def train(lm: HecateLM, corpora, config: TrainConfig, world: World, mix: Sequenc
         lm, device_ids=[world.device.index] if world.device.type == "cuda" else None, find_unused_parameters=unused)
     run = run or TorchRun(0, np.random.default_rng(config.seed), make_optimizer(lm, config), {})
     until = config.steps if until is None else min(until, config.steps)
-    warmup = min(100, config.steps // 10) if config.warmup is None else config.warmup
+    warmup = config.warmup_steps
     records, skipped, start = [], 0, time.perf_counter()
     step_tokens = config.chunk * config.batch
     quiet = not (show_progress and world.leader)
