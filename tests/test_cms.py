@@ -111,7 +111,7 @@ def test_defaults_for_levels():
     assert cfg.periods == (1, 8, 64, 512)
     params = init_params(cfg, 0)
     biases = np.array([params[f"blk0.mem{level}.gate_b"] for level in range(4)])
-    assert_close(biases, np.array([[-7.0, -4.6], [-8.0, -5.6], [-8.5, -6.6], [-9.0, -7.6]]), 0, "gate biases")
+    assert_close(biases, np.array([[-7.0, -2.9], [-8.0, -3.9], [-8.5, -4.9], [-9.0, -5.9]]), 0, "gate biases")
     with pytest.raises(ValueError, match="periods"):
         ModelConfig(n_levels=2, periods=(1, 0))
     with pytest.raises(ValueError, match="n_levels"):

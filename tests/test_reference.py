@@ -98,7 +98,7 @@ def test_delta_rule_hand_computed_2x2_step():
 def test_rule_registry_and_delta_defaults():
     assert RULES["delta"] is delta and rule_by_id(0) is delta
     assert delta.GATES == (("alpha", "sigmoid"), ("theta", "softplus"))
-    assert delta.DEFAULT_GATE_BIAS[0] == (-7.0, -4.6)  # D37: half-life ~760 tokens
+    assert delta.DEFAULT_GATE_BIAS[0] == (-7.0, -2.9)  # D37: half-life ~760 tokens; D50: theta ~ 0.05
     assert np.array_equal(delta.init_state(3), np.zeros((3, 3)))
     with pytest.raises(ValueError):
         rule_by_id(99)
@@ -201,7 +201,7 @@ def test_init_params_follow_math_8():
     s_model, s_mem = math.sqrt(1 / 16), math.sqrt(1 / 32)
     for name, shape in tensor_specs(cfg):
         if name.endswith("gate_b"):
-            assert np.array_equal(params[name], [-7.0, -4.6])
+            assert np.array_equal(params[name], [-7.0, -2.9])
             continue
         s = s_mem if ".mem0." in name else s_model
         want = rng.uniform(-s, s, size=shape)

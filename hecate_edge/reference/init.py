@@ -18,8 +18,8 @@ from hecate_edge.reference.rules import rule_by_name, rule_tensor_specs
 
 _GATE_BIAS = re.compile(r"blk\d+\.mem(\d+)\.gate_b")
 # MATH §6.1: level l's gate biases = level 0's + these shifts (the rule's own
-# per-level tuple when it has one): alpha -3, -4, -4.5, -5 and theta -4.6 ..
-# -7.6 for the delta rule; eta 1.5 .. 3.0; other gates keep level 0's.
+# per-level tuple when it has one): alpha -7, -8, -8.5, -9 and theta -2.9 ..
+# -5.9 for the delta rule; eta 1.5 .. 3.0; other gates keep level 0's.
 # MATH §6.2: sigmoid(2) ~ 0.88; |<freq_w, xbar>| stays well below 2 at init, so
 # every level fires as on the fixed schedule
 FREQ_GATE_BIAS = 2.0

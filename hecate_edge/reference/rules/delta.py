@@ -15,8 +15,9 @@ RULE_ID = 0
 NAME = "delta"
 # MATH §3.1: gate name and activation, in gate_w / gate_b row order.
 GATES = (("alpha", "sigmoid"), ("theta", "softplus"))
-# MATH §3.1: per level, biases of (alpha, theta); level 0 keeps 99.9% per token (half-life ~760), theta ~ 0.01.
-DEFAULT_GATE_BIAS = ((-7.0, -4.6),)
+# MATH §3.1: per level, biases of (alpha, theta); level 0 keeps 99.9% per token (half-life ~760);
+# theta ~ 0.05, titans' effective first step theta / (1 - eta) (DECISIONS D50).
+DEFAULT_GATE_BIAS = ((-7.0, -2.9),)
 # MATH §3.1 "Bounded inner steps": on by default, since with unit keys the bound makes every
 # write non-expansive (for momentum and MLP rules it would cap theta without bounding the step)
 BOUNDED_STEP = True
