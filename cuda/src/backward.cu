@@ -1,20 +1,19 @@
-/* cuda/src/backward.cu — the backward kernels (delta, Titans, Hebbian, Atlas;
- * MATH §3.2-§3.4, §3.6, §7): one block per sequence.  A forward sweep keeps a
+/* cuda/src/backward.cu — the backward kernels (each rule's reverse step through
+ * RuleOps, rule_ops.cuh; MATH §7): one block per sequence.  A forward sweep keeps a
  * checkpoint of the state every TILE tokens in the work buffer; the reverse
  * sweep recomputes each tile's states from its checkpoint into a TILE+1 slot
  * buffer (thread-major, each thread reads back only what it wrote) and walks
  * them backwards with the state gradient in registers for all T tokens.
  * Row sums (dq, dk) and gate gradients collect in shared memory per tile;
- * Atlas rebuilds each token's window from the key/value arrays and keeps the
- * window's gradients as a ring of c rows in shared memory. */
-#include "backs.cuh"
+ * a window rule (Atlas) rebuilds each token's window from the key/value arrays
+ * and keeps the window's gradients as a ring of c rows in shared memory. */
 #include "dispatch.cuh"
-#include "window.cuh"
 
 namespace hct {
 
 template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) backward_kernel(RuleArgs a) {
-    constexpr int P = Cols<D>::P, NT = Cols<D>::THREADS, NM = RULE == RULE_TITANS || RULE == RULE_ATLAS ? 2 : 1;
+    using Ops = RuleOps<RULE>;
+    constexpr int P = Cols<D>::P, NT = Cols<D>::THREADS, NM = Ops::MATS;
     constexpr size_t SLOT = (size_t)NM * R * NT;
     extern __shared__ float smem[];
     float *sk = smem, *sv = sk + TILE * D, *sq = sv + TILE * D, *sdy = sq + TILE * D;
@@ -29,6 +28,7 @@ template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) b
     const float *state = a.state_in + seq * a.state_len, *window0 = state + 2 * (size_t)d * d;
     const float *kseq = a.k + base, *vseq = a.v + base;
     for (int at = tid; at < 2 * c * D; at += NT) gK[at] = 0.0f; /* gK and gV */
+    const Window win = {wK, wV, gK, gV, kseq, vseq, window0, c, d};
     float M[R], Z[R];
     load_matrix<D>(M, state, d, i, p);
     if (NM == 2) load_matrix<D>(Z, state + (size_t)d * d, d, i, p);
@@ -47,13 +47,7 @@ template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) b
         __syncthreads();
         for (int tt = 0; tt < TILE; tt++) {
             const float *k = sk + tt * D, *v = sv + tt * D, *q = sq + tt * D, *g = sg + tt * GATE_SLOTS;
-            if (RULE == RULE_DELTA) delta_step<D>(M, k, v, q, g, i, p);
-            if (RULE == RULE_HEBBIAN) hebbian_step<D>(M, k, v, q, g, i, p);
-            if (RULE == RULE_TITANS) titans_step<D>(M, Z, k, v, q, g, i, p);
-            if (RULE == RULE_ATLAS) {
-                fill_window<D>(wK, wV, kseq, vseq, window0, t0 + tt, c, d, tid);
-                atlas_step<D>(M, Z, wK, wV, c, q, g, i, p);
-            }
+            Ops::template replay<D>(M, Z, k, v, q, g, i, p, tid, t0 + tt, win);
         }
     }
 
@@ -78,13 +72,7 @@ template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) b
             const float *k = sk + tt * D, *v = sv + tt * D, *q = sq + tt * D, *g = sg + tt * GATE_SLOTS;
             spill<D>(M, buf + tt * SLOT, tid);
             if (NM == 2) spill<D>(Z, buf + tt * SLOT + R * NT, tid);
-            if (RULE == RULE_DELTA) delta_step<D>(M, k, v, q, g, i, p);
-            if (RULE == RULE_HEBBIAN) hebbian_step<D>(M, k, v, q, g, i, p);
-            if (RULE == RULE_TITANS) titans_step<D>(M, Z, k, v, q, g, i, p);
-            if (RULE == RULE_ATLAS) {
-                fill_window<D>(wK, wV, kseq, vseq, window0, t0 + tt, c, d, tid);
-                atlas_step<D>(M, Z, wK, wV, c, q, g, i, p);
-            }
+            Ops::template replay<D>(M, Z, k, v, q, g, i, p, tid, t0 + tt, win);
         }
         float S1[R], S0[R], Z0[R]; /* the state after and before the token being reversed */
 #pragma unroll
@@ -94,17 +82,10 @@ template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) b
             float dyi = sdy[tt * D + i];
             TokenGrad o = {rdq + tt * D, rdk + tt * D, sdv + tt * D, rsc + tt * GATE_SLOTS};
             unspill<D>(S0, buf + tt * SLOT, tid);
-            if (RULE == RULE_DELTA) delta_back<D>(S0, S1, dM, k, v, q, dyi, g, i, p, lane, o);
-            if (RULE == RULE_HEBBIAN) hebbian_back<D>(S0, S1, dM, k, v, q, dyi, g, i, p, lane, o);
-            if (RULE == RULE_TITANS) {
-                unspill<D>(Z0, buf + tt * SLOT + R * NT, tid);
-                titans_back<D>(S0, Z0, S1, dM, dZ, k, v, q, dyi, g, i, p, lane, o);
-            }
-            if (RULE == RULE_ATLAS) {
-                unspill<D>(Z0, buf + tt * SLOT + R * NT, tid);
-                fill_window<D>(wK, wV, kseq, vseq, window0, t0 + tt, c, d, tid);
-                atlas_back<D>(S0, Z0, S1, dM, dZ, wK, wV, c, t0 + tt, q, dyi, g, i, p, lane, o, gK, gV);
-                __syncthreads(); /* the newest row's gradients are complete: they are this token's dk, dv */
+            if (NM == 2) unspill<D>(Z0, buf + tt * SLOT + R * NT, tid);
+            Ops::template back<D>(S0, Z0, S1, dM, dZ, k, v, q, dyi, g, i, p, lane, tid, t0 + tt, o, win);
+            if (Ops::WINDOW) { /* the newest window row's gradients are complete: they are this token's dk, dv */
+                __syncthreads();
                 int slot = (t0 + tt) % c;
                 if (tid < D) {
                     o.dk[tid] = gK[slot * D + tid];
@@ -123,11 +104,9 @@ template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) b
     }
 }
 
-static int mats_of(int rule) { return rule == RULE_TITANS || rule == RULE_ATLAS ? 2 : 1; }
-
 size_t backward_work_per_seq(int rule, int d, int T) {
     size_t D = (size_t)padded_width(d), nc = ((size_t)T + TILE - 1) / TILE;
-    return (nc + TILE + 1) * (size_t)mats_of(rule) * D * D;
+    return (nc + TILE + 1) * (size_t)rule_mats(rule) * D * D;
 }
 
 struct BackwardLaunch {
