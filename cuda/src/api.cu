@@ -7,7 +7,6 @@
 #include "errors.cuh"
 #include "hecate_cuda.h"
 #include "launch.cuh"
-#include "steps.cuh"
 
 static char g_error[256] = "";
 
@@ -111,19 +110,16 @@ hecate_status hecate_cuda_rule_check(const hecate_rule_spec *spec, uint32_t *n_g
     if (!spec || !n_gates || !state_len) return HECATE_E_NULL_ARG;
     hecate_status st = hecate_rule_shape(spec, n_gates, state_len, &scratch);
     if (st != HECATE_OK) return fail(st, "invalid rule spec: %s", hecate_status_str(st));
-    switch (spec->rule) {
-    case hct::RULE_DELTA: case hct::RULE_TITANS: case hct::RULE_HEBBIAN: case hct::RULE_ATLAS: break;
-    default:
-        return fail(HECATE_E_UNSUPPORTED, "memory rule id %u is not implemented on CUDA (delta, titans, hebbian "
-                    "and atlas are)", spec->rule);
-    }
+    if (hct::rule_mats((int)spec->rule) == 0)
+        return fail(HECATE_E_UNSUPPORTED, "memory rule id %u is not implemented on CUDA (%s are)", spec->rule,
+                    hct::rule_names());
     if (spec->period > 1)
         return fail(HECATE_E_UNSUPPORTED, "CMS period %u: the CUDA kernels run per-token levels (period 1) only",
                     spec->period);
     if (spec->retention > 1)
         return fail(HECATE_E_UNSUPPORTED, "retention id %u is not implemented on CUDA (L2 only)", spec->retention);
-    if (spec->rule == hct::RULE_ATLAS && spec->params[1] != 0.0f)
-        return fail(HECATE_E_UNSUPPORTED, "atlas with ns_steps > 0 (Newton-Schulz momentum) is not implemented on CUDA");
+    const char *refused = hct::rule_refusal(*spec);
+    if (refused) return fail(HECATE_E_UNSUPPORTED, "%s", refused);
     if (hct::padded_width((int)spec->d) == 0)
         return fail(HECATE_E_UNSUPPORTED, "d = %u: the CUDA kernels hold the state on chip for d <= 128 only", spec->d);
     return HECATE_OK;
@@ -147,7 +143,7 @@ static hecate_status prepare(const hecate_rule_spec *spec, uint32_t n_seq, uint3
     a->d = (int)spec->d;
     a->T = (int)T;
     a->n_gates = (int)n_gates;
-    a->window = spec->rule == hct::RULE_ATLAS ? (int)spec->params[0] : 0;
+    a->window = hct::rule_window(*spec);
     a->state_len = state_len;
     a->k = k;
     a->v = v;

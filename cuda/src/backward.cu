@@ -1,170 +1,19 @@
-/* cuda/src/backward.cu — the backward kernels (delta, Titans, Hebbian, Atlas;
- * MATH §3.2-§3.4, §3.6, §7): one block per sequence.  A forward sweep keeps a
+/* cuda/src/backward.cu — the backward kernels (each rule's reverse step through
+ * RuleOps, rule_ops.cuh; MATH §7): one block per sequence.  A forward sweep keeps a
  * checkpoint of the state every TILE tokens in the work buffer; the reverse
  * sweep recomputes each tile's states from its checkpoint into a TILE+1 slot
  * buffer (thread-major, each thread reads back only what it wrote) and walks
  * them backwards with the state gradient in registers for all T tokens.
  * Row sums (dq, dk) and gate gradients collect in shared memory per tile;
- * Atlas rebuilds each token's window from the key/value arrays and keeps the
- * window's gradients as a ring of c rows in shared memory. */
+ * a window rule (Atlas) rebuilds each token's window from the key/value arrays
+ * and keeps the window's gradients as a ring of c rows in shared memory. */
 #include "dispatch.cuh"
 
 namespace hct {
 
-/* Per-token outputs of a reverse step, in shared memory. */
-struct TokenGrad {
-    float *dq, *dk, *dv, *dgates;
-};
-
-template <int D>
-__device__ __forceinline__ void delta_back(const float (&S0)[R], const float (&S1)[R], float (&dS)[R], const float *k,
-                                           const float *v, const float *q, float dyi, const float *g, int i, int p,
-                                           int lane, TokenGrad o) {
-    float keep = 1.0f - g[0], theta = g[1], ep = 0.0f, up = 0.0f, sa = 0.0f;
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        int j = row_of<D>(r, p);
-        dS[r] += q[j] * dyi;
-        ep += k[j] * S0[r];
-        up += k[j] * dS[r];
-        sa += dS[r] * S0[r];
-    }
-    float e = column_sum<D>(ep) - v[i], u = column_sum<D>(up), de = -theta * u;
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        row_add<D>(S1[r] * dyi, r, p, lane, o.dq);
-        row_add<D>(-theta * dS[r] * e + S0[r] * de, r, p, lane, o.dk);
-        dS[r] = keep * dS[r] + k[row_of<D>(r, p)] * de;
-    }
-    block_add<D>(-sa, lane, o.dgates);
-    block_add<D>(p == 0 ? -(u * e) : 0.0f, lane, o.dgates + 1);
-    if (p == 0) o.dv[i] = theta * u;
-}
-
-template <int D>
-__device__ __forceinline__ void titans_back(const float (&M0)[R], const float (&Z0)[R], const float (&M1)[R],
-                                            float (&dM)[R], float (&dZ)[R], const float *k, const float *v,
-                                            const float *q, float dyi, const float *g, int i, int p, int lane,
-                                            TokenGrad o) {
-    float keep = 1.0f - g[0], theta = g[1], eta = g[2], ep = 0.0f, up = 0.0f, sa = 0.0f, se = 0.0f;
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        int j = row_of<D>(r, p);
-        dM[r] += q[j] * dyi;
-        dZ[r] += dM[r];
-        ep += k[j] * M0[r];
-        up += k[j] * dZ[r];
-        sa += dM[r] * M0[r];
-        se += dZ[r] * Z0[r];
-    }
-    float e = column_sum<D>(ep) - v[i], u = column_sum<D>(up), de = -theta * u;
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        row_add<D>(M1[r] * dyi, r, p, lane, o.dq);
-        row_add<D>(-theta * dZ[r] * e + M0[r] * de, r, p, lane, o.dk);
-        dM[r] = keep * dM[r] + k[row_of<D>(r, p)] * de;
-        dZ[r] *= eta;
-    }
-    block_add<D>(-sa, lane, o.dgates);
-    block_add<D>(p == 0 ? -(u * e) : 0.0f, lane, o.dgates + 1);
-    block_add<D>(se, lane, o.dgates + 2);
-    if (p == 0) o.dv[i] = theta * u;
-}
-
-template <int D>
-__device__ __forceinline__ void hebbian_back(const float (&S0)[R], const float (&S1)[R], float (&dS)[R],
-                                             const float *k, const float *v, const float *q, float dyi,
-                                             const float *g, int i, int p, int lane, TokenGrad o) {
-    float keep = 1.0f - g[0], up = 0.0f, sa = 0.0f;
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        int j = row_of<D>(r, p);
-        dS[r] += q[j] * dyi;
-        up += k[j] * dS[r];
-        sa += dS[r] * S0[r];
-    }
-    float u = column_sum<D>(up);
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        row_add<D>(S1[r] * dyi, r, p, lane, o.dq);
-        row_add<D>(dS[r] * v[i], r, p, lane, o.dk);
-        dS[r] *= keep;
-    }
-    block_add<D>(-sa, lane, o.dgates);
-    if (p == 0) o.dv[i] = u;
-}
-
-
-/* Atlas' window after token t's push, from the sequence's keys/values and,
- * for rows before token 0, the incoming state's window (oldest row first). */
-template <int D>
-__device__ __forceinline__ void fill_window(float *wK, float *wV, const float *k, const float *v, const float *window0,
-                                            int t, int c, int d, int tid) {
-    __syncthreads();
-    for (int at = tid; at < c * D; at += Cols<D>::THREADS) {
-        int r = at / D, col = at % D, u = t - c + 1 + r;
-        float kv = 0.0f, vv = 0.0f;
-        if (col < d && u >= 0) {
-            kv = k[(size_t)u * d + col];
-            vv = v[(size_t)u * d + col];
-        } else if (col < d) {
-            kv = window0[(size_t)(c + u) * d + col];
-            vv = window0[(size_t)(2 * c + u) * d + col];
-        }
-        wK[at] = kv;
-        wV[at] = vv;
-    }
-    __syncthreads();
-}
-
-/* Atlas' reverse step for token t: as Titans with the window's rows (MATH §3.6);
- * the window rows' key/value gradients add into the ring gK, gV (slot = token mod c). */
-template <int D>
-__device__ __forceinline__ void atlas_back(const float (&M0)[R], const float (&Z0)[R], const float (&M1)[R],
-                                           float (&dM)[R], float (&dZ)[R], const float *wK, const float *wV, int c,
-                                           int t, const float *q, float dyi, const float *g, int i, int p, int lane,
-                                           TokenGrad o, float *gK, float *gV) {
-    float keep = 1.0f - g[0], theta = g[1], eta = g[2], sa = 0.0f, se = 0.0f, st = 0.0f, acc[R];
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        dM[r] += q[row_of<D>(r, p)] * dyi;
-        sa += dM[r] * M0[r];
-        dZ[r] += dM[r];
-        se += dZ[r] * Z0[r];
-        acc[r] = 0.0f;
-        row_add<D>(M1[r] * dyi, r, p, lane, o.dq);
-    }
-    for (int w = 0; w < c; w++) {
-        const float *kw = wK + w * D;
-        int slot = ((t - c + 1 + w) % c + c) % c;
-        float ep = 0.0f, up = 0.0f;
-#pragma unroll
-        for (int r = 0; r < R; r++) {
-            ep += kw[row_of<D>(r, p)] * M0[r];
-            up += kw[row_of<D>(r, p)] * dZ[r];
-        }
-        float e = column_sum<D>(ep) - wV[w * D + i], de = -theta * column_sum<D>(up);
-#pragma unroll
-        for (int r = 0; r < R; r++) {
-            float kj = kw[row_of<D>(r, p)];
-            row_add<D>(-theta * dZ[r] * e + M0[r] * de, r, p, lane, gK + slot * D);
-            st -= kj * dZ[r] * e;
-            acc[r] += kj * de;
-        }
-        if (p == 0) gV[slot * D + i] -= de;
-    }
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        dM[r] = keep * dM[r] + acc[r];
-        dZ[r] *= eta;
-    }
-    block_add<D>(-sa, lane, o.dgates);
-    block_add<D>(st, lane, o.dgates + 1);
-    block_add<D>(se, lane, o.dgates + 2);
-}
-
 template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) backward_kernel(RuleArgs a) {
-    constexpr int P = Cols<D>::P, NT = Cols<D>::THREADS, NM = RULE == RULE_TITANS || RULE == RULE_ATLAS ? 2 : 1;
+    using Ops = RuleOps<RULE>;
+    constexpr int P = Cols<D>::P, NT = Cols<D>::THREADS, NM = Ops::MATS;
     constexpr size_t SLOT = (size_t)NM * R * NT;
     extern __shared__ float smem[];
     float *sk = smem, *sv = sk + TILE * D, *sq = sv + TILE * D, *sdy = sq + TILE * D;
@@ -179,6 +28,7 @@ template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) b
     const float *state = a.state_in + seq * a.state_len, *window0 = state + 2 * (size_t)d * d;
     const float *kseq = a.k + base, *vseq = a.v + base;
     for (int at = tid; at < 2 * c * D; at += NT) gK[at] = 0.0f; /* gK and gV */
+    const Window win = {wK, wV, gK, gV, kseq, vseq, window0, c, d};
     float M[R], Z[R];
     load_matrix<D>(M, state, d, i, p);
     if (NM == 2) load_matrix<D>(Z, state + (size_t)d * d, d, i, p);
@@ -197,13 +47,7 @@ template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) b
         __syncthreads();
         for (int tt = 0; tt < TILE; tt++) {
             const float *k = sk + tt * D, *v = sv + tt * D, *q = sq + tt * D, *g = sg + tt * GATE_SLOTS;
-            if (RULE == RULE_DELTA) delta_step<D>(M, k, v, q, g, i, p);
-            if (RULE == RULE_HEBBIAN) hebbian_step<D>(M, k, v, q, g, i, p);
-            if (RULE == RULE_TITANS) titans_step<D>(M, Z, k, v, q, g, i, p);
-            if (RULE == RULE_ATLAS) {
-                fill_window<D>(wK, wV, kseq, vseq, window0, t0 + tt, c, d, tid);
-                atlas_step<D>(M, Z, wK, wV, c, q, g, i, p);
-            }
+            Ops::template replay<D>(M, Z, k, v, q, g, i, p, tid, t0 + tt, win);
         }
     }
 
@@ -228,13 +72,7 @@ template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) b
             const float *k = sk + tt * D, *v = sv + tt * D, *q = sq + tt * D, *g = sg + tt * GATE_SLOTS;
             spill<D>(M, buf + tt * SLOT, tid);
             if (NM == 2) spill<D>(Z, buf + tt * SLOT + R * NT, tid);
-            if (RULE == RULE_DELTA) delta_step<D>(M, k, v, q, g, i, p);
-            if (RULE == RULE_HEBBIAN) hebbian_step<D>(M, k, v, q, g, i, p);
-            if (RULE == RULE_TITANS) titans_step<D>(M, Z, k, v, q, g, i, p);
-            if (RULE == RULE_ATLAS) {
-                fill_window<D>(wK, wV, kseq, vseq, window0, t0 + tt, c, d, tid);
-                atlas_step<D>(M, Z, wK, wV, c, q, g, i, p);
-            }
+            Ops::template replay<D>(M, Z, k, v, q, g, i, p, tid, t0 + tt, win);
         }
         float S1[R], S0[R], Z0[R]; /* the state after and before the token being reversed */
 #pragma unroll
@@ -244,17 +82,10 @@ template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) b
             float dyi = sdy[tt * D + i];
             TokenGrad o = {rdq + tt * D, rdk + tt * D, sdv + tt * D, rsc + tt * GATE_SLOTS};
             unspill<D>(S0, buf + tt * SLOT, tid);
-            if (RULE == RULE_DELTA) delta_back<D>(S0, S1, dM, k, v, q, dyi, g, i, p, lane, o);
-            if (RULE == RULE_HEBBIAN) hebbian_back<D>(S0, S1, dM, k, v, q, dyi, g, i, p, lane, o);
-            if (RULE == RULE_TITANS) {
-                unspill<D>(Z0, buf + tt * SLOT + R * NT, tid);
-                titans_back<D>(S0, Z0, S1, dM, dZ, k, v, q, dyi, g, i, p, lane, o);
-            }
-            if (RULE == RULE_ATLAS) {
-                unspill<D>(Z0, buf + tt * SLOT + R * NT, tid);
-                fill_window<D>(wK, wV, kseq, vseq, window0, t0 + tt, c, d, tid);
-                atlas_back<D>(S0, Z0, S1, dM, dZ, wK, wV, c, t0 + tt, q, dyi, g, i, p, lane, o, gK, gV);
-                __syncthreads(); /* the newest row's gradients are complete: they are this token's dk, dv */
+            if (NM == 2) unspill<D>(Z0, buf + tt * SLOT + R * NT, tid);
+            Ops::template back<D>(S0, Z0, S1, dM, dZ, k, v, q, dyi, g, i, p, lane, tid, t0 + tt, o, win);
+            if (Ops::WINDOW) { /* the newest window row's gradients are complete: they are this token's dk, dv */
+                __syncthreads();
                 int slot = (t0 + tt) % c;
                 if (tid < D) {
                     o.dk[tid] = gK[slot * D + tid];
@@ -273,11 +104,9 @@ template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) b
     }
 }
 
-static int mats_of(int rule) { return rule == RULE_TITANS || rule == RULE_ATLAS ? 2 : 1; }
-
 size_t backward_work_per_seq(int rule, int d, int T) {
     size_t D = (size_t)padded_width(d), nc = ((size_t)T + TILE - 1) / TILE;
-    return (nc + TILE + 1) * (size_t)mats_of(rule) * D * D;
+    return (nc + TILE + 1) * (size_t)rule_mats(rule) * D * D;
 }
 
 struct BackwardLaunch {

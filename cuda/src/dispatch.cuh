@@ -4,7 +4,7 @@
 #ifndef HECATE_CUDA_DISPATCH_CUH
 #define HECATE_CUDA_DISPATCH_CUH
 #include "launch.cuh"
-#include "steps.cuh"
+#include "rule_ops.cuh"
 
 namespace hct {
 
@@ -19,15 +19,14 @@ template <class L, int RULE> cudaError_t by_width(int n_seq, const RuleArgs &a) 
     }
 }
 
-/* L::run for `rule` (the four matrix rules) at the padded width of a.d. */
+/* by_width<L, RULE> as on_rule calls it. */
+template <class L> struct ByWidth {
+    template <int RULE> static cudaError_t run(const int &n_seq, const RuleArgs &a) { return by_width<L, RULE>(n_seq, a); }
+};
+
+/* L::run for `rule` (one of CudaRules) at the padded width of a.d. */
 template <class L> cudaError_t by_rule(int rule, int n_seq, const RuleArgs &a) {
-    switch (rule) {
-    case RULE_DELTA: return by_width<L, RULE_DELTA>(n_seq, a);
-    case RULE_TITANS: return by_width<L, RULE_TITANS>(n_seq, a);
-    case RULE_HEBBIAN: return by_width<L, RULE_HEBBIAN>(n_seq, a);
-    case RULE_ATLAS: return by_width<L, RULE_ATLAS>(n_seq, a);
-    default: return cudaErrorInvalidValue;
-    }
+    return on_rule<ByWidth<L>>(CudaRules{}, rule, cudaErrorInvalidValue, n_seq, a);
 }
 
 /* kernel<<<n_seq, threads, smem>>>(a) after allowing it smem bytes of

@@ -1,31 +1,25 @@
 /* cuda/src/forward.cu — the forward kernels: one block per sequence walks its
- * T tokens with the state in registers (steps.cuh), tokens staged TILE at a
- * time in shared memory, reads written back a tile at a time; Atlas keeps
- * its window as a ring in shared memory. */
+ * T tokens with the state in registers (each rule's step: rule_ops.cuh), tokens
+ * staged TILE at a time in shared memory, reads written back a tile at a time;
+ * a window (Atlas) lives as a ring in shared memory (window.cuh). */
 #include "dispatch.cuh"
 
 namespace hct {
 
 template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) forward_kernel(RuleArgs a) {
+    using Ops = RuleOps<RULE>;
     constexpr int P = Cols<D>::P, NT = Cols<D>::THREADS;
-    constexpr bool TWO = RULE == RULE_TITANS || RULE == RULE_ATLAS;
     extern __shared__ float smem[];
     float *sk = smem, *sv = sk + TILE * D, *sq = sv + TILE * D, *sy = sq + TILE * D, *sg = sy + TILE * D;
     float *wK = sg + TILE * GATE_SLOTS, *wV = wK + a.window * D;
-    const int tid = threadIdx.x, i = tid / P, p = tid % P, d = a.d, T = a.T, c = a.window;
+    const int tid = threadIdx.x, i = tid / P, p = tid % P, d = a.d, T = a.T;
     const size_t seq = blockIdx.x, dd = (size_t)d * d;
     float *state = a.state + seq * a.state_len;
     float M[R], Z[R];
     load_matrix<D>(M, state, d, i, p);
-    if (TWO) load_matrix<D>(Z, state + dd, d, i, p);
-    int head = 0; /* Atlas: the ring slot of the oldest window row */
-    if (RULE == RULE_ATLAS) {
-        for (int at = tid; at < c * D; at += NT) {
-            int w = at / D, col = at % D;
-            wK[at] = col < d ? state[2 * dd + (size_t)w * d + col] : 0.0f;
-            wV[at] = col < d ? state[2 * dd + (size_t)(c + w) * d + col] : 0.0f;
-        }
-    }
+    if (Ops::MATS == 2) load_matrix<D>(Z, state + dd, d, i, p);
+    Ring ring = {wK, wV, a.window, 0};
+    Ops::template ring_load<D>(ring, state, dd, d, tid);
     const size_t base = seq * (size_t)T * d, gbase = seq * (size_t)T * a.n_gates;
     for (int t0 = 0; t0 < T; t0 += TILE) {
         __syncthreads();
@@ -37,34 +31,15 @@ template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) f
         int n = T - t0 < TILE ? T - t0 : TILE;
         for (int tt = 0; tt < n; tt++) {
             const float *k = sk + tt * D, *v = sv + tt * D, *q = sq + tt * D, *g = sg + tt * GATE_SLOTS;
-            float y;
-            if (RULE == RULE_DELTA) y = delta_step<D>(M, k, v, q, g, i, p);
-            if (RULE == RULE_HEBBIAN) y = hebbian_step<D>(M, k, v, q, g, i, p);
-            if (RULE == RULE_TITANS) y = titans_step<D>(M, Z, k, v, q, g, i, p);
-            if (RULE == RULE_ATLAS) {
-                __syncthreads(); /* every thread is done with the oldest row */
-                if (tid < D) {
-                    wK[head * D + tid] = k[tid];
-                    wV[head * D + tid] = v[tid];
-                }
-                head = head + 1 == c ? 0 : head + 1;
-                __syncthreads();
-                y = atlas_step<D>(M, Z, wK, wV, c, q, g, i, p);
-            }
+            float y = Ops::template step<D>(M, Z, k, v, q, g, i, p, tid, ring);
             if (p == 0) sy[tt * D + i] = y;
         }
         __syncthreads();
         store_tile(a.y + base, sy, t0, T, d, D, tid, NT);
     }
     store_matrix<D>(M, state, d, i, p);
-    if (TWO) store_matrix<D>(Z, state + dd, d, i, p);
-    if (RULE == RULE_ATLAS) { /* back to oldest-first rows */
-        for (int at = tid; at < c * d; at += NT) {
-            int w = at / d, col = at % d, slot = (head + w) % c;
-            state[2 * dd + at] = wK[slot * D + col];
-            state[2 * dd + (size_t)c * d + at] = wV[slot * D + col];
-        }
-    }
+    if (Ops::MATS == 2) store_matrix<D>(Z, state + dd, d, i, p);
+    Ops::template ring_store<D>(ring, state, dd, d, tid);
 }
 
 struct ForwardLaunch {

@@ -1,14 +1,24 @@
-/* cuda/src/launch.cuh — what api.cu needs of the kernel files: the padded
- * width a d runs at, and one launcher per direction (each returns the CUDA
- * error of its launch, cudaSuccess when it ran). */
+/* cuda/src/launch.cuh — what api.cu and model.cu need of the kernel files: the padded
+ * width a d runs at, what the kernels know of a rule (rules.cu), and one launcher per
+ * direction (each returns the CUDA error of its launch, cudaSuccess when it ran). */
 #ifndef HECATE_CUDA_LAUNCH_CUH
 #define HECATE_CUDA_LAUNCH_CUH
 #include "columns.cuh"
+#include "hecate.h"
 
 namespace hct {
 
 /* The padded width (16, 32, 64 or 128) d runs at, 0 when d > 128. */
 inline int padded_width(int d) { return d <= 16 ? 16 : d <= 32 ? 32 : d <= 64 ? 64 : d <= 128 ? 128 : 0; }
+
+/* The d x d matrices of the rule's state the kernels hold (1 or 2), 0 for a rule id
+ * without kernels; the window rows a spec's state ends in (0 for a rule without one);
+ * why the kernels refuse a spec of a rule they run (NULL when they run it); the names of
+ * the rules they run, comma-separated. */
+int rule_mats(int rule);
+int rule_window(const hecate_rule_spec &spec);
+const char *rule_refusal(const hecate_rule_spec &spec);
+const char *rule_names();
 
 /* Forward of `rule` over args.n_seq = grid sequences (RuleArgs, columns.cuh). */
 cudaError_t launch_forward(int rule, int n_seq, const RuleArgs &args);

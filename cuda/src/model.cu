@@ -222,7 +222,7 @@ static hecate_status block_step(hecate_cuda_batch *b, const uint32_t *tokens, ui
     ra.d = d;
     ra.T = tc;
     ra.n_gates = (int)b->n_gates;
-    ra.window = b->spec.rule == 8 ? (int)b->spec.params[0] : 0;
+    ra.window = hct::rule_window(b->spec);
     ra.state_len = b->state_len;
     ra.k = b->km;
     ra.v = b->vm;

@@ -9,8 +9,6 @@
 
 namespace hct {
 
-enum { RULE_DELTA = 0, RULE_TITANS = 1, RULE_HEBBIAN = 2, RULE_ATLAS = 8 };
-
 /* e_i = sum_j k_j S[j][i] - v_i (the prediction error of a column). */
 template <int D> __device__ __forceinline__ float column_error(const float (&S)[R], const float *k, float vi, int p) {
     float e = 0.0f;
