@@ -77,7 +77,9 @@ ALL_RULES = sorted(RULES)  # every test parametrized over rules covers a new rul
 RULE_CASES = [rule if retention == RULES[rule].RETENTION else f"{rule}+{retention}"
               for rule in ALL_RULES for retention in RULES[rule].RETENTIONS]
 # ... and hyper-parameters that switch a different code path on ("rule:name=value").
-RULE_CASES += ["atlas:ns_steps=5"]
+# grad_bound 0.5: the MLP memories' bounded inner gradient (D51), active at the
+# tests' gradient norms (~0.7-2).
+RULE_CASES += ["atlas:ns_steps=5", "moneta:grad_bound=0.5", "yaad:grad_bound=0.5"]
 # Elastic-net lambda_1 in the tests: 4x the rule's default, so that with
 # lively gates the threshold clips a good share of the state (and leaves some;
 # tests/test_retention.py checks both); 40x for YAAD, whose Xavier-scale init
