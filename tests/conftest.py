@@ -82,9 +82,9 @@ RULE_CASES = [rule if retention == RULES[rule].RETENTION else f"{rule}+{retentio
 RULE_CASES += ["atlas:ns_steps=5", "moneta:grad_bound=0.5", "yaad:grad_bound=0.5"]
 # Elastic-net lambda_1 in the tests: 4x the rule's default, so that with
 # lively gates the threshold clips a good share of the state (and leaves some;
-# tests/test_retention.py checks both); 40x for YAAD, whose Xavier-scale init
-# (D49) moves its state ~10x more per token.
-TEST_LAMBDA_SCALE = {"yaad": 40.0}
+# tests/test_retention.py checks both); 40x for MONETA and YAAD, whose
+# Xavier-scale init (D49, D51) moves their state ~10x more per token.
+TEST_LAMBDA_SCALE = {"moneta": 40.0, "yaad": 40.0}
 
 
 def elastic_lambda_1(rule: str) -> float:

@@ -91,7 +91,8 @@ def test_yaad_starts_at_the_xavier_scale():
     w1 = _c_init_state("yaad", d, cfg.rule_params)[:h * d]
     bound = np.sqrt(6.0 / (d + h))
     assert np.abs(w1).max() <= bound and np.abs(w1).max() > 0.9 * bound
-    assert ModelConfig(rule="moneta").rule_params[3] == 0.0  # p = 3 diverges at this scale
+    # D51: MONETA (p = 3) takes this scale only with its inner gradient bounded
+    assert ModelConfig(rule="moneta").rule_params[3:] == (np.float32(2 * np.sqrt(3)), 1.0)
 
 
 def test_the_gradient_bound_keeps_every_write_below_c():

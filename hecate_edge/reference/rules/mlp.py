@@ -70,6 +70,11 @@ def check_w1_scale(scale: float) -> None:
         raise ValueError(f"w1_scale must be 0 (the legacy 0.1) or in (0, 1e6], got {scale}")
 
 
+# MATH §3.5 / DECISIONS D51: the bound c of the inner gradient of new MONETA
+# models; 0, what files and config dicts written before the parameter hold, is off.
+GRAD_BOUND = 1.0
+
+
 def check_grad_bound(bound: float) -> None:
     if not 0 <= bound <= 1e6:
         raise ValueError(f"grad_bound must be 0 (off) or in (0, 1e6], got {bound}")

@@ -22,10 +22,11 @@ LP_EPS = 1e-6
 
 
 def default_params(d: int) -> tuple[float, ...]:
-    """d_hidden = d, p = 3 (the MIRAS choice), lambda_2 = 0.01, w1_scale 0 (the
-    reference's 0.1): with p = 3 a Xavier-scale W1 diverges within ~50 training
-    steps (its bias grows with e^2; DECISIONS D49), so MONETA keeps the small init; grad_bound 0 (off)."""
-    return (float(d), 3.0, 0.01, 0.0, 0.0)
+    """d_hidden = d, p = 3 (the MIRAS choice), lambda_2 = 0.01, w1_scale
+    Xavier-uniform (mlp.W1_SCALE) with the inner gradient bounded by
+    grad_bound = 1 (mlp.GRAD_BOUND): unbounded, p = 3 at that init diverges
+    within ~50-800 training steps (DECISIONS D49, D51)."""
+    return (float(d), 3.0, 0.01, float(mlp.W1_SCALE), mlp.GRAD_BOUND)
 
 
 def check_params(d: int, params: tuple[float, ...]) -> None:
