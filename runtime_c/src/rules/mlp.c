@@ -179,9 +179,9 @@ static void read_back(const real *w1, const real *w2t, uint32_t d, uint32_t h, c
 
 /* The backward's temporaries in g->work (hct_mlp_work_len). */
 typedef struct mlp_work {
-    real *P;                          /* 2n */
+    real *P;                              /* 2n */
     real *hv, *sp, *u, *r, *dr, *dz, *dh; /* h each */
-    real *dg, *de;                    /* d each */
+    real *dg, *de;                        /* d each */
 } mlp_work;
 
 static mlp_work work_of(const hct_rule_grad *g) {
