@@ -77,12 +77,14 @@ ALL_RULES = sorted(RULES)  # every test parametrized over rules covers a new rul
 RULE_CASES = [rule if retention == RULES[rule].RETENTION else f"{rule}+{retention}"
               for rule in ALL_RULES for retention in RULES[rule].RETENTIONS]
 # ... and hyper-parameters that switch a different code path on ("rule:name=value").
-RULE_CASES += ["atlas:ns_steps=5"]
+# grad_bound 0.5: the MLP memories' bounded inner gradient (D51), active at the
+# tests' gradient norms (~0.7-2).
+RULE_CASES += ["atlas:ns_steps=5", "moneta:grad_bound=0.5", "yaad:grad_bound=0.5"]
 # Elastic-net lambda_1 in the tests: 4x the rule's default, so that with
 # lively gates the threshold clips a good share of the state (and leaves some;
-# tests/test_retention.py checks both); 40x for YAAD, whose Xavier-scale init
-# (D49) moves its state ~10x more per token.
-TEST_LAMBDA_SCALE = {"yaad": 40.0}
+# tests/test_retention.py checks both); 40x for MONETA and YAAD, whose
+# Xavier-scale init (D49, D51) moves their state ~10x more per token.
+TEST_LAMBDA_SCALE = {"moneta": 40.0, "yaad": 40.0}
 
 
 def elastic_lambda_1(rule: str) -> float:

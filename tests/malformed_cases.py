@@ -344,6 +344,8 @@ CASES = [
     ("config_moneta_p_below_1", "HECATE_E_FILE_CONFIG", _rule_param(0.5, "moneta", 1)),
     ("config_moneta_lambda_negative", "HECATE_E_FILE_CONFIG", _rule_param(-0.1, "moneta", 2)),
     ("config_yaad_delta_0", "HECATE_E_FILE_CONFIG", _rule_param(0.0, "yaad", 1)),
+    ("config_yaad_grad_bound_negative", "HECATE_E_FILE_CONFIG", _rule_param(-1.0, "yaad", 4)),
+    ("config_moneta_unused_param_set", "HECATE_E_FILE_CONFIG", _rule_param(1.0, "moneta", 5)),
     ("config_memora_unused_param_set", "HECATE_E_FILE_CONFIG", _rule_param(1.0, "memora", 1)),
     ("retention_unknown_id", "HECATE_E_FILE_RETENTION", _retention(9, 0.0)),
     ("retention_kl_for_delta", "HECATE_E_FILE_RETENTION", _retention(2, 0.0)),

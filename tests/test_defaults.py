@@ -91,4 +91,43 @@ def test_yaad_starts_at_the_xavier_scale():
     w1 = _c_init_state("yaad", d, cfg.rule_params)[:h * d]
     bound = np.sqrt(6.0 / (d + h))
     assert np.abs(w1).max() <= bound and np.abs(w1).max() > 0.9 * bound
-    assert ModelConfig(rule="moneta").rule_params[3] == 0.0  # p = 3 diverges at this scale
+    # D51: MONETA (p = 3) takes this scale only with its inner gradient bounded
+    assert ModelConfig(rule="moneta").rule_params[3:] == (np.float32(2 * np.sqrt(3)), 1.0)
+
+
+def test_the_gradient_bound_keeps_every_write_below_c():
+    """D51 (MATH §3.5): G~ = G / sqrt(1 + ||G||^2 / c^2) has ||G~|| < c (= c once rounded,
+    for ||G|| >> c) and ~G when ||G|| << c."""
+    from hecate_edge.reference.rules import mlp
+    rng = np.random.default_rng(0)
+    for scale in (1e-3, 1.0, 1e3, 1e9):
+        grad = scale * rng.normal(size=(2, 6, 4))
+        for c in (0.1, 1.0):
+            bounded = mlp.bound_grad(grad, c)
+            norm = np.linalg.norm(grad)
+            assert np.linalg.norm(bounded) < c if scale < 1e3 else np.linalg.norm(bounded) <= c
+            np.testing.assert_allclose(np.linalg.norm(bounded), norm / np.sqrt(1 + norm**2 / c**2), rtol=1e-12)
+            np.testing.assert_allclose(bounded / np.linalg.norm(bounded), grad / norm, rtol=1e-12)
+    small = 1e-6 * rng.normal(size=(2, 6, 4))
+    np.testing.assert_allclose(mlp.bound_grad(small, 1.0), small, rtol=1e-10)
+
+
+def test_mlp_memories_written_before_grad_bound_are_unbounded():
+    """D51: an older config dict (no grad_bound) means 0, and 0 is the unbounded step bit for bit."""
+    from hecate_edge.reference.rules import mlp
+    d = 8
+    rng = np.random.default_rng(1)
+    for rule in ("moneta", "yaad"):
+        old = ModelConfig(rule=rule, d_model=d, n_heads=2).to_dict()
+        old["rule_params"] = old["rule_params"][:4]
+        params = ModelConfig.from_dict(old).rule_params
+        assert len(params) == 5 and params[4] == 0.0
+        module = RULES[rule]
+        hp = dict(zip(module.PARAM_NAMES, params))
+        state = module.init_state(d, hp) + 0.1 * rng.normal(size=(2, d, d))
+        k, v, q = rng.normal(size=(3, d))
+        gates = {"alpha": 0.1, "theta": 0.4}
+        new, y = module.write_read(state, k, v, q, gates, hp)
+        bias = (lambda e: module.lp_bias(e, hp["p"])) if rule == "moneta" else (lambda e: module.huber_bias(e, 1.0))
+        want = mlp.l2_step(state, mlp.inner_grad(state, k, v, bias), gates, hp["lambda_2"], module.init_state(d, hp))
+        assert np.array_equal(new, want) and np.array_equal(y, mlp.apply(want, q))

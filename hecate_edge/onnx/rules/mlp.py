@@ -38,8 +38,16 @@ class MlpMemory(RuleGraph):
         r = g.mul(g.matmul(w2t, grad_e), slope)
         return g.op("Concat", g.unsqueeze(g.outer(r, km), [0]), g.unsqueeze(g.outer(hid, grad_e), [0]), axis=0)
 
+    def bound_grad(self, g, grad, hp) -> str:
+        """MATH §3.5 (D51): G / sqrt(1 + ||G||^2 / c^2), ||G|| over G1 and G2; c = 0 (or none): G."""
+        bound = float(hp.get("grad_bound", 0.0))
+        if not bound:
+            return grad
+        norm2 = g.op("ReduceSumSquare", grad, keepdims=0)
+        return g.div(grad, g.op("Sqrt", g.add(g.const(1.0, "one"), g.mul(norm2, g.const(1.0 / bound**2, "inv_c2")))))
+
     def write(self, g, state, km, vm, gates, at, hp, extra):
-        grad = self.inner_grad(g, at, km, vm, hp)
+        grad = self.bound_grad(g, self.inner_grad(g, at, km, vm, hp), hp)
         prior = self.prior(g, hp)
         if hp.get("retention", self.rule.RETENTION) == "kl":
             return self._kl_step(g, state, grad, gates, prior)

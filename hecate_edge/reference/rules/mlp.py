@@ -70,6 +70,25 @@ def check_w1_scale(scale: float) -> None:
         raise ValueError(f"w1_scale must be 0 (the legacy 0.1) or in (0, 1e6], got {scale}")
 
 
+# MATH §3.5 / DECISIONS D51: the bound c of the inner gradient of new MONETA
+# models; 0, what files and config dicts written before the parameter hold, is off.
+GRAD_BOUND = 1.0
+
+
+def check_grad_bound(bound: float) -> None:
+    if not 0 <= bound <= 1e6:
+        raise ValueError(f"grad_bound must be 0 (off) or in (0, 1e6], got {bound}")
+
+
+def bound_grad(grad: np.ndarray, bound: float) -> np.ndarray:
+    """MATH §3.5 / DECISIONS D51: G / sqrt(1 + ||G||^2 / c^2), ||G|| the Frobenius
+    norm over G1 and G2, so ||G~|| < c; c = 0 (files and dicts from before the
+    parameter) leaves G as it is."""
+    if not bound:
+        return grad
+    return grad / np.sqrt(1.0 + np.sum(grad * grad) / (bound * bound))
+
+
 def hash_init(d: int, hp: dict) -> np.ndarray:
     """MATH §3.5 (MONETA, YAAD): W1[i, j] = s sqrt(2/(d+h)) (hash(i d + j) - 0.5), W2 = 0."""
     h = hidden(hp)
@@ -129,10 +148,12 @@ def read(state: np.ndarray, qm: np.ndarray, hp: dict | None = None) -> np.ndarra
 
 def l2_write_read(init_state, bias):
     """write_read(state, km, vm, qm, gates, hp, at) of an L2-retention MLP rule with
-    attentional bias bias(e, hp): W' = W0 + (1 - alpha)(W - W0) - theta (G + 2 lambda_2 W),
-    y = M'(q), G taken at `at` (None: the state itself; MATH §6.1)."""
+    attentional bias bias(e, hp): W' = W0 + (1 - alpha)(W - W0) - theta (G~ + 2 lambda_2 W),
+    y = M'(q), G taken at `at` (None: the state itself; MATH §6.1), G~ its
+    norm bound with hp["grad_bound"]."""
     def write_read(state, km, vm, qm, gates, hp, at=None):
         grad = inner_grad(state if at is None else at, km, vm, lambda e: bias(e, hp))
+        grad = bound_grad(grad, hp["grad_bound"])
         new = l2_step(state, grad, gates, hp["lambda_2"], init_state(len(km), hp), hp)
         return new, apply(new, qm)
     return write_read

@@ -13,19 +13,20 @@ from hecate_edge.reference.rules.mlp import (DEFAULT_GATE_BIAS, ELASTIC_LAMBDA_1
 
 RULE_ID = 3
 NAME = "moneta"
-PARAM_NAMES = ("d_hidden", "p", "lambda_2", "w1_scale")
-# what a config dict written before w1_scale existed means by omitting it
-LEGACY_PARAMS = {"w1_scale": 0.0}
+PARAM_NAMES = ("d_hidden", "p", "lambda_2", "w1_scale", "grad_bound")
+# what a config dict written before w1_scale / grad_bound existed means by omitting them
+LEGACY_PARAMS = {"w1_scale": 0.0, "grad_bound": 0.0}
 # MATH §3.5: the sign of e is smoothed as tanh(a e), |e|^(p-1) as (e^2 + eps)^((p-1)/2).
 SHARPNESS = 10.0
 LP_EPS = 1e-6
 
 
 def default_params(d: int) -> tuple[float, ...]:
-    """d_hidden = d, p = 3 (the MIRAS choice), lambda_2 = 0.01, w1_scale 0 (the
-    reference's 0.1): with p = 3 a Xavier-scale W1 diverges within ~50 training
-    steps (its bias grows with e^2; DECISIONS D49), so MONETA keeps the small init."""
-    return (float(d), 3.0, 0.01, 0.0)
+    """d_hidden = d, p = 3 (the MIRAS choice), lambda_2 = 0.01, w1_scale
+    Xavier-uniform (mlp.W1_SCALE) with the inner gradient bounded by
+    grad_bound = 1 (mlp.GRAD_BOUND): unbounded, p = 3 at that init diverges
+    within ~50-800 training steps (DECISIONS D49, D51)."""
+    return (float(d), 3.0, 0.01, float(mlp.W1_SCALE), mlp.GRAD_BOUND)
 
 
 def check_params(d: int, params: tuple[float, ...]) -> None:
@@ -35,6 +36,7 @@ def check_params(d: int, params: tuple[float, ...]) -> None:
     if params[2] < 0:
         raise ValueError(f"lambda_2 must be >= 0, got {params[2]}")
     mlp.check_w1_scale(params[3])
+    mlp.check_grad_bound(params[4])
 
 
 def lp_bias(e: np.ndarray, p: float) -> np.ndarray:

@@ -14,14 +14,15 @@ from hecate_edge.reference.rules.mlp import (DEFAULT_GATE_BIAS, ELASTIC_LAMBDA_1
 
 RULE_ID = 4
 NAME = "yaad"
-PARAM_NAMES = ("d_hidden", "delta", "lambda_2", "w1_scale")
-# what a config dict written before w1_scale existed means by omitting it
-LEGACY_PARAMS = {"w1_scale": 0.0}
+PARAM_NAMES = ("d_hidden", "delta", "lambda_2", "w1_scale", "grad_bound")
+# what a config dict written before w1_scale / grad_bound existed means by omitting them
+LEGACY_PARAMS = {"w1_scale": 0.0, "grad_bound": 0.0}
 
 
 def default_params(d: int) -> tuple[float, ...]:
-    """d_hidden = d, delta = 1, lambda_2 = 0.01, w1_scale Xavier-uniform (mlp.W1_SCALE)."""
-    return (float(d), 1.0, 0.01, float(mlp.W1_SCALE))
+    """d_hidden = d, delta = 1, lambda_2 = 0.01, w1_scale Xavier-uniform (mlp.W1_SCALE),
+    grad_bound 0 (off)."""
+    return (float(d), 1.0, 0.01, float(mlp.W1_SCALE), 0.0)
 
 
 def check_params(d: int, params: tuple[float, ...]) -> None:
@@ -31,6 +32,7 @@ def check_params(d: int, params: tuple[float, ...]) -> None:
     if params[2] < 0:
         raise ValueError(f"lambda_2 must be >= 0, got {params[2]}")
     mlp.check_w1_scale(params[3])
+    mlp.check_grad_bound(params[4])
 
 
 def huber_bias(e: np.ndarray, delta: float) -> np.ndarray:

@@ -1,7 +1,8 @@
 """The MLP memories on torch tensors (MATH §3.5: MONETA, YAAD, MEMORA), batched:
 state (B, 2, h, d) = (W1, W2^T); the inner gradient of the attentional bias at
-`at`, retention toward the rule's init state W0 (L2 with lambda_2, the
-elastic net of MATH §3.8, or MEMORA's KL on the simplex).  Autograd takes the
+`at` (norm-bounded for MONETA and YAAD), retention toward the rule's init
+state W0 (L2 with lambda_2, the elastic net of MATH §3.8, or MEMORA's KL on
+the simplex).  Autograd takes the
 silu'' term of the BPTT by differentiating silu_grad."""
 import functools
 from types import SimpleNamespace
@@ -30,6 +31,13 @@ def inner_grad(at: torch.Tensor, km: torch.Tensor, vm: torch.Tensor, bias) -> to
     g = bias(torch.einsum("bh,bhd->bd", hid, w2t) - vm)
     r = torch.einsum("bhd,bd->bh", w2t, g) * silu_grad(z)
     return torch.stack([r[:, :, None] * km[:, None, :], hid[:, :, None] * g[:, None, :]], 1)
+
+
+def bound_grad(grad: torch.Tensor, bound: float) -> torch.Tensor:
+    """MATH §3.5 (D51): G / sqrt(1 + ||G||^2 / c^2) per sequence, ||G|| over G1 and G2; c = 0: G."""
+    if not bound:
+        return grad
+    return grad / torch.sqrt(1.0 + (grad * grad).sum((1, 2, 3), keepdim=True) / (bound * bound))
 
 
 def prior(ref_rule, d: int, hp: dict, like: torch.Tensor) -> torch.Tensor:
@@ -72,7 +80,7 @@ def huber_bias(e: torch.Tensor, delta: float) -> torch.Tensor:
 
 def _l2_rule(ref_rule, bias):
     def write_read(state, at, km, vm, qm, gates, hp, x=None, tensors=None):
-        grad = inner_grad(at, km, vm, lambda e: bias(e, hp))
+        grad = bound_grad(inner_grad(at, km, vm, lambda e: bias(e, hp)), hp["grad_bound"])
         new = l2_step(state, grad, gates, hp["lambda_2"], prior(ref_rule, km.shape[1], hp, state), hp)
         return new, apply(new, qm)
     return SimpleNamespace(write_read=write_read, read=lambda s, q, hp: apply(s, q))

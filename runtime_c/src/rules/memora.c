@@ -41,6 +41,7 @@ static const hct_mlp_kind MEMORA = {
     .bias_grad = identity_bias_grad,
     .init = memora_init,
     .lambda_2_param = -1,
+    .grad_bound_param = -1,
 };
 
 const hct_rule hct_rule_memora = {

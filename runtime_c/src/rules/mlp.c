@@ -20,6 +20,11 @@ hecate_status hct_mlp_check_w1_scale(const hct_config *cfg) {
     return (s >= 0.0f && s <= 1e6f) ? HECATE_OK : HECATE_E_FILE_CONFIG;
 }
 
+hecate_status hct_mlp_check_grad_bound(const hct_config *cfg) {
+    float c = cfg->rule_params[HCT_MLP_GRAD_BOUND];
+    return (c >= 0.0f && c <= 1e6f) ? HECATE_OK : HECATE_E_FILE_CONFIG;
+}
+
 /* n = h d scalars per matrix */
 static uint64_t mat_len(const hct_config *cfg) { return (uint64_t)hct_mlp_hidden(cfg) * cfg->d; }
 
@@ -35,9 +40,9 @@ uint64_t hct_mlp_scratch_len(const hct_config *cfg) {
     return hct_mlp_extra_len(cfg) + 2 * mat_len(cfg) + 3 * (uint64_t)hct_mlp_hidden(cfg);
 }
 
-/* P (2n), then h-vectors hv, sp, u, dr, dz, dh, then dg, de (d each) */
+/* P (2n), then h-vectors hv, sp, u, r, dr, dz, dh, then dg, de (d each) */
 uint64_t hct_mlp_work_len(const hct_config *cfg) {
-    return 2 * mat_len(cfg) + 6 * (uint64_t)hct_mlp_hidden(cfg) + 2 * (uint64_t)cfg->d;
+    return 2 * mat_len(cfg) + 7 * (uint64_t)hct_mlp_hidden(cfg) + 2 * (uint64_t)cfg->d;
 }
 
 static const hct_mlp_kind *kind_of(const hct_rule_io *io) { return (const hct_mlp_kind *)io->rule->impl; }
@@ -73,6 +78,20 @@ static void mlp_apply(const real *w1, const real *w2t, uint32_t d, uint32_t h, c
 
 static real lambda_2(const hct_mlp_kind *kind, const hct_config *cfg) {
     return kind->lambda_2_param < 0 ? 0 : (real)cfg->rule_params[kind->lambda_2_param];
+}
+
+/* the gradient bound c, 0: off */
+static real grad_bound(const hct_mlp_kind *kind, const hct_config *cfg) {
+    return kind->grad_bound_param < 0 ? 0 : (real)cfg->rule_params[kind->grad_bound_param];
+}
+
+/* MATH §3.5 bound: s = (1 + ||G||^2 / c^2)^(-1/2) with G1[i] = r_i k, G2^T[i] =
+ * hv_i g, so ||G||^2 = |k|^2 |r|^2 + |g|^2 |hv|^2 (one fixed order, used by
+ * the forward and the backward alike). */
+static real bound_scale(real c, const real *k, const real *g, const real *r, const real *hv, uint32_t d,
+                        uint32_t h) {
+    real n2 = hct_dot(k, k, d) * hct_dot(r, r, h) + hct_dot(g, g, d) * hct_dot(hv, hv, h);
+    return (real)1 / hct_sqrt((real)1 + n2 / (c * c));
 }
 
 /* MATH §3.5/§3.8 retention toward the prior: L2 W' = (1-alpha-2 theta lambda_2) W
@@ -116,7 +135,8 @@ static void inner_grad(const hct_mlp_kind *kind, const hct_config *cfg, const re
 }
 
 /* One token: G at `at` (read whole before `out`, which may alias it, is
- * written), the retention of `in`, then the read of the new state. */
+ * written), its bound (c != 0), the retention of `in`, then the read of the
+ * new state. */
 void hct_mlp_token(const hct_rule_io *io, uint32_t t, const real *at, const real *in, real *out, real *y,
                    real *extra) {
     const hct_mlp_kind *kind = kind_of(io);
@@ -126,6 +146,11 @@ void hct_mlp_token(const hct_rule_io *io, uint32_t t, const real *at, const real
     real *z = extra, *zq = z + h, *e = zq + h, *g = e + d;
     real *G = io->scratch + hct_mlp_extra_len(cfg), *hv = G + 2 * n, *r = hv + h;
     inner_grad(kind, cfg, at, at + n, io->k + off, io->v + off, z, hv, r, e, g, G);
+    real c = grad_bound(kind, cfg);
+    if (c != 0) {
+        real s = bound_scale(c, io->k + off, g, r, hv, d, h);
+        for (size_t i = 0; i < 2 * n; i++) G[i] *= s;
+    }
     retain(kind, cfg, in, io->consts, G, out, io->gates + (size_t)t * 2);
     mlp_apply(out, out + n, d, h, io->q + off, zq, r + h, y);
 }
@@ -154,9 +179,9 @@ static void read_back(const real *w1, const real *w2t, uint32_t d, uint32_t h, c
 
 /* The backward's temporaries in g->work (hct_mlp_work_len). */
 typedef struct mlp_work {
-    real *P;                          /* 2n */
-    real *hv, *sp, *u, *dr, *dz, *dh; /* h each */
-    real *dg, *de;                    /* d each */
+    real *P;                              /* 2n */
+    real *hv, *sp, *u, *r, *dr, *dz, *dh; /* h each */
+    real *dg, *de;                        /* d each */
 } mlp_work;
 
 static mlp_work work_of(const hct_rule_grad *g) {
@@ -167,7 +192,8 @@ static mlp_work work_of(const hct_rule_grad *g) {
     w.hv = w.P + 2 * n;
     w.sp = w.hv + h;
     w.u = w.sp + h;
-    w.dr = w.u + h;
+    w.r = w.u + h;
+    w.dr = w.r + h;
     w.dz = w.dr + h;
     w.dh = w.dz + h;
     w.dg = w.dh + h;
@@ -200,9 +226,30 @@ static real retain_backward(const hct_mlp_kind *kind, const hct_config *cfg, con
     return dtheta - (real)2 * l2 * rg.dkeep;
 }
 
-/* Backward of the step -theta G with G taken at (w1, w2t) = at, given P
- * (MATH §3.5 BPTT): writes dk (the step's share), dv; adds the gradient
- * point's share into dat; returns -<P, G> (dtheta's step share). */
+/* Backward of the bound G~ = s G (MATH §3.5): given the shares dr, dh, dk, dg
+ * and dtheta = -<P, G> of dG~ = -theta P, those of dG = s dG~ - (s^3 / c^2)
+ * <G, dG~> G, with G1[i] = r_i k, G2^T[i] = hv_i g; returns -<P, G~>. */
+static real bound_backward(real c, const real *k, const real *gb, real theta, real dtheta, uint32_t d, uint32_t h,
+                           const mlp_work *w, real *dk) {
+    real s = bound_scale(c, k, gb, w->r, w->hv, d, h);
+    real beta = theta * s * s * s / (c * c) * -dtheta; /* -(s^3 / c^2) <G, dG~> */
+    real kk = hct_dot(k, k, d), gg = hct_dot(gb, gb, d);
+    real rr = hct_dot(w->r, w->r, h), hh = hct_dot(w->hv, w->hv, h);
+    for (uint32_t i = 0; i < h; i++) {
+        w->dr[i] = s * w->dr[i] + beta * kk * w->r[i];
+        w->dh[i] = s * w->dh[i] + beta * gg * w->hv[i];
+    }
+    for (uint32_t j = 0; j < d; j++) {
+        dk[j] = s * dk[j] + beta * rr * k[j];
+        w->dg[j] = s * w->dg[j] + beta * hh * gb[j];
+    }
+    return s * dtheta;
+}
+
+/* Backward of the step -theta G~ with G taken at (w1, w2t) = at and bounded
+ * by c (0: off), given P (MATH §3.5 BPTT): writes dk (the step's share), dv;
+ * adds the gradient point's share into dat; returns -<P, G~> (dtheta's step
+ * share). */
 static real step_backward(const hct_mlp_kind *kind, const hct_config *cfg, const real *w1, const real *w2t,
                           const real *k, const real *z, const real *e, const real *gb, real theta,
                           const mlp_work *w, real *dk, real *dv, real *dat) {
@@ -218,12 +265,15 @@ static real step_backward(const hct_mlp_kind *kind, const hct_config *cfg, const
         w->hv[i] = hct_silu(z[i]);
         w->sp[i] = hct_silu_grad(z[i]);
         w->u[i] = hct_dot(w2t + (size_t)i * d, gb, d);
-        dtheta -= w->u[i] * w->sp[i] * pk + w->hv[i] * pg;
+        w->r[i] = w->u[i] * w->sp[i];
+        dtheta -= w->r[i] * pk + w->hv[i] * pg;
         w->dr[i] = -theta * pk;
         w->dh[i] = -theta * pg;
         hct_axpy(dk, -theta * w->u[i] * w->sp[i], P1 + (size_t)i * d, d);
         hct_axpy(w->dg, -theta * w->hv[i], P2 + (size_t)i * d, d);
     }
+    real c = grad_bound(kind, cfg);
+    if (c != 0) dtheta = bound_backward(c, k, gb, theta, dtheta, d, h, w, dk);
     /* r_i = u_i silu'(z_i), u_i = W2^T[i] . g: du_i, and dr's silu'' share of dz_i */
     for (uint32_t i = 0; i < h; i++) {
         real du = w->dr[i] * w->sp[i];

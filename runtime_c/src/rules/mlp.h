@@ -22,6 +22,7 @@ typedef struct hct_mlp_kind {
     void (*bias_grad)(const hct_config *cfg, const real *e, real *gp, uint32_t d);
     void (*init)(real *state, const hct_config *cfg); /* W0 */
     int lambda_2_param;    /* index of lambda_2 in rule_params (L2 only), -1: none */
+    int grad_bound_param;  /* index of grad_bound (HCT_MLP_GRAD_BOUND), -1: none */
 } hct_mlp_kind;
 
 /* d_hidden = rule_params[0], an integer in 1..4096. */
@@ -43,6 +44,13 @@ uint64_t hct_mlp_extra_len(const hct_config *cfg);
 void hct_mlp_hash_init(real *state, const hct_config *cfg);
 /* s is 0 (legacy) or finite and > 0 */
 hecate_status hct_mlp_check_w1_scale(const hct_config *cfg);
+
+/* MONETA and YAAD keep the bound c of their inner gradient in
+ * rule_params[HCT_MLP_GRAD_BOUND]: G~ = G / sqrt(1 + ||G||^2 / c^2) (MATH §3.5,
+ * DECISIONS D51); 0 (files written before the parameter) leaves G as it is. */
+#define HCT_MLP_GRAD_BOUND 4
+/* c is 0 (off) or finite and > 0 */
+hecate_status hct_mlp_check_grad_bound(const hct_config *cfg);
 
 /* The per-token interface (rule.h) of a rule whose vtable impl is its
  * hct_mlp_kind; its consts are the prior (prepare builds it). */

@@ -1,7 +1,7 @@
 /* rules/moneta.c — MONETA (MATH §3.5): 2-layer MLP memory, l_p attentional
  * bias g = p tanh(a e) (e^2 + eps)^((p-1)/2) (2 e for p = 2), L2 retention
  * with lambda_2.  Params: d_hidden, p in [1, 8], lambda_2 >= 0,
- * w1_scale (the init's scale, mlp.h). */
+ * w1_scale (the init's scale), grad_bound (the inner gradient's bound; mlp.h). */
 #include "mlp.h"
 #include "../mathfn.h"
 
@@ -37,14 +37,15 @@ static const hct_mlp_kind MONETA = {
     .bias_grad = lp_bias_grad,
     .init = hct_mlp_hash_init,
     .lambda_2_param = P_LAMBDA,
+    .grad_bound_param = HCT_MLP_GRAD_BOUND,
 };
 
 static hecate_status moneta_check(const hct_config *cfg) {
     const float *p = cfg->rule_params;
     if (hct_mlp_check_hidden(cfg) != HECATE_OK || !(p[P_P] >= 1.0f && p[P_P] <= 8.0f) || !(p[P_LAMBDA] >= 0.0f) ||
-        hct_mlp_check_w1_scale(cfg) != HECATE_OK)
+        hct_mlp_check_w1_scale(cfg) != HECATE_OK || hct_mlp_check_grad_bound(cfg) != HECATE_OK)
         return HECATE_E_FILE_CONFIG;
-    return hct_params_unused(cfg, 4);
+    return hct_params_unused(cfg, 5);
 }
 
 const hct_rule hct_rule_moneta = {

@@ -1,7 +1,7 @@
 /* rules/yaad.c — YAAD (MATH §3.5): 2-layer MLP memory, Huber attentional bias
  * g = e inside |e| < delta, delta sign(e) outside, L2 retention with
  * lambda_2.  Params: d_hidden, delta > 0, lambda_2 >= 0,
- * w1_scale (the init's scale, mlp.h). */
+ * w1_scale (the init's scale), grad_bound (the inner gradient's bound; mlp.h). */
 #include "mlp.h"
 
 enum { P_HIDDEN = 0, P_DELTA = 1, P_LAMBDA = 2 };
@@ -22,14 +22,15 @@ static const hct_mlp_kind YAAD = {
     .bias_grad = huber_bias_grad,
     .init = hct_mlp_hash_init,
     .lambda_2_param = P_LAMBDA,
+    .grad_bound_param = HCT_MLP_GRAD_BOUND,
 };
 
 static hecate_status yaad_check(const hct_config *cfg) {
     const float *p = cfg->rule_params;
     if (hct_mlp_check_hidden(cfg) != HECATE_OK || !(p[P_DELTA] > 0.0f) || !(p[P_LAMBDA] >= 0.0f) ||
-        hct_mlp_check_w1_scale(cfg) != HECATE_OK)
+        hct_mlp_check_w1_scale(cfg) != HECATE_OK || hct_mlp_check_grad_bound(cfg) != HECATE_OK)
         return HECATE_E_FILE_CONFIG;
-    return hct_params_unused(cfg, 4);
+    return hct_params_unused(cfg, 5);
 }
 
 const hct_rule hct_rule_yaad = {
