@@ -86,12 +86,10 @@ static real grad_bound(const hct_mlp_kind *kind, const hct_config *cfg) {
 }
 
 /* MATH §3.5 bound: s = (1 + ||G||^2 / c^2)^(-1/2) with G1[i] = r_i k, G2^T[i] =
- * hv_i g, so ||G||^2 = |k|^2 |r|^2 + |g|^2 |hv|^2 (one fixed order, used by
- * the forward and the backward alike). */
-static real bound_scale(real c, const real *k, const real *g, const real *r, const real *hv, uint32_t d,
-                        uint32_t h) {
-    real n2 = hct_dot(k, k, d) * hct_dot(r, r, h) + hct_dot(g, g, d) * hct_dot(hv, hv, h);
-    return (real)1 / hct_sqrt((real)1 + n2 / (c * c));
+ * hv_i g, so ||G||^2 = |k|^2 |r|^2 + |g|^2 |hv|^2, from those four squared
+ * norms (one fixed order, used by the forward and the backward alike). */
+static real bound_scale(real c, real kk, real rr, real gg, real hh) {
+    return (real)1 / hct_sqrt((real)1 + (kk * rr + gg * hh) / (c * c));
 }
 
 /* MATH §3.5/§3.8 retention toward the prior: L2 W' = (1-alpha-2 theta lambda_2) W
@@ -148,7 +146,8 @@ void hct_mlp_token(const hct_rule_io *io, uint32_t t, const real *at, const real
     inner_grad(kind, cfg, at, at + n, io->k + off, io->v + off, z, hv, r, e, g, G);
     real c = grad_bound(kind, cfg);
     if (c != 0) {
-        real s = bound_scale(c, io->k + off, g, r, hv, d, h);
+        const real *k = io->k + off;
+        real s = bound_scale(c, hct_dot(k, k, d), hct_dot(r, r, h), hct_dot(g, g, d), hct_dot(hv, hv, h));
         for (size_t i = 0; i < 2 * n; i++) G[i] *= s;
     }
     retain(kind, cfg, in, io->consts, G, out, io->gates + (size_t)t * 2);
@@ -231,10 +230,10 @@ static real retain_backward(const hct_mlp_kind *kind, const hct_config *cfg, con
  * <G, dG~> G, with G1[i] = r_i k, G2^T[i] = hv_i g; returns -<P, G~>. */
 static real bound_backward(real c, const real *k, const real *gb, real theta, real dtheta, uint32_t d, uint32_t h,
                            const mlp_work *w, real *dk) {
-    real s = bound_scale(c, k, gb, w->r, w->hv, d, h);
-    real beta = theta * s * s * s / (c * c) * -dtheta; /* -(s^3 / c^2) <G, dG~> */
     real kk = hct_dot(k, k, d), gg = hct_dot(gb, gb, d);
     real rr = hct_dot(w->r, w->r, h), hh = hct_dot(w->hv, w->hv, h);
+    real s = bound_scale(c, kk, rr, gg, hh);
+    real beta = theta * s * s * s / (c * c) * -dtheta; /* -(s^3 / c^2) <G, dG~> */
     for (uint32_t i = 0; i < h; i++) {
         w->dr[i] = s * w->dr[i] + beta * kk * w->r[i];
         w->dh[i] = s * w->dh[i] + beta * gg * w->hv[i];
