@@ -1,6 +1,7 @@
 /* qweights.c — int8 weight kernels (DECISIONS D29): rows of q (int8) with
  * one float scale per row are read in place from the model file; no real
- * copy of the weights exists anywhere.  MATH §1 (embedding), §2-§4 (maps). */
+ * copy of the weights exists anywhere; on cores without SIMD registers the
+ * sums are scalars (D53).  MATH §1 (embedding), §2-§4 (maps). */
 #include "qweights.h"
 #include "mathfn.h"
 
@@ -40,7 +41,7 @@ static uint32_t q8_block(const hct_q8 *W, const real *x, uint32_t din, uint32_t 
 #define Q8_BLOCK 16u
 
 /* Four columns' sums as plain scalars, which stay in FPU registers where
- * hct_vec lanes would not (HCT_VEC_IN_REGISTERS, docs/MCU.md). */
+ * hct_vec lanes would not (HCT_VEC_IN_REGISTERS, DECISIONS D53). */
 typedef struct q8_sum4 { real c0, c1, c2, c3; } q8_sum4;
 
 /* s += xi q[0..4): per column the lane operations of the vector kernel,
