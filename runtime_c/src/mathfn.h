@@ -65,6 +65,17 @@ static inline hct_vec hct_vsplat_(real x) { hct_vec r; for (uint32_t i = 0; i < 
 #define HCT_VSPLAT(x) hct_vsplat_(x)
 #endif
 
+/* 1 when lane vectors live in SIMD registers (SSE/AVX, NEON, wasm SIMD128).
+ * Without them (a Cortex-M4F) GCC keeps each hct_vec in memory, a load and
+ * a store around every lane operation, so a kernel that must be fast there
+ * may keep scalar accumulators instead: same operations, same bits. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(HECATE_NO_VECTOR_EXT) && \
+    (defined(__SSE__) || defined(__ARM_NEON) || defined(__wasm_simd128__))
+#define HCT_VEC_IN_REGISTERS 1
+#else
+#define HCT_VEC_IN_REGISTERS 0
+#endif
+
 /* Output columns per register block of the row-streaming kernels: four
  * lane vectors, kept in registers across a whole sum. */
 #define LIN_VECS 4u

@@ -1,8 +1,12 @@
 /* qweights.c — int8 weight kernels (DECISIONS D29): rows of q (int8) with
  * one float scale per row are read in place from the model file; no real
- * copy of the weights exists anywhere.  MATH §1 (embedding), §2-§4 (maps). */
+ * copy of the weights exists anywhere; on cores without SIMD registers the
+ * sums are scalars (D53).  MATH §1 (embedding), §2-§4 (maps). */
 #include "qweights.h"
 #include "mathfn.h"
+
+#if HCT_VEC_IN_REGISTERS
+#define Q8_BLOCK LIN_BLOCK /* output columns per call of q8_cols */
 
 /* y[o0 .. o0 + nv lanes) = sum over i in order of (x[i] s[i]) q[i, o]: the
  * shape of mathfn.c's linear_vecs, with each int8 lane widened first. */
@@ -20,8 +24,9 @@ static inline void q8_vecs(const hct_q8 *W, const real *x, uint32_t din, uint32_
     for (uint32_t v = 0; v < nv; v++) HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
 }
 
-static void q8_cols(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0, uint32_t nb,
-                    real *y) {
+/* whole lane vectors of columns o0 .. o0+nb in registers; the rest below */
+static uint32_t q8_block(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0, uint32_t nb,
+                         real *y) {
     uint32_t nv = nb / HCT_LANES;
     switch (nv) { /* constant vector counts, as in linear_cols */
     case 4: q8_vecs(W, x, din, dout, o0, 4, y); break;
@@ -30,7 +35,60 @@ static void q8_cols(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout,
     case 1: q8_vecs(W, x, din, dout, o0, 1, y); break;
     default: break;
     }
-    for (uint32_t o = o0 + nv * HCT_LANES; o < o0 + nb; o++) {
+    return nv * HCT_LANES;
+}
+#else
+#define Q8_BLOCK 16u
+
+/* Four columns' sums as plain scalars, which stay in FPU registers where
+ * hct_vec lanes would not (HCT_VEC_IN_REGISTERS, DECISIONS D53). */
+typedef struct q8_sum4 { real c0, c1, c2, c3; } q8_sum4;
+
+/* s += xi q[0..4): per column the lane operations of the vector kernel,
+ * xi times the widened q, then the add, so the same bits. */
+static inline q8_sum4 q8_mac4(q8_sum4 s, real xi, const int8_t *q) {
+    s.c0 += xi * (real)q[0];
+    s.c1 += xi * (real)q[1];
+    s.c2 += xi * (real)q[2];
+    s.c3 += xi * (real)q[3];
+    return s;
+}
+
+static inline void q8_store4(real *y, q8_sum4 s) {
+    y[0] = s.c0;
+    y[1] = s.c1;
+    y[2] = s.c2;
+    y[3] = s.c3;
+}
+
+/* A whole block of 16 columns o0 .. o0+16 of sum over i in order of
+ * (x[i] s[i]) q[i, o], its 16 sums in registers; a partial block is left
+ * to the column loop below. */
+static uint32_t q8_block(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0, uint32_t nb,
+                         real *y) {
+    if (nb < Q8_BLOCK) return 0;
+    q8_sum4 a = {0, 0, 0, 0}, b = a, c = a, d = a;
+    const int8_t *q = W->q + o0;
+    for (uint32_t i = 0; i < din; i++, q += dout) {
+        real xi = x[i] * (real)W->scale[i];
+        a = q8_mac4(a, xi, q);
+        b = q8_mac4(b, xi, q + 4);
+        c = q8_mac4(c, xi, q + 8);
+        d = q8_mac4(d, xi, q + 12);
+    }
+    q8_store4(y + o0, a);
+    q8_store4(y + o0 + 4, b);
+    q8_store4(y + o0 + 8, c);
+    q8_store4(y + o0 + 12, d);
+    return Q8_BLOCK;
+}
+#endif
+
+/* Columns o0 .. o0+nb (nb <= Q8_BLOCK): a block in registers, then any
+ * leftover columns one at a time, same operations. */
+static void q8_cols(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0, uint32_t nb,
+                    real *y) {
+    for (uint32_t o = o0 + q8_block(W, x, din, dout, o0, nb, y); o < o0 + nb; o++) {
         real a = 0;
         for (uint32_t i = 0; i < din; i++) a += x[i] * (real)W->scale[i] * (real)W->q[(size_t)i * dout + o];
         y[o] = a;
@@ -43,8 +101,8 @@ void hct_model_linear(const hct_mat *W, const real *X, uint32_t T, uint32_t din,
         return;
     }
     for (uint32_t t = 0; t < T; t++)
-        for (uint32_t o0 = 0; o0 < dout; o0 += LIN_BLOCK)
-            q8_cols(&W->q8, X + (size_t)t * din, din, dout, o0, dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK,
+        for (uint32_t o0 = 0; o0 < dout; o0 += Q8_BLOCK)
+            q8_cols(&W->q8, X + (size_t)t * din, din, dout, o0, dout - o0 < Q8_BLOCK ? dout - o0 : Q8_BLOCK,
                     Y + (size_t)t * dout);
 }
 
