@@ -33,6 +33,7 @@ backward(rule, q, k, v, gates, dy, ...) returns the gradients of sum(o * dy).
 from __future__ import annotations
 
 import functools
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -157,6 +158,20 @@ def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, 
     return _Call._make((layout, [*arrays, x, gate_values], state, own))  # _make: a third of _Call()'s cost
 
 
+_SCRATCH = threading.local()  # per thread, by precision: the largest scratch yet, wrapped
+
+
+def _scratch(layout: _Layout):
+    """A hecate_real[] of at least layout.scratch_len scalars, kept between calls: one per thread
+    (cffi lets go of the GIL during a call, so two threads must not share one) and precision."""
+    precision = layout.binding.precision
+    held = getattr(_SCRATCH, precision, None)
+    if held is None or len(held) < layout.scratch_len:
+        held = layout.wrap(np.empty(layout.scratch_len, layout.binding.dtype))
+        setattr(_SCRATCH, precision, held)
+    return held
+
+
 def _cuda_backend(call: _Call):
     """The CUDA binding for a call (float32 only; the import stays lazy so the CPU path never needs it)."""
     if call.dtype != np.float32:
@@ -183,7 +198,7 @@ def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state:
     check(layout.binding, layout.binding.lib.hecate_rule_forward_batch(
         layout.c_spec, q.shape[0] * q.shape[1], q.shape[2], wrap(k), wrap(v), wrap(q),
         ffi.NULL if x is None else wrap(x), wrap(gate_values), _tensor_ptrs(layout, call.tensors), wrap(state),
-        wrap(out), wrap(np.empty(layout.scratch_len, call.dtype))))
+        wrap(out), _scratch(layout)))
     return out, (state if output_final_state else None)
 
 
