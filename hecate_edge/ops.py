@@ -154,8 +154,9 @@ def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, 
         x = np.ascontiguousarray(x, dtype)
         if x.shape != q.shape:
             raise ValueError(f"x must have the shape of q, {q.shape}, got {x.shape}")
-    arrays = [np.ascontiguousarray(a, dtype) for a in (k, v, q)]
-    return _Call._make((layout, [*arrays, x, gate_values], state, own))  # _make: a third of _Call()'s cost
+    arrays = [np.ascontiguousarray(k, dtype), np.ascontiguousarray(v, dtype), np.ascontiguousarray(q, dtype), x,
+              gate_values]
+    return _Call._make((layout, arrays, state, own))  # _make: a third of _Call()'s cost
 
 
 _SCRATCH = threading.local()  # per thread, by precision: the largest scratch yet, wrapped
