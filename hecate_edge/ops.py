@@ -33,11 +33,12 @@ backward(rule, q, k, v, gates, dy, ...) returns the gradients of sum(o * dy).
 from __future__ import annotations
 
 import functools
+import threading
 from typing import NamedTuple
 
 import numpy as np
 
-from hecate_edge._lib import check, check_backend, load_library
+from hecate_edge._lib import Binding, check, check_backend, load_library
 from hecate_edge.reference.retention import RETENTION_IDS
 from hecate_edge.reference.retention import resolve as resolve_retention
 from hecate_edge.reference.rules import RULES, resolve_params, rule_tensor_specs
@@ -52,41 +53,39 @@ class _Layout(NamedTuple):
     c_spec: object        # the same as a cffi struct
     state_shape: tuple    # per (batch, head)
     init: np.ndarray      # the runtime's initial state (read-only template)
-    scratch_len: int      # scalars of scratch hecate_rule_forward needs
+    scratch_len: int      # scalars of scratch hecate_rule_forward needs (at least 1)
     hp: dict              # hyper-parameters by name
     has_tensors: bool     # the rule owns parameter tensors (rule_tensor_specs)
+    gate_names: tuple     # the rule's gates in the runtime's order
+    binding: Binding      # the runtime build of the dtype
+    wrap: object          # array -> a hecate_real[] over its data (ffi.from_buffer: no copy, C-contiguous only)
 
 
 class _Call(NamedTuple):
-    """One op call, checked: the rule, its layout, the arrays as the runtime takes them."""
-    module: object
+    """One op call, checked: its layout and the arrays as the runtime takes them."""
     layout: _Layout
-    gate_names: list
-    arrays: list        # k, v, q, x, gates (B, H, T, ...) contiguous in the call's dtype
+    arrays: list        # k, v, q, x (None: x = k), gates (B, H, T, ...) contiguous in the call's dtype
     state: np.ndarray   # (B, H, *state shape): the incoming state (a copy)
     tensors: list       # the rule's own tensors, file order
-    dtype: np.dtype
 
     @property
     def spec(self) -> dict:
         return self.layout.spec
 
-
-@functools.lru_cache(maxsize=256)
-def _resolved(rule: str, D: int, params: tuple, retention: str | None, lambda_1: float | None) -> tuple:
-    """(hyper-parameter values, retention, lambda_1) of a call: the rule's
-    defaults updated by `params` ((name, value) pairs), checked once."""
-    module = RULES[rule]
-    values = tuple(resolve_params(module, D, dict(params)))
-    return (values, *resolve_retention(module, retention, lambda_1))
+    @property
+    def dtype(self) -> np.dtype:
+        return self.layout.binding.dtype
 
 
 @functools.lru_cache(maxsize=256)
-def _layout(rule: str, D: int, values: tuple, retention: str, lambda_1: float, period: int, position: int,
-            precision: str) -> _Layout:
-    """The checked layout of one configuration (see _Layout); the runtime must
+def _layout(rule: str, D: int, params: tuple, retention: str | None, lambda_1: float | None, period: int,
+            position: int, precision: str) -> _Layout:
+    """The checked layout of one configuration (see _Layout), `params` as
+    sorted (name, value) pairs over the rule's defaults; the runtime must
     agree with the reference on the state and tensor sizes."""
     module = RULES[rule]
+    values = tuple(resolve_params(module, D, dict(params)))
+    retention, lambda_1 = resolve_retention(module, retention, lambda_1)
     hp = dict(zip(module.PARAM_NAMES, values))
     state_shape = module.init_state(D, hp).shape
     if period > 1:  # MATH §6.1: the accumulated state, then the block-start state
@@ -107,10 +106,12 @@ def _layout(rule: str, D: int, values: tuple, retention: str, lambda_1: float, p
         if length[0] != int(np.prod(tensor_shape)):
             raise RuntimeError(f"{rule}: tensor {name} has {length[0]} scalars in the runtime, {tensor_shape} "
                                f"in the reference; library and package are out of step")
+    wrap = functools.partial(ffi.from_buffer, ffi.typeof("hecate_real[]"))
     init = np.empty(state_shape, binding.dtype)
-    check(binding, lib.hecate_rule_init(c_spec, _ptr(ffi, init)))
+    check(binding, lib.hecate_rule_init(c_spec, wrap(init)))
     init.flags.writeable = False
-    return _Layout(spec, c_spec, state_shape, init, int(shape[2][0]), hp, bool(rule_tensor_specs(module, D, hp)))
+    return _Layout(spec, c_spec, state_shape, init, max(int(shape[2][0]), 1), hp,
+                   bool(rule_tensor_specs(module, D, hp)), tuple(name for name, _ in module.GATES), binding, wrap)
 
 
 def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, lambda_1, x, tensors,
@@ -118,23 +119,28 @@ def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, 
     module = RULES.get(rule)
     if module is None:
         raise ValueError(f"unknown memory rule {rule!r} (known: {sorted(RULES)})")
-    q, k, v = (np.asarray(a) for a in (q, k, v))
+    q, k, v = np.asarray(q), np.asarray(k), np.asarray(v)
     if q.ndim != 4 or q.shape != k.shape or q.shape != v.shape:
         raise ValueError(f"q, k, v must share one (B, H, T, D) shape, got {q.shape}, {k.shape}, {v.shape}")
     dtype = np.result_type(q, k, v)
     if dtype not in _PRECISION:
         raise ValueError(f"q, k, v must be float32 or float64, got {dtype}")
     B, H, T, D = q.shape
-    names = [name for name, _ in module.GATES]
-    if sorted(gates) != sorted(names):
-        raise ValueError(f"rule {rule!r} takes gates {names}, got {sorted(gates)}")
-    gate_values = np.stack([np.asarray(gates[name], dtype) for name in names], axis=-1)
-    if gate_values.shape != (B, H, T, len(names)):
-        raise ValueError(f"each gate must have shape {(B, H, T)}")
-    if int(period) < 1 or int(position) < 0:
+    period, position = int(period), int(position)
+    if period < 1 or position < 0:
         raise ValueError(f"period must be >= 1 and position >= 0, got {period}, {position}")
-    values, retention, lambda_1 = _resolved(rule, D, tuple(sorted((params or {}).items())), retention, lambda_1)
-    layout = _layout(rule, D, values, retention, lambda_1, int(period), int(position), _PRECISION[dtype])
+    layout = _layout(rule, D, tuple(sorted(params.items())) if params else (), retention, lambda_1, period,
+                     position, _PRECISION[dtype])
+    names = layout.gate_names
+    if gates.keys() != set(names):
+        raise ValueError(f"rule {rule!r} takes gates {list(names)}, got {sorted(gates)}")
+    gate_shape = q.shape[:3]
+    gate_values = np.empty((*gate_shape, len(names)), dtype)
+    for index, name in enumerate(names):  # the gates interleaved, (B, H, T, G)
+        gate = np.asarray(gates[name])
+        if gate.shape != gate_shape:
+            raise ValueError(f"each gate must have shape {gate_shape}, got {gate.shape} for {name}")
+        gate_values[..., index] = gate
     own = _rule_tensors(module, D, layout.hp, tensors, dtype) if tensors or layout.has_tensors else []
     state = np.empty((B, H, *layout.state_shape), dtype)
     if initial_state is None:
@@ -144,10 +150,27 @@ def _prepare(rule: str, q, k, v, gates: dict, initial_state, params, retention, 
         if initial_state.shape != state.shape:
             raise ValueError(f"initial_state must have shape {state.shape}, got {initial_state.shape}")
         state[...] = initial_state
-    if x is not None and np.shape(x) != q.shape:
-        raise ValueError(f"x must have the shape of q, {q.shape}, got {np.shape(x)}")
-    arrays = [np.ascontiguousarray(a, dtype) for a in (k, v, q, k if x is None else x, gate_values)]
-    return _Call(module, layout, names, arrays, state, own, dtype)
+    if x is not None:
+        x = np.ascontiguousarray(x, dtype)
+        if x.shape != q.shape:
+            raise ValueError(f"x must have the shape of q, {q.shape}, got {x.shape}")
+    arrays = [np.ascontiguousarray(k, dtype), np.ascontiguousarray(v, dtype), np.ascontiguousarray(q, dtype), x,
+              gate_values]
+    return _Call._make((layout, arrays, state, own))  # _make: a third of _Call()'s cost
+
+
+_SCRATCH = threading.local()  # per thread, by precision: the largest scratch yet, wrapped
+
+
+def _scratch(layout: _Layout):
+    """A hecate_real[] of at least layout.scratch_len scalars, kept between calls: one per thread
+    (cffi lets go of the GIL during a call, so two threads must not share one) and precision."""
+    precision = layout.binding.precision
+    held = getattr(_SCRATCH, precision, None)
+    if held is None or len(held) < layout.scratch_len:
+        held = layout.wrap(np.empty(layout.scratch_len, layout.binding.dtype))
+        setattr(_SCRATCH, precision, held)
+    return held
 
 
 def _cuda_backend(call: _Call):
@@ -169,16 +192,14 @@ def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state:
     if backend == "cuda":
         out, state = _cuda_backend(call).rule_forward(call.spec, k, v, q, gate_values, state)
         return out, (state if output_final_state else None)
-    binding = load_library(_PRECISION[call.dtype])
-    ffi, lib = binding.ffi, binding.lib
-    tensor_ptrs = ffi.new("hecate_real *[]", [_ptr(ffi, a) for a in call.tensors]) if call.tensors else ffi.NULL
-    B, H, T, D = q.shape
-    out = np.empty((B, H, T, D), call.dtype)
-    scratch = np.empty(max(call.layout.scratch_len, 1), call.dtype)
-    scratch_ptr = _ptr(ffi, scratch)
+    layout = call.layout
+    ffi, wrap = layout.binding.ffi, layout.wrap
+    out = np.empty(q.shape, call.dtype)
     # the (b, h) slices are contiguous and consecutive: one call runs them all
-    check(binding, lib.hecate_rule_forward_batch(call.layout.c_spec, B * H, T, *(_ptr(ffi, a) for a in call.arrays),
-                                                 tensor_ptrs, _ptr(ffi, state), _ptr(ffi, out), scratch_ptr))
+    check(layout.binding, layout.binding.lib.hecate_rule_forward_batch(
+        layout.c_spec, q.shape[0] * q.shape[1], q.shape[2], wrap(k), wrap(v), wrap(q),
+        ffi.NULL if x is None else wrap(x), wrap(gate_values), _tensor_ptrs(layout, call.tensors), wrap(state),
+        wrap(out), _scratch(layout)))
     return out, (state if output_final_state else None)
 
 
@@ -195,39 +216,43 @@ def backward(rule: str, q, k, v, gates: dict, dy, initial_state=None, params: di
     dy = np.ascontiguousarray(dy, call.dtype)
     if dy.shape != q.shape:
         raise ValueError(f"dy must have the shape of q, {q.shape}, got {dy.shape}")
-    names = call.gate_names
+    names = call.layout.gate_names
     if backend == "cuda":
         dk, dv, dq, dgates = _cuda_backend(call).rule_backward(call.spec, k, v, q, gate_values, call.state, dy)
         dx = None
     else:
-        dk, dv, dq, dgates, dx = _cpu_backward(call, dy, x is not None)
+        dk, dv, dq, dgates, dx = _cpu_backward(call, dy)
     grads = {"q": dq, "k": dk, "v": dv, **{name: dgates[..., g] for g, name in enumerate(names)}}
-    if x is not None and dx is not None:
+    if dx is not None:
         grads["x"] = dx
     return grads
 
 
-def _cpu_backward(call: _Call, dy: np.ndarray, has_x: bool):
-    """hecate_rule_backward over every (batch, head): dk, dv, dq, dgates, dx (zeros unless has_x)."""
-    binding = load_library(_PRECISION[call.dtype])
-    ffi, lib = binding.ffi, binding.lib
-    spec = call.layout.c_spec
+def _cpu_backward(call: _Call, dy: np.ndarray):
+    """hecate_rule_backward over every (batch, head): dk, dv, dq, dgates, and dx (None without an x)."""
+    layout = call.layout
+    ffi, lib, wrap = layout.binding.ffi, layout.binding.lib, layout.wrap
     k, v, q, x, gate_values = call.arrays
     B, H, T, D = q.shape
     length = ffi.new("size_t *")
-    check(binding, lib.hecate_rule_backward_len(spec, T, length))
+    check(layout.binding, lib.hecate_rule_backward_len(layout.c_spec, T, length))
     work = np.empty(max(length[0], 1), call.dtype)
-    dk, dv, dq, dx = (np.zeros((B, H, T, D), call.dtype) for _ in range(4))
+    dk, dv, dq = (np.zeros((B, H, T, D), call.dtype) for _ in range(3))
+    dx = None if x is None else np.zeros((B, H, T, D), call.dtype)
     dgates = np.zeros(gate_values.shape, call.dtype)
     dtensors = [np.zeros_like(a) for a in call.tensors]
-    tensor_ptrs = ffi.new("hecate_real *[]", [_ptr(ffi, a) for a in call.tensors]) if call.tensors else ffi.NULL
-    dtensor_ptrs = ffi.new("hecate_real *[]", [_ptr(ffi, a) for a in dtensors]) if dtensors else ffi.NULL
     # the (b, h) slices are contiguous and consecutive: one call runs them all
-    p = functools.partial(_ptr, ffi)
-    check(binding, lib.hecate_rule_backward_batch(spec, B * H, T, p(k), p(v), p(q), p(x) if has_x else ffi.NULL,
-                                                  p(gate_values), tensor_ptrs, p(call.state), p(dy), p(dk), p(dv),
-                                                  p(dq), p(dx), p(dgates), dtensor_ptrs, p(work)))
+    check(layout.binding, lib.hecate_rule_backward_batch(
+        layout.c_spec, B * H, T, wrap(k), wrap(v), wrap(q), ffi.NULL if x is None else wrap(x), wrap(gate_values),
+        _tensor_ptrs(layout, call.tensors), wrap(call.state), wrap(dy), wrap(dk), wrap(dv), wrap(dq),
+        ffi.NULL if dx is None else wrap(dx), wrap(dgates), _tensor_ptrs(layout, dtensors), wrap(work)))
     return dk, dv, dq, dgates, dx
+
+
+def _tensor_ptrs(layout: _Layout, arrays: list):
+    """A hecate_real*[] over the rule's tensors (or their gradients), NULL for a rule without any."""
+    ffi = layout.binding.ffi
+    return ffi.new("hecate_real *[]", [layout.wrap(a) for a in arrays]) if arrays else ffi.NULL
 
 
 def _rule_tensors(module, D: int, hp: dict, given: dict | None, dtype) -> list[np.ndarray]:
@@ -246,11 +271,6 @@ def _rule_tensors(module, D: int, hp: dict, given: dict | None, dtype) -> list[n
             raise ValueError(f"tensor {name} must have shape {shape}, got {array.shape}")
         out.append(array)
     return out
-
-
-def _ptr(ffi, array: np.ndarray):
-    """A hecate_real[] over a C-contiguous array (no copy), passed where the runtime takes hecate_real*."""
-    return ffi.from_buffer("hecate_real[]", array)
 
 
 def _make_op(name: str):

@@ -189,3 +189,16 @@ def test_batched_forward_is_the_per_sequence_calls_and_runs_nothing_on_a_bad_sta
     status = _forward_batch(lib, ffi, spec, n, T, arrays, bad, out, scratch)
     assert binding.status_names[status] == "HECATE_E_NONFINITE"
     assert np.array_equal(bad[:n - 1], before[:n - 1]) and not out.any()
+
+
+def test_threads_calling_at_once_get_the_one_thread_bits():
+    """The runtime runs without the GIL, and ops keeps a scratch buffer between calls:
+    one per thread, so calls from several threads at once give the bits of serial calls."""
+    from concurrent.futures import ThreadPoolExecutor
+    rules = ["delta", "titans"] * 4
+    cases = [(rule, *inputs(rule, B=1, H=2, T=200, D=32, seed=seed)) for seed, rule in enumerate(rules)]
+    want = [ops.run(*case) for case in cases]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(5):
+            for (o, s), (want_o, want_s) in zip(pool.map(lambda case: ops.run(*case), cases), want):
+                assert np.array_equal(o, want_o) and np.array_equal(s, want_s)
