@@ -19,6 +19,9 @@ LEGACY_PARAMS = {"w1_scale": 0.0, "grad_bound": 0.0}
 # MATH §3.5: the sign of e is smoothed as tanh(a e), |e|^(p-1) as (e^2 + eps)^((p-1)/2).
 SHARPNESS = 10.0
 LP_EPS = 1e-6
+# MATH §3.1 "Bounded inner steps": on by default since D52; with grad_bound, theta <= 1 makes
+# one write move the memory by less than grad_bound beyond its retention
+BOUNDED_STEP = True
 
 
 def default_params(d: int) -> tuple[float, ...]:
