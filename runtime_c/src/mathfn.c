@@ -170,47 +170,69 @@ void hct_rope_table(real *table, uint32_t window, uint32_t head_dim) {
     }
 }
 
-/* y[o0 .. o0 + nv lanes) = sum over i = 0, 1, .. din-1 (in that order) of
- * x[i] W[i, o], with the nv accumulating vectors held in registers.  Always
- * inlined with a constant nv (see linear_cols), so the loops unroll. */
-static inline void linear_vecs(const real *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
-                               uint32_t nv, real *y) {
-    hct_vec acc[LIN_VECS];
-    for (uint32_t v = 0; v < nv; v++) acc[v] = HCT_VSPLAT((real)0);
+/* Y[t, o0 .. o0 + nv lanes) for the nt tokens t of X = sum over i = 0, 1,
+ * .. din-1 (in that order) of X[t, i] W[i, o], with the nt * nv
+ * accumulating vectors held in registers and each load of W's row shared by
+ * the nt tokens.  Always inlined with constant nt and nv (see linear_cols),
+ * so the loops unroll. */
+static inline void linear_vecs(const real *W, const real *X, uint32_t nt, uint32_t din, uint32_t dout,
+                               uint32_t o0, uint32_t nv, real *Y) {
+    hct_vec acc[LIN_TOKENS][LIN_VECS], wv[LIN_VECS];
+    for (uint32_t t = 0; t < nt; t++)
+        for (uint32_t v = 0; v < nv; v++) acc[t][v] = HCT_VSPLAT((real)0);
     for (uint32_t i = 0; i < din; i++) {
         const real *w = W + (size_t)i * dout + o0;
-        hct_vec xi = HCT_VSPLAT(x[i]);
-        for (uint32_t v = 0; v < nv; v++) acc[v] = HCT_VADD(acc[v], HCT_VMUL(xi, HCT_VLOAD(w + v * HCT_LANES)));
+        for (uint32_t v = 0; v < nv; v++) wv[v] = HCT_VLOAD(w + v * HCT_LANES);
+        for (uint32_t t = 0; t < nt; t++) {
+            hct_vec xi = HCT_VSPLAT(X[(size_t)t * din + i]);
+            for (uint32_t v = 0; v < nv; v++) acc[t][v] = HCT_VADD(acc[t][v], HCT_VMUL(xi, wv[v]));
+        }
     }
-    for (uint32_t v = 0; v < nv; v++) HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
+    for (uint32_t t = 0; t < nt; t++)
+        for (uint32_t v = 0; v < nv; v++) HCT_VSTORE(Y + (size_t)t * dout + o0 + v * HCT_LANES, acc[t][v]);
 }
 
-/* Columns o0 .. o0+nb of x W.  The order of the sum depends on nothing but
- * din, so any batching of tokens gives the same bits (MATH §6); whole lane
- * vectors run in registers, leftover columns one at a time, same operations. */
-static void linear_cols(const real *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
-                        uint32_t nb, real *y) {
+/* Columns o0 .. o0+nb of X W for nt tokens (LIN_TOKENS or 1).  The order
+ * of each output's sum depends on nothing but din, so any batching of
+ * tokens gives the same bits (MATH §6); whole lane vectors run in
+ * registers, leftover columns one at a time, same operations. */
+static void linear_cols(const real *W, const real *X, uint32_t nt, uint32_t din, uint32_t dout, uint32_t o0,
+                        uint32_t nb, real *Y) {
     uint32_t nv = nb / HCT_LANES;
-    switch (nv) { /* one case per vector count up to LIN_VECS (4) */
-    case 4: linear_vecs(W, x, din, dout, o0, 4, y); break;
-    case 3: linear_vecs(W, x, din, dout, o0, 3, y); break;
-    case 2: linear_vecs(W, x, din, dout, o0, 2, y); break;
-    case 1: linear_vecs(W, x, din, dout, o0, 1, y); break;
-    default: break;
+    if (nt == LIN_TOKENS) {
+        switch (nv) { /* one case per vector count up to LIN_VECS (4) */
+        case 4: linear_vecs(W, X, LIN_TOKENS, din, dout, o0, 4, Y); break;
+        case 3: linear_vecs(W, X, LIN_TOKENS, din, dout, o0, 3, Y); break;
+        case 2: linear_vecs(W, X, LIN_TOKENS, din, dout, o0, 2, Y); break;
+        case 1: linear_vecs(W, X, LIN_TOKENS, din, dout, o0, 1, Y); break;
+        default: break;
+        }
+    } else {
+        switch (nv) {
+        case 4: linear_vecs(W, X, 1, din, dout, o0, 4, Y); break;
+        case 3: linear_vecs(W, X, 1, din, dout, o0, 3, Y); break;
+        case 2: linear_vecs(W, X, 1, din, dout, o0, 2, Y); break;
+        case 1: linear_vecs(W, X, 1, din, dout, o0, 1, Y); break;
+        default: break;
+        }
     }
-    for (uint32_t o = o0 + nv * HCT_LANES; o < o0 + nb; o++) {
-        real a = 0;
-        for (uint32_t i = 0; i < din; i++) a += x[i] * W[(size_t)i * dout + o];
-        y[o] = a;
+    for (uint32_t t = 0; t < nt; t++) {
+        const real *x = X + (size_t)t * din;
+        for (uint32_t o = o0 + nv * HCT_LANES; o < o0 + nb; o++) {
+            real a = 0;
+            for (uint32_t i = 0; i < din; i++) a += x[i] * W[(size_t)i * dout + o];
+            Y[(size_t)t * dout + o] = a;
+        }
     }
 }
 
 void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y) {
-    for (uint32_t t = 0; t < T; t++) {
-        const real *x = X + (size_t)t * din;
-        real *y = Y + (size_t)t * dout;
+    for (uint32_t t = 0; t < T;) {
+        uint32_t nt = T - t >= LIN_TOKENS ? LIN_TOKENS : 1;
         for (uint32_t o0 = 0; o0 < dout; o0 += LIN_BLOCK)
-            linear_cols(W, x, din, dout, o0, dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK, y);
+            linear_cols(W, X + (size_t)t * din, nt, din, dout, o0, dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK,
+                        Y + (size_t)t * dout);
+        t += nt;
     }
 }
 

@@ -69,6 +69,17 @@ static inline hct_vec hct_vsplat_(real x) { hct_vec r; for (uint32_t i = 0; i < 
  * lane vectors, kept in registers across a whole sum. */
 #define LIN_VECS 4u
 #define LIN_BLOCK (LIN_VECS * HCT_LANES)
+/* Tokens per register block of hct_linear, sharing each load of a weight
+ * row: 2 for wasm SIMD128 (HECATE_LIN_TOKENS to override), whose engines
+ * fold no load into an arithmetic instruction; else 1. */
+#ifndef HECATE_LIN_TOKENS
+#ifdef __wasm_simd128__
+#define HECATE_LIN_TOKENS 2
+#else
+#define HECATE_LIN_TOKENS 1
+#endif
+#endif
+#define LIN_TOKENS ((uint32_t)HECATE_LIN_TOKENS)
 
 /* <a, b>: lane sums over whole vectors, the lanes added in a fixed pairwise
  * tree ((0+1)+(2+3))+..., then the tail in order. */
