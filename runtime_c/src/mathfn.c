@@ -5,9 +5,10 @@
 
 #define HCT_IS_DOUBLE (sizeof(real) == 8)
 
-static const double LN2_HI = 6.93147180369123816490e-01; /* upper bits of ln 2 */
-static const double LN2_LO = 1.90821492927058770002e-10; /* ln 2 - LN2_HI */
-static const double INV_LN2 = 1.44269504088896338700e+00;
+static const double LN2_HI = HCT_LN2_HI, LN2_LO = HCT_LN2_LO, INV_LN2 = HCT_INV_LN2;
+
+const double hct_inv_fact[14] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040,
+    1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0};
 
 /* 2^k as a real, for k in the normal exponent range of the build. */
 static real pow2i(int k) {
@@ -33,12 +34,9 @@ real hct_exp(real x) {
     int k = (int)(kf < 0 ? kf - (real)0.5 : kf + (real)0.5);
     real r = (x - (real)k * (real)LN2_HI) - (real)k * (real)LN2_LO;
     /* Horner over 1/n!: degree 13 (double) or 7 (float) leaves < 1e-17 / 5e-9 */
-    static const double inv_fact[14] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120,
-        1.0 / 720, 1.0 / 5040, 1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800,
-        1.0 / 479001600, 1.0 / 6227020800.0};
-    int deg = HCT_IS_DOUBLE ? 13 : 7;
-    real p = (real)inv_fact[deg];
-    for (int n = deg - 1; n >= 0; n--) p = p * r + (real)inv_fact[n];
+    int deg = HCT_IS_DOUBLE ? 13 : HCT_EXP_DEG_FLOAT;
+    real p = (real)hct_inv_fact[deg];
+    for (int n = deg - 1; n >= 0; n--) p = p * r + (real)hct_inv_fact[n];
     /* split the scale so subnormal results and k at the range edge stay exact */
     int emin = HCT_IS_DOUBLE ? -1022 : -126;
     int emax = HCT_IS_DOUBLE ? 1023 : 127;
@@ -106,6 +104,14 @@ real hct_sigmoid(real x) {
     if (x >= 0) return (real)1 / ((real)1 + hct_exp(-x));
     real e = hct_exp(x);
     return e / ((real)1 + e);
+}
+
+void hct_exp_shifted(real *x, real shift, uint32_t n) {
+    for (uint32_t i = hct_simd_exp_shifted(x, shift, n); i < n; i++) x[i] = hct_exp(x[i] - shift);
+}
+
+void hct_sigmoid_n(const real *x, real *out, uint32_t n) {
+    for (uint32_t i = hct_simd_sigmoid(x, out, n); i < n; i++) out[i] = hct_sigmoid(x[i]);
 }
 
 real hct_silu(real z) { return z * hct_sigmoid(z); }
