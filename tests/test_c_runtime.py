@@ -98,12 +98,14 @@ def test_rope_table_matches_numpy(tmp_path, precision):
 @pytest.mark.parametrize("arch", [(), ("-march=native",)], ids=["baseline", "native"])
 def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path, arch):
     """The lane-vector kernels and their plain-C fallback do the same arithmetic
-    (for the baseline vector width and for the build machine's own)."""
-    text = "hecate_edge: the same bits with or without SIMD."
+    (for the baseline vector width and for the build machine's own), and so
+    does hct_linear with two tokens per register block (wasm SIMD128's
+    setting, mathfn.h) on chunks of 16 and a last chunk of 3."""
+    text = "hecate_edge: the same bits with or without SIMD128."
     outputs = [run([build("dump_logits", "f32", tmp_path, arch + extra, sanitize=False), GOLDEN, text]).stdout
-               for extra in ((), ("-DHECATE_NO_VECTOR_EXT",))]
+               for extra in ((), ("-DHECATE_NO_VECTOR_EXT",), ("-DHECATE_LIN_TOKENS=2",))]
     assert outputs[0] and outputs[0].count("\n") == len(text)
-    assert outputs[0] == outputs[1]
+    assert outputs[0] == outputs[1] == outputs[2]
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64" or sys.platform != "linux",
