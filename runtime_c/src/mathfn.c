@@ -183,15 +183,15 @@ void hct_rope_table(real *table, uint32_t window, uint32_t head_dim) {
  * so the loops unroll. */
 static inline void linear_vecs(const real *W, const real *X, uint32_t nt, uint32_t din, uint32_t dout,
                                uint32_t o0, uint32_t nv, real *Y) {
-    hct_vec acc[LIN_TOKENS][LIN_VECS], wv[LIN_VECS];
+    hct_vec acc[LIN_TOKENS][LIN_VECS];
     for (uint32_t t = 0; t < nt; t++)
         for (uint32_t v = 0; v < nv; v++) acc[t][v] = HCT_VSPLAT((real)0);
     for (uint32_t i = 0; i < din; i++) {
         const real *w = W + (size_t)i * dout + o0;
-        for (uint32_t v = 0; v < nv; v++) wv[v] = HCT_VLOAD(w + v * HCT_LANES);
-        for (uint32_t t = 0; t < nt; t++) {
+        for (uint32_t t = 0; t < nt; t++) { /* the tokens' loads of w are one (nothing is stored between) */
             hct_vec xi = HCT_VSPLAT(X[(size_t)t * din + i]);
-            for (uint32_t v = 0; v < nv; v++) acc[t][v] = HCT_VADD(acc[t][v], HCT_VMUL(xi, wv[v]));
+            for (uint32_t v = 0; v < nv; v++)
+                acc[t][v] = HCT_VADD(acc[t][v], HCT_VMUL(xi, HCT_VLOAD(w + v * HCT_LANES)));
         }
     }
     for (uint32_t t = 0; t < nt; t++)
