@@ -84,8 +84,8 @@ static inline hct_vec hct_vsplat_(real x) { hct_vec r; for (uint32_t i = 0; i < 
 #define LIN_VECS 4u
 #define LIN_BLOCK (LIN_VECS * HCT_LANES)
 /* Tokens per register block of hct_linear, sharing each load of a weight
- * row: 2 for wasm SIMD128 (HECATE_LIN_TOKENS to override), whose engines
- * fold no load into an arithmetic instruction; else 1. */
+ * row: 2 for wasm SIMD128 (measured faster there, slower natively: DECISIONS
+ * D55), else 1; HECATE_LIN_TOKENS overrides. */
 #ifndef HECATE_LIN_TOKENS
 #ifdef __wasm_simd128__
 #define HECATE_LIN_TOKENS 2
