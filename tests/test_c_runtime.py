@@ -110,14 +110,16 @@ def int8_partial_blocks_model(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("arch", [(), ("-march=native",)], ids=["baseline", "native"])
 def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path, arch, int8):
     """The lane-vector kernels and their plain-C fallback do the same arithmetic
-    (for the baseline vector width and for the build machine's own); for int8
-    the fallback is the scalar kernel of cores without SIMD (qweights.c)."""
-    text = "hecate_edge: the same bits with or without SIMD."
+    (for the baseline vector width and for the build machine's own), and so
+    does hct_linear with two tokens per register block (wasm SIMD128's
+    setting, mathfn.h) on chunks of 16 and a last chunk of 3; for int8 the
+    fallback is the scalar kernel of cores without SIMD (qweights.c)."""
+    text = "hecate_edge: the same bits with or without SIMD128."
     model = int8_partial_blocks_model(tmp_path) if int8 else GOLDEN
     outputs = [run([build("dump_logits", "f32", tmp_path, arch + extra, sanitize=False), model, text]).stdout
-               for extra in ((), ("-DHECATE_NO_VECTOR_EXT",))]
+               for extra in ((), ("-DHECATE_NO_VECTOR_EXT",), ("-DHECATE_LIN_TOKENS=2",))]
     assert outputs[0] and outputs[0].count("\n") == len(text)
-    assert outputs[0] == outputs[1]
+    assert outputs[0] == outputs[1] == outputs[2]
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64" or sys.platform != "linux",

@@ -126,6 +126,33 @@ def test_bad_model_bytes_throw_native_status(wasm_run):
         assert got["message"] == str(native_err.value), name
 
 
+CHUNKS = (1, 2, 3, 7, 16)
+
+
+def test_chunks_and_builds_give_the_same_bits(wasm_modules, tmp_path):
+    """The chunking invariant (MATH §6) inside the wasm target: step() token by
+    token and process() in chunks of 1, 2, 3, 7, 16 give the same logits and
+    state bits, and the SIMD128 module (its lane kernels: simd128.c, mathfn.c's
+    token blocks) the plain module's bits, on every job and the demo model."""
+    rng = np.random.default_rng(11)
+    jobs = [{"model": str(REPO / "wasm/demo/micro.hct"), "tokens": rng.integers(0, 256, 70).tolist()}]
+    for i, (case, comp, layers, quantize, features) in enumerate(JOBS):
+        cfg = replace(rule_config(BASE, case), composition=comp, n_layers=layers, **features)
+        (tmp_path / f"{i}.hct").write_bytes(write_model(cfg, lively_params(cfg, seed=i), dtype="f32",
+                                                        quantize=quantize))
+        jobs.append({"model": str(tmp_path / f"{i}.hct"), "tokens": rng.integers(0, cfg.vocab, 45).tolist()})
+    got = {}
+    for build, path in sorted(wasm_modules.items()):
+        spec = tmp_path / f"chunks_{build}.json"
+        spec.write_text(json.dumps({"wasm": str(path), "jobs": jobs, "chunks": list(CHUNKS)}))
+        got[build] = json.loads(run_node(REPO / "tests/js/chunk_jobs.mjs", spec))
+    for j, want in enumerate(got["plain"]):
+        name = "demo" if j == 0 else JOB_IDS[j - 1]
+        for build in sorted(got):
+            for run, result in got[build][j].items():
+                assert result == want["step"], f"{name}: {build} build, chunks of {run} != plain step"
+
+
 def test_every_region_given_back(wasm_run):
     """Closing every model and session returns all memory but the runtime's scratch."""
     _, js = wasm_run

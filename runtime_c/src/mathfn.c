@@ -5,9 +5,10 @@
 
 #define HCT_IS_DOUBLE (sizeof(real) == 8)
 
-static const double LN2_HI = 6.93147180369123816490e-01; /* upper bits of ln 2 */
-static const double LN2_LO = 1.90821492927058770002e-10; /* ln 2 - LN2_HI */
-static const double INV_LN2 = 1.44269504088896338700e+00;
+static const double LN2_HI = HCT_LN2_HI, LN2_LO = HCT_LN2_LO, INV_LN2 = HCT_INV_LN2;
+
+const double hct_inv_fact[14] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040,
+    1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0};
 
 /* 2^k as a real, for k in the normal exponent range of the build. */
 static real pow2i(int k) {
@@ -33,12 +34,9 @@ real hct_exp(real x) {
     int k = (int)(kf < 0 ? kf - (real)0.5 : kf + (real)0.5);
     real r = (x - (real)k * (real)LN2_HI) - (real)k * (real)LN2_LO;
     /* Horner over 1/n!: degree 13 (double) or 7 (float) leaves < 1e-17 / 5e-9 */
-    static const double inv_fact[14] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120,
-        1.0 / 720, 1.0 / 5040, 1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800,
-        1.0 / 479001600, 1.0 / 6227020800.0};
-    int deg = HCT_IS_DOUBLE ? 13 : 7;
-    real p = (real)inv_fact[deg];
-    for (int n = deg - 1; n >= 0; n--) p = p * r + (real)inv_fact[n];
+    int deg = HCT_IS_DOUBLE ? 13 : HCT_EXP_DEG_FLOAT;
+    real p = (real)hct_inv_fact[deg];
+    for (int n = deg - 1; n >= 0; n--) p = p * r + (real)hct_inv_fact[n];
     /* split the scale so subnormal results and k at the range edge stay exact */
     int emin = HCT_IS_DOUBLE ? -1022 : -126;
     int emax = HCT_IS_DOUBLE ? 1023 : 127;
@@ -108,6 +106,14 @@ real hct_sigmoid(real x) {
     return e / ((real)1 + e);
 }
 
+void hct_exp_shifted(real *x, real shift, uint32_t n) {
+    for (uint32_t i = hct_simd_exp_shifted(x, shift, n); i < n; i++) x[i] = hct_exp(x[i] - shift);
+}
+
+void hct_sigmoid_n(const real *x, real *out, uint32_t n) {
+    for (uint32_t i = hct_simd_sigmoid(x, out, n); i < n; i++) out[i] = hct_sigmoid(x[i]);
+}
+
 real hct_silu(real z) { return z * hct_sigmoid(z); }
 
 real hct_silu_grad(real z) {
@@ -170,47 +176,69 @@ void hct_rope_table(real *table, uint32_t window, uint32_t head_dim) {
     }
 }
 
-/* y[o0 .. o0 + nv lanes) = sum over i = 0, 1, .. din-1 (in that order) of
- * x[i] W[i, o], with the nv accumulating vectors held in registers.  Always
- * inlined with a constant nv (see linear_cols), so the loops unroll. */
-static inline void linear_vecs(const real *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
-                               uint32_t nv, real *y) {
-    hct_vec acc[LIN_VECS];
-    for (uint32_t v = 0; v < nv; v++) acc[v] = HCT_VSPLAT((real)0);
+/* Y[t, o0 .. o0 + nv lanes) for the nt tokens t of X = sum over i = 0, 1,
+ * .. din-1 (in that order) of X[t, i] W[i, o], with the nt * nv
+ * accumulating vectors held in registers and each load of W's row shared by
+ * the nt tokens.  Always inlined with constant nt and nv (see linear_cols),
+ * so the loops unroll. */
+static inline void linear_vecs(const real *W, const real *X, uint32_t nt, uint32_t din, uint32_t dout,
+                               uint32_t o0, uint32_t nv, real *Y) {
+    hct_vec acc[LIN_TOKENS][LIN_VECS];
+    for (uint32_t t = 0; t < nt; t++)
+        for (uint32_t v = 0; v < nv; v++) acc[t][v] = HCT_VSPLAT((real)0);
     for (uint32_t i = 0; i < din; i++) {
         const real *w = W + (size_t)i * dout + o0;
-        hct_vec xi = HCT_VSPLAT(x[i]);
-        for (uint32_t v = 0; v < nv; v++) acc[v] = HCT_VADD(acc[v], HCT_VMUL(xi, HCT_VLOAD(w + v * HCT_LANES)));
+        for (uint32_t t = 0; t < nt; t++) { /* the tokens' loads of w are one (nothing is stored between) */
+            hct_vec xi = HCT_VSPLAT(X[(size_t)t * din + i]);
+            for (uint32_t v = 0; v < nv; v++)
+                acc[t][v] = HCT_VADD(acc[t][v], HCT_VMUL(xi, HCT_VLOAD(w + v * HCT_LANES)));
+        }
     }
-    for (uint32_t v = 0; v < nv; v++) HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
+    for (uint32_t t = 0; t < nt; t++)
+        for (uint32_t v = 0; v < nv; v++) HCT_VSTORE(Y + (size_t)t * dout + o0 + v * HCT_LANES, acc[t][v]);
 }
 
-/* Columns o0 .. o0+nb of x W.  The order of the sum depends on nothing but
- * din, so any batching of tokens gives the same bits (MATH §6); whole lane
- * vectors run in registers, leftover columns one at a time, same operations. */
-static void linear_cols(const real *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
-                        uint32_t nb, real *y) {
+/* Columns o0 .. o0+nb of X W for nt tokens (LIN_TOKENS or 1).  The order
+ * of each output's sum depends on nothing but din, so any batching of
+ * tokens gives the same bits (MATH §6); whole lane vectors run in
+ * registers, leftover columns one at a time, same operations. */
+static void linear_cols(const real *W, const real *X, uint32_t nt, uint32_t din, uint32_t dout, uint32_t o0,
+                        uint32_t nb, real *Y) {
     uint32_t nv = nb / HCT_LANES;
-    switch (nv) { /* one case per vector count up to LIN_VECS (4) */
-    case 4: linear_vecs(W, x, din, dout, o0, 4, y); break;
-    case 3: linear_vecs(W, x, din, dout, o0, 3, y); break;
-    case 2: linear_vecs(W, x, din, dout, o0, 2, y); break;
-    case 1: linear_vecs(W, x, din, dout, o0, 1, y); break;
-    default: break;
+    if (nt == LIN_TOKENS) {
+        switch (nv) { /* one case per vector count up to LIN_VECS (4) */
+        case 4: linear_vecs(W, X, LIN_TOKENS, din, dout, o0, 4, Y); break;
+        case 3: linear_vecs(W, X, LIN_TOKENS, din, dout, o0, 3, Y); break;
+        case 2: linear_vecs(W, X, LIN_TOKENS, din, dout, o0, 2, Y); break;
+        case 1: linear_vecs(W, X, LIN_TOKENS, din, dout, o0, 1, Y); break;
+        default: break;
+        }
+    } else {
+        switch (nv) {
+        case 4: linear_vecs(W, X, 1, din, dout, o0, 4, Y); break;
+        case 3: linear_vecs(W, X, 1, din, dout, o0, 3, Y); break;
+        case 2: linear_vecs(W, X, 1, din, dout, o0, 2, Y); break;
+        case 1: linear_vecs(W, X, 1, din, dout, o0, 1, Y); break;
+        default: break;
+        }
     }
-    for (uint32_t o = o0 + nv * HCT_LANES; o < o0 + nb; o++) {
-        real a = 0;
-        for (uint32_t i = 0; i < din; i++) a += x[i] * W[(size_t)i * dout + o];
-        y[o] = a;
+    for (uint32_t t = 0; t < nt; t++) {
+        const real *x = X + (size_t)t * din;
+        for (uint32_t o = o0 + nv * HCT_LANES; o < o0 + nb; o++) {
+            real a = 0;
+            for (uint32_t i = 0; i < din; i++) a += x[i] * W[(size_t)i * dout + o];
+            Y[(size_t)t * dout + o] = a;
+        }
     }
 }
 
 void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y) {
-    for (uint32_t t = 0; t < T; t++) {
-        const real *x = X + (size_t)t * din;
-        real *y = Y + (size_t)t * dout;
+    for (uint32_t t = 0; t < T;) {
+        uint32_t nt = T - t >= LIN_TOKENS ? LIN_TOKENS : 1;
         for (uint32_t o0 = 0; o0 < dout; o0 += LIN_BLOCK)
-            linear_cols(W, x, din, dout, o0, dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK, y);
+            linear_cols(W, X + (size_t)t * din, nt, din, dout, o0, dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK,
+                        Y + (size_t)t * dout);
+        t += nt;
     }
 }
 

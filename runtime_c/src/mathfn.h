@@ -16,6 +16,20 @@ real hct_silu(real z);       /* z sigmoid(z) */
 real hct_silu_grad(real z);  /* silu'(z) = s (1 + z (1 - s)), s = sigmoid(z) */
 real hct_softplus(real x);
 
+/* x[i] = hct_exp(x[i] - shift) and out[i] = hct_sigmoid(x[i]) for i < n, the
+ * bits of the scalar calls (a lane-vector form where simd128.h has one). */
+void hct_exp_shifted(real *x, real shift, uint32_t n);
+void hct_sigmoid_n(const real *x, real *out, uint32_t n);
+
+/* hct_exp's argument reduction x = k ln2 + r (ln 2 in two parts, the first
+ * exact times any k of the range) and its Taylor coefficients 1/n!, of which
+ * a float build uses degree 7: shared with its SIMD128 form (simd128.c). */
+#define HCT_LN2_HI 6.93147180369123816490e-01  /* upper bits of ln 2 */
+#define HCT_LN2_LO 1.90821492927058770002e-10  /* ln 2 - HCT_LN2_HI */
+#define HCT_INV_LN2 1.44269504088896338700e+00
+#define HCT_EXP_DEG_FLOAT 7
+extern const double hct_inv_fact[14];
+
 /* MATH §2 rotary positions: table (window, 2, head_dim), for offsets o < window: cos(o theta_i)
  * at entries 2i and 2i+1, then -sin(o theta_i) at 2i and +sin at 2i+1 (theta_i =
  * 10000^(-2i/head_dim)); computed in double (no libm), rounded once to real.  head_dim even. */
@@ -80,6 +94,17 @@ static inline hct_vec hct_vsplat_(real x) { hct_vec r; for (uint32_t i = 0; i < 
  * lane vectors, kept in registers across a whole sum. */
 #define LIN_VECS 4u
 #define LIN_BLOCK (LIN_VECS * HCT_LANES)
+/* Tokens per register block of hct_linear, sharing each load of a weight
+ * row: 2 for wasm SIMD128 (measured faster there, slower natively: DECISIONS
+ * D55), else 1; HECATE_LIN_TOKENS overrides. */
+#ifndef HECATE_LIN_TOKENS
+#ifdef __wasm_simd128__
+#define HECATE_LIN_TOKENS 2
+#else
+#define HECATE_LIN_TOKENS 1
+#endif
+#endif
+#define LIN_TOKENS ((uint32_t)HECATE_LIN_TOKENS)
 
 /* <a, b>: lane sums over whole vectors, the lanes added in a fixed pairwise
  * tree ((0+1)+(2+3))+..., then the tail in order. */
@@ -118,6 +143,7 @@ real hct_l2_normalize(real *x, uint32_t n);
  * dx = (dxh - xh <dxh, xh>) / n, or dxh / 1e-8 below the floor.  In place. */
 void hct_l2_normalize_backward(const real *x_hat, real norm, real *dx, uint32_t n);
 
+#include "simd128.h" /* lane-vector forms of the elementwise functions above */
 #include "qweights.h" /* model weights go through hct_model_linear / hct_model_row */
 
 #endif

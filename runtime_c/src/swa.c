@@ -105,7 +105,8 @@ void hct_swa_forward(const hecate_session *s, hct_block *b, uint32_t t) {
         for (uint32_t i = 0; i < m; i++)
             if (sc[i] > mx) mx = sc[i];
         real sum = 0;
-        for (uint32_t i = 0; i < m; i++) { sc[i] = hct_exp(sc[i] - mx); sum += sc[i]; }
+        hct_exp_shifted(sc, mx, m);
+        for (uint32_t i = 0; i < m; i++) sum += sc[i];
         real inv = (real)1 / sum;
         for (uint32_t i = 0; i < m; i++) {
             sc[i] *= inv;

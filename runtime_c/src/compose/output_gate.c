@@ -13,10 +13,8 @@ void hct_output_gate_forward(const hecate_session *s, hct_block *b, const hct_ou
     const hecate_model *m = s->model;
     const hct_layer_buf *L = b->L;
     uint32_t d = m->cfg.d, T = b->T;
-    for (size_t i = 0; i < (size_t)T * d; i++) {
-        g->gy[i] = hct_sigmoid(L->y[i]);
-        g->o[i] = L->a[i] * g->gy[i];
-    }
+    hct_sigmoid_n(L->y, g->gy, T * d);
+    for (size_t i = 0; i < (size_t)T * d; i++) g->o[i] = L->a[i] * g->gy[i];
     hct_model_linear(&m->mat.layer[b->layer].wo, g->o, T, d, d, L->p);
 }
 
