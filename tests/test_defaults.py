@@ -18,7 +18,7 @@ def test_the_default_model_has_every_recall_feature():
 def test_bounded_steps_are_the_rules_default():
     """MATH §3.1, D37: on for delta (unit keys: the bound makes each write non-expansive) and
     atlas (its step sums a window of gradients; recall needed it), moneta (D52: with its bounded
-    inner gradient, theta <= 1 bounds each write; without, 1 of 7 seeds diverged), off for titans
+    inner gradient, theta <= 1 bounds each write; without, 1 of 6 seeds diverged), off for titans
     (its recall fell with it) and where it would only cap theta without measurements (yaad,
     memora, trellis)."""
     assert {rule for rule in RULES if ModelConfig(rule=rule).bounded_steps} == {"delta", "atlas", "moneta"}
