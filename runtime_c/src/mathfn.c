@@ -170,9 +170,10 @@ void hct_rope_table(real *table, uint32_t window, uint32_t head_dim) {
     }
 }
 
+#if HCT_VEC_IN_REGISTERS
 /* y[o0 .. o0 + nv lanes) = sum over i = 0, 1, .. din-1 (in that order) of
  * x[i] W[i, o], with the nv accumulating vectors held in registers.  Always
- * inlined with a constant nv (see linear_cols), so the loops unroll. */
+ * inlined with a constant nv (see linear_block), so the loops unroll. */
 static inline void linear_vecs(const real *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
                                uint32_t nv, real *y) {
     hct_vec acc[LIN_VECS];
@@ -185,11 +186,10 @@ static inline void linear_vecs(const real *W, const real *x, uint32_t din, uint3
     for (uint32_t v = 0; v < nv; v++) HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
 }
 
-/* Columns o0 .. o0+nb of x W.  The order of the sum depends on nothing but
- * din, so any batching of tokens gives the same bits (MATH §6); whole lane
- * vectors run in registers, leftover columns one at a time, same operations. */
-static void linear_cols(const real *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
-                        uint32_t nb, real *y) {
+/* The whole lane vectors of columns o0 .. o0+nb in registers; returns the
+ * columns done, the rest is left to linear_cols. */
+static uint32_t linear_block(const real *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
+                             uint32_t nb, real *y) {
     uint32_t nv = nb / HCT_LANES;
     switch (nv) { /* one case per vector count up to LIN_VECS (4) */
     case 4: linear_vecs(W, x, din, dout, o0, 4, y); break;
@@ -198,7 +198,39 @@ static void linear_cols(const real *W, const real *x, uint32_t din, uint32_t dou
     case 1: linear_vecs(W, x, din, dout, o0, 1, y); break;
     default: break;
     }
-    for (uint32_t o = o0 + nv * HCT_LANES; o < o0 + nb; o++) {
+    return nv * HCT_LANES;
+}
+#else
+/* A whole block of 16 columns o0 .. o0+16 of sum over i in order of
+ * x[i] W[i, o], its 16 sums in registers (hct_sum4, D53); a partial block
+ * is left to linear_cols. */
+static uint32_t linear_block(const real *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
+                             uint32_t nb, real *y) {
+    if (nb < HCT_COL_BLOCK) return 0;
+    hct_sum4 a = {0, 0, 0, 0}, b = a, c = a, d = a;
+    const real *w = W + o0;
+    for (uint32_t i = 0; i < din; i++, w += dout) {
+        real xi = x[i];
+        a = hct_mac4(a, xi, w[0], w[1], w[2], w[3]);
+        b = hct_mac4(b, xi, w[4], w[5], w[6], w[7]);
+        c = hct_mac4(c, xi, w[8], w[9], w[10], w[11]);
+        d = hct_mac4(d, xi, w[12], w[13], w[14], w[15]);
+    }
+    hct_store4(y + o0, a);
+    hct_store4(y + o0 + 4, b);
+    hct_store4(y + o0 + 8, c);
+    hct_store4(y + o0 + 12, d);
+    return HCT_COL_BLOCK;
+}
+#endif
+
+/* Columns o0 .. o0+nb (nb <= HCT_COL_BLOCK) of x W.  The order of the sum
+ * depends on nothing but din, so any batching of tokens gives the same bits
+ * (MATH §6); a block in registers, leftover columns one at a time, same
+ * operations. */
+static void linear_cols(const real *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0,
+                        uint32_t nb, real *y) {
+    for (uint32_t o = o0 + linear_block(W, x, din, dout, o0, nb, y); o < o0 + nb; o++) {
         real a = 0;
         for (uint32_t i = 0; i < din; i++) a += x[i] * W[(size_t)i * dout + o];
         y[o] = a;
@@ -209,8 +241,8 @@ void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t
     for (uint32_t t = 0; t < T; t++) {
         const real *x = X + (size_t)t * din;
         real *y = Y + (size_t)t * dout;
-        for (uint32_t o0 = 0; o0 < dout; o0 += LIN_BLOCK)
-            linear_cols(W, x, din, dout, o0, dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK, y);
+        for (uint32_t o0 = 0; o0 < dout; o0 += HCT_COL_BLOCK)
+            linear_cols(W, x, din, dout, o0, dout - o0 < HCT_COL_BLOCK ? dout - o0 : HCT_COL_BLOCK, y);
     }
 }
 
