@@ -112,9 +112,9 @@ def partial_blocks_model(tmp_path: Path, quantize) -> Path:
 def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path, arch, model):
     """The lane-vector kernels and their plain-C fallback do the same arithmetic
     (for the baseline vector width and for the build machine's own); the
-    fallback's row-streaming kernels are the scalar blocks of cores without
-    SIMD (hct_linear in mathfn.c, the int8 one in qweights.c), here on files
-    with whole and partial column blocks."""
+    fallback's kernels are the scalar ones of cores without SIMD (hct_linear
+    and, at the baseline's four lanes, hct_dot in mathfn; the int8 one in
+    qweights.c), here also on files with whole and partial column blocks."""
     text = "hecate_edge: the same bits with or without SIMD."
     path = GOLDEN if model == "golden" else partial_blocks_model(tmp_path, "int8" if model == "int8" else None)
     outputs = [run([build("dump_logits", "f32", tmp_path, arch + extra, sanitize=False), path, text]).stdout

@@ -111,10 +111,26 @@ static inline void hct_store4(real *y, hct_sum4 s) {
 #endif
 
 /* <a, b>: lane sums over whole vectors, the lanes added in a fixed pairwise
- * tree ((0+1)+(2+3))+..., then the tail in order. */
+ * tree ((0+1)+(2+3))+..., then the tail in order.  Without SIMD registers
+ * and with four lanes (a float build without AVX: the Cortex-M4F) the
+ * lanes are an hct_sum4 in FPU registers, same operations (D56). */
 static inline real hct_dot(const real *a, const real *b, uint32_t n) {
-    hct_vec acc = HCT_VSPLAT((real)0);
     uint32_t i = 0;
+#if !HCT_VEC_IN_REGISTERS
+    if (HCT_LANES == 4) {
+        hct_sum4 acc = {0, 0, 0, 0};
+        for (; i + 4 <= n; i += 4) {
+            acc.c0 += a[i] * b[i];
+            acc.c1 += a[i + 1] * b[i + 1];
+            acc.c2 += a[i + 2] * b[i + 2];
+            acc.c3 += a[i + 3] * b[i + 3];
+        }
+        real s = (acc.c0 + acc.c1) + (acc.c2 + acc.c3);
+        for (; i < n; i++) s += a[i] * b[i];
+        return s;
+    }
+#endif
+    hct_vec acc = HCT_VSPLAT((real)0);
     for (; i + HCT_LANES <= n; i += HCT_LANES) acc = HCT_VADD(acc, HCT_VMUL(HCT_VLOAD(a + i), HCT_VLOAD(b + i)));
     real lane[HCT_VEC_BYTES / sizeof(real)];
     HCT_VSTORE(lane, acc);
