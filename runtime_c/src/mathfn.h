@@ -87,7 +87,7 @@ static inline hct_vec hct_vsplat_(real x) { hct_vec r; for (uint32_t i = 0; i < 
 #define HCT_COL_BLOCK 16u
 
 /* The register block of the row-streaming kernels (hct_linear, the int8
- * hct_model_linear) on a core without SIMD registers (DECISIONS D53): 16
+ * hct_model_linear) on a core without SIMD registers (DECISIONS D53, D56): 16
  * column sums as four of these, plain scalars, which stay in FPU registers
  * where hct_vec lanes would be kept in memory. */
 typedef struct hct_sum4 { real c0, c1, c2, c3; } hct_sum4;
