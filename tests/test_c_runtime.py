@@ -95,28 +95,31 @@ def test_rope_table_matches_numpy(tmp_path, precision):
     assert np.abs(got[..., 1] - np.sin(angles)).max() <= tol
 
 
-def int8_partial_blocks_model(tmp_path: Path) -> Path:
-    """An int8 file whose matrices have whole and partial column blocks
-    (d = 24, V = 200: 16 + 8 columns, twelve 16s + 8), lively gates."""
+def partial_blocks_model(tmp_path: Path, quantize) -> Path:
+    """A file (float32, or int8 with quantize="int8") whose matrices have
+    whole and partial column blocks (d = 24, V = 200: 16 + 8 columns, twelve
+    16s + 8), lively gates."""
     from dataclasses import replace
     from conftest import lively_params
     cfg = replace(read_model(GOLDEN.read_bytes(), "f32")[0], vocab=200, d_model=24, n_heads=2, window=4)
-    path = tmp_path / "int8.hct"
-    path.write_bytes(write_model(cfg, lively_params(cfg, 0), "f32", quantize="int8"))
+    path = tmp_path / f"{quantize or 'f32'}.hct"
+    path.write_bytes(write_model(cfg, lively_params(cfg, 0), "f32", quantize=quantize))
     return path
 
 
-@pytest.mark.parametrize("int8", [False, True], ids=["golden", "int8"])
+@pytest.mark.parametrize("model", ["golden", "f32", "int8"])
 @pytest.mark.parametrize("arch", [(), ("-march=native",)], ids=["baseline", "native"])
-def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path, arch, int8):
+def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path, arch, model):
     """The lane-vector kernels and their plain-C fallback do the same arithmetic
-    (for the baseline vector width and for the build machine's own), and so
-    does hct_linear with two tokens per register block (wasm SIMD128's
-    setting, mathfn.h) on chunks of 16 and a last chunk of 3; for int8 the
-    fallback is the scalar kernel of cores without SIMD (qweights.c)."""
+    (for the baseline vector width and for the build machine's own); the
+    fallback's kernels are the scalar ones of cores without SIMD (hct_linear
+    and, at the baseline's four lanes, hct_dot in mathfn; the int8 one in
+    qweights.c), here also on files with whole and partial column blocks; and
+    so does hct_linear with two tokens per register block (wasm SIMD128's
+    setting, mathfn.h) on chunks of 16 and a last chunk of 3."""
     text = "hecate_edge: the same bits with or without SIMD128."
-    model = int8_partial_blocks_model(tmp_path) if int8 else GOLDEN
-    outputs = [run([build("dump_logits", "f32", tmp_path, arch + extra, sanitize=False), model, text]).stdout
+    path = GOLDEN if model == "golden" else partial_blocks_model(tmp_path, "int8" if model == "int8" else None)
+    outputs = [run([build("dump_logits", "f32", tmp_path, arch + extra, sanitize=False), path, text]).stdout
                for extra in ((), ("-DHECATE_NO_VECTOR_EXT",), ("-DHECATE_LIN_TOKENS=2",))]
     assert outputs[0] and outputs[0].count("\n") == len(text)
     assert outputs[0] == outputs[1] == outputs[2]

@@ -176,10 +176,11 @@ void hct_rope_table(real *table, uint32_t window, uint32_t head_dim) {
     }
 }
 
+#if HCT_VEC_IN_REGISTERS
 /* Y[t, o0 .. o0 + nv lanes) for the nt tokens t of X = sum over i = 0, 1,
  * .. din-1 (in that order) of X[t, i] W[i, o], with the nt * nv
  * accumulating vectors held in registers and each load of W's row shared by
- * the nt tokens.  Always inlined with constant nt and nv (see linear_cols),
+ * the nt tokens.  Always inlined with constant nt and nv (see linear_block),
  * so the loops unroll. */
 static inline void linear_vecs(const real *W, const real *X, uint32_t nt, uint32_t din, uint32_t dout,
                                uint32_t o0, uint32_t nv, real *Y) {
@@ -198,12 +199,11 @@ static inline void linear_vecs(const real *W, const real *X, uint32_t nt, uint32
         for (uint32_t v = 0; v < nv; v++) HCT_VSTORE(Y + (size_t)t * dout + o0 + v * HCT_LANES, acc[t][v]);
 }
 
-/* Columns o0 .. o0+nb of X W for nt tokens (LIN_TOKENS or 1).  The order
- * of each output's sum depends on nothing but din, so any batching of
- * tokens gives the same bits (MATH §6); whole lane vectors run in
- * registers, leftover columns one at a time, same operations. */
-static void linear_cols(const real *W, const real *X, uint32_t nt, uint32_t din, uint32_t dout, uint32_t o0,
-                        uint32_t nb, real *Y) {
+/* The whole lane vectors of columns o0 .. o0+nb of X W for nt tokens
+ * (LIN_TOKENS or 1) in registers; returns the columns done, the rest is
+ * left to linear_cols. */
+static uint32_t linear_block(const real *W, const real *X, uint32_t nt, uint32_t din, uint32_t dout, uint32_t o0,
+                             uint32_t nb, real *Y) {
     uint32_t nv = nb / HCT_LANES;
     if (nt == LIN_TOKENS) {
         switch (nv) { /* one case per vector count up to LIN_VECS (4) */
@@ -222,9 +222,45 @@ static void linear_cols(const real *W, const real *X, uint32_t nt, uint32_t din,
         default: break;
         }
     }
+    return nv * HCT_LANES;
+}
+#else
+/* A whole block of 16 columns o0 .. o0+16 of sum over i in order of
+ * x[i] W[i, o] for each of the nt tokens, its 16 sums in registers
+ * (hct_sum4, D53); a partial block is left to linear_cols. */
+static uint32_t linear_block(const real *W, const real *X, uint32_t nt, uint32_t din, uint32_t dout, uint32_t o0,
+                             uint32_t nb, real *Y) {
+    if (nb < HCT_COL_BLOCK) return 0;
+    for (uint32_t t = 0; t < nt; t++) {
+        const real *x = X + (size_t)t * din, *w = W + o0;
+        real *y = Y + (size_t)t * dout;
+        hct_sum4 a = {0, 0, 0, 0}, b = a, c = a, d = a;
+        for (uint32_t i = 0; i < din; i++, w += dout) {
+            real xi = x[i];
+            a = hct_mac4(a, xi, w[0], w[1], w[2], w[3]);
+            b = hct_mac4(b, xi, w[4], w[5], w[6], w[7]);
+            c = hct_mac4(c, xi, w[8], w[9], w[10], w[11]);
+            d = hct_mac4(d, xi, w[12], w[13], w[14], w[15]);
+        }
+        hct_store4(y + o0, a);
+        hct_store4(y + o0 + 4, b);
+        hct_store4(y + o0 + 8, c);
+        hct_store4(y + o0 + 12, d);
+    }
+    return HCT_COL_BLOCK;
+}
+#endif
+
+/* Columns o0 .. o0+nb (nb <= HCT_COL_BLOCK) of X W for nt tokens.  The
+ * order of each output's sum depends on nothing but din, so any batching of
+ * tokens gives the same bits (MATH §6); a block in registers, leftover
+ * columns one at a time, same operations. */
+static void linear_cols(const real *W, const real *X, uint32_t nt, uint32_t din, uint32_t dout, uint32_t o0,
+                        uint32_t nb, real *Y) {
+    uint32_t done = linear_block(W, X, nt, din, dout, o0, nb, Y);
     for (uint32_t t = 0; t < nt; t++) {
         const real *x = X + (size_t)t * din;
-        for (uint32_t o = o0 + nv * HCT_LANES; o < o0 + nb; o++) {
+        for (uint32_t o = o0 + done; o < o0 + nb; o++) {
             real a = 0;
             for (uint32_t i = 0; i < din; i++) a += x[i] * W[(size_t)i * dout + o];
             Y[(size_t)t * dout + o] = a;
@@ -235,9 +271,9 @@ static void linear_cols(const real *W, const real *X, uint32_t nt, uint32_t din,
 void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y) {
     for (uint32_t t = 0; t < T;) {
         uint32_t nt = T - t >= LIN_TOKENS ? LIN_TOKENS : 1;
-        for (uint32_t o0 = 0; o0 < dout; o0 += LIN_BLOCK)
-            linear_cols(W, X + (size_t)t * din, nt, din, dout, o0, dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK,
-                        Y + (size_t)t * dout);
+        for (uint32_t o0 = 0; o0 < dout; o0 += HCT_COL_BLOCK)
+            linear_cols(W, X + (size_t)t * din, nt, din, dout, o0,
+                        dout - o0 < HCT_COL_BLOCK ? dout - o0 : HCT_COL_BLOCK, Y + (size_t)t * dout);
         t += nt;
     }
 }

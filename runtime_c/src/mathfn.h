@@ -106,11 +106,56 @@ static inline hct_vec hct_vsplat_(real x) { hct_vec r; for (uint32_t i = 0; i < 
 #endif
 #define LIN_TOKENS ((uint32_t)HECATE_LIN_TOKENS)
 
+#if HCT_VEC_IN_REGISTERS
+#define HCT_COL_BLOCK LIN_BLOCK /* columns per call of a row-streaming kernel's block */
+#else
+#define HCT_COL_BLOCK 16u
+
+/* The register block of the row-streaming kernels (hct_linear, the int8
+ * hct_model_linear) on a core without SIMD registers (DECISIONS D53, D56): 16
+ * column sums as four of these, plain scalars, which stay in FPU registers
+ * where hct_vec lanes would be kept in memory. */
+typedef struct hct_sum4 { real c0, c1, c2, c3; } hct_sum4;
+
+/* s += xi w[0..4): per column the lane operations of the vector kernels, xi
+ * times the weight, then the add, so every column gets the same bits. */
+static inline hct_sum4 hct_mac4(hct_sum4 s, real xi, real w0, real w1, real w2, real w3) {
+    s.c0 += xi * w0;
+    s.c1 += xi * w1;
+    s.c2 += xi * w2;
+    s.c3 += xi * w3;
+    return s;
+}
+
+static inline void hct_store4(real *y, hct_sum4 s) {
+    y[0] = s.c0;
+    y[1] = s.c1;
+    y[2] = s.c2;
+    y[3] = s.c3;
+}
+#endif
+
 /* <a, b>: lane sums over whole vectors, the lanes added in a fixed pairwise
- * tree ((0+1)+(2+3))+..., then the tail in order. */
+ * tree ((0+1)+(2+3))+..., then the tail in order.  Without SIMD registers
+ * and with four lanes (a float build without AVX: the Cortex-M4F) the
+ * lanes are an hct_sum4 in FPU registers, same operations (D56). */
 static inline real hct_dot(const real *a, const real *b, uint32_t n) {
-    hct_vec acc = HCT_VSPLAT((real)0);
     uint32_t i = 0;
+#if !HCT_VEC_IN_REGISTERS
+    if (HCT_LANES == 4) {
+        hct_sum4 acc = {0, 0, 0, 0};
+        for (; i + 4 <= n; i += 4) {
+            acc.c0 += a[i] * b[i];
+            acc.c1 += a[i + 1] * b[i + 1];
+            acc.c2 += a[i + 2] * b[i + 2];
+            acc.c3 += a[i + 3] * b[i + 3];
+        }
+        real s = (acc.c0 + acc.c1) + (acc.c2 + acc.c3);
+        for (; i < n; i++) s += a[i] * b[i];
+        return s;
+    }
+#endif
+    hct_vec acc = HCT_VSPLAT((real)0);
     for (; i + HCT_LANES <= n; i += HCT_LANES) acc = HCT_VADD(acc, HCT_VMUL(HCT_VLOAD(a + i), HCT_VLOAD(b + i)));
     real lane[HCT_VEC_BYTES / sizeof(real)];
     HCT_VSTORE(lane, acc);

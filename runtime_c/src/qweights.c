@@ -6,7 +6,6 @@
 #include "mathfn.h"
 
 #if HCT_VEC_IN_REGISTERS
-#define Q8_BLOCK LIN_BLOCK /* output columns per call of q8_cols */
 
 /* y[o0 .. o0 + nv lanes) = sum over i in order of (x[i] s[i]) q[i, o]: the
  * shape of mathfn.c's linear_vecs, with each int8 lane widened first. */
@@ -28,7 +27,7 @@ static inline void q8_vecs(const hct_q8 *W, const real *x, uint32_t din, uint32_
 static uint32_t q8_block(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0, uint32_t nb,
                          real *y) {
     uint32_t nv = nb / HCT_LANES;
-    switch (nv) { /* constant vector counts, as in linear_cols */
+    switch (nv) { /* constant vector counts, as in linear_block */
     case 4: q8_vecs(W, x, din, dout, o0, 4, y); break;
     case 3: q8_vecs(W, x, din, dout, o0, 3, y); break;
     case 2: q8_vecs(W, x, din, dout, o0, 2, y); break;
@@ -38,53 +37,30 @@ static uint32_t q8_block(const hct_q8 *W, const real *x, uint32_t din, uint32_t 
     return nv * HCT_LANES;
 }
 #else
-#define Q8_BLOCK 16u
-
-/* Four columns' sums as plain scalars, which stay in FPU registers where
- * hct_vec lanes would not (HCT_VEC_IN_REGISTERS, DECISIONS D53). */
-typedef struct q8_sum4 { real c0, c1, c2, c3; } q8_sum4;
-
-/* s += xi q[0..4): per column the lane operations of the vector kernel,
- * xi times the widened q, then the add, so the same bits. */
-static inline q8_sum4 q8_mac4(q8_sum4 s, real xi, const int8_t *q) {
-    s.c0 += xi * (real)q[0];
-    s.c1 += xi * (real)q[1];
-    s.c2 += xi * (real)q[2];
-    s.c3 += xi * (real)q[3];
-    return s;
-}
-
-static inline void q8_store4(real *y, q8_sum4 s) {
-    y[0] = s.c0;
-    y[1] = s.c1;
-    y[2] = s.c2;
-    y[3] = s.c3;
-}
-
 /* A whole block of 16 columns o0 .. o0+16 of sum over i in order of
  * (x[i] s[i]) q[i, o], its 16 sums in registers; a partial block is left
  * to the column loop below. */
 static uint32_t q8_block(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0, uint32_t nb,
                          real *y) {
-    if (nb < Q8_BLOCK) return 0;
-    q8_sum4 a = {0, 0, 0, 0}, b = a, c = a, d = a;
+    if (nb < HCT_COL_BLOCK) return 0;
+    hct_sum4 a = {0, 0, 0, 0}, b = a, c = a, d = a;
     const int8_t *q = W->q + o0;
     for (uint32_t i = 0; i < din; i++, q += dout) {
         real xi = x[i] * (real)W->scale[i];
-        a = q8_mac4(a, xi, q);
-        b = q8_mac4(b, xi, q + 4);
-        c = q8_mac4(c, xi, q + 8);
-        d = q8_mac4(d, xi, q + 12);
+        a = hct_mac4(a, xi, (real)q[0], (real)q[1], (real)q[2], (real)q[3]);
+        b = hct_mac4(b, xi, (real)q[4], (real)q[5], (real)q[6], (real)q[7]);
+        c = hct_mac4(c, xi, (real)q[8], (real)q[9], (real)q[10], (real)q[11]);
+        d = hct_mac4(d, xi, (real)q[12], (real)q[13], (real)q[14], (real)q[15]);
     }
-    q8_store4(y + o0, a);
-    q8_store4(y + o0 + 4, b);
-    q8_store4(y + o0 + 8, c);
-    q8_store4(y + o0 + 12, d);
-    return Q8_BLOCK;
+    hct_store4(y + o0, a);
+    hct_store4(y + o0 + 4, b);
+    hct_store4(y + o0 + 8, c);
+    hct_store4(y + o0 + 12, d);
+    return HCT_COL_BLOCK;
 }
 #endif
 
-/* Columns o0 .. o0+nb (nb <= Q8_BLOCK): a block in registers, then any
+/* Columns o0 .. o0+nb (nb <= HCT_COL_BLOCK): a block in registers, then any
  * leftover columns one at a time, same operations. */
 static void q8_cols(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0, uint32_t nb,
                     real *y) {
@@ -101,8 +77,8 @@ void hct_model_linear(const hct_mat *W, const real *X, uint32_t T, uint32_t din,
         return;
     }
     for (uint32_t t = 0; t < T; t++)
-        for (uint32_t o0 = 0; o0 < dout; o0 += Q8_BLOCK)
-            q8_cols(&W->q8, X + (size_t)t * din, din, dout, o0, dout - o0 < Q8_BLOCK ? dout - o0 : Q8_BLOCK,
+        for (uint32_t o0 = 0; o0 < dout; o0 += HCT_COL_BLOCK)
+            q8_cols(&W->q8, X + (size_t)t * din, din, dout, o0, dout - o0 < HCT_COL_BLOCK ? dout - o0 : HCT_COL_BLOCK,
                     Y + (size_t)t * dout);
 }
 
