@@ -212,7 +212,7 @@ def backward(rule: str, q, k, v, gates: dict, dy, initial_state=None, params: di
     with x given (Trellis) "x" holds its gradient, else it is part of "k"."""
     check_backend(backend)
     call = _prepare(rule, q, k, v, gates, initial_state, params, retention, lambda_1, x, tensors, period, position)
-    k, v, q, xx, gate_values = call.arrays
+    k, v, q, _, gate_values = call.arrays
     dy = np.ascontiguousarray(dy, call.dtype)
     if dy.shape != q.shape:
         raise ValueError(f"dy must have the shape of q, {q.shape}, got {dy.shape}")
