@@ -65,19 +65,16 @@ W1_SCALE = 2.0 * np.sqrt(3.0)
 LEGACY_W1_SCALE = 0.1
 
 
-def check_w1_scale(scale: float) -> None:
-    if not 0 <= scale <= 1e6:
-        raise ValueError(f"w1_scale must be 0 (the legacy 0.1) or in (0, 1e6], got {scale}")
-
-
 # MATH §3.5 / DECISIONS D51: the bound c of the inner gradient of new MONETA
 # models; 0, what files and config dicts written before the parameter hold, is off.
 GRAD_BOUND = 1.0
 
 
-def check_grad_bound(bound: float) -> None:
-    if not 0 <= bound <= 1e6:
-        raise ValueError(f"grad_bound must be 0 (off) or in (0, 1e6], got {bound}")
+def check_scales(w1_scale: float, grad_bound: float) -> None:
+    """w1_scale (0: the legacy 0.1) and grad_bound (0: off), each 0 or in (0, 1e6]."""
+    for name, value, zero in (("w1_scale", w1_scale, "the legacy 0.1"), ("grad_bound", grad_bound, "off")):
+        if not 0 <= value <= 1e6:
+            raise ValueError(f"{name} must be 0 ({zero}) or in (0, 1e6], got {value}")
 
 
 def bound_grad(grad: np.ndarray, bound: float) -> np.ndarray:

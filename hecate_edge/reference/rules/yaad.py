@@ -31,8 +31,7 @@ def check_params(d: int, params: tuple[float, ...]) -> None:
         raise ValueError(f"delta must be > 0, got {params[1]}")
     if params[2] < 0:
         raise ValueError(f"lambda_2 must be >= 0, got {params[2]}")
-    mlp.check_w1_scale(params[3])
-    mlp.check_grad_bound(params[4])
+    mlp.check_scales(params[3], params[4])
 
 
 def huber_bias(e: np.ndarray, delta: float) -> np.ndarray:

@@ -15,14 +15,11 @@ hecate_status hct_mlp_check_hidden(const hct_config *cfg) {
     return (h >= 1.0f && h <= 4096.0f && h == (float)(uint32_t)h) ? HECATE_OK : HECATE_E_FILE_CONFIG;
 }
 
-hecate_status hct_mlp_check_w1_scale(const hct_config *cfg) {
-    float s = cfg->rule_params[HCT_MLP_W1_SCALE];
-    return (s >= 0.0f && s <= 1e6f) ? HECATE_OK : HECATE_E_FILE_CONFIG;
-}
-
-hecate_status hct_mlp_check_grad_bound(const hct_config *cfg) {
-    float c = cfg->rule_params[HCT_MLP_GRAD_BOUND];
-    return (c >= 0.0f && c <= 1e6f) ? HECATE_OK : HECATE_E_FILE_CONFIG;
+hecate_status hct_mlp_check_scales(const hct_config *cfg) {
+    const float *p = cfg->rule_params;
+    for (uint32_t i = HCT_MLP_W1_SCALE; i <= HCT_MLP_GRAD_BOUND; i++)
+        if (!(p[i] >= 0.0f && p[i] <= 1e6f)) return HECATE_E_FILE_CONFIG;
+    return HECATE_OK;
 }
 
 /* n = h d scalars per matrix */

@@ -42,15 +42,14 @@ uint64_t hct_mlp_extra_len(const hct_config *cfg);
 
 /* MATH §3.5 init: W1[i][j] = s sqrt(2/(d+h)) (hash(i d + j) - 0.5), W2 = 0. */
 void hct_mlp_hash_init(real *state, const hct_config *cfg);
-/* s is 0 (legacy) or finite and > 0 */
-hecate_status hct_mlp_check_w1_scale(const hct_config *cfg);
 
 /* MONETA and YAAD keep the bound c of their inner gradient in
  * rule_params[HCT_MLP_GRAD_BOUND]: G~ = G / sqrt(1 + ||G||^2 / c^2) (MATH §3.5,
  * DECISIONS D51); 0 (files written before the parameter) leaves G as it is. */
 #define HCT_MLP_GRAD_BOUND 4
-/* c is 0 (off) or finite and > 0 */
-hecate_status hct_mlp_check_grad_bound(const hct_config *cfg);
+/* w1_scale (0: legacy) and grad_bound (0: off), the consecutive slots
+ * HCT_MLP_W1_SCALE .. HCT_MLP_GRAD_BOUND, each 0 or in (0, 1e6] */
+hecate_status hct_mlp_check_scales(const hct_config *cfg);
 
 /* The per-token interface (rule.h) of a rule whose vtable impl is its
  * hct_mlp_kind; its consts are the prior (prepare builds it). */

@@ -43,7 +43,7 @@ static const hct_mlp_kind MONETA = {
 static hecate_status moneta_check(const hct_config *cfg) {
     const float *p = cfg->rule_params;
     if (hct_mlp_check_hidden(cfg) != HECATE_OK || !(p[P_P] >= 1.0f && p[P_P] <= 8.0f) || !(p[P_LAMBDA] >= 0.0f) ||
-        hct_mlp_check_w1_scale(cfg) != HECATE_OK || hct_mlp_check_grad_bound(cfg) != HECATE_OK)
+        hct_mlp_check_scales(cfg) != HECATE_OK)
         return HECATE_E_FILE_CONFIG;
     return hct_params_unused(cfg, 5);
 }

@@ -28,7 +28,7 @@ static const hct_mlp_kind YAAD = {
 static hecate_status yaad_check(const hct_config *cfg) {
     const float *p = cfg->rule_params;
     if (hct_mlp_check_hidden(cfg) != HECATE_OK || !(p[P_DELTA] > 0.0f) || !(p[P_LAMBDA] >= 0.0f) ||
-        hct_mlp_check_w1_scale(cfg) != HECATE_OK || hct_mlp_check_grad_bound(cfg) != HECATE_OK)
+        hct_mlp_check_scales(cfg) != HECATE_OK)
         return HECATE_E_FILE_CONFIG;
     return hct_params_unused(cfg, 5);
 }
