@@ -116,13 +116,14 @@ def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path, arch, model):
     and, at the baseline's four lanes, hct_dot in mathfn; the int8 one in
     qweights.c), here also on files with whole and partial column blocks; and
     so does hct_linear with two tokens per register block (wasm SIMD128's
-    setting, mathfn.h) on chunks of 16 and a last chunk of 3."""
+    setting, mathfn.h) on chunks of 16 and a last chunk of 3, and with four
+    lane vectors of columns per block instead of eight (D57)."""
     text = "hecate_edge: the same bits with or without SIMD128."
     path = GOLDEN if model == "golden" else partial_blocks_model(tmp_path, "int8" if model == "int8" else None)
     outputs = [run([build("dump_logits", "f32", tmp_path, arch + extra, sanitize=False), path, text]).stdout
-               for extra in ((), ("-DHECATE_NO_VECTOR_EXT",), ("-DHECATE_LIN_TOKENS=2",))]
+               for extra in ((), ("-DHECATE_NO_VECTOR_EXT",), ("-DHECATE_LIN_TOKENS=2",), ("-DHECATE_LIN_VECS=4",))]
     assert outputs[0] and outputs[0].count("\n") == len(text)
-    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0] == outputs[1] == outputs[2] == outputs[3]
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64" or sys.platform != "linux",
