@@ -18,6 +18,8 @@ CC = shutil.which("gcc") or shutil.which("cc")
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 # The flags every build of the runtime shares (runtime_c/flags.txt: its lines that start with '-').
 SHARED_FLAGS = [line for line in (ROOT / "runtime_c" / "flags.txt").read_text().splitlines() if line.startswith("-")]
+# mathfn.c with its lane-vector exp (vexp.c), for programs that test them alone
+MATHFN_SOURCES = [str(ROOT / "runtime_c" / "src" / name) for name in ("mathfn.c", "vexp.c")]
 
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler on PATH")
 
@@ -80,10 +82,10 @@ def test_rope_table_matches_numpy(tmp_path, precision):
     import numpy as np
     from hecate_edge.reference.attention import rope_frequencies
     window, head_dim = 4096, 16
-    exe = tmp_path / f"rope_table_{precision}"  # mathfn.c alone: the table needs nothing else
+    exe = tmp_path / f"rope_table_{precision}"  # mathfn.c alone (and its lane exp): nothing else
     subprocess.run([CC, "-std=c99", "-O1", "-g", *SANITIZE, *SHARED_FLAGS,
                     f"-DHECATE_REAL={'double' if precision == 'f64' else 'float'}",
-                    f"-I{ROOT / 'runtime_c' / 'include'}", str(ROOT / "runtime_c" / "src" / "mathfn.c"),
+                    f"-I{ROOT / 'runtime_c' / 'include'}", *MATHFN_SOURCES,
                     str(ROOT / "runtime_c" / "tests" / "rope_table.c"), "-o", str(exe)],
                    check=True, capture_output=True, text=True)
     result = run([exe, window, head_dim])
@@ -93,6 +95,20 @@ def test_rope_table_matches_numpy(tmp_path, precision):
     tol = 1e-7 if precision == "f32" else 5e-13  # float: its rounding; double: a few ulp of angles < 4096
     assert np.abs(got[..., 0] - np.cos(angles)).max() <= tol
     assert np.abs(got[..., 1] - np.sin(angles)).max() <= tol
+
+
+@pytest.mark.parametrize("arch", [(), ("-march=native",)], ids=["baseline", "native"])
+def test_lane_exp_gives_the_scalar_bits(tmp_path, arch):
+    """hct_exp_shifted's lane vectors (vexp.c: the attention softmax and the
+    training loss, D57) give hct_exp's bits on every argument tried, inside
+    and outside the vector range, at 4 lanes (SSE2) and the machine's own."""
+    exe = tmp_path / "exp_lanes"
+    subprocess.run([CC, "-std=c99", "-O2", *arch, *SHARED_FLAGS, f"-I{ROOT / 'runtime_c' / 'include'}",
+                    *MATHFN_SOURCES, str(ROOT / "runtime_c" / "tests" / "exp_lanes.c"), "-o", str(exe)],
+                   check=True, capture_output=True, text=True)
+    result = run([exe])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"
 
 
 def partial_blocks_model(tmp_path: Path, quantize) -> Path:
