@@ -35,6 +35,15 @@ uint64_t hct_matrix_scratch_len(const hct_config *cfg); /* d: the e of a token *
 real hct_matrix_error_step_backward(const real *dX, const real *M, const real *k, const real *e, real theta,
                                     uint32_t d, real *u, real *de, real *dk, real *dv);
 
+/* The same in two parts, for a rule that finishes each row of dX in a pass
+ * of its own (delta.c, D57): per row j once it is final, u += k[j] dX[j]
+ * and the return <dX[j], e>, which the caller keeps in dk[j] (u starts at
+ * 0; rows in order); then the finish, with those dk, as above.  The same
+ * operations in the same order, so the same bits as the one call. */
+real hct_matrix_error_row(const real *Xj, real kj, const real *e, real *u, uint32_t d);
+real hct_matrix_error_step_finish(const real *M, const real *e, real theta, uint32_t d, const real *u, real *de,
+                                  real *dk, real *dv);
+
 /* The per-token interface's pieces the matrix rules share (rule.h): the
  * extra e (d scalars) of a rule with one error e = k M - v; the read
  * y = q S of the state's first d x d matrix and its backward. */
