@@ -56,11 +56,6 @@ void hct_matrix_state_init(real *state, const hct_config *cfg) { hct_zero(state,
 
 uint64_t hct_matrix_scratch_len(const hct_config *cfg) { return cfg->d; }
 
-real hct_matrix_error_row(const real *Xj, real kj, const real *e, real *u, uint32_t d) {
-    hct_axpy(u, kj, Xj, d);
-    return hct_dot(Xj, e, d);
-}
-
 real hct_matrix_error_step_finish(const real *M, const real *e, real theta, uint32_t d, const real *u, real *de,
                                   real *dk, real *dv) {
     for (uint32_t i = 0; i < d; i++) {
