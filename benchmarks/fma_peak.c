@@ -4,8 +4,9 @@
  * multiply then an add (the runtime's own form: it builds with
  * -ffp-contract=off, runtime_c/flags.txt, so every a += x w is two
  * instructions).  14 chains hide the latency (4 cycles an FMA, 3 + 3 a
- * multiply then an add) on two pipes.  x86-64 with AVX2 + FMA only:
- *   gcc -O2 -mavx2 -mfma benchmarks/fma_peak.c -o fma_peak && ./fma_peak */
+ * multiply then an add) on two pipes.  x86-64 with AVX2 + FMA only, and
+ * -ffp-contract=off, else gcc fuses (b) into (a) (the two checksums then agree):
+ *   gcc -O2 -mavx2 -mfma -ffp-contract=off benchmarks/fma_peak.c -o fma_peak && ./fma_peak */
 #define _POSIX_C_SOURCE 200112L
 #include <immintrin.h>
 #include <stdio.h>
