@@ -18,6 +18,8 @@ CC = shutil.which("gcc") or shutil.which("cc")
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 # The flags every build of the runtime shares (runtime_c/flags.txt: its lines that start with '-').
 SHARED_FLAGS = [line for line in (ROOT / "runtime_c" / "flags.txt").read_text().splitlines() if line.startswith("-")]
+# mathfn.c with its lane-vector exp (vexp.c), for programs that test them alone
+MATHFN_SOURCES = [str(ROOT / "runtime_c" / "src" / name) for name in ("mathfn.c", "vexp.c")]
 
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler on PATH")
 
@@ -80,10 +82,10 @@ def test_rope_table_matches_numpy(tmp_path, precision):
     import numpy as np
     from hecate_edge.reference.attention import rope_frequencies
     window, head_dim = 4096, 16
-    exe = tmp_path / f"rope_table_{precision}"  # mathfn.c alone: the table needs nothing else
+    exe = tmp_path / f"rope_table_{precision}"  # mathfn.c alone (and its lane exp): nothing else
     subprocess.run([CC, "-std=c99", "-O1", "-g", *SANITIZE, *SHARED_FLAGS,
                     f"-DHECATE_REAL={'double' if precision == 'f64' else 'float'}",
-                    f"-I{ROOT / 'runtime_c' / 'include'}", str(ROOT / "runtime_c" / "src" / "mathfn.c"),
+                    f"-I{ROOT / 'runtime_c' / 'include'}", *MATHFN_SOURCES,
                     str(ROOT / "runtime_c" / "tests" / "rope_table.c"), "-o", str(exe)],
                    check=True, capture_output=True, text=True)
     result = run([exe, window, head_dim])
@@ -93,6 +95,20 @@ def test_rope_table_matches_numpy(tmp_path, precision):
     tol = 1e-7 if precision == "f32" else 5e-13  # float: its rounding; double: a few ulp of angles < 4096
     assert np.abs(got[..., 0] - np.cos(angles)).max() <= tol
     assert np.abs(got[..., 1] - np.sin(angles)).max() <= tol
+
+
+@pytest.mark.parametrize("arch", [(), ("-march=native",)], ids=["baseline", "native"])
+def test_lane_exp_gives_the_scalar_bits(tmp_path, arch):
+    """hct_exp_shifted's lane vectors (vexp.c: the attention softmax and the
+    training loss, D57) give hct_exp's bits on every argument tried, inside
+    and outside the vector range, at 4 lanes (SSE2) and the machine's own."""
+    exe = tmp_path / "exp_lanes"
+    subprocess.run([CC, "-std=c99", "-O2", *arch, *SHARED_FLAGS, f"-I{ROOT / 'runtime_c' / 'include'}",
+                    *MATHFN_SOURCES, str(ROOT / "runtime_c" / "tests" / "exp_lanes.c"), "-o", str(exe)],
+                   check=True, capture_output=True, text=True)
+    result = run([exe])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"
 
 
 def partial_blocks_model(tmp_path: Path, quantize) -> Path:
@@ -116,13 +132,14 @@ def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path, arch, model):
     and, at the baseline's four lanes, hct_dot in mathfn; the int8 one in
     qweights.c), here also on files with whole and partial column blocks; and
     so does hct_linear with two tokens per register block (wasm SIMD128's
-    setting, mathfn.h) on chunks of 16 and a last chunk of 3."""
+    setting, mathfn.h) on chunks of 16 and a last chunk of 3, and with four
+    lane vectors of columns per block instead of eight (D57)."""
     text = "hecate_edge: the same bits with or without SIMD128."
     path = GOLDEN if model == "golden" else partial_blocks_model(tmp_path, "int8" if model == "int8" else None)
     outputs = [run([build("dump_logits", "f32", tmp_path, arch + extra, sanitize=False), path, text]).stdout
-               for extra in ((), ("-DHECATE_NO_VECTOR_EXT",), ("-DHECATE_LIN_TOKENS=2",))]
+               for extra in ((), ("-DHECATE_NO_VECTOR_EXT",), ("-DHECATE_LIN_TOKENS=2",), ("-DHECATE_LIN_VECS=4",))]
     assert outputs[0] and outputs[0].count("\n") == len(text)
-    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0] == outputs[1] == outputs[2] == outputs[3]
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64" or sys.platform != "linux",

@@ -177,52 +177,88 @@ void hct_rope_table(real *table, uint32_t window, uint32_t head_dim) {
 }
 
 #if HCT_VEC_IN_REGISTERS
-/* Y[t, o0 .. o0 + nv lanes) for the nt tokens t of X = sum over i = 0, 1,
- * .. din-1 (in that order) of X[t, i] W[i, o], with the nt * nv
- * accumulating vectors held in registers and each load of W's row shared by
- * the nt tokens.  Always inlined with constant nt and nv (see linear_block),
- * so the loops unroll. */
+/* Tokens per register block for nv lane vectors of columns: enough that
+ * nt * nv accumulators (at most LIN_VECS * LIN_TOKENS) hide the adds'
+ * latency when the columns are few (the input gradient's T columns), each
+ * load of W's row shared by the nt tokens (D55, D57). */
+#define LIN_TOKENS_FOR(nv) \
+    (LIN_VECS / (nv) >= 8 ? 8u : LIN_VECS / (nv) >= 4 ? 4u : LIN_VECS / (nv) >= 2 ? 2u : LIN_TOKENS)
+#define LIN_ACCS (LIN_VECS * LIN_TOKENS > 8 ? LIN_VECS * LIN_TOKENS : 8u)
+
+/* Rows of W per tile: a tile of a block's columns stays in L1 (8 KiB: rows 1 KiB apart use a quarter of its sets) while
+ * every token of the call goes through it (D57). */
+#define LIN_TILE_BYTES 8192u
+
+/* Rows i0 .. i1-1 of Y[t, o0 .. o0 + nv lanes) = sum over i = 0, 1, ..,
+ * din-1 (in that order) of X[t, i] W[i, o] for the nt tokens t of X: from 0
+ * when i0 is 0, else from the partial sums of the rows before, which Y holds
+ * (a stored float reloads unchanged, so tiles change no bit).  The nt * nv
+ * accumulating vectors stay in registers and each load of W's row serves
+ * the nt tokens.  Always inlined with constant nt and nv (linear_tile), so
+ * the loops unroll. */
 static inline void linear_vecs(const real *W, const real *X, uint32_t nt, uint32_t din, uint32_t dout,
-                               uint32_t o0, uint32_t nv, real *Y) {
-    hct_vec acc[LIN_TOKENS][LIN_VECS];
+                               uint32_t o0, uint32_t nv, uint32_t i0, uint32_t i1, real *Y) {
+    hct_vec acc[LIN_ACCS];
     for (uint32_t t = 0; t < nt; t++)
-        for (uint32_t v = 0; v < nv; v++) acc[t][v] = HCT_VSPLAT((real)0);
-    for (uint32_t i = 0; i < din; i++) {
+        for (uint32_t v = 0; v < nv; v++)
+            acc[t * nv + v] = i0 ? HCT_VLOAD(Y + (size_t)t * dout + o0 + v * HCT_LANES) : HCT_VSPLAT((real)0);
+    for (uint32_t i = i0; i < i1; i++) {
         const real *w = W + (size_t)i * dout + o0;
         for (uint32_t t = 0; t < nt; t++) { /* the tokens' loads of w are one (nothing is stored between) */
             hct_vec xi = HCT_VSPLAT(X[(size_t)t * din + i]);
             for (uint32_t v = 0; v < nv; v++)
-                acc[t][v] = HCT_VADD(acc[t][v], HCT_VMUL(xi, HCT_VLOAD(w + v * HCT_LANES)));
+                acc[t * nv + v] = HCT_VADD(acc[t * nv + v], HCT_VMUL(xi, HCT_VLOAD(w + v * HCT_LANES)));
         }
     }
     for (uint32_t t = 0; t < nt; t++)
-        for (uint32_t v = 0; v < nv; v++) HCT_VSTORE(Y + (size_t)t * dout + o0 + v * HCT_LANES, acc[t][v]);
+        for (uint32_t v = 0; v < nv; v++) HCT_VSTORE(Y + (size_t)t * dout + o0 + v * HCT_LANES, acc[t * nv + v]);
 }
 
-/* The whole lane vectors of columns o0 .. o0+nb of X W for nt tokens
- * (LIN_TOKENS or 1) in registers; returns the columns done, the rest is
- * left to linear_cols. */
-static uint32_t linear_block(const real *W, const real *X, uint32_t nt, uint32_t din, uint32_t dout, uint32_t o0,
-                             uint32_t nb, real *Y) {
-    uint32_t nv = nb / HCT_LANES;
-    if (nt == LIN_TOKENS) {
-        switch (nv) { /* one case per vector count up to LIN_VECS (4) */
-        case 4: linear_vecs(W, X, LIN_TOKENS, din, dout, o0, 4, Y); break;
-        case 3: linear_vecs(W, X, LIN_TOKENS, din, dout, o0, 3, Y); break;
-        case 2: linear_vecs(W, X, LIN_TOKENS, din, dout, o0, 2, Y); break;
-        case 1: linear_vecs(W, X, LIN_TOKENS, din, dout, o0, 1, Y); break;
-        default: break;
-        }
-    } else {
-        switch (nv) {
-        case 4: linear_vecs(W, X, 1, din, dout, o0, 4, Y); break;
-        case 3: linear_vecs(W, X, 1, din, dout, o0, 3, Y); break;
-        case 2: linear_vecs(W, X, 1, din, dout, o0, 2, Y); break;
-        case 1: linear_vecs(W, X, 1, din, dout, o0, 1, Y); break;
-        default: break;
+/* linear_vecs for nv (1 .. LIN_VECS) vectors and nt tokens, LIN_TOKENS_FOR(nv) or 1. */
+static void linear_tile(const real *W, const real *X, uint32_t nt, uint32_t din, uint32_t dout, uint32_t o0,
+                        uint32_t nv, uint32_t i0, uint32_t i1, real *Y) {
+#define LIN_CASE(NV)                                                                   \
+    case NV:                                                                           \
+        if (nt == 1) linear_vecs(W, X, 1, din, dout, o0, NV, i0, i1, Y);               \
+        else linear_vecs(W, X, LIN_TOKENS_FOR(NV), din, dout, o0, NV, i0, i1, Y);      \
+        break;
+    switch (nv) {
+#if HECATE_LIN_VECS >= 8
+    LIN_CASE(8) LIN_CASE(7) LIN_CASE(6) LIN_CASE(5)
+#endif
+    LIN_CASE(4) LIN_CASE(3) LIN_CASE(2) LIN_CASE(1)
+    default: break;
+    }
+#undef LIN_CASE
+}
+
+/* Blocks of whole lane vectors of columns, each by tiles of rows of W, the
+ * tokens in groups of LIN_TOKENS_FOR(nv) (then one by one); the columns
+ * after the last whole vector one at a time, same operations.  The order
+ * of each output's sum depends on nothing but din, so any batching of
+ * tokens gives the same bits (MATH §6). */
+void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y) {
+    uint32_t vec_cols = dout / HCT_LANES * HCT_LANES;
+    for (uint32_t o0 = 0; o0 < vec_cols; o0 += LIN_BLOCK) {
+        uint32_t nv = (vec_cols - o0 < LIN_BLOCK ? vec_cols - o0 : LIN_BLOCK) / HCT_LANES, group = LIN_TOKENS_FOR(nv);
+        uint32_t rows = LIN_TILE_BYTES / (nv * HCT_VEC_BYTES);
+        for (uint32_t i0 = 0; i0 < din; i0 += rows) {
+            uint32_t i1 = din - i0 < rows ? din : i0 + rows;
+            for (uint32_t t = 0; t < T;) {
+                uint32_t nt = T - t >= group ? group : 1;
+                linear_tile(W, X + (size_t)t * din, nt, din, dout, o0, nv, i0, i1, Y + (size_t)t * dout);
+                t += nt;
+            }
         }
     }
-    return nv * HCT_LANES;
+    for (uint32_t t = 0; t < T; t++) {
+        const real *x = X + (size_t)t * din;
+        for (uint32_t o = vec_cols; o < dout; o++) {
+            real a = 0;
+            for (uint32_t i = 0; i < din; i++) a += x[i] * W[(size_t)i * dout + o];
+            Y[(size_t)t * dout + o] = a;
+        }
+    }
 }
 #else
 /* A whole block of 16 columns o0 .. o0+16 of sum over i in order of
@@ -249,7 +285,6 @@ static uint32_t linear_block(const real *W, const real *X, uint32_t nt, uint32_t
     }
     return HCT_COL_BLOCK;
 }
-#endif
 
 /* Columns o0 .. o0+nb (nb <= HCT_COL_BLOCK) of X W for nt tokens.  The
  * order of each output's sum depends on nothing but din, so any batching of
@@ -268,6 +303,7 @@ static void linear_cols(const real *W, const real *X, uint32_t nt, uint32_t din,
     }
 }
 
+/* Token by token (or LIN_TOKENS at a time), 16 columns a block. */
 void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y) {
     for (uint32_t t = 0; t < T;) {
         uint32_t nt = T - t >= LIN_TOKENS ? LIN_TOKENS : 1;
@@ -277,6 +313,7 @@ void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t
         t += nt;
     }
 }
+#endif
 
 /* dW[i, o0..o0+nb) += sum over t of X[t, i] dY[t, o0..o0+nb). */
 static void weight_grad_cols(const real *X, const real *dY, uint32_t T, uint32_t din, uint32_t dout,

@@ -90,13 +90,24 @@ static inline hct_vec hct_vsplat_(real x) { hct_vec r; for (uint32_t i = 0; i < 
 #define HCT_VEC_IN_REGISTERS 0
 #endif
 
-/* Output columns per register block of the row-streaming kernels: four
- * lane vectors, kept in registers across a whole sum. */
-#define LIN_VECS 4u
+/* Output columns per register block of the row-streaming kernels: lane
+ * vectors kept in registers across a whole sum.  Eight natively (DECISIONS
+ * D57: with four, the adds' latency bounds hct_linear), four in wasm (D55's
+ * measured shape, two tokens a block) and without SIMD registers;
+ * HECATE_LIN_VECS (4 or 8) overrides. */
+#ifndef HECATE_LIN_VECS
+#if HCT_VEC_IN_REGISTERS && !defined(__wasm_simd128__)
+#define HECATE_LIN_VECS 8
+#else
+#define HECATE_LIN_VECS 4
+#endif
+#endif
+#define LIN_VECS ((uint32_t)HECATE_LIN_VECS)
 #define LIN_BLOCK (LIN_VECS * HCT_LANES)
-/* Tokens per register block of hct_linear, sharing each load of a weight
- * row: 2 for wasm SIMD128 (measured faster there, slower natively: DECISIONS
- * D55), else 1; HECATE_LIN_TOKENS overrides. */
+/* Tokens per register block of hct_linear when its columns fill a block,
+ * sharing each load of a weight row: 2 for wasm SIMD128 (measured faster
+ * there, slower natively: DECISIONS D55), else 1; HECATE_LIN_TOKENS
+ * overrides.  Fewer columns take more tokens (mathfn.c, D57). */
 #ifndef HECATE_LIN_TOKENS
 #ifdef __wasm_simd128__
 #define HECATE_LIN_TOKENS 2

@@ -27,7 +27,13 @@ static inline void q8_vecs(const hct_q8 *W, const real *x, uint32_t din, uint32_
 static uint32_t q8_block(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, uint32_t o0, uint32_t nb,
                          real *y) {
     uint32_t nv = nb / HCT_LANES;
-    switch (nv) { /* constant vector counts, as in linear_block */
+    switch (nv) { /* constant vector counts, as in mathfn.c's linear_tile */
+#if HECATE_LIN_VECS >= 8
+    case 8: q8_vecs(W, x, din, dout, o0, 8, y); break;
+    case 7: q8_vecs(W, x, din, dout, o0, 7, y); break;
+    case 6: q8_vecs(W, x, din, dout, o0, 6, y); break;
+    case 5: q8_vecs(W, x, din, dout, o0, 5, y); break;
+#endif
     case 4: q8_vecs(W, x, din, dout, o0, 4, y); break;
     case 3: q8_vecs(W, x, din, dout, o0, 3, y); break;
     case 2: q8_vecs(W, x, din, dout, o0, 2, y); break;

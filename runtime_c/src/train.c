@@ -16,7 +16,8 @@ static real loss_and_dlogits(const hct_block *b, const uint32_t *targets, uint32
         real mx = row[0], logits_target = row[targets[t]];
         for (uint32_t i = 1; i < V; i++) if (row[i] > mx) mx = row[i];
         real sum = 0;
-        for (uint32_t i = 0; i < V; i++) { row[i] = hct_exp(row[i] - mx); sum += row[i]; }
+        hct_exp_shifted(row, mx, V);
+        for (uint32_t i = 0; i < V; i++) sum += row[i];
         total += hct_log(sum) - (logits_target - mx); /* -log softmax[target], no log of an underflow */
         real inv = (real)1 / (sum * (real)n_valid);
         for (uint32_t i = 0; i < V; i++) row[i] *= inv;

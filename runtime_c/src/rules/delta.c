@@ -22,14 +22,17 @@ static void delta_token(const hct_rule_io *io, uint32_t t, const real *at, const
     hct_matrix_retain(io, out, io->q + (size_t)t * d, g[G_THETA], y);
 }
 
-/* One token of MATH §7 (delta rule BPTT), row by row of S. */
+/* One token of MATH §7 (delta rule BPTT), row by row of S: one pass for
+ * everything row j of dS gives once it is final, one for what needs u. */
 static void delta_token_backward(const hct_rule_grad *g, const hct_token_step *s) {
     const hct_rule_io *io = g->fwd;
     uint32_t d = io->d;
     real *dS = s->ds, *u = g->work, *de = u + d, lambda = hct_shrink_lambda(io->cfg);
     hct_token_grad x = hct_token_slices(g, s->t, N_GATES);
-    /* dS += q^T dy ; dq = S_{t+1} dy ; (elastic net: through the shrink) ; dalpha = -<dS, S_t> */
+    /* dS += q^T dy ; dq = S_{t+1} dy ; (elastic net: through the shrink) ; dalpha = -<dS, S_t> ;
+     * u = k dS and dS e (into dk) for the error step */
     real dalpha = 0, dthr = 0;
+    hct_zero(u, d);
     for (uint32_t j = 0; j < d; j++) {
         real *ds = dS + (size_t)j * d;
         if (s->dy) {
@@ -38,11 +41,12 @@ static void delta_token_backward(const hct_rule_grad *g, const hct_token_step *s
         }
         if (lambda != 0) dthr += hct_retain_shrink_backward(s->out + (size_t)j * d, NULL, ds, d);
         dalpha -= hct_dot(ds, s->in + (size_t)j * d, d);
+        x.dk[j] = hct_matrix_error_row(ds, x.k[j], s->extra, u, d);
     }
     if (!s->dy) hct_zero(x.dq, d);
     x.dgates[G_ALPHA] = dalpha;
-    x.dgates[G_THETA] = lambda * dthr +
-        hct_matrix_error_step_backward(dS, s->at, x.k, s->extra, x.gates[G_THETA], d, u, de, x.dk, x.dv);
+    x.dgates[G_THETA] = lambda * dthr + hct_matrix_error_step_finish(s->at, s->extra, x.gates[G_THETA], d, u, de,
+                                                                     x.dk, x.dv);
     /* dS <- (1 - alpha) dS ; dS_at += k^T de */
     hct_matrix_keep_add(dS, s->dat, (real)1 - x.gates[G_ALPHA], x.k, de, d);
 }

@@ -56,18 +56,22 @@ void hct_matrix_state_init(real *state, const hct_config *cfg) { hct_zero(state,
 
 uint64_t hct_matrix_scratch_len(const hct_config *cfg) { return cfg->d; }
 
-real hct_matrix_error_step_backward(const real *dX, const real *M, const real *k, const real *e, real theta,
-                                    uint32_t d, real *u, real *de, real *dk, real *dv) {
-    hct_zero(u, d);
-    for (uint32_t j = 0; j < d; j++) hct_axpy(u, k[j], dX + (size_t)j * d, d);
+real hct_matrix_error_step_finish(const real *M, const real *e, real theta, uint32_t d, const real *u, real *de,
+                                  real *dk, real *dv) {
     for (uint32_t i = 0; i < d; i++) {
         de[i] = -theta * u[i];
         dv[i] = -de[i];
     }
     /* dk = -theta dX e + M de (e = k M - v, and the step's own factor k) */
-    for (uint32_t j = 0; j < d; j++)
-        dk[j] = -theta * hct_dot(dX + (size_t)j * d, e, d) + hct_dot(M + (size_t)j * d, de, d);
+    for (uint32_t j = 0; j < d; j++) dk[j] = -theta * dk[j] + hct_dot(M + (size_t)j * d, de, d);
     return -hct_dot(u, e, d);
+}
+
+real hct_matrix_error_step_backward(const real *dX, const real *M, const real *k, const real *e, real theta,
+                                    uint32_t d, real *u, real *de, real *dk, real *dv) {
+    hct_zero(u, d);
+    for (uint32_t j = 0; j < d; j++) dk[j] = hct_matrix_error_row(dX + (size_t)j * d, k[j], e, u, d);
+    return hct_matrix_error_step_finish(M, e, theta, d, u, de, dk, dv);
 }
 
 uint64_t hct_matrix_extra_len(const hct_config *cfg) { return cfg->d; }

@@ -6,6 +6,7 @@
 #define HECATE_RULES_MATRIX_H
 #include "loop.h"
 #include "retention.h"
+#include "../mathfn.h"
 
 /* out[j] = keep in[j] - (step k[j]) e for every row j, then y = q out
  * (in and out may be the same state).  One pass over the state. */
@@ -34,6 +35,18 @@ uint64_t hct_matrix_scratch_len(const hct_config *cfg); /* d: the e of a token *
  * gradient point's: rule.h). */
 real hct_matrix_error_step_backward(const real *dX, const real *M, const real *k, const real *e, real theta,
                                     uint32_t d, real *u, real *de, real *dk, real *dv);
+
+/* The same in two parts, for a rule that finishes each row of dX in a pass
+ * of its own (delta.c, D57): per row j once it is final, u += k[j] dX[j]
+ * and the return <dX[j], e>, which the caller keeps in dk[j] (u starts at
+ * 0; rows in order); then the finish, with those dk, as above.  The same
+ * operations in the same order, so the same bits as the one call. */
+static inline real hct_matrix_error_row(const real *Xj, real kj, const real *e, real *u, uint32_t d) {
+    hct_axpy(u, kj, Xj, d);
+    return hct_dot(Xj, e, d);
+}
+real hct_matrix_error_step_finish(const real *M, const real *e, real theta, uint32_t d, const real *u, real *de,
+                                  real *dk, real *dv);
 
 /* The per-token interface's pieces the matrix rules share (rule.h): the
  * extra e (d scalars) of a rule with one error e = k M - v; the read
