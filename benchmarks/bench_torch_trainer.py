@@ -4,7 +4,8 @@ positions, bounded steps) at d = 64, 128, 256 (heads d/16), batch 64 chunks
 of 64 bytes, on built-in text.  The native trainer runs one worker thread
 (its single-core rate); the torch engine runs on every device torch sees
 here (cpu: one thread; cuda: the CUDA kernels where they run the memory,
-d <= 128, else the torch path).  Results: benchmarks/RESULTS.md section 6."""
+d <= 128, else the torch path; each step eager or from a CUDA graph; each
+GPU round includes the graph's capture).  Results: benchmarks/RESULTS.md section 7."""
 import pytest
 
 from hecate_edge import train
@@ -45,10 +46,12 @@ def bench_native_trainer(benchmark, corpus, d):
 
 
 @pytest.mark.parametrize("d", WIDTHS)
-@pytest.mark.parametrize("device", ["cpu", "cuda"])
-def bench_torch_trainer(benchmark, corpus, d, device):
-    """--engine torch on `device` (cpu: one thread)."""
+@pytest.mark.parametrize("mode", ["cpu", "cuda-eager", "cuda-graph"])
+def bench_torch_trainer(benchmark, corpus, d, mode):
+    """--engine torch on the CPU (one thread) or the GPU, each step queued op by op (eager) or
+    replayed from a CUDA graph (hecate_edge.torch.graphed, the default there)."""
     torch = pytest.importorskip("torch")
+    device = mode.split("-")[0]
     if device == "cuda" and not torch.cuda.is_available():
         pytest.skip("no CUDA device")
     from hecate_edge.torch import HecateLM
@@ -57,14 +60,14 @@ def bench_torch_trainer(benchmark, corpus, d, device):
 
     torch.set_num_threads(1)
     world = distributed.World(0, 1, torch.device(device))
-    steps = _steps(d) if device == "cpu" else 20
+    steps = _steps(d) if device == "cpu" else 60
     config = train.TrainConfig(steps=steps, chunk=CHUNK, batch=BATCH)
     benchmark.group = f"train d={d} batch {BATCH}x{CHUNK}"
-    benchmark.extra_info.update(engine="torch", device=device)
+    benchmark.extra_info.update(engine="torch", device=device, mode=mode)
 
     def run():
         lm = HecateLM.from_config(_cfg(d)).to(world.device)
-        torch_train.train(lm, [corpus], config, world, show_progress=False)
+        torch_train.train(lm, [corpus], config, world, show_progress=False, cuda_graph=mode == "cuda-graph")
         if device == "cuda":
             torch.cuda.synchronize()
     benchmark.pedantic(run, rounds=2, warmup_rounds=1 if device == "cuda" else 0)

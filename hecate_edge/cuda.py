@@ -146,12 +146,14 @@ def rule_runs(spec: dict) -> bool:
 
 
 def rule_forward_device(spec: dict, n_seq: int, T: int, k: int, v: int, q: int, gates: int, state: int,
-                        y: int) -> None:
-    """hecate_cuda_rule_forward on device addresses (a framework tensor's data pointer; float32,
-    contiguous): no host copy.  state is overwritten with the state after token T-1."""
+                        y: int, stream: int) -> None:
+    """hecate_cuda_rule_forward_async on device addresses (a framework tensor's data pointer; float32,
+    contiguous), queued on `stream` (a cudaStream_t as an integer, 0: the default stream): no host
+    copy, no sync, no check of the incoming state (capturable into a CUDA graph).  state is
+    overwritten with the state after token T-1."""
     ffi, lib = _ready()
     f = [ffi.cast("float *", a) for a in (k, v, q, gates, state, y)]
-    _check(lib.hecate_cuda_rule_forward(_spec(spec), n_seq, T, *f))
+    _check(lib.hecate_cuda_rule_forward_async(_spec(spec), n_seq, T, *f, ffi.cast("void *", stream)))
 
 
 def rule_backward_len(spec: dict, n_seq: int, T: int) -> int:
@@ -163,11 +165,12 @@ def rule_backward_len(spec: dict, n_seq: int, T: int) -> int:
 
 
 def rule_backward_device(spec: dict, n_seq: int, T: int, k: int, v: int, q: int, gates: int, state: int, dy: int,
-                         dk: int, dv: int, dq: int, dgates: int, work: int) -> None:
-    """hecate_cuda_rule_backward on device addresses: dk, dv, dq, dgates overwritten."""
+                         dk: int, dv: int, dq: int, dgates: int, work: int, stream: int) -> None:
+    """hecate_cuda_rule_backward_async on device addresses, queued on `stream` as rule_forward_device:
+    dk, dv, dq, dgates overwritten."""
     ffi, lib = _ready()
     f = [ffi.cast("float *", a) for a in (k, v, q, gates, state, dy, dk, dv, dq, dgates, work)]
-    _check(lib.hecate_cuda_rule_backward(_spec(spec), n_seq, T, *f))
+    _check(lib.hecate_cuda_rule_backward_async(_spec(spec), n_seq, T, *f, ffi.cast("void *", stream)))
 
 
 class CudaSessionBatch:

@@ -88,3 +88,54 @@ def test_cuda_torch_op_matches_runtime_op(rule):
     want = ops.backward(rule, q, k, v, gates, dy, initial_state=state)
     for name, t in [("q", tensors[0]), ("k", tensors[1]), ("v", tensors[2]), *tgates.items()]:
         assert_close(t.grad.cpu().numpy(), want[name], 1e-4, f"d/d{name}")
+
+
+@pytest.mark.parametrize("composition", ["mal", "mac"])
+def test_cuda_graph_steps_equal_eager_steps(composition):
+    """train's CUDA-graph replay (hecate_edge.torch.graphed) gives the eager steps' losses and
+    weights (to float32 rounding and the kernels' atomic sums)."""
+    from hecate_edge import train
+    from hecate_edge.config import ModelConfig
+    from hecate_edge.data import load_corpus
+    from hecate_edge.torch import distributed, graphed
+    from hecate_edge.torch import train as torch_train
+
+    cfg = ModelConfig(d_model=32, n_heads=2, composition=composition)
+    config = train.TrainConfig(steps=4, chunk=16, batch=4, lr=3e-3, burn_in=8)
+    world = distributed.World(0, 1, torch.device("cuda"))
+    corpus = load_corpus("text", "train")
+    runs = []
+    for use_graph in (True, False):
+        lm = HecateLM.from_config(cfg, seed=0).cuda()
+        assert graphed.applies(lm, world.device)
+        records = torch_train.train(lm, [corpus], config, world, show_progress=False, cuda_graph=use_graph)
+        runs.append(([r["loss"] for r in records], lm.tensors()))
+    (graph_losses, graph_weights), (eager_losses, eager_weights) = runs
+    assert graph_losses == pytest.approx(eager_losses, rel=1e-5)
+    for name, value in eager_weights.items():
+        assert_close(graph_weights[name], value, 1e-4, name)
+
+
+def test_cuda_graph_replays_new_tokens():
+    """Each replay reads the step's tokens: two different batches give two different losses, each
+    equal to the eager loss of its batch."""
+    from hecate_edge.config import ModelConfig
+    from hecate_edge.torch import graphed
+    from hecate_edge.torch.train import chunk_mean_loss
+
+    lm = HecateLM.from_config(ModelConfig(d_model=32, n_heads=2), seed=1).cuda()
+
+    def loss_of(rows):
+        return chunk_mean_loss(lm(rows[:, :-1])[0], rows[:, 1:])
+    step = graphed.GraphedStep(loss_of, lm.parameters())
+    batches = [torch.as_tensor(np.random.default_rng(s).integers(0, 256, (3, 17))).cuda() for s in (0, 1)]
+    for rows in batches * 2:
+        graph_loss = float(step(rows))
+        grads = {n: p.grad.clone() for n, p in lm.named_parameters()}
+        for param in lm.parameters():
+            param.grad = None
+        loss = loss_of(rows)
+        loss.backward()
+        assert graph_loss == pytest.approx(float(loss), rel=1e-6)
+        for name, param in lm.named_parameters():
+            assert_close(grads[name].cpu().numpy(), param.grad.cpu().numpy(), 1e-4, name)

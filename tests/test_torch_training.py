@@ -96,3 +96,15 @@ def test_nonfinite_step_applies_nothing():
         np.testing.assert_array_equal(value, before[name], err_msg=name)  # NaN == NaN here
     records = torch_train.train(lm, [corpus], config, CPU, show_progress=False, on_nonfinite="skip")
     assert records == []
+
+
+def test_cuda_graphs_apply_to_one_process_on_cuda_with_every_period_1():
+    """hecate_edge.torch.graphed's rule (a decision only: nothing runs on a GPU here)."""
+    from hecate_edge.config import ModelConfig
+    from hecate_edge.torch import graphed
+
+    lm = HecateLM.from_config(ModelConfig(d_model=8, n_heads=2))
+    assert graphed.applies(lm, torch.device("cuda"))
+    assert not graphed.applies(lm, torch.device("cpu"))
+    cms = HecateLM.from_config(ModelConfig(d_model=8, n_heads=2, n_levels=2, periods=(1, 4)))
+    assert not graphed.applies(cms, torch.device("cuda"))

@@ -9,7 +9,7 @@
  * Array arguments of the rule calls are DEVICE pointers (cudaMalloc'd, or a
  * framework tensor's data pointer), float32, contiguous; the memory helpers
  * below move host arrays.  Calls run on the default stream and return after
- * the work is done.  Not thread-safe: one host thread at a time.
+ * the work is done (the _async launches excepted).  Not thread-safe: one host thread at a time.
  * Like hecate.h it is read by cffi (hecate_edge/cuda.py): plain declarations.
  */
 #ifndef HECATE_CUDA_H
@@ -73,6 +73,22 @@ hecate_status hecate_cuda_rule_backward(const hecate_rule_spec *spec, uint32_t n
                                         const float *k, const float *v, const float *q, const float *gates,
                                         const float *state, const float *dy, float *dk, float *dv, float *dq,
                                         float *dgates, float *work);
+
+/* The two calls above as launches on `stream` (a cudaStream_t; NULL: the
+ * legacy default stream) that return once the kernel is queued, for a
+ * framework that orders work on its own streams or captures it into a CUDA
+ * graph (hecate_edge.torch).  They make no device call besides the launch:
+ * no probe, no copy, no sync and no check of the incoming state, so a NaN or
+ * Inf there gives non-finite outputs instead of HECATE_E_NONFINITE.  The
+ * spec is checked as above; an error of the kernel's run surfaces at the
+ * caller's next synchronization of the stream. */
+hecate_status hecate_cuda_rule_forward_async(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                             const float *k, const float *v, const float *q, const float *gates,
+                                             float *state, float *y, void *stream);
+hecate_status hecate_cuda_rule_backward_async(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                              const float *k, const float *v, const float *q, const float *gates,
+                                              const float *state, const float *dy, float *dk, float *dv,
+                                              float *dq, float *dgates, float *work, void *stream);
 
 /* ---- Whole-model sessions: a batch of sessions of one model file ------
  * A batch holds n_sessions independent sessions (own memory state, window

@@ -125,19 +125,18 @@ hecate_status hecate_cuda_rule_check(const hecate_rule_spec *spec, uint32_t *n_g
     return HECATE_OK;
 }
 
-/* Probe, check the spec, fill the launch arguments shared by both directions. */
-static hecate_status prepare(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
-                             const float *k, const float *v, const float *q, const float *gates,
-                             const float *state, hct::RuleArgs *a) {
+/* Check the spec and the pointers, fill the launch arguments shared by both
+ * directions (host work only: no device call, so it may run while a stream
+ * is being captured into a CUDA graph). */
+static hecate_status fill_args(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                               const float *k, const float *v, const float *q, const float *gates,
+                               const float *state, cudaStream_t stream, hct::RuleArgs *a) {
     uint32_t n_gates = 0;
     size_t state_len = 0;
     if (!spec || !state) return HECATE_E_NULL_ARG;
     if (n_seq && T && (!k || !v || !q || !gates)) return HECATE_E_NULL_ARG;
     if (T > 0x7fffffffu || n_seq > 0x7fffffffu) return fail(HECATE_E_BAD_ARG, "n_seq and T must be below 2^31");
-    hecate_status st = hecate_cuda_probe();
-    if (st == HECATE_OK) st = hecate_cuda_rule_check(spec, &n_gates, &state_len);
-    if (st != HECATE_OK) return st;
-    if (n_seq) st = hct::all_finite(state, (size_t)n_seq * state_len, "the incoming state");
+    hecate_status st = hecate_cuda_rule_check(spec, &n_gates, &state_len);
     if (st != HECATE_OK) return st;
     *a = hct::RuleArgs{};
     a->d = (int)spec->d;
@@ -150,7 +149,38 @@ static hecate_status prepare(const hecate_rule_spec *spec, uint32_t n_seq, uint3
     a->q = q;
     a->gates = gates;
     a->state_in = state;
+    a->stream = stream;
     return HECATE_OK;
+}
+
+/* fill_args after probing the device and checking the incoming state is finite. */
+static hecate_status prepare(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                             const float *k, const float *v, const float *q, const float *gates,
+                             const float *state, hct::RuleArgs *a) {
+    hecate_status st = hecate_cuda_probe();
+    if (st == HECATE_OK) st = fill_args(spec, n_seq, T, k, v, q, gates, state, 0, a);
+    if (st == HECATE_OK && n_seq) st = hct::all_finite(state, (size_t)n_seq * a->state_len, "the incoming state");
+    return st;
+}
+
+/* The forward launch of filled arguments, then its outputs. */
+static hecate_status forward_launch(const hecate_rule_spec *spec, uint32_t n_seq, float *state, float *y,
+                                    hct::RuleArgs *a) {
+    a->state = state;
+    a->y = y;
+    return check_cuda(hct::launch_forward((int)spec->rule, (int)n_seq, *a), "forward launch");
+}
+
+/* The backward launch of filled arguments, then its outputs. */
+static hecate_status backward_launch(const hecate_rule_spec *spec, uint32_t n_seq, const float *dy, float *dk,
+                                     float *dv, float *dq, float *dgates, float *work, hct::RuleArgs *a) {
+    a->dy = dy;
+    a->dk = dk;
+    a->dv = dv;
+    a->dq = dq;
+    a->dgates = dgates;
+    a->work = work;
+    return check_cuda(hct::launch_backward((int)spec->rule, (int)n_seq, *a), "backward launch");
 }
 
 hecate_status hecate_cuda_rule_forward(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
@@ -160,10 +190,18 @@ hecate_status hecate_cuda_rule_forward(const hecate_rule_spec *spec, uint32_t n_
     if (n_seq && T && !y) return HECATE_E_NULL_ARG;
     hecate_status st = prepare(spec, n_seq, T, k, v, q, gates, state, &a);
     if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
-    a.state = state;
-    a.y = y;
-    st = check_cuda(hct::launch_forward((int)spec->rule, (int)n_seq, a), "forward launch");
+    st = forward_launch(spec, n_seq, state, y, &a);
     return st == HECATE_OK ? check_cuda(cudaDeviceSynchronize(), "forward") : st;
+}
+
+hecate_status hecate_cuda_rule_forward_async(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                             const float *k, const float *v, const float *q, const float *gates,
+                                             float *state, float *y, void *stream) {
+    hct::RuleArgs a;
+    if (n_seq && T && !y) return HECATE_E_NULL_ARG;
+    hecate_status st = fill_args(spec, n_seq, T, k, v, q, gates, state, (cudaStream_t)stream, &a);
+    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
+    return forward_launch(spec, n_seq, state, y, &a);
 }
 
 hecate_status hecate_cuda_rule_backward_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
@@ -185,14 +223,19 @@ hecate_status hecate_cuda_rule_backward(const hecate_rule_spec *spec, uint32_t n
     if (n_seq && T && (!dy || !dk || !dv || !dq || !dgates || !work)) return HECATE_E_NULL_ARG;
     hecate_status st = prepare(spec, n_seq, T, k, v, q, gates, state, &a);
     if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
-    a.dy = dy;
-    a.dk = dk;
-    a.dv = dv;
-    a.dq = dq;
-    a.dgates = dgates;
-    a.work = work;
-    st = check_cuda(hct::launch_backward((int)spec->rule, (int)n_seq, a), "backward launch");
+    st = backward_launch(spec, n_seq, dy, dk, dv, dq, dgates, work, &a);
     return st == HECATE_OK ? check_cuda(cudaDeviceSynchronize(), "backward") : st;
+}
+
+hecate_status hecate_cuda_rule_backward_async(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                              const float *k, const float *v, const float *q, const float *gates,
+                                              const float *state, const float *dy, float *dk, float *dv,
+                                              float *dq, float *dgates, float *work, void *stream) {
+    hct::RuleArgs a;
+    if (n_seq && T && (!dy || !dk || !dv || !dq || !dgates || !work)) return HECATE_E_NULL_ARG;
+    hecate_status st = fill_args(spec, n_seq, T, k, v, q, gates, state, (cudaStream_t)stream, &a);
+    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
+    return backward_launch(spec, n_seq, dy, dk, dv, dq, dgates, work, &a);
 }
 
 } /* extern "C" */

@@ -23,13 +23,15 @@ template <int D> struct Cols {
 };
 
 /* One launch: n_seq sequences of T tokens, every array (n_seq, T, d) except
- * gates (n_seq, T, n_gates); window: Atlas' c (0 for the other rules). */
+ * gates (n_seq, T, n_gates); window: Atlas' c (0 for the other rules);
+ * stream: the stream it is launched on (0: the legacy default stream). */
 struct RuleArgs {
     int d, T, n_gates, window;
     size_t state_len;
     const float *k, *v, *q, *gates, *dy;
     const float *state_in;
     float *state, *y, *dk, *dv, *dq, *dgates, *work;
+    cudaStream_t stream;
 };
 
 /* Sum over the P lanes of a column (every lane gets it). */

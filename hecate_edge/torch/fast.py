@@ -11,9 +11,12 @@ hecate_cuda_rule_check accepts, period 1).  Neither takes a level with a
 frequency gate (MATH §6.2), a frozen memory, a rule that owns tensors (the
 SSM: the op gives no gradient for them) or, on CUDA, a block-start state
 (period > 1); those run in torch.  The op's incoming state is a constant
-(MATH §7), as a call's incoming state is.  Where the runtime refuses a
+(MATH §7), as a call's incoming state is.  Where the C runtime refuses a
 non-finite result (HECATE_E_NONFINITE, D39) the op returns NaN, as the torch
-ops would compute, so the trainer sees a non-finite loss and skips the step.
+ops would compute, so the trainer sees a non-finite loss and skips the step;
+the CUDA kernels are queued on torch's current stream without a check or a
+sync (hecate_cuda_rule_*_async), so a CUDA graph can hold them, and carry a
+NaN through the same way.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from hecate_edge.reference.rules import rule_tensor_specs
 
 
 def _nan_on_refusal(call, *like):
-    """call()'s result, or NaN arrays shaped as `like` where the runtime refused a non-finite result."""
+    """call()'s result, or NaN arrays shaped as `like` where the C runtime refused a non-finite result."""
     from hecate_edge.errors import HecateError
     from hecate_edge.nonfinite import is_nonfinite_error
 
@@ -37,8 +40,7 @@ def _nan_on_refusal(call, *like):
     except HecateError as err:
         if not is_nonfinite_error(err):
             raise
-        return tuple(np.full_like(a, np.nan) if isinstance(a, np.ndarray) else torch.full_like(a, float("nan"))
-                     for a in like)
+        return tuple(np.full_like(a, np.nan) for a in like)
 
 
 def _rule_params(spec) -> dict:
@@ -125,14 +127,13 @@ class _CpuRule(torch.autograd.Function):
         return (None, None, None, *out, dx, *[torch.from_numpy(grads[name][:, 0]) for name, _ in spec.gate_kinds])
 
 
-def _run(fn, spec: dict, n_seq: int, T: int, tensors: tuple, out: tuple) -> tuple:
-    """fn(spec, n_seq, T, the tensors' data pointers...), then `out`, the tensors it wrote."""
-    fn(spec, n_seq, T, *(t.data_ptr() for t in tensors))
-    return out
+def _queue(fn, spec: dict, n_seq: int, T: int, tensors: tuple) -> None:
+    """fn(spec, n_seq, T, the tensors' data pointers..., torch's current stream on their device)."""
+    fn(spec, n_seq, T, *(t.data_ptr() for t in tensors), torch.cuda.current_stream(tensors[0].device).cuda_stream)
 
 
 class _CudaRule(torch.autograd.Function):
-    """The CUDA kernels on the tensors' device memory (hecate_cuda_rule_forward / _backward)."""
+    """The CUDA kernels on the tensors' device memory, queued on torch's stream (hecate_cuda_rule_*_async)."""
 
     @staticmethod
     def forward(ctx, spec, position, state, k, v, q, x, *gates):
@@ -145,8 +146,7 @@ class _CudaRule(torch.autograd.Function):
         final = state0.clone()
         y = torch.empty_like(q)
         c = _c_spec(spec, d, position)
-        pointers = (k, v, q, g, final, y)
-        y, final = _nan_on_refusal(lambda: _run(cuda.rule_forward_device, c, B, T, pointers, (y, final)), y, final)
+        _queue(cuda.rule_forward_device, c, B, T, (k, v, q, g, final, y))
         ctx.save_for_backward(k, v, q, g, state0)
         ctx.c_spec = c
         final = final.reshape(state.shape)
@@ -162,7 +162,5 @@ class _CudaRule(torch.autograd.Function):
         dy = dy.contiguous()
         dk, dv, dq, dg = (torch.empty_like(a) for a in (k, v, q, g))
         work = torch.empty(max(cuda.rule_backward_len(ctx.c_spec, B, T), 1), dtype=torch.float32, device=k.device)
-        pointers = (k, v, q, g, state0, dy, dk, dv, dq, dg, work)
-        out = (dk, dv, dq, dg)
-        dk, dv, dq, dg = _nan_on_refusal(lambda: _run(cuda.rule_backward_device, ctx.c_spec, B, T, pointers, out), *out)
+        _queue(cuda.rule_backward_device, ctx.c_spec, B, T, (k, v, q, g, state0, dy, dk, dv, dq, dg, work))
         return (None, None, None, dk, dv, dq, None, *dg.unbind(-1))

@@ -19,6 +19,7 @@ from hecate_edge import atomic
 from hecate_edge.config import ModelConfig
 from hecate_edge.nonfinite import NonFiniteTraining
 from hecate_edge.progress import Progress
+from hecate_edge.torch import graphed as graphs
 from hecate_edge.torch.distributed import World
 from hecate_edge.torch.model import HecateLM
 from hecate_edge.train import (EVAL_TOKENS, MAX_SKIPPED, NONFINITE_POLICIES, TrainConfig, draw_job, LossLog,
@@ -87,7 +88,7 @@ def train(lm: HecateLM, corpora, config: TrainConfig, world: World, mix: Sequenc
           log_path=None, show_progress: bool = True, run: TorchRun | None = None, until: int | None = None,
           checkpoint=None,
           checkpoint_every: int = 0, val=(), eval_every: int = 0, eval_tokens: int = EVAL_TOKENS,
-          on_nonfinite: str = "stop") -> list[dict]:
+          on_nonfinite: str = "stop", cuda_graph: bool = True) -> list[dict]:
     """Train `lm` (on world.device) in place; one record per step, as hecate_edge.train.train.
 
     Each step draws config.batch chunks exactly as the native trainer does (same RNG, same
@@ -95,7 +96,9 @@ def train(lm: HecateLM, corpora, config: TrainConfig, world: World, mix: Sequenc
     and follows the mean of the chunks' losses (all ranks: DDP averages the gradients).  A
     step whose gradient norm is not finite applies nothing: on_nonfinite "stop" raises
     NonFiniteTraining after the checkpoint, "skip" goes on (at most MAX_SKIPPED in a row).
-    `until` stops after that many steps of config.steps (the schedule spans all of them)."""
+    `until` stops after that many steps of config.steps (the schedule spans all of them).
+    cuda_graph: replay each step's forward and backward from a CUDA graph where
+    hecate_edge.torch.graphed applies (same gradients; False runs every step eagerly)."""
     if on_nonfinite not in NONFINITE_POLICIES:
         raise ValueError(f"on_nonfinite must be one of {NONFINITE_POLICIES}, got {on_nonfinite!r}")
     corpora = list(corpora)
@@ -112,6 +115,19 @@ def train(lm: HecateLM, corpora, config: TrainConfig, world: World, mix: Sequenc
     records, skipped, start = [], 0, time.perf_counter()
     step_tokens = config.chunk * config.batch
     quiet = not (show_progress and world.leader)
+
+    def loss_of(rows: torch.Tensor, fixed: bool) -> torch.Tensor:
+        """The batch's loss: burn-in (no gradient) from a fresh state, then the chunk."""
+        burn_in, inputs, targets = rows.split([config.burn_in, config.chunk, config.chunk], 1)
+        state = None
+        if config.burn_in:
+            with torch.no_grad():
+                _, state = lm(burn_in, freeze_memory=config.freeze_memory, fixed_schedule=fixed)
+        logits, _ = net(inputs, state, freeze_memory=config.freeze_memory, fixed_schedule=fixed)
+        return chunk_mean_loss(logits, targets)
+    # every period 1: no frequency gate, so the schedule's `fixed` changes nothing the graph holds
+    graphed = (graphs.GraphedStep(lambda rows: loss_of(rows, False), lm.parameters())
+               if cuda_graph and graphs.applies(lm, world.device) else None)
     with LossLog(log_path if world.leader else None, ("step", "loss", "bpb", "lr", "grad_norm", "tokens", "seconds")
                   + (("val_bpb",) if val else ()), append=run.step > 0) as log, \
             Progress(until - run.step, "train", quiet=quiet) as bar:
@@ -122,15 +138,12 @@ def train(lm: HecateLM, corpora, config: TrainConfig, world: World, mix: Sequenc
             rows = np.concatenate([np.stack([getattr(j, key) for j in jobs]).astype(np.int64)
                                    for key in ("burn_in", "inputs", "targets")], 1)
             rows = torch.as_tensor(rows, device=world.device)  # one copy to the device per step
-            burn_in, inputs, targets = rows.split([config.burn_in, config.chunk, config.chunk], 1)
-            state = None
-            if config.burn_in:
-                with torch.no_grad():
-                    _, state = lm(burn_in, freeze_memory=config.freeze_memory, fixed_schedule=fixed)
-            logits, _ = net(inputs, state, freeze_memory=config.freeze_memory, fixed_schedule=fixed)
-            loss = chunk_mean_loss(logits, targets)
             run.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if graphed is not None:
+                loss = graphed(rows)
+            else:
+                loss = loss_of(rows, fixed)
+                loss.backward()
             _hold(lm, run, step, config.chunk)
             params = [p for p in lm.parameters() if p.grad is not None]
             norm = float(torch.nn.utils.clip_grad_norm_(params, config.clip_norm or math.inf)) if params else 0.0
