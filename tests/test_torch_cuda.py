@@ -130,7 +130,7 @@ def test_cuda_graph_replays_new_tokens():
     step = graphed.GraphedStep(loss_of, lm.parameters())
     batches = [torch.as_tensor(np.random.default_rng(s).integers(0, 256, (3, 17))).cuda() for s in (0, 1)]
     for rows in batches * 2:
-        graph_loss = float(step(rows))
+        graph_loss = float(step(rows))  # a detached loss: the graph holds no autograd graph
         grads = {n: p.grad.clone() for n, p in lm.named_parameters()}
         for param in lm.parameters():
             param.grad = None

@@ -63,7 +63,8 @@ class GraphedStep:
         self._forget_grads()
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            self._loss = self._loss_of(self._rows)
-            self._loss.backward()
+            loss = self._loss_of(self._rows)
+            loss.backward()
+        self._loss = loss.detach()  # the graph's output memory; the autograd graph of the capture is let go
         self._grads = [param.grad for param in self._params]
         self._graph = graph
