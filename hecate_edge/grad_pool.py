@@ -49,7 +49,8 @@ class GradientPool:
         self.freeze_memory = freeze_memory
         self.threads = threads or os.cpu_count() or 1
         self._sessions: list[dict[bool, object]] = [{} for _ in range(self.threads)]
-        self._executor = ThreadPoolExecutor(self.threads, "hecate-train") if self.threads > 1 else None
+        # the calling thread is worker 0: one thread fewer to wake and wait for per batch
+        self._executor = ThreadPoolExecutor(self.threads - 1, "hecate-train") if self.threads > 1 else None
 
     def _session(self, worker: int, fixed_schedule: bool):
         sessions = self._sessions[worker]
@@ -81,7 +82,8 @@ class GradientPool:
             self._run_worker(0, 1, jobs, fixed_schedule, out)
         else:
             futures = [self._executor.submit(self._run_worker, w, workers, jobs, fixed_schedule, out)
-                       for w in range(workers)]
+                       for w in range(1, workers)]
+            self._run_worker(0, workers, jobs, fixed_schedule, out)
             for future in futures:
                 future.result()
         return out
@@ -101,13 +103,11 @@ class GradientPool:
 
 def mean_of(results: Sequence[tuple[float, np.ndarray]]) -> tuple[float, np.ndarray]:
     """The batch mean ``(loss, gradient)`` of per-chunk results, added in
-    order in float64: the same bits for any thread count."""
+    order in float64 (the runtime's hecate_grads_mean for the gradients):
+    the same bits for any thread count."""
+    from hecate_edge.runtime import grads_mean
+
     loss = 0.0
-    total = np.array(results[0][1], np.float64)
-    for index, (chunk_loss, grads) in enumerate(results):
+    for chunk_loss, _ in results:
         loss += chunk_loss
-        if index:
-            total += grads
-    if len(results) > 1:
-        total /= len(results)
-    return loss / len(results), total
+    return loss / len(results), grads_mean([grads for _, grads in results])

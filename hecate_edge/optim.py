@@ -72,13 +72,18 @@ class Optimizer:
         for name, p in self.params.items():
             if name not in g64:
                 continue
-            g = g64[name] * scale if scale != 1.0 else g64[name]
-            value = p.astype(np.float64)
-            if p.ndim >= 2 and self.weight_decay and name not in self.no_decay:
-                value -= lr * self.weight_decay * value
-            value -= lr * self.direction(name, g)
-            p[...] = value
+            decayed = p.ndim >= 2 and self.weight_decay and name not in self.no_decay
+            self.update(name, p, g64[name], scale, lr, lr * self.weight_decay if decayed else 0.0)
         return norm
+
+    def update(self, name: str, p: np.ndarray, g: np.ndarray, scale: float, lr: float, decay: float) -> None:
+        """p <- p - decay p - lr direction(scale g), in float64, rounded once to p's dtype."""
+        g = g * scale if scale != 1.0 else g
+        value = p.astype(np.float64)
+        if decay:
+            value -= decay * value
+        value -= lr * self.direction(name, g)
+        p[...] = value
 
     def direction(self, name: str, g: np.ndarray) -> np.ndarray:
         """The update direction of parameter ``name`` (the step is ``-lr`` times it)."""
@@ -122,10 +127,23 @@ class AdamW(Optimizer):
     buffers = ("m", "v")
 
     def __init__(self, params, lr: float = 3e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, clip_norm: float | None = None, no_decay: Collection[str] = ()):
+                 weight_decay: float = 0.0, clip_norm: float | None = None, no_decay: Collection[str] = (),
+                 native: bool = False):
+        """native: update each tensor with the C runtime's hecate_adamw_update (one pass over
+        the tensor instead of a dozen numpy passes; the same float64 operations, the same bits)."""
         super().__init__(params, lr, weight_decay, clip_norm, no_decay)
         self.beta1, self.beta2 = betas
         self.eps = eps
+        self.native = native
+
+    def update(self, name, p, g, scale, lr, decay):
+        if not self.native:
+            return super().update(name, p, g, scale, lr, decay)
+        from hecate_edge.runtime import adamw_update
+
+        adamw_update(p, g, self.state["m"][name], self.state["v"][name], lr=lr, decay=decay, beta1=self.beta1,
+                     beta2=self.beta2, eps=self.eps, bias1=1.0 - self.beta1**self.t,
+                     bias2=1.0 - self.beta2**self.t, grad_scale=scale)
 
     def direction(self, name, g):
         m, v = self.state["m"][name], self.state["v"][name]

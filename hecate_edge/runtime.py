@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import operator
 import os
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -71,6 +71,42 @@ def _as_tokens(values, what: str) -> np.ndarray:
     if arr.max() > _UINT32_MAX:
         raise ValueError(f"{what} holds a value above {_UINT32_MAX}")
     return np.ascontiguousarray(arr, dtype=np.uint32)
+
+
+def grads_mean(sets: Sequence[np.ndarray]) -> np.ndarray:
+    """hecate_grads_mean: the float64 mean of equal-length gradient vectors (float32 or float64,
+    all of one dtype), added in order."""
+    if not sets:
+        raise ValueError("grads_mean needs at least one gradient vector")
+    first = sets[0]
+    binding = load_library("f64" if first.dtype == np.float64 else "f32")
+    for a in sets:
+        if a.dtype != binding.dtype or a.shape != first.shape or a.ndim != 1 or not a.flags.c_contiguous:
+            raise ValueError("gradient vectors must be contiguous 1-d arrays of one float dtype and length")
+    ffi = binding.ffi
+    real = "double[]" if binding.precision == "f64" else "float[]"
+    keep = [ffi.from_buffer(real, a) for a in sets]
+    out = np.empty(first.size, np.float64)
+    check(binding, binding.lib.hecate_grads_mean(len(sets), ffi.new("hecate_real *[]", keep), first.size,
+                                                  ffi.from_buffer("double[]", out)))
+    return out
+
+
+def adamw_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, **step: float) -> None:
+    """hecate_adamw_update (MATH §10) on one tensor in place: param (float32 or float64, the
+    runtime build of its dtype, contiguous) and the float64 buffers m, v; grad float64.  step:
+    the hecate_adamw_step fields (lr, decay, beta1, beta2, eps, bias1, bias2, grad_scale)."""
+    binding = load_library("f64" if param.dtype == np.float64 else "f32")
+    if param.dtype != binding.dtype or not param.flags.c_contiguous:
+        raise ValueError(f"param must be a contiguous float32 or float64 array, got {param.dtype}")
+    for name, a in (("grad", grad), ("m", m), ("v", v)):
+        if a.dtype != np.float64 or a.shape != param.shape or not a.flags.c_contiguous:
+            raise ValueError(f"{name} must be a contiguous float64 array shaped like param {param.shape}")
+    ffi = binding.ffi
+    real = "double[]" if binding.precision == "f64" else "float[]"
+    check(binding, binding.lib.hecate_adamw_update(
+        ffi.new("hecate_adamw_step *", step), param.size, ffi.from_buffer("double[]", grad),
+        ffi.from_buffer("double[]", m), ffi.from_buffer("double[]", v), ffi.from_buffer(real, param)))
 
 
 def _read_source(data) -> np.ndarray:

@@ -132,8 +132,10 @@ def make_optimizer(model, config: TrainConfig) -> Optimizer:
     if config.optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {config.optimizer!r} (known: {sorted(OPTIMIZERS)})")
     weights = model.weights()
+    native = {"native": True} if config.optimizer == "adamw" else {}  # the C update, same bits
     return OPTIMIZERS[config.optimizer](weights, lr=config.lr, weight_decay=config.weight_decay,
-                                        clip_norm=config.clip_norm, no_decay=undecayed(model.config, weights))
+                                        clip_norm=config.clip_norm, no_decay=undecayed(model.config, weights),
+                                        **native)
 
 
 def undecayed(cfg, names) -> set[str]:

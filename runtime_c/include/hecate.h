@@ -250,6 +250,34 @@ hecate_status hecate_train_chunk(hecate_session *session, const uint32_t *tokens
                                  const uint32_t *targets, size_t n,
                                  hecate_real *grads, hecate_real *loss);
 
+/* The mean of n_sets gradient vectors of n values each (hecate_train_chunk's
+ * grads of a batch's chunks) into out (n doubles): the sets added in order in
+ * double precision, then divided by n_sets (when above 1), so the mean's
+ * bits do not depend on which thread computed which set.  HECATE_E_NULL_ARG
+ * for a NULL pointer with n > 0; HECATE_E_BAD_ARG for n_sets = 0. */
+hecate_status hecate_grads_mean(size_t n_sets, const hecate_real *const *sets, size_t n, double *out);
+
+/* Profile 2's outer update: one AdamW step (MATH §10) of n parameters,
+ * param -= decay param + lr mhat / (sqrt(vhat) + eps), in double precision
+ * and rounded once to hecate_real, with m, v (double, n each) updated in
+ * place from grad (double) times grad_scale (the clipping factor, 1 for
+ * none).  Every operation in the order of hecate_edge.optim.AdamW, so a
+ * tensor updated here equals the numpy reference bit for bit.  Bias
+ * corrections come in as numbers (no pow on the device).  HECATE_E_NULL_ARG
+ * for a NULL array or step with n > 0; HECATE_E_UNSUPPORTED on a core whose
+ * FPU has no double precision (the Cortex-M4F: its float64 square root would
+ * need libm). */
+typedef struct {
+    double lr;                 /* this step's learning rate */
+    double decay;              /* lr * weight_decay for a decayed tensor, else 0 */
+    double beta1, beta2, eps;
+    double bias1, bias2;       /* 1 - beta1^t and 1 - beta2^t of this step t */
+    double grad_scale;
+} hecate_adamw_step;
+
+hecate_status hecate_adamw_update(const hecate_adamw_step *step, size_t n, const double *grad, double *m,
+                                  double *v, hecate_real *param);
+
 /* Size of a saved state blob for this session. */
 hecate_status hecate_state_bytes(const hecate_session *session, size_t *bytes);
 
