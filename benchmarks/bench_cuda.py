@@ -11,6 +11,11 @@ of B sessions x H heads x T tokens at head width d, in one run, by
 
 plus hecate_cuda's Titans as a reference point.  Before timing, every
 implementation's output is checked against hecate_cuda's on a small shape.
+With --backward, a second table: a training pass, forward then backward for
+dq, dk, dv and the step size (hecate_cuda_rule_forward + _backward; fla's
+forward and autograd backward), after the same check of the gradients;
+FLOPs counted as forward + backward of the recurrent form, 7 + 15 d^2 per
+token and head (docs/MATH.md §7).
 Then whole-model serving (--model table): a micro model file (d 64, 4 heads,
 window 16, delta, MAG) fed as n sessions x T tokens per call through
 Model.session_batch(n, backend="cuda") (tokens up, logits down included) and
@@ -19,7 +24,7 @@ FLOP count (every implementation, recurrent form): 7 d^2 per token and head
 (k S: 2 d^2; the decayed rank-1 write keep S - (theta k)^T e: 3 d^2; q S: 2 d^2).
 Titans: 9 d^2.  Run on a GPU machine:
 
-    HECATE_EDGE_LIB_DIR=build/cuda python3 benchmarks/bench_cuda.py --peak-tflops 67 --model
+    HECATE_EDGE_LIB_DIR=build/cuda python3 benchmarks/bench_cuda.py --peak-tflops 67 --model --backward
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ import time
 
 SHAPES = [(B, 4, T, d) for B in (1, 64, 1024) for T in (16, 1024) for d in (64, 128)]
 FLOPS_PER_TOKEN = {"delta": 7, "titans": 9}  # times d^2, per head
+TRAIN_FLOPS_PER_TOKEN = 7 + 15  # delta forward + backward, times d^2, per head
 
 
 def make_inputs(torch, B, H, T, d, seed=0):
@@ -77,6 +83,89 @@ class _HecateCall:
         self.state.zero_()
         self.hecate.check(self.hecate.lib.hecate_cuda_rule_forward(*self.args))
         return self.y
+
+
+class _HecateTrainCall:
+    """hecate_cuda_rule_forward then hecate_cuda_rule_backward of the delta rule from a zero
+    state, dy given; its gradients as (dq, dk, dv, dtheta) in (B, H, T, d) / (B, H, T)."""
+
+    def __init__(self, hecate, q, k, v, theta, dy):
+        torch, ffi, lib = hecate.torch, hecate.ffi, hecate.lib
+        self.forward = _HecateCall(hecate, "delta", q, k, v, theta)
+        B, H, T, d = q.shape
+        self.state0 = torch.zeros_like(self.forward.state)
+        self.dq, self.dk, self.dv = (torch.empty_like(q) for _ in range(3))
+        self.dgates = torch.empty_like(self.forward.gates)
+        spec = self.forward.args[0]
+        n = ffi.new("size_t *")
+        hecate.check(lib.hecate_cuda_rule_backward_len(spec, B * H, T, n))
+        self.work = torch.empty(max(int(n[0]), 1), device="cuda")
+        self.hecate, self.dy = hecate, dy
+        ptr = lambda t: ffi.cast("float *", t.data_ptr())
+        self.args = (spec, B * H, T, ptr(k), ptr(v), ptr(q), ptr(self.forward.gates), ptr(self.state0), ptr(dy),
+                     ptr(self.dk), ptr(self.dv), ptr(self.dq), ptr(self.dgates), ptr(self.work))
+
+    def __call__(self):
+        self.forward()
+        self.hecate.check(self.hecate.lib.hecate_cuda_rule_backward(*self.args))
+        return self.dq, self.dk, self.dv, self.dgates[..., 1]
+
+
+def fla_train_runs(torch, q, k, v, theta, dy):
+    """fla's fused-recurrent (float32) and chunked (bfloat16) delta rule, forward then autograd
+    backward with output gradient dy; gradients back in (B, H, T, d) / (B, H, T) float32."""
+    from fla.ops.delta_rule import chunk_delta_rule, fused_recurrent_delta_rule
+
+    def make(op, dtype):
+        leaves = [x.transpose(1, 2).contiguous().to(dtype).requires_grad_() for x in (q, k, v, theta)]
+        do = dy.transpose(1, 2).contiguous().to(dtype)
+
+        def run():
+            for leaf in leaves:
+                leaf.grad = None
+            op(*leaves, scale=1.0)[0].backward(do)
+            dq, dk, dv, dbeta = (leaf.grad.transpose(1, 2).float() for leaf in leaves)
+            return dq, dk, dv, dbeta
+        return run
+    return {"fla_fused_recurrent": make(fused_recurrent_delta_rule, torch.float32),
+            "fla_chunk": make(chunk_delta_rule, torch.bfloat16)}
+
+
+def train_implementations(torch, hecate, q, k, v, theta, with_fla):
+    dy = torch.randn_like(q)
+    runs = {"hecate_cuda": _HecateTrainCall(hecate, q, k, v, theta, dy)}
+    if with_fla:
+        runs.update(fla_train_runs(torch, q, k, v, theta, dy))
+    return runs
+
+
+def cross_check_train(torch, hecate, with_fla):
+    """Every implementation's four gradients against hecate_cuda's on one small shape."""
+    q, k, v, theta = make_inputs(torch, 2, 4, 100, 64, seed=1)
+    runs = train_implementations(torch, hecate, q, k, v, theta, with_fla)
+    want = [g.clone() for g in runs.pop("hecate_cuda")()]
+    for name, fn in runs.items():
+        for label, got, ref in zip(("dq", "dk", "dv", "dtheta"), fn(), want):
+            rel = float((got - ref).norm() / ref.norm())
+            print(f"cross-check {name} {label} vs hecate_cuda: rms-relative {rel:.2e}", flush=True)
+            if rel > (1e-1 if name == "fla_chunk" else 1e-3):  # bfloat16 inputs and gradients vs float32
+                sys.exit(f"{name} {label} disagrees with hecate_cuda ({rel:.2e}): not timing")
+
+
+def train_table(torch, hecate, with_fla, peak_tflops):
+    """Forward + backward per implementation and shape."""
+    cross_check_train(torch, hecate, with_fla)
+    print("| B | H | T | d | forward + backward | ms/call | reps | Mtok/s | GFLOP/s | % fp32 peak |")
+    print("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    for B, H, T, d in SHAPES:
+        q, k, v, theta = make_inputs(torch, B, H, T, d)
+        for name, fn in train_implementations(torch, hecate, q, k, v, theta, with_fla).items():
+            secs, reps = time_call(torch, fn)
+            gflops = TRAIN_FLOPS_PER_TOKEN * d * d * B * H * T / secs / 1e9
+            print(f"| {B} | {H} | {T} | {d} | {name} | {secs * 1e3:.3f} | {reps} | {B * T / secs / 1e6:.3f} "
+                  f"| {gflops:.1f} | {100 * gflops / (peak_tflops * 1e3):.2f} |", flush=True)
+        del q, k, v, theta
+        torch.cuda.empty_cache()
 
 
 def torch_eager(torch, q, k, v, theta):
@@ -185,6 +274,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--peak-tflops", type=float, default=67.0, help="fp32 (non-tensor-core) peak, TFLOP/s")
     parser.add_argument("--model", action="store_true", help="also the whole-model serving table")
+    parser.add_argument("--backward", action="store_true", help="also the forward + backward table")
+    parser.add_argument("--skip-forward", action="store_true", help="no forward table")
     parser.add_argument("--eager-max-tokens", type=int, default=1 << 31,
                         help="skip the eager loop above this many B*H*T tokens")
     args = parser.parse_args()
@@ -200,6 +291,16 @@ def main():
     hecate = Hecate(torch)
     print(f"device: {cuda.device_name()}; torch {torch.__version__}; "
           f"fla {getattr(fla, '__version__', '?') if with_fla else 'absent'}")
+    if not args.skip_forward:
+        forward_table(torch, hecate, with_fla, args)
+    if args.backward:
+        train_table(torch, hecate, with_fla, args.peak_tflops)
+    if args.model:
+        model_table()
+
+
+def forward_table(torch, hecate, with_fla, args):
+    """Forward per implementation and shape."""
     cross_check(torch, hecate, with_fla)
     print("| B | H | T | d | implementation | ms/call | reps | Mtok/s | GFLOP/s | % fp32 peak |")
     print("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
@@ -219,8 +320,6 @@ def main():
                 print(f"(slow: {name} took {time.perf_counter() - t0:.0f} s)", flush=True)
         del q, k, v, theta
         torch.cuda.empty_cache()
-    if args.model:
-        model_table()
 
 
 if __name__ == "__main__":

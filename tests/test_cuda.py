@@ -21,7 +21,8 @@ pytestmark = pytest.mark.skipif(_REASON is not None, reason=f"CUDA backend unava
 
 REL = 1e-4  # float32, different summation orders over up to T * d terms
 # (B, H, T, d): T = 1, T inside one tile, T past several tiles and no multiple of 16; d padded to 16/32/64/128
-SHAPES = [(1, 1, 1, 16), (2, 3, 37, 24), (3, 2, 50, 64), (1, 2, 33, 128), (2, 1, 17, 7)]
+# (at 128 and few sequences a sequence's columns split over four blocks: d = 100 leaves the last part padding)
+SHAPES = [(1, 1, 1, 16), (2, 3, 37, 24), (3, 2, 50, 64), (1, 2, 33, 128), (2, 1, 20, 100), (2, 1, 17, 7)]
 FORWARD_CASES = [("delta", None), ("titans", None), ("hebbian", None), ("atlas", {"window": 4}),
                  ("atlas", {"window": 1})]
 BACKWARD_CASES = [("delta", None), ("titans", None), ("hebbian", None), ("atlas", {"window": 4}),
@@ -50,6 +51,22 @@ def test_backward_matches_the_c_backward(rule, params, shape):
     want = ops.backward(rule, q, k, v, gates, dy, initial_state=state, params=params)
     got = ops.backward(rule, q, k, v, gates, dy, initial_state=state, params=params, backend="cuda")
     assert sorted(got) == sorted(want)
+    for name in want:
+        assert_close(got[name], want[name], REL, f"{rule} d{name}")
+
+
+# padded to 128: a sequence split over four blocks below 128 sequences, one block from there
+@pytest.mark.parametrize("n_seq", [127, 128])
+@pytest.mark.parametrize("rule,params", [("delta", None), ("titans", None), ("atlas", {"window": 3})],
+                         ids=lambda x: str(x) if x else "")
+def test_both_block_layouts_at_width_128(rule, params, n_seq):
+    q, k, v, gates, dy, state = rule_inputs(rule, n_seq, 1, 18, 100, seed=7, params=params)
+    want_o, want_s = ops.run(rule, q, k, v, gates, initial_state=state, params=params)
+    got_o, got_s = ops.run(rule, q, k, v, gates, initial_state=state, params=params, backend="cuda")
+    assert_close(got_o, want_o, REL, f"{rule} output")
+    assert_close(got_s, want_s, REL, f"{rule} final state")
+    want = ops.backward(rule, q, k, v, gates, dy, initial_state=state, params=params)
+    got = ops.backward(rule, q, k, v, gates, dy, initial_state=state, params=params, backend="cuda")
     for name in want:
         assert_close(got[name], want[name], REL, f"{rule} d{name}")
 

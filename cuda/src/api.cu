@@ -211,7 +211,7 @@ hecate_status hecate_cuda_rule_backward_len(const hecate_rule_spec *spec, uint32
     if (!work_len) return HECATE_E_NULL_ARG;
     hecate_status st = hecate_cuda_rule_check(spec, &n_gates, &state_len);
     if (st != HECATE_OK) return st;
-    *work_len = (size_t)n_seq * hct::backward_work_per_seq((int)spec->rule, (int)spec->d, (int)T);
+    *work_len = hct::backward_work((int)spec->rule, (int)spec->d, (int)T, (int)n_seq);
     return HECATE_OK;
 }
 

@@ -29,12 +29,12 @@ template <class L> cudaError_t by_rule(int rule, int n_seq, const RuleArgs &a) {
     return on_rule<ByWidth<L>>(CudaRules{}, rule, cudaErrorInvalidValue, n_seq, a);
 }
 
-/* kernel<<<n_seq, threads, smem, a.stream>>>(a) after allowing it smem bytes
+/* kernel<<<blocks, threads, smem, a.stream>>>(a) after allowing it smem bytes
  * of dynamic shared memory; the CUDA error of the launch. */
-template <class K> cudaError_t launch_with_smem(K *kernel, int n_seq, int threads, size_t smem, const RuleArgs &a) {
+template <class K> cudaError_t launch_with_smem(K *kernel, int blocks, int threads, size_t smem, const RuleArgs &a) {
     cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (err != cudaSuccess) return err;
-    kernel<<<n_seq, threads, smem, a.stream>>>(a);
+    kernel<<<blocks, threads, smem, a.stream>>>(a);
     return cudaGetLastError();
 }
 

@@ -1,19 +1,22 @@
-/* cuda/src/forward.cu — the forward kernels: one block per sequence walks its
- * T tokens with the state in registers (each rule's step: rule_ops.cuh), tokens
- * staged TILE at a time in shared memory, reads written back a tile at a time;
- * a window (Atlas) lives as a ring in shared memory (window.cuh). */
+/* cuda/src/forward.cu — the forward kernels: the blocks of a sequence (one, or
+ * PARTS of its columns each: columns.cuh) walk its T tokens with the state in
+ * registers (each rule's step: rule_ops.cuh), tokens staged TILE at a time in
+ * shared memory, reads of the block's columns written back a tile at a time;
+ * a window (Atlas) lives as a ring in shared memory (window.cuh), a copy per block. */
 #include "dispatch.cuh"
 
 namespace hct {
 
-template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) forward_kernel(RuleArgs a) {
+template <int RULE, int D, int PARTS>
+__global__ void __launch_bounds__(Split<D, PARTS>::THREADS) forward_kernel(RuleArgs a) {
     using Ops = RuleOps<RULE>;
-    constexpr int P = Cols<D>::P, NT = Cols<D>::THREADS;
+    constexpr int P = Cols<D>::P, NT = Split<D, PARTS>::THREADS;
     extern __shared__ float smem[];
     float *sk = smem, *sv = sk + TILE * D, *sq = sv + TILE * D, *sy = sq + TILE * D, *sg = sy + TILE * D;
     float *wK = sg + TILE * GATE_SLOTS, *wV = wK + a.window * D;
-    const int tid = threadIdx.x, i = tid / P, p = tid % P, d = a.d, T = a.T;
-    const size_t seq = blockIdx.x, dd = (size_t)d * d;
+    const int c0 = first_col<D, PARTS>(blockIdx.x), tid = threadIdx.x, i = c0 + tid / P, p = tid % P;
+    const int d = a.d, T = a.T;
+    const size_t seq = seq_of<D, PARTS>(blockIdx.x), dd = (size_t)d * d;
     float *state = a.state + seq * a.state_len;
     float M[R], Z[R];
     load_matrix<D>(M, state, d, i, p);
@@ -35,17 +38,23 @@ template <int RULE, int D> __global__ void __launch_bounds__(Cols<D>::THREADS) f
             if (p == 0) sy[tt * D + i] = y;
         }
         __syncthreads();
-        store_tile(a.y + base, sy, t0, T, d, D, tid, NT);
+        store_tile(a.y + base, sy, t0, T, d, D, c0, Split<D, PARTS>::COLS, tid, NT);
     }
     store_matrix<D>(M, state, d, i, p);
     if (Ops::MATS == 2) store_matrix<D>(Z, state + dd, d, i, p);
-    Ops::template ring_store<D>(ring, state, dd, d, tid);
+    if (c0 == 0) Ops::template ring_store<D>(ring, state, dd, d, tid); /* every block's ring is the same */
+}
+
+template <int RULE, int D, int PARTS> static cudaError_t forward_parts(int n_seq, const RuleArgs &a) {
+    size_t smem = ((size_t)4 * TILE * D + TILE * GATE_SLOTS + 2 * (size_t)a.window * D) * sizeof(float);
+    return launch_with_smem(forward_kernel<RULE, D, PARTS>, n_seq * PARTS, Split<D, PARTS>::THREADS, smem, a);
 }
 
 struct ForwardLaunch {
     template <int RULE, int D> static cudaError_t run(int n_seq, const RuleArgs &a) {
-        size_t smem = ((size_t)4 * TILE * D + TILE * GATE_SLOTS + 2 * (size_t)a.window * D) * sizeof(float);
-        return launch_with_smem(forward_kernel<RULE, D>, n_seq, Cols<D>::THREADS, smem, a);
+        if constexpr (D == 128)
+            if (parts_for(D, n_seq) == SPLIT_PARTS) return forward_parts<RULE, D, SPLIT_PARTS>(n_seq, a);
+        return forward_parts<RULE, D, 1>(n_seq, a);
     }
 };
 

@@ -23,8 +23,8 @@ const char *rule_names();
 /* Forward of `rule` over args.n_seq = grid sequences (RuleArgs, columns.cuh). */
 cudaError_t launch_forward(int rule, int n_seq, const RuleArgs &args);
 
-/* Work scalars of the backward per sequence, and the backward itself. */
-size_t backward_work_per_seq(int rule, int d, int T);
+/* Work scalars of the backward of n_seq sequences, and the backward itself. */
+size_t backward_work(int rule, int d, int T, int n_seq);
 cudaError_t launch_backward(int rule, int n_seq, const RuleArgs &args);
 
 } /* namespace hct */

@@ -26,7 +26,7 @@ struct Window {
  * of dd scalars each) into the ring, oldest row at slot 0. */
 template <int D> __device__ __forceinline__ void ring_load(Ring &w, const float *state, size_t dd, int d, int tid) {
     const int c = w.c;
-    for (int at = tid; at < c * D; at += Cols<D>::THREADS) {
+    for (int at = tid; at < c * D; at += blockDim.x) {
         int r = at / D, col = at % D;
         w.K[at] = col < d ? state[2 * dd + (size_t)r * d + col] : 0.0f;
         w.V[at] = col < d ? state[2 * dd + (size_t)(c + r) * d + col] : 0.0f;
@@ -47,7 +47,7 @@ template <int D> __device__ __forceinline__ void ring_push(Ring &w, const float 
 /* The ring back into the state, oldest row first. */
 template <int D> __device__ __forceinline__ void ring_store(const Ring &w, float *state, size_t dd, int d, int tid) {
     const int c = w.c;
-    for (int at = tid; at < c * d; at += Cols<D>::THREADS) {
+    for (int at = tid; at < c * d; at += blockDim.x) {
         int r = at / d, col = at % d, slot = (w.head + r) % c;
         state[2 * dd + at] = w.K[slot * D + col];
         state[2 * dd + (size_t)c * d + at] = w.V[slot * D + col];
@@ -60,7 +60,7 @@ template <int D>
 __device__ __forceinline__ void fill_window(float *wK, float *wV, const float *k, const float *v, const float *window0,
                                             int t, int c, int d, int tid) {
     __syncthreads();
-    for (int at = tid; at < c * D; at += Cols<D>::THREADS) {
+    for (int at = tid; at < c * D; at += blockDim.x) {
         int r = at / D, col = at % D, u = t - c + 1 + r;
         float kv = 0.0f, vv = 0.0f;
         if (col < d && u >= 0) {
