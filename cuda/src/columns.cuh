@@ -37,7 +37,8 @@ template <int D, int PARTS> struct Split {
  * 64 registers, and spills the state arrays; a quarter of the columns is 256 threads and
  * does not.  Used for fewer than SPLIT_BELOW sequences (about the SM count of an H100 or
  * H200), where one block per sequence would leave SMs idle; with more, the whole-column
- * blocks measured faster (fewer registers per thread, more blocks per SM, no partial sums). */
+ * blocks measured faster (fewer registers per thread, more blocks per SM, no partial sums).
+ * The forward of a rule with a window (Atlas) is never split (forward.cu). */
 constexpr int SPLIT_PARTS = 4, SPLIT_BELOW = 128;
 inline int parts_for(int D, int n_seq) { return D == 128 && n_seq < SPLIT_BELOW ? SPLIT_PARTS : 1; }
 

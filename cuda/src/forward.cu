@@ -2,7 +2,8 @@
  * PARTS of its columns each: columns.cuh) walk its T tokens with the state in
  * registers (each rule's step: rule_ops.cuh), tokens staged TILE at a time in
  * shared memory, reads of the block's columns written back a tile at a time;
- * a window (Atlas) lives as a ring in shared memory (window.cuh), a copy per block. */
+ * a window (Atlas) lives as a ring in shared memory (window.cuh); a rule with one is
+ * never split here (its backward may be: it only reads the incoming state). */
 #include "dispatch.cuh"
 
 namespace hct {
@@ -10,6 +11,9 @@ namespace hct {
 template <int RULE, int D, int PARTS>
 __global__ void __launch_bounds__(Split<D, PARTS>::THREADS) forward_kernel(RuleArgs a) {
     using Ops = RuleOps<RULE>;
+    /* a window is read from the state at the start and written back at the end: split, one
+     * block could write it back before another of the sequence had read it */
+    static_assert(PARTS == 1 || !Ops::WINDOW, "a rule with a window runs one block per sequence");
     constexpr int P = Cols<D>::P, NT = Split<D, PARTS>::THREADS;
     extern __shared__ float smem[];
     float *sk = smem, *sv = sk + TILE * D, *sq = sv + TILE * D, *sy = sq + TILE * D, *sg = sy + TILE * D;
@@ -42,7 +46,7 @@ __global__ void __launch_bounds__(Split<D, PARTS>::THREADS) forward_kernel(RuleA
     }
     store_matrix<D>(M, state, d, i, p);
     if (Ops::MATS == 2) store_matrix<D>(Z, state + dd, d, i, p);
-    if (c0 == 0) Ops::template ring_store<D>(ring, state, dd, d, tid); /* every block's ring is the same */
+    Ops::template ring_store<D>(ring, state, dd, d, tid);
 }
 
 template <int RULE, int D, int PARTS> static cudaError_t forward_parts(int n_seq, const RuleArgs &a) {
@@ -52,7 +56,7 @@ template <int RULE, int D, int PARTS> static cudaError_t forward_parts(int n_seq
 
 struct ForwardLaunch {
     template <int RULE, int D> static cudaError_t run(int n_seq, const RuleArgs &a) {
-        if constexpr (D == 128)
+        if constexpr (D == 128 && !RuleOps<RULE>::WINDOW)
             if (parts_for(D, n_seq) == SPLIT_PARTS) return forward_parts<RULE, D, SPLIT_PARTS>(n_seq, a);
         return forward_parts<RULE, D, 1>(n_seq, a);
     }
