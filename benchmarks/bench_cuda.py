@@ -155,15 +155,28 @@ def cross_check_train(torch, hecate, with_fla):
 def train_table(torch, hecate, with_fla, peak_tflops):
     """Forward + backward per implementation and shape."""
     cross_check_train(torch, hecate, with_fla)
-    print("| B | H | T | d | forward + backward | ms/call | reps | Mtok/s | GFLOP/s | % fp32 peak |")
+    sweep(torch, "forward + backward", lambda *inputs: train_implementations(torch, hecate, *inputs, with_fla),
+          lambda name: TRAIN_FLOPS_PER_TOKEN, peak_tflops)
+
+
+def sweep(torch, column, runs_of, flops_of, peak_tflops, skip=lambda name, tokens: False):
+    """One table row per shape and implementation: runs_of(q, k, v, theta) gives the timed
+    calls by name, flops_of(name) their FLOPs per token and head over d^2; skip(name, B*H*T)
+    leaves one out."""
+    print(f"| B | H | T | d | {column} | ms/call | reps | Mtok/s | GFLOP/s | % fp32 peak |")
     print("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     for B, H, T, d in SHAPES:
         q, k, v, theta = make_inputs(torch, B, H, T, d)
-        for name, fn in train_implementations(torch, hecate, q, k, v, theta, with_fla).items():
+        for name, fn in runs_of(q, k, v, theta).items():
+            if skip(name, B * H * T):
+                continue
+            t0 = time.perf_counter()
             secs, reps = time_call(torch, fn)
-            gflops = TRAIN_FLOPS_PER_TOKEN * d * d * B * H * T / secs / 1e9
+            gflops = flops_of(name) * d * d * B * H * T / secs / 1e9  # B * H * T token-heads
             print(f"| {B} | {H} | {T} | {d} | {name} | {secs * 1e3:.3f} | {reps} | {B * T / secs / 1e6:.3f} "
                   f"| {gflops:.1f} | {100 * gflops / (peak_tflops * 1e3):.2f} |", flush=True)
+            if time.perf_counter() - t0 > 60:
+                print(f"(slow: {name} took {time.perf_counter() - t0:.0f} s)", flush=True)
         del q, k, v, theta
         torch.cuda.empty_cache()
 
@@ -302,24 +315,9 @@ def main():
 def forward_table(torch, hecate, with_fla, args):
     """Forward per implementation and shape."""
     cross_check(torch, hecate, with_fla)
-    print("| B | H | T | d | implementation | ms/call | reps | Mtok/s | GFLOP/s | % fp32 peak |")
-    print("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
-    for B, H, T, d in SHAPES:
-        q, k, v, theta = make_inputs(torch, B, H, T, d)
-        for name, fn in implementations(torch, hecate, q, k, v, theta, with_fla).items():
-            if name == "torch_eager" and B * H * T > args.eager_max_tokens:
-                continue
-            t0 = time.perf_counter()
-            secs, reps = time_call(torch, fn)
-            tokens = B * H * T  # token-heads
-            flops = FLOPS_PER_TOKEN["titans" if "titans" in name else "delta"] * d * d * tokens
-            gflops = flops / secs / 1e9
-            print(f"| {B} | {H} | {T} | {d} | {name} | {secs * 1e3:.3f} | {reps} | {B * T / secs / 1e6:.3f} "
-                  f"| {gflops:.1f} | {100 * gflops / (args.peak_tflops * 1e3):.2f} |", flush=True)
-            if time.perf_counter() - t0 > 60:
-                print(f"(slow: {name} took {time.perf_counter() - t0:.0f} s)", flush=True)
-        del q, k, v, theta
-        torch.cuda.empty_cache()
+    sweep(torch, "implementation", lambda *inputs: implementations(torch, hecate, *inputs, with_fla),
+          lambda name: FLOPS_PER_TOKEN["titans" if "titans" in name else "delta"], args.peak_tflops,
+          skip=lambda name, tokens: name == "torch_eager" and tokens > args.eager_max_tokens)
 
 
 if __name__ == "__main__":
