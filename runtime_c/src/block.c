@@ -93,7 +93,7 @@ uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsi
         layout_layer(&cv, m, T, training, l > 0 && !training ? &b->lay[0] : NULL, &b->lay[l]);
     hct_block_select(b, 0);
     m->composition->layout(&cv, m, training, b);
-    b->scores = hct_take(&cv, (uint64_t)c->window * E);
+    b->scores = hct_take(&cv, (uint64_t)c->n_heads * c->window * E); /* every head's probabilities (swa.c) */
     b->rows = (const real **)hct_take_bytes(&cv, 2 * (uint64_t)c->window * E * sizeof(const real *));
     b->turned = hct_rope(c) ? hct_take(&cv, 4 * (uint64_t)(c->d / c->n_heads)) : NULL;
     b->rule_scratch = hct_take(&cv, m->rule->scratch_len(c));

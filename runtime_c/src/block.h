@@ -49,7 +49,7 @@ typedef struct hct_block {
     hct_layer_buf lay[HCT_MAX_LAYERS];
     void *own;                /* the composition's own arrays: a struct its file defines and its
                                * layout carves (compose/compose.h); NULL when only measuring */
-    real *scores;             /* (w E) scratch for one softmax row (E: the composition's window entries) */
+    real *scores;             /* (H w E) every head's softmax row of a token (E: the composition's window entries) */
     const real **rows;        /* (2 w E) the window's key rows, then its value rows (swa.c) */
     real *turned;             /* (4 h) a query turned by one offset, the query's pairs swapped, and
                                * their gradients (swa.c, MATH §2 rotary positions); NULL without */

@@ -177,6 +177,67 @@ static inline real hct_dot(const real *a, const real *b, uint32_t n) {
     return s;
 }
 
+/* Lane sums of several dots at once (window attention's scores, swa.c): for
+ * HCT_LANES vectors acc[e], hct_vtree leaves in lane e of acc[0] the sum of
+ * acc[e]'s lanes in hct_dot's tree ((0+1)+(2+3))+((4+5)+(6+7)), each add
+ * with the lower lanes first as there, so a score is hct_dot's value
+ * (MATH §6).  Pairs of vectors are added lane pair by lane pair (a shuffle
+ * of the even lanes plus one of the odd lanes, within 16-byte halves: what
+ * SSE and AVX shuffle in one instruction), then the halves of two vectors.
+ * Only where lane vectors live in SIMD registers and the lane count is 2,
+ * 4 or 8 (HCT_VTREE is 1; the preprocessor learns the scalar's size from
+ * HECATE_REAL's name, float or double); elsewhere callers keep hct_dot. */
+#define HCT_REAL_BYTES_float 4
+#define HCT_REAL_BYTES_double 8
+#define HCT_REAL_BYTES_OF_(t) HCT_REAL_BYTES_##t
+#define HCT_REAL_BYTES_OF(t) HCT_REAL_BYTES_OF_(t)
+#define HCT_PP_REAL_BYTES HCT_REAL_BYTES_OF(HECATE_REAL) /* 0 in #if for another type */
+#if HCT_VEC_IN_REGISTERS && (HCT_PP_REAL_BYTES == 4 || HCT_PP_REAL_BYTES == 8)
+#define HCT_PP_LANES (HCT_VEC_BYTES / HCT_PP_REAL_BYTES)
+#if defined(__clang__) || __GNUC__ >= 12
+#define HCT_SHUF(a, b, ...) __builtin_shufflevector((a), (b), __VA_ARGS__)
+#else
+#if HCT_PP_REAL_BYTES == 4
+typedef int32_t hct_lane_index __attribute__((vector_size(HCT_VEC_BYTES)));
+#else
+typedef int64_t hct_lane_index __attribute__((vector_size(HCT_VEC_BYTES)));
+#endif
+#define HCT_SHUF(a, b, ...) __builtin_shuffle((a), (b), (hct_lane_index){__VA_ARGS__})
+#endif
+#if HCT_PP_LANES == 8
+#define HCT_PAIRS(a, b) \
+    HCT_VADD(HCT_SHUF(a, b, 0, 2, 8, 10, 4, 6, 12, 14), HCT_SHUF(a, b, 1, 3, 9, 11, 5, 7, 13, 15))
+#elif HCT_PP_LANES == 4
+#define HCT_PAIRS(a, b) HCT_VADD(HCT_SHUF(a, b, 0, 2, 4, 6), HCT_SHUF(a, b, 1, 3, 5, 7))
+#elif HCT_PP_LANES == 2
+#define HCT_PAIRS(a, b) HCT_VADD(HCT_SHUF(a, b, 0, 2), HCT_SHUF(a, b, 1, 3))
+#endif
+#endif
+#ifdef HCT_PAIRS
+#define HCT_VTREE 1
+/* Lanes 2i and 2i+1 exchanged (MATH §2's swap of a rotary pair) */
+#if HCT_PP_LANES == 8
+#define HCT_SWAP_PAIRS(a) HCT_SHUF(a, a, 1, 0, 3, 2, 5, 4, 7, 6)
+#elif HCT_PP_LANES == 4
+#define HCT_SWAP_PAIRS(a) HCT_SHUF(a, a, 1, 0, 3, 2)
+#else
+#define HCT_SWAP_PAIRS(a) HCT_SHUF(a, a, 1, 0)
+#endif
+static inline void hct_vtree(hct_vec *acc) {
+    /* 2 lanes: [a01 b01]; 4: [a01 a23 b01 b23] then [a b c d]; 8: the same
+     * in each half, [a0123 b c d | a4567 b c d] and [e.. h..], then halves */
+    uint32_t n = HCT_LANES;
+    for (; n > 1 && (HCT_LANES < 8 || n > 2); n /= 2)
+        for (uint32_t j = 0; j < n / 2; j++) acc[j] = HCT_PAIRS(acc[2 * j], acc[2 * j + 1]);
+#if HCT_PP_LANES == 8
+    acc[0] = HCT_VADD(HCT_SHUF(acc[0], acc[1], 0, 1, 2, 3, 8, 9, 10, 11),
+                      HCT_SHUF(acc[0], acc[1], 4, 5, 6, 7, 12, 13, 14, 15));
+#endif
+}
+#else
+#define HCT_VTREE 0
+#endif
+
 /* Y[t, :] = X[t, :] W for t < T: a linear map applied to T rows.
  * W (din, dout), X (T, din), Y (T, dout). */
 void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y);

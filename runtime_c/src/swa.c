@@ -74,32 +74,126 @@ static void turn_back_add(const real *row, const real *x, const real *xs, uint32
     for (uint32_t i = 0; i < hd; i++) out[i] += C[i] * x[i] - S[i] * xs[i];
 }
 
+#if HCT_VTREE
+/* Scores of head h (key columns from off) for entries i0 .. i0 + cnt - 1
+ * (cnt <= HCT_LANES), one lane vector of them at once: per entry the
+ * operations of turn and hct_dot in their order (its query vectors turned by
+ * the entry's offset in registers, C q + S swap(q), MATH §2; the products
+ * summed vector by vector from 0; the lanes by hct_vtree, hct_dot's tree),
+ * then times the scale if scaled.  hd is a whole number nv of lane vectors.  A short
+ * last group repeats its last entry in the unused lanes, which are dropped. */
+static void score_lanes(const real *const *keys, uint32_t off, const real *q, const real *qs, const real *rope,
+                        const window *g, bool scaled, uint32_t i0, uint32_t cnt, real *sc) {
+    uint32_t hd = g->hd, nv = hd / HCT_LANES;
+    hct_vec acc[HCT_LANES];
+    const real *k[HCT_LANES], *row[HCT_LANES];
+    for (uint32_t e = 0; e < HCT_LANES; e++) {
+        uint32_t i = i0 + (e < cnt ? e : cnt - 1);
+        k[e] = keys[i] + off;
+        row[e] = rope ? rope + (size_t)(g->n - 1 - i / g->E) * 2 * hd : NULL; /* i / E: n - 1 - that back */
+        acc[e] = HCT_VSPLAT((real)0);
+    }
+    for (uint32_t v = 0; v < nv; v++) {
+        uint32_t c = v * HCT_LANES;
+        hct_vec qv = HCT_VLOAD(q + c);
+        if (rope) {
+            hct_vec qsv = HCT_VLOAD(qs + c);
+            for (uint32_t e = 0; e < HCT_LANES; e++) {
+                hct_vec qt = HCT_VADD(HCT_VMUL(HCT_VLOAD(row[e] + c), qv), HCT_VMUL(HCT_VLOAD(row[e] + hd + c), qsv));
+                acc[e] = HCT_VADD(acc[e], HCT_VMUL(qt, HCT_VLOAD(k[e] + c)));
+            }
+        } else {
+            for (uint32_t e = 0; e < HCT_LANES; e++) acc[e] = HCT_VADD(acc[e], HCT_VMUL(qv, HCT_VLOAD(k[e] + c)));
+        }
+    }
+    hct_vtree(acc);
+    if (scaled) acc[0] = HCT_VMUL(HCT_VSPLAT(g->scale), acc[0]);
+    if (cnt == HCT_LANES) {
+        HCT_VSTORE(sc + i0, acc[0]);
+    } else {
+        real lane[HCT_VEC_BYTES / sizeof(real)];
+        HCT_VSTORE(lane, acc[0]);
+        for (uint32_t e = 0; e < cnt; e++) sc[i0 + e] = lane[e];
+    }
+}
+#endif
+
 /* Scores sc[i] of head h for every entry of the window (before the softmax). */
 static void scores(const hecate_session *s, const hct_block *b, const window *g, const real *qh, uint32_t h,
                    real *sc) {
     const real *const *keys = b->rows;
     uint32_t hd = g->hd, m = g->n * g->E;
+    real *qt = b->turned, *qs = s->rope ? b->turned + hd : NULL;
+    if (s->rope) swap_pairs(qh, hd, qs);
+#if HCT_VTREE
+    if (hd % HCT_LANES == 0) {
+        for (uint32_t i0 = 0; i0 < m; i0 += HCT_LANES)
+            score_lanes(keys, h * hd, qh, qs, s->rope, g, true, i0, m - i0 < HCT_LANES ? m - i0 : HCT_LANES, sc);
+        return;
+    }
+#endif
     if (!s->rope) {
         for (uint32_t i = 0; i < m; i++) sc[i] = g->scale * hct_dot(qh, keys[i] + h * hd, hd);
         return;
     }
-    real *qt = b->turned, *qs = b->turned + hd;
-    swap_pairs(qh, hd, qs);
     for (uint32_t j = 0; j < g->n; j++) { /* position j0 + j is n - 1 - j tokens back */
         turn(s->rope + (size_t)(g->n - 1 - j) * 2 * hd, qh, qs, hd, qt);
         for (uint32_t i = j * g->E; i < (j + 1) * g->E; i++) sc[i] = g->scale * hct_dot(qt, keys[i] + h * hd, hd);
     }
 }
 
+#if HCT_VEC_IN_REGISTERS
+/* a[c0 ..) over NV lane vectors of columns, all heads at once: lane vectors
+ * of the sum kept in registers and NV independent chains of adds. */
+static inline void weighted_vecs(const real *const *values, const real *const *ph, uint32_t m, uint32_t c0,
+                                 uint32_t NV, real *a) {
+    hct_vec acc[8];
+    for (uint32_t v = 0; v < NV; v++) acc[v] = HCT_VSPLAT((real)0);
+    for (uint32_t i = 0; i < m; i++) {
+        const real *x = values[i] + c0;
+        for (uint32_t v = 0; v < NV; v++)
+            acc[v] = HCT_VADD(acc[v], HCT_VMUL(HCT_VSPLAT(ph[v][i]), HCT_VLOAD(x + v * HCT_LANES)));
+    }
+    for (uint32_t v = 0; v < NV; v++) HCT_VSTORE(a + c0 + v * HCT_LANES, acc[v]);
+}
+#endif
+
+/* a^j = sum over the window's entries i, in order, of p^j_i v_i^j for every
+ * head j (MATH §2), from 0: per output the adds of hct_axpy entry by entry.
+ * p holds head j's probabilities at p + j stride. */
+static void weighted_sum(const real *const *values, const real *p, size_t stride, const window *g, real *a) {
+    uint32_t d = g->d, hd = g->hd, m = g->n * g->E;
+#if HCT_VEC_IN_REGISTERS
+    if (hd % HCT_LANES == 0) {
+        for (uint32_t c0 = 0; c0 < d;) {
+            uint32_t nv = (d - c0) / HCT_LANES >= 8 ? 8 : (d - c0) / HCT_LANES >= 4 ? 4 : 1;
+            const real *ph[8];
+            for (uint32_t v = 0; v < nv; v++) ph[v] = p + (c0 + v * HCT_LANES) / hd * stride;
+            if (nv == 8) weighted_vecs(values, ph, m, c0, 8, a);
+            else if (nv == 4) weighted_vecs(values, ph, m, c0, 4, a);
+            else weighted_vecs(values, ph, m, c0, 1, a);
+            c0 += nv * HCT_LANES;
+        }
+        return;
+    }
+#endif
+    hct_zero(a, d);
+    for (uint32_t h = 0; h < g->H; h++)
+        for (uint32_t i = 0; i < m; i++) hct_axpy(a + h * hd, p[h * stride + i], values[i] + h * hd, hd);
+}
+
+/* MATH §2 for token t: every head's scores, softmax (the probabilities kept
+ * in L->probs for training, else in b->scores, (H, w E) either way), then
+ * the weighted sum of the values of all heads in one pass. */
 void hct_swa_forward(const hecate_session *s, hct_block *b, uint32_t t) {
     window g = window_of(s, b, t);
     gather_rows(s, b, &g);
     uint32_t d = g.d, H = g.H, hd = g.hd, m = g.n * g.E;
-    const real *q = b->L->q + (size_t)t * d, *const *values = b->rows + m;
-    real *a = b->L->a + (size_t)t * d;
-    hct_zero(a, d);
+    size_t stride = (size_t)g.w * g.E;
+    const real *q = b->L->q + (size_t)t * d;
+    real *probs = b->L->probs ? b->L->probs + (size_t)t * H * stride : b->scores;
     for (uint32_t h = 0; h < H; h++) {
-        real *sc = b->L->probs ? b->L->probs + ((size_t)t * H + h) * g.w * g.E : b->scores;
+        real *sc = probs + h * stride;
         real mx = -HCT_REAL_MAX;
         scores(s, b, &g, q + h * hd, h, sc);
         for (uint32_t i = 0; i < m; i++)
@@ -108,12 +202,51 @@ void hct_swa_forward(const hecate_session *s, hct_block *b, uint32_t t) {
         hct_exp_shifted(sc, mx, m);
         for (uint32_t i = 0; i < m; i++) sum += sc[i];
         real inv = (real)1 / sum;
-        for (uint32_t i = 0; i < m; i++) {
-            sc[i] *= inv;
-            hct_axpy(a + h * hd, sc[i], values[i] + h * hd, hd);
+        for (uint32_t i = 0; i < m; i++) sc[i] *= inv;
+    }
+    weighted_sum(b->rows + m, probs, stride, &g, b->L->a + (size_t)t * d);
+}
+
+#if HCT_VTREE
+/* Head h's gradients from dsc_i = dL/ds_i times the scale (MATH §7), one
+ * lane vector of columns at a time (a rotary pair never straddles two):
+ * dq^h, kept in registers, gets each offset's R(o)^T (sum of its entries'
+ * dsc_i k_i) in offset order (or dsc_i k_i entry by entry without rotary
+ * positions), and the block's own entries dk_i += dsc_i R(o) q, dv_i += p_i
+ * da; per element the operations of the scalar path below, in its order. */
+static void head_backward(const hecate_session *s, hct_block *b, const window *g, uint32_t t, uint32_t h,
+                          const real *pr, const real *dsc, uint32_t own) {
+    uint32_t d = g->d, hd = g->hd, E = g->E, off = h * hd;
+    const real *const *keys = b->rows;
+    const real *q = b->L->q + (size_t)t * d + off, *da = b->da + (size_t)t * d + off;
+    real *dq = b->dq + (size_t)t * d + off;
+    for (uint32_t c = 0; c < hd; c += HCT_LANES) {
+        hct_vec qv = HCT_VLOAD(q + c), dav = HCT_VLOAD(da + c), dqv = HCT_VLOAD(dq + c), qs = qv;
+        if (s->rope) qs = HCT_SWAP_PAIRS(qv);
+        for (uint32_t j = 0; j < g->n; j++) { /* position j0 + j, n - 1 - j back, its E entries */
+            hct_vec qt = qv, C = qv, S = qv, dqt = HCT_VSPLAT((real)0);
+            if (s->rope) {
+                const real *row = s->rope + (size_t)(g->n - 1 - j) * 2 * hd;
+                C = HCT_VLOAD(row + c), S = HCT_VLOAD(row + hd + c);
+                qt = HCT_VADD(HCT_VMUL(C, qv), HCT_VMUL(S, qs));
+            }
+            for (uint32_t i = j * E; i < (j + 1) * E; i++) {
+                hct_vec gk = HCT_VMUL(HCT_VSPLAT(dsc[i]), HCT_VLOAD(keys[i] + off + c));
+                if (s->rope) dqt = HCT_VADD(dqt, gk);
+                else dqv = HCT_VADD(dqv, gk);
+                if (i >= own) {
+                    size_t r = (size_t)(g->j0 + j - b->p0) * d + off + c;
+                    real *dk = b->dk[i % E] + r, *dv = b->dv[i % E] + r;
+                    HCT_VSTORE(dk, HCT_VADD(HCT_VLOAD(dk), HCT_VMUL(HCT_VSPLAT(dsc[i]), qt)));
+                    HCT_VSTORE(dv, HCT_VADD(HCT_VLOAD(dv), HCT_VMUL(HCT_VSPLAT(pr[i]), dav)));
+                }
+            }
+            if (s->rope) dqv = HCT_VADD(dqv, HCT_VSUB(HCT_VMUL(C, dqt), HCT_VMUL(S, HCT_SWAP_PAIRS(dqt))));
         }
+        HCT_VSTORE(dq + c, dqv);
     }
 }
+#endif
 
 void hct_swa_backward(const hecate_session *s, hct_block *b, uint32_t t) {
     window g = window_of(s, b, t);
@@ -127,6 +260,17 @@ void hct_swa_backward(const hecate_session *s, hct_block *b, uint32_t t) {
     for (uint32_t h = 0; h < H; h++) {
         const real *pr = b->L->probs + ((size_t)t * H + h) * g.w * E;
         real pdp = 0;
+#if HCT_VTREE
+        if (hd % HCT_LANES == 0) {
+            for (uint32_t i0 = 0; i0 < m; i0 += HCT_LANES) /* dP, hct_dot's value */
+                score_lanes(values, h * hd, da + h * hd, NULL, NULL, &g, false, i0,
+                            m - i0 < HCT_LANES ? m - i0 : HCT_LANES, ds);
+            for (uint32_t i = 0; i < m; i++) pdp += pr[i] * ds[i];
+            for (uint32_t i = 0; i < m; i++) ds[i] = pr[i] * (ds[i] - pdp) * scale; /* as dsc below */
+            head_backward(s, b, &g, t, h, pr, ds, own);
+            continue;
+        }
+#endif
         for (uint32_t i = 0; i < m; i++) {
             ds[i] = hct_dot(da + h * hd, values[i] + h * hd, hd); /* dP */
             pdp += pr[i] * ds[i];
