@@ -82,29 +82,31 @@ static void turn_back_add(const real *row, const real *x, const real *xs, uint32
  * summed vector by vector from 0; the lanes by hct_vtree, hct_dot's tree),
  * then times the scale if scaled.  hd is a whole number nv of lane vectors.  A short
  * last group repeats its last entry in the unused lanes, which are dropped. */
-static void score_lanes(const real *const *keys, uint32_t off, const real *q, const real *qs, const real *rope,
-                        const window *g, bool scaled, uint32_t i0, uint32_t cnt, real *sc) {
-    uint32_t hd = g->hd, nv = hd / HCT_LANES;
+__attribute__((always_inline)) static inline void
+score_lanes_nv(const real *const *keys, uint32_t off, const real *q, const real *qs, const real *rope,
+               const window *g, bool scaled, uint32_t i0, uint32_t cnt, uint32_t nv, real *sc) {
+    uint32_t hd = g->hd, E = g->E, j = i0 / E, r = i0 % E; /* entry i0: offset j's r-th */
     hct_vec acc[HCT_LANES];
-    const real *k[HCT_LANES], *row[HCT_LANES];
     for (uint32_t e = 0; e < HCT_LANES; e++) {
-        uint32_t i = i0 + (e < cnt ? e : cnt - 1);
-        k[e] = keys[i] + off;
-        row[e] = rope ? rope + (size_t)(g->n - 1 - i / g->E) * 2 * hd : NULL; /* i / E: n - 1 - that back */
-        acc[e] = HCT_VSPLAT((real)0);
-    }
-    for (uint32_t v = 0; v < nv; v++) {
-        uint32_t c = v * HCT_LANES;
-        hct_vec qv = HCT_VLOAD(q + c);
+        if (e >= cnt) { /* past the window's end: a copy, dropped below */
+            acc[e] = acc[cnt - 1];
+            continue;
+        }
+        const real *k = keys[i0 + e] + off;
+        hct_vec a = HCT_VSPLAT((real)0);
         if (rope) {
-            hct_vec qsv = HCT_VLOAD(qs + c);
-            for (uint32_t e = 0; e < HCT_LANES; e++) {
-                hct_vec qt = HCT_VADD(HCT_VMUL(HCT_VLOAD(row[e] + c), qv), HCT_VMUL(HCT_VLOAD(row[e] + hd + c), qsv));
-                acc[e] = HCT_VADD(acc[e], HCT_VMUL(qt, HCT_VLOAD(k[e] + c)));
+            const real *C = rope + (size_t)(g->n - 1 - j) * 2 * hd, *S = C + hd; /* n - 1 - j back */
+            for (uint32_t c = 0; c < nv * HCT_LANES; c += HCT_LANES) {
+                hct_vec qt = HCT_VADD(HCT_VMUL(HCT_VLOAD(C + c), HCT_VLOAD(q + c)),
+                                      HCT_VMUL(HCT_VLOAD(S + c), HCT_VLOAD(qs + c)));
+                a = HCT_VADD(a, HCT_VMUL(qt, HCT_VLOAD(k + c)));
             }
         } else {
-            for (uint32_t e = 0; e < HCT_LANES; e++) acc[e] = HCT_VADD(acc[e], HCT_VMUL(qv, HCT_VLOAD(k[e] + c)));
+            for (uint32_t c = 0; c < nv * HCT_LANES; c += HCT_LANES)
+                a = HCT_VADD(a, HCT_VMUL(HCT_VLOAD(q + c), HCT_VLOAD(k + c)));
         }
+        acc[e] = a;
+        if (++r == E) r = 0, j++;
     }
     hct_vtree(acc);
     if (scaled) acc[0] = HCT_VMUL(HCT_VSPLAT(g->scale), acc[0]);
@@ -115,6 +117,16 @@ static void score_lanes(const real *const *keys, uint32_t off, const real *q, co
         HCT_VSTORE(lane, acc[0]);
         for (uint32_t e = 0; e < cnt; e++) sc[i0 + e] = lane[e];
     }
+}
+
+/* score_lanes_nv with the common widths as constants (its loops unrolled) */
+static void score_lanes(const real *const *keys, uint32_t off, const real *q, const real *qs, const real *rope,
+                        const window *g, bool scaled, uint32_t i0, uint32_t cnt, real *sc) {
+    uint32_t nv = g->hd / HCT_LANES;
+    if (nv == 1) score_lanes_nv(keys, off, q, qs, rope, g, scaled, i0, cnt, 1, sc);
+    else if (nv == 2) score_lanes_nv(keys, off, q, qs, rope, g, scaled, i0, cnt, 2, sc);
+    else if (nv == 4) score_lanes_nv(keys, off, q, qs, rope, g, scaled, i0, cnt, 4, sc);
+    else score_lanes_nv(keys, off, q, qs, rope, g, scaled, i0, cnt, nv, sc);
 }
 #endif
 
