@@ -123,7 +123,20 @@ def partial_blocks_model(tmp_path: Path, quantize) -> Path:
     return path
 
 
-@pytest.mark.parametrize("model", ["golden", "f32", "int8"])
+def rope_model(tmp_path: Path, composition: str) -> Path:
+    """Window attention with rotary positions at head width 16 (MATH §2), the
+    default model (MAL, one entry a position) or MAC (two), d = 32, 2 heads:
+    the lane-vector scores and value sums of swa.c (D60) on partial and full
+    windows."""
+    from conftest import lively_params
+    from hecate_edge.config import ModelConfig
+    cfg = ModelConfig(d_model=32, n_heads=2, composition=composition, rope=True)
+    path = tmp_path / f"rope_{composition}.hct"
+    path.write_bytes(write_model(cfg, lively_params(cfg, 0), "f32"))
+    return path
+
+
+@pytest.mark.parametrize("model", ["golden", "f32", "int8", "rope-mal", "rope-mac"])
 @pytest.mark.parametrize("arch", [(), ("-march=native",)], ids=["baseline", "native"])
 def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path, arch, model):
     """The lane-vector kernels and their plain-C fallback do the same arithmetic
@@ -133,9 +146,14 @@ def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path, arch, model):
     qweights.c), here also on files with whole and partial column blocks; and
     so does hct_linear with two tokens per register block (wasm SIMD128's
     setting, mathfn.h) on chunks of 16 and a last chunk of 3, and with four
-    lane vectors of columns per block instead of eight (D57)."""
+    lane vectors of columns per block instead of eight (D57); and window
+    attention's lane-vector scores, value sums (hct_vtree, D60) and the plain
+    path's hct_dot, with rotary positions too."""
     text = "hecate_edge: the same bits with or without SIMD128."
-    path = GOLDEN if model == "golden" else partial_blocks_model(tmp_path, "int8" if model == "int8" else None)
+    if model.startswith("rope-"):
+        path = rope_model(tmp_path, model[5:])
+    else:
+        path = GOLDEN if model == "golden" else partial_blocks_model(tmp_path, "int8" if model == "int8" else None)
     outputs = [run([build("dump_logits", "f32", tmp_path, arch + extra, sanitize=False), path, text]).stdout
                for extra in ((), ("-DHECATE_NO_VECTOR_EXT",), ("-DHECATE_LIN_TOKENS=2",), ("-DHECATE_LIN_VECS=4",))]
     assert outputs[0] and outputs[0].count("\n") == len(text)
