@@ -1,6 +1,9 @@
 /* swa.c — causal sliding-window attention over a streaming window cache
  * (MATH §2), with or without rotary positions in their relative form, and
- * its backward for training chunks (MATH §7). */
+ * its backward for training chunks (MATH §7).  Where lane vectors live in
+ * SIMD registers a lane vector of window entries is scored at once and the
+ * values of all heads are summed in one pass, every sum in hct_dot's and
+ * hct_axpy's order (DECISIONS D60); elsewhere entry by entry. */
 #include "block.h"
 #include "mathfn.h"
 #include "compose/compose.h"
@@ -80,8 +83,9 @@ static void turn_back_add(const real *row, const real *x, const real *xs, uint32
  * operations of turn and hct_dot in their order (its query vectors turned by
  * the entry's offset in registers, C q + S swap(q), MATH §2; the products
  * summed vector by vector from 0; the lanes by hct_vtree, hct_dot's tree),
- * then times the scale if scaled.  hd is a whole number nv of lane vectors.  A short
- * last group repeats its last entry in the unused lanes, which are dropped. */
+ * then times the scale if scaled (the backward's dP dots are not).  hd is a
+ * whole number nv of lane vectors.  A short last group copies its last
+ * entry's sums into the unused lanes, which are dropped. */
 __attribute__((always_inline)) static inline void
 score_lanes_nv(const real *const *keys, uint32_t off, const real *q, const real *qs, const real *rope,
                const window *g, bool scaled, uint32_t i0, uint32_t cnt, uint32_t nv, real *sc) {
