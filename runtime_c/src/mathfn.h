@@ -146,6 +146,36 @@ static inline void hct_store4(real *y, hct_sum4 s) {
 }
 #endif
 
+/* The scalar's size in bytes for #if, from HECATE_REAL's name (float or
+ * double; 0 for another type). */
+#define HCT_REAL_BYTES_float 4
+#define HCT_REAL_BYTES_double 8
+#define HCT_REAL_BYTES_OF_(t) HCT_REAL_BYTES_##t
+#define HCT_REAL_BYTES_OF(t) HCT_REAL_BYTES_OF_(t)
+#define HCT_PP_REAL_BYTES HCT_REAL_BYTES_OF(HECATE_REAL) /* 0 in #if for another type */
+
+/* The sum of a lane vector's lanes in hct_dot's fixed pairwise tree
+ * ((0+1)+(2+3))+((4+5)+(6+7)) (MATH §6).  Where lane vectors live in SIMD
+ * registers the lanes are read in place (2, 4 or 8 of them): the same adds
+ * as the loop below, which goes through memory (a store, then dependent
+ * scalar loads and stores: D62 measured that chain as the delta BPTT's
+ * largest cost). */
+static inline real hct_vsum(hct_vec acc) {
+#if HCT_VEC_IN_REGISTERS && HCT_PP_REAL_BYTES > 0 && HCT_VEC_BYTES / HCT_PP_REAL_BYTES == 8
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+#elif HCT_VEC_IN_REGISTERS && HCT_PP_REAL_BYTES > 0 && HCT_VEC_BYTES / HCT_PP_REAL_BYTES == 4
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+#elif HCT_VEC_IN_REGISTERS && HCT_PP_REAL_BYTES > 0 && HCT_VEC_BYTES / HCT_PP_REAL_BYTES == 2
+    return acc[0] + acc[1];
+#else
+    real lane[HCT_VEC_BYTES / sizeof(real)];
+    HCT_VSTORE(lane, acc);
+    for (uint32_t w = 1; w < HCT_LANES; w *= 2)
+        for (uint32_t l = 0; l + w < HCT_LANES; l += 2 * w) lane[l] += lane[l + w];
+    return lane[0];
+#endif
+}
+
 /* <a, b>: lane sums over whole vectors, the lanes added in a fixed pairwise
  * tree ((0+1)+(2+3))+..., then the tail in order.  Without SIMD registers
  * and with four lanes (a float build without AVX: the Cortex-M4F) the
@@ -168,11 +198,7 @@ static inline real hct_dot(const real *a, const real *b, uint32_t n) {
 #endif
     hct_vec acc = HCT_VSPLAT((real)0);
     for (; i + HCT_LANES <= n; i += HCT_LANES) acc = HCT_VADD(acc, HCT_VMUL(HCT_VLOAD(a + i), HCT_VLOAD(b + i)));
-    real lane[HCT_VEC_BYTES / sizeof(real)];
-    HCT_VSTORE(lane, acc);
-    for (uint32_t w = 1; w < HCT_LANES; w *= 2)
-        for (uint32_t l = 0; l + w < HCT_LANES; l += 2 * w) lane[l] += lane[l + w];
-    real s = lane[0];
+    real s = hct_vsum(acc);
     for (; i < n; i++) s += a[i] * b[i];
     return s;
 }
@@ -187,11 +213,6 @@ static inline real hct_dot(const real *a, const real *b, uint32_t n) {
  * Only where lane vectors live in SIMD registers and the lane count is 2,
  * 4 or 8 (HCT_VTREE is 1; the preprocessor learns the scalar's size from
  * HECATE_REAL's name, float or double); elsewhere callers keep hct_dot. */
-#define HCT_REAL_BYTES_float 4
-#define HCT_REAL_BYTES_double 8
-#define HCT_REAL_BYTES_OF_(t) HCT_REAL_BYTES_##t
-#define HCT_REAL_BYTES_OF(t) HCT_REAL_BYTES_OF_(t)
-#define HCT_PP_REAL_BYTES HCT_REAL_BYTES_OF(HECATE_REAL) /* 0 in #if for another type */
 #if HCT_VEC_IN_REGISTERS && (HCT_PP_REAL_BYTES == 4 || HCT_PP_REAL_BYTES == 8)
 #define HCT_PP_LANES (HCT_VEC_BYTES / HCT_PP_REAL_BYTES)
 #if defined(__clang__) || __GNUC__ >= 12
