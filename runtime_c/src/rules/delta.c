@@ -22,6 +22,84 @@ static void delta_token(const hct_rule_io *io, uint32_t t, const real *at, const
     hct_matrix_retain(io, out, io->q + (size_t)t * d, g[G_THETA], y);
 }
 
+#if HCT_VEC_IN_REGISTERS
+/* The first pass of MATH §7's delta BPTT over rows j and j+1 of dS at once,
+ * one lane vector of columns at a time (D62): dS_j += q_j dy, then with
+ * that row dq_j = <S_{t+1,j}, dy>, <dS_j, S_{t,j}> (for dalpha), <dS_j, e>
+ * (into dk_j) and u += k_j dS_j.  Each dot is hct_dot's: its lane sums in
+ * column order from 0, then hct_vsum; u gets row j's product, then row
+ * j+1's, as rows in order.  So every value is the one of the row-by-row
+ * calls, bit for bit; six independent add chains instead of one, and dy,
+ * e and u loaded once for two rows.  Whole lane vectors only (d a multiple
+ * of HCT_LANES, so d is even).  Always inlined with a constant has_dy. */
+static inline __attribute__((always_inline)) void rows_first_pass(const hct_token_step *s, const hct_token_grad *x,
+                                                                  uint32_t d, real *u, real *dalpha, int has_dy) {
+    const real *dy = s->dy, *e = s->extra;
+    for (uint32_t j = 0; j < d; j += 2) {
+        real *ds0 = s->ds + (size_t)j * d, *ds1 = ds0 + d;
+        const real *o0 = s->out + (size_t)j * d, *o1 = o0 + d, *i0 = s->in + (size_t)j * d, *i1 = i0 + d;
+        hct_vec q0 = HCT_VSPLAT(x->q[j]), q1 = HCT_VSPLAT(x->q[j + 1]);
+        hct_vec k0 = HCT_VSPLAT(x->k[j]), k1 = HCT_VSPLAT(x->k[j + 1]);
+        hct_vec aq0 = HCT_VSPLAT((real)0), aq1 = aq0, aa0 = aq0, aa1 = aq0, ae0 = aq0, ae1 = aq0;
+        for (uint32_t i = 0; i < d; i += HCT_LANES) {
+            hct_vec r0 = HCT_VLOAD(ds0 + i), r1 = HCT_VLOAD(ds1 + i);
+            if (has_dy) {
+                hct_vec y = HCT_VLOAD(dy + i);
+                r0 = HCT_VADD(r0, HCT_VMUL(q0, y));
+                r1 = HCT_VADD(r1, HCT_VMUL(q1, y));
+                HCT_VSTORE(ds0 + i, r0);
+                HCT_VSTORE(ds1 + i, r1);
+                aq0 = HCT_VADD(aq0, HCT_VMUL(HCT_VLOAD(o0 + i), y));
+                aq1 = HCT_VADD(aq1, HCT_VMUL(HCT_VLOAD(o1 + i), y));
+            }
+            aa0 = HCT_VADD(aa0, HCT_VMUL(r0, HCT_VLOAD(i0 + i)));
+            aa1 = HCT_VADD(aa1, HCT_VMUL(r1, HCT_VLOAD(i1 + i)));
+            hct_vec ev = HCT_VLOAD(e + i);
+            ae0 = HCT_VADD(ae0, HCT_VMUL(r0, ev));
+            ae1 = HCT_VADD(ae1, HCT_VMUL(r1, ev));
+            HCT_VSTORE(u + i, HCT_VADD(HCT_VADD(HCT_VLOAD(u + i), HCT_VMUL(k0, r0)), HCT_VMUL(k1, r1)));
+        }
+        if (has_dy) {
+            x->dq[j] = hct_vsum(aq0);
+            x->dq[j + 1] = hct_vsum(aq1);
+        }
+        *dalpha -= hct_vsum(aa0);
+        *dalpha -= hct_vsum(aa1);
+        x->dk[j] = hct_vsum(ae0);
+        x->dk[j + 1] = hct_vsum(ae1);
+    }
+}
+
+/* hct_matrix_error_step_finish and hct_matrix_keep_add with dat == ds in
+ * one pass over rows j, j+1 (D62): dk_j = -theta dk_j + <M_j, de> (two
+ * dot chains, hct_dot's order) and dS_j <- keep dS_j + k_j de, the same
+ * operations per element as those two calls. */
+static real rows_finish_keep(const hct_token_step *s, const hct_token_grad *x, uint32_t d, const real *u,
+                             real *de, real keep) {
+    real theta = x->gates[G_THETA];
+    for (uint32_t i = 0; i < d; i++) {
+        de[i] = -theta * u[i];
+        x->dv[i] = -de[i];
+    }
+    hct_vec kv = HCT_VSPLAT(keep);
+    for (uint32_t j = 0; j < d; j += 2) {
+        const real *m0 = s->at + (size_t)j * d, *m1 = m0 + d;
+        real *ds0 = s->ds + (size_t)j * d, *ds1 = ds0 + d;
+        hct_vec a0 = HCT_VSPLAT((real)0), a1 = a0, k0 = HCT_VSPLAT(x->k[j]), k1 = HCT_VSPLAT(x->k[j + 1]);
+        for (uint32_t i = 0; i < d; i += HCT_LANES) {
+            hct_vec dev = HCT_VLOAD(de + i);
+            a0 = HCT_VADD(a0, HCT_VMUL(HCT_VLOAD(m0 + i), dev));
+            a1 = HCT_VADD(a1, HCT_VMUL(HCT_VLOAD(m1 + i), dev));
+            HCT_VSTORE(ds0 + i, HCT_VADD(HCT_VMUL(kv, HCT_VLOAD(ds0 + i)), HCT_VMUL(k0, dev)));
+            HCT_VSTORE(ds1 + i, HCT_VADD(HCT_VMUL(kv, HCT_VLOAD(ds1 + i)), HCT_VMUL(k1, dev)));
+        }
+        x->dk[j] = -theta * x->dk[j] + hct_vsum(a0);
+        x->dk[j + 1] = -theta * x->dk[j + 1] + hct_vsum(a1);
+    }
+    return -hct_dot(u, s->extra, d);
+}
+#endif
+
 /* One token of MATH §7 (delta rule BPTT), row by row of S: one pass for
  * everything row j of dS gives once it is final, one for what needs u. */
 static void delta_token_backward(const hct_rule_grad *g, const hct_token_step *s) {
@@ -29,6 +107,20 @@ static void delta_token_backward(const hct_rule_grad *g, const hct_token_step *s
     uint32_t d = io->d;
     real *dS = s->ds, *u = g->work, *de = u + d, lambda = hct_shrink_lambda(io->cfg);
     hct_token_grad x = hct_token_slices(g, s->t, N_GATES);
+#if HCT_VEC_IN_REGISTERS
+    if (d % HCT_LANES == 0 && lambda == 0 && s->dat == dS) { /* the same values in two passes (D62) */
+        real dalpha = 0;
+        hct_zero(u, d);
+        if (s->dy) rows_first_pass(s, &x, d, u, &dalpha, 1);
+        else {
+            rows_first_pass(s, &x, d, u, &dalpha, 0);
+            hct_zero(x.dq, d);
+        }
+        x.dgates[G_ALPHA] = dalpha;
+        x.dgates[G_THETA] = lambda * (real)0 + rows_finish_keep(s, &x, d, u, de, (real)1 - x.gates[G_ALPHA]);
+        return;
+    }
+#endif
     /* dS += q^T dy ; dq = S_{t+1} dy ; (elastic net: through the shrink) ; dalpha = -<dS, S_t> ;
      * u = k dS and dS e (into dk) for the error step */
     real dalpha = 0, dthr = 0;
