@@ -334,10 +334,11 @@ static void weight_grad_cols(const real *X, const real *dY, uint32_t T, uint32_t
     for (uint32_t t = 0; t < T; t++) hct_axpy(g, X[(size_t)t * din + i], dY + (size_t)t * dout + o0, nb);
 }
 
-/* (rows, cols) -> (cols, rows) */
+/* (rows, cols) -> (cols, rows), written in order (the loads stride; D62:
+ * strided stores, a cache line each, were a tenth of hct_linear_backward) */
 static void transpose(const real *A, uint32_t rows, uint32_t cols, real *out) {
-    for (uint32_t r = 0; r < rows; r++)
-        for (uint32_t c = 0; c < cols; c++) out[(size_t)c * rows + r] = A[(size_t)r * cols + c];
+    for (uint32_t c = 0; c < cols; c++)
+        for (uint32_t r = 0; r < rows; r++) out[(size_t)c * rows + r] = A[(size_t)r * cols + c];
 }
 
 void hct_linear_backward(const real *W, const real *X, const real *dY, uint32_t T,

@@ -21,14 +21,16 @@ void hct_bytes_zero(void *dst, size_t n) {
  * for finite x and NaN for NaN or +-Inf, so the lane sums stay 0 exactly
  * when everything is finite (and the loop vectorizes). */
 bool hct_all_finite(const real *x, size_t n) {
-    real acc[8];
-    for (size_t j = 0; j < 8; j++) acc[j] = 0;
+    /* 32 sums (four independent add chains of eight lanes, D62): the
+     * answer, not the sum, is returned, so its order is free */
+    real acc[32];
+    for (size_t j = 0; j < 32; j++) acc[j] = 0;
     size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (size_t j = 0; j < 8; j++) acc[j] += x[i + j] * (real)0;
+    for (; i + 32 <= n; i += 32)
+        for (size_t j = 0; j < 32; j++) acc[j] += x[i + j] * (real)0;
     for (; i < n; i++) acc[0] += x[i] * (real)0;
     real s = 0;
-    for (size_t j = 0; j < 8; j++) s += acc[j];
+    for (size_t j = 0; j < 32; j++) s += acc[j];
     return s == 0;
 }
 
