@@ -117,6 +117,7 @@ static void delta_token_backward(const hct_rule_grad *g, const hct_token_step *s
             hct_zero(x.dq, d);
         }
         x.dgates[G_ALPHA] = dalpha;
+        /* 0 + r as the general path's lambda dthr + r: a -0 from the finish becomes +0 there too */
         x.dgates[G_THETA] = lambda * (real)0 + rows_finish_keep(s, &x, d, u, de, (real)1 - x.gates[G_ALPHA]);
         return;
     }
