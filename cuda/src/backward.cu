@@ -25,7 +25,7 @@ __global__ void __launch_bounds__(Split<D, PARTS>::THREADS) backward_kernel(Rule
     float *wK = rsc + TILE * GATE_SLOTS, *wV = wK + a.window * D, *gK = wV + a.window * D, *gV = gK + a.window * D;
     const int c0 = first_col<D, PARTS>(blockIdx.x), tid = threadIdx.x, i = c0 + tid / P, p = tid % P;
     const int lane = tid & 31, d = a.d, T = a.T, c = a.window;
-    const size_t seq = seq_of<D, PARTS>(blockIdx.x);
+    const size_t seq = seq_of<PARTS>(blockIdx.x);
     const int nc = (T + TILE - 1) / TILE;
     float *ckpt = a.work + blockIdx.x * (size_t)(nc + TILE + 1) * SLOT, *buf = ckpt + (size_t)nc * SLOT;
     const size_t base = seq * (size_t)T * d, gbase = seq * (size_t)T * a.n_gates;

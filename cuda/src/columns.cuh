@@ -47,7 +47,7 @@ inline int parts_for(int D, int n_seq) { return D == 128 && n_seq < SPLIT_BELOW 
 __host__ __device__ inline size_t partial_len(int T, int d) { return (size_t)T * (2 * (size_t)d + GATE_SLOTS); }
 
 /* The sequence, and the first of the columns, block b works on. */
-template <int D, int PARTS> __device__ __forceinline__ size_t seq_of(int b) { return (size_t)(b / PARTS); }
+template <int PARTS> __device__ __forceinline__ size_t seq_of(int b) { return (size_t)(b / PARTS); }
 template <int D, int PARTS> __device__ __forceinline__ int first_col(int b) {
     return (b % PARTS) * Split<D, PARTS>::COLS;
 }

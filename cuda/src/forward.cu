@@ -20,7 +20,7 @@ __global__ void __launch_bounds__(Split<D, PARTS>::THREADS) forward_kernel(RuleA
     float *wK = sg + TILE * GATE_SLOTS, *wV = wK + a.window * D;
     const int c0 = first_col<D, PARTS>(blockIdx.x), tid = threadIdx.x, i = c0 + tid / P, p = tid % P;
     const int d = a.d, T = a.T;
-    const size_t seq = seq_of<D, PARTS>(blockIdx.x), dd = (size_t)d * d;
+    const size_t seq = seq_of<PARTS>(blockIdx.x), dd = (size_t)d * d;
     float *state = a.state + seq * a.state_len;
     float M[R], Z[R];
     load_matrix<D>(M, state, d, i, p);
