@@ -77,10 +77,7 @@ static inline __attribute__((always_inline)) void rows_first_pass(const hct_toke
 static real rows_finish_keep(const hct_token_step *s, const hct_token_grad *x, uint32_t d, const real *u,
                              real *de, real keep) {
     real theta = x->gates[G_THETA];
-    for (uint32_t i = 0; i < d; i++) {
-        de[i] = -theta * u[i];
-        x->dv[i] = -de[i];
-    }
+    hct_matrix_error_de_dv(theta, u, d, de, x->dv);
     hct_vec kv = HCT_VSPLAT(keep);
     for (uint32_t j = 0; j < d; j += 2) {
         const real *m0 = s->at + (size_t)j * d, *m1 = m0 + d;

@@ -58,10 +58,7 @@ uint64_t hct_matrix_scratch_len(const hct_config *cfg) { return cfg->d; }
 
 real hct_matrix_error_step_finish(const real *M, const real *e, real theta, uint32_t d, const real *u, real *de,
                                   real *dk, real *dv) {
-    for (uint32_t i = 0; i < d; i++) {
-        de[i] = -theta * u[i];
-        dv[i] = -de[i];
-    }
+    hct_matrix_error_de_dv(theta, u, d, de, dv);
     /* dk = -theta dX e + M de (e = k M - v, and the step's own factor k) */
     for (uint32_t j = 0; j < d; j++) dk[j] = -theta * dk[j] + hct_dot(M + (size_t)j * d, de, d);
     return -hct_dot(u, e, d);

@@ -45,6 +45,14 @@ static inline real hct_matrix_error_row(const real *Xj, real kj, const real *e, 
     hct_axpy(u, kj, Xj, d);
     return hct_dot(Xj, e, d);
 }
+/* The finish's first part, de = -theta u and dv = -de, for a rule that fuses
+ * the rest with other work (delta.c's rows_finish_keep, D62). */
+static inline void hct_matrix_error_de_dv(real theta, const real *u, uint32_t d, real *de, real *dv) {
+    for (uint32_t i = 0; i < d; i++) {
+        de[i] = -theta * u[i];
+        dv[i] = -de[i];
+    }
+}
 real hct_matrix_error_step_finish(const real *M, const real *e, real theta, uint32_t d, const real *u, real *de,
                                   real *dk, real *dv);
 
