@@ -40,6 +40,16 @@ def test_eval_recall_writes_its_section_and_plot(tmp_path, capsys):
     assert set(json.loads(results.read_text())) == {"delta", "hebbian", "no-memory"}
 
 
+def test_evals_refuse_a_missing_output_folder_before_training(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no docs/ here: the defaults cannot be written
+    trained = []
+    monkeypatch.setattr(train, "train", lambda *a, **k: trained.append(1))
+    for command in (["recall", "--rules", "delta"], ["text"], ["cms"]):
+        assert cli.main(["eval", *command, "--steps", "1", "--quiet"]) == 2
+        assert "no folder to write --out docs/EVALS.md" in capsys.readouterr().err
+    assert not trained and not list(tmp_path.iterdir())
+
+
 def test_long_text_split_and_position_buckets(tmp_path):
     for name, size in (("a.py", 40000), ("b.py", 100), ("test/c.py", 50000)):
         (tmp_path / name).parent.mkdir(exist_ok=True)

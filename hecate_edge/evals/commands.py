@@ -94,6 +94,7 @@ def cmd_recall(args: argparse.Namespace) -> None:
         raise ValueError(f"unknown rules {unknown} (known: {', '.join(sorted(RULES))}, {run_recall.NO_MEMORY})")
     if args.steps < 1 or args.batch < 1 or args.episodes < 1 or args.jobs < 1:
         raise ValueError("--steps, --batch, --episodes and --jobs must be >= 1")
+    report.require_folders(out=args.out, results=results, plot=plot_path)
     made_by = report.provenance(args.out)
     jobs = min(args.jobs, len(rules))
     threads = args.threads or max(1, (os.cpu_count() or 1) // jobs)
@@ -150,6 +151,7 @@ def cmd_text(args: argparse.Namespace) -> None:
     """Train the memory model and the no-memory baseline, score by position, write table and plot."""
     if args.steps < 1 or args.batch < 1 or args.chunk < 1:
         raise ValueError("--steps, --batch and --chunk must be >= 1")
+    report.require_folders(out=args.out, plot=args.plot)
     made_by = report.provenance(args.out)
     result = run_text.run(args.rule, args.composition, steps=args.steps, batch=args.batch, chunk=args.chunk,
                           lr=args.lr, seed=args.seed, threads=args.threads, show_progress=not args.quiet)
@@ -177,6 +179,7 @@ def cmd_cms(args: argparse.Namespace) -> None:
             or args.text_burn_in < 0:
         raise ValueError("--levels must name at least one k; --steps, --text-steps, --batch, --seeds >= 1; "
                          "--text-burn-in >= 0")
+    report.require_folders(out=args.out)
     burn = args.text_burn_in
     section = "cms" if not burn else f"cms-text-burn-in-{burn}"
     made_by = report.provenance(args.out)

@@ -34,6 +34,18 @@ def provenance(doc: str | Path, argv: list[str] | None = None) -> str:
     return f"Commit `{commit}`; regenerate with `{command}`."
 
 
+def require_folders(**outputs: str | Path | None) -> None:
+    """Refuse, before any training, outputs whose folder does not exist (the
+    defaults are under docs/, so outside the repository an eval would train
+    for minutes and then fail to write). ``outputs``: option name -> path."""
+    missing = {name: Path(path) for name, path in outputs.items()
+               if path is not None and not Path(path).resolve().parent.is_dir()}
+    if missing:
+        where = ", ".join(f"--{name.replace('_', '-')} {path}" for name, path in missing.items())
+        raise ValueError(f"no folder to write {where} into: run from the repository root, or pass "
+                         f"{', '.join('--' + name.replace('_', '-') for name in outputs)} with paths that exist")
+
+
 def write_section(path: str | Path, name: str, body: str) -> None:
     """Replace the section between ``<!-- name:begin -->`` and
     ``<!-- name:end -->`` of ``path`` with ``body`` (appended at the end,
