@@ -40,6 +40,19 @@ def test_eval_recall_writes_its_section_and_plot(tmp_path, capsys):
     assert set(json.loads(results.read_text())) == {"delta", "hebbian", "no-memory"}
 
 
+def test_eval_recall_over_seeds(tmp_path):
+    doc, results = tmp_path / "EVALS.md", tmp_path / "recall.json"
+    assert cli.main(["eval", "recall", "--rules", "delta", "--seeds", "2", "--seed", "3", "--steps", "2",
+                     "--episodes", "1", "--out", str(doc), "--plot", str(tmp_path / "r.png"),
+                     "--results", str(results), "--quiet"]) == 0
+    stored = json.loads(results.read_text())
+    assert set(stored) == {"delta@3", "delta@4"} and [stored[k]["seed"] for k in sorted(stored)] == [3, 4]
+    assert stored["delta@3"]["accuracy"] != stored["delta@4"]["accuracy"] or \
+        stored["delta@3"]["final_bpb"] != stored["delta@4"]["final_bpb"]  # two different models
+    text = doc.read_text()
+    assert "### Over seeds" in text and "| delta | 3, 4 |" in text and "| delta (seed 4) | frozen |" in text
+
+
 def test_evals_refuse_a_missing_output_folder_before_training(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # no docs/ here: the defaults cannot be written
     trained = []

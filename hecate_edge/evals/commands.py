@@ -30,8 +30,12 @@ def add_parsers(sub) -> None:
     r.add_argument("--steps", type=int, default=4000, help="training steps per rule (default 4000)")
     r.add_argument("--batch", type=int, default=8)
     r.add_argument("--lr", type=float, default=1e-2)
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--jobs", type=int, default=1, help="rules trained at once, each in its own process (default 1)")
+    r.add_argument("--seed", type=int, default=0, help="the first seed (init, data, held-out episodes; default 0)")
+    r.add_argument("--seeds", type=int, default=1,
+                   help="seeds per rule, --seed and the next ones; with more than one the section adds a table "
+                        "of the mean and range over seeds (default 1)")
+    r.add_argument("--jobs", type=int, default=1,
+                   help="models trained at once, each in its own process (default 1)")
     r.add_argument("--threads", type=int, default=None,
                    help="worker threads per rule (default: the cores divided among the jobs)")
     r.add_argument("--episodes", type=int, default=40, help="held-out episodes per (pairs, gap) cell")
@@ -92,33 +96,34 @@ def cmd_recall(args: argparse.Namespace) -> None:
     unknown = [rule for rule in rules if rule not in RULES and rule != run_recall.NO_MEMORY]
     if unknown or not rules:
         raise ValueError(f"unknown rules {unknown} (known: {', '.join(sorted(RULES))}, {run_recall.NO_MEMORY})")
-    if args.steps < 1 or args.batch < 1 or args.episodes < 1 or args.jobs < 1:
-        raise ValueError("--steps, --batch, --episodes and --jobs must be >= 1")
+    if args.steps < 1 or args.batch < 1 or args.episodes < 1 or args.jobs < 1 or args.seeds < 1 or args.seed < 0:
+        raise ValueError("--steps, --batch, --episodes, --seeds and --jobs must be >= 1, --seed >= 0")
     report.require_folders(out=args.out, results=results, plot=plot_path)
     made_by = report.provenance(args.out)
-    jobs = min(args.jobs, len(rules))
+    models = [(rule, seed) for rule in rules for seed in range(args.seed, args.seed + args.seeds)]
+    jobs = min(args.jobs, len(models))
     threads = args.threads or max(1, (os.cpu_count() or 1) // jobs)
-    settings = dict(composition=composition, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+    settings = dict(composition=composition, steps=args.steps, batch=args.batch, lr=args.lr,
                     threads=threads, episodes=args.episodes, show_progress=not args.quiet and jobs == 1)
 
     def finished(run: run_recall.RecallRun) -> None:
         # the section is rewritten after every rule: a long run shows (and keeps) its progress
         run.made_by = made_by
         runs = run_recall.load_runs(results)
-        runs[run.rule] = run
+        runs[run.key] = run
         run_recall.save_runs(results, runs)
         cells = ", ".join(f"gap {g}: " + "/".join(f"{run.accuracy[v][8][g]:.2f}" for v in run.accuracy)
                           for g in run_recall.GAPS)
-        print(f"{run.rule}: {run.train_seconds:.0f} s training; 8 pairs, memory/frozen: {cells}", flush=True)
+        print(f"{run.label}: {run.train_seconds:.0f} s training; 8 pairs, memory/frozen: {cells}", flush=True)
         _write_recall(args, composition, plot_path, run_recall.ordered(runs))
 
     if jobs == 1:
-        for rule in rules:
-            finished(run_recall.run_rule(rule, **settings))
+        for rule, seed in models:
+            finished(run_recall.run_rule(rule, seed=seed, **settings))
     else:  # spawned processes: each loads the runtime afresh, none inherits a running thread pool
         with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            pending = [pool.submit(run_recall.run_rule, rule, **settings) for rule in rules]
-            print(f"training {len(rules)} models, {jobs} at a time, {threads} threads each", flush=True)
+            pending = [pool.submit(run_recall.run_rule, rule, seed=seed, **settings) for rule, seed in models]
+            print(f"training {len(models)} models, {jobs} at a time, {threads} threads each", flush=True)
             for future in as_completed(pending):
                 finished(future.result())
     print(report.save_plot(run_recall.plot(run_recall.ordered(run_recall.load_runs(results)), 8), plot_path))
@@ -129,7 +134,7 @@ def _write_recall(args: argparse.Namespace, composition: str, plot_path: str, ru
     """The recall section of ``args.out`` for the runs of the results file."""
     origins = {}
     for run in runs:
-        origins.setdefault(run.made_by, []).append(run.rule)
+        origins.setdefault(run.made_by, []).append(run.key)
     body = [f"## Recall beyond the attention window (MQAR, {composition.upper()}, {args.steps} steps)", "",
             *[f"{made_by} Rows: {', '.join(rules)}.\n" for made_by, rules in sorted(origins.items())],
             f"Each rule: the default `ModelConfig(rule=..., composition={composition!r})` (d = 64, "
@@ -138,9 +143,15 @@ def _write_recall(args: argparse.Namespace, composition: str, plot_path: str, ru
             f"recalled value over {args.episodes} held-out episodes per cell; `frozen` runs the same weights "
             "with the memory's test-time updates off; `attention only` is the delta model trained and run with "
             "its memory frozen. Task: `hecate_edge/evals/recall.py`. Training time per rule: "
-            + ", ".join(f"{r.rule} {r.train_seconds:.0f} s ({r.machine})" for r in runs) + ".", ""]
-    body += [f"Training of `{r.rule}` stopped early: {r.stopped} (scored with its last good weights)." + "\n"
+            + ", ".join(f"{r.key} {r.train_seconds:.0f} s ({r.machine})" for r in runs) + ".", ""]
+    body += [f"Training of `{r.key}` stopped early: {r.stopped} (scored with its last good weights)." + "\n"
              for r in runs if r.stopped]
+    if max(run_recall.seed_counts(runs).values(), default=0) > 1:
+        body += ["### Over seeds (8 pairs, memory on)", "",
+                 "Rules trained with more than one seed (`--seeds`): the mean accuracy over seeds, the lowest "
+                 "and highest in brackets, and how many seeds recall at least 0.90 at every gap from 64 on. "
+                 "Learning MQAR is a plateau and a sudden drop whose step varies by seed (D38), so one run "
+                 "per rule is one sample.", "", run_recall.seeds_markdown(runs, 8), ""]
     for n_pairs in run_recall.PAIR_COUNTS:
         body += [f"### {n_pairs} pairs", "", run_recall.markdown(runs, n_pairs), ""]
     body.append(f"![recall by gap]({_relative(plot_path, args.out)})")

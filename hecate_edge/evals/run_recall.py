@@ -32,8 +32,9 @@ NO_MEMORY = "no-memory"
 @dataclass
 class RecallRun:
     """One trained model and its accuracy[variant][n_pairs][gap]; ``rule`` is
-    a rule name or NO_MEMORY. ``made_by`` is the provenance line of the eval
-    run that trained it, ``machine`` where and on how many threads."""
+    a rule name or NO_MEMORY, ``seed`` its init, data and held-out seed.
+    ``made_by`` is the provenance line of the eval run that trained it,
+    ``machine`` where and on how many threads."""
 
     rule: str
     composition: str
@@ -44,6 +45,19 @@ class RecallRun:
     made_by: str = ""
     machine: str = ""
     stopped: str = ""  # why training ended early (non-finite steps), "" when it ran every step
+    seed: int = 0
+
+    @property
+    def key(self) -> str:
+        """Its key in the results file: the rule for seed 0 (files written
+        before seeds were kept apart hold only those), else ``rule@seed``."""
+        return self.rule if self.seed == 0 else f"{self.rule}@{self.seed}"
+
+    @property
+    def label(self) -> str:
+        """Its name in the tables."""
+        name = "attention only" if self.rule == NO_MEMORY else self.rule
+        return name if self.seed == 0 else f"{name} (seed {self.seed})"
 
     @classmethod
     def from_json(cls, data: dict) -> "RecallRun":
@@ -82,7 +96,7 @@ def run_rule(rule: str, composition: str | None = None, steps: int = 4000, batch
         stopped = str(failure)
     run = RecallRun(rule, cfg.composition, model.n_params, time.perf_counter() - started,
                     records[-1]["bpb"] if records else float("nan"),
-                    machine=f"{platform.machine()}, {threads or os.cpu_count()} threads", stopped=stopped)
+                    machine=f"{platform.machine()}, {threads or os.cpu_count()} threads", stopped=stopped, seed=seed)
     for variant in VARIANTS[:1] if frozen_model else VARIANTS:
         run.accuracy[variant] = {
             n: {gap: recall.accuracy(model, recall.held_out_episodes(seed, n, gap, episodes),
@@ -92,7 +106,7 @@ def run_rule(rule: str, composition: str | None = None, steps: int = 4000, batch
 
 
 def load_runs(path: str | Path) -> dict[str, RecallRun]:
-    """The runs stored in the results file ``path`` by rule ({} if none yet)."""
+    """The runs stored in the results file ``path`` by key ({} if none yet)."""
     path = Path(path)
     if not path.exists():
         return {}
@@ -100,22 +114,30 @@ def load_runs(path: str | Path) -> dict[str, RecallRun]:
 
 
 def save_runs(path: str | Path, runs: dict[str, RecallRun]) -> None:
-    """Write ``runs`` (by rule) to the results file ``path`` atomically."""
+    """Write ``runs`` (by key) to the results file ``path`` atomically."""
     from hecate_edge import atomic
 
     atomic.write_text(path, json.dumps({rule: asdict(run) for rule, run in sorted(runs.items())}, indent=1) + "\n")
 
 
 def ordered(runs: dict[str, RecallRun]) -> list[RecallRun]:
-    """Rules by name, then the attention-only baseline."""
-    return [runs[r] for r in sorted(runs) if r != NO_MEMORY] + ([runs[NO_MEMORY]] if NO_MEMORY in runs else [])
+    """Rules by name, each by seed, then the attention-only baseline's runs."""
+    return sorted(runs.values(), key=lambda run: (run.rule == NO_MEMORY, run.rule, run.seed))
+
+
+def seed_counts(runs: list[RecallRun]) -> dict[str, int]:
+    """How many seeds each rule of ``runs`` has (in their order)."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        counts[run.rule] = counts.get(run.rule, 0) + 1
+    return counts
 
 
 def rows(run: RecallRun):
     """(label, memory column, variant) of the table rows of one run."""
     if run.rule == NO_MEMORY:
-        return [("attention only", "-", "memory")]
-    return [(run.rule, variant, variant) for variant in VARIANTS]
+        return [(run.label, "-", "memory")]
+    return [(run.label, variant, variant) for variant in VARIANTS]
 
 
 def markdown(runs: list[RecallRun], n_pairs: int, gaps=GAPS) -> str:
@@ -130,18 +152,41 @@ def markdown(runs: list[RecallRun], n_pairs: int, gaps=GAPS) -> str:
     return "\n".join(lines)
 
 
+def seeds_markdown(runs: list[RecallRun], n_pairs: int, gaps=GAPS, bar: float = 0.9) -> str:
+    """For the rules with more than one seed: memory-on accuracy at ``n_pairs``
+    by gap as the mean over seeds with the lowest and highest beside it, and
+    how many seeds reach ``bar`` at every gap from 64 on (beyond 4x the window)."""
+    far = [g for g in gaps if g >= 64]
+    head = (f"| rule | seeds | " + " | ".join(f"gap {g}" for g in gaps)
+            + f" | seeds >= {bar:.2f} at gaps {', '.join(map(str, far))} |")
+    lines = [head, "|" + "---|" * (len(gaps) + 3)]
+    for rule, count in seed_counts(runs).items():
+        if count < 2:
+            continue
+        mine = [run for run in runs if run.rule == rule]
+        cells = []
+        for g in gaps:
+            values = [run.accuracy["memory"][n_pairs][g] for run in mine]
+            cells.append(f"{sum(values) / len(values):.2f} ({min(values):.2f}-{max(values):.2f})")
+        passed = sum(all(run.accuracy["memory"][n_pairs][g] >= bar for g in far) for run in mine)
+        name = "attention only" if rule == NO_MEMORY else rule
+        seeds = ", ".join(str(run.seed) for run in mine)
+        lines.append(f"| {name} | {seeds} | " + " | ".join(cells) + f" | {passed} of {count} |")
+    return "\n".join(lines)
+
+
 def plot(runs: list[RecallRun], n_pairs: int, gaps=GAPS):
     """A draw(pyplot) function: accuracy vs gap, one line per rule, memory
     solid and frozen dashed, the attention-only model black, chance dotted."""
     def draw(pyplot):
         figure, axes = pyplot.subplots(figsize=(7, 4))
         xs = list(range(len(gaps)))
-        for run in runs:
+        for run in first_seeds(runs):
             if run.rule == NO_MEMORY:
                 axes.plot(xs, [run.accuracy["memory"][n_pairs][g] for g in gaps], color="black", marker="x",
-                          label="attention only")
+                          label=run.label)
                 continue
-            line, = axes.plot(xs, [run.accuracy["memory"][n_pairs][g] for g in gaps], marker="o", label=run.rule)
+            line, = axes.plot(xs, [run.accuracy["memory"][n_pairs][g] for g in gaps], marker="o", label=run.label)
             axes.plot(xs, [run.accuracy["frozen"][n_pairs][g] for g in gaps], linestyle="--",
                       color=line.get_color(), alpha=0.5)
         axes.axhline(recall.CHANCE, color="grey", linestyle=":", label="chance")
@@ -153,3 +198,13 @@ def plot(runs: list[RecallRun], n_pairs: int, gaps=GAPS):
         axes.legend(fontsize=7, ncol=2)
         return figure
     return draw
+
+
+def first_seeds(runs: list[RecallRun]) -> list[RecallRun]:
+    """Each rule's run of the lowest seed (the plot draws one line a rule)."""
+    seen, out = set(), []
+    for run in sorted(runs, key=lambda run: run.seed):
+        if run.rule not in seen:
+            seen.add(run.rule)
+            out.append(run)
+    return sorted(out, key=runs.index)
