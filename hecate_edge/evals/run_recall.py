@@ -29,6 +29,11 @@ VARIANTS = ("memory", "frozen")  # test-time learning on, and the same weights w
 NO_MEMORY = "no-memory"
 
 
+def display_name(rule: str) -> str:
+    """A rule's name in the tables and the plot."""
+    return "attention only" if rule == NO_MEMORY else rule
+
+
 @dataclass
 class RecallRun:
     """One trained model and its accuracy[variant][n_pairs][gap]; ``rule`` is
@@ -56,7 +61,7 @@ class RecallRun:
     @property
     def label(self) -> str:
         """Its name in the tables."""
-        name = "attention only" if self.rule == NO_MEMORY else self.rule
+        name = display_name(self.rule)
         return name if self.seed == 0 else f"{name} (seed {self.seed})"
 
     @classmethod
@@ -169,15 +174,15 @@ def seeds_markdown(runs: list[RecallRun], n_pairs: int, gaps=GAPS, bar: float = 
             values = [run.accuracy["memory"][n_pairs][g] for run in mine]
             cells.append(f"{sum(values) / len(values):.2f} ({min(values):.2f}-{max(values):.2f})")
         passed = sum(all(run.accuracy["memory"][n_pairs][g] >= bar for g in far) for run in mine)
-        name = "attention only" if rule == NO_MEMORY else rule
         seeds = ", ".join(str(run.seed) for run in mine)
-        lines.append(f"| {name} | {seeds} | " + " | ".join(cells) + f" | {passed} of {count} |")
+        lines.append(f"| {display_name(rule)} | {seeds} | " + " | ".join(cells) + f" | {passed} of {count} |")
     return "\n".join(lines)
 
 
 def plot(runs: list[RecallRun], n_pairs: int, gaps=GAPS):
-    """A draw(pyplot) function: accuracy vs gap, one line per rule, memory
-    solid and frozen dashed, the attention-only model black, chance dotted."""
+    """A draw(pyplot) function: accuracy vs gap, one line per rule (its lowest
+    seed), memory solid and frozen dashed, the attention-only model black,
+    chance dotted."""
     def draw(pyplot):
         figure, axes = pyplot.subplots(figsize=(7, 4))
         xs = list(range(len(gaps)))
