@@ -146,7 +146,7 @@ def _write_recall(args: argparse.Namespace, composition: str, plot_path: str, ru
             + ", ".join(f"{r.key} {r.train_seconds:.0f} s ({r.machine})" for r in runs) + ".", ""]
     body += [f"Training of `{r.key}` stopped early: {r.stopped} (scored with its last good weights)." + "\n"
              for r in runs if r.stopped]
-    if max(run_recall.seed_counts(runs).values(), default=0) > 1:
+    if any(len(mine) > 1 for mine in run_recall.by_rule(runs).values()):
         body += ["### Over seeds (8 pairs, memory on)", "",
                  "Rules trained with more than one seed (`--seeds`): the mean accuracy over seeds, the lowest "
                  "and highest in brackets, and how many seeds recall at least 0.90 at every gap from 64 on. "

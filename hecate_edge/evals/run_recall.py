@@ -130,12 +130,12 @@ def ordered(runs: dict[str, RecallRun]) -> list[RecallRun]:
     return sorted(runs.values(), key=lambda run: (run.rule == NO_MEMORY, run.rule, run.seed))
 
 
-def seed_counts(runs: list[RecallRun]) -> dict[str, int]:
-    """How many seeds each rule of ``runs`` has (in their order)."""
-    counts: dict[str, int] = {}
+def by_rule(runs: list[RecallRun]) -> dict[str, list[RecallRun]]:
+    """The runs of each rule (one per seed), rules in the order they first appear."""
+    groups: dict[str, list[RecallRun]] = {}
     for run in runs:
-        counts[run.rule] = counts.get(run.rule, 0) + 1
-    return counts
+        groups.setdefault(run.rule, []).append(run)
+    return groups
 
 
 def rows(run: RecallRun):
@@ -165,17 +165,16 @@ def seeds_markdown(runs: list[RecallRun], n_pairs: int, gaps=GAPS, bar: float = 
     head = (f"| rule | seeds | " + " | ".join(f"gap {g}" for g in gaps)
             + f" | seeds >= {bar:.2f} at gaps {', '.join(map(str, far))} |")
     lines = [head, "|" + "---|" * (len(gaps) + 3)]
-    for rule, count in seed_counts(runs).items():
-        if count < 2:
+    for rule, mine in by_rule(runs).items():
+        if len(mine) < 2:
             continue
-        mine = [run for run in runs if run.rule == rule]
         cells = []
         for g in gaps:
             values = [run.accuracy["memory"][n_pairs][g] for run in mine]
             cells.append(f"{sum(values) / len(values):.2f} ({min(values):.2f}-{max(values):.2f})")
         passed = sum(all(run.accuracy["memory"][n_pairs][g] >= bar for g in far) for run in mine)
         seeds = ", ".join(str(run.seed) for run in mine)
-        lines.append(f"| {display_name(rule)} | {seeds} | " + " | ".join(cells) + f" | {passed} of {count} |")
+        lines.append(f"| {display_name(rule)} | {seeds} | " + " | ".join(cells) + f" | {passed} of {len(mine)} |")
     return "\n".join(lines)
 
 
@@ -207,9 +206,4 @@ def plot(runs: list[RecallRun], n_pairs: int, gaps=GAPS):
 
 def first_seeds(runs: list[RecallRun]) -> list[RecallRun]:
     """Each rule's run of the lowest seed (the plot draws one line a rule)."""
-    seen, out = set(), []
-    for run in sorted(runs, key=lambda run: run.seed):
-        if run.rule not in seen:
-            seen.add(run.rule)
-            out.append(run)
-    return sorted(out, key=runs.index)
+    return [min(mine, key=lambda run: run.seed) for mine in by_rule(runs).values()]
