@@ -311,6 +311,8 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 
     if any(value is not None and value < 1 for value in (args.steps, args.chunk, args.batch, args.threads)):
         raise UsageError("--steps, --chunk, --batch and --threads must be >= 1")
+    if args.out and not Path(args.out).resolve().parent.is_dir():  # before a minute of training, not after
+        raise UsageError(f"--out {args.out}: no such folder to write into")
     demo.run_demo(steps=args.steps, chunk=args.chunk, batch=args.batch, threads=args.threads, out=args.out,
                   seed=args.seed, show_progress=not args.quiet, rule=args.rule)
 
@@ -415,12 +417,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("demo", help="train a micro model for about a minute and show what memory buys")
-    p.add_argument("--steps", type=int, default=None, help="training steps (default: about a minute)")
-    p.add_argument("--chunk", type=int, default=None)
+    p = sub.add_parser("demo", help="train micro models for about a minute and show what memory buys")
+    p.add_argument("--steps", type=int, default=None,
+                   help="steps of each training (default: 2000 recall, 1000 text)")
+    p.add_argument("--chunk", type=int, default=None, help="bytes per text chunk (default 64; recall: 128)")
     p.add_argument("--batch", type=int, default=None, help="chunks per step (default 8)")
     p.add_argument("--threads", type=int, default=None, help="worker threads (default: every core)")
-    p.add_argument("--out", help="keep the trained model file here (default: a temporary folder)")
+    p.add_argument("--out", help="keep the text model here and the recall model beside it as NAME.recall.hct "
+                   "(default: a temporary folder)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rule", default="delta", choices=sorted(RULES), help="memory rule (docs/MATH.md §3)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

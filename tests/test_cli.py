@@ -142,10 +142,17 @@ def test_demo_with_few_steps(tmp_path, capsys, rule):
     out = tmp_path / "demo.hct"
     assert cli.main(["demo", "--steps", "3", "--out", str(out), "--quiet", "--rule", rule]) == 0
     text = capsys.readouterr().out
-    for word in ("untrained", "switched off", "recall beyond the attention window", "tok/s", "sample", f"{rule} rule"):
+    for word in ("untrained", "switched off", "attention only", "recall beyond the attention window", "tok/s",
+                 "sample", f"{rule} rule"):
         assert word in text
-    config = runtime.Model(out).config
-    assert config.d_model == 64 and config.rule == rule
+    for path in (out, tmp_path / "demo.recall.hct"):  # the text model at --out, the recall model beside it
+        config = runtime.Model(path).config
+        assert config.d_model == 64 and config.rule == rule
+
+
+def test_demo_refuses_a_missing_out_folder_before_training(tmp_path, capsys):
+    assert cli.main(["demo", "--out", str(tmp_path / "nowhere" / "demo.hct"), "--quiet"]) == 2
+    assert "no such folder" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("rule", sorted(RULES))
