@@ -17,6 +17,16 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the OS has
+    one (taskset, container cpusets), else every core of the machine."""
+    if hasattr(os, "process_cpu_count"):  # Python 3.13
+        return os.process_cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class ChunkJob:
     """One training chunk: ``burn_in`` tokens fed without gradient (may be
@@ -37,7 +47,7 @@ class ChunkFailure:
 
 class GradientPool:
     """Runs batches of :class:`ChunkJob` on ``threads`` worker threads
-    (None: every core), one training session per thread and schedule kind
+    (None: every core this process may use), one training session per thread and schedule kind
     (with the memory frozen when ``freeze_memory``).
     Use as a context manager, or call :meth:`close`."""
 
@@ -47,7 +57,7 @@ class GradientPool:
         self.model = model
         self.chunk = chunk
         self.freeze_memory = freeze_memory
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or usable_cores()
         self._sessions: list[dict[bool, object]] = [{} for _ in range(self.threads)]
         # the calling thread is worker 0: one thread fewer to wake and wait for per batch
         self._executor = ThreadPoolExecutor(self.threads - 1, "hecate-train") if self.threads > 1 else None

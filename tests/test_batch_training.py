@@ -2,6 +2,7 @@
 on worker threads with the same bits for any thread count; non-finite steps
 that lose nothing; held-out evaluation during training."""
 
+import os
 
 import numpy as np
 import pytest
@@ -171,3 +172,13 @@ def test_nonfinite_training_error_survives_pickling():
 
     error = pickle.loads(pickle.dumps(NonFiniteTraining(7, "chunk 0 went non-finite")))
     assert (error.step, error.detail, str(error)) == (7, "chunk 0 went non-finite", "step 7: chunk 0 went non-finite")
+
+
+def test_default_threads_are_the_cores_this_process_may_use(monkeypatch):
+    """Under taskset or a container cpuset, "every core" means the allowed ones, not the machine's."""
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {2, 5}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert grad_pool.usable_cores() == 2
+    with grad_pool.GradientPool(train.new_model(ModelConfig(d_model=16, n_heads=2), seed=0), chunk=8) as pool:
+        assert pool.threads == 2

@@ -11,6 +11,7 @@ import argparse
 import math
 
 from hecate_edge.evals import report, run_cms, run_recall, run_text
+from hecate_edge.grad_pool import usable_cores
 
 DEFAULT_DOC = "docs/EVALS.md"
 
@@ -82,7 +83,6 @@ def cmd_recall(args: argparse.Namespace) -> None:
     """Train and score every rule of ``--rules`` (``--jobs`` at a time), merge
     each into the results file as it finishes and rewrite the section from
     every rule that file holds, then draw the plot."""
-    import os
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
 
@@ -102,7 +102,7 @@ def cmd_recall(args: argparse.Namespace) -> None:
     made_by = report.provenance(args.out)
     models = [(rule, seed) for rule in rules for seed in range(args.seed, args.seed + args.seeds)]
     jobs = min(args.jobs, len(models))
-    threads = args.threads or max(1, (os.cpu_count() or 1) // jobs)
+    threads = args.threads or max(1, usable_cores() // jobs)
     settings = dict(composition=composition, steps=args.steps, batch=args.batch, lr=args.lr,
                     threads=threads, episodes=args.episodes, show_progress=not args.quiet and jobs == 1)
 

@@ -12,13 +12,13 @@ measure the defaults users get.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from hecate_edge.evals import recall
+from hecate_edge.grad_pool import usable_cores
 from hecate_edge.nonfinite import NonFiniteTraining
 
 GAPS = (0, 16, 64, 256, 1024)     # filler bytes between the pairs and the queries (window 16)
@@ -101,7 +101,7 @@ def run_rule(rule: str, composition: str | None = None, steps: int = 4000, batch
         stopped = str(failure)
     run = RecallRun(rule, cfg.composition, model.n_params, time.perf_counter() - started,
                     records[-1]["bpb"] if records else float("nan"),
-                    machine=f"{platform.machine()}, {threads or os.cpu_count()} threads", stopped=stopped, seed=seed)
+                    machine=f"{platform.machine()}, {threads or usable_cores()} threads", stopped=stopped, seed=seed)
     for variant in VARIANTS[:1] if frozen_model else VARIANTS:
         run.accuracy[variant] = {
             n: {gap: recall.accuracy(model, recall.held_out_episodes(seed, n, gap, episodes),
