@@ -66,6 +66,8 @@ def _as_tokens(values, what: str) -> np.ndarray:
         return np.zeros(0, dtype=np.uint32)
     if arr.dtype.kind not in "iu":
         raise ValueError(f"{what} must hold integers, got dtype {arr.dtype}")
+    if arr.dtype.kind == "u" and arr.dtype.itemsize <= 4:  # in range by its type: no pass over the values
+        return np.ascontiguousarray(arr, dtype=np.uint32)
     if arr.min() < 0:
         raise ValueError(f"{what} holds a negative value ({arr.min()})")
     if arr.max() > _UINT32_MAX:

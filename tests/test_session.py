@@ -133,6 +133,20 @@ def test_bad_tokens_consume_nothing(model):
     assert s.save_state() == before
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.int32, np.int64, np.uint64])
+def test_token_arrays_of_any_integer_dtype_give_the_same_logits(model, dtype):
+    """Unsigned types of <= 32 bits are in range by their type (no pass over the values); the
+    others are checked for negative and > 32-bit values (tokens >= vocab: HECATE_E_TOKEN_RANGE)."""
+    want = model.session().process(np.array([1, 7, 3], np.uint32))
+    assert np.array_equal(model.session().process(np.array([1, 7, 3], dtype)), want)
+    if np.dtype(dtype).kind == "i":
+        with pytest.raises(ValueError, match="negative"):
+            model.session().process(np.array([1, -7, 3], dtype))
+    if np.dtype(dtype).itemsize == 8:
+        with pytest.raises(ValueError, match="above"):
+            model.session().process(np.array([1, 2**32, 3], dtype))
+
+
 def test_training_needs_a_training_session(model):
     with pytest.raises(HecateError) as err:
         model.session().train_chunk([1], [2])
