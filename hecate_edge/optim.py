@@ -10,7 +10,7 @@ checkpoint needs to continue bit-exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -50,16 +50,13 @@ class Optimizer:
         self.error: dict[str, np.ndarray] = {}  # held gradients (MATH §6.1 error buffers)
 
     def step(self, grads: Mapping[str, np.ndarray], lr: float | None = None,
-             hold: Collection[str] = (), run: Callable[[Callable, Sequence], None] | None = None) -> float:
+             hold: Collection[str] = ()) -> float:
         """Apply one update from ``grads`` (same names and shapes as the
         parameters); ``lr`` overrides the base rate for this step (schedules).
         ``hold``: parameters whose gradient is only added to their error
         buffer (a CMS level that does not fire this step, MATH §6.1): they,
         their buffers and the clipping norm are left alone; the next step
         that does not hold one applies its buffer plus its gradient.
-        ``run(fn, names)``: how to call ``fn(name)`` for the parameters to update,
-        e.g. on several threads (``GradientPool.map``; each tensor's update is
-        independent of the others, so any order gives the same bits); None: in turn.
         Returns the global gradient L2 norm (of the applied gradients) before clipping."""
         lr = self.lr if lr is None else lr
         g64 = {}
@@ -72,18 +69,11 @@ class Optimizer:
         norm = math.sqrt(sum(float(np.square(g).sum()) for g in g64.values()))
         scale = self.clip_norm / norm if self.clip_norm is not None and norm > self.clip_norm else 1.0
         self.t += 1
-
-        def update(name: str) -> None:
-            p = self.params[name]
+        for name, p in self.params.items():
+            if name not in g64:
+                continue
             decayed = p.ndim >= 2 and self.weight_decay and name not in self.no_decay
             self.update(name, p, g64[name], scale, lr, lr * self.weight_decay if decayed else 0.0)
-
-        names = [name for name in self.params if name in g64]
-        if run is None:
-            for name in names:
-                update(name)
-        else:
-            run(update, names)
         return norm
 
     def update(self, name: str, p: np.ndarray, g: np.ndarray, scale: float, lr: float, decay: float) -> None:
@@ -145,18 +135,15 @@ class AdamW(Optimizer):
         self.beta1, self.beta2 = betas
         self.eps = eps
         self.native = native
-        self._native_update: dict[str, object] = {}  # name -> runtime.AdamWTensor, bound once
 
     def update(self, name, p, g, scale, lr, decay):
         if not self.native:
             return super().update(name, p, g, scale, lr, decay)
-        if name not in self._native_update:
-            from hecate_edge.runtime import AdamWTensor
+        from hecate_edge.runtime import adamw_update
 
-            self._native_update[name] = AdamWTensor(p, self.state["m"][name], self.state["v"][name])
-        self._native_update[name](np.ascontiguousarray(g, np.float64), lr=lr, decay=decay, beta1=self.beta1,
-                                  beta2=self.beta2, eps=self.eps, bias1=1.0 - self.beta1**self.t,
-                                  bias2=1.0 - self.beta2**self.t, grad_scale=scale)
+        adamw_update(p, g, self.state["m"][name], self.state["v"][name], lr=lr, decay=decay, beta1=self.beta1,
+                     beta2=self.beta2, eps=self.eps, bias1=1.0 - self.beta1**self.t,
+                     bias2=1.0 - self.beta2**self.t, grad_scale=scale)
 
     def direction(self, name, g):
         m, v = self.state["m"][name], self.state["v"][name]

@@ -75,82 +75,40 @@ def _as_tokens(values, what: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.uint32)
 
 
-class GradsMean:
-    """hecate_grads_mean prepared once for fixed buffers: the float64 mean of
-    ``sets`` (equal-length contiguous 1-d gradient vectors of one float dtype)
-    into ``out`` (float64, same length), an element range per call.  Each
-    element is added in set order whatever the range, so any split of
-    0..n over calls or threads gives the same bits."""
-
-    def __init__(self, sets: Sequence[np.ndarray], out: np.ndarray):
-        if not sets:
-            raise ValueError("grads_mean needs at least one gradient vector")
-        first = sets[0]
-        self._bind = load_library("f64" if first.dtype == np.float64 else "f32")
-        for a in sets:
-            if a.dtype != self._bind.dtype or a.shape != first.shape or a.ndim != 1 or not a.flags.c_contiguous:
-                raise ValueError("gradient vectors must be contiguous 1-d arrays of one float dtype and length")
-        if out.dtype != np.float64 or out.shape != first.shape or not out.flags.c_contiguous:
-            raise ValueError(f"out must be a contiguous float64 array of shape {first.shape}")
-        ffi = self._bind.ffi
-        real = "double[]" if self._bind.precision == "f64" else "float[]"
-        self._keep = [ffi.from_buffer(real, a) for a in sets]  # the buffers live as long as these
-        self._sets = ffi.new("hecate_real *[]", self._keep)
-        self._out = ffi.from_buffer("double[]", out)
-        self.n = first.size
-
-    def __call__(self, lo: int = 0, hi: int | None = None) -> None:
-        """Elements lo .. hi - 1 (default: all) of the mean into out."""
-        hi = self.n if hi is None else hi
-        if not 0 <= lo <= hi <= self.n:
-            raise ValueError(f"range {lo}..{hi} is outside 0..{self.n}")
-        ffi = self._bind.ffi
-        sets = self._sets if lo == 0 else ffi.new("hecate_real *[]", [p + lo for p in self._keep])
-        check(self._bind, self._bind.lib.hecate_grads_mean(len(self._keep), sets, hi - lo, self._out + lo))
-
-
 def grads_mean(sets: Sequence[np.ndarray]) -> np.ndarray:
     """hecate_grads_mean: the float64 mean of equal-length gradient vectors (float32 or float64,
     all of one dtype), added in order."""
-    out = np.empty(sets[0].size if sets else 0, np.float64)
-    GradsMean(sets, out)()
+    if not sets:
+        raise ValueError("grads_mean needs at least one gradient vector")
+    first = sets[0]
+    binding = load_library("f64" if first.dtype == np.float64 else "f32")
+    for a in sets:
+        if a.dtype != binding.dtype or a.shape != first.shape or a.ndim != 1 or not a.flags.c_contiguous:
+            raise ValueError("gradient vectors must be contiguous 1-d arrays of one float dtype and length")
+    ffi = binding.ffi
+    real = "double[]" if binding.precision == "f64" else "float[]"
+    keep = [ffi.from_buffer(real, a) for a in sets]
+    out = np.empty(first.size, np.float64)
+    check(binding, binding.lib.hecate_grads_mean(len(sets), ffi.new("hecate_real *[]", keep), first.size,
+                                                  ffi.from_buffer("double[]", out)))
     return out
-
-
-class AdamWTensor:
-    """hecate_adamw_update (MATH §10) prepared for one tensor: param (float32
-    or float64, the runtime build of its dtype, contiguous) and its float64
-    buffers m, v, checked and bound once; each call updates them in place
-    from a float64 gradient shaped like param."""
-
-    def __init__(self, param: np.ndarray, m: np.ndarray, v: np.ndarray):
-        self._bind = load_library("f64" if param.dtype == np.float64 else "f32")
-        if param.dtype != self._bind.dtype or not param.flags.c_contiguous:
-            raise ValueError(f"param must be a contiguous float32 or float64 array, got {param.dtype}")
-        for name, a in (("m", m), ("v", v)):
-            if a.dtype != np.float64 or a.shape != param.shape or not a.flags.c_contiguous:
-                raise ValueError(f"{name} must be a contiguous float64 array shaped like param {param.shape}")
-        ffi = self._bind.ffi
-        real = "double[]" if self._bind.precision == "f64" else "float[]"
-        self.shape = param.shape
-        self._param, self._m, self._v = ffi.from_buffer(real, param), ffi.from_buffer("double[]", m), \
-            ffi.from_buffer("double[]", v)
-
-    def __call__(self, grad: np.ndarray, **step: float) -> None:
-        """One update from grad; step: the hecate_adamw_step fields (lr, decay, beta1, beta2,
-        eps, bias1, bias2, grad_scale)."""
-        if grad.dtype != np.float64 or grad.shape != self.shape or not grad.flags.c_contiguous:
-            raise ValueError(f"grad must be a contiguous float64 array shaped like param {self.shape}")
-        ffi = self._bind.ffi
-        check(self._bind, self._bind.lib.hecate_adamw_update(
-            ffi.new("hecate_adamw_step *", step), len(self._m), ffi.from_buffer("double[]", grad), self._m, self._v, self._param))
 
 
 def adamw_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, **step: float) -> None:
     """hecate_adamw_update (MATH §10) on one tensor in place: param (float32 or float64, the
     runtime build of its dtype, contiguous) and the float64 buffers m, v; grad float64.  step:
     the hecate_adamw_step fields (lr, decay, beta1, beta2, eps, bias1, bias2, grad_scale)."""
-    AdamWTensor(param, m, v)(grad, **step)
+    binding = load_library("f64" if param.dtype == np.float64 else "f32")
+    if param.dtype != binding.dtype or not param.flags.c_contiguous:
+        raise ValueError(f"param must be a contiguous float32 or float64 array, got {param.dtype}")
+    for name, a in (("grad", grad), ("m", m), ("v", v)):
+        if a.dtype != np.float64 or a.shape != param.shape or not a.flags.c_contiguous:
+            raise ValueError(f"{name} must be a contiguous float64 array shaped like param {param.shape}")
+    ffi = binding.ffi
+    real = "double[]" if binding.precision == "f64" else "float[]"
+    check(binding, binding.lib.hecate_adamw_update(
+        ffi.new("hecate_adamw_step *", step), param.size, ffi.from_buffer("double[]", grad),
+        ffi.from_buffer("double[]", m), ffi.from_buffer("double[]", v), ffi.from_buffer(real, param)))
 
 
 def _read_source(data) -> np.ndarray:
