@@ -311,8 +311,12 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 
     if any(value is not None and value < 1 for value in (args.steps, args.chunk, args.batch, args.threads)):
         raise UsageError("--steps, --chunk, --batch and --threads must be >= 1")
-    if args.out and not Path(args.out).resolve().parent.is_dir():  # before a minute of training, not after
-        raise UsageError(f"--out {args.out}: no such folder to write into")
+    if args.out:  # refused before a minute of training, not after
+        out = Path(args.out)
+        if out.is_dir() or not out.name:
+            raise UsageError(f"--out {args.out} is a folder: give a file name, e.g. {out / 'demo.hct'}")
+        if not out.resolve().parent.is_dir():
+            raise UsageError(f"--out {args.out}: no such folder to write into")
     demo.run_demo(steps=args.steps, chunk=args.chunk, batch=args.batch, threads=args.threads, out=args.out,
                   seed=args.seed, show_progress=not args.quiet, rule=args.rule)
 
@@ -371,7 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bytes a held-out evaluation of your files reads at most (default 65536)")
     p.add_argument("--batch", type=int, default=1, help="chunks per step, mean gradient (default 1)")
     p.add_argument("--threads", type=int, default=None,
-                   help="worker threads for the batch (default: every core); the result does not depend on it")
+                   help="worker threads for the batch (default: every core the process may use); "
+                   "the result does not depend on it")
     p.add_argument("--on-nonfinite", choices=("stop", "skip"), default="stop",
                    help="a step that goes NaN/Inf: stop after saving the last good weights (default), "
                         "or skip its batch (stops after 10 in a row)")
@@ -417,14 +422,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("demo", help="train micro models for about a minute and show what memory buys")
+    p = sub.add_parser("demo", help="train micro models for a minute or two and show what memory buys")
     p.add_argument("--steps", type=int, default=None,
                    help="steps of each training (default: 2000 recall, 1000 text)")
     p.add_argument("--chunk", type=int, default=None, help="bytes per text chunk (default 64; recall: 128)")
     p.add_argument("--batch", type=int, default=None, help="chunks per step (default 8)")
-    p.add_argument("--threads", type=int, default=None, help="worker threads (default: every core)")
-    p.add_argument("--out", help="keep the text model here and the recall model beside it as NAME.recall.hct "
-                   "(default: a temporary folder)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="worker threads (default: every core the process may use)")
+    p.add_argument("--out", help="keep the text model here (NAME.hct) and the recall model beside it "
+                   "(NAME.recall.hct); default: neither is kept")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rule", default="delta", choices=sorted(RULES), help="memory rule (docs/MATH.md §3)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

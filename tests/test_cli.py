@@ -5,11 +5,12 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from hecate_edge import cli
+from hecate_edge import cli, demo
 from hecate_edge.reference.rules import RULES
 
 runtime = pytest.importorskip("hecate_edge.runtime")
@@ -148,11 +149,21 @@ def test_demo_with_few_steps(tmp_path, capsys, rule):
     for path in (out, tmp_path / "demo.recall.hct"):  # the text model at --out, the recall model beside it
         config = runtime.Model(path).config
         assert config.d_model == 64 and config.rule == rule
+    assert out.read_bytes() != (tmp_path / "demo.recall.hct").read_bytes()
 
 
-def test_demo_refuses_a_missing_out_folder_before_training(tmp_path, capsys):
-    assert cli.main(["demo", "--out", str(tmp_path / "nowhere" / "demo.hct"), "--quiet"]) == 2
-    assert "no such folder" in capsys.readouterr().err
+@pytest.mark.parametrize("out, recall", [("demo.hct", "demo.recall.hct"), ("m.bin", "m.recall.bin"),
+                                         ("demo", "demo.recall.hct")])
+def test_demo_keeps_the_recall_model_beside_the_text_model(out, recall):
+    assert demo.recall_path(Path("runs") / out) == Path("runs") / recall
+
+
+@pytest.mark.parametrize("where, why", [("nowhere/demo.hct", "no such folder"), (".", "is a folder"),
+                                        ("", "is a folder")])
+def test_demo_refuses_an_unwritable_out_before_training(tmp_path, capsys, where, why):
+    assert cli.main(["demo", "--out", str(tmp_path / where), "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert why in captured.err and "training" not in captured.out
 
 
 @pytest.mark.parametrize("rule", sorted(RULES))

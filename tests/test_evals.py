@@ -2,6 +2,7 @@
 docs/EVALS.md, produced by the same code at real budgets) and their tasks
 are what they say."""
 import json
+import zlib
 
 import numpy as np
 
@@ -19,6 +20,15 @@ def test_mqar_episode_layout_and_answers():
     for q in ep.query_positions:  # the byte after each queried key is that key's value
         assert stored[text[q]] == text[q + 1]
     assert len(set(pairs[0::2])) == 3
+
+
+def test_mqar_episodes_are_pinned():
+    """The episodes behind every recall table (docs/EVALS.md) and the demo: a change to the
+    generator or its random stream changes these checksums (written at d1912e0's generator)."""
+    corpus = recall.training_corpus(3, 50, (4, 8, 16), 32)
+    episodes = recall.held_out_episodes(1, 8, 64, 3)
+    assert zlib.crc32(corpus.tokens.tobytes() + corpus.mask.tobytes() + corpus.starts.tobytes()) == 87492960
+    assert zlib.crc32(b"".join(ep.tokens.tobytes() for ep in episodes)) == 1138965235
 
 
 def test_eval_recall_writes_its_section_and_plot(tmp_path, capsys):

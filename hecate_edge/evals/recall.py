@@ -26,6 +26,7 @@ VALUES = b"abcdefghijklmnopqrstuvwxyz"
 FILLER = b"0123456789"
 SEPARATOR = ord("|")
 END = ord("\n")
+_KEYS, _VALUES, _FILLER = (np.frombuffer(b, np.uint8) for b in (KEYS, VALUES, FILLER))
 CHANCE = 1.0 / len(VALUES)
 
 
@@ -44,14 +45,18 @@ def episode(rng: np.random.Generator, n_pairs: int, gap: int) -> Episode:
     """A random episode of ``n_pairs`` pairs (1..26) and ``gap`` filler bytes."""
     if not 1 <= n_pairs <= len(KEYS) or gap < 0:
         raise ValueError(f"n_pairs must be in 1..{len(KEYS)} and gap >= 0")
-    keys = rng.choice(np.frombuffer(KEYS, np.uint8), n_pairs, replace=False)
-    values = rng.choice(np.frombuffer(VALUES, np.uint8), n_pairs)
+    # rng.integers(0, n, k) indexing is rng.choice(array, k) with replacement, draw for draw
+    keys = rng.choice(_KEYS, n_pairs, replace=False)
+    values = _VALUES[rng.integers(0, _VALUES.size, n_pairs)]
     order = rng.permutation(n_pairs)
-    pairs = np.stack([keys, values], axis=1).ravel()
-    queries = np.stack([keys[order], values[order]], axis=1).ravel()
-    filler = rng.choice(np.frombuffer(FILLER, np.uint8), gap)
-    tokens = np.concatenate([pairs, filler, [SEPARATOR], queries, [END]]).astype(np.uint32)
+    filler = _FILLER[rng.integers(0, _FILLER.size, gap)]
     first_query = 2 * n_pairs + gap + 1
+    tokens = np.empty(first_query + 2 * n_pairs + 1, np.uint32)
+    tokens[0 : 2 * n_pairs : 2], tokens[1 : 2 * n_pairs : 2] = keys, values
+    tokens[2 * n_pairs : first_query - 1] = filler
+    tokens[first_query - 1] = SEPARATOR
+    tokens[first_query : -1 : 2], tokens[first_query + 1 : -1 : 2] = keys[order], values[order]
+    tokens[-1] = END
     return Episode(tokens, first_query + 2 * np.arange(n_pairs), n_pairs, gap)
 
 
@@ -63,7 +68,8 @@ def training_corpus(seed: int, n_episodes: int, pair_counts=(4, 8, 16), max_gap:
     rng = np.random.default_rng(seed)
     parts, masks, starts, at = [], [], [], 0
     for _ in range(n_episodes):
-        ep = episode(rng, int(rng.choice(pair_counts)), int(rng.integers(min_gap, max_gap + 1)))
+        n_pairs = int(pair_counts[rng.integers(0, len(pair_counts))])
+        ep = episode(rng, n_pairs, int(rng.integers(min_gap, max_gap + 1)))
         mask = np.zeros(ep.tokens.size, bool)
         mask[ep.query_positions + 1] = True
         parts.append(ep.tokens)

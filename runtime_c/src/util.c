@@ -18,21 +18,21 @@ void hct_bytes_zero(void *dst, size_t n) {
 }
 
 /* Finite test without libm and without branches per element: x * 0 is 0
- * for finite x and NaN for NaN or +-Inf, so the lane sums stay 0 exactly
- * when everything is finite (and the loop vectorizes). 32 sums: four
- * independent add chains of eight lanes (D62); the answer, not the sum, is
- * returned, so its order is free. */
-#define FINITE_LANES 32
+ * for finite x and NaN for NaN or +-Inf, so the sums stay 0 exactly when
+ * everything is finite (and the loop vectorizes). 32 independent sums (with
+ * AVX2 floats: four add chains of eight lanes, D62); the answer, not the
+ * sum, is returned, so its order is free. */
+#define FINITE_SUMS 32
 
 bool hct_all_finite(const real *x, size_t n) {
-    real acc[FINITE_LANES];
-    for (size_t j = 0; j < FINITE_LANES; j++) acc[j] = 0;
+    real acc[FINITE_SUMS];
+    for (size_t j = 0; j < FINITE_SUMS; j++) acc[j] = 0;
     size_t i = 0;
-    for (; i + FINITE_LANES <= n; i += FINITE_LANES)
-        for (size_t j = 0; j < FINITE_LANES; j++) acc[j] += x[i + j] * (real)0;
+    for (; i + FINITE_SUMS <= n; i += FINITE_SUMS)
+        for (size_t j = 0; j < FINITE_SUMS; j++) acc[j] += x[i + j] * (real)0;
     for (; i < n; i++) acc[0] += x[i] * (real)0;
     real s = 0;
-    for (size_t j = 0; j < FINITE_LANES; j++) s += acc[j];
+    for (size_t j = 0; j < FINITE_SUMS; j++) s += acc[j];
     return s == 0;
 }
 
