@@ -8,7 +8,7 @@ import numpy as np
 
 from hecate_edge import cli, train
 from hecate_edge.config import ModelConfig
-from hecate_edge.evals import longtext, recall
+from hecate_edge.evals import capacity, longtext, recall
 
 
 def test_mqar_episode_layout_and_answers():
@@ -107,3 +107,22 @@ def test_multiscale_stream_follows_its_table():
     # with no noise, a token is fixed by (slow, medium, phase): one medium block repeats its phase pattern
     assert np.array_equal(clean[:8], clean[8:16])
     assert 0 < multiscale.entropy_floor() < np.log2(multiscale.VOCAB)
+
+
+def test_capacity_probe_separates_rules_that_can_store_from_those_that_cannot():
+    # MATH §3.2: delta with unit keys stores 4 pairs exactly at any step <= 1; MEMORA's
+    # softmax rows start identical, so its read hardly depends on the key (DECISIONS D65)
+    assert capacity.accuracy("delta", 4, 0.3, 1.0, trials=3, seed=0) == 1.0
+    assert capacity.accuracy("hebbian", 4, None, 1.0, trials=3, seed=0) == 1.0
+    assert capacity.probe("memora", trials=2, pair_counts=(4,)).best[4] <= 0.25
+
+
+def test_eval_capacity_writes_its_section(tmp_path, capsys):
+    doc = tmp_path / "EVALS.md"
+    doc.write_text("# Evaluations\n\nkept text\n")
+    assert cli.main(["eval", "capacity", "--rules", "delta,ssm", "--trials", "1", "--out", str(doc)]) == 0
+    text = doc.read_text()
+    assert "kept text" in text and "<!-- capacity:begin -->" in text
+    assert "| delta | 1.00 | 1.00 | 1.00 |" in text and "| ssm |" in text
+    assert cli.main(["eval", "capacity", "--rules", "nope", "--out", str(doc)]) == 2
+    assert "unknown rules ['nope']" in capsys.readouterr().err

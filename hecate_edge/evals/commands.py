@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from hecate_edge.evals import report, run_cms, run_recall, run_text
+from hecate_edge.evals import capacity, report, run_cms, run_recall, run_text
 from hecate_edge.grad_pool import usable_cores
 
 DEFAULT_DOC = "docs/EVALS.md"
@@ -77,6 +77,13 @@ def add_parsers(sub) -> None:
     c.add_argument("--out", default=DEFAULT_DOC, help=f"markdown file to update (default {DEFAULT_DOC})")
     c.add_argument("--quiet", action="store_true", help="no progress lines")
     c.set_defaults(func=cmd_cms)
+
+    k = evals.add_parser("capacity", help="what one pass of writes can store with ideal keys, per rule (no training)")
+    k.add_argument("--rules", default=",".join(sorted(RULES)), help="comma-separated rules (default: all of them)")
+    k.add_argument("--trials", type=int, default=40, help="episodes per (rule, pairs, step, key norm) cell")
+    k.add_argument("--seed", type=int, default=0)
+    k.add_argument("--out", default=DEFAULT_DOC, help=f"markdown file to update (default {DEFAULT_DOC})")
+    k.set_defaults(func=cmd_capacity)
 
 
 def cmd_recall(args: argparse.Namespace) -> None:
@@ -215,6 +222,40 @@ def cmd_cms(args: argparse.Namespace) -> None:
 
     run_cms.run(levels, steps=args.steps, text_steps=args.text_steps, batch=args.batch, lr=args.lr, seeds=args.seeds,
                 threads=args.threads, show_progress=not args.quiet, on_done=write, text_burn_in=burn)
+    print(f"wrote {args.out}")
+
+
+def cmd_capacity(args: argparse.Namespace) -> None:
+    """Probe every rule of ``--rules`` and rewrite the capacity section."""
+    from hecate_edge.reference.rules import RULES
+
+    rules = [rule.strip() for rule in args.rules.split(",") if rule.strip()]
+    unknown = [rule for rule in rules if rule not in RULES]
+    if unknown or not rules:
+        raise ValueError(f"unknown rules {unknown} (known: {', '.join(sorted(RULES))})")
+    if args.trials < 1 or args.seed < 0:
+        raise ValueError("--trials must be >= 1, --seed >= 0")
+    report.require_folders(out=args.out)
+    made_by = report.provenance(args.out)
+    rows = []
+    for rule in rules:
+        rows.append(capacity.probe(rule, trials=args.trials, seed=args.seed))
+        print(f"{rule}: " + ", ".join(f"{n} pairs {a:.2f}" for n, a in rows[-1].best.items()), flush=True)
+    body = ["## What one pass of writes can store, with ideal keys (no training)", "", made_by, "",
+            "Each rule's reference write (MATH §3) is fed N pairs of random unit keys and values, its gates "
+            "at their initial values except the step, swept over "
+            f"{', '.join(f'{s:g}' for s in capacity.STEPS)} (the SSM's Delta gate over "
+            f"{', '.join(f'{s:g}' for s in capacity.SSM_STEPS)}), keys of norm "
+            f"{' or '.join(f'{n:g}' for n in capacity.KEY_NORMS)} where the rule does not normalize them; then "
+            "each key is read back and scored right when the nearest of the 26 candidate values (cosine) is the "
+            "one written with it. Trellis compresses the key itself here (in a model, its level input: A10). "
+            "The table holds the best over that grid: an upper bound on what one episode's "
+            "writes keep, for keys as a trained front end would ideally make them. Below it, a rule cannot "
+            "recall however well it is trained; above it, what a trained model misses is learning to make such "
+            "keys (DECISIONS D65). Probe: `hecate_edge/evals/capacity.py`.", "",
+            capacity.table(rows, args.trials)]
+    report.write_section(args.out, "capacity", "\n".join(body))
+    print(capacity.table(rows, args.trials))
     print(f"wrote {args.out}")
 
 
