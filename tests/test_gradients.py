@@ -81,3 +81,23 @@ def test_train_chunk_advances_like_process():
     a.train_chunk(toks, toks)
     b.process(toks)
     assert a.save_state() == b.save_state()
+
+
+@pytest.mark.parametrize("cfg,frozen", [
+    (ModelConfig(vocab=24, d_model=8, n_heads=2, window=3), False),
+    (ModelConfig(vocab=24, d_model=8, n_heads=2, window=3), True),
+    (ModelConfig(vocab=24, d_model=8, n_heads=2, window=3, composition="mag"), False),
+    (ModelConfig(vocab=24, d_model=8, n_heads=2, window=3, composition="mac", n_levels=2), False),
+    (ModelConfig(vocab=24, d_model=8, n_heads=2, window=3, n_layers=2, n_levels=2, periods=(1, 2)), False),
+], ids=["mal", "frozen-memory", "mag", "mac-2-levels", "2-layers-cms"])
+def test_gradients_do_not_read_the_buffer_they_are_written_to(cfg, frozen):
+    """D66: every tensor of the gradient buffer is zeroed or, for a linear map's
+    weights, stored by its first write: what the buffer held before is never read."""
+    model, _ = build_model(cfg, lively_params(cfg, 4), "f32")
+    tokens = np.arange(9) % cfg.vocab
+    grads = {}
+    for fill in (0.0, np.nan):
+        out = np.full(model.n_params, fill, np.float32)
+        model.session(max_train_tokens=9, freeze_memory=frozen).train_chunk(tokens, tokens[::-1], out=out)
+        grads[fill] = out
+    assert grads[0.0].tobytes() == grads[np.nan].tobytes()

@@ -59,6 +59,8 @@ typedef struct hct_block {
     real *dx, *dq, *da, *dkm, *dvm, *dqm, *dy, *dyl, *dp, *dgates;
     real *dk[HCT_MAX_ENTRIES], *dv[HCT_MAX_ENTRIES]; /* of L->k, L->v */
     real *lin_work;           /* (T (d + V)) hct_linear_backward's transposes */
+    real *grads;              /* training: the caller's gradient buffer (n_params) */
+    bool grad_unwritten[HCT_MAX_TENSORS]; /* training: linear_grad tensors not yet written (train.c) */
 } hct_block;
 
 /* Carving a block's arrays from the session scratch, in order, each
@@ -89,6 +91,13 @@ static inline void hct_block_select(hct_block *b, uint32_t layer) {
  * used (64-bit: callers check it against SIZE_MAX). */
 uint64_t hct_block_layout(const hecate_model *m, uint32_t T, bool training, unsigned char *base,
                           hct_block *b);
+
+/* The backward of a linear map whose weight gradient dW is a linear_grad
+ * tensor of b->grads (MATH §7): dX[t] += W dY[t] (if dX); the first call for
+ * a tensor stores dW = X^T dY, later ones add, so train.c zeroes none of
+ * these tensors beforehand (the same bits as adding to zeros). */
+void hct_grad_linear_backward(const hecate_model *m, hct_block *b, const real *W, const real *X, const real *dY,
+                              uint32_t T, uint32_t din, uint32_t dout, real *dW, real *dX);
 
 /* Forward over b->T tokens from the session's current state (MATH §1-§4).
  * Writes logits (T, V) to `logits` when non-NULL (or to b->logits when

@@ -295,6 +295,7 @@ hecate_status hecate_model_open(void *mem, size_t mem_bytes, const void *file, s
         t->grad_offset = grad_at;
         t->field = (uint32_t)want.field;
         t->dtype = info.dtype;
+        t->linear_grad = want.mat != NO_MAT && want.field != offsetof(hct_weights, emb);
         grad_at += info.n_elems;
     }
     for (uint32_t i = 0; i < n_t; i++) /* pairwise: at most a few dozen tensors */

@@ -274,9 +274,9 @@ void hct_level_front_backward(const hecate_session *s, hct_block *b, uint32_t le
             dproj[j] = V->dpre[j];
         }
     }
-    hct_linear_backward(W->wk, in + r0, dproj[0] + r0, n, d, d, dW->wk, din + r0, b->lin_work);
-    hct_linear_backward(W->wv, in + r0, dproj[1] + r0, n, d, d, dW->wv, din + r0, b->lin_work);
-    hct_linear_backward(W->wq, in + r0, dproj[2] + r0, n, d, d, dW->wq, din + r0, b->lin_work);
+    hct_grad_linear_backward(m, b, W->wk, in + r0, dproj[0] + r0, n, d, d, dW->wk, din + r0);
+    hct_grad_linear_backward(m, b, W->wv, in + r0, dproj[1] + r0, n, d, d, dW->wv, din + r0);
+    hct_grad_linear_backward(m, b, W->wq, in + r0, dproj[2] + r0, n, d, d, dW->wq, din + r0);
 }
 
 void hct_level_pre_query_backward(const hecate_session *s, hct_block *b, uint32_t level, uint32_t t,
@@ -298,8 +298,8 @@ void hct_level_pre_queries_backward(const hecate_session *s, hct_block *b, uint3
                                     const hct_pre_queries *pq, hct_weights *grad, real *dx) {
     const hecate_model *m = s->model;
     uint32_t d = m->cfg.d;
-    hct_linear_backward(m->w.layer[b->layer].level[level].wq, x, pq->dproj, b->T, d, d,
-                        grad->layer[b->layer].level[level].wq, dx, b->lin_work);
+    hct_grad_linear_backward(m, b, m->w.layer[b->layer].level[level].wq, x, pq->dproj, b->T, d, d,
+                             grad->layer[b->layer].level[level].wq, dx);
 }
 
 static void level_backward(const hecate_session *s, hct_block *b, uint32_t level, const real *in, const real *dy,

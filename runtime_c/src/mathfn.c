@@ -315,13 +315,14 @@ void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t
 }
 #endif
 
-/* dW[i, o0..o0+nb) += sum over t of X[t, i] dY[t, o0..o0+nb). */
+/* dW[i, o0..o0+nb) += sum over t of X[t, i] dY[t, o0..o0+nb), or = with
+ * `store` (the sums start at 0 instead of dW: the same bits as dW = 0). */
 static void weight_grad_cols(const real *X, const real *dY, uint32_t T, uint32_t din, uint32_t dout,
-                             uint32_t i, uint32_t o0, uint32_t nb, real *dW) {
+                             uint32_t i, uint32_t o0, uint32_t nb, bool store, real *dW) {
     real *g = dW + (size_t)i * dout + o0;
     if (nb == LIN_BLOCK) {
         hct_vec acc[LIN_VECS];
-        for (uint32_t v = 0; v < LIN_VECS; v++) acc[v] = HCT_VLOAD(g + v * HCT_LANES);
+        for (uint32_t v = 0; v < LIN_VECS; v++) acc[v] = store ? HCT_VSPLAT(0) : HCT_VLOAD(g + v * HCT_LANES);
         for (uint32_t t = 0; t < T; t++) {
             hct_vec xt = HCT_VSPLAT(X[(size_t)t * din + i]);
             const real *dy = dY + (size_t)t * dout + o0;
@@ -331,6 +332,7 @@ static void weight_grad_cols(const real *X, const real *dY, uint32_t T, uint32_t
         for (uint32_t v = 0; v < LIN_VECS; v++) HCT_VSTORE(g + v * HCT_LANES, acc[v]);
         return;
     }
+    if (store) hct_zero(g, nb);
     for (uint32_t t = 0; t < T; t++) hct_axpy(g, X[(size_t)t * din + i], dY + (size_t)t * dout + o0, nb);
 }
 
@@ -342,10 +344,11 @@ static void transpose(const real *A, uint32_t rows, uint32_t cols, real *out) {
 }
 
 void hct_linear_backward(const real *W, const real *X, const real *dY, uint32_t T,
-                         uint32_t din, uint32_t dout, real *dW, real *dX, real *work) {
+                         uint32_t din, uint32_t dout, real *dW, bool store, real *dX, real *work) {
     for (uint32_t i = 0; i < din; i++)
         for (uint32_t o0 = 0; o0 < dout; o0 += LIN_BLOCK)
-            weight_grad_cols(X, dY, T, din, dout, i, o0, dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK, dW);
+            weight_grad_cols(X, dY, T, din, dout, i, o0, dout - o0 < LIN_BLOCK ? dout - o0 : LIN_BLOCK, store,
+                             dW);
     if (!dX) return;
     /* dX^T = W dY^T: row i of the result is a linear map of row i of W, so the
      * same lane kernel serves, over tokens instead of columns */

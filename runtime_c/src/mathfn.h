@@ -263,10 +263,11 @@ static inline void hct_vtree(hct_vec *acc) {
  * W (din, dout), X (T, din), Y (T, dout). */
 void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y);
 
-/* Backward of hct_linear: dX[t] += W dY[t] (if dX) and dW += X^T dY.
+/* Backward of hct_linear: dX[t] += W dY[t] (if dX) and dW += X^T dY, or with
+ * `store` dW = X^T dY (dW is not read: the same bits as adding to zeros).
  * work: (din + dout) * T scalars. */
 void hct_linear_backward(const real *W, const real *X, const real *dY, uint32_t T,
-                         uint32_t din, uint32_t dout, real *dW, real *dX, real *work);
+                         uint32_t din, uint32_t dout, real *dW, bool store, real *dX, real *work);
 
 /* A norm about to divide: +Inf (the squares of a vector overflowed) becomes
  * NaN, so the quotient is NaN, not a silent zero vector that the block's

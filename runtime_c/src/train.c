@@ -26,6 +26,32 @@ static real loss_and_dlogits(const hct_block *b, const uint32_t *targets, uint32
     return n_valid ? total / (real)n_valid : (real)0;
 }
 
+void hct_grad_linear_backward(const hecate_model *m, hct_block *b, const real *W, const real *X, const real *dY,
+                              uint32_t T, uint32_t din, uint32_t dout, real *dW, real *dX) {
+    uint32_t i = 0;
+    while (i < m->n_tensors && b->grads + m->tensors[i].grad_offset != dW) i++;
+    HCT_ASSERT(i < m->n_tensors && m->tensors[i].linear_grad);
+    hct_linear_backward(W, X, dY, T, din, dout, dW, b->grad_unwritten[i], dX, b->lin_work);
+    b->grad_unwritten[i] = false;
+}
+
+/* Elements of tensor i in a gradient buffer (the tensors lie there in order). */
+static size_t grad_len(const hecate_model *m, uint32_t i) {
+    uint64_t end = i + 1 < m->n_tensors ? m->tensors[i + 1].grad_offset : m->n_params;
+    return (size_t)(end - m->tensors[i].grad_offset);
+}
+
+/* The gradient buffer before the backward: every tensor zeroed but the
+ * linear maps' weight gradients, whose first write stores (one pass over the
+ * buffer fewer; D66). */
+static void grads_begin(const hecate_model *m, hct_block *b, real *grads) {
+    b->grads = grads;
+    for (uint32_t i = 0; i < m->n_tensors; i++) {
+        b->grad_unwritten[i] = m->tensors[i].linear_grad;
+        if (!m->tensors[i].linear_grad) hct_zero(grads + m->tensors[i].grad_offset, grad_len(m, i));
+    }
+}
+
 /* MATH §7 through the stack (§4.3): the head gives dp of the last layer;
  * each layer's backward adds d h_l into dx, which is both dp of the layer
  * below and (residual h_l = h_{l-1} + p_{l-1}) part of its d h. */
@@ -34,8 +60,8 @@ static void backward(hecate_session *s, hct_block *b, hct_weights *g) {
     uint32_t d = m->cfg.d, T = b->T;
     size_t Td = (size_t)T * d;
     hct_zero(b->dp, Td);
-    hct_linear_backward(m->w.head, b->lay[m->cfg.n_layers - 1].p, b->logits, T, d, m->cfg.vocab, g->head,
-                        b->dp, b->lin_work);
+    hct_grad_linear_backward(m, b, m->w.head, b->lay[m->cfg.n_layers - 1].p, b->logits, T, d, m->cfg.vocab,
+                             g->head, b->dp);
     hct_zero(b->dx, Td);
     for (uint32_t l = m->cfg.n_layers; l-- > 0;) {
         hct_block_select(b, l);
@@ -61,10 +87,13 @@ hecate_status hecate_train_chunk(hecate_session *s, const uint32_t *tokens, cons
     hecate_status st = hct_block_forward(s, &b, NULL, true);
     if (st != HECATE_OK) return st;
     real l = loss_and_dlogits(&b, targets, m->cfg.vocab);
-    hct_zero(grads, (size_t)m->n_params);
+    grads_begin(m, &b, grads);
     hct_weights g;
     hct_bind_weights(m, grads, &g);
     backward(s, &b, &g);
+    for (uint32_t i = 0; i < m->n_tensors; i++) /* every backward reaches every linear map (a frozen memory's
+                                                 * with zeros): none is left as the caller's buffer held it */
+        HCT_ASSERT(!b.grad_unwritten[i]);
     if (!hct_all_finite(grads, (size_t)m->n_params) || !hct_all_finite(&l, 1)) return HECATE_E_NONFINITE;
     *loss = l;
     hct_block_commit(s, &b);

@@ -16,9 +16,9 @@ void hct_attention_project_backward(const hecate_session *s, hct_block *b, const
                                     real *din) {
     const hecate_model *m = s->model;
     uint32_t d = m->cfg.d, T = b->T;
-    hct_linear_backward(m->w.layer[b->layer].wq, in, b->dq, T, d, d, grad->layer[b->layer].wq, din, b->lin_work);
-    hct_linear_backward(m->w.layer[b->layer].wk, in, b->dk[0], T, d, d, grad->layer[b->layer].wk, din, b->lin_work);
-    hct_linear_backward(m->w.layer[b->layer].wv, in, b->dv[0], T, d, d, grad->layer[b->layer].wv, din, b->lin_work);
+    hct_grad_linear_backward(m, b, m->w.layer[b->layer].wq, in, b->dq, T, d, d, grad->layer[b->layer].wq, din);
+    hct_grad_linear_backward(m, b, m->w.layer[b->layer].wk, in, b->dk[0], T, d, d, grad->layer[b->layer].wk, din);
+    hct_grad_linear_backward(m, b, m->w.layer[b->layer].wv, in, b->dv[0], T, d, d, grad->layer[b->layer].wv, din);
 }
 
 void hct_attention_forward(const hecate_session *s, hct_block *b, const real *in, bool need_q) {

@@ -152,8 +152,8 @@ static void mac_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
         }
         hct_swa_backward(s, b, t); /* da[t] is complete: t's own and later tokens' terms */
         hct_zero(dh + at, d);      /* h's entry of t is complete: only tokens >= t read it */
-        hct_linear_backward(W->wk, M->h + at, b->dk[ENTRY_H] + at, 1, d, d, dW->wk, dh + at, b->lin_work);
-        hct_linear_backward(W->wv, M->h + at, b->dv[ENTRY_H] + at, 1, d, d, dW->wv, dh + at, b->lin_work);
+        hct_grad_linear_backward(m, b, W->wk, M->h + at, b->dk[ENTRY_H] + at, 1, d, d, dW->wk, dh + at);
+        hct_grad_linear_backward(m, b, W->wv, M->h + at, b->dv[ENTRY_H] + at, 1, d, d, dW->wv, dh + at);
         for (uint32_t i = 0; i < k; i++) { /* h = sum_i wr_i hy_i, the reads before the writes */
             mac_level *V = &M->lev[i];
             dwr[i] += hct_dot(dh + at, V->hy + at, d);

@@ -30,7 +30,7 @@ static void mal_backward(const hecate_session *s, hct_block *b, hct_weights *g) 
     uint32_t d = m->cfg.d, T = b->T;
     size_t Td = (size_t)T * d;
     hct_zero(b->da, Td);
-    hct_linear_backward(m->w.layer[b->layer].wo, b->L->a, b->dp, T, d, d, g->layer[b->layer].wo, b->da, b->lin_work);
+    hct_grad_linear_backward(m, b, m->w.layer[b->layer].wo, b->L->a, b->dp, T, d, d, g->layer[b->layer].wo, b->da);
     hct_zero(b->dy, Td); /* dz: the residual sends it to y and to x */
     hct_attention_backward(s, b, z_of(b), g, b->dy);
     hct_axpy(b->dx, 1, b->dy, (uint32_t)Td);

@@ -23,8 +23,7 @@ void hct_output_gate_backward(const hecate_session *s, hct_block *b, const hct_o
     uint32_t d = m->cfg.d, T = b->T;
     size_t Td = (size_t)T * d;
     hct_zero(b->da, Td); /* d loss / d o first, then da in place */
-    hct_linear_backward(m->w.layer[b->layer].wo, g->o, b->dp, T, d, d, grad->layer[b->layer].wo, b->da,
-                        b->lin_work);
+    hct_grad_linear_backward(m, b, m->w.layer[b->layer].wo, g->o, b->dp, T, d, d, grad->layer[b->layer].wo, b->da);
     for (size_t i = 0; i < Td; i++) { /* o = a * g, g = sigmoid(y): da = do g, dy = do a g (1 - g) */
         real dout = b->da[i];
         b->da[i] = dout * g->gy[i];
