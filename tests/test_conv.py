@@ -121,3 +121,21 @@ def test_config_range_flag_tensors_and_init():
     assert info["header"]["conv_kernel"] == 4 and info["config"]["conv_kernel"] == 4 and info["problem"] is None
     plain = ModelConfig(**LEGACY_OFF)
     assert describe(write_model(plain, init_params(plain, 0)))["header"]["conv_kernel"] == 0
+
+
+def test_key_shift_rules_start_their_key_convolution_as_a_shift():
+    """MATH §8, D67: for a rule with KEY_SHIFT the key of token t starts as token t-1's
+    (1 on tap K-2); values and queries, and every other rule's streams, start near the identity."""
+    from hecate_edge.reference.rules import RULES
+
+    shifted = sorted(name for name, rule in RULES.items() if getattr(rule, "KEY_SHIFT", False))
+    assert shifted and "delta" not in shifted
+    for name in RULES:
+        cfg = ModelConfig(rule=name)
+        params = init_params(cfg, 0)
+        s = init_scale("blk0.mem0.conv_k", cfg.d_model)
+        for stream in "kvq":
+            taps = params[f"blk0.mem0.conv_{stream}"]
+            one = -2 if stream == "k" and name in shifted else -1
+            assert np.all(np.abs(taps[one] - 1.0) <= s), (name, stream)
+            assert np.all(np.abs(np.delete(taps, one % len(taps), axis=0)) <= s), (name, stream)

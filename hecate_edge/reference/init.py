@@ -6,7 +6,9 @@ freq_w use s = sqrt(1/(2d)); gate_b takes the rule's default biases for its leve
 FREQ_GATE_BIAS (MATH §6.2: every gate starts open); MAC's level-mixing logits
 start at 0, an even mix (MATH §4.4); the short convolution's taps (MATH §3.1)
 are U(-s, s) with 1 added to the current token's tap, close to the identity,
-so a model with the convolution starts near the one without it.
+so a model with the convolution starts near the one without it; a rule with
+KEY_SHIFT starts its key stream's taps as a shift instead (1 on the previous
+token's tap: the key of token t is about token t-1, D67).
 """
 import re
 
@@ -63,6 +65,7 @@ def init_params(cfg: ModelConfig, seed: int) -> dict[str, np.ndarray]:
         else:
             s = init_scale(name, cfg.d_model)
             params[name] = rng.uniform(-s, s, size=shape)
-            if short.startswith("conv_"):
-                params[name][-1] += 1.0  # the current token's tap (MATH §3.1)
+            if short.startswith("conv_"):  # MATH §8: the current token's tap, or for the keys of a
+                # rule with KEY_SHIFT the previous token's (H3's shift on keys, D67)
+                params[name][-2 if short == "conv_k" and getattr(rule, "KEY_SHIFT", False) else -1] += 1.0
     return params
