@@ -60,7 +60,8 @@ typedef struct hct_block {
     real *dk[HCT_MAX_ENTRIES], *dv[HCT_MAX_ENTRIES]; /* of L->k, L->v */
     real *lin_work;           /* (T (d + V)) hct_linear_backward's transposes */
     real *grads;              /* training: the caller's gradient buffer (n_params) */
-    bool grad_unwritten[HCT_MAX_TENSORS]; /* training: linear_grad tensors not yet written (train.c) */
+    uint32_t grad_unwritten[(HCT_MAX_TENSORS + 31) / 32]; /* training: bit i set while tensor i, a
+                               * linear_grad one, is not yet written (train.c) */
 } hct_block;
 
 /* Carving a block's arrays from the session scratch, in order, each

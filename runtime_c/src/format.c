@@ -294,7 +294,7 @@ hecate_status hecate_model_open(void *mem, size_t mem_bytes, const void *file, s
         t->bytes = data_bytes(&info);
         t->grad_offset = grad_at;
         t->field = (uint32_t)want.field;
-        t->dtype = info.dtype;
+        t->dtype = (uint16_t)info.dtype; /* checked: one of the dtype table's */
         t->linear_grad = want.mat != NO_MAT && want.field != offsetof(hct_weights, emb);
         grad_at += info.n_elems;
     }

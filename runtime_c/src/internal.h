@@ -139,7 +139,7 @@ typedef struct hct_tensor {
     uint64_t file_offset, bytes; /* where its data lies in the file */
     uint64_t grad_offset;        /* element offset in a gradient buffer */
     uint32_t field;              /* byte offset of its pointer inside hct_weights */
-    uint32_t dtype;
+    uint16_t dtype;
     bool linear_grad;            /* its gradient is a linear map's dW (MATH §7): every matrix but the
                                   * embedding (whose rows are scattered); train.c needs no zeroing pass */
 } hct_tensor;

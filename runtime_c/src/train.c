@@ -31,8 +31,9 @@ void hct_grad_linear_backward(const hecate_model *m, hct_block *b, const real *W
     uint32_t i = 0;
     while (i < m->n_tensors && b->grads + m->tensors[i].grad_offset != dW) i++;
     HCT_ASSERT(i < m->n_tensors && m->tensors[i].linear_grad);
-    hct_linear_backward(W, X, dY, T, din, dout, dW, b->grad_unwritten[i], dX, b->lin_work);
-    b->grad_unwritten[i] = false;
+    uint32_t bit = 1u << (i % 32);
+    hct_linear_backward(W, X, dY, T, din, dout, dW, (b->grad_unwritten[i / 32] & bit) != 0, dX, b->lin_work);
+    b->grad_unwritten[i / 32] &= ~bit;
 }
 
 /* Elements of tensor i in a gradient buffer (the tensors lie there in order). */
@@ -46,9 +47,10 @@ static size_t grad_len(const hecate_model *m, uint32_t i) {
  * buffer fewer; D66). */
 static void grads_begin(const hecate_model *m, hct_block *b, real *grads) {
     b->grads = grads;
+    hct_bytes_zero(b->grad_unwritten, sizeof b->grad_unwritten);
     for (uint32_t i = 0; i < m->n_tensors; i++) {
-        b->grad_unwritten[i] = m->tensors[i].linear_grad;
-        if (!m->tensors[i].linear_grad) hct_zero(grads + m->tensors[i].grad_offset, grad_len(m, i));
+        if (m->tensors[i].linear_grad) b->grad_unwritten[i / 32] |= 1u << (i % 32);
+        else hct_zero(grads + m->tensors[i].grad_offset, grad_len(m, i));
     }
 }
 
@@ -91,9 +93,9 @@ hecate_status hecate_train_chunk(hecate_session *s, const uint32_t *tokens, cons
     hct_weights g;
     hct_bind_weights(m, grads, &g);
     backward(s, &b, &g);
-    for (uint32_t i = 0; i < m->n_tensors; i++) /* every backward reaches every linear map (a frozen memory's
-                                                 * with zeros): none is left as the caller's buffer held it */
-        HCT_ASSERT(!b.grad_unwritten[i]);
+    for (uint32_t w = 0; w < (HCT_MAX_TENSORS + 31) / 32; w++) /* every backward reaches every linear map (a
+                                                 * frozen memory's with zeros): none is left as the buffer held it */
+        HCT_ASSERT(b.grad_unwritten[w] == 0);
     if (!hct_all_finite(grads, (size_t)m->n_params) || !hct_all_finite(&l, 1)) return HECATE_E_NONFINITE;
     *loss = l;
     hct_block_commit(s, &b);
