@@ -332,7 +332,7 @@ static void weight_grad_cols(const real *X, const real *dY, uint32_t T, uint32_t
         for (uint32_t v = 0; v < LIN_VECS; v++) HCT_VSTORE(g + v * HCT_LANES, acc[v]);
         return;
     }
-    if (store) hct_zero(g, nb);
+    for (uint32_t o = 0; store && o < nb; o++) g[o] = 0;
     for (uint32_t t = 0; t < T; t++) hct_axpy(g, X[(size_t)t * din + i], dY + (size_t)t * dout + o0, nb);
 }
 
