@@ -86,6 +86,18 @@ def add_parsers(sub) -> None:
     k.set_defaults(func=cmd_capacity)
 
 
+def _rule_list(text: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The rule names of a comma-separated ``--rules`` value; ValueError for none or an unknown one
+    (``extra``: other names the command admits)."""
+    from hecate_edge.reference.rules import RULES
+
+    rules = [rule.strip() for rule in text.split(",") if rule.strip()]
+    unknown = [rule for rule in rules if rule not in RULES and rule not in extra]
+    if unknown or not rules:
+        raise ValueError(f"unknown rules {unknown} (known: {', '.join([*sorted(RULES), *extra])})")
+    return rules
+
+
 def cmd_recall(args: argparse.Namespace) -> None:
     """Train and score every rule of ``--rules`` (``--jobs`` at a time), merge
     each into the results file as it finishes and rewrite the section from
@@ -94,15 +106,11 @@ def cmd_recall(args: argparse.Namespace) -> None:
     from multiprocessing import get_context
 
     from hecate_edge.config import ModelConfig
-    from hecate_edge.reference.rules import RULES
 
     composition = args.composition or ModelConfig().composition
     stem = f"docs/evals_recall_{composition}_{args.steps}"
     plot_path, results = args.plot or stem + ".png", args.results or stem + ".json"
-    rules = [rule.strip() for rule in args.rules.split(",") if rule.strip()]
-    unknown = [rule for rule in rules if rule not in RULES and rule != run_recall.NO_MEMORY]
-    if unknown or not rules:
-        raise ValueError(f"unknown rules {unknown} (known: {', '.join(sorted(RULES))}, {run_recall.NO_MEMORY})")
+    rules = _rule_list(args.rules, extra=(run_recall.NO_MEMORY,))
     if args.steps < 1 or args.batch < 1 or args.episodes < 1 or args.jobs < 1 or args.seeds < 1 or args.seed < 0:
         raise ValueError("--steps, --batch, --episodes, --seeds and --jobs must be >= 1, --seed >= 0")
     report.require_folders(out=args.out, results=results, plot=plot_path)
@@ -227,12 +235,7 @@ def cmd_cms(args: argparse.Namespace) -> None:
 
 def cmd_capacity(args: argparse.Namespace) -> None:
     """Probe every rule of ``--rules`` and rewrite the capacity section."""
-    from hecate_edge.reference.rules import RULES
-
-    rules = [rule.strip() for rule in args.rules.split(",") if rule.strip()]
-    unknown = [rule for rule in rules if rule not in RULES]
-    if unknown or not rules:
-        raise ValueError(f"unknown rules {unknown} (known: {', '.join(sorted(RULES))})")
+    rules = _rule_list(args.rules)
     if args.trials < 1 or args.seed < 0:
         raise ValueError("--trials must be >= 1, --seed >= 0")
     report.require_folders(out=args.out)
