@@ -112,30 +112,24 @@ def test_config_range_flag_tensors_and_init():
     at = names.index("blk0.mem0.wq")
     assert names[at + 1:at + 5] == ["blk0.mem0.conv_k", "blk0.mem0.conv_v", "blk0.mem0.conv_q", "blk0.mem0.gate_w"]
     assert dict(tensor_specs(cfg))["blk0.mem0.conv_v"] == (4, 16)
-    params = init_params(cfg, 0)
-    s = init_scale("blk0.mem0.conv_k", cfg.d_model)
-    for stream in "kvq":
-        taps = params[f"blk0.mem0.conv_{stream}"]
-        assert np.all(np.abs(taps[:-1]) <= s) and np.all(np.abs(taps[-1] - 1.0) <= s)
-    info = describe(write_model(cfg, params))
+    info = describe(write_model(cfg, init_params(cfg, 0)))  # init: test_every_rule_starts_its_key_...
     assert info["header"]["conv_kernel"] == 4 and info["config"]["conv_kernel"] == 4 and info["problem"] is None
     plain = ModelConfig(**LEGACY_OFF)
     assert describe(write_model(plain, init_params(plain, 0)))["header"]["conv_kernel"] == 0
 
 
-def test_key_shift_rules_start_their_key_convolution_as_a_shift():
-    """MATH §8, D67: for a rule with KEY_SHIFT the key of token t starts as token t-1's
-    (1 on tap K-2); values and queries, and every other rule's streams, start near the identity."""
+def test_every_rule_starts_its_key_convolution_as_a_shift():
+    """MATH §8, D68: the key of token t starts as token t-1's (1 on tap K-2); values and
+    queries start near the identity (1 on tap K-1), for every rule and kernel size."""
     from hecate_edge.reference.rules import RULES
 
-    shifted = sorted(name for name, rule in RULES.items() if getattr(rule, "KEY_SHIFT", False))
-    assert shifted and "delta" not in shifted
     for name in RULES:
-        cfg = ModelConfig(rule=name)
-        params = init_params(cfg, 0)
-        s = init_scale("blk0.mem0.conv_k", cfg.d_model)
-        for stream in "kvq":
-            taps = params[f"blk0.mem0.conv_{stream}"]
-            one = -2 if stream == "k" and name in shifted else -1
-            assert np.all(np.abs(taps[one] - 1.0) <= s), (name, stream)
-            assert np.all(np.abs(np.delete(taps, one % len(taps), axis=0)) <= s), (name, stream)
+        for kernel in (2, 4):
+            cfg = ModelConfig(rule=name, conv_kernel=kernel)
+            params = init_params(cfg, 0)
+            s = init_scale("blk0.mem0.conv_k", cfg.d_model)
+            for stream in "kvq":
+                taps = params[f"blk0.mem0.conv_{stream}"]
+                one = -2 if stream == "k" else -1
+                assert np.all(np.abs(taps[one] - 1.0) <= s), (name, kernel, stream)
+                assert np.all(np.abs(np.delete(taps, one % len(taps), axis=0)) <= s), (name, kernel, stream)

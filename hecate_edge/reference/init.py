@@ -5,10 +5,9 @@ freq_w use s = sqrt(1/(2d)); gate_b takes the rule's default biases for its leve
 (MATH §3.1, §6.1: slower levels forget less and step less); freq_b is
 FREQ_GATE_BIAS (MATH §6.2: every gate starts open); MAC's level-mixing logits
 start at 0, an even mix (MATH §4.4); the short convolution's taps (MATH §3.1)
-are U(-s, s) with 1 added to the current token's tap, close to the identity,
-so a model with the convolution starts near the one without it; a rule with
-KEY_SHIFT starts its key stream's taps as a shift instead (1 on the previous
-token's tap: the key of token t is about token t-1, D67).
+are U(-s, s) with 1 added to the current token's tap for values and queries,
+and to the previous token's tap for keys: the key of token t starts as about
+token t-1, so each write binds a byte to the one before it (D67, D68).
 """
 import re
 
@@ -65,7 +64,7 @@ def init_params(cfg: ModelConfig, seed: int) -> dict[str, np.ndarray]:
         else:
             s = init_scale(name, cfg.d_model)
             params[name] = rng.uniform(-s, s, size=shape)
-            if short.startswith("conv_"):  # MATH §8: the current token's tap, or for the keys of a
-                # rule with KEY_SHIFT the previous token's (H3's shift on keys, D67)
-                params[name][-2 if short == "conv_k" and getattr(rule, "KEY_SHIFT", False) else -1] += 1.0
+            if short.startswith("conv_"):  # MATH §8: the current token's tap, the previous token's
+                # for keys (H3's shift on keys, D68)
+                params[name][-2 if short == "conv_k" else -1] += 1.0
     return params

@@ -10,8 +10,7 @@ params) (ValueError with the reason, the same verdict as the C reader), and
 init_state(d, hp), write_read(state, km, vm, qm, gates, hp), read(state, qm, hp)
 A rule family's module (rules/matrix.py, rules/mlp.py) holds the values its
 rules share; a rule imports them from there.
-Optional: KEY_SHIFT (True: the key convolution starts as a one-token shift,
-MATH §8, D67), EXTRA_INPUTS, keywords its write_read also takes ("x": the level
+Optional: EXTRA_INPUTS, keywords its write_read also takes ("x": the level
 input; "tensors": {name: array} of its own parameter tensors), with
 tensor_specs(d, hp) and init_tensors(d, hp) for a rule that owns tensors,
 where hp = {name: value} of its hyper-parameters, plus "retention" and

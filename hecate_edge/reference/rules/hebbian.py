@@ -13,9 +13,6 @@ from hecate_edge.reference.rules.matrix import (ELASTIC_LAMBDA_1, PARAM_NAMES, Q
 
 RULE_ID = 2
 NAME = "hebbian"
-# MATH §8, D67: the key convolution starts as a shift (the key of token t is token t-1's),
-# which this rule does not find from the identity start within the recall eval's budget
-KEY_SHIFT = True
 # MATH §3.1: one gate, the forget rate.
 GATES = (("alpha", "sigmoid"),)
 # MATH §3.1: per level, the alpha bias (level 0 keeps 99.9% per token, half-life ~760).

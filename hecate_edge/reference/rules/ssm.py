@@ -15,9 +15,6 @@ from hecate_edge.reference.mathfn import softplus
 
 RULE_ID = 9
 NAME = "ssm"
-# MATH §8, D67: the key convolution starts as a shift (the key of token t is token t-1's),
-# which this rule does not find from the identity start within the recall eval's budget
-KEY_SHIFT = True
 # the gate is handed over before any activation: the rule applies softplus per channel
 GATES = (("delta", "identity"),)
 DEFAULT_GATE_BIAS = ((0.0,),)

@@ -14,9 +14,6 @@ from hecate_edge.reference.rules.mlp import (DEFAULT_GATE_BIAS, ELASTIC_LAMBDA_1
 
 RULE_ID = 4
 NAME = "yaad"
-# MATH §8, D67: the key convolution starts as a shift (the key of token t is token t-1's),
-# which this rule does not find from the identity start within the recall eval's budget
-KEY_SHIFT = True
 PARAM_NAMES = ("d_hidden", "delta", "lambda_2", "w1_scale", "grad_bound")
 # what a config dict written before w1_scale / grad_bound existed means by omitting them
 LEGACY_PARAMS = {"w1_scale": 0.0, "grad_bound": 0.0}
