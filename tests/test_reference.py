@@ -205,8 +205,8 @@ def test_init_params_follow_math_8():
             continue
         s = s_mem if ".mem0." in name else s_model
         want = rng.uniform(-s, s, size=shape)
-        if ".conv_" in name:  # MATH §8: the current token's tap starts at 1 + U(-s, s)
-            want[-1] += 1.0
+        if ".conv_" in name:  # MATH §8: 1 + U(-s, s) on the current token's tap, the previous one's for keys
+            want[-2 if name.endswith("conv_k") else -1] += 1.0
             assert np.array_equal(params[name], want), name
             continue
         assert np.array_equal(params[name], want), name
