@@ -112,7 +112,7 @@ def test_config_range_flag_tensors_and_init():
     at = names.index("blk0.mem0.wq")
     assert names[at + 1:at + 5] == ["blk0.mem0.conv_k", "blk0.mem0.conv_v", "blk0.mem0.conv_q", "blk0.mem0.gate_w"]
     assert dict(tensor_specs(cfg))["blk0.mem0.conv_v"] == (4, 16)
-    info = describe(write_model(cfg, init_params(cfg, 0)))  # init: test_every_rule_starts_its_key_...
+    info = describe(write_model(cfg, init_params(cfg, 0)))  # the taps: the test below
     assert info["header"]["conv_kernel"] == 4 and info["config"]["conv_kernel"] == 4 and info["problem"] is None
     plain = ModelConfig(**LEGACY_OFF)
     assert describe(write_model(plain, init_params(plain, 0)))["header"]["conv_kernel"] == 0
