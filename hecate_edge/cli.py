@@ -445,7 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types reported as one line: file, format, value and runtime
     errors (ValueError covers bad checkpoints and configs)."""
-    errors: list[type[BaseException]] = [UsageError, TrainingStopped, OSError, ImportError, ValueError]
+    from hecate_edge.demo import DemoStopped
+
+    errors: list[type[BaseException]] = [UsageError, TrainingStopped, DemoStopped, OSError, ImportError, ValueError]
     try:
         from hecate_edge.format import FormatError
 

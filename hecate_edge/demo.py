@@ -46,6 +46,13 @@ PROMPT = "The return statement"
 SAMPLE_BYTES = 160
 
 
+LR_HALVINGS = 2              # a part that goes non-finite trains again at half the lr, this often
+
+
+class DemoStopped(RuntimeError):
+    """A demo training went non-finite at every learning rate it tried."""
+
+
 @dataclass(frozen=True)
 class Part:
     """One training of the demo: its data, its budget, and whether the memory is frozen."""
@@ -110,13 +117,10 @@ def run_demo(
     files, models, seconds, tokens = {}, {}, 0.0, 0
     for n, (key, part) in enumerate(parts.items(), 1):
         say(f"[{n}/{len(parts)}] training {part.steps} steps x {batch} chunks x {part.chunk} bytes of {part.label} ...")
-        model = train.new_model(cfg, seed=seed)
-        config = train.TrainConfig(steps=part.steps, chunk=part.chunk, batch=batch, lr=part.lr, seed=seed,
-                                   masked_loss=True, freeze_memory=part.freeze_memory)
         started = time.perf_counter()
-        train.train(model, part.corpus, config, show_progress=show_progress, threads=threads)
+        model, steps_run = _train_part(cfg, part, batch, seed, threads, show_progress, say)
         seconds += time.perf_counter() - started
-        tokens += part.steps * batch * part.chunk
+        tokens += steps_run * batch * part.chunk
         files[key] = model.to_bytes()
         models[key] = runtime.Model(files[key])  # everything below runs from the model file
     say(f"trained in {seconds:.1f} s, {tokens / seconds:,.0f} tok/s")
@@ -155,6 +159,31 @@ def run_demo(
         "tok_per_s": tok_per_s,
         "train_seconds": seconds,
     }
+
+
+def _train_part(cfg, part: Part, batch: int, seed: int, threads, show_progress: bool, say):
+    """Train a new model on ``part``; returns it and the steps trained, failed tries included.
+    The recipe's learning rate is delta's: a rule whose memory goes non-finite at it
+    (e.g. yaad on text at 2e-2) trains again from its init at half the rate, at most
+    LR_HALVINGS times, and says so; after that the demo stops with the trainer's diagnosis."""
+    from hecate_edge import train
+    from hecate_edge.nonfinite import NonFiniteTraining
+
+    lr, steps_run, halvings = part.lr, 0, 0
+    while True:
+        model = train.new_model(cfg, seed=seed)
+        config = train.TrainConfig(steps=part.steps, chunk=part.chunk, batch=batch, lr=lr, seed=seed,
+                                   masked_loss=True, freeze_memory=part.freeze_memory)
+        try:
+            train.train(model, part.corpus, config, show_progress=show_progress, threads=threads)
+            return model, steps_run + part.steps
+        except NonFiniteTraining as failure:
+            steps_run += failure.step
+            if halvings == LR_HALVINGS:
+                raise DemoStopped(f"{cfg.rule} went non-finite on {part.label} at lr {lr:g} too ({failure}); "
+                                  f"train it with `hecate-edge train --rule {cfg.rule} --lr ...`") from None
+            say(f"  lr {lr:g} went non-finite at {failure}; training again from the init at lr {lr / 2:g}")
+            lr, halvings = lr / 2, halvings + 1
 
 
 def _parts(steps: int | None, chunk: int | None, batch: int, seed: int) -> dict[str, Part]:

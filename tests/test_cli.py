@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hecate_edge import cli, demo
+from hecate_edge import cli, demo, train
 from hecate_edge.reference.rules import RULES
 
 runtime = pytest.importorskip("hecate_edge.runtime")
@@ -150,6 +150,37 @@ def test_demo_with_few_steps(tmp_path, capsys, rule):
         config = runtime.Model(path).config
         assert config.d_model == 64 and config.rule == rule
     assert out.read_bytes() != (tmp_path / "demo.recall.hct").read_bytes()
+
+
+def _failing_train(fail_at_lr_above: float, seen: list):
+    """A stand-in for train.train that goes non-finite at step 7 while the lr is above the given one."""
+    from hecate_edge.nonfinite import NonFiniteTraining
+    real = train.train
+
+    def fake(model, corpus, config, **kw):
+        seen.append(config.lr)
+        if config.lr > fail_at_lr_above:
+            raise NonFiniteTraining(7, "the forward pass went non-finite (test)")
+        return real(model, corpus, config, **kw)
+    return fake
+
+
+def test_demo_trains_again_at_half_the_lr_after_a_non_finite_run(capsys, monkeypatch):
+    seen = []
+    monkeypatch.setattr(train, "train", _failing_train(demo.TEXT_LR / 2, seen))
+    assert cli.main(["demo", "--steps", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert seen == [demo.RECALL_LR, demo.TEXT_LR, demo.TEXT_LR / 2, demo.TEXT_LR, demo.TEXT_LR / 2]
+    assert out.count(f"training again from the init at lr {demo.TEXT_LR / 2:g}") == 2 and "step 7" in out
+
+
+def test_demo_stops_with_one_line_when_every_lr_goes_non_finite(capsys, monkeypatch):
+    seen = []
+    monkeypatch.setattr(train, "train", _failing_train(0.0, seen))
+    assert cli.main(["demo", "--steps", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert seen == [demo.RECALL_LR / 2 ** i for i in range(demo.LR_HALVINGS + 1)]
+    assert "non-finite" in err and "--lr" in err and "Traceback" not in err and len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize("out, recall", [("demo.hct", "demo.recall.hct"), ("m.bin", "m.recall.bin"),
@@ -298,7 +329,6 @@ def test_run_takes_the_prompt_as_the_bytes_the_shell_passed(trained):
 
 
 def test_run_refuses_a_model_that_does_not_read_bytes(tmp_path, capsys):
-    from hecate_edge import train
     from hecate_edge.config import ModelConfig
     from hecate_edge.reference.init import init_params
 
