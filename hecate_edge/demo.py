@@ -130,7 +130,7 @@ def run_demo(
     for gap in RECALL_GAPS:
         episodes = recall.held_out_episodes(seed, RECALL_SHOWN, gap, RECALL_EPISODES)
         accuracy[gap] = tuple(recall.accuracy(models["recall"], episodes, freeze_memory=f) for f in (False, True))
-    _print_recall(say, cfg.window, accuracy, recall.CHANCE)
+    _print_recall(say, cfg.rule, cfg.window, accuracy, recall.CHANCE)
 
     text_held = data.load_corpus("text", "heldout")
     runs = {"trained": (models["text"], False), "frozen": (models["text"], True),
@@ -207,7 +207,7 @@ def _parts(steps: int | None, chunk: int | None, batch: int, seed: int) -> dict[
     }
 
 
-def _print_recall(say, window: int, accuracy: dict, chance: float) -> None:
+def _print_recall(say, rule: str, window: int, accuracy: dict, chance: float) -> None:
     say(f"recall beyond the attention window ({window} bytes), the recall model: {RECALL_SHOWN} key-value pairs,")
     say(f"then N filler bytes, then the keys again; accuracy of the value after each key ({RECALL_EPISODES} held-out")
     say(f"episodes, chance {chance:.0%})")
@@ -215,7 +215,7 @@ def _print_recall(say, window: int, accuracy: dict, chance: float) -> None:
     say(f"  {'memory learning at test time':<40}" + "".join(f"{accuracy[g][0]:>8.0%}" for g in RECALL_GAPS))
     say(f"  {'memory updates switched off':<40}" + "".join(f"{accuracy[g][1]:>8.0%}" for g in RECALL_GAPS))
     say("  (learned in a sudden drop after a plateau whose length varies by seed: docs/EVALS.md,")
-    say("  hecate-edge eval recall --rules delta --out recall.md --results recall.json --plot recall.png)")
+    say(f"  hecate-edge eval recall --rules {rule} --out recall.md --results recall.json --plot recall.png)")
     say()
 
 

@@ -144,7 +144,7 @@ def test_demo_with_few_steps(tmp_path, capsys, rule):
     assert cli.main(["demo", "--steps", "3", "--out", str(out), "--quiet", "--rule", rule]) == 0
     text = capsys.readouterr().out
     for word in ("untrained", "switched off", "attention only", "recall beyond the attention window", "tok/s",
-                 "sample", f"{rule} rule"):
+                 "sample", f"{rule} rule", f"eval recall --rules {rule} "):
         assert word in text
     for path in (out, tmp_path / "demo.recall.hct"):  # the text model at --out, the recall model beside it
         config = runtime.Model(path).config
