@@ -42,11 +42,9 @@ TEXT_STEPS = 1000
 TEXT_CHUNK = 64
 TEXT_LR = 2e-2
 BATCH = 8
+LR_HALVINGS = 2              # a part that goes non-finite trains again at half the lr, this often (D69)
 PROMPT = "The return statement"
 SAMPLE_BYTES = 160
-
-
-LR_HALVINGS = 2              # a part that goes non-finite trains again at half the lr, this often
 
 
 class DemoStopped(RuntimeError):
