@@ -65,6 +65,13 @@ W1_SCALE = 2.0 * np.sqrt(3.0)
 LEGACY_W1_SCALE = 0.1
 
 
+def unit_w1_scale(d: int) -> float:
+    """MATH §3.5 / DECISIONS D70: the s that draws W1 uniform in [-sqrt 3, sqrt 3]
+    (unit variance) for d_hidden = d, so a unit-norm key gives pre-activations of
+    about unit variance and the memory's read answers from its first write."""
+    return float(np.sqrt(12.0 * d))
+
+
 # MATH §3.5 / DECISIONS D51: the bound c of the inner gradient of new MONETA
 # models; 0, what files and config dicts written before the parameter hold, is off.
 GRAD_BOUND = 1.0
