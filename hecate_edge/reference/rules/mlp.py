@@ -72,9 +72,10 @@ def unit_w1_scale(d: int) -> float:
     return float(np.sqrt(12.0 * d))
 
 
-# MATH §3.5 / DECISIONS D51: the bound c of the inner gradient of new MONETA
-# models; 0, what files and config dicts written before the parameter hold, is off.
-GRAD_BOUND = 1.0
+# MATH §3.5 / DECISIONS D51, D70: the bound c of the inner gradient of new MONETA
+# and YAAD models (1 for MONETA from D51 to D70); 0, what files and config dicts
+# written before the parameter hold, is off.
+GRAD_BOUND = 10.0
 
 
 def check_scales(w1_scale: float, grad_bound: float) -> None:

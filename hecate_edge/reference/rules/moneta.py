@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from hecate_edge.reference.rules import mlp
-from hecate_edge.reference.rules.mlp import (DEFAULT_GATE_BIAS, ELASTIC_LAMBDA_1, GATES, QK_NORM,  # noqa: F401
+from hecate_edge.reference.rules.mlp import (DEFAULT_GATE_BIAS, ELASTIC_LAMBDA_1, GATES,  # noqa: F401
                                              RETENTION, RETENTIONS)
 
 RULE_ID = 3
@@ -22,14 +22,16 @@ LP_EPS = 1e-6
 # MATH §3.1 "Bounded inner steps": on by default since D52; with grad_bound, theta <= 1 makes
 # one write move the memory by less than grad_bound beyond its retention
 BOUNDED_STEP = True
+# DECISIONS D70: unit-norm q and k, like YAAD's, with a unit-variance W1
+QK_NORM = True
 
 
 def default_params(d: int) -> tuple[float, ...]:
-    """d_hidden = d, p = 3 (the MIRAS choice), lambda_2 = 0.01, w1_scale
-    Xavier-uniform (mlp.W1_SCALE) with the inner gradient bounded by
-    grad_bound = 1 (mlp.GRAD_BOUND): unbounded, p = 3 at that init diverges
-    within ~50-800 training steps (DECISIONS D49, D51)."""
-    return (float(d), 3.0, 0.01, float(mlp.W1_SCALE), mlp.GRAD_BOUND)
+    """d_hidden = d, p = 3 (the MIRAS choice), lambda_2 = 0.01, w1_scale for a
+    unit-variance W1 (mlp.unit_w1_scale) with unit keys, the inner gradient bounded
+    at mlp.GRAD_BOUND = 10 (DECISIONS D70; unbounded, p = 3 diverged within
+    ~50-800 training steps at the Xavier scale, D49, D51)."""
+    return (float(d), 3.0, 0.01, mlp.unit_w1_scale(d), mlp.GRAD_BOUND)
 
 
 def check_params(d: int, params: tuple[float, ...]) -> None:

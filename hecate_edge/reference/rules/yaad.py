@@ -17,17 +17,16 @@ NAME = "yaad"
 PARAM_NAMES = ("d_hidden", "delta", "lambda_2", "w1_scale", "grad_bound")
 # what a config dict written before w1_scale / grad_bound existed means by omitting them
 LEGACY_PARAMS = {"w1_scale": 0.0, "grad_bound": 0.0}
-# DECISIONS D70: unit-norm q and k with a unit-variance W1 (unit_w1_scale) and the
-# inner gradient bounded at 10, so the memory speaks from its first write and
-# the write cannot run away.
+# DECISIONS D70: unit-norm q and k with a unit-variance W1 (mlp.unit_w1_scale) and
+# the inner gradient bounded (mlp.GRAD_BOUND), so the memory speaks from its first
+# write and the write cannot run away.
 QK_NORM = True
-GRAD_BOUND = 10.0
 
 
 def default_params(d: int) -> tuple[float, ...]:
     """d_hidden = d, delta = 1, lambda_2 = 0.01, w1_scale for a unit-variance W1
     (mlp.unit_w1_scale), grad_bound 10 (DECISIONS D70)."""
-    return (float(d), 1.0, 0.01, mlp.unit_w1_scale(d), GRAD_BOUND)
+    return (float(d), 1.0, 0.01, mlp.unit_w1_scale(d), mlp.GRAD_BOUND)
 
 
 def check_params(d: int, params: tuple[float, ...]) -> None:
