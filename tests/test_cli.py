@@ -210,7 +210,7 @@ def test_train_with_rule_hyper_parameters(tmp_path, capsys):
     args = ["train", "--out", str(model), "--steps", "1", "--rule", "moneta", *TINY]
     assert cli.main([*args, "--rule-param", "d_hidden=5", "--rule-param", "p=2"]) == 0
     assert runtime.Model(model).config.rule_hp == {"d_hidden": 5.0, "p": 2.0, "lambda_2": np.float32(0.01),
-                                                     "w1_scale": np.float32(2 * np.sqrt(3)), "grad_bound": 1.0}
+                                                     "w1_scale": np.float32(np.sqrt(12 * 16)), "grad_bound": 10.0}
     assert cli.main([*args, "--rule-param", "width=3"]) == 2
     assert "no hyper-parameters ['width']" in capsys.readouterr().err
     assert cli.main([*args, "--rule-param", "d_hidden"]) == 2

@@ -58,10 +58,9 @@ def hidden(hp: dict) -> int:
     return int(hp["d_hidden"])
 
 
-# MATH §3.5 / DECISIONS D49: the hash init's scale s.  Xavier-uniform
-# (|W1| <= sqrt(6/(d+h))) for new models; 0, what files and config dicts
-# written before the parameter hold, means the reference's 0.1.
-W1_SCALE = 2.0 * np.sqrt(3.0)
+# MATH §3.5 / DECISIONS D49: the hash init's scale s; 0, what files and config
+# dicts written before the parameter hold, means the reference's 0.1.  (Files
+# written from D49 to D70 hold 2 sqrt 3, Xavier-uniform.)
 LEGACY_W1_SCALE = 0.1
 
 
