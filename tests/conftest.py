@@ -9,7 +9,7 @@ from hecate_edge.config import ModelConfig
 from hecate_edge.format import write_model
 from hecate_edge.reference.compositions import composition_by_name
 from hecate_edge.reference.init import init_params
-from hecate_edge.reference.rules import RULES, resolve_params, rule_by_name
+from hecate_edge.reference.rules import RULES, mlp, resolve_params, rule_by_name
 from hecate_edge.runtime import Model
 
 DTYPES = {"f32": np.float32, "f64": np.float64}
@@ -42,8 +42,7 @@ def lively_params(cfg: ModelConfig, seed: int) -> dict:
         # and so is it behind a lively convolution (MATH §3.1: larger, unnormalized
         # keys): at theta ~ 0.13 float32 drifts past 1e-5 of the reference in ~20 tokens
         bias["theta"] = -4.0
-    hp = cfg.rule_hp
-    if hp.get("w1_scale", 0.0) * np.sqrt(2.0 / (cfg.d_model + hp.get("d_hidden", 0)) / 12.0) > 0.5:
+    if "w1_scale" in cfg.rule_hp and mlp.w1_width(cfg.d_model, cfg.rule_hp) / np.sqrt(12.0) > 0.5:
         # an MLP memory with W1 of about unit variance (D70, MATH §3.5) writes with the
         # curvature |hid|^2 ~ 0.3 d_hidden: theta ~ 0.7 is chaotic (float32 and
         # float64 drift apart); theta ~ 0.018 keeps one write's effective step below 1

@@ -93,11 +93,16 @@ def bound_grad(grad: np.ndarray, bound: float) -> np.ndarray:
     return grad / np.sqrt(1.0 + np.sum(grad * grad) / (bound * bound))
 
 
+def w1_width(d: int, hp: dict) -> float:
+    """MATH §3.5: the width s sqrt(2/(d+h)) of the uniform draw of W1 (standard
+    deviation width / sqrt 12), s = w1_scale (0: the legacy 0.1)."""
+    return (hp["w1_scale"] or LEGACY_W1_SCALE) * np.sqrt(2.0 / (d + hidden(hp)))
+
+
 def hash_init(d: int, hp: dict) -> np.ndarray:
     """MATH §3.5 (MONETA, YAAD): W1[i, j] = s sqrt(2/(d+h)) (hash(i d + j) - 0.5), W2 = 0."""
     h = hidden(hp)
-    scale = hp["w1_scale"] or LEGACY_W1_SCALE
-    w1 = scale * np.sqrt(2.0 / (d + h)) * (unit_hash(h * d).reshape(h, d) - 0.5)
+    w1 = w1_width(d, hp) * (unit_hash(h * d).reshape(h, d) - 0.5)
     return np.stack([w1, np.zeros((h, d))])
 
 
