@@ -63,6 +63,19 @@ def test_eval_recall_over_seeds(tmp_path):
     assert "### Over seeds" in text and "| delta | 3, 4 |" in text and "| delta (seed 4) | frozen |" in text
 
 
+def test_eval_recall_at_another_learning_rate_has_its_own_files_and_section(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    args = ["eval", "recall", "--rules", "delta", "--steps", "2", "--episodes", "1", "--quiet"]
+    assert cli.main(args) == 0 and cli.main(args + ["--lr", "5e-3"]) == 0
+    text = (tmp_path / "docs" / "EVALS.md").read_text()
+    assert "<!-- recall-mal-2:begin -->" in text and "<!-- recall-mal-2-lr0.005:begin -->" in text
+    assert "(MQAR, MAL, 2 steps, lr 0.005)" in text and "(MQAR, MAL, 2 steps)" in text
+    rates = {name: json.loads((tmp_path / "docs" / name).read_text())["delta"]["lr"]
+             for name in ("evals_recall_mal_2.json", "evals_recall_mal_2_lr0.005.json")}
+    assert rates == {"evals_recall_mal_2.json": 0.01, "evals_recall_mal_2_lr0.005.json": 0.005}
+
+
 def test_evals_refuse_a_missing_output_folder_before_training(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # no docs/ here: the defaults cannot be written
     trained = []

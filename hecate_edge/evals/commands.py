@@ -30,7 +30,9 @@ def add_parsers(sub) -> None:
     r.add_argument("--composition", default=None, choices=sorted(COMPOSITIONS), help="default: ModelConfig's")
     r.add_argument("--steps", type=int, default=4000, help="training steps per rule (default 4000)")
     r.add_argument("--batch", type=int, default=8)
-    r.add_argument("--lr", type=float, default=1e-2)
+    r.add_argument("--lr", type=float, default=run_recall.LR,
+                   help=f"learning rate (default {run_recall.LR:g}; another one has its own results file, plot and "
+                        "section, named with _lr<LR>)")
     r.add_argument("--seed", type=int, default=0, help="the first seed (init, data, held-out episodes; default 0)")
     r.add_argument("--seeds", type=int, default=1,
                    help="seeds per rule, --seed and the next ones; with more than one the section adds a table "
@@ -43,9 +45,9 @@ def add_parsers(sub) -> None:
     r.add_argument("--out", default=DEFAULT_DOC, help=f"markdown file to update (default {DEFAULT_DOC})")
     r.add_argument("--results", default=None,
                    help="JSON file the runs are merged into; the table shows every rule it holds "
-                        "(default docs/evals_recall_<composition>_<steps>.json)")
+                        "(default docs/evals_recall_<composition>_<steps>[_lr<LR>].json)")
     r.add_argument("--plot", default=None,
-                   help="PNG plot (needs matplotlib; default docs/evals_recall_<composition>_<steps>.png)")
+                   help="PNG plot (needs matplotlib; default docs/evals_recall_<composition>_<steps>[_lr<LR>].png)")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.set_defaults(func=cmd_recall)
 
@@ -108,7 +110,7 @@ def cmd_recall(args: argparse.Namespace) -> None:
     from hecate_edge.config import ModelConfig
 
     composition = args.composition or ModelConfig().composition
-    stem = f"docs/evals_recall_{composition}_{args.steps}"
+    section, stem = recall_names(composition, args.steps, args.lr)
     plot_path, results = args.plot or stem + ".png", args.results or stem + ".json"
     rules = _rule_list(args.rules, extra=(run_recall.NO_MEMORY,))
     if args.steps < 1 or args.batch < 1 or args.episodes < 1 or args.jobs < 1 or args.seeds < 1 or args.seed < 0:
@@ -130,7 +132,7 @@ def cmd_recall(args: argparse.Namespace) -> None:
         cells = ", ".join(f"gap {g}: " + "/".join(f"{run.accuracy[v][8][g]:.2f}" for v in run.accuracy)
                           for g in run_recall.GAPS)
         print(f"{run.label}: {run.train_seconds:.0f} s training; 8 pairs, memory/frozen: {cells}", flush=True)
-        _write_recall(args, composition, plot_path, run_recall.ordered(runs))
+        _write_recall(args, composition, section, plot_path, run_recall.ordered(runs))
 
     if jobs == 1:
         for rule, seed in models:
@@ -145,16 +147,26 @@ def cmd_recall(args: argparse.Namespace) -> None:
     print(f"wrote {args.out} and {results}")
 
 
-def _write_recall(args: argparse.Namespace, composition: str, plot_path: str, runs: list) -> None:
+def recall_names(composition: str, steps: int, lr: float) -> tuple[str, str]:
+    """(section name, path stem of the results file and plot) of a recall budget; the
+    learning rate is named only when it is not the eval's, so earlier sections and files keep theirs."""
+    tag = "" if lr == run_recall.LR else f"lr{lr:g}"
+    return (f"recall-{composition}-{steps}" + (f"-{tag}" if tag else ""),
+            f"docs/evals_recall_{composition}_{steps}" + (f"_{tag}" if tag else ""))
+
+
+def _write_recall(args: argparse.Namespace, composition: str, section: str, plot_path: str, runs: list) -> None:
     """The recall section of ``args.out`` for the runs of the results file."""
     origins = {}
     for run in runs:
         origins.setdefault(run.made_by, []).append(run.key)
-    body = [f"## Recall beyond the attention window (MQAR, {composition.upper()}, {args.steps} steps)", "",
+    rates = ", ".join(f"{lr:g}" for lr in sorted({run.lr for run in runs}))
+    at = "" if args.lr == run_recall.LR else f", lr {args.lr:g}"
+    body = [f"## Recall beyond the attention window (MQAR, {composition.upper()}, {args.steps} steps{at})", "",
             *[f"{made_by} Rows: {', '.join(rules)}.\n" for made_by, rules in sorted(origins.items())],
             f"Each rule: the default `ModelConfig(rule=..., composition={composition!r})` (d = 64, "
             f"window 16), trained {args.steps} steps x {args.batch} chunks of 128 bytes of MQAR episodes "
-            f"(4, 8 or 16 pairs, gaps 0-32; loss on the recalled values only), lr {args.lr}; accuracy of the "
+            f"(4, 8 or 16 pairs, gaps 0-32; loss on the recalled values only), lr {rates}; accuracy of the "
             f"recalled value over {args.episodes} held-out episodes per cell; `frozen` runs the same weights "
             "with the memory's test-time updates off; `attention only` is the delta model trained and run with "
             "its memory frozen. Task: `hecate_edge/evals/recall.py`. Training time per rule: "
@@ -170,7 +182,7 @@ def _write_recall(args: argparse.Namespace, composition: str, plot_path: str, ru
     for n_pairs in run_recall.PAIR_COUNTS:
         body += [f"### {n_pairs} pairs", "", run_recall.markdown(runs, n_pairs), ""]
     body.append(f"![recall by gap]({_relative(plot_path, args.out)})")
-    report.write_section(args.out, f"recall-{composition}-{args.steps}", "\n".join(body))
+    report.write_section(args.out, section, "\n".join(body))
 
 
 def cmd_text(args: argparse.Namespace) -> None:

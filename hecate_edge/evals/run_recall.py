@@ -22,6 +22,7 @@ from hecate_edge.grad_pool import usable_cores
 from hecate_edge.nonfinite import NonFiniteTraining
 
 GAPS = (0, 16, 64, 256, 1024)     # filler bytes between the pairs and the queries (window 16)
+LR = 1e-2                         # the eval's learning rate; runs at another one go to their own section
 PAIR_COUNTS = (4, 8, 16)
 VARIANTS = ("memory", "frozen")  # test-time learning on, and the same weights with it off
 # The attention-only baseline: the delta model trained and run with its memory
@@ -51,6 +52,7 @@ class RecallRun:
     machine: str = ""
     stopped: str = ""  # why training ended early (non-finite steps), "" when it ran every step
     seed: int = 0
+    lr: float = LR     # files written before runs kept it hold runs at the eval's LR
 
     @property
     def key(self) -> str:
@@ -77,7 +79,7 @@ class RecallRun:
 
 
 def run_rule(rule: str, composition: str | None = None, steps: int = 4000, batch: int = 8, chunk: int = 128,
-             lr: float = 1e-2, seed: int = 0, threads: int | None = None, episodes: int = 40,
+             lr: float = LR, seed: int = 0, threads: int | None = None, episodes: int = 40,
              gaps=GAPS, pair_counts=PAIR_COUNTS, show_progress: bool = True) -> RecallRun:
     """Train the default model of ``rule`` (``composition`` None: ModelConfig's) on MQAR episodes (gaps 0..32, so
     every training episode fits one chunk) and score held-out episodes. ``rule`` NO_MEMORY trains the
@@ -101,7 +103,8 @@ def run_rule(rule: str, composition: str | None = None, steps: int = 4000, batch
         stopped = str(failure)
     run = RecallRun(rule, cfg.composition, model.n_params, time.perf_counter() - started,
                     records[-1]["bpb"] if records else float("nan"),
-                    machine=f"{platform.machine()}, {threads or usable_cores()} threads", stopped=stopped, seed=seed)
+                    machine=f"{platform.machine()}, {threads or usable_cores()} threads", stopped=stopped, seed=seed,
+                    lr=lr)
     for variant in VARIANTS[:1] if frozen_model else VARIANTS:
         run.accuracy[variant] = {
             n: {gap: recall.accuracy(model, recall.held_out_episodes(seed, n, gap, episodes),
