@@ -17,7 +17,8 @@ class Progress:
     Quiet when ``quiet`` is True. On a terminal the line is redrawn in
     place; on anything else (a log file, a pipe, CI, a notebook's captured
     output) whole lines are printed at most every ``log_interval`` seconds,
-    so long work never looks dead. Use as a context manager or call
+    so long work never looks dead; ``lines=True`` prints such lines on a
+    terminal too (several workers sharing one). Use as a context manager or call
     :meth:`close` to finish the line::
 
         with Progress(1000, "train") as bar:
@@ -35,6 +36,7 @@ class Progress:
         width: int = 24,
         redraw_interval: float = 0.1,
         log_interval: float = 5.0,
+        lines: bool = False,
     ):
         self.total = max(int(total), 0)
         self.desc = desc
@@ -43,7 +45,7 @@ class Progress:
         self.width = width
         self.count = 0
         self.fields: dict[str, object] = {}
-        self._tty = _is_tty(self.stream)
+        self._tty = _is_tty(self.stream) and not lines  # lines: whole lines even on a terminal
         self.enabled = not quiet
         self._interval = redraw_interval if self._tty else log_interval
         self._start = time.monotonic()

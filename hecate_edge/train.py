@@ -42,6 +42,7 @@ _LEVEL_PARAM = re.compile(r"blk\d+\.mem(\d+)\.")  # a memory level's parameter
 EVAL_TOKENS = 1 << 16           # held-out bytes a periodic evaluation reads at most
 NONFINITE_POLICIES = ("stop", "skip")
 MAX_SKIPPED = 10                # "skip" gives up after this many failed steps in a row
+SHARED_PROGRESS_INTERVAL = 30.0  # seconds between the progress lines of a labelled training
 IGNORED_TARGET = 0xFFFFFFFF     # a target the loss skips (any id >= vocab, MATH §5)
 _RECORD_FIELDS = ("step", "loss", "bpb", "lr", "grad_norm", "tokens", "seconds")
 
@@ -182,6 +183,7 @@ def train(
     eval_every: int = 0,
     eval_tokens: int = EVAL_TOKENS,
     on_nonfinite: str = "stop",
+    progress_label: str | None = None,
 ) -> list[dict]:
     """Train ``model`` (a runtime.Model) in place; return one record per step.
 
@@ -224,6 +226,10 @@ def train(
     :class:`~hecate_edge.nonfinite.NonFiniteTraining` saying which token or
     tensor failed; ``"skip"`` drops that step's batch and goes on, and stops
     the same way after ``MAX_SKIPPED`` failed steps in a row.
+
+    ``progress_label``: with ``show_progress``, the progress comes as whole
+    lines starting with this label every ``SHARED_PROGRESS_INTERVAL`` seconds,
+    also on a terminal, so several trainings can share one (the evals' jobs).
     """
     corpora = [corpora] if isinstance(corpora, Corpus) else list(corpora)
     if not corpora:
@@ -258,9 +264,11 @@ def train(
     rng, optimizer = state.rng, state.optimizer
     step_tokens = config.chunk * config.batch
     fields = _RECORD_FIELDS + (("val_bpb",) if val else ())
+    shared = {} if progress_label is None else {"lines": True, "log_interval": SHARED_PROGRESS_INTERVAL}
     with LossLog(log_path, fields, append=state.step > 0) as log, \
             GradientPool(model, config.chunk, threads, freeze_memory=config.freeze_memory) as pool, \
-            Progress(until - state.step, "train", quiet=not show_progress) as bar, \
+            Progress(until - state.step, progress_label or "train", quiet=not show_progress,
+                     **shared) as bar, \
             _StepBoundaryInterrupt(enabled=checkpoint is not None) as interrupt:
         try:
             while state.step < until:

@@ -51,6 +51,34 @@ def test_progress_prints_whole_lines_off_a_terminal():
     assert lines[-1].startswith("train [") and "3/3" in lines[-1] and "bpb 2.5" in lines[-1]
 
 
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("lines", [False, True])
+def test_progress_on_a_terminal_redraws_in_place_unless_asked_for_lines(lines):
+    stream = _Terminal()
+    with Progress(2, "yaad@1", stream=stream, lines=lines, redraw_interval=0.0, log_interval=0.0) as bar:
+        bar.update(2)
+    text = stream.getvalue()
+    assert ("\r" in text) != lines
+    if lines:  # whole lines, each naming the job (several trainings share one terminal)
+        assert text.splitlines() and all(line.startswith("yaad@1 [") for line in text.splitlines())
+
+
+def test_a_labelled_training_prints_lines_named_by_its_label(capsys):
+    from hecate_edge import train
+    from hecate_edge.config import ModelConfig
+    from hecate_edge.data import load_corpus
+
+    model = train.new_model(ModelConfig(d_model=8, n_heads=2), seed=0)
+    train.train(model, load_corpus("text", "train"), train.TrainConfig(steps=2, chunk=8, batch=2), threads=1,
+                progress_label="delta@3")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and all(line.startswith("delta@3 [") for line in lines) and "2/2" in lines[-1]
+
+
 def test_progress_quiet_prints_nothing():
     stream = io.StringIO()
     with Progress(3, "train", stream=stream, quiet=True, log_interval=0.0) as bar:

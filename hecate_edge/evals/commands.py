@@ -121,7 +121,7 @@ def cmd_recall(args: argparse.Namespace) -> None:
     jobs = min(args.jobs, len(models))
     threads = args.threads or max(1, usable_cores() // jobs)
     settings = dict(composition=composition, steps=args.steps, batch=args.batch, lr=args.lr,
-                    threads=threads, episodes=args.episodes, show_progress=not args.quiet and jobs == 1)
+                    threads=threads, episodes=args.episodes, show_progress=not args.quiet)
 
     def finished(run: run_recall.RecallRun) -> None:
         # the section is rewritten after every rule: a long run shows (and keeps) its progress
@@ -139,7 +139,10 @@ def cmd_recall(args: argparse.Namespace) -> None:
             finished(run_recall.run_rule(rule, seed=seed, **settings))
     else:  # spawned processes: each loads the runtime afresh, none inherits a running thread pool
         with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            pending = [pool.submit(run_recall.run_rule, rule, seed=seed, **settings) for rule, seed in models]
+            # each job's progress: a line every half minute, named by its key
+            pending = [pool.submit(run_recall.run_rule, rule, seed=seed,
+                                   progress_label=run_recall.run_key(rule, seed), **settings)
+                       for rule, seed in models]
             print(f"training {len(models)} models, {jobs} at a time, {threads} threads each", flush=True)
             for future in as_completed(pending):
                 finished(future.result())

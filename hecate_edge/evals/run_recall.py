@@ -30,6 +30,12 @@ VARIANTS = ("memory", "frozen")  # test-time learning on, and the same weights w
 NO_MEMORY = "no-memory"
 
 
+def run_key(rule: str, seed: int) -> str:
+    """A run's key in the results file and its jobs' progress lines: the rule for seed 0
+    (files written before seeds were kept apart hold only those), else ``rule@seed``."""
+    return rule if seed == 0 else f"{rule}@{seed}"
+
+
 def display_name(rule: str) -> str:
     """A rule's name in the tables and the plot."""
     return "attention only" if rule == NO_MEMORY else rule
@@ -56,9 +62,8 @@ class RecallRun:
 
     @property
     def key(self) -> str:
-        """Its key in the results file: the rule for seed 0 (files written
-        before seeds were kept apart hold only those), else ``rule@seed``."""
-        return self.rule if self.seed == 0 else f"{self.rule}@{self.seed}"
+        """Its key in the results file (``run_key``)."""
+        return run_key(self.rule, self.seed)
 
     @property
     def label(self) -> str:
@@ -80,10 +85,12 @@ class RecallRun:
 
 def run_rule(rule: str, composition: str | None = None, steps: int = 4000, batch: int = 8, chunk: int = 128,
              lr: float = LR, seed: int = 0, threads: int | None = None, episodes: int = 40,
-             gaps=GAPS, pair_counts=PAIR_COUNTS, show_progress: bool = True) -> RecallRun:
+             gaps=GAPS, pair_counts=PAIR_COUNTS, show_progress: bool = True,
+             progress_label: str | None = None) -> RecallRun:
     """Train the default model of ``rule`` (``composition`` None: ModelConfig's) on MQAR episodes (gaps 0..32, so
     every training episode fits one chunk) and score held-out episodes. ``rule`` NO_MEMORY trains the
-    delta model with its memory frozen: the attention-only baseline."""
+    delta model with its memory frozen: the attention-only baseline. ``progress_label``: as
+    ``train.train``'s (progress lines for several runs sharing a terminal)."""
     from hecate_edge import train
     from hecate_edge.config import ModelConfig
 
@@ -98,7 +105,8 @@ def run_rule(rule: str, composition: str | None = None, steps: int = 4000, batch
         records = train.train(model, corpus, train.TrainConfig(steps=steps, chunk=chunk, batch=batch, lr=lr,
                                                                    seed=seed, masked_loss=True,
                                                                    freeze_memory=frozen_model),
-                              show_progress=show_progress, threads=threads, on_nonfinite="skip")
+                              show_progress=show_progress, threads=threads, on_nonfinite="skip",
+                              progress_label=progress_label)
     except NonFiniteTraining as failure:  # scored anyway: the model holds its last good weights
         stopped = str(failure)
     run = RecallRun(rule, cfg.composition, model.n_params, time.perf_counter() - started,
