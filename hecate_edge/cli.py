@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hecate_edge import __version__
+from hecate_edge.argtypes import non_negative_float, positive_float
 from hecate_edge.config import COMPOSITIONS
 from hecate_edge.optim import OPTIMIZERS
 from hecate_edge.reference.retention import RETENTION_IDS
@@ -358,9 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="elastic_net threshold scale lambda_1 (default: the rule's)")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--chunk", type=int, default=64, help="tokens per training chunk")
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW decay on matrices")
-    p.add_argument("--clip", type=float, default=1.0, help="global grad-norm clip (0: off)")
+    p.add_argument("--lr", type=positive_float, default=3e-3)
+    p.add_argument("--weight-decay", type=non_negative_float, default=0.01, help="AdamW decay on matrices")
+    p.add_argument("--clip", type=non_negative_float, default=1.0, help="global grad-norm clip (0: off)")
     p.add_argument("--burn-in", type=int, default=0, help="tokens fed before each chunk without gradient")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", nargs="+", default=["text"], metavar="NAME|PATH",

@@ -236,6 +236,10 @@ def train(
         raise ValueError("no training corpus")
     if config.steps < 1 or config.chunk < 1 or config.batch < 1 or config.burn_in < 0 or config.freq_anneal < 0:
         raise ValueError("steps, chunk and batch must be >= 1, burn_in and freq_anneal >= 0")
+    if not (math.isfinite(config.lr) and config.lr > 0 and math.isfinite(config.weight_decay)
+            and config.weight_decay >= 0 and (config.clip_norm is None or config.clip_norm > 0)):
+        raise ValueError(f"lr must be a finite number > 0, weight_decay finite and >= 0, clip_norm None or > 0; "
+                         f"got {config.lr}, {config.weight_decay}, {config.clip_norm}")
     if on_nonfinite not in NONFINITE_POLICIES:
         raise ValueError(f"on_nonfinite must be one of {NONFINITE_POLICIES}, got {on_nonfinite!r}")
     if eval_every < 0:

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from hecate_edge import cli, demo, train
+from hecate_edge.config import ModelConfig
+from hecate_edge.data import load_corpus
 from hecate_edge.reference.rules import RULES
 
 runtime = pytest.importorskip("hecate_edge.runtime")
@@ -264,6 +266,33 @@ def test_train_data_errors_are_one_line(tmp_path, extra, message):
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+RATE_ERRORS = [
+    (["train", "--lr", "-1"], "argument --lr: must be > 0, got -1"),
+    (["train", "--lr", "nan"], "argument --lr: must be a finite number, got nan"),
+    (["train", "--clip", "-1"], "argument --clip: must be >= 0, got -1"),
+    (["train", "--weight-decay", "inf"], "argument --weight-decay: must be a finite number, got inf"),
+    (["eval", "recall", "--lr", "0"], "argument --lr: must be > 0, got 0"),
+    (["eval", "text", "--lr", "-0.001"], "argument --lr: must be > 0, got -0.001"),
+    (["eval", "cms", "--lr", "x"], "argument --lr: not a number: 'x'"),
+]
+
+
+@pytest.mark.parametrize("args, message", RATE_ERRORS)
+def test_rates_out_of_range_are_refused_before_any_training(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*args, "--out", str(tmp_path / "x")])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_train_refuses_rates_out_of_range():
+    model = train.new_model(ModelConfig(d_model=8, n_heads=2))
+    for bad in (dict(lr=-1.0), dict(lr=float("nan")), dict(weight_decay=-0.1), dict(clip_norm=0.0)):
+        with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+            train.train(model, load_corpus("text", "train"), train.TrainConfig(steps=1, chunk=8, **bad),
+                        show_progress=False)
+
+
 def test_train_that_diverges_keeps_the_last_good_weights(tmp_path):
     model, ckpt = tmp_path / "m.hct", tmp_path / "c.npz"
     result = _cli("train", "--lr", "1e4", "--steps", "20", "--data", "text", "--out", str(model),
@@ -329,7 +358,6 @@ def test_run_takes_the_prompt_as_the_bytes_the_shell_passed(trained):
 
 
 def test_run_refuses_a_model_that_does_not_read_bytes(tmp_path, capsys):
-    from hecate_edge.config import ModelConfig
     from hecate_edge.reference.init import init_params
 
     cfg = ModelConfig(vocab=64, d_model=16, n_heads=2, window=4)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from hecate_edge.argtypes import positive_float
 from hecate_edge.evals import capacity, report, run_cms, run_recall, run_text
 from hecate_edge.grad_pool import usable_cores
 
@@ -30,7 +31,7 @@ def add_parsers(sub) -> None:
     r.add_argument("--composition", default=None, choices=sorted(COMPOSITIONS), help="default: ModelConfig's")
     r.add_argument("--steps", type=int, default=4000, help="training steps per rule (default 4000)")
     r.add_argument("--batch", type=int, default=8)
-    r.add_argument("--lr", type=float, default=run_recall.LR,
+    r.add_argument("--lr", type=positive_float, default=run_recall.LR,
                    help=f"learning rate (default {run_recall.LR:g}; another one has its own results file, plot and "
                         "section, named with _lr<LR>)")
     r.add_argument("--seed", type=int, default=0, help="the first seed (init, data, held-out episodes; default 0)")
@@ -57,7 +58,7 @@ def add_parsers(sub) -> None:
     t.add_argument("--steps", type=int, default=3000, help="training steps per model (default 3000)")
     t.add_argument("--batch", type=int, default=8)
     t.add_argument("--chunk", type=int, default=128)
-    t.add_argument("--lr", type=float, default=1e-2)
+    t.add_argument("--lr", type=positive_float, default=1e-2)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=None, help="worker threads (default: every core the process may use)")
     t.add_argument("--out", default=DEFAULT_DOC, help=f"markdown file to update (default {DEFAULT_DOC})")
@@ -73,7 +74,7 @@ def add_parsers(sub) -> None:
                    help="bytes fed before each text chunk, so slow levels fire in training (default 0; "
                         "a separate section)")
     c.add_argument("--batch", type=int, default=8)
-    c.add_argument("--lr", type=float, default=1e-2)
+    c.add_argument("--lr", type=positive_float, default=1e-2)
     c.add_argument("--seeds", type=int, default=1, help="seeds per k on the stream (default 1)")
     c.add_argument("--threads", type=int, default=None, help="worker threads (default: every core the process may use)")
     c.add_argument("--out", default=DEFAULT_DOC, help=f"markdown file to update (default {DEFAULT_DOC})")
