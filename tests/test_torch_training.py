@@ -70,10 +70,19 @@ def test_device_cuda_without_cuda_is_one_line(tmp_path):
 def test_two_gloo_processes_equal_one_process(tmp_path):
     """DDP over 2 CPU processes (gloo), each training half of every global batch: the weights
     equal a 1-process run with the same global batch (float summation order aside)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    torch.multiprocessing.spawn(spawned, args=(2, port, str(tmp_path / "two.npz")), nprocs=2)
+    # The port is free when chosen but may be taken before rank 0 listens on it; this test failed
+    # once in three full runs on 2026-12-05 and never alone (cause not captured). A start of the two
+    # processes that fails is tried once more on a new port; the weights are checked below either way.
+    for attempt in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        try:
+            torch.multiprocessing.spawn(spawned, args=(2, port, str(tmp_path / "two.npz")), nprocs=2)
+            break
+        except torch.multiprocessing.ProcessRaisedException:
+            if attempt:
+                raise
     train_and_save(str(tmp_path / "one.npz"))
     one, two = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
     for name in one.files:
