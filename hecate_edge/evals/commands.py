@@ -154,9 +154,8 @@ def cmd_recall(args: argparse.Namespace) -> None:
 def recall_names(composition: str, steps: int, lr: float) -> tuple[str, str]:
     """(section name, path stem of the results file and plot) of a recall budget; the
     learning rate is named only when it is not the eval's, so earlier sections and files keep theirs."""
-    tag = "" if lr == run_recall.LR else f"lr{lr:g}"
-    return (f"recall-{composition}-{steps}" + (f"-{tag}" if tag else ""),
-            f"docs/evals_recall_{composition}_{steps}" + (f"_{tag}" if tag else ""))
+    name = f"recall-{composition}-{steps}" + ("" if lr == run_recall.LR else f"-lr{lr:g}")
+    return name, "docs/evals_" + name.replace("-", "_")
 
 
 def _write_recall(args: argparse.Namespace, composition: str, section: str, plot_path: str, runs: list) -> None:
