@@ -18,6 +18,7 @@ import numpy as np
 from hecate_edge import __version__
 from hecate_edge.argtypes import non_negative_float, positive_float
 from hecate_edge.config import COMPOSITIONS
+from hecate_edge.format import QUANTIZE
 from hecate_edge.optim import OPTIMIZERS
 from hecate_edge.reference.retention import RETENTION_IDS
 from hecate_edge.reference.rules import RULES, resolve_params
@@ -402,8 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="checkpoint .npz from 'train --checkpoint', or a model file")
     p.add_argument("--out", required=True)
     p.add_argument("--dtype", choices=("f32", "f64"), default="f32")
-    p.add_argument("--quantize", choices=("int8",), default=None,
-                   help="store the embedding, projections and head as int8 with row scales")
+    p.add_argument("--quantize", choices=QUANTIZE, default=None,
+                   help="store the embedding, projections and head as int8 with row scales; w8a16: the "
+                        "projections and head also multiply through int16 activations (integer dot "
+                        "products, docs/FORMAT.md dtype 3: fewer instructions on a Cortex-M4F)")
     p.add_argument("--format", choices=("hct", "c", "onnx"), default="hct",
                    help="c: a C array (--out NAME.c, plus NAME.h) for firmware; onnx: a stateful ONNX graph "
                         "(docs/ONNX.md; needs the [onnx] extra)")

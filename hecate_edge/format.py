@@ -13,7 +13,7 @@ import numpy as np
 from hecate_edge.config import (COMPOSITIONS, CONV_KERNEL_RANGE, D_MODEL_RANGE, MAX_LEVELS, MAX_PERIOD, MAX_RULE_PARAMS,
                                  MAX_LAYERS, SUPPORTED_LEVELS, VOCAB_RANGE, WINDOW_RANGE,
                                  ModelConfig, tensor_specs)
-from hecate_edge.quantize import dequantize_rows, int8_allowed, quantize_rows
+from hecate_edge.quantize import W8A16Matrix, dequantize_rows, int8_allowed, quantize_rows, w8a16_allowed
 from hecate_edge.reference.retention import RETENTION_NAMES
 from hecate_edge.reference.retention import resolve as resolve_retention
 from hecate_edge.reference.rules import RULES_BY_ID
@@ -43,12 +43,17 @@ ENTRY = struct.Struct(f"<{NAME_BYTES}sII{MAX_RANK}IQQ")
 assert HEADER.size == HEADER_BYTES and ENTRY.size == ENTRY_BYTES
 
 # id -> (label, element type); "i8" data is one float32 scale per row, then
-# the int8 values (hecate_edge.quantize)
-DTYPES = {0: ("f32", np.dtype("<f4")), 1: ("f64", np.dtype("<f8")), 2: ("i8", np.dtype("i1"))}
+# the int8 values (hecate_edge.quantize); "i8a16" is stored the same way and
+# multiplies through int16 activations (MATH §1.1)
+DTYPES = {0: ("f32", np.dtype("<f4")), 1: ("f64", np.dtype("<f8")), 2: ("i8", np.dtype("i1")),
+          3: ("i8a16", np.dtype("i1"))}
 DTYPE_IDS = {label: dtype_id for dtype_id, (label, _) in DTYPES.items()}
 FLOAT_DTYPES = ("f32", "f64")
+INT8_DTYPES = ("i8", "i8a16")
 SCALE_DTYPE = np.dtype("<f4")
-QUANTIZE = ("int8",)
+# quantize= of write_model -> (the label of a matrix it quantizes, which matrices); int8
+# stores every int8_allowed one as i8, w8a16 the products' ones as i8a16 and the embedding as i8
+QUANTIZE = ("int8", "w8a16")
 
 
 class FormatError(ValueError):
@@ -69,7 +74,7 @@ def _align(offset: int) -> int:
 def _data_bytes(label: str, shape: tuple) -> int:
     """Bytes of a tensor's data: elements x size, plus one float32 scale per row for int8."""
     elems = math.prod(shape) * DTYPES[DTYPE_IDS[label]][1].itemsize
-    return elems + (shape[0] * SCALE_DTYPE.itemsize if label == "i8" else 0)
+    return elems + (shape[0] * SCALE_DTYPE.itemsize if label in INT8_DTYPES else 0)
 
 
 def write_model(cfg: ModelConfig, tensors: dict[str, np.ndarray], dtype: str = "f32",
@@ -77,7 +82,9 @@ def write_model(cfg: ModelConfig, tensors: dict[str, np.ndarray], dtype: str = "
     """Serialize cfg and its tensors (exactly those of tensor_specs(cfg), finite) as a model file.
 
     dtype: "f32" or "f64" for the tensors; quantize="int8" stores the
-    matrices quantize.int8_allowed names as int8 with row scales instead.
+    matrices quantize.int8_allowed names as int8 with row scales instead;
+    "w8a16" does too, with the products' matrices (quantize.w8a16_allowed)
+    multiplying through int16 activations (dtype 3, MATH §1.1).
     """
     if dtype not in FLOAT_DTYPES:
         raise ValueError(f"dtype must be one of {list(FLOAT_DTYPES)}, got {dtype!r}")
@@ -101,7 +108,8 @@ def write_model(cfg: ModelConfig, tensors: dict[str, np.ndarray], dtype: str = "
         tensor_dtype, raw = dtype_id, array.tobytes()
         if quantize and int8_allowed(name):
             scales, values = quantize_rows(tensors[name])
-            tensor_dtype, raw = DTYPE_IDS["i8"], scales.astype(SCALE_DTYPE).tobytes() + values.tobytes()
+            label = "i8a16" if quantize == "w8a16" and w8a16_allowed(name) else "i8"
+            tensor_dtype, raw = DTYPE_IDS[label], scales.astype(SCALE_DTYPE).tobytes() + values.tobytes()
         dims = tuple(shape) + (1,) * (MAX_RANK - len(shape))
         entries.append(ENTRY.pack(name.encode("ascii"), tensor_dtype, len(shape), *dims, offset, len(raw)))
         arrays.append((offset, raw))
@@ -328,7 +336,9 @@ def _check_entry(data, index: int, name: str, shape: tuple, file_dtype, director
     label = DTYPES[e["dtype_id"]][0]
     if label == "i8" and not int8_allowed(name):
         raise FormatError("HECATE_E_FILE_TENSOR_DTYPE", f"{name}: may not be stored as int8")
-    if label != "i8" and file_dtype is not None and label != file_dtype:
+    if label == "i8a16" and not w8a16_allowed(name):
+        raise FormatError("HECATE_E_FILE_TENSOR_DTYPE", f"{name}: may not be stored as int8 with int16 activations")
+    if label not in INT8_DTYPES and file_dtype is not None and label != file_dtype:
         raise FormatError("HECATE_E_FILE_TENSOR_DTYPE", f"{name}: dtype {label}, expected {file_dtype}")
     rank, dims = e["rank"], e["dims"]
     if not 1 <= rank <= MAX_RANK or dims[:rank] != shape or any(x != 1 for x in dims[rank:]):
@@ -352,18 +362,21 @@ def _check_entry(data, index: int, name: str, shape: tuple, file_dtype, director
 def _load_tensors(data, entries: list[dict]) -> dict[str, np.ndarray]:
     """FORMAT.md check 11 (last), per tensor in order: int8 row scales finite
     and > 0, float tensors finite.  Returns native-dtype copies, int8 tensors
-    dequantized exactly to float64."""
+    dequantized exactly to float64 (those with int16 activations as
+    quantize.W8A16Matrix, which multiplies as the runtime does)."""
     tensors = {}
     for e in entries:
         _, np_dtype = DTYPES[DTYPE_IDS[e["dtype"]]]
-        if e["dtype"] == "i8":
+        if e["dtype"] in INT8_DTYPES:
             rows = e["shape"][0]
             scales = np.frombuffer(data, dtype=SCALE_DTYPE, count=rows, offset=e["offset"])
             if not np.all(np.isfinite(scales) & (scales > 0)):
                 raise FormatError("HECATE_E_FILE_TENSOR_SCALE", f"{e['name']}: a row scale is not finite and > 0")
             values = np.frombuffer(data, dtype=np_dtype, count=math.prod(e["shape"]),
                                    offset=e["offset"] + rows * SCALE_DTYPE.itemsize)
-            tensors[e["name"]] = dequantize_rows(scales, values.reshape(e["shape"]))
+            values = values.reshape(e["shape"])
+            tensors[e["name"]] = (W8A16Matrix(scales, values) if e["dtype"] == "i8a16"
+                                  else dequantize_rows(scales, values))
             continue
         array = np.frombuffer(data, dtype=np_dtype, count=math.prod(e["shape"]), offset=e["offset"])
         if not np.all(np.isfinite(array)):

@@ -35,3 +35,52 @@ def dequantize_rows(scales: np.ndarray, values: np.ndarray) -> np.ndarray:
     """scales[r] * values[r, c] in float64: exact (an 8-bit integer times a
     float32 fits a double), so the reference sees the weights the runtime uses."""
     return np.asarray(scales, np.float64)[:, None] * np.asarray(values, np.float64)
+
+
+# int8 weights with int16 activations (FORMAT.md dtype 3, MATH §1.1, DECISIONS D72): each
+# input row of a product is quantized to int16 with one scale before the integer dot
+W8A16_LEVELS = 32767
+
+
+def w8a16_allowed(name: str) -> bool:
+    """True when tensor `name` may be stored with int16 activations: an int8 matrix
+    that multiplies activations (not the embedding, which is looked up)."""
+    return int8_allowed(name) and name != "emb"
+
+
+def w8a16_product(x: np.ndarray, scales: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """MATH §1.1 in float64 for every row of x (..., din): a = x s, m = max |a|,
+    A = floor(a (32767 / m) + 32768.5) - 32768, y = (m / 32767) (A @ q) with the
+    integer sums exact; m = 0 gives 0, a non-finite a gives NaN."""
+    x = np.asarray(x, np.float64)
+    a = x * np.asarray(scales, np.float64)
+    m = np.max(np.abs(a), axis=-1, keepdims=True)
+    finite = np.all(np.isfinite(a), axis=-1, keepdims=True)
+    live = finite & (m > 0)
+    safe_m = np.where(live, m, 1.0)
+    with np.errstate(invalid="ignore"):
+        v = np.where(live, a * (W8A16_LEVELS / safe_m), 0.0)
+    levels = np.floor(v + (W8A16_LEVELS + 1.5)) - (W8A16_LEVELS + 1)
+    sums = levels.astype(np.int64) @ np.asarray(values, np.int64)  # exact
+    y = (safe_m / W8A16_LEVELS) * sums.astype(np.float64)
+    return np.where(finite, np.where(m > 0, y, 0.0), np.nan)
+
+
+class W8A16Matrix:
+    """An int8 matrix with int16 activations as the reference uses it: ``x @ W`` is
+    :func:`w8a16_product`; ``np.asarray(W)`` is the exact dequantized float64 matrix."""
+
+    __array_ufunc__ = None  # numpy defers x @ W to __rmatmul__
+
+    def __init__(self, scales: np.ndarray, values: np.ndarray):
+        self.scales = np.asarray(scales, np.float32)
+        self.values = np.asarray(values, np.int8)
+        self.shape = self.values.shape
+        self.ndim = self.values.ndim
+
+    def __rmatmul__(self, x) -> np.ndarray:
+        return w8a16_product(x, self.scales, self.values)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = dequantize_rows(self.scales, self.values)
+        return out if dtype is None else out.astype(dtype)

@@ -33,7 +33,7 @@ class TensorInfo(NamedTuple):
     n_elems: int
     grad_offset: int
     file_offset: int
-    dtype: str          # "f32", "f64" or "i8" (int8 with row scales, docs/FORMAT.md)
+    dtype: str          # "f32", "f64", "i8" (int8 with row scales) or "i8a16" (and int16 activations), FORMAT.md
 
 
 def _aligned_bytes(n: int, align: int) -> np.ndarray:
@@ -157,7 +157,7 @@ class Model:
             n_elems=int(t.n_elems),
             grad_offset=int(t.grad_offset),
             file_offset=int(t.file_offset),
-            dtype=("f32", "f64", "i8")[int(t.dtype)])
+            dtype=("f32", "f64", "i8", "i8a16")[int(t.dtype)])
 
     @property
     def n_params(self) -> int:
@@ -184,20 +184,24 @@ class Model:
     @property
     def quantized(self) -> bool:
         """True when some tensors are int8 (such a model cannot train)."""
-        return any(t.dtype == "i8" for t in self.tensors)
+        return any(t.dtype in ("i8", "i8a16") for t in self.tensors)
 
     def weights(self) -> dict[str, np.ndarray]:
         """{tensor name: writable array view into the model buffer}.  Writes
         change what every session of this model computes from its next call.
-        int8 tensors come as read-only float64 copies, dequantized exactly."""
-        from .quantize import dequantize_rows
+        int8 tensors come as read-only float64 copies, dequantized exactly; those
+        with int16 activations as quantize.W8A16Matrix (products as the runtime's)."""
+        from .quantize import W8A16Matrix, dequantize_rows
 
         views = {}
         for t in self.tensors:
-            if t.dtype == "i8":
+            if t.dtype in ("i8", "i8a16"):
                 rows = t.shape[0]
                 scales = self._file[t.file_offset:t.file_offset + 4 * rows].view("<f4")
                 values = self._file[t.file_offset + 4 * rows:t.file_offset + 4 * rows + t.n_elems].view(np.int8)
+                if t.dtype == "i8a16":
+                    views[t.name] = W8A16Matrix(scales.copy(), values.reshape(t.shape).copy())
+                    continue
                 views[t.name] = dequantize_rows(scales, values.reshape(t.shape))
                 views[t.name].flags.writeable = False
                 continue
@@ -232,8 +236,9 @@ class Model:
         tensors re-quantize to the values and scales they came from."""
         from .format import write_model
 
+        a16 = any(t.dtype == "i8a16" for t in self.tensors)
         return write_model(self.config, self.weights(), dtype=self.precision,
-                           quantize="int8" if self.quantized else None)
+                           quantize="w8a16" if a16 else "int8" if self.quantized else None)
 
     def __repr__(self) -> str:
         i = self.info

@@ -158,8 +158,8 @@ def new_model(cfg, seed: int = 0, dtype: str = "f32"):
 
 def model_bytes(cfg, params: Mapping[str, np.ndarray], dtype: str = "f32", quantize: str | None = None) -> bytes:
     """Model file bytes for ``params`` (any float dtype) stored as ``dtype``,
-    the matrices as int8 with row scales when quantize="int8" (quantized
-    from the ``dtype`` values)."""
+    the matrices as int8 with row scales when quantize="int8" or "w8a16"
+    (quantized from the ``dtype`` values; format.write_model)."""
     from hecate_edge import format as fmt
 
     np_dtype = {"f32": np.float32, "f64": np.float64}[dtype]

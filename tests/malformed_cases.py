@@ -410,4 +410,8 @@ CASES = [
     ("int8_scale_zero", "HECATE_E_FILE_TENSOR_SCALE", _int8_scale("blk0.mem0.wq", 7, 0.0)),
     ("int8_scale_negative", "HECATE_E_FILE_TENSOR_SCALE", _int8_scale("blk0.attn.wo", 2, -0.01)),
     ("int8_data_faults_in_tensor_order", "HECATE_E_FILE_NONFINITE", _nonfinite_gate_then_bad_scale),
+    # dtype 3 (int8 with int16 activations, MATH §1.1): only for a matrix that multiplies
+    ("int8_a16_for_the_embedding", "HECATE_E_FILE_TENSOR_DTYPE", _int8_entry("emb", E_DTYPE, "<I", 3)),
+    ("int8_a16_for_gate_weights", "HECATE_E_FILE_TENSOR_DTYPE", _entry_field("blk0.mem0.gate_w", E_DTYPE, "<I", 3)),
+    ("unknown_dtype_4", "HECATE_E_FILE_TENSOR_DTYPE", _int8_entry("head", E_DTYPE, "<I", 4)),
 ]

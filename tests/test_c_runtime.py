@@ -112,7 +112,7 @@ def test_lane_exp_gives_the_scalar_bits(tmp_path, arch):
 
 
 def partial_blocks_model(tmp_path: Path, quantize) -> Path:
-    """A file (float32, or int8 with quantize="int8") whose matrices have
+    """A file (float32, or int8 with quantize="int8" or "w8a16") whose matrices have
     whole and partial column blocks (d = 24, V = 200: 16 + 8 columns, twelve
     16s + 8), lively gates."""
     from dataclasses import replace
@@ -136,7 +136,7 @@ def rope_model(tmp_path: Path, composition: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("model", ["golden", "f32", "int8", "rope-mal", "rope-mac"])
+@pytest.mark.parametrize("model", ["golden", "f32", "int8", "w8a16", "rope-mal", "rope-mac"])
 @pytest.mark.parametrize("arch", [(), ("-march=native",)], ids=["baseline", "native"])
 def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path, arch, model):
     """The lane-vector kernels and their plain-C fallback do the same arithmetic
@@ -153,11 +153,21 @@ def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path, arch, model):
     if model.startswith("rope-"):
         path = rope_model(tmp_path, model[5:])
     else:
-        path = GOLDEN if model == "golden" else partial_blocks_model(tmp_path, "int8" if model == "int8" else None)
+        path = GOLDEN if model == "golden" else partial_blocks_model(tmp_path, None if model == "f32" else model)
     outputs = [run([build("dump_logits", "f32", tmp_path, arch + extra, sanitize=False), path, text]).stdout
                for extra in ((), ("-DHECATE_NO_VECTOR_EXT",), ("-DHECATE_LIN_TOKENS=2",), ("-DHECATE_LIN_VECS=4",))]
     assert outputs[0] and outputs[0].count("\n") == len(text)
     assert outputs[0] == outputs[1] == outputs[2] == outputs[3]
+
+
+def test_w8a16_kernel_under_sanitizers(tmp_path):
+    """The integer-dot kernel (w8a16.c, MATH §1.1) on whole and partial column blocks under
+    ASan/UBSan, giving the unsanitized build's bits."""
+    path = partial_blocks_model(tmp_path, "w8a16")
+    text = "int16 activations, int8 weights"
+    checked = run([build("dump_logits", "f32", tmp_path), path, text])
+    assert checked.returncode == 0 and "runtime error" not in checked.stderr, checked.stderr
+    assert checked.stdout == run([build("dump_logits", "f32", tmp_path, ("-O2",), sanitize=False), path, text]).stdout
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64" or sys.platform != "linux",

@@ -67,6 +67,24 @@ def test_export_checkpoint_to_f32_and_f64(trained, capsys):
         np.testing.assert_array_equal(a[name], c[name])
 
 
+@pytest.mark.parametrize("quantize,matrix", [("int8", "i8"), ("w8a16", "i8a16")])
+def test_export_quantized_runs_and_inspects(trained, capsys, quantize, matrix):
+    """--quantize int8 / w8a16: the matrices' dtypes (the embedding always plain int8), a
+    session that runs, and a second export of the quantized file that keeps its bytes."""
+    folder, model, _ = trained
+    out = folder / f"{quantize}.hct"
+    assert cli.main(["export", str(model), "--out", str(out), "--quantize", quantize]) == 0
+    loaded = runtime.Model(out)
+    dtypes = {t.name: t.dtype for t in loaded.tensors}
+    assert dtypes["emb"] == "i8" and dtypes["head"] == matrix and dtypes["blk0.mem0.wk"] == matrix
+    assert np.isfinite(loaded.session().process(np.arange(20) % 256)).all()
+    again = folder / f"{quantize}_again.hct"
+    assert cli.main(["export", str(out), "--out", str(again), "--quantize", quantize]) == 0
+    assert again.read_bytes() == out.read_bytes()
+    assert cli.main(["inspect", str(out)]) == 0
+    assert matrix in capsys.readouterr().out
+
+
 def test_inspect_good_file(trained, capsys):
     _, model, _ = trained
     assert cli.main(["inspect", str(model)]) == 0

@@ -42,7 +42,7 @@ def replay_process(data: bytes) -> dict:
         return got
     model = Model(data)
     vocab = model.info["vocab"]
-    trainable = all(t.dtype != "i8" for t in model.tensors)
+    trainable = not model.quantized
     session = model.session(max_chunk=4, max_train_tokens=4 if trainable else 0)
     tokens = np.array([0, 1 % vocab, vocab - 1, 2 % vocab, 3 % vocab], np.uint32)
     got["process"] = status(lambda: session.process(tokens))

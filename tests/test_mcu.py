@@ -1,5 +1,5 @@
-"""The microcontroller target (docs/MCU.md): the d = 64 micro model, fp32 and
-int8, exported as a C array, built into tools/mcu/run_model.c and run (1) on
+"""The microcontroller target (docs/MCU.md): the d = 64 micro model, fp32,
+int8 and int8 with int16 activations (w8a16), exported as a C array, built into tools/mcu/run_model.c and run (1) on
 the host and (2) as Cortex-M4F firmware under qemu-system-arm (mps2-an386);
 both must match the file-loaded model in hecate_edge.runtime: per-token
 logits checksums and the last token's logits, at the float32 parity
@@ -41,13 +41,14 @@ def assert_matches(run: dict, want: dict, what: str) -> None:
     assert_close(run["sum"], want["sum"], TOL, f"{what}: per-token logit sums")
 
 
-@pytest.fixture(scope="module", params=["f32", "int8", "conv4", "rope"])
+@pytest.fixture(scope="module", params=["f32", "int8", "w8a16", "conv4", "rope"])
 def micro_model(request, tmp_path_factory) -> Path:
-    """The d = 64 micro model (ModelConfig()) with lively gates, fp32 or int8,
+    """The d = 64 micro model (ModelConfig()) with lively gates, fp32, int8 or w8a16
+    (the integer-dot kernel, MATH §1.1: on the M4F its DSP instructions, on the host plain C),
     or fp32 with the short convolution of 4 taps in its memory front end (MATH §3.1),
     or fp32 with rotary positions in window attention (MATH §2)."""
     cfg = ModelConfig(conv_kernel=4 if request.param == "conv4" else 0, rope=request.param == "rope")
-    quantize = "int8" if request.param == "int8" else None
+    quantize = request.param if request.param in ("int8", "w8a16") else None
     path = tmp_path_factory.mktemp(f"mcu_{request.param}") / "micro.hct"
     path.write_bytes(write_model(cfg, lively_params(cfg, 0), "f32", quantize=quantize))
     return path

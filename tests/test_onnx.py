@@ -159,6 +159,9 @@ def test_refusals_are_named(monkeypatch):
     with pytest.raises(OnnxUnsupported) as err:
         hecate_onnx.export(write_model(SMALL, lively_params(SMALL, 0), dtype="f64"))
     assert err.value.name == "ONNX_UNSUPPORTED_DTYPE"
+    with pytest.raises(OnnxUnsupported, match="int16 activations") as err:  # MATH §1.1 has no ONNX graph
+        hecate_onnx.export(model_file(SMALL, quantize="w8a16"))
+    assert err.value.name == "ONNX_UNSUPPORTED_DTYPE"
     from hecate_edge.onnx import rules
     monkeypatch.delitem(rules.RULE_GRAPHS, "delta")
     with pytest.raises(OnnxUnsupported) as err:

@@ -23,14 +23,15 @@ TOL = 1e-5   # float32 runtime on two targets (tests/test_parity.py's f32 tolera
 BASE = ModelConfig(vocab=64, d_model=16, n_heads=2, window=8)
 PROMPT_TOKENS, MORE_TOKENS, MAX_CHUNK = 40, 6, 7
 # every rule case x composition with one block, a stack of 3 (MATH §4.3) per
-# composition, int8 weights (FORMAT.md dtype 2), the short convolution (MATH §3.1)
+# composition, int8 weights (FORMAT.md dtypes 2 and 3), the short convolution (MATH §3.1)
 # and rotary positions (MATH §2) per composition: (case, composition, blocks, quantize, features)
 JOBS = ([(case, comp, 1, None, {}) for case in RULE_CASES for comp in sorted(COMPOSITIONS)]
         + [("titans", comp, 3, None, {}) for comp in sorted(COMPOSITIONS)]
         + [(case, "mag", 2, "int8", {}) for case in ("delta", "moneta")]
         + [("delta", comp, 2, None, {"conv_kernel": 4}) for comp in sorted(COMPOSITIONS)]
         + [("titans", comp, 2, None, {"rope": True}) for comp in sorted(COMPOSITIONS)]
-        + [("delta", "mac", 1, "int8", {"rope": True})])
+        + [("delta", "mac", 1, "int8", {"rope": True})]
+        + [("delta", "mal", 1, "w8a16", {})])
 
 
 def floats(text: str) -> np.ndarray:

@@ -45,6 +45,7 @@ def configs() -> dict[str, tuple[ModelConfig, str | None]]:
     out["delta-conv2-norope"] = (tiny(conv_kernel=2, rope=False), None)
     out["delta-int8"] = (tiny(), "int8")
     out["titans-mac-int8"] = (tiny(rule="titans", composition="mac"), "int8")
+    out["delta-w8a16"] = (tiny(), "w8a16")
     return out
 
 

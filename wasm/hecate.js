@@ -49,7 +49,7 @@ const MODEL_INFO_N_LAYERS = 56;    // uint32 after n_params
 const TENSOR_NAME_BYTES = 40;      // name[40], ndim, shape[4], then three uint64
 const TENSOR_NDIM = 40, TENSOR_SHAPE = 44, TENSOR_N_ELEMS = 64, TENSOR_GRAD = 72, TENSOR_FILE = 80;
 const TENSOR_DTYPE = 88;
-const DTYPE_NAMES = ["f32", "f64", "i8"]; // hecate_tensor_info.dtype (docs/FORMAT.md dtype table)
+const DTYPE_NAMES = ["f32", "f64", "i8", "i8a16"]; // hecate_tensor_info.dtype (docs/FORMAT.md dtype table)
 const SCRATCH_BYTES = 128;         // out-parameters of one call
 const FILE_ALIGN = 64;             // tensors sit at 64-byte multiples of the file
 const ARENA_ALIGN = 64;            // hecate.h asks 16; 64 suits SIMD too

@@ -149,6 +149,11 @@ def export(model, out=None) -> onnx.ModelProto:
     """The ONNX model of a model file (path, bytes or runtime.Model); written to `out` when given.
     Raises OnnxUnsupported for a configuration not covered (docs/ONNX.md)."""
     cfg, params, header = load_model_file(model)
+    a16 = [e["name"] for e in header["tensors"] if e["dtype"] == "i8a16"]
+    if a16:
+        raise OnnxUnsupported("ONNX_UNSUPPORTED_DTYPE", f"{', '.join(a16)}: int8 with int16 activations (w8a16, "
+                                                        "MATH §1.1) has no ONNX export; export the file quantized "
+                                                        "as int8 or float")
     int8 = {e["name"] for e in header["tensors"] if e["dtype"] == "i8"}
     proto = build_graph(cfg, params, int8)
     if out is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from hecate_edge.config import ModelConfig, tensor_specs
+from hecate_edge.quantize import W8A16Matrix
 from hecate_edge.reference import frontend
 from hecate_edge.reference.attention import WindowCache, attend
 from hecate_edge.reference.cms import add_block_input, fires, gate_pre, level_token, readable_before_write
@@ -25,6 +26,9 @@ def check_params(cfg: ModelConfig, params: dict[str, np.ndarray]) -> dict[str, n
                          f"{sorted(set(specs) - set(params))}, extra {sorted(set(params) - set(specs))}")
     out = {}
     for name, shape in specs.items():
+        if isinstance(params[name], W8A16Matrix) and params[name].shape == shape:
+            out[name] = params[name]  # products through int16 activations (MATH §1.1)
+            continue
         array = np.array(params[name], dtype=np.float64)
         if array.shape != shape:
             raise ValueError(f"{name}: shape {array.shape}, config needs {shape}")

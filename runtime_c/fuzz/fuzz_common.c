@@ -40,10 +40,10 @@ hecate_status fuzz_model_open(fuzz_model *m, const unsigned char *file, size_t n
     for (uint32_t i = 0; i < m->info.n_tensors; i++) {
         hecate_tensor_info t;
         fuzz_require(hecate_model_tensor(m->model, i, &t) == HECATE_OK, "tensor info");
-        uint64_t bytes = t.dtype == FUZZ_DTYPE_INT8 ? 4u * (uint64_t)t.shape[0] + t.n_elems
+        uint64_t bytes = t.dtype >= FUZZ_DTYPE_INT8 ? 4u * (uint64_t)t.shape[0] + t.n_elems
                                                     : t.n_elems * sizeof(hecate_real);
         fuzz_require(t.file_offset + bytes <= n, "a tensor ends past the file");
-        m->has_int8 |= t.dtype == FUZZ_DTYPE_INT8;
+        m->has_int8 |= t.dtype >= FUZZ_DTYPE_INT8;
     }
     fuzz_require(hecate_model_tensor(m->model, m->info.n_tensors, &(hecate_tensor_info){0}) == HECATE_E_BAD_ARG,
                  "a tensor index past the count");

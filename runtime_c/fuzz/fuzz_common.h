@@ -14,7 +14,8 @@
  * failures (the fuzzer would spend its time zeroing memory). */
 #define FUZZ_MAX_ARENA ((size_t)16 << 20)
 
-/* hecate_tensor_info.dtype of int8 tensors with row scales (docs/FORMAT.md). */
+/* hecate_tensor_info.dtype of int8 tensors with row scales, the first of two (docs/FORMAT.md:
+ * 2, and 3 with int16 activations). */
 #define FUZZ_DTYPE_INT8 2u
 
 /* A heap copy of data[0..n) of exactly n bytes (64-byte aligned); free() it. */

@@ -133,7 +133,8 @@ typedef struct hecate_tensor_info {
     uint64_t n_elems;
     uint64_t grad_offset;      /* element offset of this tensor in a gradient buffer */
     uint64_t file_offset;      /* byte offset of the data in the model file */
-    uint32_t dtype;            /* 0 float32, 1 float64, 2 int8 with row scales (docs/FORMAT.md) */
+    uint32_t dtype;            /* 0 float32, 1 float64, 2 int8 with row scales, 3 the same with int16
+                                  activations (docs/FORMAT.md) */
 } hecate_tensor_info;
 
 /* Bytes of caller memory a model handle needs (a constant of the build;

@@ -231,7 +231,7 @@ static bool name_matches(const unsigned char *field, const char *want) {
 /* Bytes of a tensor's data: elements x scalar, or for int8 one float32
  * scale per row (shape[0]) before the int8 values. */
 static uint64_t data_bytes(const hecate_tensor_info *t) {
-    return t->dtype == HCT_DTYPE_I8 ? (uint64_t)t->shape[0] * 4u + t->n_elems : t->n_elems * sizeof(real);
+    return t->dtype >= HCT_DTYPE_I8 ? (uint64_t)t->shape[0] * 4u + t->n_elems : t->n_elems * sizeof(real);
 }
 
 static hecate_status check_entry(const unsigned char *e, const expect *x, size_t n, uint64_t dir_end,
@@ -239,7 +239,10 @@ static hecate_status check_entry(const unsigned char *e, const expect *x, size_t
     if (!name_matches(e, x->name)) return HECATE_E_FILE_TENSOR_NAME;
     uint32_t dtype = rd32(e + 40), ndim = rd32(e + 44);
     bool real_dtype = dtype <= HCT_DTYPE_F64 && (dtype == HCT_DTYPE_F32 ? 4u : 8u) == sizeof(real);
-    if (!real_dtype && !(dtype == HCT_DTYPE_I8 && x->mat != NO_MAT)) return HECATE_E_FILE_TENSOR_DTYPE;
+    /* int8 only for the matrices the kernels read; with int16 activations not for the embedding (a lookup) */
+    bool int8 = x->mat != NO_MAT && (dtype == HCT_DTYPE_I8 ||
+                                     (dtype == HCT_DTYPE_I8_A16 && x->field != offsetof(hct_weights, emb)));
+    if (!real_dtype && !int8) return HECATE_E_FILE_TENSOR_DTYPE;
     if (ndim != x->ndim) return HECATE_E_FILE_TENSOR_SHAPE;
     uint64_t elems = 1;
     for (uint32_t i = 0; i < 4; i++) {
@@ -310,8 +313,9 @@ hecate_status hecate_model_open(void *mem, size_t mem_bytes, const void *file, s
         expect e;
         expected_tensor(&m->cfg, m->rule, i, &e);
         hct_mat *mat = e.mat == NO_MAT ? NULL : (hct_mat *)(void *)((unsigned char *)&m->mat + e.mat);
-        if (a->dtype == HCT_DTYPE_I8) { /* check_entry allowed it: mat is not NULL */
+        if (a->dtype >= HCT_DTYPE_I8) { /* check_entry allowed it: mat is not NULL */
             hct_q8 *q = &mat->q8;
+            q->a16 = a->dtype == HCT_DTYPE_I8_A16;
             q->scale = (const float *)(const void *)data;
             q->q = (const int8_t *)(const void *)(data + (size_t)e.shape[0] * 4u);
             m->n_q8++;

@@ -106,13 +106,14 @@ typedef struct hct_weights {
 } hct_weights;
 
 /* Tensor dtypes of the model file (docs/FORMAT.md dtype table). */
-enum { HCT_DTYPE_F32 = 0, HCT_DTYPE_F64 = 1, HCT_DTYPE_I8 = 2 };
+enum { HCT_DTYPE_F32 = 0, HCT_DTYPE_F64 = 1, HCT_DTYPE_I8 = 2, HCT_DTYPE_I8_A16 = 3 };
 
 /* An int8 tensor (rows, cols) in the file: rows float32 scales, then the
  * row-major int8 values; weight = scale[row] * q (qweights.h). */
 typedef struct hct_q8 {
     const float *scale;          /* (rows) finite, > 0 */
     const int8_t *q;             /* (rows, cols); also the tensor's weight-view pointer */
+    bool a16;                    /* dtype 3: products through int16 activations (w8a16.c) */
 } hct_q8;
 
 /* A matrix the model-weight kernels read (qweights.h: the embedding, the

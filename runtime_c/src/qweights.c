@@ -82,6 +82,10 @@ void hct_model_linear(const hct_mat *W, const real *X, uint32_t T, uint32_t din,
         hct_linear(W->w, X, T, din, dout, Y);
         return;
     }
+    if (W->q8.a16) {
+        hct_w8a16_linear(&W->q8, X, T, din, dout, Y);
+        return;
+    }
     for (uint32_t t = 0; t < T; t++)
         for (uint32_t o0 = 0; o0 < dout; o0 += HCT_COL_BLOCK)
             q8_cols(&W->q8, X + (size_t)t * din, din, dout, o0, dout - o0 < HCT_COL_BLOCK ? dout - o0 : HCT_COL_BLOCK,

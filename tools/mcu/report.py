@@ -1,5 +1,5 @@
 """report.py MODEL.hct — the figures of docs/MCU.md for a float32 model file
-and its int8 export: file sizes, held-out loss, and for the Cortex-M4F
+and its int8 and w8a16 exports: file sizes, held-out loss, and for the Cortex-M4F
 firmware under QEMU: flash, RAM, stack high-water mark and instructions per
 token.  Prints markdown.  Usage (from the repository root):
     python3 tools/mcu/report.py model.hct
@@ -20,6 +20,8 @@ from hecate_edge.format import read_model, write_model  # noqa: E402
 from hecate_edge.runtime import Model  # noqa: E402
 
 RUNTIME_OBJECTS = ("src__", "rules__", "compose__")  # build_firmware.sh's object prefixes
+# (column, write_model's quantize): float, int8 weights, int8 weights with int16 activations (MATH §1.1)
+COLUMNS = (("fp32", None), ("int8", "int8"), ("w8a16", "w8a16"))
 
 
 def section_sizes(elf: Path) -> dict[str, int]:
@@ -83,14 +85,14 @@ def main(model_path: str) -> None:
     heldout = data.load_corpus("text", "heldout")
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, quantize in (("fp32", None), ("int8", "int8")):
+        for label, quantize in COLUMNS:
             path = Path(tmp) / f"{label}.hct"
             path.write_bytes(write_model(cfg, params, "f32", quantize=quantize))
             loss = train.evaluate(Model(path), heldout).bits_per_byte
             rows[label] = {"file": path.stat().st_size, "loss": loss, **firmware_figures(path, Path(tmp) / label)}
     print(f"d = {cfg.d_model}, V = {cfg.vocab}, window {cfg.window}, {cfg.rule} rule; "
           f"held-out text: {heldout.tokens.size:,} bytes\n")
-    print("| | fp32 | int8 |\n|---|---|---|")
+    print("| | " + " | ".join(label for label, _ in COLUMNS) + " |\n|---" + "|---" * len(COLUMNS) + "|")
     lines = [
         ("model file (bytes)", "file", "{:,}"),
         ("held-out loss (bits/byte)", "loss", "{:.4f}"),
@@ -108,8 +110,8 @@ def main(model_path: str) -> None:
         ("instructions per SysTick tick (calibration)", "per_tick", "{:.2f}"),
     ]
     for title, key, fmt in lines:
-        print(f"| {title} | {fmt.format(rows['fp32'][key])} | {fmt.format(rows['int8'][key])} |")
-    for label in ("fp32", "int8"):
+        print(f"| {title} | " + " | ".join(fmt.format(rows[label][key]) for label, _ in COLUMNS) + " |")
+    for label, _ in COLUMNS:
         frames = ", ".join(f"{name} {size} B" for size, name in rows[label]["frames"])
         print(f"\nLargest static frames in the runtime ({label}, -fstack-usage): {frames}")
 
