@@ -152,20 +152,21 @@ def cross_check_train(torch, hecate, with_fla):
                 sys.exit(f"{name} {label} disagrees with hecate_cuda ({rel:.2e}): not timing")
 
 
-def train_table(torch, hecate, with_fla, peak_tflops):
+def train_table(torch, hecate, with_fla, args):
     """Forward + backward per implementation and shape."""
     cross_check_train(torch, hecate, with_fla)
     sweep(torch, "forward + backward", lambda *inputs: train_implementations(torch, hecate, *inputs, with_fla),
-          lambda name: TRAIN_FLOPS_PER_TOKEN, peak_tflops)
+          lambda name: TRAIN_FLOPS_PER_TOKEN, args)
 
 
-def sweep(torch, column, runs_of, flops_of, peak_tflops, skip=lambda name, tokens: False):
-    """One table row per shape and implementation: runs_of(q, k, v, theta) gives the timed
-    calls by name, flops_of(name) their FLOPs per token and head over d^2; skip(name, B*H*T)
-    leaves one out."""
+def sweep(torch, column, runs_of, flops_of, args, skip=lambda name, tokens: False):
+    """One table row per shape of args.widths and implementation: runs_of(q, k, v, theta) gives
+    the timed calls by name, flops_of(name) their FLOPs per token and head over d^2;
+    skip(name, B*H*T) leaves one out."""
+    peak_tflops = args.peak_tflops
     print(f"| B | H | T | d | {column} | ms/call | reps | Mtok/s | GFLOP/s | % fp32 peak |")
     print("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
-    for B, H, T, d in SHAPES:
+    for B, H, T, d in (shape for shape in SHAPES if shape[3] in args.widths):
         q, k, v, theta = make_inputs(torch, B, H, T, d)
         for name, fn in runs_of(q, k, v, theta).items():
             if skip(name, B * H * T):
@@ -289,6 +290,8 @@ def main():
     parser.add_argument("--model", action="store_true", help="also the whole-model serving table")
     parser.add_argument("--backward", action="store_true", help="also the forward + backward table")
     parser.add_argument("--skip-forward", action="store_true", help="no forward table")
+    parser.add_argument("--widths", type=int, nargs="+", default=sorted({s[3] for s in SHAPES}),
+                        help="only the shapes of these head widths d")
     parser.add_argument("--eager-max-tokens", type=int, default=1 << 31,
                         help="skip the eager loop above this many B*H*T tokens")
     args = parser.parse_args()
@@ -307,7 +310,7 @@ def main():
     if not args.skip_forward:
         forward_table(torch, hecate, with_fla, args)
     if args.backward:
-        train_table(torch, hecate, with_fla, args.peak_tflops)
+        train_table(torch, hecate, with_fla, args)
     if args.model:
         model_table()
 
@@ -316,7 +319,7 @@ def forward_table(torch, hecate, with_fla, args):
     """Forward per implementation and shape."""
     cross_check(torch, hecate, with_fla)
     sweep(torch, "implementation", lambda *inputs: implementations(torch, hecate, *inputs, with_fla),
-          lambda name: FLOPS_PER_TOKEN["titans" if "titans" in name else "delta"], args.peak_tflops,
+          lambda name: FLOPS_PER_TOKEN["titans" if "titans" in name else "delta"], args,
           skip=lambda name, tokens: name == "torch_eager" and tokens > args.eager_max_tokens)
 
 
