@@ -16,14 +16,14 @@ namespace hct {
 template <int RULE, int D, int PARTS>
 __global__ void __launch_bounds__(Split<D, PARTS>::THREADS) backward_kernel(RuleArgs a) {
     using Ops = RuleOps<RULE>;
-    constexpr int P = Cols<D>::P, NT = Split<D, PARTS>::THREADS, NM = Ops::MATS;
+    constexpr int NT = Split<D, PARTS>::THREADS, NM = Ops::MATS;
     constexpr size_t SLOT = (size_t)NM * R * NT;
     extern __shared__ float smem[];
     float *sk = smem, *sv = sk + TILE * D, *sq = sv + TILE * D, *sdy = sq + TILE * D;
     float *rdq = sdy + TILE * D, *rdk = rdq + TILE * D, *sdv = rdk + TILE * D, *sg = sdv + TILE * D;
     float *rsc = sg + TILE * GATE_SLOTS;
     float *wK = rsc + TILE * GATE_SLOTS, *wV = wK + a.window * D, *gK = wV + a.window * D, *gV = gK + a.window * D;
-    const int c0 = first_col<D, PARTS>(blockIdx.x), tid = threadIdx.x, i = c0 + tid / P, p = tid % P;
+    const int c0 = first_col<D, PARTS>(blockIdx.x), tid = threadIdx.x, i = c0 + col_of<D>(tid), p = lane_of<D>(tid);
     const int lane = tid & 31, d = a.d, T = a.T, c = a.window;
     const size_t seq = seq_of<PARTS>(blockIdx.x);
     const int nc = (T + TILE - 1) / TILE;

@@ -1,7 +1,8 @@
 /* cuda/src/columns.cuh — the on-chip layout every rule kernel shares: each
  * d x d matrix of a sequence's state (row-major S[j][i], zero-padded to D) in
  * registers, thread (i, p) holding column i at rows j = r P + p (r < R,
- * P = D / R lanes per column, adjacent in a warp); a sequence's columns in one
+ * P = D / R lanes per column, in one warp; col_of / lane_of say which thread
+ * is which); a sequence's columns in one
  * block or split over several (the rules' steps never mix columns: only the
  * backward's row and gate sums do, and a split block leaves those as partials); the token
  * tile staged in shared memory, and the three reductions: over a column's
@@ -64,19 +65,30 @@ struct RuleArgs {
     cudaStream_t stream;
 };
 
-/* Sum over the P lanes of a column (every lane gets it). */
+/* Thread tid of a block holds column col_of(tid) of the block's columns at lane lane_of(tid):
+ * bit 0 of tid picks one column of a pair, the next log2(P) bits the lane, the bits above the
+ * pair.  The two threads of a pair read the same rows of k and q from shared memory every
+ * token, which the load pipe returns at twice the rate of two addresses (D73). */
+template <int D> __device__ __forceinline__ int col_of(int tid) {
+    return (tid / (2 * Cols<D>::P)) * 2 + (tid & 1);
+}
+template <int D> __device__ __forceinline__ int lane_of(int tid) { return (tid >> 1) % Cols<D>::P; }
+
+/* Sum over the P lanes of a column (every lane gets it): the lane bits of tid are 1 .. log2 P. */
 template <int D> __device__ __forceinline__ float column_sum(float x) {
 #pragma unroll
-    for (int o = Cols<D>::P / 2; o > 0; o >>= 1) x += __shfl_xor_sync(Cols<D>::MASK, x, o);
+    for (int o = Cols<D>::P; o > 1; o >>= 1) x += __shfl_xor_sync(Cols<D>::MASK, x, o);
     return x;
 }
 
 /* red[j] += sum over columns of x, x being this thread's value for its row
- * r: a warp sums its columns, its first column's lanes add to shared memory. */
+ * r: a warp sums its columns (tid bit 0 and the bits above the lane's), the
+ * lanes of its first column add to shared memory. */
 template <int D> __device__ __forceinline__ void row_add(float x, int r, int p, int lane, float *red) {
+    x += __shfl_xor_sync(Cols<D>::MASK, x, 1);
 #pragma unroll
-    for (int o = Cols<D>::P; o < Cols<D>::WARP; o <<= 1) x += __shfl_xor_sync(Cols<D>::MASK, x, o);
-    if (lane < Cols<D>::P) atomicAdd(&red[r * Cols<D>::P + p], x);
+    for (int o = 2 * Cols<D>::P; o < Cols<D>::WARP; o <<= 1) x += __shfl_xor_sync(Cols<D>::MASK, x, o);
+    if ((lane & 1) == 0 && lane < 2 * Cols<D>::P) atomicAdd(&red[r * Cols<D>::P + p], x);
 }
 
 /* *red += sum over the block of x. */

@@ -14,11 +14,11 @@ __global__ void __launch_bounds__(Split<D, PARTS>::THREADS) forward_kernel(RuleA
     /* a window is read from the state at the start and written back at the end: split, one
      * block could write it back before another of the sequence had read it */
     static_assert(PARTS == 1 || !Ops::WINDOW, "a rule with a window runs one block per sequence");
-    constexpr int P = Cols<D>::P, NT = Split<D, PARTS>::THREADS;
+    constexpr int NT = Split<D, PARTS>::THREADS;
     extern __shared__ float smem[];
     float *sk = smem, *sv = sk + TILE * D, *sq = sv + TILE * D, *sy = sq + TILE * D, *sg = sy + TILE * D;
     float *wK = sg + TILE * GATE_SLOTS, *wV = wK + a.window * D;
-    const int c0 = first_col<D, PARTS>(blockIdx.x), tid = threadIdx.x, i = c0 + tid / P, p = tid % P;
+    const int c0 = first_col<D, PARTS>(blockIdx.x), tid = threadIdx.x, i = c0 + col_of<D>(tid), p = lane_of<D>(tid);
     const int d = a.d, T = a.T;
     const size_t seq = seq_of<PARTS>(blockIdx.x), dd = (size_t)d * d;
     float *state = a.state + seq * a.state_len;
