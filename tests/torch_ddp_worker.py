@@ -36,4 +36,5 @@ def spawned(rank: int, size: int, port: int, path: str) -> None:
     os.environ.update(WORLD_SIZE=str(size), RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     train_and_save(path)
-    torch.distributed.destroy_process_group()
+    from hecate_edge.torch import distributed
+    distributed.leave(finished=True)

@@ -30,19 +30,20 @@ def train_torch(args, cfg, config, training_data):
     world.share(config.batch)
     torch_train.make_optimizer(lm, config)  # an unknown optimizer fails before the data is read
     plan = training_data(args, config)
+    finished = False
     try:
         records = torch_train.train(lm, plan.train, config, world, mix=plan.mix, log_path=args.log,
                                     show_progress=not args.quiet, run=run, checkpoint=args.checkpoint,
                                     checkpoint_every=args.checkpoint_every, val=plan.val,
                                     eval_every=args.eval_every, eval_tokens=args.eval_tokens,
                                     on_nonfinite=args.on_nonfinite)
+        finished = True
     except NonFiniteTraining:
         if world.leader:
             lm.save(args.out)
         raise
     finally:
-        if torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+        distributed.leave(finished)
     if not world.leader:
         return None
     lm.save(args.out)
