@@ -63,7 +63,8 @@ class HecateLM(nn.Module):
 
     @classmethod
     def from_file(cls, path, dtype: torch.dtype = torch.float32) -> "HecateLM":
-        """The model of a .hct file (float32, float64 or int8 tensors, dequantized as the runtime does)."""
+        """The model of a .hct file (float32, float64 or int8 tensors, dequantized as the runtime does;
+        a matrix stored with int16 activations, FORMAT.md dtype 3, multiplies float activations here)."""
         from hecate_edge.format import read_model
 
         data = path if isinstance(path, (bytes, bytearray, memoryview)) else open(path, "rb").read()
