@@ -40,6 +40,7 @@ def dequantize_rows(scales: np.ndarray, values: np.ndarray) -> np.ndarray:
 # int8 weights with int16 activations (FORMAT.md dtype 3, MATH §1.1, DECISIONS D72): each
 # input row of a product is quantized to int16 with one scale before the integer dot
 W8A16_LEVELS = 32767
+W8A16_RESCALE = 2.0**100  # a and m scaled by it where 32767 / m overflows (MATH §1.1)
 
 
 def w8a16_allowed(name: str) -> bool:
@@ -50,19 +51,21 @@ def w8a16_allowed(name: str) -> bool:
 
 def w8a16_product(x: np.ndarray, scales: np.ndarray, values: np.ndarray) -> np.ndarray:
     """MATH §1.1 in float64 for every row of x (..., din): a = x s, m = max |a|,
-    A = floor(a (32767 / m) + 32768.5) - 32768, y = (m / 32767) (A @ q) with the
-    integer sums exact; m = 0 gives 0, a non-finite a gives NaN."""
+    A = floor(v + 32768.5) - 32768 with v = a c (32767 / (m c)) (c = 1, or 2^100 where
+    32767 / m overflows), y = (m c / 32767) (A @ q) / c with the integer sums exact; m = 0
+    gives 0, a non-finite a gives NaN."""
     x = np.asarray(x, np.float64)
     a = x * np.asarray(scales, np.float64)
     m = np.max(np.abs(a), axis=-1, keepdims=True)
     finite = np.all(np.isfinite(a), axis=-1, keepdims=True)
     live = finite & (m > 0)
     safe_m = np.where(live, m, 1.0)
-    with np.errstate(invalid="ignore"):
-        v = np.where(live, a * (W8A16_LEVELS / safe_m), 0.0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        c = np.where(np.isfinite(W8A16_LEVELS / safe_m), 1.0, W8A16_RESCALE)
+        v = np.where(live, a * c * (W8A16_LEVELS / (safe_m * c)), 0.0)
     levels = np.floor(v + (W8A16_LEVELS + 1.5)) - (W8A16_LEVELS + 1)
     sums = levels.astype(np.int64) @ np.asarray(values, np.int64)  # exact
-    y = (safe_m / W8A16_LEVELS) * sums.astype(np.float64)
+    y = (safe_m * c / W8A16_LEVELS) * sums.astype(np.float64) * (1.0 / c)
     return np.where(finite, np.where(m > 0, y, 0.0), np.nan)
 
 

@@ -161,13 +161,20 @@ def test_vector_and_plain_kernels_agree_bit_for_bit(tmp_path, arch, model):
 
 
 def test_w8a16_kernel_under_sanitizers(tmp_path):
-    """The integer-dot kernel (w8a16.c, MATH §1.1) on whole and partial column blocks under
-    ASan/UBSan, giving the unsanitized build's bits."""
-    path = partial_blocks_model(tmp_path, "w8a16")
+    """The integer-dot kernel (w8a16.c, MATH §1.1) on whole and partial column blocks, and on
+    a head whose products are subnormal (the 2^100 rescale), under ASan/UBSan, giving the
+    unsanitized build's bits."""
+    from dataclasses import replace
+    from test_int8 import CFG, tiny_head_w8a16
+    tiny = tmp_path / "tiny_head.hct"
+    tiny.write_bytes(tiny_head_w8a16(replace(CFG, vocab=256)))  # the text's bytes are its tokens
     text = "int16 activations, int8 weights"
-    checked = run([build("dump_logits", "f32", tmp_path), path, text])
-    assert checked.returncode == 0 and "runtime error" not in checked.stderr, checked.stderr
-    assert checked.stdout == run([build("dump_logits", "f32", tmp_path, ("-O2",), sanitize=False), path, text]).stdout
+    sanitized, plain = build("dump_logits", "f32", tmp_path), build("dump_logits", "f32", tmp_path, ("-O2",),
+                                                                      sanitize=False)
+    for path in (partial_blocks_model(tmp_path, "w8a16"), tiny):
+        checked = run([sanitized, path, text])
+        assert checked.returncode == 0 and "runtime error" not in checked.stderr, checked.stderr
+        assert checked.stdout == run([plain, path, text]).stdout
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64" or sys.platform != "linux",

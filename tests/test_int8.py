@@ -174,3 +174,26 @@ def test_w8a16_in_c_is_the_reference_product_over_several_blocks(precision):
     assert_close(model.session(max_chunk=4).process(tokens), ReferenceSession(cfg, stored).process(tokens),
                  tol(precision, "w8a16"), "w8a16 logits at d = 72")
 
+
+def tiny_head_w8a16(cfg: ModelConfig) -> bytes:
+    """A w8a16 float32 file whose head weights are about 1e-37: row scales near 2e-39, so the
+    head's products a = p s have a largest |a| = m below 32767 / FLT_MAX and 32767 / m
+    overflows float32, while the logits stay normal floats."""
+    params = lively_params(cfg, 0)
+    params["head"] = params["head"] * 1e-37
+    return write_model(cfg, params, "f32", quantize="w8a16")
+
+
+def test_w8a16_rows_whose_scale_overflows_are_rescaled():
+    """MATH §1.1's rescale by 2^100 where 32767 / m overflows: the reference's logits (without
+    it the float build's levels were Inf converted to integers: undefined, zeros on x86)."""
+    data = tiny_head_w8a16(CFG)
+    _, stored, _ = read_model(data, "f32")
+    tokens = np.random.default_rng(3).integers(0, CFG.vocab, 20)
+    want = ReferenceSession(CFG, stored).process(tokens)
+    # |p s| <= 1e4 max s: 32767 / m overflows float32 for any head input p below 1e4 in size
+    assert 1e4 * float(stored["head"].scales.max()) < 32767 / np.finfo(np.float32).max
+    # the logits are subnormal floats (about 1e-39, where float32 keeps some 17 bits): compared
+    # relative to their own size (floor 0), at 4x the normal-range tolerance
+    assert_close(Model(data).session().process(tokens), want, 4 * tol("f32", "w8a16"), "logits of a rescaled head",
+                 floor=0.0)

@@ -25,6 +25,11 @@
 /* 64 inputs of |A| <= 32767 times |q| <= 128 stay below 2^31 */
 enum { W8A16_ROWS = 64, W8A16_COLS = 16 };
 #define W8A16_LEVELS 32767
+/* 2^100: a row whose largest |a| is so small that 32767 / m overflows (subnormal products
+ * of tiny row scales) is quantized with a and m scaled by it, and its output scaled back at
+ * the end, exactly (a power of two), so m / 32767 does not underflow on the way */
+#define W8A16_RESCALE 1267650600228229401496703205376.0
+#define W8A16_RESCALE_INV 7.8886090522101180541172856528279e-31
 
 #if W8A16_DSP
 static inline uint32_t load_u32(const void *p) {
@@ -98,9 +103,10 @@ static void block_sums(const int8_t *q, const int16_t *A, uint32_t n, uint32_t d
 }
 
 /* y = W x for one token (MATH §1.1): a_i = x_i s_i; m = max |a_i|;
- * A_i = floor(a_i (32767 / m) + 1/2), computed as floor(v + 32768.5) - 32768;
- * y_o = (m / 32767) sum_i A_i q_io.  m = 0 gives y = 0; a non-finite a_i gives
- * y = NaN. */
+ * A_i = floor(a_i (32767 / m) + 1/2), computed as floor(v + 32768.5) - 32768
+ * (v = a_i c (32767 / (m c)), c = 1, or 2^100 where 32767 / m overflows);
+ * y_o = (m / 32767) sum_i A_i q_io, computed as ((m c / 32767) sum) / c.  m = 0
+ * gives y = 0; a non-finite a_i gives y = NaN. */
 static void token(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, real *y) {
     real m = 0, nonfinite = 0; /* a - a is 0 for a finite a, NaN for Inf or NaN; NaN stays */
     for (uint32_t i = 0; i < din; i++) {
@@ -110,17 +116,23 @@ static void token(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, r
     }
     for (uint32_t o = 0; o < dout; o++) y[o] = nonfinite;
     if (nonfinite != 0 || m == 0) return;
-    const real up = (real)W8A16_LEVELS / m, down = m / (real)W8A16_LEVELS;
+    real c = 1, back = 1, up = (real)W8A16_LEVELS / m;
+    if (!(up - up == 0)) { /* Inf: m is below 32767 / the largest real */
+        c = (real)W8A16_RESCALE;
+        back = (real)W8A16_RESCALE_INV;
+        up = (real)W8A16_LEVELS / (m * c);
+    }
+    const real down = m * c / (real)W8A16_LEVELS;
     int16_t A[W8A16_ROWS];
     for (uint32_t i0 = 0; i0 < din; i0 += W8A16_ROWS) {
         const uint32_t n = din - i0 < W8A16_ROWS ? din - i0 : W8A16_ROWS;
         for (uint32_t k = 0; k < n; k++) { /* |v| <= 32767 (plus rounding): the sum is in [1, 65536) */
-            const real v = x[i0 + k] * (real)W->scale[i0 + k] * up;
+            const real v = x[i0 + k] * (real)W->scale[i0 + k] * c * up;
             A[k] = (int16_t)((int32_t)(v + (real)(W8A16_LEVELS + 1.5)) - (W8A16_LEVELS + 1));
         }
         block_sums(W->q + (size_t)i0 * dout, A, n, dout, y);
     }
-    for (uint32_t o = 0; o < dout; o++) y[o] = down * y[o];
+    for (uint32_t o = 0; o < dout; o++) y[o] = down * y[o] * back;
 }
 
 void hct_w8a16_linear(const hct_q8 *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y) {
