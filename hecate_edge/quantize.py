@@ -40,7 +40,7 @@ def dequantize_rows(scales: np.ndarray, values: np.ndarray) -> np.ndarray:
 # int8 weights with int16 activations (FORMAT.md dtype 3, MATH §1.1, DECISIONS D72): each
 # input row of a product is quantized to int16 with one scale before the integer dot
 W8A16_LEVELS = 32767
-W8A16_RESCALE = 2.0**100  # a and m scaled by it where 32767 / m overflows (MATH §1.1)
+W8A16_RESCALE = 2.0**100  # a and m scaled by it where m / 32767 is subnormal (MATH §1.1)
 
 
 def w8a16_allowed(name: str) -> bool:
@@ -52,8 +52,8 @@ def w8a16_allowed(name: str) -> bool:
 def w8a16_product(x: np.ndarray, scales: np.ndarray, values: np.ndarray) -> np.ndarray:
     """MATH §1.1 in float64 for every row of x (..., din): a = x s, m = max |a|,
     A = floor(v + 32768.5) - 32768 with v = a c (32767 / (m c)) (c = 1, or 2^100 where
-    32767 / m overflows), y = (m c / 32767) (A @ q) / c with the integer sums exact; m = 0
-    gives 0, a non-finite a gives NaN."""
+    m < 32767 times the smallest normal float64), y = (m c / 32767) (A @ q) / c with the
+    integer sums exact; m = 0 gives 0, a non-finite a gives NaN."""
     x = np.asarray(x, np.float64)
     a = x * np.asarray(scales, np.float64)
     m = np.max(np.abs(a), axis=-1, keepdims=True)
@@ -61,7 +61,7 @@ def w8a16_product(x: np.ndarray, scales: np.ndarray, values: np.ndarray) -> np.n
     live = finite & (m > 0)
     safe_m = np.where(live, m, 1.0)
     with np.errstate(invalid="ignore", over="ignore"):
-        c = np.where(np.isfinite(W8A16_LEVELS / safe_m), 1.0, W8A16_RESCALE)
+        c = np.where(safe_m < W8A16_LEVELS * np.finfo(np.float64).tiny, W8A16_RESCALE, 1.0)
         v = np.where(live, a * c * (W8A16_LEVELS / (safe_m * c)), 0.0)
     levels = np.floor(v + (W8A16_LEVELS + 1.5)) - (W8A16_LEVELS + 1)
     sums = levels.astype(np.int64) @ np.asarray(values, np.int64)  # exact
@@ -76,8 +76,9 @@ class W8A16Matrix:
     __array_ufunc__ = None  # numpy defers x @ W to __rmatmul__
 
     def __init__(self, scales: np.ndarray, values: np.ndarray):
-        self.scales = np.asarray(scales, np.float32)
-        self.values = np.asarray(values, np.int8)
+        self.scales = np.array(scales, np.float32)  # copies, read-only like dtype 2's arrays
+        self.values = np.array(values, np.int8)
+        self.scales.flags.writeable = self.values.flags.writeable = False
         self.shape = self.values.shape
         self.ndim = self.values.ndim
 

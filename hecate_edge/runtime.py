@@ -200,7 +200,7 @@ class Model:
                 scales = self._file[t.file_offset:t.file_offset + 4 * rows].view("<f4")
                 values = self._file[t.file_offset + 4 * rows:t.file_offset + 4 * rows + t.n_elems].view(np.int8)
                 if t.dtype == "i8a16":
-                    views[t.name] = W8A16Matrix(scales.copy(), values.reshape(t.shape).copy())
+                    views[t.name] = W8A16Matrix(scales, values.reshape(t.shape))
                     continue
                 views[t.name] = dequantize_rows(scales, values.reshape(t.shape))
                 views[t.name].flags.writeable = False

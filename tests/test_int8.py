@@ -176,9 +176,9 @@ def test_w8a16_in_c_is_the_reference_product_over_several_blocks(precision):
 
 
 def tiny_head_w8a16(cfg: ModelConfig) -> bytes:
-    """A w8a16 float32 file whose head weights are about 1e-37: row scales near 2e-39, so the
-    head's products a = p s have a largest |a| = m below 32767 / FLT_MAX and 32767 / m
-    overflows float32, while the logits stay normal floats."""
+    """A w8a16 float32 file whose head weights are about 1e-37: row scales near 2e-40
+    (subnormal), so the head's products a = p s have a largest |a| = m below 32767 / FLT_MAX:
+    32767 / m overflows float32 and m / 32767 underflows it."""
     params = lively_params(cfg, 0)
     params["head"] = params["head"] * 1e-37
     return write_model(cfg, params, "f32", quantize="w8a16")

@@ -41,14 +41,17 @@ def assert_matches(run: dict, want: dict, what: str) -> None:
     assert_close(run["sum"], want["sum"], TOL, f"{what}: per-token logit sums")
 
 
-@pytest.fixture(scope="module", params=["f32", "int8", "w8a16", "conv4", "rope"])
+@pytest.fixture(scope="module", params=["f32", "int8", "w8a16", "w8a16-odd", "conv4", "rope"])
 def micro_model(request, tmp_path_factory) -> Path:
     """The d = 64 micro model (ModelConfig()) with lively gates, fp32, int8 or w8a16
-    (the integer-dot kernel, MATH §1.1: on the M4F its DSP instructions, on the host plain C),
-    or fp32 with the short convolution of 4 taps in its memory front end (MATH §3.1),
-    or fp32 with rotary positions in window attention (MATH §2)."""
+    (the integer-dot kernel, MATH §1.1: on the M4F its DSP instructions, on the host plain C;
+    w8a16-odd: d = 27 and 254 tokens, so the DSP path's odd last row and its columns past the
+    last four run too), or fp32 with the short convolution of 4 taps in its memory front end
+    (MATH §3.1), or fp32 with rotary positions in window attention (MATH §2)."""
     cfg = ModelConfig(conv_kernel=4 if request.param == "conv4" else 0, rope=request.param == "rope")
-    quantize = request.param if request.param in ("int8", "w8a16") else None
+    if request.param == "w8a16-odd":
+        cfg = ModelConfig(d_model=27, n_heads=3, vocab=254)
+    quantize = request.param.split("-")[0] if request.param.startswith(("int8", "w8a16")) else None
     path = tmp_path_factory.mktemp(f"mcu_{request.param}") / "micro.hct"
     path.write_bytes(write_model(cfg, lively_params(cfg, 0), "f32", quantize=quantize))
     return path

@@ -30,7 +30,7 @@ def train_torch(args, cfg, config, training_data):
     world.share(config.batch)
     torch_train.make_optimizer(lm, config)  # an unknown optimizer fails before the data is read
     plan = training_data(args, config)
-    finished = False
+    finished = False  # every rank ends together: training returned, or stopped at the same step
     try:
         records = torch_train.train(lm, plan.train, config, world, mix=plan.mix, log_path=args.log,
                                     show_progress=not args.quiet, run=run, checkpoint=args.checkpoint,
@@ -38,7 +38,8 @@ def train_torch(args, cfg, config, training_data):
                                     eval_every=args.eval_every, eval_tokens=args.eval_tokens,
                                     on_nonfinite=args.on_nonfinite)
         finished = True
-    except NonFiniteTraining:
+    except NonFiniteTraining:  # decided on all-reduced numbers: every rank stops at this step
+        finished = True
         if world.leader:
             lm.save(args.out)
         raise

@@ -71,8 +71,9 @@ def join(device_name: str) -> World:
 
 def leave(finished: bool) -> None:
     """Leave the process group (if this process joined one): after a barrier when every rank
-    finished its training, so no rank tears its connections down while another still holds
-    them (with gloo that aborted a rank, SIGABRT, in about one of three busy test runs)."""
+    ended its training at the same point (finished), so no rank tears its connections down while
+    another still holds them (with gloo a rank died of SIGABRT in a busy test run); without one
+    when this rank failed alone (the others would wait in the barrier; torchrun stops them)."""
     if not dist.is_initialized():
         return
     if finished:

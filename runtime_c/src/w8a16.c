@@ -25,9 +25,9 @@
 /* 64 inputs of |A| <= 32767 times |q| <= 128 stay below 2^31 */
 enum { W8A16_ROWS = 64, W8A16_COLS = 16 };
 #define W8A16_LEVELS 32767
-/* 2^100: a row whose largest |a| is so small that 32767 / m overflows (subnormal products
- * of tiny row scales) is quantized with a and m scaled by it, and its output scaled back at
- * the end, exactly (a power of two), so m / 32767 does not underflow on the way */
+/* 2^100: a row whose largest |a| is so small that m / 32767 would be subnormal (products of
+ * tiny row scales; further down 32767 / m overflows) is quantized with a and m scaled by it,
+ * and its output scaled back at the end, exactly (a power of two) */
 #define W8A16_RESCALE 1267650600228229401496703205376.0
 #define W8A16_RESCALE_INV 7.8886090522101180541172856528279e-31
 
@@ -104,7 +104,8 @@ static void block_sums(const int8_t *q, const int16_t *A, uint32_t n, uint32_t d
 
 /* y = W x for one token (MATH §1.1): a_i = x_i s_i; m = max |a_i|;
  * A_i = floor(a_i (32767 / m) + 1/2), computed as floor(v + 32768.5) - 32768
- * (v = a_i c (32767 / (m c)), c = 1, or 2^100 where 32767 / m overflows);
+ * (v = a_i c (32767 / (m c)), c = 1, or 2^100 where m < 32767 times the
+ * smallest normal real);
  * y_o = (m / 32767) sum_i A_i q_io, computed as ((m c / 32767) sum) / c.  m = 0
  * gives y = 0; a non-finite a_i gives y = NaN. */
 static void token(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, real *y) {
@@ -116,12 +117,13 @@ static void token(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, r
     }
     for (uint32_t o = 0; o < dout; o++) y[o] = nonfinite;
     if (nonfinite != 0 || m == 0) return;
-    real c = 1, back = 1, up = (real)W8A16_LEVELS / m;
-    if (!(up - up == 0)) { /* Inf: m is below 32767 / the largest real */
+    const real tiny = sizeof(real) == sizeof(float) ? (real)FLT_MIN : (real)DBL_MIN;
+    real c = 1, back = 1;
+    if (m < (real)W8A16_LEVELS * tiny) {
         c = (real)W8A16_RESCALE;
         back = (real)W8A16_RESCALE_INV;
-        up = (real)W8A16_LEVELS / (m * c);
     }
+    const real up = (real)W8A16_LEVELS / (m * c);
     const real down = m * c / (real)W8A16_LEVELS;
     int16_t A[W8A16_ROWS];
     for (uint32_t i0 = 0; i0 < din; i0 += W8A16_ROWS) {
