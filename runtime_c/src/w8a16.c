@@ -31,6 +31,18 @@ enum { W8A16_ROWS = 64, W8A16_COLS = 16 };
 #define W8A16_RESCALE 1267650600228229401496703205376.0
 #define W8A16_RESCALE_INV 7.8886090522101180541172856528279e-31
 
+/* How a block's int32 sums enter y: the first block's replace y, a later block's add to it,
+ * and with the last block the total is scaled back, (down t) back (MATH §1.1's order). */
+typedef struct {
+    bool first, last;
+    real down, back;
+} block_out;
+
+static inline void put(real *y, int32_t s, const block_out *out) {
+    const real t = out->first ? (real)s : *y + (real)s;
+    *y = out->last ? out->down * t * out->back : t;
+}
+
 #if W8A16_DSP
 static inline uint32_t load_u32(const void *p) {
     uint32_t w;
@@ -46,11 +58,11 @@ static inline int32_t odd_bytes(uint32_t w) {
     return r;
 }
 
-/* y[0..4) += sum over the block's n rows of A[k] q[k, 0..4), two rows a step: each row's
+/* y[0..4) gets the sums over the block's n rows of A[k] q[k, 0..4) (put), two rows a step: each row's
  * word of four weights becomes two words of sign-extended halves (columns 0, 2 and 1, 3),
  * each half multiplied by the bottom (row k) or top (row k + 1) half of the pair word
  * (A[k], A[k+1]). */
-static void cols4(const int8_t *q, const int16_t *A, uint32_t n, uint32_t dout, real *y) {
+static void cols4(const int8_t *q, const int16_t *A, uint32_t n, uint32_t dout, real *y, const block_out *out) {
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     const int16_t *a = A;
     for (const int16_t *end = A + (n & ~1u); a < end; a += 2) {
@@ -78,18 +90,19 @@ static void cols4(const int8_t *q, const int16_t *A, uint32_t n, uint32_t dout, 
         s2 += ak * q[2];
         s3 += ak * q[3];
     }
-    y[0] += (real)s0;
-    y[1] += (real)s1;
-    y[2] += (real)s2;
-    y[3] += (real)s3;
+    put(y, s0, out);
+    put(y + 1, s1, out);
+    put(y + 2, s2, out);
+    put(y + 3, s3, out);
 }
 #endif
 
-/* y[o] += sum over the block's n rows of A[k] q[k, o], for every column o. */
-static void block_sums(const int8_t *q, const int16_t *A, uint32_t n, uint32_t dout, real *y) {
+/* y[o] gets the sum over the block's n rows of A[k] q[k, o] (put), for every column o. */
+static void block_sums(const int8_t *q, const int16_t *A, uint32_t n, uint32_t dout, real *y,
+                       const block_out *out) {
     uint32_t o = 0;
 #if W8A16_DSP
-    for (; o + 4 <= dout; o += 4) cols4(q + o, A, n, dout, y + o);
+    for (; o + 4 <= dout; o += 4) cols4(q + o, A, n, dout, y + o, out);
 #endif
     for (; o < dout; o += W8A16_COLS) { /* a block of columns, rows in order: the row's bytes are adjacent */
         const uint32_t nc = dout - o < W8A16_COLS ? dout - o : W8A16_COLS;
@@ -98,7 +111,7 @@ static void block_sums(const int8_t *q, const int16_t *A, uint32_t n, uint32_t d
             const int8_t *row = q + (size_t)k * dout + o;
             for (uint32_t c = 0; c < nc; c++) s[c] += (int32_t)A[k] * row[c];
         }
-        for (uint32_t c = 0; c < nc; c++) y[o + c] += (real)s[c];
+        for (uint32_t c = 0; c < nc; c++) put(y + o + c, s[c], out);
     }
 }
 
@@ -115,8 +128,10 @@ static void token(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, r
         nonfinite += a - a;
         m = v > m ? v : m;
     }
-    for (uint32_t o = 0; o < dout; o++) y[o] = nonfinite;
-    if (nonfinite != 0 || m == 0) return;
+    if (nonfinite != 0 || m == 0) {
+        for (uint32_t o = 0; o < dout; o++) y[o] = nonfinite;
+        return;
+    }
     const real tiny = sizeof(real) == sizeof(float) ? (real)FLT_MIN : (real)DBL_MIN;
     real c = 1, back = 1;
     if (m < (real)W8A16_LEVELS * tiny) {
@@ -124,7 +139,7 @@ static void token(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, r
         back = (real)W8A16_RESCALE_INV;
     }
     const real up = (real)W8A16_LEVELS / (m * c);
-    const real down = m * c / (real)W8A16_LEVELS;
+    block_out out = {true, false, m * c / (real)W8A16_LEVELS, back};
     int16_t A[W8A16_ROWS];
     for (uint32_t i0 = 0; i0 < din; i0 += W8A16_ROWS) {
         const uint32_t n = din - i0 < W8A16_ROWS ? din - i0 : W8A16_ROWS;
@@ -132,9 +147,10 @@ static void token(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout, r
             const real v = x[i0 + k] * (real)W->scale[i0 + k] * c * up;
             A[k] = (int16_t)((int32_t)(v + (real)(W8A16_LEVELS + 1.5)) - (W8A16_LEVELS + 1));
         }
-        block_sums(W->q + (size_t)i0 * dout, A, n, dout, y);
+        out.last = i0 + n == din;
+        block_sums(W->q + (size_t)i0 * dout, A, n, dout, y, &out);
+        out.first = false;
     }
-    for (uint32_t o = 0; o < dout; o++) y[o] = down * y[o] * back;
 }
 
 void hct_w8a16_linear(const hct_q8 *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y) {
