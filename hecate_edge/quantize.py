@@ -60,7 +60,7 @@ def w8a16_product(x: np.ndarray, scales: np.ndarray, values: np.ndarray) -> np.n
     finite = np.all(np.isfinite(a), axis=-1, keepdims=True)
     live = finite & (m > 0)
     safe_m = np.where(live, m, 1.0)
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore"):
         c = np.where(safe_m < W8A16_LEVELS * np.finfo(np.float64).tiny, W8A16_RESCALE, 1.0)
         v = np.where(live, a * c * (W8A16_LEVELS / (safe_m * c)), 0.0)
     levels = np.floor(v + (W8A16_LEVELS + 1.5)) - (W8A16_LEVELS + 1)

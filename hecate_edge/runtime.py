@@ -148,6 +148,8 @@ class Model:
         self.tensors = [self._tensor_info(i) for i in range(self.info["n_tensors"])]
 
     def _tensor_info(self, index: int) -> TensorInfo:
+        from .format import DTYPES
+
         ffi = self._bind.ffi
         t = ffi.new("hecate_tensor_info *")
         check(self._bind, self._bind.lib.hecate_model_tensor(self._handle, index, t))
@@ -157,7 +159,7 @@ class Model:
             n_elems=int(t.n_elems),
             grad_offset=int(t.grad_offset),
             file_offset=int(t.file_offset),
-            dtype=("f32", "f64", "i8", "i8a16")[int(t.dtype)])
+            dtype=DTYPES[int(t.dtype)][0])
 
     @property
     def n_params(self) -> int:
@@ -184,18 +186,21 @@ class Model:
     @property
     def quantized(self) -> bool:
         """True when some tensors are int8 (such a model cannot train)."""
-        return any(t.dtype in ("i8", "i8a16") for t in self.tensors)
+        from .format import INT8_DTYPES
+
+        return any(t.dtype in INT8_DTYPES for t in self.tensors)
 
     def weights(self) -> dict[str, np.ndarray]:
         """{tensor name: writable array view into the model buffer}.  Writes
         change what every session of this model computes from its next call.
         int8 tensors come as read-only float64 copies, dequantized exactly; those
         with int16 activations as quantize.W8A16Matrix (products as the runtime's)."""
+        from .format import INT8_DTYPES
         from .quantize import W8A16Matrix, dequantize_rows
 
         views = {}
         for t in self.tensors:
-            if t.dtype in ("i8", "i8a16"):
+            if t.dtype in INT8_DTYPES:
                 rows = t.shape[0]
                 scales = self._file[t.file_offset:t.file_offset + 4 * rows].view("<f4")
                 values = self._file[t.file_offset + 4 * rows:t.file_offset + 4 * rows + t.n_elems].view(np.int8)
