@@ -4,6 +4,8 @@ of B sessions x H heads x T tokens at head width d, in one run, by
 
 - hecate_cuda: libhecate_cuda's kernel (state on chip across the T tokens;
   each call includes its incoming-state NaN check and a device sync),
+- hecate_cuda_chunk: its chunked forward (32 tokens at a time as matrix
+  products, docs/CUDA.md; the same check and sync),
 - torch_eager: a PyTorch loop over tokens (batched matmuls per token),
 - fla_fused_recurrent / fla_chunk: flash-linear-attention's Triton delta
   rule (fla-core), fused recurrent and chunked forms (no decay: alpha = 0 for
@@ -57,16 +59,17 @@ class Hecate:
         self.ffi, self.lib = cuda._ready()
         self.check = cuda._check
 
-    def prepare(self, rule, q, k, v, theta):
-        """A no-argument call running `rule` ("delta" or "titans") from a zero state."""
-        return _HecateCall(self, rule, q, k, v, theta)
+    def prepare(self, rule, q, k, v, theta, chunked=False):
+        """A no-argument call running `rule` ("delta" or "titans") from a zero state; chunked: the
+        chunked forward (hecate_cuda_rule_forward_chunked, delta only)."""
+        return _HecateCall(self, rule, q, k, v, theta, chunked)
 
 
 class _HecateCall:
     """One prepared hecate_cuda_rule_forward; holds every tensor its raw pointers point into."""
 
-    def __init__(self, hecate, rule, q, k, v, theta):
-        torch, ffi = hecate.torch, hecate.ffi
+    def __init__(self, hecate, rule, q, k, v, theta, chunked=False):
+        torch, ffi, lib = hecate.torch, hecate.ffi, hecate.lib
         B, H, T, d = q.shape
         self.hecate, self.inputs = hecate, (q, k, v)
         self.gates = torch.zeros(B, H, T, {"delta": 2, "titans": 3}[rule], device="cuda")
@@ -78,10 +81,11 @@ class _HecateCall:
         spec = ffi.new("hecate_rule_spec *", {"rule": {"delta": 0, "titans": 1}[rule], "d": d})
         ptr = lambda t: ffi.cast("float *", t.data_ptr())
         self.args = (spec, B * H, T, ptr(k), ptr(v), ptr(q), ptr(self.gates), ptr(self.state), ptr(self.y))
+        self.call = lib.hecate_cuda_rule_forward_chunked if chunked else lib.hecate_cuda_rule_forward
 
     def __call__(self):
         self.state.zero_()
-        self.hecate.check(self.hecate.lib.hecate_cuda_rule_forward(*self.args))
+        self.hecate.check(self.call(*self.args))
         return self.y
 
 
@@ -231,7 +235,9 @@ def time_call(torch, fn, budget_s=0.5, max_reps=50):
 
 
 def implementations(torch, hecate, q, k, v, theta, with_fla):
-    runs = {"hecate_cuda": hecate.prepare("delta", q, k, v, theta), "torch_eager": torch_eager(torch, q, k, v, theta)}
+    runs = {"hecate_cuda": hecate.prepare("delta", q, k, v, theta),
+            "hecate_cuda_chunk": hecate.prepare("delta", q, k, v, theta, chunked=True),
+            "torch_eager": torch_eager(torch, q, k, v, theta)}
     if with_fla:
         runs.update(fla_runs(torch, q, k, v, theta))
     runs["hecate_cuda_titans"] = hecate.prepare("titans", q, k, v, theta)

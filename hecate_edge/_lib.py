@@ -18,7 +18,7 @@ from .errors import HecateError
 LIB_DIR_ENV = "HECATE_EDGE_LIB_DIR"
 _LIB_STEMS = {"f32": "hecate", "f64": "hecate_f64"}
 _DTYPES = {"f32": np.dtype(np.float32), "f64": np.dtype(np.float64)}
-BACKENDS = ("cpu", "cuda")  # libhecate / libhecate_f64, and libhecate_cuda (cuda.py)
+BACKENDS = ("cpu", "cuda", "cuda-chunk")  # libhecate / libhecate_f64; libhecate_cuda (cuda.py) token by token / chunked
 
 
 class Binding(NamedTuple):

@@ -107,16 +107,18 @@ def _spec(spec: dict):
     return ffi.new("hecate_rule_spec *", spec)
 
 
-def rule_forward(spec: dict, k, v, q, gates, state):
+def rule_forward(spec: dict, k, v, q, gates, state, chunked: bool = False):
     """One rule over (B, H, T, d) float32 arrays on the GPU: gates (B, H, T, G), state (B, H, ...);
-    returns (y, final state) as new arrays."""
+    returns (y, final state) as new arrays.  chunked: the chunked forward (delta and hebbian,
+    hecate_cuda_rule_forward_chunked) instead of the token-by-token kernels."""
     ffi, lib = _ready()
     B, H, T, d = q.shape
     n_seq = B * H
+    forward = lib.hecate_cuda_rule_forward_chunked if chunked else lib.hecate_cuda_rule_forward
     with _device_buffers(k.size, v.size, q.size, gates.size, state.size, q.size) as (dk, dv, dq, dg, ds, dy):
         for ptr, array in ((dk, k), (dv, v), (dq, q), (dg, gates), (ds, state)):
             _upload(ptr, array)
-        _check(lib.hecate_cuda_rule_forward(_spec(spec), n_seq, T, dk, dv, dq, dg, ds, dy))
+        _check(forward(_spec(spec), n_seq, T, dk, dv, dq, dg, ds, dy))
         return _download(dy, q.shape), _download(ds, state.shape)
 
 
@@ -146,14 +148,15 @@ def rule_runs(spec: dict) -> bool:
 
 
 def rule_forward_device(spec: dict, n_seq: int, T: int, k: int, v: int, q: int, gates: int, state: int,
-                        y: int, stream: int) -> None:
+                        y: int, stream: int, chunked: bool = False) -> None:
     """hecate_cuda_rule_forward_async on device addresses (a framework tensor's data pointer; float32,
     contiguous), queued on `stream` (a cudaStream_t as an integer, 0: the default stream): no host
     copy, no sync, no check of the incoming state (capturable into a CUDA graph).  state is
-    overwritten with the state after token T-1."""
+    overwritten with the state after token T-1.  chunked: the chunked forward (delta and hebbian)."""
     ffi, lib = _ready()
     f = [ffi.cast("float *", a) for a in (k, v, q, gates, state, y)]
-    _check(lib.hecate_cuda_rule_forward_async(_spec(spec), n_seq, T, *f, ffi.cast("void *", stream)))
+    forward = lib.hecate_cuda_rule_forward_chunked_async if chunked else lib.hecate_cuda_rule_forward_async
+    _check(forward(_spec(spec), n_seq, T, *f, ffi.cast("void *", stream)))
 
 
 def rule_backward_len(spec: dict, n_seq: int, T: int) -> int:

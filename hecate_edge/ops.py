@@ -18,8 +18,10 @@ x: (B, H, T, D), the level input Trellis compresses (None: x = k; the
 other rules ignore it).
 retention, lambda_1: the retention by name (MATH §4; None: the rule's
 default) and the elastic net's lambda_1 (None: its default).
-backend: "cpu" (default, the C runtime) or "cuda" (libhecate_cuda: float32,
-the delta, titans, hebbian and atlas rules, period 1; docs/CUDA.md).
+backend: "cpu" (default, the C runtime), "cuda" (libhecate_cuda: float32,
+the delta, titans, hebbian and atlas rules, period 1; docs/CUDA.md) or, for
+run only, "cuda-chunk" (its chunked forward: delta and hebbian, the same
+results up to float32 rounding, faster on long sequences).
 period, position: a CMS level (MATH §6.1): with period C > 1 the memory
 writes at the end of every block of C tokens (global index n = position + t
 fires when (n + 1) mod C == 0), every inner gradient of the block taken at
@@ -189,8 +191,9 @@ def run(rule: str, q, k, v, gates: dict, initial_state=None, output_final_state:
     call = _prepare(rule, q, k, v, gates, initial_state, params, retention, lambda_1, x, tensors, period, position)
     k, v, q, x, gate_values = call.arrays
     state = call.state
-    if backend == "cuda":
-        out, state = _cuda_backend(call).rule_forward(call.spec, k, v, q, gate_values, state)
+    if backend in ("cuda", "cuda-chunk"):
+        out, state = _cuda_backend(call).rule_forward(call.spec, k, v, q, gate_values, state,
+                                                      chunked=backend == "cuda-chunk")
         return out, (state if output_final_state else None)
     layout = call.layout
     ffi, wrap = layout.binding.ffi, layout.wrap
@@ -211,6 +214,8 @@ def backward(rule: str, q, k, v, gates: dict, dy, initial_state=None, params: di
     constant (MATH §7).  The CPU path is hecate_rule_backward, the backward model training runs;
     with x given (Trellis) "x" holds its gradient, else it is part of "k"."""
     check_backend(backend)
+    if backend == "cuda-chunk":
+        raise ValueError("backend='cuda-chunk' is a forward form: take its gradients with backend='cuda'")
     call = _prepare(rule, q, k, v, gates, initial_state, params, retention, lambda_1, x, tensors, period, position)
     k, v, q, _, gate_values = call.arrays
     dy = np.ascontiguousarray(dy, call.dtype)

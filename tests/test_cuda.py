@@ -92,6 +92,57 @@ def test_splitting_time_hands_the_state_on():
     assert_close(s2, s_whole, 1e-6, "split state")
 
 
+# the chunked forward: T inside one chunk of 32, on a chunk's edge, past several; each padded width
+CHUNK_SHAPES = SHAPES + [(2, 2, 32, 64), (1, 2, 200, 128), (3, 1, 97, 48)]
+
+
+@pytest.mark.parametrize("shape", CHUNK_SHAPES, ids=_id)
+@pytest.mark.parametrize("rule", ["delta", "hebbian"])
+def test_chunked_forward_matches_the_c_runtime(rule, shape):
+    q, k, v, gates, _, state = rule_inputs(rule, *shape, seed=11)
+    for initial in (None, state):
+        want_o, want_s = ops.run(rule, q, k, v, gates, initial_state=initial)
+        got_o, got_s = ops.run(rule, q, k, v, gates, initial_state=initial, backend="cuda-chunk")
+        assert_close(got_o, want_o, REL, f"{rule} chunked output")
+        assert_close(got_s, want_s, REL, f"{rule} chunked final state")
+
+
+@pytest.mark.parametrize("alpha", [0.999, 1.0], ids=["strong-decay", "forget-all"])
+def test_chunked_forward_at_extreme_decay(alpha):
+    """Every other token keeps 1e-3 of the state (a chunk's decay reaches 1e-48, below float32's
+    range) or nothing (log 0, floored): finite, and equal to the token-by-token result."""
+    q, k, v, gates, _, state = rule_inputs("delta", 2, 1, 70, 32, seed=12)
+    gates["alpha"][:, :, 5::2] = alpha
+    want_o, want_s = ops.run("delta", q, k, v, gates, initial_state=state)
+    got_o, got_s = ops.run("delta", q, k, v, gates, initial_state=state, backend="cuda-chunk")
+    assert np.isfinite(got_o).all() and np.isfinite(got_s).all()
+    assert_close(got_o, want_o, REL, "output")
+    assert_close(got_s, want_s, REL, "final state")
+
+
+def test_chunked_forward_over_many_sequences_at_width_128():
+    """1024 sequences (a grid of 4096 scan blocks and 1024 x 4 prep blocks): every one matches."""
+    q, k, v, gates, _, state = rule_inputs("delta", 256, 4, 40, 128, seed=13)
+    want_o, want_s = ops.run("delta", q, k, v, gates, initial_state=state, backend="cuda")
+    got_o, got_s = ops.run("delta", q, k, v, gates, initial_state=state, backend="cuda-chunk")
+    assert_close(got_o, want_o, REL, "output")
+    assert_close(got_s, want_s, REL, "final state")
+
+
+def test_chunked_forward_refuses_what_it_does_not_run():
+    q, k, v, gates, dy, _ = rule_inputs("titans", 1, 1, 4, 8)
+    with pytest.raises(HecateError, match="chunked forward runs the delta and hebbian rules") as err:
+        ops.run("titans", q, k, v, gates, backend="cuda-chunk")
+    assert err.value.name == "HECATE_E_UNSUPPORTED"
+    with pytest.raises(ValueError, match="forward form"):
+        ops.backward("titans", q, k, v, gates, dy, backend="cuda-chunk")
+    q, k, v, gates, _, state = rule_inputs("delta", 1, 1, 5, 16)
+    state[0, 0, 2, 2] = np.inf
+    with pytest.raises(HecateError) as err:
+        ops.run("delta", q, k, v, gates, initial_state=state, backend="cuda-chunk")
+    assert err.value.name == "HECATE_E_NONFINITE"
+
+
 @pytest.mark.parametrize("rule,kwargs,words", [
     ("moneta", {}, "rule id 3 is not implemented on CUDA"),
     ("delta", {"retention": "elastic_net"}, "retention id 3 is not implemented on CUDA"),

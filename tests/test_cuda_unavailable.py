@@ -33,6 +33,8 @@ def test_ops_on_cuda_raise_it_and_the_cpu_still_runs(no_cuda_library):
         ops.run("delta", q, k, v, gates, backend="cuda")
     with pytest.raises(cuda.CudaUnavailable):
         ops.backward("delta", q, k, v, gates, dy, backend="cuda")
+    with pytest.raises(cuda.CudaUnavailable):
+        ops.run("delta", q, k, v, gates, backend="cuda-chunk")
     with pytest.raises(ValueError, match="backend must be one of"):
         ops.run("delta", q, k, v, gates, backend="gpu")
     out, state = ops.run("delta", q, k, v, gates)

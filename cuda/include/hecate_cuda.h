@@ -90,6 +90,25 @@ hecate_status hecate_cuda_rule_backward_async(const hecate_rule_spec *spec, uint
                                               const float *state, const float *dy, float *dk, float *dv,
                                               float *dq, float *dgates, float *work, void *stream);
 
+/* ---- Chunked forward (delta and Hebbian rules) -----------------------
+ * hecate_cuda_rule_forward computed 32 tokens at a time as matrix products
+ * (docs/CUDA.md "Chunked forward"), one block per sequence: the same y and
+ * final state up to float32 rounding, faster for long sequences.  Unlike the
+ * token-by-token kernels its rounding depends on where the call's chunks
+ * fall, so splitting a sequence over calls can change the low bits (the
+ * token-by-token forward gives the same bits however the calls split).
+ * Arguments, gates and statuses as hecate_cuda_rule_forward; alpha = 1
+ * (nothing kept) counts as keeping e^-80 of the state.  Other rules:
+ * HECATE_E_UNSUPPORTED.  Its gradients are hecate_cuda_rule_backward's. */
+hecate_status hecate_cuda_rule_forward_chunked(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                               const float *k, const float *v, const float *q, const float *gates,
+                                               float *state, float *y);
+
+/* The call above as a launch on `stream`, as hecate_cuda_rule_forward_async. */
+hecate_status hecate_cuda_rule_forward_chunked_async(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                                     const float *k, const float *v, const float *q,
+                                                     const float *gates, float *state, float *y, void *stream);
+
 /* ---- Whole-model sessions: a batch of sessions of one model file ------
  * A batch holds n_sessions independent sessions (own memory state, window
  * cache and position) of a float32 model file on the GPU and feeds them

@@ -204,6 +204,48 @@ hecate_status hecate_cuda_rule_forward_async(const hecate_rule_spec *spec, uint3
     return forward_launch(spec, n_seq, state, y, &a);
 }
 
+/* The spec check of the chunked forward: a rule it runs. */
+static hecate_status chunk_check(const hecate_rule_spec *spec) {
+    uint32_t n_gates = 0;
+    size_t state_len = 0;
+    hecate_status st = hecate_cuda_rule_check(spec, &n_gates, &state_len);
+    if (st == HECATE_OK && !hct::chunk_forward_runs((int)spec->rule))
+        return fail(HECATE_E_UNSUPPORTED, "the chunked forward runs the delta and hebbian rules, not rule id %u",
+                    spec->rule);
+    return st;
+}
+
+/* The chunked forward launch of filled arguments, then its outputs. */
+static hecate_status chunk_launch(const hecate_rule_spec *spec, uint32_t n_seq, float *state, float *y,
+                                  hct::RuleArgs *a) {
+    a->state = state;
+    a->y = y;
+    return check_cuda(hct::launch_chunk_forward((int)spec->rule, (int)n_seq, *a), "chunked forward launch");
+}
+
+hecate_status hecate_cuda_rule_forward_chunked(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                               const float *k, const float *v, const float *q, const float *gates,
+                                               float *state, float *y) {
+    hct::RuleArgs a;
+    if (n_seq && T && !y) return HECATE_E_NULL_ARG;
+    hecate_status st = prepare(spec, n_seq, T, k, v, q, gates, state, &a);
+    if (st == HECATE_OK) st = chunk_check(spec);
+    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
+    st = chunk_launch(spec, n_seq, state, y, &a);
+    return st == HECATE_OK ? check_cuda(cudaDeviceSynchronize(), "chunked forward") : st;
+}
+
+hecate_status hecate_cuda_rule_forward_chunked_async(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                                     const float *k, const float *v, const float *q,
+                                                     const float *gates, float *state, float *y, void *stream) {
+    hct::RuleArgs a;
+    if (n_seq && T && !y) return HECATE_E_NULL_ARG;
+    hecate_status st = fill_args(spec, n_seq, T, k, v, q, gates, state, (cudaStream_t)stream, &a);
+    if (st == HECATE_OK) st = chunk_check(spec);
+    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
+    return chunk_launch(spec, n_seq, state, y, &a);
+}
+
 hecate_status hecate_cuda_rule_backward_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                                             size_t *work_len) {
     uint32_t n_gates = 0;

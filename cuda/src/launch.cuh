@@ -27,5 +27,9 @@ cudaError_t launch_forward(int rule, int n_seq, const RuleArgs &args);
 size_t backward_work(int rule, int d, int T, int n_seq);
 cudaError_t launch_backward(int rule, int n_seq, const RuleArgs &args);
 
+/* The chunked forward (chunk_forward.cu): whether it runs `rule`, and its launch. */
+bool chunk_forward_runs(int rule);
+cudaError_t launch_chunk_forward(int rule, int n_seq, const RuleArgs &args);
+
 } /* namespace hct */
 #endif
