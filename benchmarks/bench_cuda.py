@@ -91,18 +91,21 @@ class _HecateCall:
 
 class _HecateTrainCall:
     """hecate_cuda_rule_forward then hecate_cuda_rule_backward of the delta rule from a zero
-    state, dy given; its gradients as (dq, dk, dv, dtheta) in (B, H, T, d) / (B, H, T)."""
+    state, dy given; its gradients as (dq, dk, dv, dtheta) in (B, H, T, d) / (B, H, T).
+    chunked: the chunked forward and backward (hecate_cuda_rule_*_chunked)."""
 
-    def __init__(self, hecate, q, k, v, theta, dy):
+    def __init__(self, hecate, q, k, v, theta, dy, chunked=False):
         torch, ffi, lib = hecate.torch, hecate.ffi, hecate.lib
-        self.forward = _HecateCall(hecate, "delta", q, k, v, theta)
+        self.forward = _HecateCall(hecate, "delta", q, k, v, theta, chunked)
         B, H, T, d = q.shape
         self.state0 = torch.zeros_like(self.forward.state)
         self.dq, self.dk, self.dv = (torch.empty_like(q) for _ in range(3))
         self.dgates = torch.empty_like(self.forward.gates)
         spec = self.forward.args[0]
         n = ffi.new("size_t *")
-        hecate.check(lib.hecate_cuda_rule_backward_len(spec, B * H, T, n))
+        work_len = lib.hecate_cuda_rule_backward_chunked_len if chunked else lib.hecate_cuda_rule_backward_len
+        hecate.check(work_len(spec, B * H, T, n))
+        self.backward = lib.hecate_cuda_rule_backward_chunked if chunked else lib.hecate_cuda_rule_backward
         self.work = torch.empty(max(int(n[0]), 1), device="cuda")
         self.hecate, self.dy = hecate, dy
         ptr = lambda t: ffi.cast("float *", t.data_ptr())
@@ -111,7 +114,7 @@ class _HecateTrainCall:
 
     def __call__(self):
         self.forward()
-        self.hecate.check(self.hecate.lib.hecate_cuda_rule_backward(*self.args))
+        self.hecate.check(self.backward(*self.args))
         return self.dq, self.dk, self.dv, self.dgates[..., 1]
 
 
@@ -137,7 +140,8 @@ def fla_train_runs(torch, q, k, v, theta, dy):
 
 def train_implementations(torch, hecate, q, k, v, theta, with_fla):
     dy = torch.randn_like(q)
-    runs = {"hecate_cuda": _HecateTrainCall(hecate, q, k, v, theta, dy)}
+    runs = {"hecate_cuda": _HecateTrainCall(hecate, q, k, v, theta, dy),
+            "hecate_cuda_chunk": _HecateTrainCall(hecate, q, k, v, theta, dy, chunked=True)}
     if with_fla:
         runs.update(fla_train_runs(torch, q, k, v, theta, dy))
     return runs

@@ -122,19 +122,22 @@ def rule_forward(spec: dict, k, v, q, gates, state, chunked: bool = False):
         return _download(dy, q.shape), _download(ds, state.shape)
 
 
-def rule_backward(spec: dict, k, v, q, gates, state, dy):
-    """Gradients of sum(y * dy) of rule_forward with the same arguments: (dk, dv, dq, dgates)."""
+def rule_backward(spec: dict, k, v, q, gates, state, dy, chunked: bool = False):
+    """Gradients of sum(y * dy) of rule_forward with the same arguments: (dk, dv, dq, dgates).
+    chunked: the chunked backward (delta and hebbian, hecate_cuda_rule_backward_chunked)."""
     ffi, lib = _ready()
     B, H, T, d = q.shape
     n_seq = B * H
     c_spec = _spec(spec)
     work = ffi.new("size_t *")
-    _check(lib.hecate_cuda_rule_backward_len(c_spec, n_seq, T, work))
+    _check((lib.hecate_cuda_rule_backward_chunked_len if chunked else lib.hecate_cuda_rule_backward_len)(
+        c_spec, n_seq, T, work))
+    backward = lib.hecate_cuda_rule_backward_chunked if chunked else lib.hecate_cuda_rule_backward
     sizes = (k.size, v.size, q.size, gates.size, state.size, dy.size, k.size, v.size, q.size, gates.size, work[0])
     with _device_buffers(*sizes) as (pk, pv, pq, pg, ps, pdy, gk, gv, gq, gg, pw):
         for ptr, array in ((pk, k), (pv, v), (pq, q), (pg, gates), (ps, state), (pdy, dy)):
             _upload(ptr, array)
-        _check(lib.hecate_cuda_rule_backward(c_spec, n_seq, T, pk, pv, pq, pg, ps, pdy, gk, gv, gq, gg, pw))
+        _check(backward(c_spec, n_seq, T, pk, pv, pq, pg, ps, pdy, gk, gv, gq, gg, pw))
         return (_download(gk, k.shape), _download(gv, v.shape), _download(gq, q.shape),
                 _download(gg, gates.shape))
 

@@ -19,8 +19,8 @@ other rules ignore it).
 retention, lambda_1: the retention by name (MATH §4; None: the rule's
 default) and the elastic net's lambda_1 (None: its default).
 backend: "cpu" (default, the C runtime), "cuda" (libhecate_cuda: float32,
-the delta, titans, hebbian and atlas rules, period 1; docs/CUDA.md) or, for
-run only, "cuda-chunk" (its chunked forward: delta and hebbian, the same
+the delta, titans, hebbian and atlas rules, period 1; docs/CUDA.md) or
+"cuda-chunk" (its chunked forward and backward: delta and hebbian, the same
 results up to float32 rounding, faster on long sequences).
 period, position: a CMS level (MATH §6.1): with period C > 1 the memory
 writes at the end of every block of C tokens (global index n = position + t
@@ -214,16 +214,15 @@ def backward(rule: str, q, k, v, gates: dict, dy, initial_state=None, params: di
     constant (MATH §7).  The CPU path is hecate_rule_backward, the backward model training runs;
     with x given (Trellis) "x" holds its gradient, else it is part of "k"."""
     check_backend(backend)
-    if backend == "cuda-chunk":
-        raise ValueError("backend='cuda-chunk' is a forward form: take its gradients with backend='cuda'")
     call = _prepare(rule, q, k, v, gates, initial_state, params, retention, lambda_1, x, tensors, period, position)
     k, v, q, _, gate_values = call.arrays
     dy = np.ascontiguousarray(dy, call.dtype)
     if dy.shape != q.shape:
         raise ValueError(f"dy must have the shape of q, {q.shape}, got {dy.shape}")
     names = call.layout.gate_names
-    if backend == "cuda":
-        dk, dv, dq, dgates = _cuda_backend(call).rule_backward(call.spec, k, v, q, gate_values, call.state, dy)
+    if backend in ("cuda", "cuda-chunk"):
+        dk, dv, dq, dgates = _cuda_backend(call).rule_backward(call.spec, k, v, q, gate_values, call.state, dy,
+                                                               chunked=backend == "cuda-chunk")
         dx = None
     else:
         dk, dv, dq, dgates, dx = _cpu_backward(call, dy)

@@ -107,6 +107,33 @@ def test_chunked_forward_matches_the_c_runtime(rule, shape):
         assert_close(got_s, want_s, REL, f"{rule} chunked final state")
 
 
+@pytest.mark.parametrize("shape", CHUNK_SHAPES, ids=_id)
+@pytest.mark.parametrize("rule", ["delta", "hebbian"])
+def test_chunked_backward_matches_the_c_backward(rule, shape):
+    q, k, v, gates, dy, state = rule_inputs(rule, *shape, seed=14)
+    want = ops.backward(rule, q, k, v, gates, dy, initial_state=state)
+    got = ops.backward(rule, q, k, v, gates, dy, initial_state=state, backend="cuda-chunk")
+    assert sorted(got) == sorted(want)
+    for name in want:
+        assert_close(got[name], want[name], REL, f"{rule} chunked d{name}")
+
+
+def test_chunked_backward_at_extreme_decay():
+    """Every other token keeps 1e-3 of the state, and two keep nothing: the gradients match the
+    C backward's, except d alpha where alpha = 1 (the e^-80 floor), which is 0."""
+    q, k, v, gates, dy, state = rule_inputs("delta", 2, 1, 70, 32, seed=15)
+    gates["alpha"][:, :, 5::2] = 0.999
+    gates["alpha"][:, :, [20, 45]] = 1.0
+    want = ops.backward("delta", q, k, v, gates, dy, initial_state=state)
+    got = ops.backward("delta", q, k, v, gates, dy, initial_state=state, backend="cuda-chunk")
+    assert np.all(got["alpha"][:, :, [20, 45]] == 0.0)
+    for g in (got, want):
+        g["alpha"][:, :, [20, 45]] = 0.0
+    for name in want:
+        assert np.isfinite(got[name]).all()
+        assert_close(got[name], want[name], REL, f"d{name}")
+
+
 @pytest.mark.parametrize("alpha", [0.999, 1.0], ids=["strong-decay", "forget-all"])
 def test_chunked_forward_at_extreme_decay(alpha):
     """Every other token keeps 1e-3 of the state (a chunk's decay reaches 1e-48, below float32's
@@ -134,7 +161,7 @@ def test_chunked_forward_refuses_what_it_does_not_run():
     with pytest.raises(HecateError, match="chunked forward runs the delta and hebbian rules") as err:
         ops.run("titans", q, k, v, gates, backend="cuda-chunk")
     assert err.value.name == "HECATE_E_UNSUPPORTED"
-    with pytest.raises(ValueError, match="forward form"):
+    with pytest.raises(HecateError, match="chunked forward runs the delta and hebbian rules"):
         ops.backward("titans", q, k, v, gates, dy, backend="cuda-chunk")
     q, k, v, gates, _, state = rule_inputs("delta", 1, 1, 5, 16)
     state[0, 0, 2, 2] = np.inf

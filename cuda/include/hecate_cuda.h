@@ -99,7 +99,8 @@ hecate_status hecate_cuda_rule_backward_async(const hecate_rule_spec *spec, uint
  * token-by-token forward gives the same bits however the calls split).
  * Arguments, gates and statuses as hecate_cuda_rule_forward; alpha = 1
  * (nothing kept) counts as keeping e^-80 of the state.  Other rules:
- * HECATE_E_UNSUPPORTED.  Its gradients are hecate_cuda_rule_backward's. */
+ * HECATE_E_UNSUPPORTED.  Its gradients: hecate_cuda_rule_backward_chunked (below) or
+ * hecate_cuda_rule_backward. */
 hecate_status hecate_cuda_rule_forward_chunked(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                                                const float *k, const float *v, const float *q, const float *gates,
                                                float *state, float *y);
@@ -108,6 +109,24 @@ hecate_status hecate_cuda_rule_forward_chunked(const hecate_rule_spec *spec, uin
 hecate_status hecate_cuda_rule_forward_chunked_async(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                                                      const float *k, const float *v, const float *q,
                                                      const float *gates, float *state, float *y, void *stream);
+
+/* The gradients of sum(y * dy) of the chunked forward (hecate_cuda_rule_backward's
+ * arguments, outputs and statuses; equal to its results up to float32 rounding), computed
+ * chunk by chunk in reverse (docs/CUDA.md "Chunked backward"): a chunked forward first stores
+ * the state at every chunk's start in `work` (backward_chunked_len scalars: d_pad^2 a chunk of
+ * 16 tokens and sequence, d_pad the width padded to 16, 32, 64 or 128).  Where alpha = 1 (the
+ * e^-80 floor), d alpha is 0. */
+hecate_status hecate_cuda_rule_backward_chunked_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                                    size_t *work_len);
+hecate_status hecate_cuda_rule_backward_chunked(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                                const float *k, const float *v, const float *q, const float *gates,
+                                                const float *state, const float *dy, float *dk, float *dv,
+                                                float *dq, float *dgates, float *work);
+hecate_status hecate_cuda_rule_backward_chunked_async(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                                      const float *k, const float *v, const float *q,
+                                                      const float *gates, const float *state, const float *dy,
+                                                      float *dk, float *dv, float *dq, float *dgates, float *work,
+                                                      void *stream);
 
 /* ---- Whole-model sessions: a batch of sessions of one model file ------
  * A batch holds n_sessions independent sessions (own memory state, window

@@ -171,15 +171,17 @@ static hecate_status forward_launch(const hecate_rule_spec *spec, uint32_t n_seq
     return check_cuda(hct::launch_forward((int)spec->rule, (int)n_seq, *a), "forward launch");
 }
 
-/* The backward launch of filled arguments, then its outputs. */
+/* The backward launch (token by token, or chunked) of filled arguments, then its outputs. */
 static hecate_status backward_launch(const hecate_rule_spec *spec, uint32_t n_seq, const float *dy, float *dk,
-                                     float *dv, float *dq, float *dgates, float *work, hct::RuleArgs *a) {
+                                     float *dv, float *dq, float *dgates, float *work, hct::RuleArgs *a,
+                                     bool chunked = false) {
     a->dy = dy;
     a->dk = dk;
     a->dv = dv;
     a->dq = dq;
     a->dgates = dgates;
     a->work = work;
+    if (chunked) return check_cuda(hct::launch_chunk_backward((int)spec->rule, (int)n_seq, *a), "chunked backward launch");
     return check_cuda(hct::launch_backward((int)spec->rule, (int)n_seq, *a), "backward launch");
 }
 
@@ -244,6 +246,40 @@ hecate_status hecate_cuda_rule_forward_chunked_async(const hecate_rule_spec *spe
     if (st == HECATE_OK) st = chunk_check(spec);
     if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
     return chunk_launch(spec, n_seq, state, y, &a);
+}
+
+hecate_status hecate_cuda_rule_backward_chunked_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                                    size_t *work_len) {
+    if (!spec || !work_len) return HECATE_E_NULL_ARG;
+    hecate_status st = chunk_check(spec);
+    if (st == HECATE_OK) *work_len = hct::chunk_backward_work((int)spec->d, (int)T, (int)n_seq);
+    return st;
+}
+
+hecate_status hecate_cuda_rule_backward_chunked(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                                const float *k, const float *v, const float *q, const float *gates,
+                                                const float *state, const float *dy, float *dk, float *dv,
+                                                float *dq, float *dgates, float *work) {
+    hct::RuleArgs a;
+    if (n_seq && T && (!dy || !dk || !dv || !dq || !dgates || !work)) return HECATE_E_NULL_ARG;
+    hecate_status st = prepare(spec, n_seq, T, k, v, q, gates, state, &a);
+    if (st == HECATE_OK) st = chunk_check(spec);
+    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
+    st = backward_launch(spec, n_seq, dy, dk, dv, dq, dgates, work, &a, true);
+    return st == HECATE_OK ? check_cuda(cudaDeviceSynchronize(), "chunked backward") : st;
+}
+
+hecate_status hecate_cuda_rule_backward_chunked_async(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                                      const float *k, const float *v, const float *q,
+                                                      const float *gates, const float *state, const float *dy,
+                                                      float *dk, float *dv, float *dq, float *dgates, float *work,
+                                                      void *stream) {
+    hct::RuleArgs a;
+    if (n_seq && T && (!dy || !dk || !dv || !dq || !dgates || !work)) return HECATE_E_NULL_ARG;
+    hecate_status st = fill_args(spec, n_seq, T, k, v, q, gates, state, (cudaStream_t)stream, &a);
+    if (st == HECATE_OK) st = chunk_check(spec);
+    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
+    return backward_launch(spec, n_seq, dy, dk, dv, dq, dgates, work, &a, true);
 }
 
 hecate_status hecate_cuda_rule_backward_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,

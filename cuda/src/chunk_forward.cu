@@ -3,32 +3,9 @@
  * kernels, computed CHUNK tokens at a time as matrix products.  One block per sequence holds the
  * whole state in shared memory; per chunk it forms the chunk's state-independent terms (the UT
  * transform of its keys: a triangular solve) and then three products with the state. */
-#include "dispatch.cuh"
+#include "chunk.cuh"
 
 namespace hct {
-
-constexpr int CHUNK = 16;
-constexpr float LOG_KEEP_MIN = -80.0f; /* log(1 - alpha) floor: alpha = 1 keeps e^-80 of the state */
-
-/* The block at padded width D: NT = C D / 8 threads.  In the products each holds a 4 x 4 tile
- * of [W; Gamma Q] S_0 (C / 2 row tiles of four rows, TC = D / 4 column tiles) and a TJ x 4
- * tile of the state (C / 2 row tiles of TJ rows), a warp's 32 tiles LC column tiles by
- * LM row tiles, so that a warp reads at most 8 float4 of a shared row at once (one shared-
- * memory wavefront).  In the triangular solve each thread takes one of the 2 D right-hand
- * sides, in the Gram products PR pairs (t, s).  P, LP: row pitches of the token rows and of L
- * (float4-aligned).  At D = 128 the block takes about 108 KB of shared memory: two fit an SM. */
-template <int D> struct Chunk {
-    static constexpr int C = CHUNK, NT = C * D / 8, TC = D / 4, TJ = 2 * D / C, NW = NT / 32;
-    static constexpr int LC = TC < 8 ? TC : 8, LM = 32 / LC, WM = (C / 2) / LM, PR = C * C / NT;
-    static constexpr int P = D + 4, LP = C + 4;
-    static_assert((C / 2) * TC == NT && NT == 2 * D && NW * 32 == NT && WM * LM == C / 2 && PR * NT == C * C,
-                  "one tile of each kind per thread");
-    /* shared memory, in floats: the state, token rows k, q, v (v turns into U), W^T and
-     * (Gamma Q)^T, L, A^T, and per-token scalars (theta, b, gamma, theta gamma_prev, F, then G) */
-    static constexpr size_t S = 0, K = S + (size_t)D * D, Q = K + C * P, V = Q + C * P, WT = V + C * P,
-                            QT = WT + (size_t)D * C, L = QT + (size_t)D * C, AT = L + C * LP, SC = AT + C * C,
-                            FLOATS = SC + 5 * C + 4;
-};
 
 /* Block b runs sequence b.  With gamma_t = prod_{s <= t} (1 - alpha_s) inside a chunk (exp of a
  * prefix sum b_t of logs, so each ratio gamma_t / gamma_s, s <= t, is exp of a difference <= 0)
@@ -47,105 +24,41 @@ __global__ void __launch_bounds__(Chunk<D>::NT) chunk_kernel(RuleArgs a) {
     float *sm = (float *)smem4;
     float *sS = sm + B::S, *sK = sm + B::K, *sQ = sm + B::Q, *sV = sm + B::V, *sU = sV;
     float *sWT = sm + B::WT, *sQT = sm + B::QT, *sL = sm + B::L, *sAT = sm + B::AT;
-    float *sth = sm + B::SC, *sb = sth + C, *sgam = sb + C, *swk = sgam + C, *sF = swk + C;
-    float *sG = sF + C;
+    const Decay dec = Decay::at(sm + B::SC);
     const int tid = threadIdx.x, d = a.d, T = a.T, lane = tid & 31, w = tid / 32;
     const size_t seq = blockIdx.x, base = seq * (size_t)T * d;
-    float *state = a.state + seq * a.state_len;
+    const float *state0 = a.state_in + seq * a.state_len;
     for (int at = tid; at < D * D; at += NT) {
         int j = at / D, c = at % D;
-        sS[at] = j < d && c < d ? state[(size_t)j * d + c] : 0.0f;
+        sS[at] = j < d && c < d ? state0[(size_t)j * d + c] : 0.0f;
     }
     const int tc = (w / B::WM) * B::LC + lane % B::LC, tm = (w % B::WM) * B::LM + lane / B::LC;
     const int c0 = 4 * tc, m0 = 4 * tm, j0 = tm * TJ;
     /* token rows by float4 where they are unpadded and 16-byte aligned */
     const bool vec = d == D && (((uintptr_t)a.k | (uintptr_t)a.q | (uintptr_t)a.v) & 15) == 0;
-    for (int t0 = 0; t0 < T; t0 += C) {
+    for (int t0 = 0, ch = 0; t0 < T; t0 += C, ch++) {
         __syncthreads();
-        if (vec) {
-            for (int at = tid; at < C * D / 4; at += NT) {
-                const int t = at / (D / 4), j = 4 * (at % (D / 4));
-                const bool in = t0 + t < T;
-                const size_t src = base + (size_t)(t0 + t) * D + j;
-                const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-                *(float4 *)(sK + t * P + j) = in ? *(const float4 *)(a.k + src) : zero;
-                *(float4 *)(sQ + t * P + j) = in ? *(const float4 *)(a.q + src) : zero;
-                *(float4 *)(sV + t * P + j) = in ? *(const float4 *)(a.v + src) : zero;
-            }
-        } else {
-            for (int at = tid; at < C * D; at += NT) {
-                const int t = at / D, j = at % D;
-                const bool in = t0 + t < T && j < d;
-                const size_t src = base + (size_t)(t0 + t) * d + j;
-                sK[t * P + j] = in ? a.k[src] : 0.0f;
-                sQ[t * P + j] = in ? a.q[src] : 0.0f;
-                sV[t * P + j] = in ? a.v[src] : 0.0f;
-            }
-        }
-        if (tid < 32) {
-            /* the chunk's decay: b_t = sum_{s <= t} log(1 - alpha_s) by a scan over the first warp's lanes */
-            const int t = t0 + lane;
-            const float *g = a.gates + (seq * (size_t)T + t) * a.n_gates;
-            const bool in = lane < C && t < T;
-            float b = in ? fmaxf(logf(1.0f - g[0]), LOG_KEEP_MIN) : 0.0f;
-#pragma unroll
-            for (int o = 1; o < C; o <<= 1) {
-                float up = __shfl_up_sync(0xffffffffu, b, o);
-                if (lane >= o) b += up;
-            }
-            const float prev = __shfl_up_sync(0xffffffffu, b, 1), last = __shfl_sync(0xffffffffu, b, C - 1);
-            if (lane < C) {
-                const float theta = ERROR && in ? g[1] : 0.0f;
-                sth[lane] = theta;
-                sb[lane] = b;
-                sgam[lane] = expf(b);                                /* gamma_t */
-                swk[lane] = theta * (lane ? expf(prev) : 1.0f);      /* theta_t gamma_{t-1} */
-                sF[lane] = expf(last - b);                           /* gamma_last / gamma_t */
-            }
-            if (lane == 0) sG[0] = expf(last);
-        }
+        if (a.work) /* the backward's checkpoint: the state at the chunk's start */
+            for (int at = tid; at < D * D / 4; at += NT)
+                ((float4 *)(a.work + (seq * (size_t)((T + C - 1) / C) + ch) * D * D))[at] = ((const float4 *)sS)[at];
+        load_rows<D, NT>(sK, P, a.k + base, t0, T, d, vec, tid);
+        load_rows<D, NT>(sQ, P, a.q + base, t0, T, d, vec, tid);
+        load_rows<D, NT>(sV, P, a.v + base, t0, T, d, vec, tid);
+        if (tid < 32) decay_scan<ERROR>(dec, a.gates + seq * (size_t)T * a.n_gates, a.n_gates, t0, T, lane);
         __syncthreads();
-#pragma unroll
-        for (int r = 0; r < B::PR; r++) {
-            /* <k_t, k_s> and <q_t, k_s> of pair (t, s) -> L and A^T */
-            const int t = tid % C, s = tid / C + (NT / C) * r;
-            float kk = 0.0f, qk = 0.0f;
-            for (int j = 0; j < D; j += 4) {
-                float4 kt = *(const float4 *)(sK + t * P + j), qt = *(const float4 *)(sQ + t * P + j);
-                float4 ks = *(const float4 *)(sK + s * P + j);
-                kk += kt.x * ks.x + kt.y * ks.y + kt.z * ks.z + kt.w * ks.w;
-                qk += qt.x * ks.x + qt.y * ks.y + qt.z * ks.z + qt.w * ks.w;
-            }
-            const float prev = t ? sb[t - 1] : 0.0f;
-            sL[t * LP + s] = ERROR && s < t ? sth[t] * expf(prev - sb[s]) * kk : 0.0f;
-            sAT[s * C + t] = s <= t ? expf(sb[t] - sb[s]) * qk : 0.0f;
-        }
+        gram<D, NT, ERROR>(sK, sQ, P, dec, sL, sAT, true, nullptr, tid);
         __syncthreads();
         {
-            /* forward substitution, one right-hand side per thread: U0's column tid (in place of
-             * v's, then (Gamma Q)^T's row tid), or W's row tid - D (into W^T); four partial sums
-             * per row for a shorter dependency chain */
+            /* one right-hand side per thread: U0's column tid (in place of v's, then (Gamma Q)^T's
+             * row tid), or W's row tid - D (into W^T) */
             const bool is_w = tid >= D;
             const int j = is_w ? tid - D : tid;
             float x[C];
 #pragma unroll
             for (int u = 0; u < C; u++)
-                x[u] = !ERROR ? (is_w ? 0.0f : sV[u * P + j]) : is_w ? swk[u] * sK[u * P + j] : sth[u] * sV[u * P + j];
-            if (ERROR) {
-#pragma unroll
-                for (int u = 1; u < C; u++) {
-                    float part[4] = {};
-#pragma unroll
-                    for (int s = 0; s < u; s += 4) {
-                        float4 l = *(const float4 *)(sL + u * LP + s);
-                        part[0] += l.x * x[s];
-                        if (s + 1 < u) part[1] += l.y * x[s + 1];
-                        if (s + 2 < u) part[2] += l.z * x[s + 2];
-                        if (s + 3 < u) part[3] += l.w * x[s + 3];
-                    }
-                    x[u] -= (part[0] + part[1]) + (part[2] + part[3]);
-                }
-            }
+                x[u] = !ERROR ? (is_w ? 0.0f : sV[u * P + j])
+                              : is_w ? dec.theta[u] * dec.gprev[u] * sK[u * P + j] : dec.theta[u] * sV[u * P + j];
+            if (ERROR) solve_lower(x, sL);
             if (is_w) {
 #pragma unroll
                 for (int u = 0; u < C; u += 4) *(float4 *)(sWT + j * C + u) = make_float4(x[u], x[u + 1], x[u + 2], x[u + 3]);
@@ -154,9 +67,9 @@ __global__ void __launch_bounds__(Chunk<D>::NT) chunk_kernel(RuleArgs a) {
                 for (int u = 0; u < C; u++) sU[u * P + j] = x[u];
 #pragma unroll
                 for (int u = 0; u < C; u += 4)
-                    *(float4 *)(sQT + j * C + u) = make_float4(sgam[u] * sQ[u * P + j], sgam[u + 1] * sQ[(u + 1) * P + j],
-                                                               sgam[u + 2] * sQ[(u + 2) * P + j],
-                                                               sgam[u + 3] * sQ[(u + 3) * P + j]);
+                    *(float4 *)(sQT + j * C + u) =
+                        make_float4(dec.gam[u] * sQ[u * P + j], dec.gam[u + 1] * sQ[(u + 1) * P + j],
+                                    dec.gam[u + 2] * sQ[(u + 2) * P + j], dec.gam[u + 3] * sQ[(u + 3) * P + j]);
             }
         }
         __syncthreads();
@@ -178,7 +91,7 @@ __global__ void __launch_bounds__(Chunk<D>::NT) chunk_kernel(RuleArgs a) {
                 for (int y = 0; y < 4; y++) sU[(m0 + x) * P + c0 + y] -= acc[x][y];
         }
         __syncthreads();
-        if (m0 >= C) {
+        if (m0 >= C && a.y) {
             const int r0 = m0 - C;
             for (int s = 0; s < r0 + 4; s++) {
                 float4 l = *(const float4 *)(sAT + s * C + r0), r = *(const float4 *)(sU + s * P + c0);
@@ -205,7 +118,7 @@ __global__ void __launch_bounds__(Chunk<D>::NT) chunk_kernel(RuleArgs a) {
         /* the state's rows j0 .. j0+TJ of this thread's four columns (every read of S_0 was before the sync) */
         float upd[TJ][4] = {};
         for (int s = 0; s < C; s++) {
-            const float f = sF[s];
+            const float f = dec.F[s];
             const float4 r = *(const float4 *)(sU + s * P + c0);
             const float rv[4] = {f * r.x, f * r.y, f * r.z, f * r.w};
             float kv[TJ];
@@ -224,7 +137,7 @@ __global__ void __launch_bounds__(Chunk<D>::NT) chunk_kernel(RuleArgs a) {
 #pragma unroll
                 for (int y = 0; y < 4; y++) upd[x][y] += kv[x] * rv[y];
         }
-        const float gamma = sG[0];
+        const float gamma = dec.end[0];
 #pragma unroll
         for (int x = 0; x < TJ; x++)
 #pragma unroll
@@ -234,6 +147,8 @@ __global__ void __launch_bounds__(Chunk<D>::NT) chunk_kernel(RuleArgs a) {
             }
     }
     __syncthreads();
+    if (!a.state) return;
+    float *state = a.state + seq * a.state_len;
     for (int at = tid; at < D * D; at += NT) {
         int j = at / D, c = at % D;
         if (j < d && c < d) state[(size_t)j * d + c] = sS[at];

@@ -27,9 +27,14 @@ cudaError_t launch_forward(int rule, int n_seq, const RuleArgs &args);
 size_t backward_work(int rule, int d, int T, int n_seq);
 cudaError_t launch_backward(int rule, int n_seq, const RuleArgs &args);
 
-/* The chunked forward (chunk_forward.cu): whether it runs `rule`, and its launch. */
+/* The chunked forward (chunk_forward.cu): whether it runs `rule`, and its launch (args.work:
+ * NULL, or where the state at every chunk's start goes; args.state, args.y: NULL to skip the
+ * final state and the reads).  The chunked backward (chunk_backward.cu): its work scalars (those
+ * checkpoints) and launch. */
 bool chunk_forward_runs(int rule);
 cudaError_t launch_chunk_forward(int rule, int n_seq, const RuleArgs &args);
+size_t chunk_backward_work(int d, int T, int n_seq);
+cudaError_t launch_chunk_backward(int rule, int n_seq, const RuleArgs &args);
 
 } /* namespace hct */
 #endif

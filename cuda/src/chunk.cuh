@@ -1,0 +1,146 @@
+/* cuda/src/chunk.cuh — what the chunked forward and backward (chunk_forward.cu,
+ * chunk_backward.cu; docs/CUDA.md "Chunked forward") share: the chunk length, loading a
+ * chunk's token rows, the scan of its decays, the Gram products of its keys and queries and
+ * the triangular solves of the UT transform, all on shared memory. */
+#ifndef HECATE_CUDA_CHUNK_CUH
+#define HECATE_CUDA_CHUNK_CUH
+#include "dispatch.cuh"
+
+namespace hct {
+
+constexpr int CHUNK = 16;
+constexpr float LOG_KEEP_MIN = -80.0f; /* log(1 - alpha) floor: alpha = 1 keeps e^-80 of the state */
+
+/* Per-token scalars of a chunk (shared memory, CHUNK each): theta; b_t = sum_{s <= t}
+ * log(1 - alpha_s); gamma_t = exp(b_t); gamma_{t-1} (1 at t = 0); gamma_last / gamma_t;
+ * d b_t / d alpha_t (0 where the floor holds); and, in end[0], gamma_last. */
+struct Decay {
+    float *theta, *b, *gam, *gprev, *F, *dlog, *end;
+    __device__ static Decay at(float *p) {
+        return {p, p + CHUNK, p + 2 * CHUNK, p + 3 * CHUNK, p + 4 * CHUNK, p + 5 * CHUNK, p + 6 * CHUNK};
+    }
+    static constexpr int FLOATS = 6 * CHUNK + 4;
+};
+
+/* The forward's block at padded width D: NT = C D / 8 threads.  In the products each holds a 4 x 4 tile
+ * of [W; Gamma Q] S_0 (C / 2 row tiles of four rows, TC = D / 4 column tiles) and a TJ x 4
+ * tile of the state (C / 2 row tiles of TJ rows), a warp's 32 tiles LC column tiles by
+ * LM row tiles, so that a warp reads at most 8 float4 of a shared row at once (one shared-
+ * memory wavefront).  In the triangular solve each thread takes one of the 2 D right-hand
+ * sides, in the Gram products PR pairs (t, s).  P, LP: row pitches of the token rows and of L
+ * (float4-aligned).  At D = 128 the block takes about 108 KB of shared memory: two fit an SM. */
+template <int D> struct Chunk {
+    static constexpr int C = CHUNK, NT = C * D / 8, TC = D / 4, TJ = 2 * D / C, NW = NT / 32;
+    static constexpr int LC = TC < 8 ? TC : 8, LM = 32 / LC, WM = (C / 2) / LM, PR = C * C / NT;
+    static constexpr int P = D + 4, LP = C + 4;
+    static_assert((C / 2) * TC == NT && NT == 2 * D && NW * 32 == NT && WM * LM == C / 2 && PR * NT == C * C,
+                  "one tile of each kind per thread");
+    /* shared memory, in floats: the state, token rows k, q, v (v turns into U), W^T and
+     * (Gamma Q)^T, L, A^T, and the chunk's Decay */
+    static constexpr size_t S = 0, K = S + (size_t)D * D, Q = K + C * P, V = Q + C * P, WT = V + C * P,
+                            QT = WT + (size_t)D * C, L = QT + (size_t)D * C, AT = L + C * LP, SC = AT + C * C,
+                            FLOATS = SC + Decay::FLOATS;
+};
+
+/* Rows t0 .. t0+CHUNK of one sequence's (T, d) array `src` into a (CHUNK, pitch) tile, zeros
+ * past T and d; `vec`: d == D and the array 16-byte aligned, so rows go by float4. */
+template <int D, int NT>
+__device__ __forceinline__ void load_rows(float *dst, int pitch, const float *src, int t0, int T, int d, bool vec,
+                                          int tid) {
+    if (vec) {
+        for (int at = tid; at < CHUNK * D / 4; at += NT) {
+            const int t = at / (D / 4), j = 4 * (at % (D / 4));
+            *(float4 *)(dst + t * pitch + j) =
+                t0 + t < T ? *(const float4 *)(src + (size_t)(t0 + t) * D + j) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        }
+    } else {
+        for (int at = tid; at < CHUNK * D; at += NT) {
+            const int t = at / D, j = at % D;
+            dst[t * pitch + j] = t0 + t < T && j < d ? src[(size_t)(t0 + t) * d + j] : 0.0f;
+        }
+    }
+}
+
+/* The chunk's decays (called by the first warp): b by a scan over the lanes (alpha after its
+ * activation in gates[0], theta in gates[1] when ERROR), then the Decay tables. */
+template <bool ERROR>
+__device__ __forceinline__ void decay_scan(const Decay &s, const float *gates, int n_gates, int t0, int T, int lane) {
+    const int t = t0 + lane;
+    const float *g = gates + (size_t)t * n_gates;
+    const bool in = lane < CHUNK && t < T;
+    const float raw = in ? logf(1.0f - g[0]) : 0.0f, floored = fmaxf(raw, LOG_KEEP_MIN);
+    float b = floored;
+#pragma unroll
+    for (int o = 1; o < CHUNK; o <<= 1) {
+        float up = __shfl_up_sync(0xffffffffu, b, o);
+        if (lane >= o) b += up;
+    }
+    const float prev = __shfl_up_sync(0xffffffffu, b, 1), last = __shfl_sync(0xffffffffu, b, CHUNK - 1);
+    if (lane < CHUNK) {
+        s.theta[lane] = ERROR && in ? g[1] : 0.0f;
+        s.b[lane] = b;
+        s.gam[lane] = expf(b);
+        s.gprev[lane] = lane ? expf(prev) : 1.0f;
+        s.F[lane] = expf(last - b);
+        s.dlog[lane] = in && raw >= LOG_KEEP_MIN ? -1.0f / (1.0f - g[0]) : 0.0f;
+    }
+    if (lane == 0) s.end[0] = expf(last);
+}
+
+/* <k_t, k_s> and <q_t, k_s> of pairs (t, s) = (i mod C, i / C) for i = tid, tid + NT, ...:
+ * kk (C x LP) gets <k_t, k_s> when given, L (C x LP) theta_t gamma_{t-1} / gamma_s <k_t, k_s>
+ * below the diagonal, A gamma_t / gamma_s <q_t, k_s> on and below it, at A[s * C + t]
+ * (a_transposed) or A[t * LP + s]. */
+template <int D, int NT, bool ERROR>
+__device__ __forceinline__ void gram(const float *sK, const float *sQ, int P, const Decay &s, float *L, float *A,
+                                     bool a_transposed, float *kk_out, int tid) {
+    constexpr int C = CHUNK, LP = C + 4;
+    for (int i = tid; i < C * C; i += NT) {
+        const int t = i % C, u = i / C;
+        float kk = 0.0f, qk = 0.0f;
+        for (int j = 0; j < D; j += 4) {
+            float4 kt = *(const float4 *)(sK + t * P + j), qt = *(const float4 *)(sQ + t * P + j);
+            float4 ks = *(const float4 *)(sK + u * P + j);
+            kk += kt.x * ks.x + kt.y * ks.y + kt.z * ks.z + kt.w * ks.w;
+            qk += qt.x * ks.x + qt.y * ks.y + qt.z * ks.z + qt.w * ks.w;
+        }
+        const float prev = t ? s.b[t - 1] : 0.0f;
+        L[t * LP + u] = ERROR && u < t ? s.theta[t] * expf(prev - s.b[u]) * kk : 0.0f;
+        A[a_transposed ? u * C + t : t * LP + u] = u <= t ? expf(s.b[t] - s.b[u]) * qk : 0.0f;
+        if (kk_out) kk_out[t * LP + u] = kk;
+    }
+}
+
+/* x <- (I + L)^-1 x (forward substitution over one right-hand side), four partial sums a
+ * row for a shorter dependency chain. */
+__device__ __forceinline__ void solve_lower(float (&x)[CHUNK], const float *L) {
+    constexpr int LP = CHUNK + 4;
+#pragma unroll
+    for (int u = 1; u < CHUNK; u++) {
+        float part[4] = {};
+#pragma unroll
+        for (int s = 0; s < u; s += 4) {
+            float4 l = *(const float4 *)(L + u * LP + s);
+            part[0] += l.x * x[s];
+            if (s + 1 < u) part[1] += l.y * x[s + 1];
+            if (s + 2 < u) part[2] += l.z * x[s + 2];
+            if (s + 3 < u) part[3] += l.w * x[s + 3];
+        }
+        x[u] -= (part[0] + part[1]) + (part[2] + part[3]);
+    }
+}
+
+/* x <- (I + L)^-T x (back substitution: x_t -= sum_{s > t} L[s][t] x_s). */
+__device__ __forceinline__ void solve_upper(float (&x)[CHUNK], const float *L) {
+    constexpr int LP = CHUNK + 4;
+#pragma unroll
+    for (int u = CHUNK - 2; u >= 0; u--) {
+        float part[4] = {};
+#pragma unroll
+        for (int s = u + 1; s < CHUNK; s++) part[s % 4] += L[s * LP + u] * x[s];
+        x[u] -= (part[0] + part[1]) + (part[2] + part[3]);
+    }
+}
+
+} /* namespace hct */
+#endif
