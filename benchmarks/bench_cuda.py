@@ -139,18 +139,20 @@ def fla_train_runs(torch, q, k, v, theta, dy):
 
 
 def train_implementations(torch, hecate, q, k, v, theta, with_fla):
+    """Makers of the timed training calls by name (each allocates its buffers when made)."""
     dy = torch.randn_like(q)
-    runs = {"hecate_cuda": _HecateTrainCall(hecate, q, k, v, theta, dy),
-            "hecate_cuda_chunk": _HecateTrainCall(hecate, q, k, v, theta, dy, chunked=True)}
+    runs = {"hecate_cuda": lambda: _HecateTrainCall(hecate, q, k, v, theta, dy),
+            "hecate_cuda_chunk": lambda: _HecateTrainCall(hecate, q, k, v, theta, dy, chunked=True)}
     if with_fla:
-        runs.update(fla_train_runs(torch, q, k, v, theta, dy))
+        for name in ("fla_fused_recurrent", "fla_chunk"):
+            runs[name] = lambda name=name: fla_train_runs(torch, q, k, v, theta, dy)[name]
     return runs
 
 
 def cross_check_train(torch, hecate, with_fla):
     """Every implementation's four gradients against hecate_cuda's on one small shape."""
     q, k, v, theta = make_inputs(torch, 2, 4, 100, 64, seed=1)
-    runs = train_implementations(torch, hecate, q, k, v, theta, with_fla)
+    runs = {name: make() for name, make in train_implementations(torch, hecate, q, k, v, theta, with_fla).items()}
     want = [g.clone() for g in runs.pop("hecate_cuda")()]
     for name, fn in runs.items():
         for label, got, ref in zip(("dq", "dk", "dv", "dtheta"), fn(), want):
@@ -168,19 +170,23 @@ def train_table(torch, hecate, with_fla, args):
 
 
 def sweep(torch, column, runs_of, flops_of, args, skip=lambda name, tokens: False):
-    """One table row per shape of args.widths and implementation: runs_of(q, k, v, theta) gives
-    the timed calls by name, flops_of(name) their FLOPs per token and head over d^2;
-    skip(name, B*H*T) leaves one out."""
+    """One table row per shape of args.widths and args.batches and implementation:
+    runs_of(q, k, v, theta) gives makers of the timed calls by name (one call's buffers live at
+    a time), flops_of(name) their FLOPs per token and head over d^2; skip(name, B*H*T) leaves
+    one out."""
     peak_tflops = args.peak_tflops
     print(f"| B | H | T | d | {column} | ms/call | reps | Mtok/s | GFLOP/s | % fp32 peak |")
     print("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
-    for B, H, T, d in (shape for shape in SHAPES if shape[3] in args.widths):
+    for B, H, T, d in (shape for shape in SHAPES if shape[3] in args.widths and shape[0] in args.batches):
         q, k, v, theta = make_inputs(torch, B, H, T, d)
-        for name, fn in runs_of(q, k, v, theta).items():
+        for name, make in runs_of(q, k, v, theta).items():
             if skip(name, B * H * T):
                 continue
             t0 = time.perf_counter()
+            fn = make()
             secs, reps = time_call(torch, fn)
+            del fn
+            torch.cuda.empty_cache()
             gflops = flops_of(name) * d * d * B * H * T / secs / 1e9  # B * H * T token-heads
             print(f"| {B} | {H} | {T} | {d} | {name} | {secs * 1e3:.3f} | {reps} | {B * T / secs / 1e6:.3f} "
                   f"| {gflops:.1f} | {100 * gflops / (peak_tflops * 1e3):.2f} |", flush=True)
@@ -239,19 +245,21 @@ def time_call(torch, fn, budget_s=0.5, max_reps=50):
 
 
 def implementations(torch, hecate, q, k, v, theta, with_fla):
-    runs = {"hecate_cuda": hecate.prepare("delta", q, k, v, theta),
-            "hecate_cuda_chunk": hecate.prepare("delta", q, k, v, theta, chunked=True),
-            "torch_eager": torch_eager(torch, q, k, v, theta)}
+    """Makers of the timed forward calls by name (each allocates its buffers when made)."""
+    runs = {"hecate_cuda": lambda: hecate.prepare("delta", q, k, v, theta),
+            "hecate_cuda_chunk": lambda: hecate.prepare("delta", q, k, v, theta, chunked=True),
+            "torch_eager": lambda: torch_eager(torch, q, k, v, theta)}
     if with_fla:
-        runs.update(fla_runs(torch, q, k, v, theta))
-    runs["hecate_cuda_titans"] = hecate.prepare("titans", q, k, v, theta)
+        for name in ("fla_fused_recurrent", "fla_chunk"):
+            runs[name] = lambda name=name: fla_runs(torch, q, k, v, theta)[name]
+    runs["hecate_cuda_titans"] = lambda: hecate.prepare("titans", q, k, v, theta)
     return runs
 
 
 def cross_check(torch, hecate, with_fla):
     """Every delta implementation's output against hecate_cuda's on one small shape."""
     q, k, v, theta = make_inputs(torch, 2, 4, 100, 64, seed=1)
-    runs = implementations(torch, hecate, q, k, v, theta, with_fla)
+    runs = {name: make() for name, make in implementations(torch, hecate, q, k, v, theta, with_fla).items()}
     want = runs.pop("hecate_cuda")().clone()
     runs.pop("hecate_cuda_titans")
     for name, fn in runs.items():
@@ -302,6 +310,8 @@ def main():
     parser.add_argument("--skip-forward", action="store_true", help="no forward table")
     parser.add_argument("--widths", type=int, nargs="+", default=sorted({s[3] for s in SHAPES}),
                         help="only the shapes of these head widths d")
+    parser.add_argument("--batches", type=int, nargs="+", default=sorted({s[0] for s in SHAPES}),
+                        help="only the shapes of these batch sizes B")
     parser.add_argument("--eager-max-tokens", type=int, default=1 << 31,
                         help="skip the eager loop above this many B*H*T tokens")
     args = parser.parse_args()
