@@ -162,21 +162,30 @@ def rule_forward_device(spec: dict, n_seq: int, T: int, k: int, v: int, q: int, 
     _check(forward(_spec(spec), n_seq, T, *f, ffi.cast("void *", stream)))
 
 
-def rule_backward_len(spec: dict, n_seq: int, T: int) -> int:
-    """Scalars of device work rule_backward_device needs."""
+def rule_backward_len(spec: dict, n_seq: int, T: int, chunked: bool = False) -> int:
+    """Scalars of device work rule_backward_device needs (chunked: the chunked backward's)."""
     ffi, lib = _ready()
     work = ffi.new("size_t *")
-    _check(lib.hecate_cuda_rule_backward_len(_spec(spec), n_seq, T, work))
+    fn = lib.hecate_cuda_rule_backward_chunked_len if chunked else lib.hecate_cuda_rule_backward_len
+    _check(fn(_spec(spec), n_seq, T, work))
     return int(work[0])
 
 
+def chunked_runs(spec: dict) -> bool:
+    """Whether the chunked forward and backward run this rule spec (delta and hebbian)."""
+    ffi, lib = _ready()
+    return lib.hecate_cuda_rule_backward_chunked_len(_spec(spec), 0, 0, ffi.new("size_t *")) == 0
+
+
 def rule_backward_device(spec: dict, n_seq: int, T: int, k: int, v: int, q: int, gates: int, state: int, dy: int,
-                         dk: int, dv: int, dq: int, dgates: int, work: int, stream: int) -> None:
+                         dk: int, dv: int, dq: int, dgates: int, work: int, stream: int, chunked: bool = False) -> None:
     """hecate_cuda_rule_backward_async on device addresses, queued on `stream` as rule_forward_device:
-    dk, dv, dq, dgates overwritten."""
+    dk, dv, dq, dgates overwritten.  chunked: the chunked backward (work of rule_backward_len(...,
+    chunked=True))."""
     ffi, lib = _ready()
     f = [ffi.cast("float *", a) for a in (k, v, q, gates, state, dy, dk, dv, dq, dgates, work)]
-    _check(lib.hecate_cuda_rule_backward_async(_spec(spec), n_seq, T, *f, ffi.cast("void *", stream)))
+    fn = lib.hecate_cuda_rule_backward_chunked_async if chunked else lib.hecate_cuda_rule_backward_async
+    _check(fn(_spec(spec), n_seq, T, *f, ffi.cast("void *", stream)))
 
 
 class CudaSessionBatch:

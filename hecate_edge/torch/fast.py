@@ -56,12 +56,24 @@ def _c_spec(spec, d: int, position: int) -> dict:
             "period": spec.period, "position": position}
 
 
+def _level_spec(rule_id: int, d: int, params: tuple, retention: int, retention_param: float) -> dict:
+    """The C spec dict of a per-token level (period 1) for the CUDA checks."""
+    return {"rule": rule_id, "d": d, "params": list(params), "retention": retention,
+            "retention_param": retention_param, "period": 1, "position": 0}
+
+
 @functools.lru_cache(maxsize=64)
-def _cuda_runs(rule_id: int, d: int, params: tuple, retention: int, retention_param: float) -> bool:
+def _cuda_runs(*level) -> bool:
     from hecate_edge import cuda
 
-    return cuda.rule_runs({"rule": rule_id, "d": d, "params": list(params), "retention": retention,
-                           "retention_param": retention_param, "period": 1, "position": 0})
+    return cuda.rule_runs(_level_spec(*level))
+
+
+@functools.lru_cache(maxsize=64)
+def _cuda_chunked(*level) -> bool:
+    from hecate_edge import cuda
+
+    return cuda.chunked_runs(_level_spec(*level))
 
 
 def runs(spec, x: torch.Tensor) -> bool:
@@ -133,7 +145,10 @@ def _queue(fn, spec: dict, n_seq: int, T: int, tensors: tuple) -> None:
 
 
 class _CudaRule(torch.autograd.Function):
-    """The CUDA kernels on the tensors' device memory, queued on torch's stream (hecate_cuda_rule_*_async)."""
+    """The CUDA kernels on the tensors' device memory, queued on torch's stream (hecate_cuda_rule_*_async):
+    the chunked forward and backward where they run (delta, hebbian; faster than the token-by-token
+    kernels at every measured training shape, equal to float32 rounding: DECISIONS D75), the
+    token-by-token ones otherwise."""
 
     @staticmethod
     def forward(ctx, spec, position, state, k, v, q, x, *gates):
@@ -146,9 +161,10 @@ class _CudaRule(torch.autograd.Function):
         final = state0.clone()
         y = torch.empty_like(q)
         c = _c_spec(spec, d, position)
-        _queue(cuda.rule_forward_device, c, B, T, (k, v, q, g, final, y))
+        chunked = _cuda_chunked(c["rule"], d, tuple(c["params"]), c["retention"], c["retention_param"])
+        _queue(functools.partial(cuda.rule_forward_device, chunked=chunked), c, B, T, (k, v, q, g, final, y))
         ctx.save_for_backward(k, v, q, g, state0)
-        ctx.c_spec = c
+        ctx.c_spec, ctx.chunked = c, chunked
         final = final.reshape(state.shape)
         ctx.mark_non_differentiable(final)
         return y, final
@@ -161,6 +177,8 @@ class _CudaRule(torch.autograd.Function):
         B, T, d = k.shape
         dy = dy.contiguous()
         dk, dv, dq, dg = (torch.empty_like(a) for a in (k, v, q, g))
-        work = torch.empty(max(cuda.rule_backward_len(ctx.c_spec, B, T), 1), dtype=torch.float32, device=k.device)
-        _queue(cuda.rule_backward_device, ctx.c_spec, B, T, (k, v, q, g, state0, dy, dk, dv, dq, dg, work))
+        work = torch.empty(max(cuda.rule_backward_len(ctx.c_spec, B, T, ctx.chunked), 1), dtype=torch.float32,
+                           device=k.device)
+        _queue(functools.partial(cuda.rule_backward_device, chunked=ctx.chunked), ctx.c_spec, B, T,
+               (k, v, q, g, state0, dy, dk, dv, dq, dg, work))
         return (None, None, None, dk, dv, dq, None, *dg.unbind(-1))
