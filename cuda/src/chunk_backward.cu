@@ -20,7 +20,7 @@ template <int D> struct ChunkBack {
                             DW = DU + C * P, RED = DW + C * P, KK = RED + C * P, L = KK + C * LP, A = L + C * LP,
                             DA = A + C * LP, DKK = DA + C * LP, DQK = DKK + C * LP, EX = DQK + C * LP,
                             DX = EX + C * LP, DEC = DX + C * LP, SUMS = DEC + Decay::FLOATS,
-                            FLOATS = SUMS + 5 * C + NT + 4;
+                            FLOATS = SUMS + 4 * C + 4 + NT;
     static_assert(FLOATS * sizeof(float) <= 232448, "more shared memory than a block gets");
 };
 
@@ -63,7 +63,7 @@ template <int D> __device__ __forceinline__ float row_dot(const float *X, const 
 template <int D, bool ERROR>
 __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleArgs a) {
     using B = ChunkBack<D>;
-    using F = Chunk<D>;
+    using Tile = Chunk<D>; /* the forward's tile map, for the state gradient */
     constexpr int C = B::C, NT = B::NT, H = B::H, P = B::P, LP = B::LP;
     extern __shared__ float4 smem4[];
     float *sm = (float *)smem4;
@@ -74,12 +74,12 @@ __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleAr
      * and of gamma_t / gamma_s) */
     float *sdKK = sm + B::DKK, *sdQK = sm + B::DQK, *sEx = sm + B::EX, *sDx = sm + B::DX;
     const Decay dec = Decay::at(sm + B::DEC);
-    float *sDbQ = sm + B::SUMS, *sDF = sDbQ + C, *sRV = sDF + C, *sRK = sRV + C, *sDB = sRK + C, *sPart = sDB + C;
+    float *sDbQ = sm + B::SUMS, *sDF = sDbQ + C, *sRV = sDF + C, *sRK = sRV + C, *sSS = sRK + C, *sPart = sSS + 4;
     const int tid = threadIdx.x, d = a.d, T = a.T, lane = tid & 31, w = tid / 32, nc = (T + C - 1) / C;
     const int c = tid % D, h0 = (tid / D) * H;
     const size_t seq = blockIdx.x, base = seq * (size_t)T * d, gbase = seq * (size_t)T * a.n_gates;
-    const int tc = (w / F::WM) * F::LC + lane % F::LC, tm = (w % F::WM) * F::LM + lane / F::LC;
-    const int c0 = 4 * tc, j0 = tm * F::TJ;
+    const int tc = (w / Tile::WM) * Tile::LC + lane % Tile::LC, tm = (w % Tile::WM) * Tile::LM + lane / Tile::LC;
+    const int c0 = 4 * tc, j0 = tm * Tile::TJ;
     const bool vec = d == D && (((uintptr_t)a.k | (uintptr_t)a.q | (uintptr_t)a.v | (uintptr_t)a.dy) & 15) == 0;
     for (int at = tid; at < D * P; at += NT) sdS[at] = 0.0f;
     for (int ch = nc - 1; ch >= 0; ch--) {
@@ -140,7 +140,7 @@ __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleAr
         } else if (tid == C) {
             float ss = 0.0f;
             for (int i = 0; i < D; i++) ss += sPart[i];
-            sDB[0] = ss;
+            sSS[0] = ss;
         }
         for (int i = tid; i < C * C; i += NT) { /* dA[t][u] = <dy_t, U_u>, u <= t */
             const int t = i / C, u = i % C;
@@ -162,13 +162,13 @@ __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleAr
 #pragma unroll
         for (int x = 0; x < H; x++) sdW[(h0 + x) * P + c] = -dw[x];
         {   /* dS0 = gamma_last dS + sum_t q_t^T gamma_t dy_t - W^T dU (the forward's state tile) */
-            float acc[F::TJ][4] = {};
+            float acc[Tile::TJ][4] = {};
             for (int t = 0; t < C; t++) {
                 const float g = dec.gam[t];
                 const float4 y4 = *(const float4 *)(sDY + t * P + c0), u4 = *(const float4 *)(sdU + t * P + c0);
                 const float yv[4] = {g * y4.x, g * y4.y, g * y4.z, g * y4.w}, uv[4] = {u4.x, u4.y, u4.z, u4.w};
 #pragma unroll
-                for (int x = 0; x < F::TJ; x++) {
+                for (int x = 0; x < Tile::TJ; x++) {
                     const float qv = sQ[t * P + j0 + x], wv = sW[t * P + j0 + x];
 #pragma unroll
                     for (int y = 0; y < 4; y++) acc[x][y] += qv * yv[y] - wv * uv[y];
@@ -176,7 +176,7 @@ __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleAr
             }
             const float g_end = dec.end[0];
 #pragma unroll
-            for (int x = 0; x < F::TJ; x++)
+            for (int x = 0; x < Tile::TJ; x++)
 #pragma unroll
                 for (int y = 0; y < 4; y++) {
                     float *s = sdS + (j0 + x) * P + c0 + y;
@@ -222,7 +222,7 @@ __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleAr
             const int t = tid;
             float db = sDbQ[t] - dec.F[t] * sDF[t];
             if (t == C - 1) {
-                db += dec.end[0] * sDB[0];
+                db += dec.end[0] * sSS[0];
                 for (int u = 0; u < C; u++) db += dec.F[u] * sDF[u];
             }
             for (int u = 0; u < C; u++) db += sDx[t * LP + u] - sDx[u * LP + t] - sEx[u * LP + t];
