@@ -130,6 +130,22 @@ __device__ __forceinline__ void solve_lower(float (&x)[CHUNK], const float *L) {
     }
 }
 
+/* Thread tid's column of the UT transform into x: column tid of U0 = (I + L)^-1 Theta V for
+ * tid < D, else column tid - D of W = (I + L)^-1 Theta Gamma_prev K (the Hebbian rule: U0 = V,
+ * W = 0).  Returns whether it is W's. */
+template <int D, bool ERROR>
+__device__ __forceinline__ bool ut_column(float (&x)[CHUNK], int tid, const float *sK, const float *sV, int P,
+                                          const Decay &dec, const float *L) {
+    const bool is_w = tid >= D;
+    const int j = is_w ? tid - D : tid;
+#pragma unroll
+    for (int u = 0; u < CHUNK; u++)
+        x[u] = !ERROR ? (is_w ? 0.0f : sV[u * P + j])
+                      : is_w ? dec.theta[u] * dec.gprev[u] * sK[u * P + j] : dec.theta[u] * sV[u * P + j];
+    if (ERROR) solve_lower(x, L);
+    return is_w;
+}
+
 /* x <- (I + L)^-T x (back substitution: x_t -= sum_{s > t} L[s][t] x_s). */
 __device__ __forceinline__ void solve_upper(float (&x)[CHUNK], const float *L) {
     constexpr int LP = CHUNK + 4;

@@ -96,17 +96,11 @@ __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleAr
         __syncthreads();
         gram<D, NT, ERROR>(sK, sQ, P, dec, sL, sA, false, sKK, tid);
         __syncthreads();
-        {   /* U0 = (I + L)^-1 Theta V (column tid), W = (I + L)^-1 Theta Gamma_prev K (column tid - D) */
-            const bool is_w = tid >= D;
-            const int j = is_w ? tid - D : tid;
+        {   /* U0 and W, natural layout */
             float x[C];
+            float *out = ut_column<D, ERROR>(x, tid, sK, sV, P, dec, sL) ? sW : sU0;
 #pragma unroll
-            for (int u = 0; u < C; u++)
-                x[u] = !ERROR ? (is_w ? 0.0f : sV[u * P + j])
-                              : is_w ? dec.theta[u] * dec.gprev[u] * sK[u * P + j] : dec.theta[u] * sV[u * P + j];
-            if (ERROR) solve_lower(x, sL);
-#pragma unroll
-            for (int u = 0; u < C; u++) (is_w ? sW : sU0)[u * P + j] = x[u];
+            for (int u = 0; u < C; u++) out[u * P + c] = x[u];
         }
         __syncthreads();
         {   /* column c, tokens h0 ..: U = U0 - W S0; dP = K dS; the reads' state term's sum with dy

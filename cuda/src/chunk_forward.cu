@@ -19,7 +19,7 @@ namespace hct {
 template <int D, bool ERROR>
 __global__ void __launch_bounds__(Chunk<D>::NT) chunk_kernel(RuleArgs a) {
     using B = Chunk<D>;
-    constexpr int C = B::C, NT = B::NT, TJ = B::TJ, P = B::P, LP = B::LP;
+    constexpr int C = B::C, NT = B::NT, TJ = B::TJ, P = B::P;
     extern __shared__ float4 smem4[];
     float *sm = (float *)smem4;
     float *sS = sm + B::S, *sK = sm + B::K, *sQ = sm + B::Q, *sV = sm + B::V, *sU = sV;
@@ -51,15 +51,9 @@ __global__ void __launch_bounds__(Chunk<D>::NT) chunk_kernel(RuleArgs a) {
         {
             /* one right-hand side per thread: U0's column tid (in place of v's, then (Gamma Q)^T's
              * row tid), or W's row tid - D (into W^T) */
-            const bool is_w = tid >= D;
-            const int j = is_w ? tid - D : tid;
             float x[C];
-#pragma unroll
-            for (int u = 0; u < C; u++)
-                x[u] = !ERROR ? (is_w ? 0.0f : sV[u * P + j])
-                              : is_w ? dec.theta[u] * dec.gprev[u] * sK[u * P + j] : dec.theta[u] * sV[u * P + j];
-            if (ERROR) solve_lower(x, sL);
-            if (is_w) {
+            const int j = tid % D;
+            if (ut_column<D, ERROR>(x, tid, sK, sV, P, dec, sL)) {
 #pragma unroll
                 for (int u = 0; u < C; u += 4) *(float4 *)(sWT + j * C + u) = make_float4(x[u], x[u + 1], x[u + 2], x[u + 3]);
             } else {
