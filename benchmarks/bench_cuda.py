@@ -4,7 +4,7 @@ of B sessions x H heads x T tokens at head width d, in one run, by
 
 - hecate_cuda: libhecate_cuda's kernel (state on chip across the T tokens;
   each call includes its incoming-state NaN check and a device sync),
-- hecate_cuda_chunk: its chunked forward (32 tokens at a time as matrix
+- hecate_cuda_chunk: its chunked forward (16 tokens at a time as matrix
   products, docs/CUDA.md; the same check and sync),
 - torch_eager: a PyTorch loop over tokens (batched matmuls per token),
 - fla_fused_recurrent / fla_chunk: flash-linear-attention's Triton delta

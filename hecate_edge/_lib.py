@@ -102,10 +102,10 @@ def load_library(precision: str = "f32") -> Binding:
     return Binding(ffi, lib, names, _DTYPES[precision], precision)
 
 
-def check_backend(backend: str) -> None:
-    """ValueError unless `backend` is one of BACKENDS."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+def check_backend(backend: str, allowed: tuple = BACKENDS) -> None:
+    """ValueError unless `backend` is one of `allowed` (by default every one of BACKENDS)."""
+    if backend not in allowed:
+        raise ValueError(f"backend must be one of {allowed}, not {backend!r}")
 
 
 def status_error(ffi, lib, status_names: dict, status: int, detail: str = "") -> HecateError:

@@ -41,8 +41,8 @@ class CpuSessionBatch:
 
 
 def session_batch(model, n_sessions: int, backend: str = "cpu", max_chunk: int = 64):
-    """n_sessions fresh sessions of `model` (a runtime.Model) on `backend`."""
-    check_backend(backend)
+    """n_sessions fresh sessions of `model` (a runtime.Model) on `backend` ("cpu" or "cuda")."""
+    check_backend(backend, ("cpu", "cuda"))
     if backend == "cuda":
         from hecate_edge.cuda import CudaSessionBatch
 

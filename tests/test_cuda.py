@@ -92,7 +92,7 @@ def test_splitting_time_hands_the_state_on():
     assert_close(s2, s_whole, 1e-6, "split state")
 
 
-# the chunked forward: T inside one chunk of 32, on a chunk's edge, past several; each padded width
+# the chunked forms: T inside one chunk of 16, on a chunk's edge, past several; each padded width
 CHUNK_SHAPES = SHAPES + [(2, 2, 32, 64), (1, 2, 200, 128), (3, 1, 97, 48)]
 
 

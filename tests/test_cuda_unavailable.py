@@ -39,3 +39,11 @@ def test_ops_on_cuda_raise_it_and_the_cpu_still_runs(no_cuda_library):
         ops.run("delta", q, k, v, gates, backend="gpu")
     out, state = ops.run("delta", q, k, v, gates)
     assert out.shape == q.shape and np.isfinite(state).all()
+
+
+def test_session_batches_take_only_whole_model_backends():
+    """"cuda-chunk" is a form of the rule ops, not a session backend: refused, not run on the CPU."""
+    from hecate_edge.batch import session_batch
+
+    with pytest.raises(ValueError, match="backend must be one of"):
+        session_batch(None, 1, backend="cuda-chunk")

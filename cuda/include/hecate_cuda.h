@@ -91,14 +91,16 @@ hecate_status hecate_cuda_rule_backward_async(const hecate_rule_spec *spec, uint
                                               float *dq, float *dgates, float *work, void *stream);
 
 /* ---- Chunked forward (delta and Hebbian rules) -----------------------
- * hecate_cuda_rule_forward computed 32 tokens at a time as matrix products
+ * hecate_cuda_rule_forward computed 16 tokens at a time as matrix products
  * (docs/CUDA.md "Chunked forward"), one block per sequence: the same y and
  * final state up to float32 rounding, faster for long sequences.  Unlike the
  * token-by-token kernels its rounding depends on where the call's chunks
  * fall, so splitting a sequence over calls can change the low bits (the
  * token-by-token forward gives the same bits however the calls split).
- * Arguments, gates and statuses as hecate_cuda_rule_forward; alpha = 1
- * (nothing kept) counts as keeping e^-80 of the state.  Other rules:
+ * Arguments, gates and statuses as hecate_cuda_rule_forward; alpha must lie
+ * in [0, 1] (a sigmoid's range: above 1 the outputs are NaN, where the
+ * token-by-token forward would flip the state's sign); alpha = 1 (nothing
+ * kept) counts as keeping e^-80 of the state.  Other rules:
  * HECATE_E_UNSUPPORTED.  Its gradients: hecate_cuda_rule_backward_chunked (below) or
  * hecate_cuda_rule_backward. */
 hecate_status hecate_cuda_rule_forward_chunked(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
@@ -114,8 +116,10 @@ hecate_status hecate_cuda_rule_forward_chunked_async(const hecate_rule_spec *spe
  * arguments, outputs and statuses; equal to its results up to float32 rounding), computed
  * chunk by chunk in reverse (docs/CUDA.md "Chunked backward"): a chunked forward first stores
  * the state at every chunk's start in `work` (backward_chunked_len scalars: d_pad^2 a chunk of
- * 16 tokens and sequence, d_pad the width padded to 16, 32, 64 or 128).  Where alpha = 1 (the
- * e^-80 floor), d alpha is 0. */
+ * 16 tokens and sequence, d_pad the width padded to 16, 32, 64 or 128; 16-byte aligned, else
+ * HECATE_E_BAD_ARG).  Where alpha = 1 (the e^-80 floor), d alpha is 0; as alpha nears 1, d alpha
+ * loses relative precision (about 1e-7 / (1 - alpha): it is summed in log(1 - alpha)), while
+ * the gradient of the gate's pre-activation, d alpha alpha (1 - alpha), keeps float32's. */
 hecate_status hecate_cuda_rule_backward_chunked_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                                                     size_t *work_len);
 hecate_status hecate_cuda_rule_backward_chunked(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,

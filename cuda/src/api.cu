@@ -181,6 +181,8 @@ static hecate_status backward_launch(const hecate_rule_spec *spec, uint32_t n_se
     a->dq = dq;
     a->dgates = dgates;
     a->work = work;
+    if (chunked && ((uintptr_t)work & 15) != 0)
+        return fail(HECATE_E_BAD_ARG, "the chunked backward's work must be 16-byte aligned (cudaMalloc's is)");
     if (chunked) return check_cuda(hct::launch_chunk_backward((int)spec->rule, (int)n_seq, *a), "chunked backward launch");
     return check_cuda(hct::launch_backward((int)spec->rule, (int)n_seq, *a), "backward launch");
 }
@@ -251,6 +253,7 @@ hecate_status hecate_cuda_rule_forward_chunked_async(const hecate_rule_spec *spe
 hecate_status hecate_cuda_rule_backward_chunked_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                                                     size_t *work_len) {
     if (!spec || !work_len) return HECATE_E_NULL_ARG;
+    if (T > 0x7fffffffu || n_seq > 0x7fffffffu) return fail(HECATE_E_BAD_ARG, "n_seq and T must be below 2^31");
     hecate_status st = chunk_check(spec);
     if (st == HECATE_OK) *work_len = hct::chunk_backward_work((int)spec->d, (int)T, (int)n_seq);
     return st;

@@ -11,6 +11,9 @@ namespace hct {
 constexpr int CHUNK = 16;
 constexpr float LOG_KEEP_MIN = -80.0f; /* log(1 - alpha) floor: alpha = 1 keeps e^-80 of the state */
 
+/* Chunks of T tokens (T < 2^31: no overflow on the way). */
+__host__ __device__ inline int chunks_of(int T) { return T > 0 ? (T - 1) / CHUNK + 1 : 0; }
+
 /* Per-token scalars of a chunk (shared memory, CHUNK each): theta; b_t = sum_{s <= t}
  * log(1 - alpha_s); gamma_t = exp(b_t); gamma_{t-1} (1 at t = 0); gamma_last / gamma_t;
  * d b_t / d alpha_t (0 where the floor holds); and, in end[0], gamma_last. */
@@ -68,7 +71,8 @@ __device__ __forceinline__ void decay_scan(const Decay &s, const float *gates, i
     const int t = t0 + lane;
     const float *g = gates + (size_t)t * n_gates;
     const bool in = lane < CHUNK && t < T;
-    const float raw = in ? logf(1.0f - g[0]) : 0.0f, floored = fmaxf(raw, LOG_KEEP_MIN);
+    /* alpha > 1 (no sigmoid gives it) makes raw NaN, which the floor passes on */
+    const float raw = in ? logf(1.0f - g[0]) : 0.0f, floored = raw < LOG_KEEP_MIN ? LOG_KEEP_MIN : raw;
     float b = floored;
 #pragma unroll
     for (int o = 1; o < CHUNK; o <<= 1) {

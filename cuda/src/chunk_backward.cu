@@ -75,7 +75,7 @@ __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleAr
     float *sdKK = sm + B::DKK, *sdQK = sm + B::DQK, *sEx = sm + B::EX, *sDx = sm + B::DX;
     const Decay dec = Decay::at(sm + B::DEC);
     float *sDbQ = sm + B::SUMS, *sDF = sDbQ + C, *sRV = sDF + C, *sRK = sRV + C, *sSS = sRK + C, *sPart = sSS + 4;
-    const int tid = threadIdx.x, d = a.d, T = a.T, lane = tid & 31, w = tid / 32, nc = (T + C - 1) / C;
+    const int tid = threadIdx.x, d = a.d, T = a.T, lane = tid & 31, w = tid / 32, nc = chunks_of(T);
     const int c = tid % D, h0 = (tid / D) * H;
     const size_t seq = blockIdx.x, base = seq * (size_t)T * d, gbase = seq * (size_t)T * a.n_gates;
     const int tc = (w / Tile::WM) * Tile::LC + lane % Tile::LC, tm = (w % Tile::WM) * Tile::LM + lane / Tile::LC;
@@ -277,7 +277,7 @@ struct ChunkBackLaunch {
 
 size_t chunk_backward_work(int d, int T, int n_seq) {
     size_t D = (size_t)padded_width(d);
-    return (size_t)n_seq * ((T + CHUNK - 1) / CHUNK) * D * D;
+    return (size_t)n_seq * chunks_of(T) * D * D;
 }
 
 cudaError_t launch_chunk_backward(int rule, int n_seq, const RuleArgs &a) {

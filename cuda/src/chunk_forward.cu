@@ -36,11 +36,12 @@ __global__ void __launch_bounds__(Chunk<D>::NT) chunk_kernel(RuleArgs a) {
     const int c0 = 4 * tc, m0 = 4 * tm, j0 = tm * TJ;
     /* token rows by float4 where they are unpadded and 16-byte aligned */
     const bool vec = d == D && (((uintptr_t)a.k | (uintptr_t)a.q | (uintptr_t)a.v) & 15) == 0;
+    const bool y_vec = d % 4 == 0 && ((uintptr_t)a.y & 15) == 0;
     for (int t0 = 0, ch = 0; t0 < T; t0 += C, ch++) {
         __syncthreads();
         if (a.work) /* the backward's checkpoint: the state at the chunk's start */
             for (int at = tid; at < D * D / 4; at += NT)
-                ((float4 *)(a.work + (seq * (size_t)((T + C - 1) / C) + ch) * D * D))[at] = ((const float4 *)sS)[at];
+                ((float4 *)(a.work + (seq * (size_t)chunks_of(T) + ch) * D * D))[at] = ((const float4 *)sS)[at];
         load_rows<D, NT>(sK, P, a.k + base, t0, T, d, vec, tid);
         load_rows<D, NT>(sQ, P, a.q + base, t0, T, d, vec, tid);
         load_rows<D, NT>(sV, P, a.v + base, t0, T, d, vec, tid);
@@ -100,7 +101,7 @@ __global__ void __launch_bounds__(Chunk<D>::NT) chunk_kernel(RuleArgs a) {
                 const int t = t0 + r0 + x;
                 float *out = a.y + base + (size_t)t * d + c0;
                 if (t >= T) break;
-                if (d % 4 == 0 && c0 + 4 <= d) {
+                if (y_vec && c0 + 4 <= d) {
                     *(float4 *)out = make_float4(acc[x][0], acc[x][1], acc[x][2], acc[x][3]);
                 } else {
 #pragma unroll

@@ -1,7 +1,7 @@
-"""The chunked form of the delta and Hebbian rules (docs/CUDA.md "Chunked forward"; MATH §3.2,
-§3.4) in float64: the executable spec of the CUDA chunked forward (cuda/src/chunk_forward.cu)
-and of its backward, which no kernel runs yet.  One sequence: k, v, q (T, d), alpha, theta (T,)
-after their activations, state (d, d); equal to the token-by-token rule up to rounding.
+"""The chunked form of the delta and Hebbian rules (docs/CUDA.md "Chunked forward" and "Chunked
+backward"; MATH §3.2, §3.4) in float64: the executable spec of the CUDA chunked forward and
+backward (cuda/src/chunk_forward.cu, chunk_backward.cu).  One sequence: k, v, q (T, d), alpha,
+theta (T,) after their activations, state (d, d); equal to the token-by-token rule up to rounding.
 
 Inside a chunk from state S0, with b the prefix sums of log(1 - alpha) (floored at LOG_KEEP_MIN),
 gamma_t = exp(b_t), the writes U solve (I + L) U = Theta V - Theta Gamma_prev K S0, so
