@@ -117,9 +117,7 @@ hecate_status hecate_cuda_rule_forward_chunked_async(const hecate_rule_spec *spe
  * chunk by chunk in reverse (docs/CUDA.md "Chunked backward"): a chunked forward first stores
  * the state at every chunk's start in `work` (backward_chunked_len scalars: d_pad^2 a chunk of
  * 16 tokens and sequence, d_pad the width padded to 16, 32, 64 or 128; 16-byte aligned, else
- * HECATE_E_BAD_ARG).  Where alpha = 1 (the e^-80 floor), d alpha is 0; as alpha nears 1, d alpha
- * loses relative precision (about 1e-7 / (1 - alpha): it is summed in log(1 - alpha)), while
- * the gradient of the gate's pre-activation, d alpha alpha (1 - alpha), keeps float32's. */
+ * HECATE_E_BAD_ARG).  Where alpha = 1 (the e^-80 floor), d alpha is 0. */
 hecate_status hecate_cuda_rule_backward_chunked_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                                                     size_t *work_len);
 hecate_status hecate_cuda_rule_backward_chunked(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,

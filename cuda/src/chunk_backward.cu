@@ -212,30 +212,26 @@ __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleAr
             else sRK[t] = row_dot<D>(sdW, sK, P, t, t);
         }
         __syncthreads();
-        if (tid < C) { /* d b_t from every use of the decay, then d alpha, d theta */
-            const int t = tid;
-            float db = sDbQ[t] - dec.F[t] * sDF[t];
-            if (t == C - 1) {
-                db += dec.end[0] * sSS[0];
-                for (int u = 0; u < C; u++) db += dec.F[u] * sDF[u];
-            }
-            for (int u = 0; u < C; u++) db += sDx[t * LP + u] - sDx[u * LP + t] - sEx[u * LP + t];
-            if (ERROR && t + 1 < C) {
-                for (int u = 0; u < C; u++) db += sEx[(t + 1) * LP + u];
-                db += dec.gprev[t + 1] * dec.theta[t + 1] * sRK[t + 1];
-            }
-            sPart[t] = db;
-        }
-        __syncthreads();
         if (tid < C && t0 + tid < T) {
-            const int t = tid;
-            float dlk = 0.0f;
-            for (int u = t; u < C; u++) dlk += sPart[u];
-            float *g = a.dgates + gbase + (size_t)(t0 + t) * a.n_gates;
-            g[0] = dec.dlog[t] * dlk;
+            /* d log(1 - alpha_u): the shares of the decays whose exponents span token u (each holds
+             * the factor 1 - alpha_u already, so no large terms cancel; docs/CUDA.md), then d alpha
+             * and d theta */
+            const int u = tid;
+            float dlk = dec.end[0] * sSS[0];
+            for (int s = 0; s < u; s++) dlk += dec.F[s] * sDF[s];
+            for (int x = u; x < C; x++) {
+                dlk += sDbQ[x];
+                for (int s = 0; s < u; s++) dlk += sDx[x * LP + s];
+                if (ERROR && x > u) {
+                    dlk += dec.gprev[x] * dec.theta[x] * sRK[x];
+                    for (int s = 0; s < u; s++) dlk += sEx[x * LP + s];
+                }
+            }
+            float *g = a.dgates + gbase + (size_t)(t0 + u) * a.n_gates;
+            g[0] = dec.dlog[u] * dlk;
             if (ERROR) {
-                float dth = sRV[t] + dec.gprev[t] * sRK[t];
-                for (int u = 0; u < t; u++) dth += sdA[t * LP + u];
+                float dth = sRV[u] + dec.gprev[u] * sRK[u];
+                for (int s = 0; s < u; s++) dth += sdA[u * LP + s];
                 g[1] = dth;
             }
         }

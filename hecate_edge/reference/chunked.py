@@ -86,7 +86,10 @@ def chunk_backward(k, v, q, alpha, theta, state, dy, chunk: int = 16, error: boo
 
 
 def _chunk_backward(k, v, q, alpha, theta, S0, dY, dS1, error: bool):
-    """One chunk's reverse: its input gradients and the gradient of its incoming state."""
+    """One chunk's reverse: its input gradients and the gradient of its incoming state.  The decays
+    are exps of sums of b: each use's exponent gradient (g* below) goes to d log(1 - alpha_u) for
+    every token u its exponent spans (so each share already carries the factor 1 - alpha_u and no
+    large terms cancel: d alpha keeps its precision as alpha nears 1)."""
     c = _terms(k, v, q, alpha, theta, error)
     C = k.shape[0]
     th = theta if error else np.zeros(C)
@@ -94,15 +97,12 @@ def _chunk_backward(k, v, q, alpha, theta, S0, dY, dS1, error: bool):
     G, Gp, F, g_end = np.exp(b), np.exp(bp), np.exp(b[-1] - b), np.exp(b[-1])
     U = c.U0 - c.W @ S0
     A = c.Dm * c.QK
-    db = np.zeros(C)
     # S1 = g_end S0 + K^T (F U)
     dS0 = g_end * dS1
-    db[-1] += g_end * np.sum(dS1 * S0)
+    g_last = g_end * np.sum(dS1 * S0)  # exponent b_last
     dk = (F[:, None] * U) @ dS1.T
     dP = k @ dS1
-    dF = np.sum(dP * U, axis=1)
-    db[-1] += np.sum(F * dF)
-    db -= F * dF
+    gF = F * np.sum(dP * U, axis=1)  # exponents b_last - b_s
     dU = F[:, None] * dP
     # Y = G (Q S0) + A U
     QS = q @ S0
@@ -111,12 +111,12 @@ def _chunk_backward(k, v, q, alpha, theta, S0, dY, dS1, error: bool):
     dQS = G[:, None] * dY
     dq = dQS @ S0.T
     dS0 += q.T @ dQS
-    db += G * np.sum(dY * QS, axis=1)
+    gG = G * np.sum(dY * QS, axis=1)  # exponents b_t
     # U = U0 - W S0
     dS0 -= c.W.T @ dU
     dW = -dU @ S0.T
-    dv = np.zeros_like(v)
     dtheta = np.zeros(C)
+    gGp, gE = np.zeros(C), np.zeros((C, C))  # exponents b_{t-1}, b_{t-1} - b_s
     if error:
         # U0 = M^-1 (theta V), W = M^-1 (theta Gp K)
         dR1 = np.linalg.solve(c.M.T, dU)
@@ -127,24 +127,21 @@ def _chunk_backward(k, v, q, alpha, theta, S0, dY, dS1, error: bool):
         rk = np.sum(dR2 * k, axis=1)
         dk += (th * Gp)[:, None] * dR2
         dtheta += Gp * rk
-        dGp = th * rk
-        db[:-1] += (Gp * dGp)[1:]
+        gGp = Gp * th * rk
         # L = theta_t E KK below the diagonal
         dKK = th[:, None] * c.E * dL
         dtheta += np.sum(c.E * c.KK * dL, axis=1)
-        dE = th[:, None] * c.KK * dL * c.E
-        db[:-1] += dE.sum(axis=1)[1:]
-        db -= dE.sum(axis=0)
+        gE = th[:, None] * c.KK * dL * c.E
         dk += (dKK + dKK.T) @ k
     else:
         dv = dU
     # A = Dm QK on and below the diagonal
     dQK = c.Dm * dA
-    dDm = c.QK * dA * c.Dm
-    db += dDm.sum(axis=1) - dDm.sum(axis=0)
+    gD = c.QK * dA * c.Dm  # exponents b_t - b_s
     dq += dQK @ k
     dk += dQK.T @ q
-    # b = cumsum(log(1 - alpha)), the floor's tokens take no gradient
-    dlk = np.cumsum(db[::-1])[::-1]
+    # d log(1 - alpha_u); the floor's tokens take no gradient
+    dlk = np.array([g_last + gF[:u].sum() + gG[u:].sum() + gGp[u + 1:].sum() + gD[u:, :u].sum()
+                    + gE[u + 1:, :u].sum() for u in range(C)])
     dalpha = np.where(c.clamped, 0.0, -dlk / (1.0 - alpha))
     return (dk, dv, dq, dalpha, dtheta), dS0
