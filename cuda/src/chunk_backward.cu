@@ -104,7 +104,7 @@ __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleAr
         }
         __syncthreads();
         {   /* column c, tokens h0 ..: U = U0 - W S0; dP = K dS; the reads' state term's sum with dy
-             * (d b_t through gamma_t); dF partials; <dS, S0>'s share; dU = F dP + A^T dy */
+             * (the exponent gradient of gamma_t); dF partials; <dS, S0>'s share; dU = F dP + A^T dy */
             float ws[H] = {}, qs[H] = {}, dp[H] = {};
             rows_times<D, H>(ws, sW, P, sS0, c, h0);
             rows_times<D, H>(qs, sQ, P, sS0, c, h0);
