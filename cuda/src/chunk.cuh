@@ -31,7 +31,7 @@ struct Decay {
  * LM row tiles, so that a warp reads at most 8 float4 of a shared row at once (one shared-
  * memory wavefront).  In the triangular solve each thread takes one of the 2 D right-hand
  * sides, in the Gram products PR pairs (t, s).  P, LP: row pitches of the token rows and of L
- * (float4-aligned).  At D = 128 the block takes about 108 KB of shared memory: two fit an SM. */
+ * (float4-aligned).  At D = 128 the block takes 110 KB of shared memory: two fit an SM. */
 template <int D> struct Chunk {
     static constexpr int C = CHUNK, NT = C * D / 8, TC = D / 4, TJ = 2 * D / C, NW = NT / 32;
     static constexpr int LC = TC < 8 ? TC : 8, LM = 32 / LC, WM = (C / 2) / LM, PR = C * C / NT;
