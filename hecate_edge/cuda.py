@@ -125,15 +125,13 @@ def rule_forward(spec: dict, k, v, q, gates, state, chunked: bool = False):
 def rule_backward(spec: dict, k, v, q, gates, state, dy, chunked: bool = False):
     """Gradients of sum(y * dy) of rule_forward with the same arguments: (dk, dv, dq, dgates).
     chunked: the chunked backward (delta and hebbian, hecate_cuda_rule_backward_chunked)."""
-    ffi, lib = _ready()
+    _, lib = _ready()
     B, H, T, d = q.shape
     n_seq = B * H
     c_spec = _spec(spec)
-    work = ffi.new("size_t *")
-    _check((lib.hecate_cuda_rule_backward_chunked_len if chunked else lib.hecate_cuda_rule_backward_len)(
-        c_spec, n_seq, T, work))
+    work = rule_backward_len(spec, n_seq, T, chunked)
     backward = lib.hecate_cuda_rule_backward_chunked if chunked else lib.hecate_cuda_rule_backward
-    sizes = (k.size, v.size, q.size, gates.size, state.size, dy.size, k.size, v.size, q.size, gates.size, work[0])
+    sizes = (k.size, v.size, q.size, gates.size, state.size, dy.size, k.size, v.size, q.size, gates.size, work)
     with _device_buffers(*sizes) as (pk, pv, pq, pg, ps, pdy, gk, gv, gq, gg, pw):
         for ptr, array in ((pk, k), (pv, v), (pq, q), (pg, gates), (ps, state), (pdy, dy)):
             _upload(ptr, array)

@@ -163,52 +163,7 @@ static hecate_status prepare(const hecate_rule_spec *spec, uint32_t n_seq, uint3
     return st;
 }
 
-/* The forward launch of filled arguments, then its outputs. */
-static hecate_status forward_launch(const hecate_rule_spec *spec, uint32_t n_seq, float *state, float *y,
-                                    hct::RuleArgs *a) {
-    a->state = state;
-    a->y = y;
-    return check_cuda(hct::launch_forward((int)spec->rule, (int)n_seq, *a), "forward launch");
-}
-
-/* The backward launch (token by token, or chunked) of filled arguments, then its outputs. */
-static hecate_status backward_launch(const hecate_rule_spec *spec, uint32_t n_seq, const float *dy, float *dk,
-                                     float *dv, float *dq, float *dgates, float *work, hct::RuleArgs *a,
-                                     bool chunked = false) {
-    a->dy = dy;
-    a->dk = dk;
-    a->dv = dv;
-    a->dq = dq;
-    a->dgates = dgates;
-    a->work = work;
-    if (chunked && ((uintptr_t)work & 15) != 0)
-        return fail(HECATE_E_BAD_ARG, "the chunked backward's work must be 16-byte aligned (cudaMalloc's is)");
-    if (chunked) return check_cuda(hct::launch_chunk_backward((int)spec->rule, (int)n_seq, *a), "chunked backward launch");
-    return check_cuda(hct::launch_backward((int)spec->rule, (int)n_seq, *a), "backward launch");
-}
-
-hecate_status hecate_cuda_rule_forward(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
-                                       const float *k, const float *v, const float *q, const float *gates,
-                                       float *state, float *y) {
-    hct::RuleArgs a;
-    if (n_seq && T && !y) return HECATE_E_NULL_ARG;
-    hecate_status st = prepare(spec, n_seq, T, k, v, q, gates, state, &a);
-    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
-    st = forward_launch(spec, n_seq, state, y, &a);
-    return st == HECATE_OK ? check_cuda(cudaDeviceSynchronize(), "forward") : st;
-}
-
-hecate_status hecate_cuda_rule_forward_async(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
-                                             const float *k, const float *v, const float *q, const float *gates,
-                                             float *state, float *y, void *stream) {
-    hct::RuleArgs a;
-    if (n_seq && T && !y) return HECATE_E_NULL_ARG;
-    hecate_status st = fill_args(spec, n_seq, T, k, v, q, gates, state, (cudaStream_t)stream, &a);
-    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
-    return forward_launch(spec, n_seq, state, y, &a);
-}
-
-/* The spec check of the chunked forward: a rule it runs. */
+/* The spec check of the chunked forms: a rule they run. */
 static hecate_status chunk_check(const hecate_rule_spec *spec) {
     uint32_t n_gates = 0;
     size_t state_len = 0;
@@ -219,70 +174,92 @@ static hecate_status chunk_check(const hecate_rule_spec *spec) {
     return st;
 }
 
-/* The chunked forward launch of filled arguments, then its outputs. */
-static hecate_status chunk_launch(const hecate_rule_spec *spec, uint32_t n_seq, float *state, float *y,
-                                  hct::RuleArgs *a) {
-    a->state = state;
-    a->y = y;
-    return check_cuda(hct::launch_chunk_forward((int)spec->rule, (int)n_seq, *a), "chunked forward launch");
+/* How a call runs: `sync` probes the device, checks the incoming state, launches on the default
+ * stream and waits (the plain calls); else it only launches on `stream` (the _async calls).
+ * `chunked`: the chunked kernels (chunk_forward.cu, chunk_backward.cu), their rules checked. */
+struct Mode {
+    bool sync, chunked;
+    cudaStream_t stream;
+};
+
+/* The arguments of a call checked and filled as its mode asks (prepare or fill_args). */
+static hecate_status begin(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T, const float *k,
+                           const float *v, const float *q, const float *gates, const float *state, Mode m,
+                           hct::RuleArgs *a) {
+    hecate_status st = m.sync ? prepare(spec, n_seq, T, k, v, q, gates, state, a)
+                              : fill_args(spec, n_seq, T, k, v, q, gates, state, m.stream, a);
+    return st == HECATE_OK && m.chunked ? chunk_check(spec) : st;
+}
+
+/* A launch's CUDA error as a status, then (sync) the wait for its kernels. */
+static hecate_status finish(cudaError_t launched, Mode m, const char *what) {
+    char label[64];
+    snprintf(label, sizeof label, "%s%s launch", m.chunked ? "chunked " : "", what);
+    hecate_status st = check_cuda(launched, label);
+    if (st != HECATE_OK || !m.sync) return st;
+    snprintf(label, sizeof label, "%s%s", m.chunked ? "chunked " : "", what);
+    return check_cuda(cudaDeviceSynchronize(), label);
+}
+
+/* The four public forwards. */
+static hecate_status forward_call(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T, const float *k,
+                                  const float *v, const float *q, const float *gates, float *state, float *y,
+                                  Mode m) {
+    hct::RuleArgs a;
+    if (n_seq && T && !y) return HECATE_E_NULL_ARG;
+    hecate_status st = begin(spec, n_seq, T, k, v, q, gates, state, m, &a);
+    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
+    a.state = state;
+    a.y = y;
+    int rule = (int)spec->rule;
+    return finish(m.chunked ? hct::launch_chunk_forward(rule, (int)n_seq, a) : hct::launch_forward(rule, (int)n_seq, a),
+                  m, "forward");
+}
+
+/* The four public backwards. */
+static hecate_status backward_call(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T, const float *k,
+                                   const float *v, const float *q, const float *gates, const float *state,
+                                   const float *dy, float *dk, float *dv, float *dq, float *dgates, float *work,
+                                   Mode m) {
+    hct::RuleArgs a;
+    if (n_seq && T && (!dy || !dk || !dv || !dq || !dgates || !work)) return HECATE_E_NULL_ARG;
+    hecate_status st = begin(spec, n_seq, T, k, v, q, gates, state, m, &a);
+    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
+    if (m.chunked && ((uintptr_t)work & 15) != 0)
+        return fail(HECATE_E_BAD_ARG, "the chunked backward's work must be 16-byte aligned (cudaMalloc's is)");
+    a.dy = dy;
+    a.dk = dk;
+    a.dv = dv;
+    a.dq = dq;
+    a.dgates = dgates;
+    a.work = work;
+    int rule = (int)spec->rule;
+    return finish(m.chunked ? hct::launch_chunk_backward(rule, (int)n_seq, a) : hct::launch_backward(rule, (int)n_seq, a),
+                  m, "backward");
+}
+
+hecate_status hecate_cuda_rule_forward(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                       const float *k, const float *v, const float *q, const float *gates,
+                                       float *state, float *y) {
+    return forward_call(spec, n_seq, T, k, v, q, gates, state, y, Mode{true, false, 0});
+}
+
+hecate_status hecate_cuda_rule_forward_async(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                             const float *k, const float *v, const float *q, const float *gates,
+                                             float *state, float *y, void *stream) {
+    return forward_call(spec, n_seq, T, k, v, q, gates, state, y, Mode{false, false, (cudaStream_t)stream});
 }
 
 hecate_status hecate_cuda_rule_forward_chunked(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                                                const float *k, const float *v, const float *q, const float *gates,
                                                float *state, float *y) {
-    hct::RuleArgs a;
-    if (n_seq && T && !y) return HECATE_E_NULL_ARG;
-    hecate_status st = prepare(spec, n_seq, T, k, v, q, gates, state, &a);
-    if (st == HECATE_OK) st = chunk_check(spec);
-    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
-    st = chunk_launch(spec, n_seq, state, y, &a);
-    return st == HECATE_OK ? check_cuda(cudaDeviceSynchronize(), "chunked forward") : st;
+    return forward_call(spec, n_seq, T, k, v, q, gates, state, y, Mode{true, true, 0});
 }
 
 hecate_status hecate_cuda_rule_forward_chunked_async(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                                                      const float *k, const float *v, const float *q,
                                                      const float *gates, float *state, float *y, void *stream) {
-    hct::RuleArgs a;
-    if (n_seq && T && !y) return HECATE_E_NULL_ARG;
-    hecate_status st = fill_args(spec, n_seq, T, k, v, q, gates, state, (cudaStream_t)stream, &a);
-    if (st == HECATE_OK) st = chunk_check(spec);
-    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
-    return chunk_launch(spec, n_seq, state, y, &a);
-}
-
-hecate_status hecate_cuda_rule_backward_chunked_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
-                                                    size_t *work_len) {
-    if (!spec || !work_len) return HECATE_E_NULL_ARG;
-    if (T > 0x7fffffffu || n_seq > 0x7fffffffu) return fail(HECATE_E_BAD_ARG, "n_seq and T must be below 2^31");
-    hecate_status st = chunk_check(spec);
-    if (st == HECATE_OK) *work_len = hct::chunk_backward_work((int)spec->d, (int)T, (int)n_seq);
-    return st;
-}
-
-hecate_status hecate_cuda_rule_backward_chunked(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
-                                                const float *k, const float *v, const float *q, const float *gates,
-                                                const float *state, const float *dy, float *dk, float *dv,
-                                                float *dq, float *dgates, float *work) {
-    hct::RuleArgs a;
-    if (n_seq && T && (!dy || !dk || !dv || !dq || !dgates || !work)) return HECATE_E_NULL_ARG;
-    hecate_status st = prepare(spec, n_seq, T, k, v, q, gates, state, &a);
-    if (st == HECATE_OK) st = chunk_check(spec);
-    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
-    st = backward_launch(spec, n_seq, dy, dk, dv, dq, dgates, work, &a, true);
-    return st == HECATE_OK ? check_cuda(cudaDeviceSynchronize(), "chunked backward") : st;
-}
-
-hecate_status hecate_cuda_rule_backward_chunked_async(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
-                                                      const float *k, const float *v, const float *q,
-                                                      const float *gates, const float *state, const float *dy,
-                                                      float *dk, float *dv, float *dq, float *dgates, float *work,
-                                                      void *stream) {
-    hct::RuleArgs a;
-    if (n_seq && T && (!dy || !dk || !dv || !dq || !dgates || !work)) return HECATE_E_NULL_ARG;
-    hecate_status st = fill_args(spec, n_seq, T, k, v, q, gates, state, (cudaStream_t)stream, &a);
-    if (st == HECATE_OK) st = chunk_check(spec);
-    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
-    return backward_launch(spec, n_seq, dy, dk, dv, dq, dgates, work, &a, true);
+    return forward_call(spec, n_seq, T, k, v, q, gates, state, y, Mode{false, true, (cudaStream_t)stream});
 }
 
 hecate_status hecate_cuda_rule_backward_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
@@ -296,27 +273,44 @@ hecate_status hecate_cuda_rule_backward_len(const hecate_rule_spec *spec, uint32
     return HECATE_OK;
 }
 
+hecate_status hecate_cuda_rule_backward_chunked_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                                    size_t *work_len) {
+    if (!spec || !work_len) return HECATE_E_NULL_ARG;
+    if (T > 0x7fffffffu || n_seq > 0x7fffffffu) return fail(HECATE_E_BAD_ARG, "n_seq and T must be below 2^31");
+    hecate_status st = chunk_check(spec);
+    if (st == HECATE_OK) *work_len = hct::chunk_backward_work((int)spec->d, (int)T, (int)n_seq);
+    return st;
+}
+
 hecate_status hecate_cuda_rule_backward(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                                         const float *k, const float *v, const float *q, const float *gates,
                                         const float *state, const float *dy, float *dk, float *dv, float *dq,
                                         float *dgates, float *work) {
-    hct::RuleArgs a;
-    if (n_seq && T && (!dy || !dk || !dv || !dq || !dgates || !work)) return HECATE_E_NULL_ARG;
-    hecate_status st = prepare(spec, n_seq, T, k, v, q, gates, state, &a);
-    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
-    st = backward_launch(spec, n_seq, dy, dk, dv, dq, dgates, work, &a);
-    return st == HECATE_OK ? check_cuda(cudaDeviceSynchronize(), "backward") : st;
+    return backward_call(spec, n_seq, T, k, v, q, gates, state, dy, dk, dv, dq, dgates, work, Mode{true, false, 0});
 }
 
 hecate_status hecate_cuda_rule_backward_async(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                                               const float *k, const float *v, const float *q, const float *gates,
                                               const float *state, const float *dy, float *dk, float *dv,
                                               float *dq, float *dgates, float *work, void *stream) {
-    hct::RuleArgs a;
-    if (n_seq && T && (!dy || !dk || !dv || !dq || !dgates || !work)) return HECATE_E_NULL_ARG;
-    hecate_status st = fill_args(spec, n_seq, T, k, v, q, gates, state, (cudaStream_t)stream, &a);
-    if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
-    return backward_launch(spec, n_seq, dy, dk, dv, dq, dgates, work, &a);
+    return backward_call(spec, n_seq, T, k, v, q, gates, state, dy, dk, dv, dq, dgates, work,
+                         Mode{false, false, (cudaStream_t)stream});
+}
+
+hecate_status hecate_cuda_rule_backward_chunked(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                                const float *k, const float *v, const float *q, const float *gates,
+                                                const float *state, const float *dy, float *dk, float *dv,
+                                                float *dq, float *dgates, float *work) {
+    return backward_call(spec, n_seq, T, k, v, q, gates, state, dy, dk, dv, dq, dgates, work, Mode{true, true, 0});
+}
+
+hecate_status hecate_cuda_rule_backward_chunked_async(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
+                                                      const float *k, const float *v, const float *q,
+                                                      const float *gates, const float *state, const float *dy,
+                                                      float *dk, float *dv, float *dq, float *dgates, float *work,
+                                                      void *stream) {
+    return backward_call(spec, n_seq, T, k, v, q, gates, state, dy, dk, dv, dq, dgates, work,
+                         Mode{false, true, (cudaStream_t)stream});
 }
 
 } /* extern "C" */
