@@ -151,6 +151,16 @@ def test_chunked_forward_at_extreme_decay(alpha):
     assert_close(got_s, want_s, REL, "final state")
 
 
+def test_chunked_forward_passes_nan_on():
+    """alpha > 1 (no sigmoid gives it) makes log(1 - alpha) NaN: the reads from that token on and
+    the final state are NaN, never a silent "forget all"; the tensor cores' operand split keeps it."""
+    q, k, v, gates, _, state = rule_inputs("delta", 1, 1, 40, 32, seed=16)
+    gates["alpha"][:, :, 3] = 1.5
+    got_o, got_s = ops.run("delta", q, k, v, gates, initial_state=state, backend="cuda-chunk")
+    assert np.isfinite(got_o[:, :, :3]).all()
+    assert np.isnan(got_o[:, :, 3:]).all() and np.isnan(got_s).all()
+
+
 def test_chunked_forward_over_many_sequences_at_width_128():
     """1024 sequences (a grid of 4096 scan blocks and 1024 x 4 prep blocks): every one matches."""
     q, k, v, gates, _, state = rule_inputs("delta", 256, 4, 40, 128, seed=13)
