@@ -151,10 +151,11 @@ def test_chunked_forward_at_extreme_decay(alpha):
     assert_close(got_s, want_s, REL, "final state")
 
 
-def test_chunked_forward_passes_nan_on():
+@pytest.mark.parametrize("width", [32, 128], ids=["cuda-cores", "tensor-cores"])
+def test_chunked_forward_passes_nan_on(width):
     """alpha > 1 (no sigmoid gives it) makes log(1 - alpha) NaN: the reads from that token on and
     the final state are NaN, never a silent "forget all"; the tensor cores' operand split keeps it."""
-    q, k, v, gates, _, state = rule_inputs("delta", 1, 1, 40, 32, seed=16)
+    q, k, v, gates, _, state = rule_inputs("delta", 1, 1, 40, width, seed=16)
     gates["alpha"][:, :, 3] = 1.5
     got_o, got_s = ops.run("delta", q, k, v, gates, initial_state=state, backend="cuda-chunk")
     assert np.isfinite(got_o[:, :, :3]).all()

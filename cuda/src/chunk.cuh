@@ -1,11 +1,10 @@
-/* cuda/src/chunk.cuh — what the chunked forward and backward (chunk_forward.cu,
+/* cuda/src/chunk.cuh — what the chunked forwards and backward (chunk_cores.cuh, chunk_tensor.cuh,
  * chunk_backward.cu; docs/CUDA.md "Chunked forward") share: the chunk length, loading a
- * chunk's token rows, the scan of its decays, the Gram products of its keys and queries (on the
- * tensor cores) and the triangular solves of the UT transform, all on shared memory. */
+ * chunk's token rows, the scan of its decays, the Gram products of its keys and queries and
+ * the triangular solves of the UT transform, all on shared memory. */
 #ifndef HECATE_CUDA_CHUNK_CUH
 #define HECATE_CUDA_CHUNK_CUH
 #include "dispatch.cuh"
-#include "mma.cuh"
 
 namespace hct {
 
@@ -24,6 +23,27 @@ struct Decay {
         return {p, p + CHUNK, p + 2 * CHUNK, p + 3 * CHUNK, p + 4 * CHUNK, p + 5 * CHUNK, p + 6 * CHUNK};
     }
     static constexpr int FLOATS = 6 * CHUNK + 4;
+};
+
+/* The CUDA-core forward's block (chunk_cores.cuh; the backward's state tiles) at padded width D:
+ * NT = C D / 8 threads.  In the products each holds a 4 x 4 tile
+ * of [W; Gamma Q] S_0 (C / 2 row tiles of four rows, TC = D / 4 column tiles) and a TJ x 4
+ * tile of the state (C / 2 row tiles of TJ rows), a warp's 32 tiles LC column tiles by
+ * LM row tiles, so that a warp reads at most 8 float4 of a shared row at once (one shared-
+ * memory wavefront).  In the triangular solve each thread takes one of the 2 D right-hand
+ * sides, in the Gram products PR pairs (t, s).  P, LP: row pitches of the token rows and of L
+ * (float4-aligned).  At D = 128 the block takes 110 KB of shared memory: two fit an SM. */
+template <int D> struct Chunk {
+    static constexpr int C = CHUNK, NT = C * D / 8, TC = D / 4, TJ = 2 * D / C, NW = NT / 32;
+    static constexpr int LC = TC < 8 ? TC : 8, LM = 32 / LC, WM = (C / 2) / LM, PR = C * C / NT;
+    static constexpr int P = D + 4, LP = C + 4;
+    static_assert((C / 2) * TC == NT && NT == 2 * D && NW * 32 == NT && WM * LM == C / 2 && PR * NT == C * C,
+                  "one tile of each kind per thread");
+    /* shared memory, in floats: the state, token rows k, q, v (v turns into U), W^T and
+     * (Gamma Q)^T, L, A^T, and the chunk's Decay */
+    static constexpr size_t S = 0, K = S + (size_t)D * D, Q = K + C * P, V = Q + C * P, WT = V + C * P,
+                            QT = WT + (size_t)D * C, L = QT + (size_t)D * C, AT = L + C * LP, SC = AT + C * C,
+                            FLOATS = SC + Decay::FLOATS;
 };
 
 /* Rows t0 .. t0+CHUNK of one sequence's (T, d) array `src` into a (CHUNK, pitch) tile, zeros
@@ -85,43 +105,28 @@ __device__ __forceinline__ void decay_scan(const Decay &s, const float *gates, i
     if (lane == 0) s.end[0] = expf(last);
 }
 
-/* The chunk's Gram products on the tensor cores, KK^T and QK^T (C x C each, two 16 x 8 tiles
- * each, k rows of pitch PK, q rows of pitch PQ), a tile a warp: L (C x LP) gets theta_t
- * gamma_{t-1} / gamma_s <k_t, k_s> below the diagonal, A (C x LP) gamma_t / gamma_s <q_t, k_s> on
- * and below it, kk (C x LP) <k_t, k_s> when given.  Columns 2 i, 2 i + 1 of each eight stand in
- * the places of i, i + 4 (mma.cuh, "paired k"), so that every lane reads two adjacent floats. */
+/* <k_t, k_s> and <q_t, k_s> of pairs (t, s) = (i mod C, i / C) for i = tid, tid + NT, ...
+ * (k rows of pitch PK, q rows of pitch PQ):
+ * kk (C x LP) gets <k_t, k_s> when given, L (C x LP) theta_t gamma_{t-1} / gamma_s <k_t, k_s>
+ * below the diagonal, A gamma_t / gamma_s <q_t, k_s> on and below it, at A[s * C + t]
+ * (a_transposed) or A[t * LP + s]. */
 template <int D, int NT, bool ERROR>
-__device__ __forceinline__ void gram(const float *sK, int PK, const float *sQ, int PQ, const Decay &s, float *L,
-                                     float *A, float *kk_out, int tid) {
-    constexpr int LP = CHUNK + 4, NW = NT / 32;
-    const int lane = tid % 32, g = lane / 4, i = lane % 4;
-    for (int tile = tid / 32; tile < 4; tile += NW) {
-        const bool qk = tile >= 2;
-        const int n0 = 8 * (tile % 2), pitch = qk ? PQ : PK;
-        const float *top = (qk ? sQ : sK) + g * pitch + 2 * i, *bottom = top + 8 * pitch;
-        const float *right = sK + (n0 + g) * PK + 2 * i; /* K^T: b[k][n] = k_n[k] */
-        float c[4] = {};
-#pragma unroll 4
-        for (int k0 = 0; k0 < D; k0 += 8) {
-            const float2 a0 = *(const float2 *)(top + k0), a1 = *(const float2 *)(bottom + k0);
-            const float2 b = *(const float2 *)(right + k0);
-            FragA fa;
-            fa.set(0, a0.x), fa.set(1, a1.x), fa.set(2, a0.y), fa.set(3, a1.y);
-            FragB fb;
-            fb.set(0, b.x), fb.set(1, b.y);
-            mma3_tf32(c, fa, fb);
+__device__ __forceinline__ void gram(const float *sK, int PK, const float *sQ, int PQ, const Decay &s, float *L, float *A,
+                                     bool a_transposed, float *kk_out, int tid) {
+    constexpr int C = CHUNK, LP = C + 4;
+    for (int i = tid; i < C * C; i += NT) {
+        const int t = i % C, u = i / C;
+        float kk = 0.0f, qk = 0.0f;
+        for (int j = 0; j < D; j += 4) {
+            float4 kt = *(const float4 *)(sK + t * PK + j), qt = *(const float4 *)(sQ + t * PQ + j);
+            float4 ks = *(const float4 *)(sK + u * PK + j);
+            kk += kt.x * ks.x + kt.y * ks.y + kt.z * ks.z + kt.w * ks.w;
+            qk += qt.x * ks.x + qt.y * ks.y + qt.z * ks.z + qt.w * ks.w;
         }
-#pragma unroll
-        for (int r = 0; r < 4; r++) {
-            const int t = g + 8 * (r / 2), u = n0 + 2 * i + r % 2;
-            if (qk) {
-                A[t * LP + u] = u <= t ? expf(s.b[t] - s.b[u]) * c[r] : 0.0f;
-            } else {
-                const float prev = t ? s.b[t - 1] : 0.0f;
-                L[t * LP + u] = ERROR && u < t ? s.theta[t] * expf(prev - s.b[u]) * c[r] : 0.0f;
-                if (kk_out) kk_out[t * LP + u] = c[r];
-            }
-        }
+        const float prev = t ? s.b[t - 1] : 0.0f;
+        L[t * LP + u] = ERROR && u < t ? s.theta[t] * expf(prev - s.b[u]) * kk : 0.0f;
+        A[a_transposed ? u * C + t : t * LP + u] = u <= t ? expf(s.b[t] - s.b[u]) * qk : 0.0f;
+        if (kk_out) kk_out[t * LP + u] = kk;
     }
 }
 

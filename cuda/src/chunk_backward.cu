@@ -7,19 +7,9 @@
 
 namespace hct {
 
-/* Thread tid's TJ x 4 tile of a (D, D) matrix in a block of NT = 2 D threads: C / 2 row tiles of
- * TJ = 2 D / C rows by TC = D / 4 column tiles of four columns, a warp's 32 tiles LC column tiles
- * by LM row tiles, so that a warp reads at most 8 float4 of a shared row at once (one shared-
- * memory wavefront). */
-template <int D> struct StateTile {
-    static constexpr int C = CHUNK, NT = 2 * D, TC = D / 4, TJ = 2 * D / C, LC = TC < 8 ? TC : 8, LM = 32 / LC,
-                         WM = (C / 2) / LM;
-    static_assert((C / 2) * TC == NT && WM * LM == C / 2, "one tile per thread");
-};
-
 /* The block at padded width D: NT = 2 D threads.  Thread tid owns column (or row) c = tid mod D
- * of the chunk's (C, D) products for tokens h C/2 .. h C/2 + C/2, h = tid / D; and a StateTile
- * of the (D, D) state gradient.  Shared memory, in
+ * of the chunk's (C, D) products for tokens h C/2 .. h C/2 + C/2, h = tid / D; and a TJ x 4
+ * tile of the (D, D) state gradient (the forward's tile map, Chunk<D>).  Shared memory, in
  * floats (P = D + 4): S0 and dS (D, P); token rows k, q, v, dy, U0, U, W, dU, dW and a (C, D)
  * reduction buffer (C, P each); KK, L, A, dA, dKK, dQK and two exponent gradients (C, LP);
  * the Decay; per-token sums. */
@@ -73,7 +63,7 @@ template <int D> __device__ __forceinline__ float row_dot(const float *X, const 
 template <int D, bool ERROR>
 __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleArgs a) {
     using B = ChunkBack<D>;
-    using Tile = StateTile<D>;
+    using Tile = Chunk<D>; /* the forward's tile map, for the state gradient */
     constexpr int C = B::C, NT = B::NT, H = B::H, P = B::P, LP = B::LP;
     extern __shared__ float4 smem4[];
     float *sm = (float *)smem4;
@@ -103,16 +93,8 @@ __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleAr
         load_rows<D, NT>(sV, P, a.v + base, t0, T, d, vec, tid);
         load_rows<D, NT>(sDY, P, a.dy + base, t0, T, d, vec, tid);
         if (tid < 32) decay_scan<ERROR>(dec, a.gates + gbase, a.n_gates, t0, T, lane);
-        if (ch > 0) { /* the previous chunk's rows and checkpoint, for the next pass */
-            prefetch_rows<NT>(a.k + base, t0 - C, T, d, tid);
-            prefetch_rows<NT>(a.q + base, t0 - C, T, d, tid);
-            prefetch_rows<NT>(a.v + base, t0 - C, T, d, tid);
-            prefetch_rows<NT>(a.dy + base, t0 - C, T, d, tid);
-            prefetch_rows<NT>(a.gates + gbase, t0 - C, T, a.n_gates, tid);
-            prefetch_l2<NT>(ckpt - D * D, (size_t)D * D * sizeof(float), tid);
-        }
         __syncthreads();
-        gram<D, NT, ERROR>(sK, P, sQ, P, dec, sL, sA, sKK, tid);
+        gram<D, NT, ERROR>(sK, P, sQ, P, dec, sL, sA, false, sKK, tid);
         __syncthreads();
         {   /* U0 and W, natural layout */
             float x[C];

@@ -1,6 +1,6 @@
-/* cuda/src/mma.cuh — float32 matrix products on the tensor cores (docs/CUDA.md "Tensor cores"):
- * one warp's 16 x 8 x 8 TF32 product (mma.sync, sm_80 and later) and the split of a float into
- * two TF32 parts, so that three TF32 products keep about float32's accuracy. */
+/* cuda/src/mma.cuh — float32 matrix products on the tensor cores (docs/CUDA.md "Tensor cores in
+ * float32 accuracy"): one warp's 16 x 8 x 8 TF32 product (mma.sync, sm_80 and later) and the
+ * split of a float into two TF32 parts, so that three TF32 products keep about float32's accuracy. */
 #ifndef HECATE_CUDA_MMA_CUH
 #define HECATE_CUDA_MMA_CUH
 #include <cstdint>
@@ -30,11 +30,6 @@ __device__ __forceinline__ void mma_tf32(float (&c)[4], const uint32_t (&a)[4], 
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
-
-/* Paired k: a sum over k may take k in any order: with k = 2 i and 2 i + 1 in the places of i and i + 4
- * (within each eight), a lane's two k of an A or B fragment are adjacent in a row-major
- * matrix (one 8-byte load), and an accumulator tile's columns 2 i, 2 i + 1 serve directly as
- * the A fragment of a product over them. */
 
 /* A warp's 16 x 8 A fragment and 8 x 8 B fragment, each split in TF32 parts. */
 struct FragA {
