@@ -170,7 +170,8 @@ def rule_backward_len(spec: dict, n_seq: int, T: int, chunked: bool = False) -> 
 
 
 def chunked_runs(spec: dict) -> bool:
-    """Whether the chunked forward and backward run this rule spec (delta and hebbian)."""
+    """Whether the chunked forward and backward run this rule spec (delta and hebbian) on the
+    current GPU (whose blocks must hold their shared memory at the spec's width)."""
     ffi, lib = _ready()
     return lib.hecate_cuda_rule_backward_chunked_len(_spec(spec), 0, 0, ffi.new("size_t *")) == 0
 

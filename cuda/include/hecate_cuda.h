@@ -102,9 +102,10 @@ hecate_status hecate_cuda_rule_backward_async(const hecate_rule_spec *spec, uint
  * Arguments, gates and statuses as hecate_cuda_rule_forward; alpha must lie
  * in [0, 1] (a sigmoid's range: above 1 the outputs are NaN, where the
  * token-by-token forward would flip the state's sign); alpha = 1 (nothing
- * kept) counts as keeping e^-80 of the state.  Other rules:
- * HECATE_E_UNSUPPORTED.  Its gradients: hecate_cuda_rule_backward_chunked (below) or
- * hecate_cuda_rule_backward. */
+ * kept) counts as keeping e^-80 of the state.  Other rules, and a GPU whose
+ * blocks cannot hold the kernel's shared memory at this width (~100 KB at
+ * widths above 64: not sm_86, sm_89): HECATE_E_UNSUPPORTED.  Its gradients:
+ * hecate_cuda_rule_backward_chunked (below) or hecate_cuda_rule_backward. */
 hecate_status hecate_cuda_rule_forward_chunked(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                                                const float *k, const float *v, const float *q, const float *gates,
                                                float *state, float *y);
@@ -119,7 +120,10 @@ hecate_status hecate_cuda_rule_forward_chunked_async(const hecate_rule_spec *spe
  * chunk by chunk in reverse (docs/CUDA.md "Chunked backward"): a chunked forward first stores
  * the state at every chunk's start in `work` (backward_chunked_len scalars: d_pad^2 a chunk of
  * 16 tokens and sequence, d_pad the width padded to 16, 32, 64 or 128; 16-byte aligned, else
- * HECATE_E_BAD_ARG).  Where alpha = 1 (the e^-80 floor), d alpha is 0. */
+ * HECATE_E_BAD_ARG).  Where alpha = 1 (the e^-80 floor), d alpha is 0.  The _len call
+ * also says whether the current GPU runs the pair at this width: HECATE_E_UNSUPPORTED
+ * where its blocks cannot hold the backward's shared memory (~226 KB at widths above 64:
+ * sm_90 only; ~88 KB at 33-64). */
 hecate_status hecate_cuda_rule_backward_chunked_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                                                     size_t *work_len);
 hecate_status hecate_cuda_rule_backward_chunked(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,

@@ -174,6 +174,28 @@ static hecate_status chunk_check(const hecate_rule_spec *spec) {
     return st;
 }
 
+/* Whether the current device gives a block the shared memory the chunked kernels take at this
+ * width: the forward's, and with `backward` the backward's too (its call runs both).  The
+ * chunked backward at width 128 needs ~226 KB (sm_90), the forward ~100 KB (not sm_86, sm_89);
+ * where they do not fit, HECATE_E_UNSUPPORTED (the token-by-token calls run there). */
+static hecate_status chunk_fits(const hecate_rule_spec *spec, bool backward) {
+    int device = 0, have = 0;
+    hecate_status st = check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+    if (st == HECATE_OK)
+        st = check_cuda(cudaDeviceGetAttribute(&have, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+                        "cudaDeviceGetAttribute");
+    if (st != HECATE_OK) return st;
+    const int d = (int)spec->d;
+    const size_t fwd = hct::chunk_forward_smem(d), bwd = backward ? hct::chunk_backward_smem(d) : 0;
+    const size_t need = fwd > bwd ? fwd : bwd;
+    if (need > (size_t)have)
+        return fail(HECATE_E_UNSUPPORTED,
+                    "the chunked %s at width %d needs %zu bytes of shared memory a block; this GPU gives %d "
+                    "(the token-by-token calls run here)",
+                    backward ? "backward" : "forward", d, need, have);
+    return HECATE_OK;
+}
+
 /* How a call runs: `sync` probes the device, checks the incoming state, launches on the default
  * stream and waits (the plain calls); else it only launches on `stream` (the _async calls).
  * `chunked`: the chunked kernels (chunk_forward.cu, chunk_backward.cu), their rules checked. */
@@ -208,6 +230,7 @@ static hecate_status forward_call(const hecate_rule_spec *spec, uint32_t n_seq, 
     hct::RuleArgs a;
     if (n_seq && T && !y) return HECATE_E_NULL_ARG;
     hecate_status st = begin(spec, n_seq, T, k, v, q, gates, state, m, &a);
+    if (st == HECATE_OK && m.chunked) st = chunk_fits(spec, false);
     if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
     a.state = state;
     a.y = y;
@@ -224,6 +247,7 @@ static hecate_status backward_call(const hecate_rule_spec *spec, uint32_t n_seq,
     hct::RuleArgs a;
     if (n_seq && T && (!dy || !dk || !dv || !dq || !dgates || !work)) return HECATE_E_NULL_ARG;
     hecate_status st = begin(spec, n_seq, T, k, v, q, gates, state, m, &a);
+    if (st == HECATE_OK && m.chunked) st = chunk_fits(spec, true);
     if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
     if (m.chunked && ((uintptr_t)work & 15) != 0)
         return fail(HECATE_E_BAD_ARG, "the chunked backward's work must be 16-byte aligned (cudaMalloc's is)");
@@ -278,6 +302,7 @@ hecate_status hecate_cuda_rule_backward_chunked_len(const hecate_rule_spec *spec
     if (!spec || !work_len) return HECATE_E_NULL_ARG;
     if (T > 0x7fffffffu || n_seq > 0x7fffffffu) return fail(HECATE_E_BAD_ARG, "n_seq and T must be below 2^31");
     hecate_status st = chunk_check(spec);
+    if (st == HECATE_OK) st = chunk_fits(spec, true);
     if (st == HECATE_OK) *work_len = hct::chunk_backward_work((int)spec->d, (int)T, (int)n_seq);
     return st;
 }

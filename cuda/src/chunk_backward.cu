@@ -280,4 +280,14 @@ cudaError_t launch_chunk_backward(int rule, int n_seq, const RuleArgs &a) {
     return by_rule<ChunkBackLaunch>(rule, n_seq, a);
 }
 
+size_t chunk_backward_smem(int d) {
+    switch (padded_width(d)) {
+    case 16: return ChunkBack<16>::FLOATS * sizeof(float);
+    case 32: return ChunkBack<32>::FLOATS * sizeof(float);
+    case 64: return ChunkBack<64>::FLOATS * sizeof(float);
+    case 128: return ChunkBack<128>::FLOATS * sizeof(float);
+    default: return 0;
+    }
+}
+
 } /* namespace hct */

@@ -8,12 +8,16 @@
 
 namespace hct {
 
+/* The shared memory of the kernel that runs width D. */
+template <int D> static constexpr size_t smem_at() {
+    return (D == 128 ? ChunkFwd<D>::FLOATS : Chunk<D>::FLOATS) * sizeof(float);
+}
+
 template <int D, bool ERROR> static cudaError_t chunk_forward_at(int n_seq, const RuleArgs &a) {
     if constexpr (D == 128)
-        return launch_with_smem(chunk_tensor_kernel<D, ERROR>, n_seq, ChunkFwd<D>::NT,
-                                ChunkFwd<D>::FLOATS * sizeof(float), a);
+        return launch_with_smem(chunk_tensor_kernel<D, ERROR>, n_seq, ChunkFwd<D>::NT, smem_at<D>(), a);
     else
-        return launch_with_smem(chunk_cores_kernel<D, ERROR>, n_seq, Chunk<D>::NT, Chunk<D>::FLOATS * sizeof(float), a);
+        return launch_with_smem(chunk_cores_kernel<D, ERROR>, n_seq, Chunk<D>::NT, smem_at<D>(), a);
 }
 
 struct ChunkLaunch {
@@ -28,6 +32,16 @@ bool chunk_forward_runs(int rule) { return rule == RULE_DELTA || rule == RULE_HE
 
 cudaError_t launch_chunk_forward(int rule, int n_seq, const RuleArgs &a) {
     return by_rule<ChunkLaunch>(rule, n_seq, a);
+}
+
+size_t chunk_forward_smem(int d) {
+    switch (padded_width(d)) {
+    case 16: return smem_at<16>();
+    case 32: return smem_at<32>();
+    case 64: return smem_at<64>();
+    case 128: return smem_at<128>();
+    default: return 0;
+    }
 }
 
 } /* namespace hct */

@@ -35,6 +35,9 @@ bool chunk_forward_runs(int rule);
 cudaError_t launch_chunk_forward(int rule, int n_seq, const RuleArgs &args);
 size_t chunk_backward_work(int d, int T, int n_seq);
 cudaError_t launch_chunk_backward(int rule, int n_seq, const RuleArgs &args);
+/* Bytes of shared memory a block of the chunked forward / backward takes at width d (0 past 128). */
+size_t chunk_forward_smem(int d);
+size_t chunk_backward_smem(int d);
 
 } /* namespace hct */
 #endif
