@@ -2,6 +2,7 @@
  * checks (what the CUDA kernels implement, in words when they do not), the
  * memory helpers and the launches, every failure a status plus a message. */
 #include <stdarg.h>
+#include <atomic>
 #include <stdio.h>
 
 #include "errors.cuh"
@@ -38,7 +39,9 @@ hecate_status all_finite(const float *x, size_t n, const char *what) {
     st = check_cuda(cudaMemset(flag, 0, sizeof(int)), "cudaMemset");
     if (st == HECATE_OK) {
         find_nonfinite<<<256, 256>>>(x, n, flag);
-        st = check_cuda(cudaMemcpy(&found, flag, sizeof(int), cudaMemcpyDeviceToHost), "finite check");
+        st = check_cuda(cudaGetLastError(), "finite check launch"); /* else a kernel that never ran reads as "finite" */
+        if (st == HECATE_OK)
+            st = check_cuda(cudaMemcpy(&found, flag, sizeof(int), cudaMemcpyDeviceToHost), "finite check");
     }
     cudaFree(flag);
     if (st == HECATE_OK && found) return fail(HECATE_E_NONFINITE, "%s holds NaN or Inf", what);
@@ -125,6 +128,12 @@ hecate_status hecate_cuda_rule_check(const hecate_rule_spec *spec, uint32_t *n_g
     return HECATE_OK;
 }
 
+/* n_seq and T as the kernels count them: ints, T stepped 16 tokens at a time (T + 16 an int). */
+static bool counts_fit(uint32_t n_seq, uint32_t T) { return n_seq <= 0x7fffffffu && T <= 0x7fffffefu; }
+static hecate_status counts_refused(void) {
+    return fail(HECATE_E_BAD_ARG, "n_seq must be below 2^31 and T below 2^31 - 16");
+}
+
 /* Check the spec and the pointers, fill the launch arguments shared by both
  * directions (host work only: no device call, so it may run while a stream
  * is being captured into a CUDA graph). */
@@ -135,7 +144,7 @@ static hecate_status fill_args(const hecate_rule_spec *spec, uint32_t n_seq, uin
     size_t state_len = 0;
     if (!spec || !state) return HECATE_E_NULL_ARG;
     if (n_seq && T && (!k || !v || !q || !gates)) return HECATE_E_NULL_ARG;
-    if (T > 0x7fffffffu || n_seq > 0x7fffffffu) return fail(HECATE_E_BAD_ARG, "n_seq and T must be below 2^31");
+    if (!counts_fit(n_seq, T)) return counts_refused();
     hecate_status st = hecate_cuda_rule_check(spec, &n_gates, &state_len);
     if (st != HECATE_OK) return st;
     *a = hct::RuleArgs{};
@@ -179,12 +188,18 @@ static hecate_status chunk_check(const hecate_rule_spec *spec) {
  * chunked backward at width 128 needs ~226 KB (sm_90), the forward ~100 KB (not sm_86, sm_89);
  * where they do not fit, HECATE_E_UNSUPPORTED (the token-by-token calls run there). */
 static hecate_status chunk_fits(const hecate_rule_spec *spec, bool backward) {
+    /* each device's limit, asked once (before a CUDA graph's capture, where the first calls warm up) */
+    static std::atomic<int> limits[64];
     int device = 0, have = 0;
     hecate_status st = check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-    if (st == HECATE_OK)
+    if (st != HECATE_OK) return st;
+    have = device >= 0 && device < 64 ? limits[device].load(std::memory_order_relaxed) : 0;
+    if (have == 0) {
         st = check_cuda(cudaDeviceGetAttribute(&have, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
                         "cudaDeviceGetAttribute");
-    if (st != HECATE_OK) return st;
+        if (st != HECATE_OK) return st;
+        if (device >= 0 && device < 64) limits[device].store(have, std::memory_order_relaxed);
+    }
     const int d = (int)spec->d;
     const size_t fwd = hct::chunk_forward_smem(d), bwd = backward ? hct::chunk_backward_smem(d) : 0;
     const size_t need = fwd > bwd ? fwd : bwd;
@@ -291,6 +306,7 @@ hecate_status hecate_cuda_rule_backward_len(const hecate_rule_spec *spec, uint32
     uint32_t n_gates = 0;
     size_t state_len = 0;
     if (!work_len) return HECATE_E_NULL_ARG;
+    if (!counts_fit(n_seq, T)) return counts_refused();
     hecate_status st = hecate_cuda_rule_check(spec, &n_gates, &state_len);
     if (st != HECATE_OK) return st;
     *work_len = hct::backward_work((int)spec->rule, (int)spec->d, (int)T, (int)n_seq);
@@ -300,7 +316,7 @@ hecate_status hecate_cuda_rule_backward_len(const hecate_rule_spec *spec, uint32
 hecate_status hecate_cuda_rule_backward_chunked_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                                                     size_t *work_len) {
     if (!spec || !work_len) return HECATE_E_NULL_ARG;
-    if (T > 0x7fffffffu || n_seq > 0x7fffffffu) return fail(HECATE_E_BAD_ARG, "n_seq and T must be below 2^31");
+    if (!counts_fit(n_seq, T)) return counts_refused();
     hecate_status st = chunk_check(spec);
     if (st == HECATE_OK) st = chunk_fits(spec, true);
     if (st == HECATE_OK) *work_len = hct::chunk_backward_work((int)spec->d, (int)T, (int)n_seq);
