@@ -207,7 +207,7 @@ static inline void linear_vecs(const real *W, const real *X, uint32_t nt, uint32
         for (uint32_t t = 0; t < nt; t++) { /* the tokens' loads of w are one (nothing is stored between) */
             hct_vec xi = HCT_VSPLAT(X[(size_t)t * din + i]);
             for (uint32_t v = 0; v < nv; v++)
-                acc[t * nv + v] = HCT_VADD(acc[t * nv + v], HCT_VMUL(xi, HCT_VLOAD(w + v * HCT_LANES)));
+                acc[t * nv + v] = HCT_VMADD(acc[t * nv + v], xi, HCT_VLOAD(w + v * HCT_LANES));
         }
     }
     for (uint32_t t = 0; t < nt; t++)
@@ -255,7 +255,7 @@ void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t
         const real *x = X + (size_t)t * din;
         for (uint32_t o = vec_cols; o < dout; o++) {
             real a = 0;
-            for (uint32_t i = 0; i < din; i++) a += x[i] * W[(size_t)i * dout + o];
+            for (uint32_t i = 0; i < din; i++) a = hct_madd(a, x[i], W[(size_t)i * dout + o]);
             Y[(size_t)t * dout + o] = a;
         }
     }
@@ -297,7 +297,7 @@ static void linear_cols(const real *W, const real *X, uint32_t nt, uint32_t din,
         const real *x = X + (size_t)t * din;
         for (uint32_t o = o0 + done; o < o0 + nb; o++) {
             real a = 0;
-            for (uint32_t i = 0; i < din; i++) a += x[i] * W[(size_t)i * dout + o];
+            for (uint32_t i = 0; i < din; i++) a = hct_madd(a, x[i], W[(size_t)i * dout + o]);
             Y[(size_t)t * dout + o] = a;
         }
     }
@@ -327,7 +327,7 @@ static void weight_grad_cols(const real *X, const real *dY, uint32_t T, uint32_t
             hct_vec xt = HCT_VSPLAT(X[(size_t)t * din + i]);
             const real *dy = dY + (size_t)t * dout + o0;
             for (uint32_t v = 0; v < LIN_VECS; v++)
-                acc[v] = HCT_VADD(acc[v], HCT_VMUL(xt, HCT_VLOAD(dy + v * HCT_LANES)));
+                acc[v] = HCT_VMADD(acc[v], xt, HCT_VLOAD(dy + v * HCT_LANES));
         }
         for (uint32_t v = 0; v < LIN_VECS; v++) HCT_VSTORE(g + v * HCT_LANES, acc[v]);
         return;

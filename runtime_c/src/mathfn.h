@@ -35,9 +35,25 @@ extern const double hct_inv_fact[14];
  * 10000^(-2i/head_dim)); computed in double (no libm), rounded once to real.  head_dim even. */
 void hct_rope_table(real *table, uint32_t window, uint32_t head_dim);
 
+/* acc + a b: fused (one rounding) where the build targets x86 FMA (-march=native on a core
+ * with it; HECATE_NO_FMA keeps the two roundings), else a multiply and an add.  Every
+ * accumulation of the kernels goes through it (or HCT_VMADD, its lane-vector form), and so
+ * does every other path that computes the same element, so each element is rounded alike
+ * whichever path or block size computes it (MATH §6, DECISIONS D77); a build with FMA and one
+ * without differ in the last bits, as builds may. */
+#if defined(__FMA__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(HECATE_NO_FMA)
+#define HCT_FMA 1
+#define hct_madd(acc, a, b)                                                                  \
+    (sizeof(real) == 4 ? (real)__builtin_fmaf((float)(a), (float)(b), (float)(acc))        \
+                       : (real)__builtin_fma((double)(a), (double)(b), (double)(acc)))
+#else
+#define HCT_FMA 0
+#define hct_madd(acc, a, b) ((acc) + (a) * (b))
+#endif
+
 /* y += s * x */
 static inline void hct_axpy(real *y, real s, const real *x, uint32_t n) {
-    for (uint32_t i = 0; i < n; i++) y[i] += s * x[i];
+    for (uint32_t i = 0; i < n; i++) y[i] = hct_madd(y[i], s, x[i]);
 }
 
 /* A lane vector of `real` as wide as the target's SIMD registers (32 bytes
@@ -61,6 +77,14 @@ typedef real hct_vec __attribute__((vector_size(HCT_VEC_BYTES), aligned(sizeof(r
 #define HCT_VADD(a, b) ((a) + (b))
 #define HCT_VSUB(a, b) ((a) - (b))
 #define HCT_VMUL(a, b) ((a) * (b))
+#if HCT_FMA
+#include <immintrin.h>
+#define HCT_VMADD_PS(acc, a, b) ((hct_vec)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(acc)))
+#define HCT_VMADD_PD(acc, a, b) ((hct_vec)_mm256_fmadd_pd((__m256d)(a), (__m256d)(b), (__m256d)(acc)))
+#define HCT_VMADD(acc, a, b) (sizeof(real) == 4 ? HCT_VMADD_PS(acc, a, b) : HCT_VMADD_PD(acc, a, b))
+#else
+#define HCT_VMADD(acc, a, b) HCT_VADD((acc), HCT_VMUL((a), (b)))
+#endif
 /* -0.0 + x == x for every x (signed zeros and NaN included): an exact broadcast */
 #define HCT_VSPLAT(x) ((-(hct_vec){0}) + (real)(x))
 #else
@@ -71,13 +95,20 @@ static inline hct_vec hct_vadd_(hct_vec a, hct_vec b) { for (uint32_t i = 0; i <
 static inline hct_vec hct_vsub_(hct_vec a, hct_vec b) { for (uint32_t i = 0; i < HCT_LANES; i++) a.v[i] -= b.v[i]; return a; }
 static inline hct_vec hct_vmul_(hct_vec a, hct_vec b) { for (uint32_t i = 0; i < HCT_LANES; i++) a.v[i] *= b.v[i]; return a; }
 static inline hct_vec hct_vsplat_(real x) { hct_vec r; for (uint32_t i = 0; i < HCT_LANES; i++) r.v[i] = x; return r; }
+static inline hct_vec hct_vmadd_(hct_vec acc, hct_vec a, hct_vec b) {
+    for (uint32_t i = 0; i < HCT_LANES; i++) acc.v[i] = hct_madd(acc.v[i], a.v[i], b.v[i]);
+    return acc;
+}
 #define HCT_VLOAD(p) hct_vload_(p)
 #define HCT_VSTORE(p, v) hct_vstore_((p), (v))
 #define HCT_VADD(a, b) hct_vadd_((a), (b))
 #define HCT_VSUB(a, b) hct_vsub_((a), (b))
 #define HCT_VMUL(a, b) hct_vmul_((a), (b))
 #define HCT_VSPLAT(x) hct_vsplat_(x)
+#define HCT_VMADD(acc, a, b) hct_vmadd_((acc), (a), (b))
 #endif
+
+
 
 /* 1 when lane vectors live in SIMD registers (SSE/AVX, NEON, wasm SIMD128).
  * Without them (a Cortex-M4F) GCC keeps each hct_vec in memory, a load and
@@ -131,10 +162,10 @@ typedef struct hct_sum4 { real c0, c1, c2, c3; } hct_sum4;
 /* s += xi w[0..4): per column the lane operations of the vector kernels, xi
  * times the weight, then the add, so every column gets the same bits. */
 static inline hct_sum4 hct_mac4(hct_sum4 s, real xi, real w0, real w1, real w2, real w3) {
-    s.c0 += xi * w0;
-    s.c1 += xi * w1;
-    s.c2 += xi * w2;
-    s.c3 += xi * w3;
+    s.c0 = hct_madd(s.c0, xi, w0);
+    s.c1 = hct_madd(s.c1, xi, w1);
+    s.c2 = hct_madd(s.c2, xi, w2);
+    s.c3 = hct_madd(s.c3, xi, w3);
     return s;
 }
 
@@ -186,20 +217,20 @@ static inline real hct_dot(const real *a, const real *b, uint32_t n) {
     if (HCT_LANES == 4) {
         hct_sum4 acc = {0, 0, 0, 0};
         for (; i + 4 <= n; i += 4) {
-            acc.c0 += a[i] * b[i];
-            acc.c1 += a[i + 1] * b[i + 1];
-            acc.c2 += a[i + 2] * b[i + 2];
-            acc.c3 += a[i + 3] * b[i + 3];
+            acc.c0 = hct_madd(acc.c0, a[i], b[i]);
+            acc.c1 = hct_madd(acc.c1, a[i + 1], b[i + 1]);
+            acc.c2 = hct_madd(acc.c2, a[i + 2], b[i + 2]);
+            acc.c3 = hct_madd(acc.c3, a[i + 3], b[i + 3]);
         }
         real s = (acc.c0 + acc.c1) + (acc.c2 + acc.c3);
-        for (; i < n; i++) s += a[i] * b[i];
+        for (; i < n; i++) s = hct_madd(s, a[i], b[i]);
         return s;
     }
 #endif
     hct_vec acc = HCT_VSPLAT((real)0);
-    for (; i + HCT_LANES <= n; i += HCT_LANES) acc = HCT_VADD(acc, HCT_VMUL(HCT_VLOAD(a + i), HCT_VLOAD(b + i)));
+    for (; i + HCT_LANES <= n; i += HCT_LANES) acc = HCT_VMADD(acc, HCT_VLOAD(a + i), HCT_VLOAD(b + i));
     real s = hct_vsum(acc);
-    for (; i < n; i++) s += a[i] * b[i];
+    for (; i < n; i++) s = hct_madd(s, a[i], b[i]);
     return s;
 }
 

@@ -18,7 +18,7 @@ static inline void q8_vecs(const hct_q8 *W, const real *x, uint32_t din, uint32_
         const int8_t *q = W->q + (size_t)i * dout + o0;
         for (uint32_t l = 0; l < nv * HCT_LANES; l++) wide[l] = (real)q[l];
         hct_vec xi = HCT_VSPLAT(x[i] * (real)W->scale[i]);
-        for (uint32_t v = 0; v < nv; v++) acc[v] = HCT_VADD(acc[v], HCT_VMUL(xi, HCT_VLOAD(wide + v * HCT_LANES)));
+        for (uint32_t v = 0; v < nv; v++) acc[v] = HCT_VMADD(acc[v], xi, HCT_VLOAD(wide + v * HCT_LANES));
     }
     for (uint32_t v = 0; v < nv; v++) HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
 }
@@ -72,7 +72,7 @@ static void q8_cols(const hct_q8 *W, const real *x, uint32_t din, uint32_t dout,
                     real *y) {
     for (uint32_t o = o0 + q8_block(W, x, din, dout, o0, nb, y); o < o0 + nb; o++) {
         real a = 0;
-        for (uint32_t i = 0; i < din; i++) a += x[i] * (real)W->scale[i] * (real)W->q[(size_t)i * dout + o];
+        for (uint32_t i = 0; i < din; i++) a = hct_madd(a, x[i] * (real)W->scale[i], (real)W->q[(size_t)i * dout + o]);
         y[o] = a;
     }
 }

@@ -103,11 +103,11 @@ score_lanes_nv(const real *const *keys, uint32_t off, const real *q, const real 
             for (uint32_t c = 0; c < nv * HCT_LANES; c += HCT_LANES) {
                 hct_vec qt = HCT_VADD(HCT_VMUL(HCT_VLOAD(C + c), HCT_VLOAD(q + c)),
                                       HCT_VMUL(HCT_VLOAD(S + c), HCT_VLOAD(qs + c)));
-                a = HCT_VADD(a, HCT_VMUL(qt, HCT_VLOAD(k + c)));
+                a = HCT_VMADD(a, qt, HCT_VLOAD(k + c));
             }
         } else {
             for (uint32_t c = 0; c < nv * HCT_LANES; c += HCT_LANES)
-                a = HCT_VADD(a, HCT_VMUL(HCT_VLOAD(q + c), HCT_VLOAD(k + c)));
+                a = HCT_VMADD(a, HCT_VLOAD(q + c), HCT_VLOAD(k + c));
         }
         acc[e] = a;
         if (++r == E) r = 0, j++;
@@ -168,7 +168,7 @@ static inline void weighted_vecs(const real *const *values, const real *const *p
     for (uint32_t i = 0; i < m; i++) {
         const real *x = values[i] + c0;
         for (uint32_t v = 0; v < NV; v++)
-            acc[v] = HCT_VADD(acc[v], HCT_VMUL(HCT_VSPLAT(ph[v][i]), HCT_VLOAD(x + v * HCT_LANES)));
+            acc[v] = HCT_VMADD(acc[v], HCT_VSPLAT(ph[v][i]), HCT_VLOAD(x + v * HCT_LANES));
     }
     for (uint32_t v = 0; v < NV; v++) HCT_VSTORE(a + c0 + v * HCT_LANES, acc[v]);
 }
@@ -247,14 +247,14 @@ static void head_backward(const hecate_session *s, hct_block *b, const window *g
                 qt = HCT_VADD(HCT_VMUL(C, qv), HCT_VMUL(S, qs));
             }
             for (uint32_t i = j * E; i < (j + 1) * E; i++) {
-                hct_vec gk = HCT_VMUL(HCT_VSPLAT(dsc[i]), HCT_VLOAD(keys[i] + off + c));
-                if (s->rope) dqt = HCT_VADD(dqt, gk);
-                else dqv = HCT_VADD(dqv, gk);
+                hct_vec dsv = HCT_VSPLAT(dsc[i]), kv = HCT_VLOAD(keys[i] + off + c);
+                if (s->rope) dqt = HCT_VMADD(dqt, dsv, kv);
+                else dqv = HCT_VMADD(dqv, dsv, kv);
                 if (i >= own) {
                     size_t r = (size_t)(g->j0 + j - b->p0) * d + off + c;
                     real *dk = b->dk[i % E] + r, *dv = b->dv[i % E] + r;
-                    HCT_VSTORE(dk, HCT_VADD(HCT_VLOAD(dk), HCT_VMUL(HCT_VSPLAT(dsc[i]), qt)));
-                    HCT_VSTORE(dv, HCT_VADD(HCT_VLOAD(dv), HCT_VMUL(HCT_VSPLAT(pr[i]), dav)));
+                    HCT_VSTORE(dk, HCT_VMADD(HCT_VLOAD(dk), dsv, qt));
+                    HCT_VSTORE(dv, HCT_VMADD(HCT_VLOAD(dv), HCT_VSPLAT(pr[i]), dav));
                 }
             }
             if (s->rope) dqv = HCT_VADD(dqv, HCT_VSUB(HCT_VMUL(C, dqt), HCT_VMUL(S, HCT_SWAP_PAIRS(dqt))));

@@ -45,19 +45,19 @@ static inline __attribute__((always_inline)) void rows_first_pass(const hct_toke
             hct_vec r0 = HCT_VLOAD(ds0 + i), r1 = HCT_VLOAD(ds1 + i);
             if (has_dy) {
                 hct_vec y = HCT_VLOAD(dy + i);
-                r0 = HCT_VADD(r0, HCT_VMUL(q0, y));
-                r1 = HCT_VADD(r1, HCT_VMUL(q1, y));
+                r0 = HCT_VMADD(r0, q0, y);
+                r1 = HCT_VMADD(r1, q1, y);
                 HCT_VSTORE(ds0 + i, r0);
                 HCT_VSTORE(ds1 + i, r1);
-                aq0 = HCT_VADD(aq0, HCT_VMUL(HCT_VLOAD(o0 + i), y));
-                aq1 = HCT_VADD(aq1, HCT_VMUL(HCT_VLOAD(o1 + i), y));
+                aq0 = HCT_VMADD(aq0, HCT_VLOAD(o0 + i), y);
+                aq1 = HCT_VMADD(aq1, HCT_VLOAD(o1 + i), y);
             }
-            aa0 = HCT_VADD(aa0, HCT_VMUL(r0, HCT_VLOAD(i0 + i)));
-            aa1 = HCT_VADD(aa1, HCT_VMUL(r1, HCT_VLOAD(i1 + i)));
+            aa0 = HCT_VMADD(aa0, r0, HCT_VLOAD(i0 + i));
+            aa1 = HCT_VMADD(aa1, r1, HCT_VLOAD(i1 + i));
             hct_vec ev = HCT_VLOAD(e + i);
-            ae0 = HCT_VADD(ae0, HCT_VMUL(r0, ev));
-            ae1 = HCT_VADD(ae1, HCT_VMUL(r1, ev));
-            HCT_VSTORE(u + i, HCT_VADD(HCT_VADD(HCT_VLOAD(u + i), HCT_VMUL(k0, r0)), HCT_VMUL(k1, r1)));
+            ae0 = HCT_VMADD(ae0, r0, ev);
+            ae1 = HCT_VMADD(ae1, r1, ev);
+            HCT_VSTORE(u + i, HCT_VMADD(HCT_VMADD(HCT_VLOAD(u + i), k0, r0), k1, r1));
         }
         if (has_dy) {
             x->dq[j] = hct_vsum(aq0);
@@ -85,8 +85,8 @@ static real rows_finish_keep(const hct_token_step *s, const hct_token_grad *x, u
         hct_vec a0 = HCT_VSPLAT((real)0), a1 = a0, k0 = HCT_VSPLAT(x->k[j]), k1 = HCT_VSPLAT(x->k[j + 1]);
         for (uint32_t i = 0; i < d; i += HCT_LANES) {
             hct_vec dev = HCT_VLOAD(de + i);
-            a0 = HCT_VADD(a0, HCT_VMUL(HCT_VLOAD(m0 + i), dev));
-            a1 = HCT_VADD(a1, HCT_VMUL(HCT_VLOAD(m1 + i), dev));
+            a0 = HCT_VMADD(a0, HCT_VLOAD(m0 + i), dev);
+            a1 = HCT_VMADD(a1, HCT_VLOAD(m1 + i), dev);
             HCT_VSTORE(ds0 + i, HCT_VADD(HCT_VMUL(kv, HCT_VLOAD(ds0 + i)), HCT_VMUL(k0, dev)));
             HCT_VSTORE(ds1 + i, HCT_VADD(HCT_VMUL(kv, HCT_VLOAD(ds1 + i)), HCT_VMUL(k1, dev)));
         }

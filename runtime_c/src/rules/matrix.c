@@ -20,7 +20,7 @@ static void update_read_cols(const real *in, real *out, uint32_t d, const real *
             for (uint32_t v = 0; v < LIN_VECS; v++) {
                 hct_vec r = HCT_VSUB(HCT_VMUL(kv, HCT_VLOAD(src + v * HCT_LANES)), HCT_VMUL(c, ev[v]));
                 HCT_VSTORE(dst + v * HCT_LANES, r);
-                acc[v] = HCT_VADD(acc[v], HCT_VMUL(qj, r));
+                acc[v] = HCT_VMADD(acc[v], qj, r);
             }
         }
         for (uint32_t v = 0; v < LIN_VECS; v++) HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
@@ -31,7 +31,7 @@ static void update_read_cols(const real *in, real *out, uint32_t d, const real *
         for (uint32_t j = 0; j < d; j++) {
             size_t at = (size_t)j * d + o;
             out[at] = keep * in[at] - (step * k[j]) * e[o];
-            acc += q[j] * out[at];
+            acc = hct_madd(acc, q[j], out[at]);
         }
         y[o] = acc;
     }

@@ -1,0 +1,64 @@
+"""The chunking invariant (MATH §6) in a build that fuses its multiply-adds.
+
+The kernels' accumulations go through HCT_VMADD / hct_madd (runtime_c/src/mathfn.h), fused
+where the build targets x86 FMA: `-march=native` on such a core, what `pip install . -C
+cmake.define.HECATE_NATIVE_ARCH=ON` builds.  The rest of the suite loads the portable
+library, which has no FMA, so here libhecate (float and double) is compiled with
+`-march=native` and the suites that hold `process` to `step` bit for bit run against it in a
+subprocess.  Skipped where the compiler or the core has no FMA (the build would be the
+portable one) or off x86-64."""
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hecate_edge._lib import library_filename
+
+ROOT = Path(__file__).resolve().parent.parent
+CC = shutil.which("gcc") or shutil.which("cc")
+SHARED_FLAGS = [line for line in (ROOT / "runtime_c" / "flags.txt").read_text().splitlines() if line.startswith("-")]
+# every composition and rule chunked against step, the CMS levels, and the int8 kernels
+SUITES = ["tests/test_session.py", "tests/test_compositions.py", "tests/test_cms.py", "tests/test_int8.py"]
+
+
+def _native_has_fma() -> bool:
+    if CC is None or platform.machine() not in ("x86_64", "AMD64"):
+        return False
+    probe = subprocess.run([CC, "-march=native", "-dM", "-E", "-x", "c", os.devnull],
+                           capture_output=True, text=True)
+    return probe.returncode == 0 and "#define __FMA__ 1" in probe.stdout
+
+
+pytestmark = pytest.mark.skipif(not _native_has_fma(), reason="no x86-64 compiler and core with FMA")
+
+
+@pytest.fixture(scope="module")
+def native_lib_dir(tmp_path_factory) -> Path:
+    """libhecate and libhecate_f64 built with -march=native, and hecate.h beside them."""
+    out = tmp_path_factory.mktemp("native_fma")
+    sources = sorted(str(p) for p in (ROOT / "runtime_c" / "src").rglob("*.c"))
+    for stem, real in (("hecate", "float"), ("hecate_f64", "double")):
+        subprocess.run([CC, "-std=c99", "-O2", "-march=native", "-shared", "-fPIC", *SHARED_FLAGS,
+                        f"-DHECATE_REAL={real}", f"-I{ROOT / 'runtime_c' / 'include'}", *sources,
+                        "-o", str(out / library_filename(stem))], check=True, capture_output=True, text=True)
+    shutil.copy(ROOT / "runtime_c" / "include" / "hecate.h", out / "hecate.h")
+    return out
+
+
+def test_native_build_fuses(native_lib_dir):
+    """The build under test does fuse (else this file would test nothing new)."""
+    probe = subprocess.run([CC, "-march=native", "-dM", "-E", "-x", "c", "-include",
+                            str(ROOT / "runtime_c" / "src" / "mathfn.h"), f"-I{ROOT / 'runtime_c' / 'include'}",
+                            os.devnull], capture_output=True, text=True)
+    assert "#define HCT_FMA 1" in probe.stdout, probe.stderr
+
+
+def test_chunking_is_bit_exact_with_fused_multiply_adds(native_lib_dir):
+    env = dict(os.environ, HECATE_EDGE_LIB_DIR=str(native_lib_dir))
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *SUITES],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
