@@ -172,33 +172,27 @@ static hecate_status prepare(const hecate_rule_spec *spec, uint32_t n_seq, uint3
     return st;
 }
 
-/* The spec check of the chunked forms: a rule they run. */
-static hecate_status chunk_check(const hecate_rule_spec *spec) {
-    uint32_t n_gates = 0;
-    size_t state_len = 0;
-    hecate_status st = hecate_cuda_rule_check(spec, &n_gates, &state_len);
-    if (st == HECATE_OK && !hct::chunk_forward_runs((int)spec->rule))
+/* What the chunked forms ask beyond a spec's rule check: a rule they run, and a device whose
+ * blocks hold their shared memory at this width: the forward's, and with `backward` the
+ * backward's too (its call runs both).  The chunked backward at width 128 needs ~226 KB (sm_90),
+ * the forward ~100 KB (not sm_86, sm_89); where they do not fit, HECATE_E_UNSUPPORTED (the
+ * token-by-token calls run there). */
+static hecate_status chunk_supported(const hecate_rule_spec *spec, bool backward) {
+    if (!hct::chunk_forward_runs((int)spec->rule))
         return fail(HECATE_E_UNSUPPORTED, "the chunked forward runs the delta and hebbian rules, not rule id %u",
                     spec->rule);
-    return st;
-}
-
-/* Whether the current device gives a block the shared memory the chunked kernels take at this
- * width: the forward's, and with `backward` the backward's too (its call runs both).  The
- * chunked backward at width 128 needs ~226 KB (sm_90), the forward ~100 KB (not sm_86, sm_89);
- * where they do not fit, HECATE_E_UNSUPPORTED (the token-by-token calls run there). */
-static hecate_status chunk_fits(const hecate_rule_spec *spec, bool backward) {
     /* each device's limit, asked once (before a CUDA graph's capture, where the first calls warm up) */
     static std::atomic<int> limits[64];
     int device = 0, have = 0;
     hecate_status st = check_cuda(cudaGetDevice(&device), "cudaGetDevice");
     if (st != HECATE_OK) return st;
-    have = device >= 0 && device < 64 ? limits[device].load(std::memory_order_relaxed) : 0;
+    std::atomic<int> *known = device >= 0 && device < 64 ? &limits[device] : nullptr;
+    if (known) have = known->load(std::memory_order_relaxed);
     if (have == 0) {
         st = check_cuda(cudaDeviceGetAttribute(&have, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
                         "cudaDeviceGetAttribute");
         if (st != HECATE_OK) return st;
-        if (device >= 0 && device < 64) limits[device].store(have, std::memory_order_relaxed);
+        if (known) known->store(have, std::memory_order_relaxed);
     }
     const int d = (int)spec->d;
     const size_t fwd = hct::chunk_forward_smem(d), bwd = backward ? hct::chunk_backward_smem(d) : 0;
@@ -213,19 +207,20 @@ static hecate_status chunk_fits(const hecate_rule_spec *spec, bool backward) {
 
 /* How a call runs: `sync` probes the device, checks the incoming state, launches on the default
  * stream and waits (the plain calls); else it only launches on `stream` (the _async calls).
- * `chunked`: the chunked kernels (chunk_forward.cu, chunk_backward.cu), their rules checked. */
+ * `chunked`: the chunked kernels (chunk_forward.cu, chunk_backward.cu), chunk_supported checked. */
 struct Mode {
     bool sync, chunked;
     cudaStream_t stream;
 };
 
-/* The arguments of a call checked and filled as its mode asks (prepare or fill_args). */
+/* The arguments of a call (a backward's when `backward`) checked and filled as its mode asks
+ * (prepare or fill_args). */
 static hecate_status begin(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T, const float *k,
                            const float *v, const float *q, const float *gates, const float *state, Mode m,
-                           hct::RuleArgs *a) {
+                           bool backward, hct::RuleArgs *a) {
     hecate_status st = m.sync ? prepare(spec, n_seq, T, k, v, q, gates, state, a)
                               : fill_args(spec, n_seq, T, k, v, q, gates, state, m.stream, a);
-    return st == HECATE_OK && m.chunked ? chunk_check(spec) : st;
+    return st == HECATE_OK && m.chunked ? chunk_supported(spec, backward) : st;
 }
 
 /* A launch's CUDA error as a status, then (sync) the wait for its kernels. */
@@ -244,8 +239,7 @@ static hecate_status forward_call(const hecate_rule_spec *spec, uint32_t n_seq, 
                                   Mode m) {
     hct::RuleArgs a;
     if (n_seq && T && !y) return HECATE_E_NULL_ARG;
-    hecate_status st = begin(spec, n_seq, T, k, v, q, gates, state, m, &a);
-    if (st == HECATE_OK && m.chunked) st = chunk_fits(spec, false);
+    hecate_status st = begin(spec, n_seq, T, k, v, q, gates, state, m, false, &a);
     if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
     a.state = state;
     a.y = y;
@@ -261,8 +255,7 @@ static hecate_status backward_call(const hecate_rule_spec *spec, uint32_t n_seq,
                                    Mode m) {
     hct::RuleArgs a;
     if (n_seq && T && (!dy || !dk || !dv || !dq || !dgates || !work)) return HECATE_E_NULL_ARG;
-    hecate_status st = begin(spec, n_seq, T, k, v, q, gates, state, m, &a);
-    if (st == HECATE_OK && m.chunked) st = chunk_fits(spec, true);
+    hecate_status st = begin(spec, n_seq, T, k, v, q, gates, state, m, true, &a);
     if (st != HECATE_OK || n_seq == 0 || T == 0) return st;
     if (m.chunked && ((uintptr_t)work & 15) != 0)
         return fail(HECATE_E_BAD_ARG, "the chunked backward's work must be 16-byte aligned (cudaMalloc's is)");
@@ -315,10 +308,12 @@ hecate_status hecate_cuda_rule_backward_len(const hecate_rule_spec *spec, uint32
 
 hecate_status hecate_cuda_rule_backward_chunked_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                                                     size_t *work_len) {
+    uint32_t n_gates = 0;
+    size_t state_len = 0;
     if (!spec || !work_len) return HECATE_E_NULL_ARG;
     if (!counts_fit(n_seq, T)) return counts_refused();
-    hecate_status st = chunk_check(spec);
-    if (st == HECATE_OK) st = chunk_fits(spec, true);
+    hecate_status st = hecate_cuda_rule_check(spec, &n_gates, &state_len);
+    if (st == HECATE_OK) st = chunk_supported(spec, true);
     if (st == HECATE_OK) *work_len = hct::chunk_backward_work((int)spec->d, (int)T, (int)n_seq);
     return st;
 }

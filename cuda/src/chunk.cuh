@@ -105,6 +105,32 @@ __device__ __forceinline__ void decay_scan(const Decay &s, const float *gates, i
     if (lane == 0) s.end[0] = expf(last);
 }
 
+/* Whether a chunk's rows of k, q and v go by float4: unpadded (d == D) and 16-byte aligned. */
+template <int D> __device__ __forceinline__ bool rows_by_float4(const RuleArgs &a) {
+    return a.d == D && (((uintptr_t)a.k | (uintptr_t)a.q | (uintptr_t)a.v) & 15) == 0;
+}
+
+/* Sequence seq's chunk at t0 into shared memory: its rows of k, q, v (pitches pk, pq, pv; by float4
+ * when `vec`) and, by the first warp, its Decay. */
+template <int D, int NT, bool ERROR>
+__device__ __forceinline__ void load_chunk(const RuleArgs &a, size_t seq, int t0, bool vec, float *k, int pk,
+                                           float *q, int pq, float *v, int pv, const Decay &dec, int tid) {
+    const size_t base = seq * (size_t)a.T * a.d;
+    load_rows<D, NT>(k, pk, a.k + base, t0, a.T, a.d, vec, tid);
+    load_rows<D, NT>(q, pq, a.q + base, t0, a.T, a.d, vec, tid);
+    load_rows<D, NT>(v, pv, a.v + base, t0, a.T, a.d, vec, tid);
+    if (tid < 32) decay_scan<ERROR>(dec, a.gates + seq * (size_t)a.T * a.n_gates, a.n_gates, t0, a.T, tid);
+}
+
+/* The rows and gates load_chunk reads for the chunk at t0, into L2 (none past T). */
+template <int NT> __device__ __forceinline__ void prefetch_chunk(const RuleArgs &a, size_t seq, int t0, int tid) {
+    const size_t base = seq * (size_t)a.T * a.d;
+    prefetch_rows<NT>(a.k + base, t0, a.T, a.d, tid);
+    prefetch_rows<NT>(a.q + base, t0, a.T, a.d, tid);
+    prefetch_rows<NT>(a.v + base, t0, a.T, a.d, tid);
+    prefetch_rows<NT>(a.gates + seq * (size_t)a.T * a.n_gates, t0, a.T, a.n_gates, tid);
+}
+
 /* <k_t, k_s> and <q_t, k_s> of pairs (t, s) = (i mod C, i / C) for i = tid, tid + NT, ...
  * (k rows of pitch PK, q rows of pitch PQ):
  * kk (C x LP) gets <k_t, k_s> when given, L (C x LP) theta_t gamma_{t-1} / gamma_s <k_t, k_s>

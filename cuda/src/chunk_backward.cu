@@ -80,7 +80,7 @@ __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleAr
     const size_t seq = blockIdx.x, base = seq * (size_t)T * d, gbase = seq * (size_t)T * a.n_gates;
     const int tc = (w / Tile::WM) * Tile::LC + lane % Tile::LC, tm = (w % Tile::WM) * Tile::LM + lane / Tile::LC;
     const int c0 = 4 * tc, j0 = tm * Tile::TJ;
-    const bool vec = d == D && (((uintptr_t)a.k | (uintptr_t)a.q | (uintptr_t)a.v | (uintptr_t)a.dy) & 15) == 0;
+    const bool vec = rows_by_float4<D>(a) && ((uintptr_t)a.dy & 15) == 0;
     for (int at = tid; at < D * P; at += NT) sdS[at] = 0.0f;
     for (int ch = nc - 1; ch >= 0; ch--) {
         const int t0 = ch * C;
@@ -88,11 +88,8 @@ __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleAr
         const float *ckpt = a.work + (seq * (size_t)nc + ch) * D * D;
         for (int at = tid; at < D * D / 4; at += NT)
             *(float4 *)(sS0 + (at / (D / 4)) * P + 4 * (at % (D / 4))) = ((const float4 *)ckpt)[at];
-        load_rows<D, NT>(sK, P, a.k + base, t0, T, d, vec, tid);
-        load_rows<D, NT>(sQ, P, a.q + base, t0, T, d, vec, tid);
-        load_rows<D, NT>(sV, P, a.v + base, t0, T, d, vec, tid);
+        load_chunk<D, NT, ERROR>(a, seq, t0, vec, sK, P, sQ, P, sV, P, dec, tid);
         load_rows<D, NT>(sDY, P, a.dy + base, t0, T, d, vec, tid);
-        if (tid < 32) decay_scan<ERROR>(dec, a.gates + gbase, a.n_gates, t0, T, lane);
         __syncthreads();
         gram<D, NT, ERROR>(sK, P, sQ, P, dec, sL, sA, false, sKK, tid);
         __syncthreads();

@@ -36,18 +36,14 @@ __global__ void __launch_bounds__(Chunk<D>::NT) chunk_cores_kernel(RuleArgs a) {
     }
     const int tc = (w / B::WM) * B::LC + lane % B::LC, tm = (w % B::WM) * B::LM + lane / B::LC;
     const int c0 = 4 * tc, m0 = 4 * tm, j0 = tm * TJ;
-    /* token rows by float4 where they are unpadded and 16-byte aligned */
-    const bool vec = d == D && (((uintptr_t)a.k | (uintptr_t)a.q | (uintptr_t)a.v) & 15) == 0;
+    const bool vec = rows_by_float4<D>(a);
     const bool y_vec = d % 4 == 0 && ((uintptr_t)a.y & 15) == 0;
     for (int t0 = 0, ch = 0; t0 < T; t0 += C, ch++) {
         __syncthreads();
         if (a.work) /* the backward's checkpoint: the state at the chunk's start */
             for (int at = tid; at < D * D / 4; at += NT)
                 ((float4 *)(a.work + (seq * (size_t)chunks_of(T) + ch) * D * D))[at] = ((const float4 *)sS)[at];
-        load_rows<D, NT>(sK, P, a.k + base, t0, T, d, vec, tid);
-        load_rows<D, NT>(sQ, P, a.q + base, t0, T, d, vec, tid);
-        load_rows<D, NT>(sV, P, a.v + base, t0, T, d, vec, tid);
-        if (tid < 32) decay_scan<ERROR>(dec, a.gates + seq * (size_t)T * a.n_gates, a.n_gates, t0, T, lane);
+        load_chunk<D, NT, ERROR>(a, seq, t0, vec, sK, P, sQ, P, sV, P, dec, tid);
         __syncthreads();
         gram<D, NT, ERROR>(sK, P, sQ, P, dec, sL, sAT, true, nullptr, tid);
         __syncthreads();

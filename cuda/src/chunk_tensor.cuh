@@ -60,8 +60,7 @@ __global__ void __launch_bounds__(ChunkFwd<D>::NT) chunk_tensor_kernel(RuleArgs 
             sS[B::at(j, c)] = j < d && c < d ? state0[(size_t)j * d + c] : 0.0f;
         }
     }
-    /* token rows by float4 where they are unpadded and 16-byte aligned */
-    const bool vec = d == D && (((uintptr_t)a.k | (uintptr_t)a.q | (uintptr_t)a.v) & 15) == 0;
+    const bool vec = rows_by_float4<D>(a);
     const bool y_pairs = d % 2 == 0 && ((uintptr_t)a.y & 7) == 0;
     for (int t0 = 0, ch = 0; t0 < T; t0 += C, ch++) {
         __syncthreads();
@@ -73,15 +72,8 @@ __global__ void __launch_bounds__(ChunkFwd<D>::NT) chunk_tensor_kernel(RuleArgs 
                 out[at] = *(const float4 *)(sS + B::at(at / (D / 4), 4 * (at % (D / 4))));
             }
         }
-        const float *gates = a.gates + seq * (size_t)T * a.n_gates;
-        load_rows<D, NT>(sK, PB, a.k + base, t0, T, d, vec, tid);
-        load_rows<D, NT>(sQ, PA, a.q + base, t0, T, d, vec, tid);
-        load_rows<D, NT>(sV, PB, a.v + base, t0, T, d, vec, tid);
-        if (tid < 32) decay_scan<ERROR>(dec, gates, a.n_gates, t0, T, lane);
-        prefetch_rows<NT>(a.k + base, t0 + C, T, d, tid);
-        prefetch_rows<NT>(a.q + base, t0 + C, T, d, tid);
-        prefetch_rows<NT>(a.v + base, t0 + C, T, d, tid);
-        prefetch_rows<NT>(gates, t0 + C, T, a.n_gates, tid);
+        load_chunk<D, NT, ERROR>(a, seq, t0, vec, sK, PB, sQ, PA, sV, PB, dec, tid);
+        prefetch_chunk<NT>(a, seq, t0 + C, tid); /* the next chunk's, while this one computes */
         __syncthreads();
         gram<D, NT, ERROR>(sK, PB, sQ, PA, dec, sL, sA, false, nullptr, tid);
         __syncthreads();
