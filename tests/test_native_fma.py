@@ -17,20 +17,23 @@ from pathlib import Path
 import pytest
 
 from hecate_edge._lib import library_filename
+from test_c_runtime import CC, ROOT, SHARED_FLAGS
 
-ROOT = Path(__file__).resolve().parent.parent
-CC = shutil.which("gcc") or shutil.which("cc")
-SHARED_FLAGS = [line for line in (ROOT / "runtime_c" / "flags.txt").read_text().splitlines() if line.startswith("-")]
 # every composition and rule chunked against step, the CMS levels, and the int8 kernels
 SUITES = ["tests/test_session.py", "tests/test_compositions.py", "tests/test_cms.py", "tests/test_int8.py"]
+
+
+def _native_macros(*args: str) -> str:
+    """The macros the compiler defines for this core (-march=native), after any -include in args."""
+    probe = subprocess.run([CC, "-march=native", "-dM", "-E", "-x", "c", *args, os.devnull],
+                           capture_output=True, text=True)
+    return probe.stdout if probe.returncode == 0 else ""
 
 
 def _native_has_fma() -> bool:
     if CC is None or platform.machine() not in ("x86_64", "AMD64"):
         return False
-    probe = subprocess.run([CC, "-march=native", "-dM", "-E", "-x", "c", os.devnull],
-                           capture_output=True, text=True)
-    return probe.returncode == 0 and "#define __FMA__ 1" in probe.stdout
+    return "#define __FMA__ 1" in _native_macros()
 
 
 pytestmark = pytest.mark.skipif(not _native_has_fma(), reason="no x86-64 compiler and core with FMA")
@@ -51,10 +54,9 @@ def native_lib_dir(tmp_path_factory) -> Path:
 
 def test_native_build_fuses(native_lib_dir):
     """The build under test does fuse (else this file would test nothing new)."""
-    probe = subprocess.run([CC, "-march=native", "-dM", "-E", "-x", "c", "-include",
-                            str(ROOT / "runtime_c" / "src" / "mathfn.h"), f"-I{ROOT / 'runtime_c' / 'include'}",
-                            os.devnull], capture_output=True, text=True)
-    assert "#define HCT_FMA 1" in probe.stdout, probe.stderr
+    macros = _native_macros("-include", str(ROOT / "runtime_c" / "src" / "mathfn.h"),
+                            f"-I{ROOT / 'runtime_c' / 'include'}")
+    assert "#define HCT_FMA 1" in macros
 
 
 def test_chunking_is_bit_exact_with_fused_multiply_adds(native_lib_dir):

@@ -108,8 +108,6 @@ static inline hct_vec hct_vmadd_(hct_vec acc, hct_vec a, hct_vec b) {
 #define HCT_VMADD(acc, a, b) hct_vmadd_((acc), (a), (b))
 #endif
 
-
-
 /* 1 when lane vectors live in SIMD registers (SSE/AVX, NEON, wasm SIMD128).
  * Without them (a Cortex-M4F) GCC keeps each hct_vec in memory, a load and
  * a store around every lane operation, so a kernel that must be fast there
