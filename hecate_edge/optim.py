@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 import numpy as np
 
 from hecate_edge.reference.mathfn import ns_iterate
+from hecate_edge.runtime import AdamWTensors
 
 NS_EPS = 1e-7
 
@@ -122,6 +123,8 @@ class AdamW(Optimizer):
 
         m <- b1 m + (1 - b1) g ;  v <- b2 v + (1 - b2) g^2
         p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+    with the bias corrections applied as multiplications by 1 / (1 - b^t) (D78).
     """
 
     buffers = ("m", "v")
@@ -135,15 +138,15 @@ class AdamW(Optimizer):
         self.beta1, self.beta2 = betas
         self.eps = eps
         self.native = native
+        self._native: AdamWTensors | None = None  # built at the first native step
 
     def update(self, name, p, g, scale, lr, decay):
         if not self.native:
             return super().update(name, p, g, scale, lr, decay)
-        from hecate_edge.runtime import adamw_update
-
-        adamw_update(p, g, self.state["m"][name], self.state["v"][name], lr=lr, decay=decay, beta1=self.beta1,
-                     beta2=self.beta2, eps=self.eps, bias1=1.0 - self.beta1**self.t,
-                     bias2=1.0 - self.beta2**self.t, grad_scale=scale)
+        if self._native is None:  # the parameters and moments never move: their pointers are kept
+            self._native = AdamWTensors({n: (q, self.state["m"][n], self.state["v"][n]) for n, q in self.params.items()})
+        self._native.update(name, g, lr=lr, decay=decay, beta1=self.beta1, beta2=self.beta2, eps=self.eps,
+                            bias1=1.0 - self.beta1**self.t, bias2=1.0 - self.beta2**self.t, grad_scale=scale)
 
     def direction(self, name, g):
         m, v = self.state["m"][name], self.state["v"][name]
@@ -151,7 +154,8 @@ class AdamW(Optimizer):
         m += (1.0 - self.beta1) * g
         v *= self.beta2
         v += (1.0 - self.beta2) * g * g
-        return (m / (1.0 - self.beta1**self.t)) / (np.sqrt(v / (1.0 - self.beta2**self.t)) + self.eps)
+        # bias corrections as multiplications by their reciprocals (D78): one division an element
+        return (m * (1.0 / (1.0 - self.beta1**self.t))) / (np.sqrt(v * (1.0 / (1.0 - self.beta2**self.t))) + self.eps)
 
 
 class M3(Optimizer):
@@ -183,7 +187,7 @@ class M3(Optimizer):
         v = self.state["v"][name]
         v *= self.beta_v
         v += (1.0 - self.beta_v) * g * g
-        denom = np.sqrt(v / (1.0 - self.beta_v**self.t)) + self.eps
+        denom = np.sqrt(v * (1.0 / (1.0 - self.beta_v**self.t))) + self.eps  # AdamW's (D78)
         out = np.zeros_like(g)
         for i, (period, beta, weight) in enumerate(zip(self.periods, self.betas, self.weights)):
             m, acc = self.state[f"m{i}"][name], self.state[f"acc{i}"][name]
@@ -195,7 +199,7 @@ class M3(Optimizer):
             fires = self.t // period
             if fires == 0:
                 continue  # this level has not seen a whole block yet
-            u = (m / (1.0 - beta**fires)) / denom
+            u = (m * (1.0 / (1.0 - beta**fires))) / denom
             if self.ns_steps and u.ndim >= 2:
                 u = newton_schulz(u.reshape(u.shape[0], -1), self.ns_steps).reshape(u.shape)
             out += weight * u

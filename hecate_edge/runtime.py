@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import operator
 import os
-from typing import NamedTuple, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -75,6 +75,11 @@ def _as_tokens(values, what: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.uint32)
 
 
+def _real(binding) -> str:
+    """The cffi array type of the build's hecate_real."""
+    return "double[]" if binding.precision == "f64" else "float[]"
+
+
 def grads_mean(sets: Sequence[np.ndarray]) -> np.ndarray:
     """hecate_grads_mean: the float64 mean of equal-length gradient vectors (float32 or float64,
     all of one dtype), added in order."""
@@ -86,29 +91,53 @@ def grads_mean(sets: Sequence[np.ndarray]) -> np.ndarray:
         if a.dtype != binding.dtype or a.shape != first.shape or a.ndim != 1 or not a.flags.c_contiguous:
             raise ValueError("gradient vectors must be contiguous 1-d arrays of one float dtype and length")
     ffi = binding.ffi
-    real = "double[]" if binding.precision == "f64" else "float[]"
-    keep = [ffi.from_buffer(real, a) for a in sets]
+    keep = [ffi.from_buffer(_real(binding), a) for a in sets]
     out = np.empty(first.size, np.float64)
     check(binding, binding.lib.hecate_grads_mean(len(sets), ffi.new("hecate_real *[]", keep), first.size,
                                                   ffi.from_buffer("double[]", out)))
     return out
 
 
+class AdamWTensors:
+    """hecate_adamw_update (MATH §10) on named parameter tensors: each
+    parameter (float32 or float64, contiguous, updated in place) and its
+    float64 moment buffers m, v are checked once and their pointers kept,
+    so a step costs the C update and little else."""
+
+    def __init__(self, tensors: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]):
+        """tensors: name -> (param, m, v)."""
+        self._kept = {}
+        for name, (param, m, v) in tensors.items():
+            binding = load_library("f64" if param.dtype == np.float64 else "f32")
+            if param.dtype != binding.dtype or not param.flags.c_contiguous:
+                raise ValueError(f"param must be a contiguous float32 or float64 array, got {param.dtype}")
+            _check_like(param.shape, m=m, v=v)
+            ffi = binding.ffi
+            self._kept[name] = (binding, param.shape, ffi.from_buffer(_real(binding), param),
+                                ffi.from_buffer("double[]", m), ffi.from_buffer("double[]", v))
+
+    def update(self, name: str, grad: np.ndarray, **step: float) -> None:
+        """One step of tensor ``name`` from ``grad`` (float64, its shape); step: the
+        hecate_adamw_step fields (lr, decay, beta1, beta2, eps, bias1, bias2, grad_scale)."""
+        binding, shape, param, m, v = self._kept[name]
+        _check_like(shape, grad=grad)
+        ffi = binding.ffi
+        check(binding, binding.lib.hecate_adamw_update(ffi.new("hecate_adamw_step *", step), grad.size,
+                                                       ffi.from_buffer("double[]", grad), m, v, param))
+
+
+def _check_like(shape: tuple[int, ...], **arrays: np.ndarray) -> None:
+    """ValueError unless every array is contiguous float64 of the parameter's shape."""
+    for name, a in arrays.items():
+        if a.dtype != np.float64 or a.shape != shape or not a.flags.c_contiguous:
+            raise ValueError(f"{name} must be a contiguous float64 array shaped like param {shape}")
+
+
 def adamw_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, **step: float) -> None:
     """hecate_adamw_update (MATH §10) on one tensor in place: param (float32 or float64, the
     runtime build of its dtype, contiguous) and the float64 buffers m, v; grad float64.  step:
     the hecate_adamw_step fields (lr, decay, beta1, beta2, eps, bias1, bias2, grad_scale)."""
-    binding = load_library("f64" if param.dtype == np.float64 else "f32")
-    if param.dtype != binding.dtype or not param.flags.c_contiguous:
-        raise ValueError(f"param must be a contiguous float32 or float64 array, got {param.dtype}")
-    for name, a in (("grad", grad), ("m", m), ("v", v)):
-        if a.dtype != np.float64 or a.shape != param.shape or not a.flags.c_contiguous:
-            raise ValueError(f"{name} must be a contiguous float64 array shaped like param {param.shape}")
-    ffi = binding.ffi
-    real = "double[]" if binding.precision == "f64" else "float[]"
-    check(binding, binding.lib.hecate_adamw_update(
-        ffi.new("hecate_adamw_step *", step), param.size, ffi.from_buffer("double[]", grad),
-        ffi.from_buffer("double[]", m), ffi.from_buffer("double[]", v), ffi.from_buffer(real, param)))
+    AdamWTensors({"param": (param, m, v)}).update("param", grad, **step)
 
 
 def _read_source(data) -> np.ndarray:

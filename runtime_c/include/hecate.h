@@ -262,7 +262,7 @@ hecate_status hecate_grads_mean(size_t n_sets, const hecate_real *const *sets, s
  * param -= decay param + lr mhat / (sqrt(vhat) + eps), in double precision
  * and rounded once to hecate_real, with m, v (double, n each) updated in
  * place from grad (double) times grad_scale (the clipping factor, 1 for
- * none).  Every operation in the order of hecate_edge.optim.AdamW, so a
+ * none); mhat = m (1 / bias1), vhat = v (1 / bias2) (MATH §10, D78).  Every operation in the order of hecate_edge.optim.AdamW, so a
  * tensor updated here equals the numpy reference bit for bit.  Bias
  * corrections come in as numbers (no pow on the device).  HECATE_E_NULL_ARG
  * for a NULL array or step with n > 0; HECATE_E_UNSUPPORTED on a core whose
