@@ -83,9 +83,10 @@ def chunk() -> tuple[np.ndarray, np.ndarray]:
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     """Record which runtime build was measured in the JSON's machine_info."""
-    from hecate_edge._lib import lib_dir
+    from hecate_edge._lib import lib_dir, load_library
 
     machine_info["hecate_lib_dir"] = str(lib_dir())
+    machine_info["hecate_isa"] = load_library("f32").isa  # the library build that ran (D79)
     machine_info["hecate_build_note"] = os.environ.get("HECATE_BENCH_BUILD", "")
     machine_info["thread_env"] = {v: os.environ.get(v) for v in (
         "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}

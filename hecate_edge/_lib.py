@@ -16,7 +16,10 @@ from ._cdef import build_cdef
 from .errors import HecateError
 
 LIB_DIR_ENV = "HECATE_EDGE_LIB_DIR"
+ISA_ENV = "HECATE_EDGE_ISA"  # which build of the library: "auto" (default), "baseline" or "avx2" (D79)
+ISAS = ("auto", "baseline", "avx2")
 _LIB_STEMS = {"f32": "hecate", "f64": "hecate_f64"}
+_ISA_SUFFIX = {"baseline": "", "avx2": "_avx2"}
 _DTYPES = {"f32": np.dtype(np.float32), "f64": np.dtype(np.float64)}
 BACKENDS = ("cpu", "cuda", "cuda-chunk")  # libhecate / libhecate_f64; libhecate_cuda (cuda.py) token by token / chunked
 
@@ -29,6 +32,7 @@ class Binding(NamedTuple):
     status_names: dict
     dtype: np.dtype
     precision: str
+    isa: str  # "baseline" (the portable build) or "avx2" (x86-64 AVX2 + FMA)
 
 
 def lib_dir() -> Path:
@@ -84,22 +88,51 @@ def open_cffi(path: Path, headers: list[Path], precision: str) -> tuple[object, 
     return ffi, ffi.dlopen(str(path)), names
 
 
+def cpu_runs_avx2() -> bool:
+    """Whether this CPU and OS run AVX2 and FMA code, as numpy's own dispatch
+    sees it (its CPU feature table, numpy >= 1.20; False where it has none)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__ as features
+        except ImportError:
+            return False
+    return bool(features.get("AVX2")) and bool(features.get("FMA3"))
+
+
+def pick_isa(folder: Path, stem: str) -> str:
+    """The build of library `stem` to load from `folder`: $HECATE_EDGE_ISA if set,
+    else "avx2" where that build is there and the CPU runs it, else "baseline"."""
+    choice = os.environ.get(ISA_ENV, "auto") or "auto"
+    if choice not in ISAS:
+        raise ValueError(f"{ISA_ENV} must be one of {ISAS}, not {choice!r}")
+    if choice == "avx2" and not cpu_runs_avx2():
+        raise ImportError(f"{ISA_ENV}=avx2, but this CPU (or numpy's view of it) lacks AVX2 or FMA")
+    if choice == "auto":
+        fast = folder / library_filename(stem + _ISA_SUFFIX["avx2"])
+        return "avx2" if fast.is_file() and cpu_runs_avx2() else "baseline"
+    return choice
+
+
 @functools.cache
 def load_library(precision: str = "f32") -> Binding:
     """Load the runtime build for `precision` ("f32" or "f64") once and
-    return its (ffi, lib, status_names, dtype, precision) binding."""
+    return its (ffi, lib, status_names, dtype, precision, isa) binding:
+    the AVX2 + FMA build where the CPU runs it (pick_isa, D79)."""
     if precision not in _LIB_STEMS:
         raise ValueError(f"precision must be 'f32' or 'f64', not {precision!r}")
     folder = lib_dir()
     header = folder / "hecate.h"
-    path = folder / library_filename(_LIB_STEMS[precision])
+    isa = pick_isa(folder, _LIB_STEMS[precision])
+    path = folder / library_filename(_LIB_STEMS[precision] + _ISA_SUFFIX[isa])
     missing = first_missing(header, path)
     if missing is not None:
         raise ImportError(
             f"hecate_edge runtime file missing: {missing} "
             f"(install with 'pip install .' or point {LIB_DIR_ENV} at a CMake build folder)")
     ffi, lib, names = open_cffi(path, [header], precision)
-    return Binding(ffi, lib, names, _DTYPES[precision], precision)
+    return Binding(ffi, lib, names, _DTYPES[precision], precision, isa)
 
 
 def check_backend(backend: str, allowed: tuple = BACKENDS) -> None:

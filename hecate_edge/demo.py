@@ -142,7 +142,8 @@ def run_demo(
         say(f"  | {line}")
     say()
     tok_per_s = _process_speed(models["text"], text_held.tokens)
-    say(f"Session.process: {tok_per_s:,.0f} tok/s (single thread, logits on, held-out text)")
+    say(f"Session.process: {tok_per_s:,.0f} tok/s (single thread, logits on, held-out text, "
+        f"{models['text'].isa} build of the runtime)")
     if out:
         atomic.write_bytes(out, files["text"])
         atomic.write_bytes(recall_path(out), files["recall"])

@@ -151,7 +151,8 @@ class Model:
     """A model file validated by hecate_model_open, with weights read in place.
 
     data: bytes-like file contents or a path.  precision: "f32" uses
-    libhecate (float32 files), "f64" uses libhecate_f64 (float64 files).
+    libhecate (float32 files), "f64" uses libhecate_f64 (float64 files),
+    each the AVX2 + FMA build where the CPU runs it (``isa``, D79).
     The file is copied into a private 64-byte aligned buffer; weights() views
     that buffer, so in-place updates reach every session of this model.
     """
@@ -161,6 +162,7 @@ class Model:
         ffi, lib = self._bind.ffi, self._bind.lib
         self.precision = precision
         self.dtype = self._bind.dtype
+        self.isa = self._bind.isa  # which build of the library runs it: "baseline" or "avx2" (D79)
         source = _read_source(data)
         self._file = _aligned_bytes(source.size, _FILE_ALIGN)
         self._file[:] = source

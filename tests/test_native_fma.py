@@ -1,12 +1,12 @@
-"""The chunking invariant (MATH §6) in a build that fuses its multiply-adds.
+"""The chunking invariant (MATH §6) in a `-march=native` build that fuses its multiply-adds.
 
 The kernels' accumulations go through HCT_VMADD / hct_madd (runtime_c/src/mathfn.h), fused
-where the build targets x86 FMA: `-march=native` on such a core, what `pip install . -C
-cmake.define.HECATE_NATIVE_ARCH=ON` builds.  The rest of the suite loads the portable
-library, which has no FMA, so here libhecate (float and double) is compiled with
-`-march=native` and the suites that hold `process` to `step` bit for bit run against it in a
-subprocess.  Skipped where the compiler or the core has no FMA (the build would be the
-portable one) or off x86-64."""
+where the build targets x86 FMA: the AVX2 + FMA library that loads on such a core (D79; the
+rest of the suite runs on it there, test_isa.py on the portable one) and `-march=native`,
+what `pip install . -C cmake.define.HECATE_NATIVE_ARCH=ON` builds, which may use more of the
+core (AVX-512 where the compiler finds a use).  Here libhecate (float and double) is compiled
+with `-march=native` and the suites that hold `process` to `step` bit for bit run against it
+in a subprocess.  Skipped where the compiler or the core has no FMA or off x86-64."""
 import os
 import platform
 import shutil

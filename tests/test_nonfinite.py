@@ -103,7 +103,7 @@ def test_blocks_before_the_failing_one_stay_consumed(want_logits):
 
 def memory_poisoned(case, precision, **changes):
     """The poison token's memory value gets NaN in column 0 (8 max/4 - 8 max/4: inf - inf
-    in the projection; 0 for every other token, whose embeddings are 0 in the two
+    in the projection; inf where the build fuses its multiply-adds, D80; 0 for every other token, whose embeddings are 0 in the two
     columns that meet the huge weights; no convolution, so the NaN meets the rule first).  Elastic-net
     retention and the Lattice rule used to absorb it: the shrink's threshold and the
     sphere's floor compare false for NaN."""

@@ -51,25 +51,28 @@ hecate_status hecate_grads_mean(size_t n_sets, const hecate_real *const *sets, s
     if (n_sets == 0) return HECATE_E_BAD_ARG;
     for (size_t s = 0; s < n_sets; s++)
         if (!sets[s]) return HECATE_E_NULL_ARG;
-    /* BLOCK sums stay in registers while every set is added to them (the inner
-     * loop unrolls and vectorizes): one load a set and element, no store until
-     * the block's mean, each element still summed in set order */
-    enum { BLOCK = 16 };
+    /* a block of the sum stays in L1 while the sets are added to it two at a
+     * time (one load and store of the block per two sets), each element still
+     * summed in set order (D78: faster than one set a pass or sums kept in
+     * registers, which the compiler does not vectorize) */
+    enum { BLOCK = 256 };
     const double count = (double)n_sets;
-    size_t at = 0;
-    for (; at + BLOCK <= n; at += BLOCK) {
-        double acc[BLOCK];
-        for (size_t i = 0; i < BLOCK; i++) acc[i] = (double)sets[0][at + i];
-        for (size_t s = 1; s < n_sets; s++) {
-            const real *restrict add = sets[s] + at;
-            for (size_t i = 0; i < BLOCK; i++) acc[i] = acc[i] + (double)add[i];
+    for (size_t at = 0; at < n; at += BLOCK) {
+        const size_t len = n - at < BLOCK ? n - at : BLOCK;
+        double *restrict acc = out + at;
+        const real *restrict first = sets[0] + at;
+        for (size_t i = 0; i < len; i++) acc[i] = (double)first[i];
+        size_t s = 1;
+        for (; s + 2 <= n_sets; s += 2) {
+            const real *restrict a = sets[s] + at, *restrict b = sets[s + 1] + at;
+            for (size_t i = 0; i < len; i++) acc[i] = (acc[i] + (double)a[i]) + (double)b[i];
         }
-        for (size_t i = 0; i < BLOCK; i++) out[at + i] = n_sets > 1 ? acc[i] / count : acc[i];
-    }
-    for (; at < n; at++) {
-        double acc = (double)sets[0][at];
-        for (size_t s = 1; s < n_sets; s++) acc = acc + (double)sets[s][at];
-        out[at] = n_sets > 1 ? acc / count : acc;
+        if (s < n_sets) {
+            const real *restrict a = sets[s] + at;
+            for (size_t i = 0; i < len; i++) acc[i] = acc[i] + (double)a[i];
+        }
+        if (n_sets > 1)
+            for (size_t i = 0; i < len; i++) acc[i] = acc[i] / count;
     }
     return HECATE_OK;
 }

@@ -85,8 +85,9 @@ class Moneta(MlpMemory):
 
 
 class Yaad(MlpMemory):
-    """MATH §3.5: Huber bias, e where |e| < delta, else delta sign(e)."""
+    """MATH §3.5: Huber bias, e where |e| < delta, else delta sign(e) + (e - e) (NaN for an infinite e, D80)."""
 
     def bias(self, g, e, hp):
         delta = g.const(float(hp["delta"]), "delta")
-        return g.where(g.op("Less", g.op("Abs", e), delta), e, g.mul(delta, g.op("Sign", e)))
+        outside = g.add(g.mul(delta, g.op("Sign", e)), g.sub(e, e))
+        return g.where(g.op("Less", g.op("Abs", e), delta), e, outside)

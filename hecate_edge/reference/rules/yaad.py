@@ -39,8 +39,10 @@ def check_params(d: int, params: tuple[float, ...]) -> None:
 
 
 def huber_bias(e: np.ndarray, delta: float) -> np.ndarray:
-    """MATH §3.5: e where |e| < delta, else delta sign(e)."""
-    return np.where(np.abs(e) < delta, e, delta * np.sign(e))
+    """MATH §3.5: e where |e| < delta, else delta sign(e) + (e - e): NaN for an
+    infinite e (an overflowed input is refused, not clipped; D80)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.abs(e) < delta, e, delta * np.sign(e) + (e - e))
 
 
 def init_state(d: int, hp: dict) -> np.ndarray:

@@ -75,7 +75,7 @@ def lp_bias(e: torch.Tensor, p: float) -> torch.Tensor:
 
 
 def huber_bias(e: torch.Tensor, delta: float) -> torch.Tensor:
-    return torch.where(torch.abs(e) < delta, e, delta * torch.sign(e))
+    return torch.where(torch.abs(e) < delta, e, delta * torch.sign(e) + (e - e))  # NaN for an infinite e (D80)
 
 
 def _l2_rule(ref_rule, bias):

@@ -6,10 +6,13 @@
 
 enum { P_HIDDEN = 0, P_DELTA = 1, P_LAMBDA = 2 };
 
+/* outside the band delta sign(e) + (e - e): the added term is 0 for a finite e
+ * and NaN for an infinite or NaN one, so an overflowed memory input poisons
+ * the state and is refused instead of clipped (MATH §3.5 table, D80) */
 static void huber_bias(const hct_config *cfg, const real *e, real *g, uint32_t d) {
     real delta = (real)cfg->rule_params[P_DELTA];
     for (uint32_t j = 0; j < d; j++)
-        g[j] = e[j] < delta && e[j] > -delta ? e[j] : (e[j] > 0 ? delta : e[j] < 0 ? -delta : e[j]); /* NaN */
+        g[j] = e[j] < delta && e[j] > -delta ? e[j] : (e[j] > 0 ? delta : -delta) + (e[j] - e[j]);
 }
 
 static void huber_bias_grad(const hct_config *cfg, const real *e, real *gp, uint32_t d) {
