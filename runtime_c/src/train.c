@@ -5,6 +5,33 @@
 #include "compose/compose.h"
 #include "mathfn.h"
 
+/* The largest of x[0..n), n >= 1, compared as `x[i] > mx` (a NaN never
+ * replaces a value): exact in any order, so eight running maxima break the
+ * chain of dependent compares (the compiler makes them lane maxima). */
+static real row_max(const real *x, uint32_t n) {
+    enum { K = 8 };
+    real m[K];
+    uint32_t i = n >= K ? K : 1;
+    for (uint32_t j = 0; j < K; j++) m[j] = x[n >= K ? j : 0];
+    for (; i + K <= n; i += K)
+        for (uint32_t j = 0; j < K; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+    real mx = m[0];
+    for (uint32_t j = 1; j < K; j++) mx = m[j] > mx ? m[j] : mx;
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    return mx;
+}
+
+/* x[0] + ... + x[n-1] as hct_dot adds: lane sums over whole vectors, the
+ * lanes in its fixed tree, then the tail in order. */
+static real row_sum(const real *x, uint32_t n) {
+    hct_vec acc = HCT_VSPLAT((real)0);
+    uint32_t i = 0;
+    for (; i + HCT_LANES <= n; i += HCT_LANES) acc = HCT_VADD(acc, HCT_VLOAD(x + i));
+    real s = hct_vsum(acc);
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
 /* Mean cross-entropy over valid targets; turns b->logits into d loss / d logits. */
 static real loss_and_dlogits(const hct_block *b, const uint32_t *targets, uint32_t V) {
     uint32_t n_valid = 0;
@@ -13,11 +40,9 @@ static real loss_and_dlogits(const hct_block *b, const uint32_t *targets, uint32
     for (uint32_t t = 0; t < b->T; t++) {
         real *row = b->logits + (size_t)t * V;
         if (targets[t] >= V) { hct_zero(row, V); continue; }
-        real mx = row[0], logits_target = row[targets[t]];
-        for (uint32_t i = 1; i < V; i++) if (row[i] > mx) mx = row[i];
-        real sum = 0;
+        real mx = row_max(row, V), logits_target = row[targets[t]];
         hct_exp_shifted(row, mx, V);
-        for (uint32_t i = 0; i < V; i++) sum += row[i];
+        real sum = row_sum(row, V);
         total += hct_log(sum) - (logits_target - mx); /* -log softmax[target], no log of an underflow */
         real inv = (real)1 / (sum * (real)n_valid);
         for (uint32_t i = 0; i < V; i++) row[i] *= inv;
