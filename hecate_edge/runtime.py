@@ -75,11 +75,6 @@ def _as_tokens(values, what: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.uint32)
 
 
-def _real(binding) -> str:
-    """The cffi array type of the build's hecate_real."""
-    return "double[]" if binding.precision == "f64" else "float[]"
-
-
 def grads_mean(sets: Sequence[np.ndarray]) -> np.ndarray:
     """hecate_grads_mean: the float64 mean of equal-length gradient vectors (float32 or float64,
     all of one dtype), added in order."""
@@ -91,7 +86,7 @@ def grads_mean(sets: Sequence[np.ndarray]) -> np.ndarray:
         if a.dtype != binding.dtype or a.shape != first.shape or a.ndim != 1 or not a.flags.c_contiguous:
             raise ValueError("gradient vectors must be contiguous 1-d arrays of one float dtype and length")
     ffi = binding.ffi
-    keep = [ffi.from_buffer(_real(binding), a) for a in sets]
+    keep = [ffi.from_buffer("hecate_real[]", a) for a in sets]
     out = np.empty(first.size, np.float64)
     check(binding, binding.lib.hecate_grads_mean(len(sets), ffi.new("hecate_real *[]", keep), first.size,
                                                   ffi.from_buffer("double[]", out)))
@@ -113,7 +108,7 @@ class AdamWTensors:
                 raise ValueError(f"param must be a contiguous float32 or float64 array, got {param.dtype}")
             _check_like(param.shape, m=m, v=v)
             ffi = binding.ffi
-            self._kept[name] = (binding, param.shape, ffi.from_buffer(_real(binding), param),
+            self._kept[name] = (binding, param.shape, ffi.from_buffer("hecate_real[]", param),
                                 ffi.from_buffer("double[]", m), ffi.from_buffer("double[]", v))
 
     def update(self, name: str, grad: np.ndarray, **step: float) -> None:

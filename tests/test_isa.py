@@ -5,18 +5,14 @@ The rest of the suite runs on the build this machine picks.  The other one (the 
 build on an AVX2 machine) runs the suites that hold it to the numpy reference and `process`
 to `step` bit for bit, in a subprocess with $HECATE_EDGE_ISA set."""
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from hecate_edge import _lib
+from test_native_fma import SUITES as CHUNKING_SUITES, run_suites
 
-ROOT = Path(__file__).resolve().parent.parent
-# parity against numpy, every composition and rule chunked against step, the CMS levels, int8
-SUITES = ["tests/test_parity.py", "tests/test_session.py", "tests/test_compositions.py", "tests/test_cms.py",
-          "tests/test_int8.py"]
+# parity against numpy, then test_native_fma's: every composition and rule chunked against step, CMS, int8
+SUITES = ["tests/test_parity.py", *CHUNKING_SUITES]
 
 
 @pytest.fixture
@@ -78,9 +74,5 @@ def _other_isa() -> str | None:
 
 @pytest.mark.skipif(_other_isa() is None, reason="one build of the runtime here (no AVX2 + FMA variant or CPU)")
 def test_the_other_build_passes_parity_and_chunking():
-    other = _other_isa()
-    env = dict(os.environ, **{_lib.ISA_ENV: other})
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *SUITES,
-                             "tests/test_isa.py::test_the_loaded_build_is_the_picked_one"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    run_suites(dict(os.environ, **{_lib.ISA_ENV: _other_isa()}), *SUITES,
+               "tests/test_isa.py::test_the_loaded_build_is_the_picked_one")

@@ -23,6 +23,13 @@ from test_c_runtime import CC, ROOT, SHARED_FLAGS
 SUITES = ["tests/test_session.py", "tests/test_compositions.py", "tests/test_cms.py", "tests/test_int8.py"]
 
 
+def run_suites(env: dict, *suites: str, timeout: int = 1500) -> None:
+    """pytest over `suites` in a subprocess with `env` (another build of the runtime), failing on a failure."""
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *suites],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
 def _native_macros(*args: str) -> str:
     """The macros the compiler defines for this core (-march=native), after any -include in args."""
     probe = subprocess.run([CC, "-march=native", "-dM", "-E", "-x", "c", *args, os.devnull],
@@ -60,7 +67,4 @@ def test_native_build_fuses(native_lib_dir):
 
 
 def test_chunking_is_bit_exact_with_fused_multiply_adds(native_lib_dir):
-    env = dict(os.environ, HECATE_EDGE_LIB_DIR=str(native_lib_dir))
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *SUITES],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    run_suites(dict(os.environ, HECATE_EDGE_LIB_DIR=str(native_lib_dir)), *SUITES, timeout=1200)
