@@ -90,6 +90,13 @@ def build_cdef(header_text: str, precision: str = "f32") -> tuple[str, dict[int,
     return body + "\n", names
 
 
+def plain_cdef(header_text: str) -> str:
+    """The declarations of a header without a scalar type or status enum of
+    its own (runtime_c/host/hecate_threads.h): comments and preprocessor lines
+    dropped as for hecate.h."""
+    return "\n".join(_active_lines(_strip_comments(header_text))) + "\n"
+
+
 def read_cdef(header_path, precision: str = "f32") -> tuple[str, dict[int, str]]:
     """Read hecate.h from `header_path` and return build_cdef() of it."""
     with open(header_path, encoding="utf-8") as f:

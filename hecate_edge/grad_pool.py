@@ -1,20 +1,23 @@
 """A batch's exact gradient on several cores: training chunks on worker threads, summed in order.
 
-Owns the per-thread training sessions and the fixed-order reduction that makes
+Owns the per-worker training sessions and the fixed-order reduction that makes
 a batch's mean gradient (MATH §7, §5) independent of the thread count: each
 chunk runs alone in a reset session (deterministic), and the chunks' gradients
-are added in chunk order in float64 whatever thread computed them. The C calls
-release the GIL (cffi does so for every call), so the chunks run in parallel.
+are added in chunk order in float64 whatever thread computed them. The chunks
+and the mean run as C tasks on the runtime's own threads (train_batch,
+threads: one call each, the GIL released), not handed out one by one from Python.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+
+from .train_batch import TrainBatch
+from .threads import Workers
 
 
 def usable_cores() -> int:
@@ -46,10 +49,10 @@ class ChunkFailure:
 
 
 class GradientPool:
-    """Runs batches of :class:`ChunkJob` on ``threads`` worker threads
-    (None: every core this process may use), one training session per thread and schedule kind
-    (with the memory frozen when ``freeze_memory``).
-    Use as a context manager, or call :meth:`close`."""
+    """Runs batches of :class:`ChunkJob` on ``threads`` workers (None: every
+    core this process may use; the calling thread is one of them), one
+    training session per worker and schedule kind (with the memory frozen when
+    ``freeze_memory``). Use as a context manager, or call :meth:`close`."""
 
     def __init__(self, model, chunk: int, threads: int | None = None, freeze_memory: bool = False):
         if threads is not None and threads < 1:
@@ -58,66 +61,52 @@ class GradientPool:
         self.chunk = chunk
         self.freeze_memory = freeze_memory
         self.threads = threads or usable_cores()
-        self._sessions: list[dict[bool, object]] = [{} for _ in range(self.threads)]
-        # the calling thread is worker 0: one thread fewer to wake and wait for per batch
-        self._executor = ThreadPoolExecutor(self.threads - 1, "hecate-train") if self.threads > 1 else None
+        self._workers = Workers(self.threads)
+        self._batches: dict[bool, TrainBatch] = {}
+        self._last: TrainBatch | None = None
 
-    def _session(self, worker: int, fixed_schedule: bool):
-        sessions = self._sessions[worker]
-        if fixed_schedule not in sessions:
-            sessions[fixed_schedule] = self.model.session(
-                max_chunk=self.chunk, max_train_tokens=self.chunk, fixed_schedule=fixed_schedule,
-                freeze_memory=self.freeze_memory)
-        return sessions[fixed_schedule]
-
-    def _run_worker(self, worker: int, stride: int, jobs: Sequence[ChunkJob], fixed_schedule: bool,
-                    out: list) -> None:
-        """Jobs worker, worker + stride, ... on the worker's own session."""
-        session = self._session(worker, fixed_schedule)
-        for index in range(worker, len(jobs), stride):
-            job = jobs[index]
-            try:
-                session.reset()
-                if job.burn_in.size:
-                    session.process(job.burn_in, want_logits=False)
-                out[index] = session.train_chunk(job.inputs, job.targets)
-            except Exception as exc:  # reported per chunk; the batch decides what to do
-                out[index] = ChunkFailure(index, exc)
+    def _batch(self, fixed_schedule: bool) -> TrainBatch:
+        if fixed_schedule not in self._batches:
+            sessions = [self.model.session(max_chunk=self.chunk, max_train_tokens=self.chunk,
+                                           fixed_schedule=fixed_schedule, freeze_memory=self.freeze_memory)
+                        for _ in range(self.threads)]
+            self._batches[fixed_schedule] = TrainBatch(sessions, self._workers)
+        return self._batches[fixed_schedule]
 
     def run(self, jobs: Sequence[ChunkJob], fixed_schedule: bool = False) -> list:
-        """``(loss, flat gradient)`` or a :class:`ChunkFailure` for every job, in job order."""
-        out: list = [None] * len(jobs)
-        workers = min(self.threads, len(jobs))
-        if self._executor is None or workers == 1:
-            self._run_worker(0, 1, jobs, fixed_schedule, out)
-        else:
-            futures = [self._executor.submit(self._run_worker, w, workers, jobs, fixed_schedule, out)
-                       for w in range(1, workers)]
-            self._run_worker(0, workers, jobs, fixed_schedule, out)
-            for future in futures:
-                future.result()
-        return out
+        """``(loss, flat gradient)`` or a :class:`ChunkFailure` for every job, in
+        job order. The gradients are views of the pool's buffers, valid until
+        the next run; the jobs must share their burn-in and chunk lengths."""
+        batch = self._batch(fixed_schedule)
+        self._last = batch
+        if not jobs:
+            return []
+        lengths = {(job.burn_in.size, job.inputs.size) for job in jobs}
+        if len(lengths) != 1:
+            raise ValueError(f"the jobs of a batch share their burn-in and chunk lengths, got {sorted(lengths)}")
+        out = batch.run(np.stack([job.burn_in for job in jobs]), np.stack([job.inputs for job in jobs]),
+                        np.stack([job.targets for job in jobs]))
+        return [result if isinstance(result, tuple) else ChunkFailure(index, result)
+                for index, result in enumerate(out)]
+
+    def mean(self, results: Sequence[tuple[float, np.ndarray]]) -> tuple[float, np.ndarray]:
+        """The batch mean ``(loss, gradient)`` of the last :meth:`run`'s results
+        (every chunk succeeded): losses added in order in float64, the
+        gradients by the runtime's hecate_grads_mean order on the workers. The
+        same bits for any thread count."""
+        if self._last is None:
+            raise ValueError("no batch has run")
+        loss = 0.0
+        for chunk_loss, _ in results:
+            loss += chunk_loss
+        return loss / len(results), self._last.mean()
 
     def close(self) -> None:
         """Stop the worker threads (idempotent)."""
-        if self._executor is not None:
-            self._executor.shutdown()
-            self._executor = None
+        self._workers.close()
 
     def __enter__(self) -> "GradientPool":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def mean_of(results: Sequence[tuple[float, np.ndarray]]) -> tuple[float, np.ndarray]:
-    """The batch mean ``(loss, gradient)`` of per-chunk results, added in
-    order in float64 (the runtime's hecate_grads_mean for the gradients):
-    the same bits for any thread count."""
-    from hecate_edge.runtime import grads_mean
-
-    loss = 0.0
-    for chunk_loss, _ in results:
-        loss += chunk_loss
-    return loss / len(results), grads_mean([grads for _, grads in results])

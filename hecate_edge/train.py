@@ -25,7 +25,7 @@ import numpy as np
 
 from hecate_edge import atomic
 from hecate_edge.data import Corpus
-from hecate_edge.grad_pool import ChunkFailure, ChunkJob, GradientPool, mean_of
+from hecate_edge.grad_pool import ChunkFailure, ChunkJob, GradientPool
 from hecate_edge.nonfinite import NonFiniteTraining, diagnose, is_nonfinite_error, nonfinite_gradients
 from hecate_edge.optim import OPTIMIZERS, Optimizer
 from hecate_edge.progress import Progress
@@ -281,7 +281,7 @@ def train(
                 fixed = step < config.freq_anneal  # MATH §6.2 annealing
                 jobs = [draw_job(rng, corpora, probs, config) for _ in range(config.batch)]
                 results = pool.run(jobs, fixed_schedule=fixed)
-                loss, flat, failure = _batch_mean(model, jobs, results, fixed, config.freeze_memory)
+                loss, flat, failure = _batch_mean(model, pool, jobs, results, fixed, config.freeze_memory)
                 if failure is not None:
                     skipped += 1
                     if on_nonfinite == "skip" and skipped < MAX_SKIPPED:
@@ -340,7 +340,7 @@ def draw_job(rng: np.random.Generator, corpora: list[Corpus], probs, config: Tra
                     inputs=np.asarray(tokens[begin : begin + config.chunk]), targets=targets)
 
 
-def _batch_mean(model, jobs: list[ChunkJob], results: list, fixed: bool, frozen: bool):
+def _batch_mean(model, pool: GradientPool, jobs: list[ChunkJob], results: list, fixed: bool, frozen: bool):
     """``(loss, mean gradient, None)`` of a batch whose chunks all trained to
     finite numbers; else ``(None, None, why)`` describing the first
     non-finite chunk. Other errors are raised as they are. The finiteness
@@ -350,7 +350,7 @@ def _batch_mean(model, jobs: list[ChunkJob], results: list, fixed: bool, frozen:
             if not is_nonfinite_error(result.error):
                 raise result.error
             return None, None, _failed(index, diagnose(model, jobs[index], fixed, frozen))
-    loss, flat = mean_of(results)
+    loss, flat = pool.mean(results)
     if math.isfinite(loss) and np.isfinite(flat).all():
         return loss, flat, None
     for index, (chunk_loss, grads) in enumerate(results):

@@ -2,6 +2,7 @@
 on worker threads with the same bits for any thread count; non-finite steps
 that lose nothing; held-out evaluation during training."""
 
+import json
 import os
 
 import numpy as np
@@ -48,7 +49,7 @@ def test_a_batch_step_follows_the_mean_of_its_chunks_gradients():
         jobs.append(grad_pool.ChunkJob(np.zeros(0, np.uint32), CORPUS.tokens[begin:begin + 16],
                                        CORPUS.tokens[begin + 1:begin + 17]))
     with grad_pool.GradientPool(model, 16, threads=2) as pool:
-        loss, mean = grad_pool.mean_of(pool.run(jobs))
+        loss, mean = pool.mean(pool.run(jobs))
     session = model.session(max_chunk=16, max_train_tokens=16)
     want = []
     for job in jobs:
@@ -182,3 +183,44 @@ def test_default_threads_are_the_cores_this_process_may_use(monkeypatch):
     assert grad_pool.usable_cores() == 2
     with grad_pool.GradientPool(train.new_model(ModelConfig(d_model=16, n_heads=2), seed=0), chunk=8) as pool:
         assert pool.threads == 2
+
+
+def test_a_failing_chunk_is_reported_by_index_and_the_others_still_train():
+    """The batch's chunks run as C tasks on the runtime's worker threads (D81): a chunk whose
+    token is out of the vocabulary fails alone, with its status."""
+    model = train.new_model(TINY, seed=2)
+    tokens = np.asarray(CORPUS.tokens[:17], np.uint32)
+    good = grad_pool.ChunkJob(np.zeros(0, np.uint32), tokens[:16], tokens[1:17])
+    bad = grad_pool.ChunkJob(np.zeros(0, np.uint32), np.full(16, 300, np.uint32), tokens[1:17])
+    with grad_pool.GradientPool(model, 16, threads=2) as pool:
+        results = pool.run([good, bad, good])
+        assert isinstance(results[1], grad_pool.ChunkFailure) and results[1].index == 1
+        assert results[1].error.name == "HECATE_E_TOKEN_RANGE"
+        assert results[0][0] == results[2][0] and np.array_equal(results[0][1], results[2][1])
+        with pytest.raises(ValueError, match="share their burn-in and chunk lengths"):
+            pool.run([good, grad_pool.ChunkJob(tokens[:3], tokens[:16], tokens[1:17])])
+
+
+def test_worker_counts_out_of_range_are_refused():
+    from hecate_edge.threads import Workers
+
+    for n in (0, 100000):
+        with pytest.raises(ValueError, match="threads must be in 1.."):
+            Workers(n)
+
+
+def test_the_loop_updates_the_weights_in_place_and_logs_every_step(tmp_path):
+    model = train.new_model(TINY, seed=4)
+    views = model.weights()
+    before = _weights(model)
+    cfg = train.TrainConfig(steps=30, chunk=8, batch=2, burn_in=4, lr=0.02, seed=1)
+    records = train.train(model, CORPUS, cfg, log_path=tmp_path / "loss.jsonl", show_progress=False, threads=2)
+    assert all(not np.array_equal(views[name], w) for name, w in before.items())  # the model's own arrays
+    assert np.mean([r["loss"] for r in records[-5:]]) < np.mean([r["loss"] for r in records[:5]])
+    lines = [json.loads(line) for line in (tmp_path / "loss.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == list(range(1, 31))
+    assert [r["loss"] for r in lines] == [r["loss"] for r in records]
+    model = train.new_model(TINY, seed=4)
+    again = train.train(model, CORPUS, cfg, log_path=tmp_path / "loss.csv", show_progress=False, threads=1)
+    assert [r["loss"] for r in again] == [r["loss"] for r in records]
+    assert (tmp_path / "loss.csv").read_text().splitlines()[0].startswith("step,loss,bpb,lr")

@@ -1,6 +1,7 @@
 """The C test programs of runtime_c/tests, built here with AddressSanitizer and
-UBSan and run on the committed golden model (float and double builds), and
-every malformed-file case pushed through the C reader under the sanitizers."""
+UBSan (the worker pool's also with ThreadSanitizer) and run on the committed
+golden model (float and double builds), and every malformed-file case pushed
+through the C reader under the sanitizers."""
 import platform
 import shutil
 import subprocess
@@ -25,15 +26,23 @@ MATHFN_SOURCES = [str(ROOT / "runtime_c" / "src" / name) for name in ("mathfn.c"
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler on PATH")
 
 
-def build(program: str, precision: str, out_dir: Path, extra=(), sanitize: bool = True) -> Path:
-    """Compile runtime_c/tests/<program>.c with the core, host layer and (by default) sanitizers."""
-    exe = out_dir / "_".join((program, precision) + tuple(x.strip("-").replace("=", "-") for x in extra))
+# ThreadSanitizer, for the worker pool (runtime_c/host/hecate_threads.c)
+TSAN = ["-fsanitize=thread", "-fno-omit-frame-pointer"]
+HOST = ROOT / "runtime_c" / "host"
+
+
+def build(program: str, precision: str, out_dir: Path, extra=(), sanitize: bool = True,
+          sanitizers=SANITIZE, host=("hecate_host.c",)) -> Path:
+    """Compile runtime_c/tests/<program>.c with the core, host layer files `host` and (by default)
+    `sanitizers`."""
+    exe = out_dir / "_".join((program, precision) + tuple(x.strip("-").replace("=", "-")
+                                                          for x in (*extra, *(sanitizers if sanitize else ()))))
     real = "double" if precision == "f64" else "float"
     sources = sorted(str(p) for p in (ROOT / "runtime_c" / "src").rglob("*.c"))
-    cmd = [CC, "-std=c99", "-D_POSIX_C_SOURCE=200112L", "-O1", "-g", *(SANITIZE if sanitize else ()),
+    cmd = [CC, "-std=c99", "-D_POSIX_C_SOURCE=200112L", "-O1", "-g", *(sanitizers if sanitize else ()),
            *SHARED_FLAGS, f"-DHECATE_REAL={real}", *extra, f"-I{ROOT / 'runtime_c' / 'include'}", *sources,
-           str(ROOT / "runtime_c" / "host" / "hecate_host.c"),
-           str(ROOT / "runtime_c" / "tests" / f"{program}.c"), "-o", str(exe)]
+           *(str(HOST / name) for name in host),
+           str(ROOT / "runtime_c" / "tests" / f"{program}.c"), "-pthread", "-o", str(exe)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return exe
 
@@ -61,6 +70,26 @@ def test_c_unit_tests_pass_under_sanitizers(tmp_path, precision, arch):
         assert result.returncode == 0, result.stdout + result.stderr
         assert "~~~ALL TESTS PASSED~~~" in result.stdout
         assert "runtime error" not in result.stderr  # UBSan
+
+
+@pytest.mark.parametrize("precision,sanitizers", [("f32", SANITIZE), ("f64", SANITIZE), ("f32", TSAN)],
+                         ids=["f32-address-undefined", "f64-address-undefined", "f32-thread"])
+def test_worker_pool_and_batch_tasks_under_sanitizers(tmp_path, precision, sanitizers):
+    """runtime_c/tests/test_threads.c: every task once over 2000 back-to-back runs and after the
+    workers sleep, the failing task's status, a batch's gradients and mean bit for bit those of
+    hecate_train_chunk and hecate_grads_mean one by one, on 1 to 4 workers; no data race."""
+    exe = build("test_threads", precision, tmp_path, sanitizers=sanitizers, host=("hecate_host.c", "hecate_threads.c"))
+    model = GOLDEN
+    if precision == "f64":
+        cfg, tensors, _ = read_model(GOLDEN.read_bytes())
+        model = tmp_path / "golden_f64.hct"
+        model.write_bytes(write_model(cfg, tensors, dtype="f64"))
+    result = run([exe, model])
+    if "unexpected memory mapping" in result.stderr:  # ThreadSanitizer on a kernel with high ASLR entropy
+        result = run(["setarch", platform.machine(), "-R", exe, model])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "~~~ALL TESTS PASSED~~~" in result.stdout
+    assert "runtime error" not in result.stderr and "WARNING: ThreadSanitizer" not in result.stderr
 
 
 def test_malformed_files_under_sanitizers(tmp_path):

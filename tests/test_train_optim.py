@@ -1,6 +1,7 @@
 """Tests of hecate_edge.train that need no C runtime: AdamW numerics against
 hand-computed steps, weight decay on matrices only, the learning-rate
-schedule, chunk sampling, and the training/evaluation loops on a fake model."""
+schedule, chunk sampling and drawing, and the evaluation loop on a fake model
+(the training loop runs on the runtime: test_batch_training.py)."""
 
 import json
 import math
@@ -91,41 +92,23 @@ def test_sample_start_respects_bounds_and_episode_starts():
 
 
 class _FakeSession:
-    """Quadratic loss 0.5 * ||w - 1||^2 with the runtime Session's interface."""
+    """Uniform logits with the runtime Session's interface (evaluation only)."""
 
     def __init__(self, model):
         self.model = model
-        self.calls = []
-        self.position = 0
 
     def reset(self):
-        self.calls.append("reset")
-        self.position = 0
+        pass
 
     def process(self, tokens, want_logits=True):
-        self.calls.append(("process", len(tokens)))
-        self.position += len(tokens)
         return np.zeros((len(tokens), 256), np.float32) if want_logits else None
-
-    def train_chunk(self, tokens, targets):
-        assert self.position == 0 or self.calls[-1][0] == "process"
-        self.calls.append(("train", np.array(tokens), np.array(targets)))
-        w = self.model.w
-        return 0.5 * float(((w - 1.0) ** 2).sum()), (w - 1.0).astype(np.float32).ravel()
 
 
 class _FakeModel:
     config = ModelConfig()
 
     def __init__(self):
-        self.w = np.zeros((2, 2), np.float32)
         self.sessions = []
-
-    def weights(self):
-        return {"w": self.w}
-
-    def split_grads(self, flat):
-        return {"w": flat.reshape(2, 2)}
 
     def session(self, max_chunk=16, max_train_tokens=0, freeze_memory=False, fixed_schedule=False):
         s = _FakeSession(self)
@@ -133,38 +116,21 @@ class _FakeModel:
         return s
 
 
-def test_train_loop_resets_each_chunk_updates_in_place_and_logs(tmp_path):
-    model = _FakeModel()
-    corpus = Corpus("t", np.arange(500, dtype=np.uint32) % 256)
-    log = tmp_path / "loss.jsonl"
-    cfg = train.TrainConfig(steps=60, chunk=8, lr=0.05, weight_decay=0.0, seed=1)
-    records = train.train(model, corpus, cfg, log_path=log, show_progress=False)
-    session, max_train, _ = model.sessions[0]
-    assert max_train == 8
-    assert session.calls[0::2] == ["reset"] * 60
-    for call in session.calls[1::2]:
-        _, x, y = call
-        assert len(x) == 8 and np.array_equal(y, (x + 1) % 256)
-    assert records[-1]["loss"] < records[0]["loss"] * 0.1
-    assert model.w.dtype == np.float32 and np.all(model.w > 0.5)
-    lines = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [r["step"] for r in lines] == list(range(1, 61))
-    assert lines[0]["loss"] == pytest.approx(2.0)
-
-
-def test_train_loop_burn_in_and_csv_log_and_determinism(tmp_path):
-    corpus = Corpus("t", np.arange(300, dtype=np.uint32))
-    cfg = train.TrainConfig(steps=5, chunk=4, burn_in=6, seed=3)
-    runs = []
-    for name in ("a.csv", "b.csv"):
-        model = _FakeModel()
-        train.train(model, corpus, cfg, log_path=tmp_path / name, show_progress=False)
-        session = model.sessions[0][0]
-        assert session.calls[1] == ("process", 6)
-        runs.append([c[1][0] for c in session.calls if c[0] == "train"])
-    assert runs[0] == runs[1]
-    header = (tmp_path / "a.csv").read_text().splitlines()[0]
-    assert header.startswith("step,loss,bpb,lr")
+def test_a_drawn_job_is_burn_in_then_a_chunk_and_its_next_bytes():
+    """What a training step feeds each chunk (the runtime's hecate_batch_job resets a session,
+    feeds burn_in, trains inputs against targets: test_batch_training.py)."""
+    corpus = Corpus("t", np.arange(300, dtype=np.uint32) % 256)
+    cfg = train.TrainConfig(steps=5, chunk=8, burn_in=6, seed=3)
+    draws = []
+    for _ in range(2):
+        rng = np.random.default_rng(cfg.seed)
+        jobs = [train.draw_job(rng, [corpus], None, cfg) for _ in range(20)]
+        for job in jobs:
+            assert job.burn_in.size == 6 and job.inputs.size == 8
+            np.testing.assert_array_equal(job.targets, (job.inputs + 1) % 256)
+            np.testing.assert_array_equal(job.burn_in, (job.inputs[0] - 6 + np.arange(6)) % 256)
+        draws.append([int(job.inputs[0]) for job in jobs])
+    assert draws[0] == draws[1] and len(set(draws[0])) > 1  # seeded, and not one start
 
 
 def test_evaluate_uniform_logits_is_eight_bits_and_scores_mask():

@@ -258,6 +258,39 @@ hecate_status hecate_train_chunk(hecate_session *session, const uint32_t *tokens
  * for a NULL pointer with n > 0; HECATE_E_BAD_ARG for n_sets = 0. */
 hecate_status hecate_grads_mean(size_t n_sets, const hecate_real *const *sets, size_t n, double *out);
 
+/* A training batch laid out for a thread pool (runtime_c/host/hecate_threads.h): job j (0 <= j <
+ * n_jobs) resets a session, feeds burn_in[j] (burn_len tokens, no gradient; NULL when burn_len is
+ * 0) and trains on tokens[j] against targets[j] (n_tokens each), into row j of grads (n_jobs x
+ * n_params), losses[j] and status[j]; then the mean of the rows goes into mean (n_params
+ * doubles).  sessions: n_sessions sessions of one model (n_params gradient values) that can train
+ * n_tokens, one per worker: a worker uses only its own.  Every array is the caller's and must
+ * stay valid and unshared while the batch runs. */
+typedef struct hecate_batch {
+    hecate_session *const *sessions;
+    size_t n_sessions;
+    size_t n_jobs;
+    size_t burn_len, n_tokens, n_params;
+    const uint32_t *burn_in, *tokens, *targets;
+    hecate_real *grads, *losses;
+    hecate_status *status;
+    double *mean;
+} hecate_batch;
+
+/* Elements of the mean a hecate_batch_mean part covers. */
+enum { HECATE_BATCH_MEAN_PART = 4096 };
+
+/* Job `job` of `batch` (a hecate_batch *; void * so that a pool can call it as a task) on
+ * sessions[worker]: what the batch comment says, its status also written to status[job] (the
+ * session reset; hecate_train_chunk's grads and loss unspecified on error).  Jobs on different
+ * workers may run at once.  HECATE_E_BAD_ARG for a job or worker out of range. */
+hecate_status hecate_batch_job(void *batch, size_t job, size_t worker);
+
+/* Part `part` of the batch's mean gradient: mean[p P .. (p + 1) P) (P = HECATE_BATCH_MEAN_PART,
+ * the last part shorter) as hecate_grads_mean of the grads rows gives it, bit for bit; parts may
+ * run at once.  Run it after every job succeeded.  Parts: (n_params + P - 1) / P.  `worker` is
+ * not used (a pool task's signature). */
+hecate_status hecate_batch_mean(void *batch, size_t part, size_t worker);
+
 /* Profile 2's outer update: one AdamW step (MATH §10) of n parameters,
  * param -= decay param + lr mhat / (sqrt(vhat) + eps), in double precision
  * and rounded once to hecate_real, with m, v (double, n each) updated in

@@ -237,4 +237,10 @@ void hct_bytes_zero(void *dst, size_t n);
 uint32_t hct_crc32(const void *data, size_t n);
 bool hct_all_finite(const real *x, size_t n);
 
+/* out[begin .. end) = the mean of n_sets gradient vectors, summed in set order in double (the
+ * bits of hecate_grads_mean whatever the range): set s is sets[s], or rows + s * stride when
+ * sets is NULL.  Arguments checked by the caller. */
+void hct_grads_mean_range(size_t n_sets, const real *const *sets, const real *rows, size_t stride, size_t begin,
+                          size_t end, double *out);
+
 #endif

@@ -45,34 +45,41 @@ hecate_status hecate_adamw_update(const hecate_adamw_step *step, size_t n, const
 #endif
 }
 
+void hct_grads_mean_range(size_t n_sets, const real *const *sets, const real *rows, size_t stride, size_t begin,
+                          size_t end, double *out) {
+    /* a block of the sum stays in L1 while the sets are added to it two at a
+     * time (one load and store of the block per two sets), each element still
+     * summed in set order (D78: faster than one set a pass or sums kept in
+     * registers, which the compiler does not vectorize) */
+    enum { BLOCK = 256 };
+#define SET(s) (sets ? sets[s] : rows + (s) * stride)
+    const double count = (double)n_sets;
+    for (size_t at = begin; at < end; at += BLOCK) {
+        const size_t len = end - at < BLOCK ? end - at : BLOCK;
+        double *restrict acc = out + at;
+        const real *restrict first = SET(0) + at;
+        for (size_t i = 0; i < len; i++) acc[i] = (double)first[i];
+        size_t s = 1;
+        for (; s + 2 <= n_sets; s += 2) {
+            const real *restrict a = SET(s) + at, *restrict b = SET(s + 1) + at;
+            for (size_t i = 0; i < len; i++) acc[i] = (acc[i] + (double)a[i]) + (double)b[i];
+        }
+        if (s < n_sets) {
+            const real *restrict a = SET(s) + at;
+            for (size_t i = 0; i < len; i++) acc[i] = acc[i] + (double)a[i];
+        }
+        if (n_sets > 1)
+            for (size_t i = 0; i < len; i++) acc[i] = acc[i] / count;
+    }
+#undef SET
+}
+
 hecate_status hecate_grads_mean(size_t n_sets, const hecate_real *const *sets, size_t n, double *out) {
     if (n == 0) return n_sets ? HECATE_OK : HECATE_E_BAD_ARG;
     if (!sets || !out) return HECATE_E_NULL_ARG;
     if (n_sets == 0) return HECATE_E_BAD_ARG;
     for (size_t s = 0; s < n_sets; s++)
         if (!sets[s]) return HECATE_E_NULL_ARG;
-    /* a block of the sum stays in L1 while the sets are added to it two at a
-     * time (one load and store of the block per two sets), each element still
-     * summed in set order (D78: faster than one set a pass or sums kept in
-     * registers, which the compiler does not vectorize) */
-    enum { BLOCK = 256 };
-    const double count = (double)n_sets;
-    for (size_t at = 0; at < n; at += BLOCK) {
-        const size_t len = n - at < BLOCK ? n - at : BLOCK;
-        double *restrict acc = out + at;
-        const real *restrict first = sets[0] + at;
-        for (size_t i = 0; i < len; i++) acc[i] = (double)first[i];
-        size_t s = 1;
-        for (; s + 2 <= n_sets; s += 2) {
-            const real *restrict a = sets[s] + at, *restrict b = sets[s + 1] + at;
-            for (size_t i = 0; i < len; i++) acc[i] = (acc[i] + (double)a[i]) + (double)b[i];
-        }
-        if (s < n_sets) {
-            const real *restrict a = sets[s] + at;
-            for (size_t i = 0; i < len; i++) acc[i] = acc[i] + (double)a[i];
-        }
-        if (n_sets > 1)
-            for (size_t i = 0; i < len; i++) acc[i] = acc[i] / count;
-    }
+    hct_grads_mean_range(n_sets, sets, NULL, 0, 0, n, out);
     return HECATE_OK;
 }
