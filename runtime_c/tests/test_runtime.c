@@ -7,14 +7,8 @@
 #include <string.h>
 #include "hecate.h"
 #include "../host/hecate_host.h"
+#include "check.h"
 
-static int passed = 0, failed = 0;
-
-#define CHECK(cond, what)                                                        \
-    do {                                                                         \
-        if (cond) passed++;                                                      \
-        else { failed++; fprintf(stderr, "FAIL %s:%d %s\n", __FILE__, __LINE__, what); } \
-    } while (0)
 
 static void blob(hecate_session *s, unsigned char **out, size_t *n) {
     hecate_state_bytes(s, n);

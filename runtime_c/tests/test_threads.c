@@ -12,15 +12,9 @@
 #include <time.h>
 #include "hecate.h"
 #include "../host/hecate_host.h"
+#include "check.h"
 #include "../host/hecate_threads.h"
 
-static int passed = 0, failed = 0;
-
-#define CHECK(cond, what)                                                        \
-    do {                                                                         \
-        if (cond) passed++;                                                      \
-        else { failed++; fprintf(stderr, "FAIL %s:%d %s\n", __FILE__, __LINE__, what); } \
-    } while (0)
 
 enum { MAX_TASKS = 512 };
 
