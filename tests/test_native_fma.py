@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hecate_edge._lib import library_filename
+from hecate_edge._lib import lib_dir, library_filename
 from test_c_runtime import CC, ROOT, SHARED_FLAGS
 
 # every composition and rule chunked against step, the CMS levels, and the int8 kernels
@@ -48,7 +48,8 @@ pytestmark = pytest.mark.skipif(not _native_has_fma(), reason="no x86-64 compile
 
 @pytest.fixture(scope="module")
 def native_lib_dir(tmp_path_factory) -> Path:
-    """libhecate and libhecate_f64 built with -march=native, and hecate.h beside them."""
+    """libhecate and libhecate_f64 built with -march=native, and hecate.h beside them (with the
+    worker pool the trainer runs on, libhecate_threads, as built: it has no arithmetic)."""
     out = tmp_path_factory.mktemp("native_fma")
     sources = sorted(str(p) for p in (ROOT / "runtime_c" / "src").rglob("*.c"))
     for stem, real in (("hecate", "float"), ("hecate_f64", "double")):
@@ -56,6 +57,8 @@ def native_lib_dir(tmp_path_factory) -> Path:
                         f"-DHECATE_REAL={real}", f"-I{ROOT / 'runtime_c' / 'include'}", *sources,
                         "-o", str(out / library_filename(stem))], check=True, capture_output=True, text=True)
     shutil.copy(ROOT / "runtime_c" / "include" / "hecate.h", out / "hecate.h")
+    for name in (library_filename("hecate_threads"), "hecate_threads.h"):
+        shutil.copy(lib_dir() / name, out / name)
     return out
 
 
