@@ -65,6 +65,11 @@ class GradientPool:
         self._batches: dict[bool, TrainBatch] = {}
         self._last: TrainBatch | None = None
 
+    @property
+    def workers(self) -> Workers:
+        """The pool's threads.Workers (for other C tasks of a step, e.g. the AdamW updates)."""
+        return self._workers
+
     def _batch(self, fixed_schedule: bool) -> TrainBatch:
         if fixed_schedule not in self._batches:
             sessions = [self.model.session(max_chunk=self.chunk, max_train_tokens=self.chunk,
@@ -89,17 +94,19 @@ class GradientPool:
         return [result if isinstance(result, tuple) else ChunkFailure(index, result)
                 for index, result in enumerate(out)]
 
-    def mean(self, results: Sequence[tuple[float, np.ndarray]]) -> tuple[float, np.ndarray]:
+    def mean(self, results: Sequence[tuple[float, np.ndarray]]) -> tuple[float, np.ndarray, bool]:
         """The batch mean ``(loss, gradient)`` of the last :meth:`run`'s results
-        (every chunk succeeded): losses added in order in float64, the
-        gradients by the runtime's hecate_grads_mean order on the workers. The
-        same bits for any thread count."""
+        (every chunk succeeded), and whether the gradient is all finite: losses
+        added in order in float64, the gradients by the runtime's
+        hecate_grads_mean order on the workers. The same bits for any thread
+        count."""
         if self._last is None:
             raise ValueError("no batch has run")
         loss = 0.0
         for chunk_loss, _ in results:
             loss += chunk_loss
-        return loss / len(results), self._last.mean()
+        mean, finite = self._last.mean()
+        return loss / len(results), mean, finite
 
     def close(self) -> None:
         """Stop the worker threads (idempotent)."""

@@ -37,6 +37,9 @@ class Optimizer:
     named in ``no_decay``."""
 
     buffers: tuple[str, ...] = ()  # per-parameter float64 state kept in state_dict
+    # threads.Workers an optimizer may run its updates on (AdamW's native form); the trainer
+    # sets it while its worker pool lives (train.train)
+    workers = None
 
     def __init__(self, params: Mapping[str, np.ndarray], lr: float, weight_decay: float = 0.0,
                  clip_norm: float | None = None, no_decay: Collection[str] = ()):
@@ -70,12 +73,16 @@ class Optimizer:
         norm = math.sqrt(sum(float(np.square(g).sum()) for g in g64.values()))
         scale = self.clip_norm / norm if self.clip_norm is not None and norm > self.clip_norm else 1.0
         self.t += 1
-        for name, p in self.params.items():
-            if name not in g64:
-                continue
-            decayed = p.ndim >= 2 and self.weight_decay and name not in self.no_decay
-            self.update(name, p, g64[name], scale, lr, lr * self.weight_decay if decayed else 0.0)
+        decays = {name: lr * self.weight_decay if p.ndim >= 2 and self.weight_decay and name not in self.no_decay
+                  else 0.0 for name, p in self.params.items() if name in g64}
+        self.apply(g64, decays, scale, lr)
         return norm
+
+    def apply(self, grads: Mapping[str, np.ndarray], decays: Mapping[str, float], scale: float, lr: float) -> None:
+        """The step's updates of the tensors in ``grads``, in parameter order."""
+        for name, p in self.params.items():
+            if name in grads:
+                self.update(name, p, grads[name], scale, lr, decays[name])
 
     def update(self, name: str, p: np.ndarray, g: np.ndarray, scale: float, lr: float, decay: float) -> None:
         """p <- p - decay p - lr direction(scale g), in float64, rounded once to p's dtype."""
@@ -140,13 +147,26 @@ class AdamW(Optimizer):
         self.native = native
         self._native: AdamWTensors | None = None  # built at the first native step
 
+    def _tensors(self) -> AdamWTensors:
+        if self._native is None:  # the parameters and moments never move: their pointers are kept
+            self._native = AdamWTensors({n: (q, self.state["m"][n], self.state["v"][n]) for n, q in self.params.items()})
+        return self._native
+
+    def _step_fields(self, lr: float, scale: float) -> dict[str, float]:
+        return dict(lr=lr, beta1=self.beta1, beta2=self.beta2, eps=self.eps, bias1=1.0 - self.beta1**self.t,
+                    bias2=1.0 - self.beta2**self.t, grad_scale=scale)
+
+    def apply(self, grads, decays, scale, lr):
+        if not (self.native and self.workers is not None):
+            return super().apply(grads, decays, scale, lr)
+        # every tensor's C update as one task on the workers (D81): the same calls, the same bits
+        self._tensors().update_all({name: (g, decays[name]) for name, g in grads.items()}, self.workers,
+                                   **self._step_fields(lr, scale))
+
     def update(self, name, p, g, scale, lr, decay):
         if not self.native:
             return super().update(name, p, g, scale, lr, decay)
-        if self._native is None:  # the parameters and moments never move: their pointers are kept
-            self._native = AdamWTensors({n: (q, self.state["m"][n], self.state["v"][n]) for n, q in self.params.items()})
-        self._native.update(name, g, lr=lr, decay=decay, beta1=self.beta1, beta2=self.beta2, eps=self.eps,
-                            bias1=1.0 - self.beta1**self.t, bias2=1.0 - self.beta2**self.t, grad_scale=scale)
+        self._tensors().update(name, g, decay=decay, **self._step_fields(lr, scale))
 
     def direction(self, name, g):
         m, v = self.state["m"][name], self.state["v"][name]

@@ -102,6 +102,7 @@ class AdamWTensors:
     def __init__(self, tensors: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]):
         """tensors: name -> (param, m, v)."""
         self._kept = {}
+        self._batch = None  # update_all's hecate_adamw_batch, built at its first call
         for name, (param, m, v) in tensors.items():
             binding = load_library("f64" if param.dtype == np.float64 else "f32")
             if param.dtype != binding.dtype or not param.flags.c_contiguous:
@@ -119,6 +120,41 @@ class AdamWTensors:
         ffi = binding.ffi
         check(binding, binding.lib.hecate_adamw_update(ffi.new("hecate_adamw_step *", step), grad.size,
                                                        ffi.from_buffer("double[]", grad), m, v, param))
+
+    def update_all(self, grads: Mapping[str, tuple[np.ndarray, float]], workers, **step: float) -> None:
+        """One step of every tensor named in ``grads`` (name -> (float64 gradient,
+        its decay)), each hecate_adamw_update with ``step`` (the hecate_adamw_step
+        fields but decay), run as hecate_adamw_task tasks on ``workers``
+        (threads.Workers); the other tensors are left alone. The bits of
+        :meth:`update` one tensor at a time."""
+        binding = self._one_binding()
+        ffi = binding.ffi
+        if self._batch is None:  # one task per tensor, in a fixed order; a held tensor gets n = 0
+            self._order = list(self._kept)
+            self._tensors = ffi.new("hecate_adamw_tensor[]", len(self._order))
+            for t, name in zip(self._tensors, self._order):
+                _, _, t.param, t.m, t.v = self._kept[name]
+            self._batch = ffi.new("hecate_adamw_batch *", {"n_tensors": len(self._order), "tensors": self._tensors})
+            self._address = int(ffi.cast("uintptr_t", self._batch))
+            self._task = int(ffi.cast("uintptr_t", binding.lib.hecate_adamw_task))
+        for field, value in step.items():
+            setattr(self._batch.step, field, value)
+        kept = []
+        for t, name in zip(self._tensors, self._order):
+            if name not in grads:
+                t.n = 0
+                continue
+            grad, t.decay = grads[name]
+            _check_like(self._kept[name][1], grad=grad)
+            kept.append(ffi.from_buffer("double[]", grad))
+            t.grad, t.n = kept[-1], grad.size
+        check(binding, workers.run(self._task, self._address, len(self._order)))
+
+    def _one_binding(self):
+        bindings = {id(kept[0]): kept[0] for kept in self._kept.values()}
+        if len(bindings) != 1:
+            raise ValueError("update_all needs every tensor of one dtype")
+        return next(iter(bindings.values()))
 
 
 def _check_like(shape: tuple[int, ...], **arrays: np.ndarray) -> None:

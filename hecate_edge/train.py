@@ -8,6 +8,7 @@ streaming).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -271,6 +272,7 @@ def train(
     shared = {} if progress_label is None else {"lines": True, "log_interval": SHARED_PROGRESS_INTERVAL}
     with LossLog(log_path, fields, append=state.step > 0) as log, \
             GradientPool(model, config.chunk, threads, freeze_memory=config.freeze_memory) as pool, \
+            _updates_on(optimizer, pool), \
             Progress(until - state.step, progress_label or "train", quiet=not show_progress,
                      **shared) as bar, \
             _StepBoundaryInterrupt(enabled=checkpoint is not None) as interrupt:
@@ -328,6 +330,16 @@ def train(
     return records
 
 
+@contextlib.contextmanager
+def _updates_on(optimizer, pool: GradientPool):
+    """The optimizer's updates on the pool's workers while it lives (AdamW native, D81)."""
+    optimizer.workers = pool.workers
+    try:
+        yield
+    finally:
+        optimizer.workers = None
+
+
 def draw_job(rng: np.random.Generator, corpora: list[Corpus], probs, config: TrainConfig) -> ChunkJob:
     """One training chunk: a corpus (by ``probs``), then a start in it."""
     corpus = corpora[rng.choice(len(corpora), p=probs) if len(corpora) > 1 else 0]
@@ -344,14 +356,15 @@ def _batch_mean(model, pool: GradientPool, jobs: list[ChunkJob], results: list, 
     """``(loss, mean gradient, None)`` of a batch whose chunks all trained to
     finite numbers; else ``(None, None, why)`` describing the first
     non-finite chunk. Other errors are raised as they are. The finiteness
-    scan runs once over the mean; chunks are scanned only when it fails."""
+    scan runs once over the mean (on the workers, with it); chunks are scanned
+    only when it fails."""
     for index, result in enumerate(results):
         if isinstance(result, ChunkFailure):
             if not is_nonfinite_error(result.error):
                 raise result.error
             return None, None, _failed(index, diagnose(model, jobs[index], fixed, frozen))
-    loss, flat = pool.mean(results)
-    if math.isfinite(loss) and np.isfinite(flat).all():
+    loss, flat, finite = pool.mean(results)
+    if math.isfinite(loss) and finite:
         return loss, flat, None
     for index, (chunk_loss, grads) in enumerate(results):
         bad = nonfinite_gradients(model, grads)

@@ -76,16 +76,17 @@ class TrainBatch:
                 else status_error(bind.ffi, bind.lib, bind.status_names, int(self.status[j]))
                 for j in range(n_jobs)]
 
-    def mean(self) -> np.ndarray:
+    def mean(self) -> tuple[np.ndarray, bool]:
         """The float64 mean of the last run's gradient rows (every job must have
-        succeeded), hecate_grads_mean's bits, its parts on the workers."""
+        succeeded), hecate_grads_mean's bits, its parts on the workers; and
+        whether every value of it is finite."""
         if self._shape is None:
             raise ValueError("no batch has run")
         out = np.empty(self.n_params, np.float64)
-        self._batch.mean = self._bind.ffi.from_buffer("double[]", out, require_writable=True)
         bind = self._bind
+        self._batch.mean = bind.ffi.from_buffer("double[]", out, require_writable=True)
         status = self._workers.run(self._mean, self._address, -(-self.n_params // bind.lib.HECATE_BATCH_MEAN_PART))
         self._batch.mean = bind.ffi.NULL
-        if status:
+        if status not in (0, bind.lib.HECATE_E_NONFINITE):
             raise status_error(bind.ffi, bind.lib, bind.status_names, status)
-        return out
+        return out, status == 0

@@ -49,7 +49,8 @@ def test_a_batch_step_follows_the_mean_of_its_chunks_gradients():
         jobs.append(grad_pool.ChunkJob(np.zeros(0, np.uint32), CORPUS.tokens[begin:begin + 16],
                                        CORPUS.tokens[begin + 1:begin + 17]))
     with grad_pool.GradientPool(model, 16, threads=2) as pool:
-        loss, mean = pool.mean(pool.run(jobs))
+        loss, mean, finite = pool.mean(pool.run(jobs))
+    assert finite
     session = model.session(max_chunk=16, max_train_tokens=16)
     want = []
     for job in jobs:

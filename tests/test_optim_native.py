@@ -8,14 +8,16 @@ import pytest
 from hecate_edge import runtime
 from hecate_edge.errors import HecateError
 from hecate_edge.optim import AdamW
+from hecate_edge.threads import Workers
 
 SHAPES = {"w": (7, 5), "b": (5,), "emb": (3, 4)}
 
 
-def _run(native: bool, dtype, steps: int = 12) -> tuple[dict, dict]:
+def _run(native: bool, dtype, steps: int = 12, workers=None) -> tuple[dict, dict]:
     rng = np.random.default_rng(3)
     params = {name: rng.standard_normal(shape).astype(dtype) for name, shape in SHAPES.items()}
     opt = AdamW(params, lr=3e-2, weight_decay=0.1, clip_norm=0.8, no_decay={"emb"}, native=native)
+    opt.workers = workers
     for step in range(steps):
         grads = {name: rng.standard_normal(shape) * (0.05 if step % 3 else 2.0) for name, shape in SHAPES.items()}
         hold = {"b"} if step == 4 else set()  # a held gradient joins the next step's (MATH §6.1)
@@ -23,10 +25,14 @@ def _run(native: bool, dtype, steps: int = 12) -> tuple[dict, dict]:
     return params, opt.state_dict()
 
 
+@pytest.mark.parametrize("threads", [0, 1, 3], ids=["one-by-one", "tasks-1-worker", "tasks-3-workers"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_native_adamw_is_the_numpy_update_bit_for_bit(dtype):
-    """Clipped and unclipped steps, decayed and undecayed tensors, a held gradient, a schedule."""
-    (native, native_state), (ref, ref_state) = _run(True, dtype), _run(False, dtype)
+def test_native_adamw_is_the_numpy_update_bit_for_bit(dtype, threads):
+    """Clipped and unclipped steps, decayed and undecayed tensors, a held gradient, a schedule;
+    the C update called per tensor, or every tensor's as a task on worker threads (D81)."""
+    with Workers(threads or 1) as workers:
+        native, native_state = _run(True, dtype, workers=workers if threads else None)
+    ref, ref_state = _run(False, dtype)
     for name in SHAPES:
         assert native[name].dtype == dtype
         np.testing.assert_array_equal(native[name], ref[name], err_msg=name)

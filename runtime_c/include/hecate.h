@@ -287,8 +287,9 @@ hecate_status hecate_batch_job(void *batch, size_t job, size_t worker);
 
 /* Part `part` of the batch's mean gradient: mean[p P .. (p + 1) P) (P = HECATE_BATCH_MEAN_PART,
  * the last part shorter) as hecate_grads_mean of the grads rows gives it, bit for bit; parts may
- * run at once.  Run it after every job succeeded.  Parts: (n_params + P - 1) / P.  `worker` is
- * not used (a pool task's signature). */
+ * run at once.  Run it after every job succeeded.  Parts: (n_params + P - 1) / P.
+ * HECATE_E_NONFINITE when the part holds a NaN or Inf (it is written all the same: the caller
+ * decides what to do with the step).  `worker` is not used (a pool task's signature). */
 hecate_status hecate_batch_mean(void *batch, size_t part, size_t worker);
 
 /* Profile 2's outer update: one AdamW step (MATH §10) of n parameters,
@@ -311,6 +312,26 @@ typedef struct {
 
 hecate_status hecate_adamw_update(const hecate_adamw_step *step, size_t n, const double *grad, double *m,
                                   double *v, hecate_real *param);
+
+/* A step's AdamW updates of several tensors as thread-pool tasks (as hecate_batch_job): tensor i
+ * is hecate_adamw_update with `step`, its decay replaced by the tensor's own. */
+typedef struct {
+    size_t n;
+    const double *grad;
+    double *m, *v;
+    hecate_real *param;
+    double decay; /* lr * weight_decay for a decayed tensor, else 0 */
+} hecate_adamw_tensor;
+
+typedef struct {
+    hecate_adamw_step step;
+    size_t n_tensors;
+    const hecate_adamw_tensor *tensors;
+} hecate_adamw_batch;
+
+/* Tensor `task` of `batch` (a hecate_adamw_batch *; `worker` not used): hecate_adamw_update's
+ * status; HECATE_E_BAD_ARG for a task out of range. */
+hecate_status hecate_adamw_task(void *batch, size_t task, size_t worker);
 
 /* Size of a saved state blob for this session. */
 hecate_status hecate_state_bytes(const hecate_session *session, size_t *bytes);

@@ -20,6 +20,19 @@ hecate_status hecate_batch_job(void *batch, size_t job, size_t worker) {
     return st;
 }
 
+/* No NaN or Inf among x[0 .. n): no exponent of all ones, found by integer operations that the
+ * compiler vectorizes (a floating-point test such as x - x == 0 stays scalar) */
+static bool doubles_finite(const double *x, size_t n) {
+    const uint64_t exponent = 0x7ff0000000000000u;
+    uint64_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        union { double d; uint64_t u; } v;
+        v.d = x[i];
+        bad |= (v.u & exponent) == exponent;
+    }
+    return !bad;
+}
+
 hecate_status hecate_batch_mean(void *batch, size_t part, size_t worker) {
     (void)worker;
     const hecate_batch *b = batch;
@@ -29,5 +42,5 @@ hecate_status hecate_batch_mean(void *batch, size_t part, size_t worker) {
     if (part >= parts) return b->n_params == 0 && part == 0 ? HECATE_OK : HECATE_E_BAD_ARG;
     const size_t begin = part * P, end = b->n_params - begin < P ? b->n_params : begin + P;
     hct_grads_mean_range(b->n_jobs, NULL, b->grads, b->n_params, begin, end, b->mean);
-    return HECATE_OK;
+    return doubles_finite(b->mean + begin, end - begin) ? HECATE_OK : HECATE_E_NONFINITE;
 }

@@ -45,6 +45,17 @@ hecate_status hecate_adamw_update(const hecate_adamw_step *step, size_t n, const
 #endif
 }
 
+hecate_status hecate_adamw_task(void *batch, size_t task, size_t worker) {
+    (void)worker;
+    const hecate_adamw_batch *b = batch;
+    if (!b || !b->tensors) return HECATE_E_NULL_ARG;
+    if (task >= b->n_tensors) return HECATE_E_BAD_ARG;
+    const hecate_adamw_tensor *t = &b->tensors[task];
+    hecate_adamw_step step = b->step;
+    step.decay = t->decay;
+    return hecate_adamw_update(&step, t->n, t->grad, t->m, t->v, t->param);
+}
+
 void hct_grads_mean_range(size_t n_sets, const real *const *sets, const real *rows, size_t stride, size_t begin,
                           size_t end, double *out) {
     /* a block of the sum stays in L1 while the sets are added to it two at a

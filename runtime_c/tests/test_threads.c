@@ -116,10 +116,18 @@ static void check_batch(const hecate_host_model *hm) {
         CHECK(hecate_batch_job(NULL, 0, 0) == HECATE_E_NULL_ARG, "no batch");
         hecate_threads_free(pool);
     }
-    tok[2 * TOKENS + 3] = info.vocab; /* job 2 fails, the others are unaffected */
     hecate_threads *pool = NULL;
     hecate_threads_new(2, &pool);
     hecate_batch b = {sessions, 2, JOBS, BURN, TOKENS, P, burn, tok, tgt, grads, losses, status, mean};
+    const size_t parts = (P + HECATE_BATCH_MEAN_PART - 1) / HECATE_BATCH_MEAN_PART;
+    volatile hecate_real zero = 0;
+    const hecate_real poison[2] = {zero / zero, 1 / zero};
+    for (int k = 0; k < 2; k++) { /* a NaN, then an Inf in one row: the mean says so */
+        memcpy(grads, want, sizeof(hecate_real) * JOBS * P);
+        grads[3 * P + P - 1] = poison[k];
+        CHECK(hecate_threads_run(pool, hecate_batch_mean, &b, parts) == HECATE_E_NONFINITE, "a non-finite mean");
+    }
+    tok[2 * TOKENS + 3] = info.vocab; /* job 2 fails, the others are unaffected */
     CHECK(hecate_threads_run(pool, hecate_batch_job, &b, JOBS) == HECATE_E_TOKEN_RANGE,
           "a bad token's status");
     CHECK(status[2] == HECATE_E_TOKEN_RANGE && status[0] == HECATE_OK && status[4] == HECATE_OK, "per-job statuses");
