@@ -131,17 +131,32 @@ __global__ void __launch_bounds__(ChunkFwd<D>::NT) chunk_tensor_kernel(RuleArgs 
         for (int r = 0; r < 4; r++) {
             const int tile = 4 * w + r, n0 = 8 * (tile % NTILES);
             if (tile / NTILES != 1 || !a.y) continue;
+            /* U's rows k0 + i, k0 + i + 4 in column n0 + g: this lane's B fragments */
+            const float ub[4] = {sU[i * PB + n0 + g], sU[(i + 4) * PB + n0 + g], sU[(8 + i) * PB + n0 + g],
+                                 sU[(12 + i) * PB + n0 + g]};
+            const bool finite = isfinite(ub[0]) && isfinite(ub[1]) && isfinite(ub[2]) && isfinite(ub[3]);
+            if (__all_sync(0xffffffffu, finite)) {
 #pragma unroll
-            for (int k0 = 0; k0 < C; k0 += 8) {
-                FragA fa;
-                fa.set(0, sA[g * LP + k0 + i]);
-                fa.set(1, sA[(g + 8) * LP + k0 + i]);
-                fa.set(2, sA[g * LP + k0 + i + 4]);
-                fa.set(3, sA[(g + 8) * LP + k0 + i + 4]);
-                FragB fb;
-                fb.set(0, sU[(k0 + i) * PB + n0 + g]);
-                fb.set(1, sU[(k0 + i + 4) * PB + n0 + g]);
-                mma3_tf32(acc[r], fa, fb);
+                for (int k0 = 0; k0 < C; k0 += 8) {
+                    FragA fa;
+                    fa.set(0, sA[g * LP + k0 + i]);
+                    fa.set(1, sA[(g + 8) * LP + k0 + i]);
+                    fa.set(2, sA[g * LP + k0 + i + 4]);
+                    fa.set(3, sA[(g + 8) * LP + k0 + i + 4]);
+                    FragB fb;
+                    fb.set(0, ub[k0 / 4]);
+                    fb.set(1, ub[k0 / 4 + 1]);
+                    mma3_tf32(acc[r], fa, fb);
+                }
+            } else {
+                /* A's zeros above the diagonal times a NaN or Inf row of U would be NaN in every
+                 * row of the product: the tile's reads over s <= t only, so that the tokens
+                 * before that row keep their values (test_chunked_forward_passes_nan_on) */
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int t = g + 8 * (e / 2), c = n0 + 2 * i + e % 2;
+                    for (int u = 0; u <= t; u++) acc[r][e] += sA[t * LP + u] * sU[u * PB + c];
+                }
             }
 #pragma unroll
             for (int h = 0; h < 2; h++) {
