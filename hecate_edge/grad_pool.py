@@ -50,18 +50,20 @@ class ChunkFailure:
 
 class GradientPool:
     """Runs batches of :class:`ChunkJob` on ``threads`` workers (None: every
-    core this process may use; the calling thread is one of them), one
-    training session per worker and schedule kind (with the memory frozen when
-    ``freeze_memory``). Use as a context manager, or call :meth:`close`."""
+    core this process may use; the calling thread is one of them; no more
+    than ``batch`` when given: more would only spin), one training session per
+    worker and schedule kind (with the memory frozen when ``freeze_memory``).
+    Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, model, chunk: int, threads: int | None = None, freeze_memory: bool = False):
+    def __init__(self, model, chunk: int, threads: int | None = None, freeze_memory: bool = False,
+                 batch: int | None = None):
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.model = model
         self.chunk = chunk
         self.freeze_memory = freeze_memory
         self.threads = threads or usable_cores()
-        self._workers = Workers(self.threads)
+        self._workers = Workers(min(self.threads, batch) if batch else self.threads)
         self._batches: dict[bool, TrainBatch] = {}
         self._last: TrainBatch | None = None
 
@@ -74,7 +76,7 @@ class GradientPool:
         if fixed_schedule not in self._batches:
             sessions = [self.model.session(max_chunk=self.chunk, max_train_tokens=self.chunk,
                                            fixed_schedule=fixed_schedule, freeze_memory=self.freeze_memory)
-                        for _ in range(self.threads)]
+                        for _ in range(self._workers.count)]
             self._batches[fixed_schedule] = TrainBatch(sessions, self._workers)
         return self._batches[fixed_schedule]
 

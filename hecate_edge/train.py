@@ -271,7 +271,8 @@ def train(
     fields = _RECORD_FIELDS + (("val_bpb",) if val else ())
     shared = {} if progress_label is None else {"lines": True, "log_interval": SHARED_PROGRESS_INTERVAL}
     with LossLog(log_path, fields, append=state.step > 0) as log, \
-            GradientPool(model, config.chunk, threads, freeze_memory=config.freeze_memory) as pool, \
+            GradientPool(model, config.chunk, threads, freeze_memory=config.freeze_memory,
+                         batch=config.batch) as pool, \
             _updates_on(optimizer, pool), \
             Progress(until - state.step, progress_label or "train", quiet=not show_progress,
                      **shared) as bar, \

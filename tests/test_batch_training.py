@@ -182,8 +182,11 @@ def test_default_threads_are_the_cores_this_process_may_use(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {2, 5}, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
     assert grad_pool.usable_cores() == 2
-    with grad_pool.GradientPool(train.new_model(ModelConfig(d_model=16, n_heads=2), seed=0), chunk=8) as pool:
-        assert pool.threads == 2
+    model = train.new_model(ModelConfig(d_model=16, n_heads=2), seed=0)
+    with grad_pool.GradientPool(model, chunk=8) as pool:
+        assert pool.threads == 2 and pool.workers.count == 2
+    with grad_pool.GradientPool(model, chunk=8, threads=4, batch=3) as pool:  # a fourth worker would only spin
+        assert pool.threads == 4 and pool.workers.count == 3
 
 
 def test_a_failing_chunk_is_reported_by_index_and_the_others_still_train():
