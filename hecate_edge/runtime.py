@@ -127,16 +127,18 @@ class AdamWTensors:
         fields but decay), run as hecate_adamw_task tasks on ``workers``
         (threads.Workers); the other tensors are left alone. The bits of
         :meth:`update` one tensor at a time."""
-        binding = self._one_binding()
-        ffi = binding.ffi
         if self._batch is None:  # one task per tensor, in a fixed order; a held tensor gets n = 0
+            self._binding = self._one_binding()
+            ffi = self._binding.ffi
             self._order = list(self._kept)
             self._tensors = ffi.new("hecate_adamw_tensor[]", len(self._order))
             for t, name in zip(self._tensors, self._order):
                 _, _, t.param, t.m, t.v = self._kept[name]
             self._batch = ffi.new("hecate_adamw_batch *", {"n_tensors": len(self._order), "tensors": self._tensors})
             self._address = int(ffi.cast("uintptr_t", self._batch))
-            self._task = int(ffi.cast("uintptr_t", binding.lib.hecate_adamw_task))
+            self._task = int(ffi.cast("uintptr_t", self._binding.lib.hecate_adamw_task))
+        binding = self._binding
+        ffi = binding.ffi
         for field, value in step.items():
             setattr(self._batch.step, field, value)
         kept = []

@@ -1,7 +1,8 @@
 """The binding of libhecate_threads (runtime_c/host/hecate_threads.h): a pool of
 worker threads in C that runs the n tasks of a C function, the calling thread
-taking part. The training batch's chunks and mean (runtime.TrainBatch) run on it,
-one call each, without a Python hand-off per piece (DECISIONS D81)."""
+taking part. A training step's chunks and mean (train_batch.TrainBatch) and its
+AdamW updates (runtime.AdamWTensors.update_all) run on it, one call each, without
+a Python hand-off per piece (DECISIONS D81)."""
 
 from __future__ import annotations
 

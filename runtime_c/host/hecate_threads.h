@@ -1,9 +1,9 @@
 /* hecate_threads.h — a pool of worker threads for hosted platforms (POSIX threads), built as its
  * own small library (libhecate_threads) beside the runtime: it runs the n tasks of a C function,
  * each once, the calling thread taking part as worker 0.  It knows nothing of models: the
- * runtime's hecate_batch_job and hecate_batch_mean (hecate.h) are such task functions, so that a
- * training step's chunks and its mean gradient run on every core without the caller's language
- * handing each piece to a thread (DECISIONS D81).
+ * runtime's hecate_batch_job, hecate_batch_mean and hecate_adamw_task (hecate.h) are such task
+ * functions, so that a training step's chunks, its mean gradient and its updates run on every
+ * core without the caller's language handing each piece to a thread (DECISIONS D81).
  *
  * Between runs the workers wait spinning for a short while (HECATE_THREADS_SPIN_NS), so that a
  * run that follows soon after the last one, as a training loop's steps do, starts without an OS
