@@ -49,12 +49,15 @@ pytestmark = pytest.mark.skipif(not _native_has_fma(), reason="no x86-64 compile
 @pytest.fixture(scope="module")
 def native_lib_dir(tmp_path_factory) -> Path:
     """libhecate and libhecate_f64 built with -march=native, and hecate.h beside them (with the
-    worker pool the trainer runs on, libhecate_threads, as built: it has no arithmetic)."""
+    worker pool the trainer runs on, libhecate_threads, as built: it has no arithmetic).  The
+    linear map's calls of several tokens take blocks of four vectors for two tokens, an
+    AVX-512VL core's default (D82), on every core, so they are held to `step`'s one-token
+    blocks with fused multiply-adds wherever this runs."""
     out = tmp_path_factory.mktemp("native_fma")
     sources = sorted(str(p) for p in (ROOT / "runtime_c" / "src").rglob("*.c"))
     for stem, real in (("hecate", "float"), ("hecate_f64", "double")):
         subprocess.run([CC, "-std=c99", "-O2", "-march=native", "-shared", "-fPIC", *SHARED_FLAGS,
-                        f"-DHECATE_REAL={real}", f"-I{ROOT / 'runtime_c' / 'include'}", *sources,
+                        f"-DHECATE_REAL={real}", "-DHECATE_LIN_PAIR_VECS=4", f"-I{ROOT / 'runtime_c' / 'include'}", *sources,
                         "-o", str(out / library_filename(stem))], check=True, capture_output=True, text=True)
     shutil.copy(ROOT / "runtime_c" / "include" / "hecate.h", out / "hecate.h")
     for name in (library_filename("hecate_threads"), "hecate_threads.h"):

@@ -189,6 +189,23 @@ void hct_rope_table(real *table, uint32_t window, uint32_t head_dim) {
  * every token of the call goes through it (D57). */
 #define LIN_TILE_BYTES 8192u
 
+/* Column vectors per block of hct_linear when a call has two tokens or more.
+ * With 32 vector registers (x86 AVX-512VL) a block of four vectors for two
+ * tokens holds its 8 sums, the 4 loaded vectors of W's row and both tokens'
+ * broadcasts in registers, so each load of W serves two tokens (DECISIONS
+ * D82: 1.1-1.3x on 16-token calls); with 16 the compiler takes W from memory
+ * for each token again, and LIN_VECS columns of one token stay faster.  Its
+ * tiles keep the rows of a LIN_VECS block (a narrower tile of more rows met
+ * L1 set conflicts at 1 KiB row strides). */
+#ifndef HECATE_LIN_PAIR_VECS /* override: 1 .. HECATE_LIN_VECS (tests force 4) */
+#if defined(__AVX512VL__)
+#define HECATE_LIN_PAIR_VECS 4
+#else
+#define HECATE_LIN_PAIR_VECS HECATE_LIN_VECS
+#endif
+#endif
+#define LIN_PAIR_VECS ((uint32_t)HECATE_LIN_PAIR_VECS)
+
 /* Rows i0 .. i1-1 of Y[t, o0 .. o0 + nv lanes) = sum over i = 0, 1, ..,
  * din-1 (in that order) of X[t, i] W[i, o] for the nt tokens t of X: from 0
  * when i0 is 0, else from the partial sums of the rows before, which Y holds
@@ -239,9 +256,10 @@ static void linear_tile(const real *W, const real *X, uint32_t nt, uint32_t din,
  * tokens gives the same bits (MATH §6). */
 void hct_linear(const real *W, const real *X, uint32_t T, uint32_t din, uint32_t dout, real *Y) {
     uint32_t vec_cols = dout / HCT_LANES * HCT_LANES;
-    for (uint32_t o0 = 0; o0 < vec_cols; o0 += LIN_BLOCK) {
-        uint32_t nv = (vec_cols - o0 < LIN_BLOCK ? vec_cols - o0 : LIN_BLOCK) / HCT_LANES, group = LIN_TOKENS_FOR(nv);
-        uint32_t rows = LIN_TILE_BYTES / (nv * HCT_VEC_BYTES);
+    uint32_t block_vecs = T > 1 ? LIN_PAIR_VECS : LIN_VECS, block = block_vecs * HCT_LANES;
+    for (uint32_t o0 = 0; o0 < vec_cols; o0 += block) {
+        uint32_t nv = (vec_cols - o0 < block ? vec_cols - o0 : block) / HCT_LANES, group = LIN_TOKENS_FOR(nv);
+        uint32_t rows = LIN_TILE_BYTES / LIN_VECS * block_vecs / (nv * HCT_VEC_BYTES);
         for (uint32_t i0 = 0; i0 < din; i0 += rows) {
             uint32_t i1 = din - i0 < rows ? din : i0 + rows;
             for (uint32_t t = 0; t < T;) {
