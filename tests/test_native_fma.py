@@ -19,8 +19,10 @@ import pytest
 from hecate_edge._lib import lib_dir, library_filename
 from test_c_runtime import CC, ROOT, SHARED_FLAGS
 
-# every composition and rule chunked against step, the CMS levels, and the int8 kernels
-SUITES = ["tests/test_session.py", "tests/test_compositions.py", "tests/test_cms.py", "tests/test_int8.py"]
+# every composition and rule chunked against step, the CMS levels, the int8 kernels, and the
+# training gradients against finite differences
+SUITES = ["tests/test_session.py", "tests/test_compositions.py", "tests/test_cms.py", "tests/test_int8.py",
+          "tests/test_gradients.py"]
 
 
 def run_suites(env: dict, *suites: str, timeout: int = 1500) -> None:
