@@ -1,5 +1,5 @@
-/* cuda/src/chunk.cuh — what the chunked forwards and backward (chunk_cores.cuh, chunk_tensor.cuh,
- * chunk_backward.cu; docs/CUDA.md "Chunked forward") share: the chunk length, loading a
+/* cuda/src/chunk.cuh — what the chunked forward and backward (chunk_regs.cuh, chunk_backward.cu;
+ * docs/CUDA.md "Chunked forward") share: the chunk length, loading a
  * chunk's token rows, the scan of its decays, the Gram products of its keys and queries and
  * the triangular solves of the UT transform, all on shared memory. */
 #ifndef HECATE_CUDA_CHUNK_CUH
@@ -25,25 +25,15 @@ struct Decay {
     static constexpr int FLOATS = 6 * CHUNK + 4;
 };
 
-/* The CUDA-core forward's block (chunk_cores.cuh; the backward's state tiles) at padded width D:
- * NT = C D / 8 threads.  In the products each holds a 4 x 4 tile
- * of [W; Gamma Q] S_0 (C / 2 row tiles of four rows, TC = D / 4 column tiles) and a TJ x 4
- * tile of the state (C / 2 row tiles of TJ rows), a warp's 32 tiles LC column tiles by
- * LM row tiles, so that a warp reads at most 8 float4 of a shared row at once (one shared-
- * memory wavefront).  In the triangular solve each thread takes one of the 2 D right-hand
- * sides, in the Gram products PR pairs (t, s).  P, LP: row pitches of the token rows and of L
- * (float4-aligned).  At D = 128 the block takes 110 KB of shared memory: two fit an SM. */
+/* The tile map of the chunked backward's state gradient (chunk_backward.cu) at padded width D,
+ * NT = C D / 8 = 2 D threads: each holds a TJ x 4 tile of the (D, D) state (C / 2 row tiles of TJ
+ * rows, TC = D / 4 column tiles), a warp's 32 tiles LC column tiles by LM row tiles, so that a
+ * warp reads at most 8 float4 of a shared row at once (one shared-memory wavefront). */
 template <int D> struct Chunk {
     static constexpr int C = CHUNK, NT = C * D / 8, TC = D / 4, TJ = 2 * D / C, NW = NT / 32;
-    static constexpr int LC = TC < 8 ? TC : 8, LM = 32 / LC, WM = (C / 2) / LM, PR = C * C / NT;
-    static constexpr int P = D + 4, LP = C + 4;
-    static_assert((C / 2) * TC == NT && NT == 2 * D && NW * 32 == NT && WM * LM == C / 2 && PR * NT == C * C,
-                  "one tile of each kind per thread");
-    /* shared memory, in floats: the state, token rows k, q, v (v turns into U), W^T and
-     * (Gamma Q)^T, L, A^T, and the chunk's Decay */
-    static constexpr size_t S = 0, K = S + (size_t)D * D, Q = K + C * P, V = Q + C * P, WT = V + C * P,
-                            QT = WT + (size_t)D * C, L = QT + (size_t)D * C, AT = L + C * LP, SC = AT + C * C,
-                            FLOATS = SC + Decay::FLOATS;
+    static constexpr int LC = TC < 8 ? TC : 8, LM = 32 / LC, WM = (C / 2) / LM;
+    static_assert((C / 2) * TC == NT && NT == 2 * D && NW * 32 == NT && WM * LM == C / 2,
+                  "one tile per thread");
 };
 
 /* Rows t0 .. t0+CHUNK of one sequence's (T, d) array `src` into a (CHUNK, pitch) tile, zeros

@@ -9,7 +9,7 @@ namespace hct {
 
 /* The block at padded width D: NT = 2 D threads.  Thread tid owns column (or row) c = tid mod D
  * of the chunk's (C, D) products for tokens h C/2 .. h C/2 + C/2, h = tid / D; and a TJ x 4
- * tile of the (D, D) state gradient (the forward's tile map, Chunk<D>).  Shared memory, in
+ * tile of the (D, D) state gradient (Chunk<D>'s tile map).  Shared memory, in
  * floats (P = D + 4): S0 and dS (D, P); token rows k, q, v, dy, U0, U, W, dU, dW and a (C, D)
  * reduction buffer (C, P each); KK, L, A, dA, dKK, dQK and two exponent gradients (C, LP);
  * the Decay; per-token sums. */
@@ -63,7 +63,7 @@ template <int D> __device__ __forceinline__ float row_dot(const float *X, const 
 template <int D, bool ERROR>
 __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleArgs a) {
     using B = ChunkBack<D>;
-    using Tile = Chunk<D>; /* the forward's tile map, for the state gradient */
+    using Tile = Chunk<D>; /* the state gradient's tile map */
     constexpr int C = B::C, NT = B::NT, H = B::H, P = B::P, LP = B::LP;
     extern __shared__ float4 smem4[];
     float *sm = (float *)smem4;

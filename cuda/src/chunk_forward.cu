@@ -1,23 +1,16 @@
 /* cuda/src/chunk_forward.cu — the chunked forward of the delta and Hebbian rules (docs/CUDA.md
  * "Chunked forward"; MATH §3.2, §3.4): the outputs and final state of forward.cu's token-by-token
- * kernels, computed CHUNK tokens at a time as matrix products; the state's products on the
- * tensor cores at padded width 128 (chunk_tensor.cuh), on the CUDA cores below (chunk_cores.cuh),
- * whichever measured faster there (RESULTS.md, DECISIONS D76). */
-#include "chunk_cores.cuh"
-#include "chunk_tensor.cuh"
+ * kernels, computed CHUNK tokens at a time as matrix products, the state in registers and its
+ * products on the tensor cores at every padded width (chunk_regs.cuh; DECISIONS D83). */
+#include "chunk_regs.cuh"
 
 namespace hct {
 
 /* The shared memory of the kernel that runs width D. */
-template <int D> static constexpr size_t smem_at() {
-    return (D == 128 ? ChunkFwd<D>::FLOATS : Chunk<D>::FLOATS) * sizeof(float);
-}
+template <int D> static constexpr size_t smem_at() { return ChunkRegs<D>::FLOATS * sizeof(float); }
 
 template <int D, bool ERROR> static cudaError_t chunk_forward_at(int n_seq, const RuleArgs &a) {
-    if constexpr (D == 128)
-        return launch_with_smem(chunk_tensor_kernel<D, ERROR>, n_seq, ChunkFwd<D>::NT, smem_at<D>(), a);
-    else
-        return launch_with_smem(chunk_cores_kernel<D, ERROR>, n_seq, Chunk<D>::NT, smem_at<D>(), a);
+    return launch_with_smem(chunk_regs_kernel<D, ERROR>, n_seq, ChunkRegs<D>::NT, smem_at<D>(), a);
 }
 
 struct ChunkLaunch {
