@@ -7,8 +7,8 @@
 
 enum { G_ALPHA = 0, G_THETA = 1, N_GATES = 2 };
 
-/* per-token backward: u, de (d each) */
-static uint64_t delta_work_len(const hct_config *cfg) { return 2 * (uint64_t)cfg->d; }
+/* per-token backward: u, de (d each); tokens_backward: a second u */
+static uint64_t delta_work_len(const hct_config *cfg) { return 3 * (uint64_t)cfg->d; }
 
 /* One token: e = k S_at - v (a row-streaming linear map; S_at is S itself
  * except inside a CMS block), then the fused update of S and read. */
@@ -23,6 +23,16 @@ static void delta_token(const hct_rule_io *io, uint32_t t, const real *at, const
 }
 
 #if HCT_VEC_IN_REGISTERS
+/* The later token's second pass, run by rows_first_pass ahead of its own
+ * work on each lane vector (D84): dS <- keep dS + k^T de as the rows are
+ * read, and dk's dots <M_j, de> (rows_finish_keep's operations). */
+typedef struct keep_pass {
+    const hct_token_step *s;
+    hct_token_grad *x;
+    const real *de;
+    real keep;
+} keep_pass;
+
 /* The first pass of MATH §7's delta BPTT over rows j and j+1 of dS at once,
  * one lane vector of columns at a time (D62): dS_j += q_j dy, then with
  * that row dq_j = <S_{t+1,j}, dy>, <dS_j, S_{t,j}> (for dalpha), <dS_j, e>
@@ -30,27 +40,44 @@ static void delta_token(const hct_rule_io *io, uint32_t t, const real *at, const
  * column order from 0, then hct_vsum; u gets row j's product, then row
  * j+1's, as rows in order.  So every value is the one of the row-by-row
  * calls, bit for bit; six independent add chains instead of one, and dy,
- * e and u loaded once for two rows.  Whole lane vectors only (d a multiple
- * of HCT_LANES, so d is even).  Always inlined with a constant has_dy. */
+ * e and u loaded once for two rows.  With kp, token t+1's second pass
+ * first, on the same rows (D84).  Whole lane vectors only (d a multiple of
+ * HCT_LANES, so d is even).  Always inlined with constant has_dy and kp
+ * (NULL or not). */
 static inline __attribute__((always_inline)) void rows_first_pass(const hct_token_step *s, const hct_token_grad *x,
-                                                                  uint32_t d, real *u, real *dalpha, int has_dy) {
+                                                                  uint32_t d, real *u, real *dalpha, int has_dy,
+                                                                  const keep_pass *kp) {
     const real *dy = s->dy, *e = s->extra;
+    const hct_vec zero = HCT_VSPLAT((real)0), kv = HCT_VSPLAT(kp ? kp->keep : (real)0);
     for (uint32_t j = 0; j < d; j += 2) {
         real *ds0 = s->ds + (size_t)j * d, *ds1 = ds0 + d;
         const real *o0 = s->out + (size_t)j * d, *o1 = o0 + d, *i0 = s->in + (size_t)j * d, *i1 = i0 + d;
+        const real *m0 = kp ? kp->s->at + (size_t)j * d : NULL, *m1 = kp ? m0 + d : NULL;
         hct_vec q0 = HCT_VSPLAT(x->q[j]), q1 = HCT_VSPLAT(x->q[j + 1]);
         hct_vec k0 = HCT_VSPLAT(x->k[j]), k1 = HCT_VSPLAT(x->k[j + 1]);
-        hct_vec aq0 = HCT_VSPLAT((real)0), aq1 = aq0, aa0 = aq0, aa1 = aq0, ae0 = aq0, ae1 = aq0;
+        hct_vec kk0 = kp ? HCT_VSPLAT(kp->x->k[j]) : zero, kk1 = kp ? HCT_VSPLAT(kp->x->k[j + 1]) : zero;
+        hct_vec aq0 = zero, aq1 = zero, aa0 = zero, aa1 = zero, ae0 = zero, ae1 = zero, am0 = zero, am1 = zero;
         for (uint32_t i = 0; i < d; i += HCT_LANES) {
-            hct_vec r0 = HCT_VLOAD(ds0 + i), r1 = HCT_VLOAD(ds1 + i);
+            hct_vec r0, r1;
+            if (kp) {
+                hct_vec dev = HCT_VLOAD(kp->de + i);
+                am0 = HCT_VMADD(am0, HCT_VLOAD(m0 + i), dev);
+                am1 = HCT_VMADD(am1, HCT_VLOAD(m1 + i), dev);
+                r0 = HCT_VADD(HCT_VMUL(kv, HCT_VLOAD(ds0 + i)), HCT_VMUL(kk0, dev));
+                r1 = HCT_VADD(HCT_VMUL(kv, HCT_VLOAD(ds1 + i)), HCT_VMUL(kk1, dev));
+            } else {
+                r0 = HCT_VLOAD(ds0 + i), r1 = HCT_VLOAD(ds1 + i);
+            }
             if (has_dy) {
                 hct_vec y = HCT_VLOAD(dy + i);
                 r0 = HCT_VMADD(r0, q0, y);
                 r1 = HCT_VMADD(r1, q1, y);
-                HCT_VSTORE(ds0 + i, r0);
-                HCT_VSTORE(ds1 + i, r1);
                 aq0 = HCT_VMADD(aq0, HCT_VLOAD(o0 + i), y);
                 aq1 = HCT_VMADD(aq1, HCT_VLOAD(o1 + i), y);
+            }
+            if (has_dy || kp) {
+                HCT_VSTORE(ds0 + i, r0);
+                HCT_VSTORE(ds1 + i, r1);
             }
             aa0 = HCT_VMADD(aa0, r0, HCT_VLOAD(i0 + i));
             aa1 = HCT_VMADD(aa1, r1, HCT_VLOAD(i1 + i));
@@ -58,6 +85,11 @@ static inline __attribute__((always_inline)) void rows_first_pass(const hct_toke
             ae0 = HCT_VMADD(ae0, r0, ev);
             ae1 = HCT_VMADD(ae1, r1, ev);
             HCT_VSTORE(u + i, HCT_VMADD(HCT_VMADD(HCT_VLOAD(u + i), k0, r0), k1, r1));
+        }
+        if (kp) {
+            real theta = kp->x->gates[G_THETA];
+            kp->x->dk[j] = -theta * kp->x->dk[j] + hct_vsum(am0);
+            kp->x->dk[j + 1] = -theta * kp->x->dk[j + 1] + hct_vsum(am1);
         }
         if (has_dy) {
             x->dq[j] = hct_vsum(aq0);
@@ -95,6 +127,36 @@ static real rows_finish_keep(const hct_token_step *s, const hct_token_grad *x, u
     }
     return -hct_dot(u, s->extra, d);
 }
+
+/* tokens_backward (rule.h): delta_token_backward's two-pass path token by
+ * token, each token's second pass fused with the first pass of the token
+ * before it (rows_first_pass with a keep_pass): four d x d streams a token
+ * instead of seven.  The same bits as delta_token_backward's calls in turn. */
+static bool delta_tokens_backward(const hct_rule_grad *g, real *ds, uint32_t t0, uint32_t t1) {
+    uint32_t d = g->fwd->d;
+    if (d % HCT_LANES != 0 || hct_shrink_lambda(g->fwd->cfg) != 0 || t1 <= t0) return false;
+    real *u = g->work, *up = u + d, *de = up + d, dalpha = 0;
+    hct_token_step s = hct_plain_step(g, ds, t1 - 1);
+    hct_token_grad x = hct_token_slices(g, t1 - 1, N_GATES);
+    hct_zero(u, d);
+    rows_first_pass(&s, &x, d, u, &dalpha, 1, NULL);
+    x.dgates[G_ALPHA] = dalpha;
+    for (uint32_t t = t1 - 1; t > t0; t--) {
+        hct_token_step p = hct_plain_step(g, ds, t - 1);
+        hct_token_grad xp = hct_token_slices(g, t - 1, N_GATES);
+        real dalpha_p = 0;
+        hct_matrix_error_de_dv(x.gates[G_THETA], u, d, de, x.dv);
+        hct_zero(up, d);
+        keep_pass kp = {&s, &x, de, (real)1 - x.gates[G_ALPHA]};
+        rows_first_pass(&p, &xp, d, up, &dalpha_p, 1, &kp);
+        x.dgates[G_THETA] = (real)0 + -hct_dot(u, s.extra, d); /* as delta_token_backward: 0 + r */
+        xp.dgates[G_ALPHA] = dalpha_p;
+        real *swap = u;
+        u = up, up = swap, s = p, x = xp;
+    }
+    x.dgates[G_THETA] = (real)0 + rows_finish_keep(&s, &x, d, u, de, (real)1 - x.gates[G_ALPHA]);
+    return true;
+}
 #endif
 
 /* One token of MATH §7 (delta rule BPTT), row by row of S: one pass for
@@ -108,9 +170,9 @@ static void delta_token_backward(const hct_rule_grad *g, const hct_token_step *s
     if (d % HCT_LANES == 0 && lambda == 0 && s->dat == dS) { /* the same values in two passes (D62) */
         real dalpha = 0;
         hct_zero(u, d);
-        if (s->dy) rows_first_pass(s, &x, d, u, &dalpha, 1);
+        if (s->dy) rows_first_pass(s, &x, d, u, &dalpha, 1, NULL);
         else {
-            rows_first_pass(s, &x, d, u, &dalpha, 0);
+            rows_first_pass(s, &x, d, u, &dalpha, 0, NULL);
             hct_zero(x.dq, d);
         }
         x.dgates[G_ALPHA] = dalpha;
@@ -158,4 +220,7 @@ const hct_rule hct_rule_delta = {
     .work_len = delta_work_len,
     .token_backward = delta_token_backward,
     .read_backward = hct_matrix_read_backward,
+#if HCT_VEC_IN_REGISTERS
+    .tokens_backward = delta_tokens_backward,
+#endif
 };

@@ -241,6 +241,15 @@ void hct_rule_backward_begin(const hct_rule_grad *g) {
     if (gated(g->fwd)) *sg.c = 0;
 }
 
+hct_token_step hct_plain_step(const hct_rule_grad *g, real *ds, uint32_t t) {
+    const hct_rule_io *io = g->fwd;
+    size_t n = (size_t)io->rule->state_len(io->cfg);
+    const real *in = hct_tape_state(io, t, n);
+    return (hct_token_step){.t = t, .at = point(io, t, n), .in = in, .out = in + n,
+                            .extra = hct_tape_extra(io, t, n, io->rule->extra_len(io->cfg)),
+                            .dy = g->dy + (size_t)t * io->d, .ds = ds, .dat = ds};
+}
+
 void hct_rule_backward_tokens(const hct_rule_grad *g0, uint32_t t0, uint32_t t1) {
     const hct_rule_io *io = g0->fwd;
     const hct_rule *r = io->rule;
@@ -250,6 +259,7 @@ void hct_rule_backward_tokens(const hct_rule_grad *g0, uint32_t t0, uint32_t t1)
     state_grads sg = state_grads_of(g0);
     hct_rule_grad *g = &sg.g;
     HCT_ASSERT(t0 <= t1 && t1 <= io->T && (io->tape || io->frozen)); /* the forward kept its tape */
+    if (r->tokens_backward && !io->frozen && !cms(io) && r->tokens_backward(g, sg.ds, t0, t1)) return;
     for (uint32_t tt = t1; tt-- > t0;) {
         const real *dy = g->dy + (size_t)tt * d;
         real *dq = g->dq + (size_t)tt * d;

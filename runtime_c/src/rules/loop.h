@@ -19,6 +19,9 @@ typedef struct hct_token_grad {
 } hct_token_grad;
 
 hct_token_grad hct_token_slices(const hct_rule_grad *g, uint32_t t, uint32_t n_gates);
+/* Token t's step in a plain level (rule.h, tokens_backward): its states from
+ * the tape, its read's gradient, ds as the state gradient (and dat). */
+hct_token_step hct_plain_step(const hct_rule_grad *g, real *ds, uint32_t t);
 
 /* HECATE_OK if the rule's hyper-parameter slots from `first` on are all 0
  * (unused), else HECATE_E_FILE_CONFIG. */

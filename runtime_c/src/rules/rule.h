@@ -122,6 +122,13 @@ typedef struct hct_rule {
      * their backwards read them from io->consts. */
     uint64_t (*consts_len)(const hct_config *cfg);
     void (*prepare)(const hct_rule_io *io, real *consts);
+    /* Optional (NULL: token_backward token by token): tokens t1-1 down to t0
+     * of a plain level (not frozen, no CMS period or gate; each token's step
+     * as hct_plain_step gives it, ds their state gradient) with
+     * token_backward's results for each in turn, bit for bit, free to
+     * interleave neighbouring tokens' passes over the state.  Returns false,
+     * having done nothing, where it does not apply. */
+    bool (*tokens_backward)(const hct_rule_grad *g, real *ds, uint32_t t0, uint32_t t1);
 } hct_rule;
 
 /* The rule over io->T tokens (the shared loop, loop.c) and its backward;
