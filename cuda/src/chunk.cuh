@@ -121,14 +121,23 @@ template <int NT> __device__ __forceinline__ void prefetch_chunk(const RuleArgs 
     prefetch_rows<NT>(a.gates + seq * (size_t)a.T * a.n_gates, t0, a.T, a.n_gates, tid);
 }
 
-/* <k_t, k_s> and <q_t, k_s> of pairs (t, s) = (i mod C, i / C) for i = tid, tid + NT, ...
- * (k rows of pitch PK, q rows of pitch PQ):
- * kk (C x LP) gets <k_t, k_s> when given, L (C x LP) theta_t gamma_{t-1} / gamma_s <k_t, k_s>
- * below the diagonal, A gamma_t / gamma_s <q_t, k_s> on and below it, at A[s * C + t]
- * (a_transposed) or A[t * LP + s]. */
+/* The chunk's L[t][u] from <k_t, k_u>: theta_t gamma_{t-1} / gamma_u <k_t, k_u> below the
+ * diagonal, else 0; and A[t][u] from <q_t, k_u>: gamma_t / gamma_u <q_t, k_u> on and below it,
+ * else 0.  Both Gram products (gram, gram_tensor) end in these. */
+template <bool ERROR> __device__ __forceinline__ float l_entry(const Decay &s, int t, int u, float kk) {
+    const float prev = t ? s.b[t - 1] : 0.0f;
+    return ERROR && u < t ? s.theta[t] * expf(prev - s.b[u]) * kk : 0.0f;
+}
+__device__ __forceinline__ float a_entry(const Decay &s, int t, int u, float qk) {
+    return u <= t ? expf(s.b[t] - s.b[u]) * qk : 0.0f;
+}
+
+/* <k_t, k_s> and <q_t, k_s> of pairs (t, s) = (i mod C, i / C) for i = tid, tid + NT, ... on the
+ * CUDA cores (k rows of pitch PK, q rows of pitch PQ) into L and A (C x LP: l_entry, a_entry),
+ * and into kk (C x LP) <k_t, k_s> when given. */
 template <int D, int NT, bool ERROR>
 __device__ __forceinline__ void gram(const float *sK, int PK, const float *sQ, int PQ, const Decay &s, float *L, float *A,
-                                     bool a_transposed, float *kk_out, int tid) {
+                                     float *kk_out, int tid) {
     constexpr int C = CHUNK, LP = C + 4;
     for (int i = tid; i < C * C; i += NT) {
         const int t = i % C, u = i / C;
@@ -139,9 +148,8 @@ __device__ __forceinline__ void gram(const float *sK, int PK, const float *sQ, i
             kk += kt.x * ks.x + kt.y * ks.y + kt.z * ks.z + kt.w * ks.w;
             qk += qt.x * ks.x + qt.y * ks.y + qt.z * ks.z + qt.w * ks.w;
         }
-        const float prev = t ? s.b[t - 1] : 0.0f;
-        L[t * LP + u] = ERROR && u < t ? s.theta[t] * expf(prev - s.b[u]) * kk : 0.0f;
-        A[a_transposed ? u * C + t : t * LP + u] = u <= t ? expf(s.b[t] - s.b[u]) * qk : 0.0f;
+        L[t * LP + u] = l_entry<ERROR>(s, t, u, kk);
+        A[t * LP + u] = a_entry(s, t, u, qk);
         if (kk_out) kk_out[t * LP + u] = kk;
     }
 }

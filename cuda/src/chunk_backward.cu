@@ -91,7 +91,7 @@ __global__ void __launch_bounds__(ChunkBack<D>::NT) chunk_backward_kernel(RuleAr
         load_chunk<D, NT, ERROR>(a, seq, t0, vec, sK, P, sQ, P, sV, P, dec, tid);
         load_rows<D, NT>(sDY, P, a.dy + base, t0, T, d, vec, tid);
         __syncthreads();
-        gram<D, NT, ERROR>(sK, P, sQ, P, dec, sL, sA, false, sKK, tid);
+        gram<D, NT, ERROR>(sK, P, sQ, P, dec, sL, sA, sKK, tid);
         __syncthreads();
         {   /* U0 and W, natural layout */
             float x[C];

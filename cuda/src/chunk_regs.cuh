@@ -13,7 +13,7 @@ namespace hct {
 /* The block at padded width D: NT = 2 D threads, NW = D / 16 warps (one right-hand side of the
  * UT transform a thread).  Shared memory, in floats: token rows k, q (turns into Gamma Q), v
  * (turns into U) and W, each (C, P) with P = D + 8 (a lane's two adjacent floats of eight rows
- * fall in distinct banks); L and A (C, LP); the chunk's Decay: 39 KB at D = 128. */
+ * fall in distinct banks); L and A (C, LP); the chunk's Decay: 38 KB at D = 128. */
 template <int D> struct ChunkRegs {
     static constexpr int C = CHUNK, NT = 2 * D, NW = NT / 32, P = D + 8, LP = C + 4, NTILES = D / 8;
     static_assert(NW * 16 == D, "a warp holds 16 of the state's columns");
@@ -28,9 +28,8 @@ template <int D> struct ChunkRegs {
 };
 
 /* The chunk's Gram products on the tensor cores, K K^T and Q K^T (C x C each, two 16 x 8 tiles
- * each, rows of pitch P), a tile a warp: L (C x LP) gets theta_t gamma_{t-1} / gamma_s <k_t, k_s>
- * below the diagonal, A (C x LP) gamma_t / gamma_s <q_t, k_s> on and below it (chunk.cuh's gram
- * on the CUDA cores; this one measured 1.35x the kernel's speed, D83).  The sum over k takes k =
+ * each, rows of pitch P), a tile a warp, into L and A (C x LP: chunk.cuh's l_entry, a_entry; its
+ * gram, on the CUDA cores, ran this kernel at 1/1.35 of the speed, D83).  The sum over k takes k =
  * 2 i, 2 i + 1 in the fragment places of i, i + 4, so every lane reads two adjacent floats. */
 template <int D, int NT, int P, bool ERROR>
 __device__ __forceinline__ void gram_tensor(const float *sK, const float *sQ, const Decay &s, float *L, float *A,
@@ -56,12 +55,8 @@ __device__ __forceinline__ void gram_tensor(const float *sK, const float *sQ, co
 #pragma unroll
         for (int r = 0; r < 4; r++) {
             const int t = g + 8 * (r / 2), u = n0 + 2 * i + r % 2;
-            if (qk) {
-                A[t * LP + u] = u <= t ? expf(s.b[t] - s.b[u]) * c[r] : 0.0f;
-            } else {
-                const float prev = t ? s.b[t - 1] : 0.0f;
-                L[t * LP + u] = ERROR && u < t ? s.theta[t] * expf(prev - s.b[u]) * c[r] : 0.0f;
-            }
+            if (qk) A[t * LP + u] = a_entry(s, t, u, c[r]);
+            else L[t * LP + u] = l_entry<ERROR>(s, t, u, c[r]);
         }
     }
 }
