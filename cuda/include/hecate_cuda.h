@@ -117,13 +117,15 @@ hecate_status hecate_cuda_rule_forward_chunked_async(const hecate_rule_spec *spe
 
 /* The gradients of sum(y * dy) of the chunked forward (hecate_cuda_rule_backward's
  * arguments, outputs and statuses; equal to its results up to float32 rounding), computed
- * chunk by chunk in reverse (docs/CUDA.md "Chunked backward"): a chunked forward first stores
- * the state at every chunk's start in `work` (backward_chunked_len scalars: d_pad^2 a chunk of
- * 16 tokens and sequence, d_pad the width padded to 16, 32, 64 or 128; 16-byte aligned, else
- * HECATE_E_BAD_ARG).  Where alpha = 1 (the e^-80 floor), d alpha is 0.  The _len call
- * also says whether the current GPU runs the pair at this width: HECATE_E_UNSUPPORTED
- * where its blocks cannot hold the backward's shared memory (~226 KB at widths above 64:
- * sm_90 only; ~88 KB at 33-64). */
+ * chunk by chunk (docs/CUDA.md "Chunked backward"): a chunked forward stores the state at every
+ * chunk's start and the chunk's writes in `work`, a reverse walk the state's gradient at every
+ * chunk's end and the writes' gradients, then every chunk's gradients are computed at once
+ * (backward_chunked_len scalars: 2 d_pad^2 + 32 d_pad a chunk of 16 tokens and sequence, d_pad
+ * the width padded to 16, 32, 64 or 128; 16-byte aligned, else HECATE_E_BAD_ARG).  Where alpha
+ * = 1 (the e^-80 floor), d alpha is 0.  The _len call also says whether the current GPU runs
+ * the pair at this width: HECATE_E_UNSUPPORTED where its blocks cannot hold the backward's
+ * shared memory (73 KB at widths above 64, 43 KB at 33-64: every GPU of compute capability 8.0
+ * or later holds it). */
 hecate_status hecate_cuda_rule_backward_chunked_len(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,
                                                     size_t *work_len);
 hecate_status hecate_cuda_rule_backward_chunked(const hecate_rule_spec *spec, uint32_t n_seq, uint32_t T,

@@ -189,9 +189,9 @@ static hecate_status prepare(const hecate_rule_spec *spec, uint32_t n_seq, uint3
 
 /* What the chunked forms ask beyond a spec's rule check: a rule they run, and a device whose
  * blocks hold their shared memory at this width: the forward's, and with `backward` the
- * backward's too (its call runs both).  The chunked backward at width 128 needs ~226 KB (sm_90),
- * the forward ~100 KB (not sm_86, sm_89); where they do not fit, HECATE_E_UNSUPPORTED (the
- * token-by-token calls run there). */
+ * backward's too (its call runs both).  At width 128 the chunked backward needs 73 KB, the
+ * forward 38 KB (every GPU the library is built for holds them); where they do not fit,
+ * HECATE_E_UNSUPPORTED (the token-by-token calls run there). */
 static hecate_status chunk_supported(const hecate_rule_spec *spec, bool backward) {
     if (!hct::chunk_forward_runs((int)spec->rule))
         return fail(HECATE_E_UNSUPPORTED, "the chunked forward runs the delta and hebbian rules, not rule id %u",

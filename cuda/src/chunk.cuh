@@ -1,7 +1,7 @@
-/* cuda/src/chunk.cuh — what the chunked forward and backward (chunk_regs.cuh, chunk_backward.cu;
- * docs/CUDA.md "Chunked forward") share: the chunk length, loading a
- * chunk's token rows, the scan of its decays, the Gram products of its keys and queries and
- * the triangular solves of the UT transform, all on shared memory. */
+/* cuda/src/chunk.cuh — what the chunked forward and backward (chunk_regs.cuh,
+ * chunk_state_grad.cuh, chunk_backward.cu; docs/CUDA.md "Chunked forward") share: the chunk
+ * length, the backward's work buffer layout, loading a chunk's token rows, the scan of its
+ * decays, the entries of its Gram products and the triangular solves of the UT transform. */
 #ifndef HECATE_CUDA_CHUNK_CUH
 #define HECATE_CUDA_CHUNK_CUH
 #include "dispatch.cuh"
@@ -25,15 +25,20 @@ struct Decay {
     static constexpr int FLOATS = 6 * CHUNK + 4;
 };
 
-/* The tile map of the chunked backward's state gradient (chunk_backward.cu) at padded width D,
- * NT = C D / 8 = 2 D threads: each holds a TJ x 4 tile of the (D, D) state (C / 2 row tiles of TJ
- * rows, TC = D / 4 column tiles), a warp's 32 tiles LC column tiles by LM row tiles, so that a
- * warp reads at most 8 float4 of a shared row at once (one shared-memory wavefront). */
-template <int D> struct Chunk {
-    static constexpr int C = CHUNK, NT = C * D / 8, TC = D / 4, TJ = 2 * D / C, NW = NT / 32;
-    static constexpr int LC = TC < 8 ? TC : 8, LM = 32 / LC, WM = (C / 2) / LM;
-    static_assert((C / 2) * TC == NT && NT == 2 * D && NW * 32 == NT && WM * LM == C / 2,
-                  "one tile per thread");
+/* Where the chunked backward keeps chunk ch of a sequence in its work buffer (chunk_backward_work:
+ * FLOATS a chunk and sequence, a sequence's chunks together): the state at the chunk's start
+ * (the forward writes it) and the state's gradient at the chunk's end (the reverse walk), (D, D)
+ * row-major each; the chunk's writes U (the forward; the delta rule's only: the Hebbian rule's
+ * are v) and their gradient dU (the reverse walk), (CHUNK, D) row-major each. */
+template <int D> struct ChunkWork {
+    static constexpr size_t MAT = (size_t)D * D, ROWS = (size_t)CHUNK * D, FLOATS = 2 * MAT + 2 * ROWS;
+    float *seq_at;
+    size_t nc;
+    __device__ ChunkWork(float *work, size_t seq, int n_chunks) : seq_at(work + seq * n_chunks * FLOATS), nc(n_chunks) {}
+    __device__ float *state(int ch) const { return seq_at + ch * MAT; }
+    __device__ float *grad(int ch) const { return seq_at + (nc + ch) * MAT; }
+    __device__ float *writes(int ch) const { return seq_at + 2 * nc * MAT + ch * ROWS; }
+    __device__ float *write_grads(int ch) const { return seq_at + 2 * nc * MAT + (nc + ch) * ROWS; }
 };
 
 /* Rows t0 .. t0+CHUNK of one sequence's (T, d) array `src` into a (CHUNK, pitch) tile, zeros
@@ -123,35 +128,13 @@ template <int NT> __device__ __forceinline__ void prefetch_chunk(const RuleArgs 
 
 /* The chunk's L[t][u] from <k_t, k_u>: theta_t gamma_{t-1} / gamma_u <k_t, k_u> below the
  * diagonal, else 0; and A[t][u] from <q_t, k_u>: gamma_t / gamma_u <q_t, k_u> on and below it,
- * else 0.  Both Gram products (gram, gram_tensor) end in these. */
+ * else 0 (chunk_regs.cuh's gram_tensor). */
 template <bool ERROR> __device__ __forceinline__ float l_entry(const Decay &s, int t, int u, float kk) {
     const float prev = t ? s.b[t - 1] : 0.0f;
     return ERROR && u < t ? s.theta[t] * expf(prev - s.b[u]) * kk : 0.0f;
 }
 __device__ __forceinline__ float a_entry(const Decay &s, int t, int u, float qk) {
     return u <= t ? expf(s.b[t] - s.b[u]) * qk : 0.0f;
-}
-
-/* <k_t, k_s> and <q_t, k_s> of pairs (t, s) = (i mod C, i / C) for i = tid, tid + NT, ... on the
- * CUDA cores (k rows of pitch PK, q rows of pitch PQ) into L and A (C x LP: l_entry, a_entry),
- * and into kk (C x LP) <k_t, k_s> when given. */
-template <int D, int NT, bool ERROR>
-__device__ __forceinline__ void gram(const float *sK, int PK, const float *sQ, int PQ, const Decay &s, float *L, float *A,
-                                     float *kk_out, int tid) {
-    constexpr int C = CHUNK, LP = C + 4;
-    for (int i = tid; i < C * C; i += NT) {
-        const int t = i % C, u = i / C;
-        float kk = 0.0f, qk = 0.0f;
-        for (int j = 0; j < D; j += 4) {
-            float4 kt = *(const float4 *)(sK + t * PK + j), qt = *(const float4 *)(sQ + t * PQ + j);
-            float4 ks = *(const float4 *)(sK + u * PK + j);
-            kk += kt.x * ks.x + kt.y * ks.y + kt.z * ks.z + kt.w * ks.w;
-            qk += qt.x * ks.x + qt.y * ks.y + qt.z * ks.z + qt.w * ks.w;
-        }
-        L[t * LP + u] = l_entry<ERROR>(s, t, u, kk);
-        A[t * LP + u] = a_entry(s, t, u, qk);
-        if (kk_out) kk_out[t * LP + u] = kk;
-    }
 }
 
 /* x <- (I + L)^-1 x (forward substitution over one right-hand side), four partial sums a

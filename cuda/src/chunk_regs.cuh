@@ -27,36 +27,54 @@ template <int D> struct ChunkRegs {
     __device__ static int col(int r, int w, int g) { return 16 * w + g + 8 * (r / 2); }
 };
 
+/* The A fragment of rows g and g + 8 of a 16 x 8 block whose sum index k takes the fragment
+ * places i, i + 4 as k = 2 i, 2 i + 1 (`top`, `bottom`: those rows at k = 2 i): every lane reads two
+ * adjacent floats a row; the B fragment takes the same order. */
+__device__ __forceinline__ FragA pair_frag(const float *top, const float *bottom) {
+    const float2 a0 = *(const float2 *)top, a1 = *(const float2 *)bottom;
+    FragA fa;
+    fa.set(0, a0.x), fa.set(1, a1.x), fa.set(2, a0.y), fa.set(3, a1.y);
+    return fa;
+}
+
+/* c += X Y^T for one warp's 16 x 8 tile: rows 0 .. 15 of X by rows n0 .. n0 + 7 of Y (pitch P),
+ * over D: the accumulator's (g + 8 (r / 2), n0 + 2 i + r % 2) in c[r].  The sum over k takes k =
+ * 2 i, 2 i + 1 in the fragment places of i, i + 4 (pair_frag). */
+template <int D, int P>
+__device__ __forceinline__ void tile_xyT(float (&c)[4], const float *X, const float *Y, int n0, int g, int i) {
+    const float *top = X + g * P + 2 * i, *bottom = top + 8 * P, *right = Y + (n0 + g) * P + 2 * i;
+#pragma unroll 4
+    for (int k0 = 0; k0 < D; k0 += 8) {
+        const FragA fa = pair_frag(top + k0, bottom + k0);
+        const float2 b = *(const float2 *)(right + k0);
+        FragB fb;
+        fb.set(0, b.x), fb.set(1, b.y);
+        mma3_tf32(c, fa, fb);
+    }
+}
+
 /* The chunk's Gram products on the tensor cores, K K^T and Q K^T (C x C each, two 16 x 8 tiles
- * each, rows of pitch P), a tile a warp, into L and A (C x LP: chunk.cuh's l_entry, a_entry; its
- * gram, on the CUDA cores, ran this kernel at 1/1.35 of the speed, D83).  The sum over k takes k =
- * 2 i, 2 i + 1 in the fragment places of i, i + 4, so every lane reads two adjacent floats. */
+ * each, rows of pitch P), a tile a warp, into L and A (C x LP: chunk.cuh's l_entry, a_entry; on
+ * the CUDA cores they ran the forward at 1/1.35 of the speed, D83), and K K^T itself into KK when
+ * given. */
 template <int D, int NT, int P, bool ERROR>
 __device__ __forceinline__ void gram_tensor(const float *sK, const float *sQ, const Decay &s, float *L, float *A,
-                                            int tid) {
+                                            int tid, float *KK = nullptr) {
     constexpr int LP = CHUNK + 4, NW = NT / 32;
     const int lane = tid % 32, g = lane / 4, i = lane % 4;
     for (int tile = tid / 32; tile < 4; tile += NW) {
         const bool qk = tile >= 2;
         const int n0 = 8 * (tile % 2);
-        const float *top = (qk ? sQ : sK) + g * P + 2 * i, *bottom = top + 8 * P;
-        const float *right = sK + (n0 + g) * P + 2 * i; /* K^T: b[k][n] = k_n[k] */
         float c[4] = {};
-#pragma unroll 4
-        for (int k0 = 0; k0 < D; k0 += 8) {
-            const float2 a0 = *(const float2 *)(top + k0), a1 = *(const float2 *)(bottom + k0);
-            const float2 b = *(const float2 *)(right + k0);
-            FragA fa;
-            fa.set(0, a0.x), fa.set(1, a1.x), fa.set(2, a0.y), fa.set(3, a1.y);
-            FragB fb;
-            fb.set(0, b.x), fb.set(1, b.y);
-            mma3_tf32(c, fa, fb);
-        }
+        tile_xyT<D, P>(c, qk ? sQ : sK, sK, n0, g, i);
 #pragma unroll
         for (int r = 0; r < 4; r++) {
             const int t = g + 8 * (r / 2), u = n0 + 2 * i + r % 2;
             if (qk) A[t * LP + u] = a_entry(s, t, u, c[r]);
-            else L[t * LP + u] = l_entry<ERROR>(s, t, u, c[r]);
+            else {
+                L[t * LP + u] = l_entry<ERROR>(s, t, u, c[r]);
+                if (KK) KK[t * LP + u] = c[r];
+            }
         }
     }
 }
@@ -144,8 +162,8 @@ __global__ void __launch_bounds__(ChunkRegs<D>::NT) chunk_regs_kernel(RuleArgs a
     const bool vec = rows_by_float4<D>(a);
     for (int t0 = 0, ch = 0; t0 < T; t0 += C, ch++) {
         __syncthreads();
-        if (a.work) { /* the backward's checkpoint: the state at the chunk's start, (D, D) row-major */
-            float *out = a.work + (seq * (size_t)chunks_of(T) + ch) * D * D;
+        if (a.work) { /* the backward's checkpoint: the state at the chunk's start */
+            float *out = ChunkWork<D>(a.work, seq, chunks_of(T)).state(ch);
 #pragma unroll
             for (int n = 0; n < NTILES; n++)
 #pragma unroll
@@ -189,11 +207,18 @@ __global__ void __launch_bounds__(ChunkRegs<D>::NT) chunk_regs_kernel(RuleArgs a
                 mma3_tf32(acc[m], fa, fb);
             }
         }
-        if (ERROR) /* U = U0 - W S_0: acc[m][r] is (W S_0)[t][c], t = 8 m + 2 i + r % 2 */
+        if (ERROR) { /* U = U0 - W S_0: acc[m][r] is (W S_0)[t][c], t = 8 m + 2 i + r % 2; and the backward's U */
+            float *keep = a.work ? ChunkWork<D>(a.work, seq, chunks_of(T)).writes(ch) : nullptr;
 #pragma unroll
             for (int m = 0; m < 2; m++)
 #pragma unroll
-                for (int r = 0; r < 4; r++) sU[(8 * m + 2 * i + r % 2) * P + c_lo + 8 * (r / 2)] -= acc[m][r];
+                for (int r = 0; r < 4; r++) {
+                    const int t = 8 * m + 2 * i + r % 2, c = c_lo + 8 * (r / 2);
+                    const float u = sU[t * P + c] - acc[m][r];
+                    sU[t * P + c] = u;
+                    if (keep) keep[t * D + c] = u;
+                }
+        }
         __syncthreads();
         /* U^T's fragments (this warp's 16 columns of U, the chunk's tokens as k) for the reads and
          * the state update */
