@@ -43,3 +43,11 @@ def test_delta_recurrence_terms(d):
     total = flops.flops_per_token(d)
     assert total["process"] == sum(fwd.values())
     assert total["train"] == sum(fwd.values()) + sum(bwd.values())
+
+
+@pytest.mark.parametrize("d", [64, 128, 256])
+def test_step_reads_every_weight_but_the_unused_embedding_rows(d):
+    cfg = ModelConfig(d_model=d, n_heads=d // 16)
+    params = init_params(cfg, 0)
+    every = sum(v.size for v in params.values())
+    assert flops.step_weight_floats(d) == every - (cfg.vocab - 1) * d

@@ -7,7 +7,10 @@ from the math term by term, for the roofline table of benchmarks/RESULTS.md
 §11.  A multiply, an add, a subtract, a divide, a square root and an exp each
 count 1 (a dot of length n is 2n); comparisons (the softmax max) count 0.
 The window is full (a session that has run more than `window` tokens, as in
-tools/c_bench.sh), and `train` runs chunks of T tokens.
+tools/c_bench.sh), and `train` runs chunks of T tokens.  step_bytes counts
+the other side of the roofline for `step`: the bytes one token moves (every
+weight read once, the memory's state read twice and written once, the window
+cache), which bound it where they do not fit the core's cache (d = 256).
 
 usage: python tools/flops.py [d ...]   (default 64 128 256; prints a table)
 """
@@ -74,13 +77,28 @@ def flops_per_token(d: int, heads: int | None = None, **kw) -> dict[str, float]:
     return {"process": fwd, "step": fwd, "train": fwd + bwd}
 
 
+def step_weight_floats(d: int, vocab: int = 256, conv_k: int = 4, n_gates: int = 2) -> int:
+    """Weights one `step` reads: seven d x d projections (memory k, v, q; attention q, k, v, o),
+    the head, the three convolutions, the gates and one embedding row."""
+    return 7 * d * d + d * vocab + 3 * conv_k * d + n_gates * (2 * d + 1) + d
+
+
+def step_bytes(d: int, window: int = 16, real_bytes: int = 4, **kw) -> int:
+    """Bytes a `step` moves (MATH §3.2's delta rule: k S reads the state, the fused write
+    and read y = q S' reads it again and writes it; the window's keys and values read, the
+    new entry written)."""
+    state = 3 * d * d
+    cache = 2 * window * d + 2 * d
+    return real_bytes * (step_weight_floats(d, **kw) + state + cache)
+
+
 def main(argv: list[str]) -> None:
     sizes = [int(a) for a in argv] or [64, 128, 256]
-    print("| d | process / step flops/token | train flops/token |")
-    print("|---|---:|---:|")
+    print("| d | process / step flops/token | train flops/token | step bytes/token |")
+    print("|---|---:|---:|---:|")
     for d in sizes:
         f = flops_per_token(d)
-        print(f"| {d} | {f['process']:,.0f} | {f['train']:,.0f} |")
+        print(f"| {d} | {f['process']:,.0f} | {f['train']:,.0f} | {step_bytes(d):,} |")
 
 
 if __name__ == "__main__":
