@@ -22,6 +22,33 @@ static void delta_token(const hct_rule_io *io, uint32_t t, const real *at, const
     hct_matrix_retain(io, out, io->q + (size_t)t * d, g[G_THETA], y);
 }
 
+/* tokens_forward (rule.h): token by token as delta_token, each token's error
+ * e = k S - v for the token after it taken in the same pass that writes the
+ * state it reads (hct_matrix_update_read_next: the same sums in the same
+ * order): two d x d streams a token instead of three.  Not with the elastic
+ * net, whose shrink comes after the write. */
+static bool delta_tokens_forward(const hct_rule_io *io, uint32_t t0, uint32_t t1) {
+    if (hct_shrink_lambda(io->cfg) != 0) return false;
+    if (t0 == t1) return true;
+    uint32_t d = io->d;
+    hct_plain_token p = hct_plain_token_at(io, t0);
+    hct_linear(p.in, io->k + (size_t)t0 * d, 1, d, d, p.extra);
+    for (uint32_t i = 0; i < d; i++) p.extra[i] -= io->v[(size_t)t0 * d + i];
+    for (uint32_t t = t0; t < t1; t++) {
+        const real *k = io->k + (size_t)t * d, *q = io->q + (size_t)t * d, *g = io->gates + (size_t)t * N_GATES;
+        if (t + 1 == t1) {
+            hct_matrix_update_read(p.in, p.out, d, k, p.extra, q, (real)1 - g[G_ALPHA], g[G_THETA], p.y);
+            break;
+        }
+        hct_plain_token next = hct_plain_token_at(io, t + 1);
+        hct_matrix_update_read_next(p.in, p.out, d, k, p.extra, q, (real)1 - g[G_ALPHA], g[G_THETA], p.y, k + d,
+                                    next.extra);
+        for (uint32_t i = 0; i < d; i++) next.extra[i] -= io->v[(size_t)(t + 1) * d + i];
+        p = next;
+    }
+    return true;
+}
+
 #if HCT_VEC_IN_REGISTERS
 /* The later token's second pass, run by rows_first_pass ahead of its own
  * work on each lane vector (D84): dS <- keep dS + k^T de as the rows are
@@ -223,4 +250,5 @@ const hct_rule hct_rule_delta = {
 #if HCT_VEC_IN_REGISTERS
     .tokens_backward = delta_tokens_backward,
 #endif
+    .tokens_forward = delta_tokens_forward,
 };

@@ -105,31 +105,38 @@ static const real *point(const hct_rule_io *io, uint32_t t, size_t n) {
     return io->tape ? hct_tape_state(io, t - off, n) : io->at_out;
 }
 
+hct_plain_token hct_plain_token_at(const hct_rule_io *io, uint32_t t) {
+    size_t n = (size_t)io->rule->state_len(io->cfg);
+    uint64_t e = io->rule->extra_len(io->cfg);
+    return (hct_plain_token){.in = state_before(io, t, n),
+                             .out = io->tape ? io->tape + (size_t)(t + 1) * n : io->state,
+                             .y = io->y + (size_t)t * io->d,
+                             .extra = io->tape ? (real *)(uintptr_t)hct_tape_extra(io, t, n, e) : io->scratch};
+}
+
 void hct_rule_run(const hct_rule_io *io, uint32_t t0, uint32_t t1) {
     const hct_rule *r = io->rule;
     size_t n = (size_t)r->state_len(io->cfg);
-    uint64_t e = r->extra_len(io->cfg);
     HCT_ASSERT(t0 <= t1 && t1 <= io->T);
     if (t0 == 0 && r->prepare) r->prepare(io, io->consts);
     if (t0 == 0 && io->tape && !io->frozen) hct_copy(io->tape, io->state_in, n);
     if (t0 == 0 && gated(io) && !io->frozen) hct_copy(io->sum_out, io->sum_in, io->d);
-    for (uint32_t t = t0; t < t1; t++) {
-        real *y = io->y + (size_t)t * io->d;
+    bool done = r->tokens_forward && !io->frozen && !cms(io) && r->tokens_forward(io, t0, t1);
+    for (uint32_t t = t0; !done && t < t1; t++) {
         if (io->frozen) {
-            r->read(io, io->q + (size_t)t * io->d, readable(io), y);
+            r->read(io, io->q + (size_t)t * io->d, readable(io), io->y + (size_t)t * io->d);
             continue;
         }
-        const real *src = state_before(io, t, n), *at = point(io, t, n);
+        hct_plain_token p = hct_plain_token_at(io, t);
+        const real *at = point(io, t, n);
         if (cms(io) && !io->tape && block_offset(io, t) == 0) { /* P := A, kept past the write */
-            hct_copy(io->at_out, src, n);
+            hct_copy(io->at_out, p.in, n);
             at = io->at_out;
         }
-        real *dst = io->tape ? io->tape + (size_t)(t + 1) * n : io->state;
-        real *extra = io->tape ? (real *)(uintptr_t)hct_tape_extra(io, t, n, e) : io->scratch;
-        r->token(io, t, at, src, dst, y, extra);
-        bool shut = gated(io) && gate_shut(io, t, dst, n);
-        if (shut) hct_copy(dst, at, n); /* MATH §6.2: the block's update is discarded, the state stays P */
-        if (cms(io) && (shut || !fires(io, t))) r->read(io, io->q + (size_t)t * io->d, at, y);
+        r->token(io, t, at, p.in, p.out, p.y, p.extra);
+        bool shut = gated(io) && gate_shut(io, t, p.out, n);
+        if (shut) hct_copy(p.out, at, n); /* MATH §6.2: the block's update is discarded, the state stays P */
+        if (cms(io) && (shut || !fires(io, t))) r->read(io, io->q + (size_t)t * io->d, at, p.y);
     }
     if (t1 < io->T || io->frozen) return;
     if (io->tape) hct_copy(io->state, hct_tape_state(io, io->T, n), n);

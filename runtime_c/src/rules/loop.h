@@ -19,6 +19,17 @@ typedef struct hct_token_grad {
 } hct_token_grad;
 
 hct_token_grad hct_token_slices(const hct_rule_grad *g, uint32_t t, uint32_t n_gates);
+/* Token t of a level's forward that is not frozen (hct_rule_run, and a
+ * plain level's tokens_forward, rule.h): the state before it (state_in for
+ * t = 0), where its write goes (its tape slot, or the state), its read row
+ * and where its extra goes (its tape slot, or io->scratch, the same for
+ * every token). */
+typedef struct hct_plain_token {
+    const real *in;
+    real *out, *y, *extra;
+} hct_plain_token;
+hct_plain_token hct_plain_token_at(const hct_rule_io *io, uint32_t t);
+
 /* Token t's step in a plain level (rule.h, tokens_backward): its states from
  * the tape, its read's gradient, ds as the state gradient (and dat). */
 hct_token_step hct_plain_step(const hct_rule_grad *g, real *ds, uint32_t t);

@@ -2,14 +2,29 @@
 #include "matrix.h"
 #include "../mathfn.h"
 
-/* Columns o0 .. o0+nb of hct_matrix_update_read.  Full blocks on lane
- * vectors held in registers, the tail column by column, same operations. */
-static void update_read_cols(const real *in, real *out, uint32_t d, const real *k, const real *e,
-                             const real *q, real keep, real step, uint32_t o0, uint32_t nb, real *y) {
-    if (nb == LIN_BLOCK) {
-        hct_vec acc[LIN_VECS], ev[LIN_VECS], kv = HCT_VSPLAT(keep);
-        for (uint32_t v = 0; v < LIN_VECS; v++) {
-            acc[v] = HCT_VSPLAT((real)0);
+/* The lane vectors of a block of columns of hct_matrix_update_read_next:
+ * its three sets of sums (y, e, e_next) fit 32 vector registers at
+ * LIN_VECS, 16 at half of it (the AVX2 build: measured, the full width
+ * spilled).  A block's width changes no bit. */
+#if defined(__AVX512VL__) || !HCT_VEC_IN_REGISTERS
+#define NEXT_VECS LIN_VECS
+#else
+#define NEXT_VECS (LIN_VECS > 1 ? LIN_VECS / 2 : 1)
+#endif
+
+/* Columns o0 .. o0+nb of hct_matrix_update_read, and of k_next out into
+ * e_next when k_next is given (inlined with it constant NULL or not).  Full
+ * blocks of nv lane vectors held in registers, the tail column by column,
+ * same operations; e's columns read before e_next's are written. */
+static inline __attribute__((always_inline)) void update_read_cols(const real *in, real *out, uint32_t d,
+                                                                   const real *k, const real *e, const real *q,
+                                                                   real keep, real step, uint32_t nv, uint32_t o0,
+                                                                   uint32_t nb, real *y, const real *k_next,
+                                                                   real *e_next) {
+    if (nb == nv * HCT_LANES) {
+        hct_vec acc[LIN_VECS], ev[LIN_VECS], en[LIN_VECS], kv = HCT_VSPLAT(keep);
+        for (uint32_t v = 0; v < nv; v++) {
+            acc[v] = en[v] = HCT_VSPLAT((real)0);
             ev[v] = HCT_VLOAD(e + o0 + v * HCT_LANES);
         }
         for (uint32_t j = 0; j < d; j++) {
@@ -17,30 +32,45 @@ static void update_read_cols(const real *in, real *out, uint32_t d, const real *
             real *dst = out + (size_t)j * d + o0;
             real cj = step * k[j];
             hct_vec c = HCT_VSPLAT(cj), qj = HCT_VSPLAT(q[j]);
-            for (uint32_t v = 0; v < LIN_VECS; v++) {
+            for (uint32_t v = 0; v < nv; v++) {
                 hct_vec r = HCT_VSUB(HCT_VMUL(kv, HCT_VLOAD(src + v * HCT_LANES)), HCT_VMUL(c, ev[v]));
                 HCT_VSTORE(dst + v * HCT_LANES, r);
                 acc[v] = HCT_VMADD(acc[v], qj, r);
+                if (k_next) en[v] = HCT_VMADD(en[v], HCT_VSPLAT(k_next[j]), r);
             }
         }
-        for (uint32_t v = 0; v < LIN_VECS; v++) HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
+        for (uint32_t v = 0; v < nv; v++) {
+            HCT_VSTORE(y + o0 + v * HCT_LANES, acc[v]);
+            if (k_next) HCT_VSTORE(e_next + o0 + v * HCT_LANES, en[v]);
+        }
         return;
     }
     for (uint32_t o = o0; o < o0 + nb; o++) {
-        real acc = 0;
+        real acc = 0, en = 0;
         for (uint32_t j = 0; j < d; j++) {
             size_t at = (size_t)j * d + o;
             out[at] = keep * in[at] - (step * k[j]) * e[o];
             acc = hct_madd(acc, q[j], out[at]);
+            if (k_next) en = hct_madd(en, k_next[j], out[at]);
         }
         y[o] = acc;
+        if (k_next) e_next[o] = en;
     }
 }
 
 void hct_matrix_update_read(const real *in, real *out, uint32_t d, const real *k, const real *e,
                             const real *q, real keep, real step, real *y) {
     for (uint32_t o0 = 0; o0 < d; o0 += LIN_BLOCK)
-        update_read_cols(in, out, d, k, e, q, keep, step, o0, d - o0 < LIN_BLOCK ? d - o0 : LIN_BLOCK, y);
+        update_read_cols(in, out, d, k, e, q, keep, step, LIN_VECS, o0, d - o0 < LIN_BLOCK ? d - o0 : LIN_BLOCK, y,
+                         NULL, NULL);
+}
+
+void hct_matrix_update_read_next(const real *in, real *out, uint32_t d, const real *k, const real *e,
+                                 const real *q, real keep, real step, real *y, const real *k_next, real *e_next) {
+    const uint32_t block = NEXT_VECS * HCT_LANES;
+    for (uint32_t o0 = 0; o0 < d; o0 += block)
+        update_read_cols(in, out, d, k, e, q, keep, step, NEXT_VECS, o0, d - o0 < block ? d - o0 : block, y, k_next,
+                         e_next);
 }
 
 void hct_matrix_retain(const hct_rule_io *io, real *M, const real *q, real step, real *y) {

@@ -13,6 +13,13 @@
 void hct_matrix_update_read(const real *in, real *out, uint32_t d, const real *k, const real *e,
                             const real *q, real keep, real step, real *y);
 
+/* hct_matrix_update_read, and in the same pass the next token's k_next out
+ * into e_next (= hct_linear(out, k_next, 1, d, d, e_next): each sum over the
+ * rows in order from 0, the same bits).  e_next may be e: each block of
+ * columns reads its e before it writes them. */
+void hct_matrix_update_read_next(const real *in, real *out, uint32_t d, const real *k, const real *e,
+                                 const real *q, real keep, real step, real *y, const real *k_next, real *e_next);
+
 /* The retentions a d x d matrix memory starting at 0 allows: L2 decay and
  * the elastic net (KL and the sphere need a state that is never 0). */
 #define HCT_MATRIX_RETENTIONS (HCT_RET_BIT(HCT_RET_L2) | HCT_RET_BIT(HCT_RET_ELASTIC))

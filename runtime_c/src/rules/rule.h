@@ -129,6 +129,12 @@ typedef struct hct_rule {
      * interleave neighbouring tokens' passes over the state.  Returns false,
      * having done nothing, where it does not apply. */
     bool (*tokens_backward)(const hct_rule_grad *g, real *ds, uint32_t t0, uint32_t t1);
+    /* Optional (NULL: token token by token): tokens t0 .. t1-1 of a plain
+     * level's forward (not frozen, no CMS period or gate; each token's
+     * pointers as hct_plain_token_at gives them) with token's results for
+     * each, bit for bit, free to interleave neighbouring tokens' passes over
+     * the state.  Returns false, having done nothing, where it does not apply. */
+    bool (*tokens_forward)(const hct_rule_io *io, uint32_t t0, uint32_t t1);
 } hct_rule;
 
 /* The rule over io->T tokens (the shared loop, loop.c) and its backward;
