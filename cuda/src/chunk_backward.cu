@@ -15,7 +15,8 @@ namespace hct {
  * the chunk's products with S0 and dS, and of dk and dq.  Shared memory, in floats (P = D + 8,
  * chunk_regs.cuh's pitch): token rows k, q, v, dy (then U0), U (then W), dU, dW (C, P each); KK,
  * L (then the exponent gradients' sums), A, dA, dKK, dQK and two exponent gradients (C, LP); the
- * Decay; per-token sums and the warps' shares of them: 73 KB at D = 128, three blocks an SM. */
+ * Decay; per-token sums and the warps' shares of them: 73 KB at D = 128 (its 128 registers a
+ * thread, not the shared memory, keep it at two blocks an SM). */
 template <int D> struct ChunkBack {
     static constexpr int C = CHUNK, NT = 2 * D, NW = NT / 32, P = D + 8, LP = C + 4;
     static_assert(NW * 16 == D, "a warp holds 16 outputs j");
@@ -29,7 +30,7 @@ template <int D> struct ChunkBack {
 
 /* The chunk's products with the state S0 at its start and the gradient dS of its end state (the
  * work buffer's, (D, D) row-major) on the tensor cores, warp w's outputs j = 16 w .. 16 w + 15:
- * into dq dq's state term Gamma dY S0^T and into gk G = U dS^T (dk's end-state term is diag(F)
+ * into dq the state term of dq, Gamma dY S0^T, and into gk G = U dS^T (dk's end-state term is diag(F)
  * G), both as accumulator tiles (n-tile n, register r: token g + 8 (r / 2), j = 16 w + 8 n + 2 i +
  * r % 2); dW = -dU S0^T into sdW; each token's sums <q_t, dq_t> and <k_t, G_t> (= <(K dS)_t, U_t>)
  * over this warp's j into parts (NW x C each).  The sum over c in pair_frag's order.  Returns this
