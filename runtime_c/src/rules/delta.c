@@ -10,14 +10,20 @@ enum { G_ALPHA = 0, G_THETA = 1, N_GATES = 2 };
 /* per-token backward: u, de (d each); tokens_backward: a second u */
 static uint64_t delta_work_len(const hct_config *cfg) { return 3 * (uint64_t)cfg->d; }
 
+/* e -= v_t: what turns k_t S into token t's error. */
+static void subtract_v(const hct_rule_io *io, uint32_t t, real *e) {
+    const real *v = io->v + (size_t)t * io->d;
+    for (uint32_t i = 0; i < io->d; i++) e[i] -= v[i];
+}
+
 /* One token: e = k S_at - v (a row-streaming linear map; S_at is S itself
  * except inside a CMS block), then the fused update of S and read. */
 static void delta_token(const hct_rule_io *io, uint32_t t, const real *at, const real *in, real *out, real *y,
                         real *e) {
     uint32_t d = io->d;
-    const real *k = io->k + (size_t)t * d, *v = io->v + (size_t)t * d, *g = io->gates + (size_t)t * N_GATES;
+    const real *k = io->k + (size_t)t * d, *g = io->gates + (size_t)t * N_GATES;
     hct_linear(at, k, 1, d, d, e);
-    for (uint32_t i = 0; i < d; i++) e[i] -= v[i];
+    subtract_v(io, t, e);
     hct_matrix_update_read(in, out, d, k, e, io->q + (size_t)t * d, (real)1 - g[G_ALPHA], g[G_THETA], y);
     hct_matrix_retain(io, out, io->q + (size_t)t * d, g[G_THETA], y);
 }
@@ -33,7 +39,7 @@ static bool delta_tokens_forward(const hct_rule_io *io, uint32_t t0, uint32_t t1
     uint32_t d = io->d;
     hct_plain_token p = hct_plain_token_at(io, t0);
     hct_linear(p.in, io->k + (size_t)t0 * d, 1, d, d, p.extra);
-    for (uint32_t i = 0; i < d; i++) p.extra[i] -= io->v[(size_t)t0 * d + i];
+    subtract_v(io, t0, p.extra);
     for (uint32_t t = t0; t < t1; t++) {
         const real *k = io->k + (size_t)t * d, *q = io->q + (size_t)t * d, *g = io->gates + (size_t)t * N_GATES;
         if (t + 1 == t1) {
@@ -43,7 +49,7 @@ static bool delta_tokens_forward(const hct_rule_io *io, uint32_t t0, uint32_t t1
         hct_plain_token next = hct_plain_token_at(io, t + 1);
         hct_matrix_update_read_next(p.in, p.out, d, k, p.extra, q, (real)1 - g[G_ALPHA], g[G_THETA], p.y, k + d,
                                     next.extra);
-        for (uint32_t i = 0; i < d; i++) next.extra[i] -= io->v[(size_t)(t + 1) * d + i];
+        subtract_v(io, t + 1, next.extra);
         p = next;
     }
     return true;
