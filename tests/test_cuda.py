@@ -163,6 +163,26 @@ def test_chunked_forward_passes_nan_on(width):
     assert np.isnan(got_o[:, :, 3:]).all() and np.isnan(got_s).all()
 
 
+@pytest.mark.parametrize("width", [32, 128], ids=["d32", "d128"])
+def test_chunked_backward_keeps_a_nan_in_its_sequence_and_chunks(width):
+    """A NaN in one sequence's dy (token 20, value column 3; the second chunk of 16) reaches only
+    what depends on it: in that sequence's chunks up to it, dv's column 3 at every token (the
+    chunk's dU, then dS0 carrying it back, docs/CUDA.md "Chunked backward"; each value column is its
+    own regression, so dv's other columns stay finite) and dq at token 20; its tokens after that
+    chunk and every other sequence keep the clean run's bits, so one bad row cannot poison a batch."""
+    q, k, v, gates, dy, state = rule_inputs("delta", 2, 2, 50, width, seed=17)
+    clean = ops.backward("delta", q, k, v, gates, dy, initial_state=state, backend="cuda-chunk")
+    dy[0, 1, 20, 3] = np.nan
+    got = ops.backward("delta", q, k, v, gates, dy, initial_state=state, backend="cuda-chunk")
+    dv = got["v"][0, 1, :32]
+    assert np.isnan(dv[:, 3]).all() and np.isfinite(np.delete(dv, 3, axis=-1)).all()
+    assert np.isnan(got["q"][0, 1, 20]).all()
+    for name in clean:
+        hit = np.zeros(clean[name].shape[:3], bool)
+        hit[0, 1, :32] = True
+        assert np.array_equal(got[name][~hit], clean[name][~hit]), f"d{name} changed outside the NaN's reach"
+
+
 def test_chunked_forward_over_many_sequences_at_width_128():
     """1024 sequences (a grid of 4096 scan blocks and 1024 x 4 prep blocks): every one matches."""
     q, k, v, gates, _, state = rule_inputs("delta", 256, 4, 40, 128, seed=13)
