@@ -125,6 +125,45 @@ __device__ __forceinline__ void add_reads(float (&acc)[4][4], const FragA (&fu)[
         for (int r = 0; r < 4; r++) acc[2 + m][r] += out[4 * m + r];
 }
 
+/* X^T's A fragments for one warp (fx[s], s = 0, 1: the chunk's tokens 8 s + i, 8 s + i + 4 as k;
+ * the warp's columns c_lo, c_lo + 8 of the (C, P) rows X); returns whether this lane's values are
+ * finite. */
+template <int P> __device__ __forceinline__ bool column_frags(FragA (&fx)[2], const float *X, int c_lo, int i) {
+    bool finite = true;
+#pragma unroll
+    for (int s = 0; s < 2; s++) {
+        const float *xs = X + (8 * s + i) * P + c_lo;
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            const float x = xs[(r / 2) * 4 * P + 8 * (r % 2)]; /* X[8 s + i (+4)][c_lo (+8)] */
+            finite = finite && isfinite(x);
+            fx[s].set(r, x);
+        }
+    }
+    return finite;
+}
+
+/* st = gamma st + X^T diag(scale) Y on one warp's accumulator tiles (the state's layout,
+ * ChunkRegs::row/col): X^T's fragments fx (column_frags), the chunk's (C, P) rows Y, token
+ * 8 s + i (+4) scaled by scale[2 s (+1)].  The forward's S^T = gamma_last S_0^T + U^T diag(F) K
+ * and the reverse walk's first term of dS_0^T, gamma_last dS^T + dY^T Gamma Q. */
+template <int NTILES, int P>
+__device__ __forceinline__ void decay_add(float (&st)[NTILES][4], float gamma, const FragA (&fx)[2], const float *Y,
+                                          const float (&scale)[4], int g, int i) {
+#pragma unroll
+    for (int n = 0; n < NTILES; n++) {
+#pragma unroll
+        for (int r = 0; r < 4; r++) st[n][r] *= gamma;
+#pragma unroll
+        for (int s = 0; s < 2; s++) {
+            const float *y = Y + (8 * s + i) * P + 8 * n + g;
+            FragB fb;
+            fb.set(0, scale[2 * s] * y[0]), fb.set(1, scale[2 * s + 1] * y[4 * P]);
+            mma3_tf32(st[n], fx[s], fb);
+        }
+    }
+}
+
 /* Block b runs sequence b.  With gamma_t = prod_{s <= t} (1 - alpha_s) inside a chunk (exp of a
  * prefix sum b_t of logs, so each ratio gamma_t / gamma_s, s <= t, is exp of a difference <= 0)
  * and u_t = theta_t (v_t - k_t S_{t-1}) token t's write (S_t = (1 - alpha_t) S_{t-1} + k_t^T u_t),
@@ -223,17 +262,7 @@ __global__ void __launch_bounds__(ChunkRegs<D>::NT) chunk_regs_kernel(RuleArgs a
         /* U^T's fragments (this warp's 16 columns of U, the chunk's tokens as k) for the reads and
          * the state update */
         FragA fu[2];
-        bool finite = true;
-#pragma unroll
-        for (int s = 0; s < 2; s++) {
-            const float *us = sU + (8 * s + i) * P + c_lo;
-#pragma unroll
-            for (int r = 0; r < 4; r++) {
-                const float x = us[(r / 2) * 4 * P + 8 * (r % 2)]; /* U[8 s + i (+4)][c_lo (+8)] */
-                finite = finite && isfinite(x);
-                fu[s].set(r, x);
-            }
-        }
+        const bool finite = column_frags<P>(fu, sU, c_lo, i);
         if (a.y) { /* y^T = (Gamma Q S_0)^T + U^T A^T */
             add_reads<LP, P>(acc, fu, finite, sA, sU, c_lo, g, i);
 #pragma unroll
@@ -245,19 +274,8 @@ __global__ void __launch_bounds__(ChunkRegs<D>::NT) chunk_regs_kernel(RuleArgs a
                 }
         }
         /* S^T = gamma_last S_0^T + U^T diag(F) K */
-        const float gamma = dec.end[0], f[4] = {dec.F[i], dec.F[i + 4], dec.F[i + 8], dec.F[i + 12]};
-#pragma unroll
-        for (int n = 0; n < NTILES; n++) {
-#pragma unroll
-            for (int r = 0; r < 4; r++) st[n][r] *= gamma;
-#pragma unroll
-            for (int s = 0; s < 2; s++) {
-                const float *k = sK + (8 * s + i) * P + 8 * n + g;
-                FragB fb;
-                fb.set(0, f[2 * s] * k[0]), fb.set(1, f[2 * s + 1] * k[4 * P]);
-                mma3_tf32(st[n], fu[s], fb);
-            }
-        }
+        const float f[4] = {dec.F[i], dec.F[i + 4], dec.F[i + 8], dec.F[i + 12]};
+        decay_add<NTILES, P>(st, dec.end[0], fu, sK, f, g, i);
     }
     if (!a.state) return;
     float *state = a.state + seq * a.state_len;

@@ -95,10 +95,7 @@ __global__ void __launch_bounds__(ChunkRegs<D>::NT, 2) chunk_state_grad_kernel(R
             }
         }
         FragA fy[2]; /* dY^T's fragments: this warp's 16 columns of dy, the chunk's tokens as k */
-#pragma unroll
-        for (int s = 0; s < 2; s++)
-#pragma unroll
-            for (int r = 0; r < 4; r++) fy[s].set(r, sDY[(8 * s + i + 4 * (r / 2)) * P + c_lo + 8 * (r % 2)]);
+        column_frags<P>(fy, sDY, c_lo, i);
 #pragma unroll
         for (int m = 0; m < 2; m++)
 #pragma unroll
@@ -116,19 +113,8 @@ __global__ void __launch_bounds__(ChunkRegs<D>::NT, 2) chunk_state_grad_kernel(R
         /* dS_0^T = gamma_last dS^T + dY^T Gamma Q, then - dU^T W with -dU^T's fragments straight
          * from acc (its columns 2 i, 2 i + 1 as the places i, i + 4: W's rows in that order); two
          * passes, so that dY^T's and dU^T's fragments are not live at once */
-        const float gamma = dec.end[0];
-#pragma unroll
-        for (int n = 0; n < NTILES; n++) {
-#pragma unroll
-            for (int r = 0; r < 4; r++) ds[n][r] *= gamma;
-#pragma unroll
-            for (int s = 0; s < 2; s++) {
-                const float *q = sQ + (8 * s + i) * P + 8 * n + g;
-                FragB fb;
-                fb.set(0, q[0]), fb.set(1, q[4 * P]);
-                mma3_tf32(ds[n], fy[s], fb);
-            }
-        }
+        const float ones[4] = {1.0f, 1.0f, 1.0f, 1.0f}; /* Gamma Q is scaled in place already */
+        decay_add<NTILES, P>(ds, dec.end[0], fy, sQ, ones, g, i);
         if (ERROR) {
             FragA fu[2];
 #pragma unroll
