@@ -26,9 +26,10 @@ template <int NT> __device__ __forceinline__ void prefetch_walk(const RuleArgs &
  * run transposed as the forward's, the state's columns as rows: dU^T = dS^T (F K)^T + dY^T A and
  * dS_0^T = gamma_last dS^T + dY^T Gamma Q - dU^T W; dS^T's tiles are the forward's layout
  * (ChunkRegs), so each warp's 16 columns of dU and dS_0 need no other warp's.  Shared memory as
- * the forward's, dy in v's place.  A NaN or Inf in a chunk's dy reaches every dU of the chunk
- * (A's zeros above the diagonal times it), where the token-by-token backward keeps the tokens
- * after it finite; dS_0, and so every chunk before, is NaN in both. */
+ * the forward's, dy in v's place.  A NaN or Inf in a chunk's dy (value column c) reaches column c
+ * of every dU of the chunk (A's zeros above the diagonal times it), where the token-by-token
+ * backward keeps the tokens after it finite; column c of dS_0, and so of every chunk before, is
+ * NaN in both (test_chunked_backward_keeps_a_nan_in_its_sequence_and_chunks). */
 template <int D, bool ERROR>
 __global__ void __launch_bounds__(ChunkRegs<D>::NT, 2) chunk_state_grad_kernel(RuleArgs a) {
     using B = ChunkRegs<D>;
